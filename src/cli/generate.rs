@@ -1,0 +1,3 @@
+pub fn run(_a: super::GenArgs) -> anyhow::Result<()> {
+    anyhow::bail!("todo")
+}

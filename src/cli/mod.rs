@@ -1,0 +1,85 @@
+//! Command-line definitions. Help text comes from these doc comments.
+
+mod generate;
+mod route;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// fulfil: decides which node ships which order line, with which carrier, at the least cost.
+#[derive(Parser, Debug)]
+#[command(name = "fulfil", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Route every order of a scenario in sequence and print one decision per order (JSON Lines).
+    Route(RouteArgs),
+    /// Generate a realistic scenario on real US geography.
+    Gen(GenArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RouteArgs {
+    /// Scenario folder (nodes.csv, skus.csv, inventory.csv, zones.csv, rates.csv, policy.toml).
+    #[arg(long, env = "FULFIL_SCENARIO")]
+    pub scenario: PathBuf,
+    /// Orders file [default: SCENARIO/orders.csv].
+    #[arg(long)]
+    pub orders: Option<PathBuf>,
+    /// Where to write decisions [default: standard output].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// `optimal` (cheapest feasible decision) or `nearest` (the common-platform baseline).
+    #[arg(long, default_value = "optimal")]
+    pub policy: String,
+    /// Also run the other policy and report what optimising saves against the baseline.
+    #[arg(long)]
+    pub compare: bool,
+    /// Print no summary on standard error.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct GenArgs {
+    /// Folder to write the scenario into (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Random seed: the same seed and sizes give the same files.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Distribution centres, placed in real US logistics hubs.
+    #[arg(long, default_value_t = 10)]
+    pub dcs: usize,
+    /// Stores, placed in the largest US cities.
+    #[arg(long, default_value_t = 300)]
+    pub stores: usize,
+    /// Dropship vendors.
+    #[arg(long, default_value_t = 5)]
+    pub dropship: usize,
+    /// Number of SKUs.
+    #[arg(long, default_value_t = 5000)]
+    pub skus: usize,
+    /// Number of orders.
+    #[arg(long, default_value_t = 20000)]
+    pub orders: usize,
+    /// Days the orders are spread over (starting 2026-03-02 UTC).
+    #[arg(long, default_value_t = 7)]
+    pub days: u32,
+    /// Stock level: multiplies every node's units on hand (1.0 is a healthy network).
+    #[arg(long, default_value_t = 1.0)]
+    pub stock: f64,
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Route(args) => route::run(args),
+        Command::Gen(args) => generate::run(args),
+    }
+}

@@ -1,0 +1,15 @@
+//! Domain types shared by every layer: dense ids, the network, policy, orders and decisions.
+//!
+//! Nothing here does I/O; `scenario` reads and writes these types, `snapshot` indexes them.
+
+mod decision;
+mod ids;
+mod network;
+mod order;
+mod policy;
+
+pub use decision::{CostBreakdown, Decision, DecisionLine, Shipment};
+pub use ids::{CarrierId, NodeId, SkuId};
+pub use network::{CarrierRate, Node, NodeKind, Service, Sku, ZoneBand};
+pub use order::{Destination, Order, OrderLine};
+pub use policy::Policy;

@@ -1,0 +1,142 @@
+//! The network: nodes, SKUs, distance bands and carrier rates.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// What a node is; stores are subject to `ship_from_store` and never ship oversize SKUs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NodeKind {
+    /// Distribution centre, including 3PL warehouses.
+    Dc,
+    /// Retail store (ship-from-store, pickup).
+    Store,
+    /// A vendor that ships on the retailer's behalf.
+    Dropship,
+}
+
+impl NodeKind {
+    /// The spelling used in scenario files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeKind::Dc => "dc",
+            NodeKind::Store => "store",
+            NodeKind::Dropship => "dropship",
+        }
+    }
+}
+
+impl FromStr for NodeKind {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "dc" => Ok(NodeKind::Dc),
+            "store" => Ok(NodeKind::Store),
+            "dropship" => Ok(NodeKind::Dropship),
+            _ => Err(()),
+        }
+    }
+}
+
+/// A service level an order asks for. `Pickup` is collected at a store; the others are parcels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Service {
+    Ground,
+    TwoDay,
+    NextDay,
+    SameDay,
+    Pickup,
+}
+
+impl Service {
+    /// The parcel services, in the order rate tables index them.
+    pub const PARCEL: [Service; 4] = [
+        Service::Ground,
+        Service::TwoDay,
+        Service::NextDay,
+        Service::SameDay,
+    ];
+
+    /// The spelling used in scenario files and decisions.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::Ground => "ground",
+            Service::TwoDay => "two_day",
+            Service::NextDay => "next_day",
+            Service::SameDay => "same_day",
+            Service::Pickup => "pickup",
+        }
+    }
+
+    /// Index of a parcel service in [`Service::PARCEL`]; `None` for pickup.
+    pub fn parcel_index(self) -> Option<usize> {
+        match self {
+            Service::Ground => Some(0),
+            Service::TwoDay => Some(1),
+            Service::NextDay => Some(2),
+            Service::SameDay => Some(3),
+            Service::Pickup => None,
+        }
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Service {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "ground" => Ok(Service::Ground),
+            "two_day" => Ok(Service::TwoDay),
+            "next_day" => Ok(Service::NextDay),
+            "same_day" => Ok(Service::SameDay),
+            "pickup" => Ok(Service::Pickup),
+            _ => Err(()),
+        }
+    }
+}
+
+/// A node of the network, as in `nodes.csv`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub id: String,
+    pub kind: NodeKind,
+    pub lat: f64,
+    pub lon: f64,
+    pub ships: bool,
+    pub pickup: bool,
+    /// Units it can pick per day; `None` is unlimited.
+    pub capacity_units: Option<u32>,
+    pub cost_per_shipment: f64,
+    pub cost_per_unit: f64,
+    pub enabled: bool,
+}
+
+/// A SKU, as in `skus.csv`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sku {
+    pub id: String,
+    pub weight_kg: f64,
+    pub oversize: bool,
+}
+
+/// One distance band of `zones.csv`; `max_km = None` is the unbounded last band.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ZoneBand {
+    pub zone: u32,
+    pub max_km: Option<f64>,
+}
+
+/// One row of `rates.csv`: what one carrier charges for one service in one zone.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CarrierRate {
+    pub carrier: String,
+    pub service: Service,
+    pub zone: u32,
+    pub base: f64,
+    pub per_kg: f64,
+    pub transit_days: u32,
+}

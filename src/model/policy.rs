@@ -1,0 +1,28 @@
+//! The routing policy of `policy.toml`.
+
+use serde::{Deserialize, Serialize};
+
+/// Costs and limits that shape every decision. Defaults are the spec's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policy {
+    /// Cost of each shipment beyond an order's first.
+    pub split_penalty: f64,
+    /// Cost of each ordered unit left unallocated.
+    pub backorder_penalty: f64,
+    /// Most shipments one order may be split into.
+    pub max_shipments: u32,
+    /// `false`: stores fulfil pickups only.
+    pub ship_from_store: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            split_penalty: 3.0,
+            backorder_penalty: 250.0,
+            max_shipments: 4,
+            ship_from_store: true,
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Candidate nodes of one order: the nodes that may ship at least one of its lines, with what each
+//! may ship of each line. Eligibility is the spec's feasibility rules 1–2 for ship orders.
+
+use super::ledger::Availability;
+use crate::model::{NodeId, NodeKind, Order, Service};
+use crate::snapshot::Snapshot;
+
+/// A node that may ship to the order's address.
+#[derive(Clone, Copy, Debug)]
+pub struct Candidate {
+    pub node: NodeId,
+    /// Zone band index of the node → destination distance.
+    pub band: usize,
+    pub distance_km: f64,
+    pub cost_per_shipment: f64,
+    pub cost_per_unit: f64,
+    /// Units the node may still pick on the order's day.
+    pub capacity_left: u32,
+}
+
+/// One order line and the candidates that hold its SKU.
+#[derive(Clone, Debug, Default)]
+pub struct LineCandidates {
+    /// Index of the line in `order.lines`.
+    pub line: usize,
+    pub qty: u32,
+    pub unit_weight: f64,
+    /// (candidate index, ATS) for every candidate that may ship this line, ATS ≥ 1.
+    pub holders: Vec<(u32, u32)>,
+}
+
+/// Why a node was not a candidate, for explanations and tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exclusion {
+    Disabled,
+    DoesNotShip,
+    StoreShippingOff,
+    BeyondZones,
+    ServiceNotOffered,
+    CapacityFull,
+}
+
+const UNSEEN: u32 = u32::MAX;
+const EXCLUDED: u32 = u32::MAX - 1;
+
+/// Reusable buffers for candidate generation (one per thread).
+#[derive(Default)]
+pub struct CandidateSet {
+    stamp: Vec<u32>,
+    slot: Vec<u32>,
+    epoch: u32,
+    pub candidates: Vec<Candidate>,
+    pub lines: Vec<LineCandidates>,
+}
+
+impl CandidateSet {
+    /// Fills the set for a ship order to (lat, lon).
+    pub fn build(
+        &mut self,
+        snapshot: &Snapshot,
+        avail: &impl Availability,
+        order: &Order,
+        lat: f64,
+        lon: f64,
+    ) {
+        let n = snapshot.nodes().len();
+        if self.stamp.len() != n {
+            self.stamp = vec![0; n];
+            self.slot = vec![UNSEEN; n];
+            self.epoch = 0;
+        }
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.stamp.fill(0);
+            self.epoch = 1;
+        }
+        self.candidates.clear();
+        self.lines.clear();
+        let inventory = snapshot.inventory();
+        for (li, line) in order.lines.iter().enumerate() {
+            let sku = snapshot.sku(line.sku);
+            let mut holders = Vec::new();
+            let (base, stock) = inventory.of_sku(line.sku);
+            for (i, s) in stock.iter().enumerate() {
+                let ats = s.sellable().saturating_sub(avail.reserved(base + i));
+                if ats == 0 {
+                    continue;
+                }
+                let node = snapshot.node(s.node);
+                if sku.oversize && node.kind == NodeKind::Store {
+                    continue;
+                }
+                let ni = s.node.index();
+                if self.stamp[ni] != self.epoch {
+                    self.stamp[ni] = self.epoch;
+                    self.slot[ni] = match evaluate(snapshot, avail, order, s.node, lat, lon) {
+                        Ok(c) => {
+                            self.candidates.push(c);
+                            (self.candidates.len() - 1) as u32
+                        }
+                        Err(_) => EXCLUDED,
+                    };
+                }
+                let slot = self.slot[ni];
+                if slot != EXCLUDED {
+                    holders.push((slot, ats));
+                }
+            }
+            self.lines.push(LineCandidates {
+                line: li,
+                qty: line.qty,
+                unit_weight: sku.weight_kg,
+                holders,
+            });
+        }
+    }
+}
+
+/// Whether a node may ship a parcel of `order` to (lat, lon), and on what terms.
+pub fn evaluate(
+    snapshot: &Snapshot,
+    avail: &impl Availability,
+    order: &Order,
+    node_id: NodeId,
+    lat: f64,
+    lon: f64,
+) -> Result<Candidate, Exclusion> {
+    let node = snapshot.node(node_id);
+    if !node.enabled {
+        return Err(Exclusion::Disabled);
+    }
+    if !node.ships {
+        return Err(Exclusion::DoesNotShip);
+    }
+    if node.kind == NodeKind::Store && !snapshot.policy().ship_from_store {
+        return Err(Exclusion::StoreShippingOff);
+    }
+    let capacity_left = match node.capacity_units {
+        Some(c) => c.saturating_sub(avail.capacity_used(node_id, order.day)),
+        None => u32::MAX,
+    };
+    if capacity_left == 0 {
+        return Err(Exclusion::CapacityFull);
+    }
+    let distance_km = super::cost::distance_km(node.lat, node.lon, lat, lon);
+    let band = snapshot
+        .zones()
+        .band_index(distance_km)
+        .ok_or(Exclusion::BeyondZones)?;
+    debug_assert!(order.service != Service::Pickup);
+    if snapshot.rates().options(order.service, band).is_empty() {
+        return Err(Exclusion::ServiceNotOffered);
+    }
+    Ok(Candidate {
+        node: node_id,
+        band,
+        distance_km,
+        cost_per_shipment: node.cost_per_shipment,
+        cost_per_unit: node.cost_per_unit,
+        capacity_left,
+    })
+}

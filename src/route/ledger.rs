@@ -1,0 +1,82 @@
+//! What a run has taken so far: units reserved per (node, SKU) and capacity used per node per
+//! UTC day. Routing reads it through [`Availability`]; a run commits each decision into it.
+
+use std::collections::HashMap;
+
+use super::cost::Plan;
+use crate::model::{NodeId, Order};
+use crate::snapshot::Snapshot;
+
+/// What is left to sell and to pick, as routing sees it.
+pub trait Availability {
+    /// Units of an inventory entry already reserved.
+    fn reserved(&self, entry: usize) -> u32;
+    /// Units a node has already picked on a day (`None`: orders without `created_at`).
+    fn capacity_used(&self, node: NodeId, day: Option<i32>) -> u32;
+}
+
+/// Nothing reserved: the snapshot as loaded.
+pub struct Untouched;
+
+impl Availability for Untouched {
+    fn reserved(&self, _: usize) -> u32 {
+        0
+    }
+    fn capacity_used(&self, _: NodeId, _: Option<i32>) -> u32 {
+        0
+    }
+}
+
+/// Reservations and capacity of a sequential run.
+#[derive(Clone, Debug, Default)]
+pub struct Ledger {
+    reserved: Vec<u32>,
+    capacity: HashMap<Option<i32>, Vec<u32>>,
+    node_count: usize,
+}
+
+impl Ledger {
+    pub fn new(snapshot: &Snapshot) -> Ledger {
+        Ledger {
+            reserved: vec![0; snapshot.inventory().len()],
+            capacity: HashMap::new(),
+            node_count: snapshot.nodes().len(),
+        }
+    }
+
+    /// Reserves a plan's units and capacity. The plan must be feasible against this ledger.
+    pub fn commit(&mut self, snapshot: &Snapshot, order: &Order, plan: &Plan) {
+        let day_used = self
+            .capacity
+            .entry(order.day)
+            .or_insert_with(|| vec![0; self.node_count]);
+        for (node, lines) in &plan.shipments {
+            for (sku, qty) in lines {
+                if let Some(e) = snapshot.inventory().entry(*node, *sku) {
+                    self.reserved[e] += qty;
+                }
+                day_used[node.index()] += qty;
+            }
+        }
+    }
+
+    /// Units of `entry` available to sell now.
+    pub fn ats(&self, snapshot: &Snapshot, entry: usize) -> u32 {
+        snapshot
+            .inventory()
+            .stock(entry)
+            .sellable()
+            .saturating_sub(self.reserved[entry])
+    }
+}
+
+impl Availability for Ledger {
+    #[inline]
+    fn reserved(&self, entry: usize) -> u32 {
+        self.reserved[entry]
+    }
+    #[inline]
+    fn capacity_used(&self, node: NodeId, day: Option<i32>) -> u32 {
+        self.capacity.get(&day).map_or(0, |used| used[node.index()])
+    }
+}

@@ -1,0 +1,63 @@
+//! The baseline policy of common order managers: ship the whole order from the nearest node that
+//! can; otherwise cover it with as few shipments as possible, taking at each step the node that
+//! covers the most remaining units (nearest first among equals), up to `max_shipments`.
+
+use super::candidates::CandidateSet;
+use super::cost::Plan;
+use crate::model::{Order, Policy};
+
+pub(super) fn plan(set: &CandidateSet, order: &Order, policy: &Policy) -> Plan {
+    let nc = set.candidates.len();
+    let nl = set.lines.len();
+    let mut ats = vec![0u32; nc * nl];
+    for (li, line) in set.lines.iter().enumerate() {
+        for &(c, a) in &line.holders {
+            ats[c as usize * nl + li] = a;
+        }
+    }
+    let mut cap: Vec<u32> = set.candidates.iter().map(|c| c.capacity_left).collect();
+    let mut remaining: Vec<u32> = set.lines.iter().map(|l| l.qty).collect();
+    let mut shipments = Vec::new();
+    let nearer = |a: usize, b: usize| {
+        let (ca, cb) = (&set.candidates[a], &set.candidates[b]);
+        ca.distance_km
+            .total_cmp(&cb.distance_km)
+            .then(ca.node.cmp(&cb.node))
+    };
+    for _ in 0..policy.max_shipments {
+        let mut best: Option<(usize, u64)> = None;
+        for c in 0..nc {
+            let mut cover: u64 = 0;
+            for li in 0..nl {
+                cover += u64::from(remaining[li].min(ats[c * nl + li]));
+            }
+            let cover = cover.min(u64::from(cap[c]));
+            if cover == 0 {
+                continue;
+            }
+            let better = match best {
+                None => true,
+                Some((b, bc)) => cover > bc || (cover == bc && nearer(c, b).is_lt()),
+            };
+            if better {
+                best = Some((c, cover));
+            }
+        }
+        let Some((c, _)) = best else { break };
+        let mut lines = Vec::new();
+        for li in 0..nl {
+            let take = remaining[li].min(ats[c * nl + li]).min(cap[c]);
+            if take > 0 {
+                remaining[li] -= take;
+                cap[c] -= take;
+                ats[c * nl + li] -= take;
+                lines.push((order.lines[set.lines[li].line].sku, take));
+            }
+        }
+        shipments.push((set.candidates[c].node, lines));
+        if remaining.iter().all(|&r| r == 0) {
+            break;
+        }
+    }
+    Plan { shipments }
+}

@@ -1,0 +1,326 @@
+//! Exact branch and bound for one ship order.
+//!
+//! The search assigns each line's units to candidate nodes (or to the backorder), line by line.
+//! At each line it first tries the nodes already shipping something (cheap to add to), then the
+//! line's holders sorted by the cost of shipping one unit alone from them; a branch is cut when
+//! the exact cost of what is decided so far plus a lower bound for the rest reaches the best
+//! decision found. The bound is valid because every part of the cost only grows as units are
+//! added (rates are non-decreasing in weight), so the search is exact: it returns a cheapest
+//! feasible allocation, unless it runs out of its node budget, which it reports.
+
+use super::candidates::{CandidateSet, LineCandidates};
+use super::cost::billable_kg;
+use crate::model::{Policy, Service};
+use crate::snapshot::RateTable;
+
+const EPS: f64 = 1e-9;
+const CLOSED: u32 = u32::MAX;
+
+/// The best allocation found: (line index in the candidate set, candidate, units).
+#[derive(Debug, Default, Clone)]
+pub struct SearchResult {
+    pub assignment: Vec<(u32, u32, u32)>,
+    pub cost: f64,
+    /// `false` if the node budget ran out before the search space was exhausted.
+    pub exact: bool,
+    pub nodes_visited: u64,
+}
+
+/// Reusable search state (one per thread).
+#[derive(Default)]
+pub struct Search {
+    // Per candidate.
+    units: Vec<u32>,
+    weight: Vec<f64>,
+    shipping: Vec<f64>,
+    cap: Vec<u32>,
+    open_rank: Vec<u32>,
+    single_key: Vec<f64>,
+    // Per line (in search order).
+    order: Vec<usize>,
+    sorted: Vec<Vec<(u32, u32)>>,
+    ats: Vec<u32>,
+    unit_lb: Vec<f64>,
+    suffix_lb: Vec<f64>,
+    open_at_line_start: Vec<u32>,
+    // Open nodes in opening order.
+    open: Vec<u32>,
+    stack: Vec<(u32, u32, u32)>,
+    best: Vec<(u32, u32, u32)>,
+    best_cost: f64,
+    visited: u64,
+    budget: u64,
+    out_of_budget: bool,
+}
+
+struct Ctx<'a> {
+    set: &'a CandidateSet,
+    rates: &'a RateTable,
+    service: Service,
+    policy: &'a Policy,
+}
+
+impl Search {
+    /// Finds a cheapest allocation for the ship order whose candidates are in `set`.
+    pub fn run(
+        &mut self,
+        set: &CandidateSet,
+        rates: &RateTable,
+        service: Service,
+        policy: &Policy,
+        budget: u64,
+    ) -> SearchResult {
+        let nc = set.candidates.len();
+        let nl = set.lines.len();
+        self.units.clear();
+        self.units.resize(nc, 0);
+        self.weight.clear();
+        self.weight.resize(nc, 0.0);
+        self.shipping.clear();
+        self.shipping.resize(nc, 0.0);
+        self.open_rank.clear();
+        self.open_rank.resize(nc, CLOSED);
+        self.cap.clear();
+        self.cap
+            .extend(set.candidates.iter().map(|c| c.capacity_left));
+        self.ats.clear();
+        self.ats.resize(nc * nl, 0);
+        self.open.clear();
+        self.stack.clear();
+        self.best.clear();
+        self.visited = 0;
+        self.budget = budget;
+        self.out_of_budget = false;
+
+        // Search the most constrained lines first, then the heaviest.
+        self.order.clear();
+        self.order.extend(0..nl);
+        self.order.sort_by(|&a, &b| {
+            let (la, lb) = (&set.lines[a], &set.lines[b]);
+            la.holders
+                .len()
+                .cmp(&lb.holders.len())
+                .then_with(|| {
+                    let wa = la.unit_weight * f64::from(la.qty);
+                    let wb = lb.unit_weight * f64::from(lb.qty);
+                    wb.total_cmp(&wa)
+                })
+                .then(la.line.cmp(&lb.line))
+        });
+
+        let bp = policy.backorder_penalty;
+        self.sorted.resize_with(nl, Vec::new);
+        self.unit_lb.clear();
+        self.suffix_lb.clear();
+        self.suffix_lb.resize(nl + 1, 0.0);
+        self.single_key.clear();
+        self.single_key.resize(nc * nl, 0.0);
+        for (pos, &li) in self.order.iter().enumerate() {
+            let line: &LineCandidates = &set.lines[li];
+            let mut lb = bp;
+            let sorted = &mut self.sorted[pos];
+            sorted.clear();
+            for &(c, ats) in &line.holders {
+                let cand = &set.candidates[c as usize];
+                self.ats[pos * nc + c as usize] = ats;
+                let ship = rates
+                    .quote(service, cand.band, billable_kg(line.unit_weight))
+                    .map_or(f64::INFINITY, |(_, p)| p);
+                self.single_key[pos * nc + c as usize] =
+                    cand.cost_per_shipment + cand.cost_per_unit + ship;
+                lb = lb.min(cand.cost_per_unit);
+                sorted.push((c, ats));
+            }
+            let keys = &self.single_key[pos * nc..(pos + 1) * nc];
+            sorted.sort_by(|a, b| {
+                keys[a.0 as usize]
+                    .total_cmp(&keys[b.0 as usize])
+                    .then(a.0.cmp(&b.0))
+            });
+            self.unit_lb.push(lb);
+        }
+        for pos in (0..nl).rev() {
+            let li = self.order[pos];
+            self.suffix_lb[pos] =
+                self.suffix_lb[pos + 1] + self.unit_lb[pos] * f64::from(set.lines[li].qty);
+        }
+        self.open_at_line_start.clear();
+        self.open_at_line_start.resize(nl + 1, 0);
+
+        // Incumbent: everything backordered (always feasible).
+        let all_backordered: f64 = set.lines.iter().map(|l| bp * f64::from(l.qty)).sum();
+        self.best_cost = all_backordered;
+        let ctx = Ctx {
+            set,
+            rates,
+            service,
+            policy,
+        };
+        if nl > 0 {
+            self.start_line(&ctx, 0, 0.0);
+        }
+        SearchResult {
+            assignment: self
+                .best
+                .iter()
+                .map(|&(pos, c, q)| (self.order[pos as usize] as u32, c, q))
+                .collect(),
+            cost: self.best_cost,
+            exact: !self.out_of_budget,
+            nodes_visited: self.visited,
+        }
+    }
+
+    fn start_line(&mut self, ctx: &Ctx<'_>, pos: usize, cost: f64) {
+        if pos == ctx.set.lines.len() {
+            if cost < self.best_cost - EPS {
+                self.best_cost = cost;
+                self.best.clear();
+                self.best.extend_from_slice(&self.stack);
+            }
+            return;
+        }
+        self.open_at_line_start[pos] = self.open.len() as u32;
+        let qty = ctx.set.lines[self.order[pos]].qty;
+        self.step(ctx, pos, qty, 0, 0, cost);
+    }
+
+    /// Decides the next part of line `pos`, of which `rem` units are still open, choosing among
+    /// open nodes from `a_from` and then sorted holders from `b_from`, or backordering the rest.
+    fn step(
+        &mut self,
+        ctx: &Ctx<'_>,
+        pos: usize,
+        rem: u32,
+        a_from: usize,
+        b_from: usize,
+        cost: f64,
+    ) {
+        self.visited += 1;
+        if self.visited > self.budget {
+            self.out_of_budget = true;
+            return;
+        }
+        let nc = ctx.set.candidates.len();
+        let line = &ctx.set.lines[self.order[pos]];
+        let w = line.unit_weight;
+        let unit_lb = self.unit_lb[pos];
+        let rest_lb = self.suffix_lb[pos + 1];
+        let open_start = self.open_at_line_start[pos] as usize;
+        let max_shipments = ctx.policy.max_shipments as usize;
+
+        // Phase A: nodes that were already shipping when this line started.
+        for a in a_from..open_start {
+            let c = self.open[a] as usize;
+            let ats = self.ats[pos * nc + c];
+            let most = rem.min(ats).min(self.cap[c]);
+            if most == 0 {
+                continue;
+            }
+            let cand = &ctx.set.candidates[c];
+            for take in (1..=most).rev() {
+                let new_weight = self.weight[c] + w * f64::from(take);
+                let new_ship = quote(ctx, cand.band, new_weight);
+                let delta = cand.cost_per_unit * f64::from(take) + new_ship - self.shipping[c];
+                let left = rem - take;
+                if cost + delta + unit_lb * f64::from(left) + rest_lb >= self.best_cost - EPS {
+                    continue;
+                }
+                let (old_w, old_s) = (self.weight[c], self.shipping[c]);
+                self.weight[c] = new_weight;
+                self.shipping[c] = new_ship;
+                self.units[c] += take;
+                self.cap[c] -= take;
+                self.stack.push((pos as u32, c as u32, take));
+                if left == 0 {
+                    self.start_line(ctx, pos + 1, cost + delta);
+                } else {
+                    self.step(ctx, pos, left, a + 1, 0, cost + delta);
+                }
+                self.stack.pop();
+                self.cap[c] += take;
+                self.units[c] -= take;
+                self.weight[c] = old_w;
+                self.shipping[c] = old_s;
+                if self.out_of_budget {
+                    return;
+                }
+            }
+        }
+
+        // Phase B: holders not shipping at line start, cheapest alone first.
+        if self.open.len() < max_shipments {
+            let split = if self.open.is_empty() {
+                0.0
+            } else {
+                ctx.policy.split_penalty
+            };
+            let nsorted = self.sorted[pos].len();
+            for b in b_from..nsorted {
+                let (c, ats) = self.sorted[pos][b];
+                let c = c as usize;
+                if (self.open_rank[c] as usize) < open_start {
+                    continue;
+                }
+                let key = self.single_key[pos * nc + c];
+                if cost + split + key + unit_lb * f64::from(rem - 1) + rest_lb
+                    >= self.best_cost - EPS
+                {
+                    break;
+                }
+                let most = rem.min(ats).min(self.cap[c]);
+                if most == 0 {
+                    continue;
+                }
+                let cand = &ctx.set.candidates[c];
+                for take in (1..=most).rev() {
+                    let new_weight = w * f64::from(take);
+                    let new_ship = quote(ctx, cand.band, new_weight);
+                    let delta = split
+                        + cand.cost_per_shipment
+                        + cand.cost_per_unit * f64::from(take)
+                        + new_ship;
+                    let left = rem - take;
+                    if cost + delta + unit_lb * f64::from(left) + rest_lb >= self.best_cost - EPS {
+                        continue;
+                    }
+                    self.open_rank[c] = self.open.len() as u32;
+                    self.open.push(c as u32);
+                    self.weight[c] = new_weight;
+                    self.shipping[c] = new_ship;
+                    self.units[c] = take;
+                    self.cap[c] -= take;
+                    self.stack.push((pos as u32, c as u32, take));
+                    if left == 0 {
+                        self.start_line(ctx, pos + 1, cost + delta);
+                    } else {
+                        self.step(ctx, pos, left, open_start, b + 1, cost + delta);
+                    }
+                    self.stack.pop();
+                    self.cap[c] += take;
+                    self.units[c] = 0;
+                    self.weight[c] = 0.0;
+                    self.shipping[c] = 0.0;
+                    self.open.pop();
+                    self.open_rank[c] = CLOSED;
+                    if self.out_of_budget {
+                        return;
+                    }
+                }
+            }
+        }
+
+        // Backorder what is left of the line.
+        let back = ctx.policy.backorder_penalty * f64::from(rem);
+        if cost + back + rest_lb < self.best_cost - EPS {
+            self.start_line(ctx, pos + 1, cost + back);
+        }
+    }
+}
+
+#[inline]
+fn quote(ctx: &Ctx<'_>, band: usize, weight: f64) -> f64 {
+    ctx.rates
+        .quote(ctx.service, band, billable_kg(weight))
+        .map_or(f64::INFINITY, |(_, p)| p)
+}

@@ -1,0 +1,26 @@
+//! Scenario format v1 in and out: reading a scenario folder, reading orders, writing decisions,
+//! and generating realistic scenarios from real geography.
+
+mod decisions;
+mod error;
+pub mod generate;
+mod network;
+mod orders;
+mod table;
+
+use std::path::Path;
+
+pub use decisions::{write_decision, write_decisions};
+pub use error::{Invalid, LoadError};
+pub use network::{load_network, parse_policy, read_policy};
+pub use orders::{read_orders, read_orders_from};
+
+use crate::snapshot::Snapshot;
+
+/// Loads the network files of a scenario folder into a snapshot of version 1.
+pub fn load_snapshot(dir: &Path) -> Result<Snapshot, LoadError> {
+    let data = load_network(dir)?;
+    // The loader checked everything the builder checks; a failure here is still reported, not
+    // unwrapped, with the folder as its place.
+    Snapshot::build(data, 1).map_err(|e| LoadError::invalid(dir, None, None, e.to_string()))
+}

@@ -1,0 +1,304 @@
+//! Reading the network files of a scenario folder: nodes, SKUs, inventory, zones, rates, policy.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use super::LoadError;
+use super::table::Table;
+use crate::model::{CarrierRate, Node, NodeId, NodeKind, Policy, Service, Sku, SkuId, ZoneBand};
+use crate::snapshot::{InventoryRow, NetworkData};
+
+/// Reads and validates the network files of `dir` (everything but orders).
+pub fn load_network(dir: &Path) -> Result<NetworkData, LoadError> {
+    let nodes = read_nodes(&dir.join("nodes.csv"))?;
+    let skus = read_skus(&dir.join("skus.csv"))?;
+    let node_index: HashMap<&str, NodeId> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.id.as_str(), NodeId(i as u32)))
+        .collect();
+    let sku_index: HashMap<&str, SkuId> = skus
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), SkuId(i as u32)))
+        .collect();
+    let inventory = read_inventory(&dir.join("inventory.csv"), &node_index, &sku_index)?;
+    let zones = read_zones(&dir.join("zones.csv"))?;
+    let rates = read_rates(&dir.join("rates.csv"), &zones)?;
+    let policy = read_policy(&dir.join("policy.toml"))?;
+    Ok(NetworkData {
+        nodes,
+        skus,
+        inventory,
+        zones,
+        rates,
+        policy,
+    })
+}
+
+fn read_nodes(path: &Path) -> Result<Vec<Node>, LoadError> {
+    let table = Table::read(path, &["node_id", "kind", "lat", "lon"])?;
+    let mut seen = HashMap::new();
+    let mut nodes = Vec::with_capacity(table.len());
+    for row in table.rows() {
+        let id = row.string("node_id")?;
+        if let Some(first) = seen.insert(id.to_owned(), row.line) {
+            return Err(row.error(
+                "node_id",
+                format!("duplicate node id `{id}` (first on line {first})"),
+            ));
+        }
+        let kind_text = row.string("kind")?;
+        let kind: NodeKind = kind_text.parse().map_err(|()| {
+            row.error(
+                "kind",
+                format!("expected `dc`, `store` or `dropship`, found `{kind_text}`"),
+            )
+        })?;
+        nodes.push(Node {
+            id: id.to_owned(),
+            kind,
+            lat: row.latitude("lat")?,
+            lon: row.longitude("lon")?,
+            ships: row.bool("ships", true)?,
+            pickup: row.bool("pickup", kind == NodeKind::Store)?,
+            capacity_units: row.opt_u32("capacity_units", 0)?,
+            cost_per_shipment: row.non_negative("cost_per_shipment", 0.0)?,
+            cost_per_unit: row.non_negative("cost_per_unit", 0.0)?,
+            enabled: row.bool("enabled", true)?,
+        });
+    }
+    Ok(nodes)
+}
+
+fn read_skus(path: &Path) -> Result<Vec<Sku>, LoadError> {
+    let table = Table::read(path, &["sku", "weight_kg"])?;
+    let mut seen = HashMap::new();
+    let mut skus = Vec::with_capacity(table.len());
+    for row in table.rows() {
+        let id = row.string("sku")?;
+        if let Some(first) = seen.insert(id.to_owned(), row.line) {
+            return Err(row.error(
+                "sku",
+                format!("duplicate SKU `{id}` (first on line {first})"),
+            ));
+        }
+        let weight_kg = row.f64("weight_kg")?;
+        if weight_kg <= 0.0 {
+            return Err(row.error(
+                "weight_kg",
+                format!("expected a weight > 0, found {weight_kg}"),
+            ));
+        }
+        skus.push(Sku {
+            id: id.to_owned(),
+            weight_kg,
+            oversize: row.bool("oversize", false)?,
+        });
+    }
+    Ok(skus)
+}
+
+fn read_inventory(
+    path: &Path,
+    nodes: &HashMap<&str, NodeId>,
+    skus: &HashMap<&str, SkuId>,
+) -> Result<Vec<InventoryRow>, LoadError> {
+    let table = Table::read(path, &["node_id", "sku", "on_hand"])?;
+    let mut seen: HashMap<(NodeId, SkuId), u64> = HashMap::with_capacity(table.len());
+    let mut rows = Vec::with_capacity(table.len());
+    for row in table.rows() {
+        let node_text = row.string("node_id")?;
+        let node = *nodes.get(node_text).ok_or_else(|| {
+            row.error(
+                "node_id",
+                format!("unknown node `{node_text}` (not in nodes.csv)"),
+            )
+        })?;
+        let sku_text = row.string("sku")?;
+        let sku = *skus.get(sku_text).ok_or_else(|| {
+            row.error("sku", format!("unknown SKU `{sku_text}` (not in skus.csv)"))
+        })?;
+        if let Some(first) = seen.insert((node, sku), row.line) {
+            return Err(row.error(
+                "sku",
+                format!("duplicate row for node `{node_text}` and SKU `{sku_text}` (first on line {first})"),
+            ));
+        }
+        rows.push(InventoryRow {
+            node,
+            sku,
+            on_hand: row.u32("on_hand", 0)?,
+            safety_stock: row.opt_u32("safety_stock", 0)?.unwrap_or(0),
+        });
+    }
+    Ok(rows)
+}
+
+fn read_zones(path: &Path) -> Result<Vec<ZoneBand>, LoadError> {
+    let table = Table::read(path, &["zone", "max_km"])?;
+    let mut bands: Vec<(u64, ZoneBand)> = Vec::with_capacity(table.len());
+    for row in table.rows() {
+        let zone = row.u32("zone", 1)?;
+        if let Some((first, _)) = bands.iter().find(|(_, b)| b.zone == zone) {
+            return Err(row.error(
+                "zone",
+                format!("duplicate zone {zone} (first on line {first})"),
+            ));
+        }
+        let max_km = row.opt_f64("max_km")?;
+        if let Some(m) = max_km
+            && m <= 0.0
+        {
+            return Err(row.error("max_km", format!("expected a distance > 0, found {m}")));
+        }
+        bands.push((row.line, ZoneBand { zone, max_km }));
+    }
+    if bands.is_empty() {
+        return Err(LoadError::invalid(path, None, None, "no zones defined"));
+    }
+    bands.sort_by_key(|(_, b)| b.zone);
+    for i in 0..bands.len() {
+        let (line, band) = bands[i];
+        match band.max_km {
+            None if i + 1 < bands.len() => {
+                return Err(LoadError::invalid(
+                    path,
+                    Some(line),
+                    Some("max_km"),
+                    format!(
+                        "only the last zone may have an empty max_km, but zone {} is followed by zone {}",
+                        band.zone,
+                        bands[i + 1].1.zone
+                    ),
+                ));
+            }
+            Some(m) if i > 0 => {
+                let prev = bands[i - 1].1;
+                if let Some(pm) = prev.max_km
+                    && m <= pm
+                {
+                    return Err(LoadError::invalid(
+                        path,
+                        Some(line),
+                        Some("max_km"),
+                        format!(
+                            "max_km must increase strictly with zone: zone {} has {m}, zone {} has {pm}",
+                            band.zone, prev.zone
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(bands.into_iter().map(|(_, b)| b).collect())
+}
+
+fn read_rates(path: &Path, zones: &[ZoneBand]) -> Result<Vec<CarrierRate>, LoadError> {
+    let table = Table::read(
+        path,
+        &[
+            "carrier",
+            "service",
+            "zone",
+            "base",
+            "per_kg",
+            "transit_days",
+        ],
+    )?;
+    let mut seen: HashMap<(String, Service, u32), u64> = HashMap::new();
+    let zone_set: HashSet<u32> = zones.iter().map(|z| z.zone).collect();
+    let mut rates = Vec::with_capacity(table.len());
+    for row in table.rows() {
+        let carrier = row.string("carrier")?.to_owned();
+        let service_text = row.string("service")?;
+        let service: Service = service_text
+            .parse()
+            .ok()
+            .filter(|s| *s != Service::Pickup)
+            .ok_or_else(|| {
+                row.error(
+                    "service",
+                    format!(
+                        "expected `ground`, `two_day`, `next_day` or `same_day`, found `{service_text}`"
+                    ),
+                )
+            })?;
+        let zone = row.u32("zone", 1)?;
+        if !zone_set.contains(&zone) {
+            return Err(row.error("zone", format!("zone {zone} is not defined in zones.csv")));
+        }
+        if let Some(first) = seen.insert((carrier.clone(), service, zone), row.line) {
+            return Err(row.error(
+                "zone",
+                format!(
+                    "duplicate rate for carrier `{carrier}`, service `{service}`, zone {zone} (first on line {first})"
+                ),
+            ));
+        }
+        let base = row.f64("base")?;
+        let per_kg = row.f64("per_kg")?;
+        for (col, v) in [("base", base), ("per_kg", per_kg)] {
+            if v < 0.0 {
+                return Err(row.error(col, format!("expected a price ≥ 0, found {v}")));
+            }
+        }
+        rates.push(CarrierRate {
+            carrier,
+            service,
+            zone,
+            base,
+            per_kg,
+            transit_days: row.u32("transit_days", 0)?,
+        });
+    }
+    Ok(rates)
+}
+
+/// Reads `policy.toml`; a missing file means every default.
+pub fn read_policy(path: &Path) -> Result<Policy, LoadError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Policy::default()),
+        Err(source) => {
+            return Err(LoadError::Io {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    parse_policy(path, &text)
+}
+
+/// Parses the text of a `policy.toml`.
+pub fn parse_policy(path: &Path, text: &str) -> Result<Policy, LoadError> {
+    let policy: Policy = toml::from_str(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() as u64 + 1);
+        LoadError::invalid(path, line, None, e.message().to_owned())
+    })?;
+    let check = |ok: bool, key: &str, msg: String| {
+        if ok {
+            Ok(())
+        } else {
+            let line = text
+                .lines()
+                .position(|l| l.trim_start().starts_with(key))
+                .map(|i| i as u64 + 1);
+            Err(LoadError::invalid(path, line, Some(key), msg))
+        }
+    };
+    check(
+        policy.split_penalty.is_finite() && policy.split_penalty >= 0.0,
+        "split_penalty",
+        format!("expected a number ≥ 0, found {}", policy.split_penalty),
+    )?;
+    check(
+        policy.backorder_penalty.is_finite() && policy.backorder_penalty >= 0.0,
+        "backorder_penalty",
+        format!("expected a number ≥ 0, found {}", policy.backorder_penalty),
+    )?;
+    Ok(policy)
+}

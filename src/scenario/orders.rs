@@ -1,0 +1,175 @@
+//! Reading `orders.csv`: rows grouped into orders, validated and resolved against a snapshot.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chrono::DateTime;
+
+use super::LoadError;
+use super::table::{Row, Table};
+use crate::model::{Destination, NodeId, Order, OrderLine, Service};
+use crate::snapshot::Snapshot;
+
+/// The order-level fields every row of one order must repeat.
+#[derive(PartialEq)]
+struct Header {
+    created_at: Option<i64>,
+    lat: Option<f64>,
+    lon: Option<f64>,
+    service: Service,
+    pickup_node: Option<NodeId>,
+}
+
+/// Reads an orders file, in the order of each order's first row.
+pub fn read_orders(path: &Path, snapshot: &Snapshot) -> Result<Vec<Order>, LoadError> {
+    let table = Table::read(path, &["order_id", "sku", "qty"])?;
+    orders_from_table(&table, snapshot)
+}
+
+/// Reads orders from any reader (`path` names it in errors).
+pub fn read_orders_from(
+    path: &Path,
+    reader: impl std::io::Read,
+    snapshot: &Snapshot,
+) -> Result<Vec<Order>, LoadError> {
+    let table = Table::from_reader(path, reader, &["order_id", "sku", "qty"])?;
+    orders_from_table(&table, snapshot)
+}
+
+fn orders_from_table(table: &Table, snapshot: &Snapshot) -> Result<Vec<Order>, LoadError> {
+    let mut orders: Vec<Order> = Vec::new();
+    let mut headers: Vec<(Header, u64)> = Vec::new();
+    let mut by_id: HashMap<String, usize> = HashMap::new();
+    for row in table.rows() {
+        let id = row.string("order_id")?;
+        let header = read_header(&row, snapshot)?;
+        let sku_text = row.string("sku")?;
+        let sku = snapshot.sku_id(sku_text).ok_or_else(|| {
+            row.error("sku", format!("unknown SKU `{sku_text}` (not in skus.csv)"))
+        })?;
+        let qty = row.u32("qty", 1)?;
+        match by_id.get(id) {
+            Some(&i) => {
+                let (first, first_line) = &headers[i];
+                if let Some(column) = first_difference(first, &header) {
+                    return Err(row.error(
+                        column,
+                        format!(
+                            "order `{id}` disagrees with its first row (line {first_line}) on `{column}`"
+                        ),
+                    ));
+                }
+                let order = &mut orders[i];
+                match order.lines.iter_mut().find(|l| l.sku == sku) {
+                    Some(line) => {
+                        line.qty = line.qty.checked_add(qty).ok_or_else(|| {
+                            row.error("qty", format!("total quantity of `{sku_text}` overflows"))
+                        })?;
+                    }
+                    None => order.lines.push(OrderLine { sku, qty }),
+                }
+            }
+            None => {
+                let destination = match header.service {
+                    Service::Pickup => {
+                        Destination::Pickup(header.pickup_node.ok_or_else(|| {
+                            row.error("pickup_node", "required for a pickup order")
+                        })?)
+                    }
+                    _ => Destination::Address {
+                        lat: header.lat.ok_or_else(|| {
+                            row.error("lat", "required unless service is `pickup`")
+                        })?,
+                        lon: header.lon.ok_or_else(|| {
+                            row.error("lon", "required unless service is `pickup`")
+                        })?,
+                    },
+                };
+                let created = row.cell("created_at");
+                by_id.insert(id.to_owned(), orders.len());
+                orders.push(Order {
+                    id: id.to_owned(),
+                    created_at: (!created.is_empty()).then(|| created.to_owned()),
+                    day: header.created_at.map(|t| t.div_euclid(86_400) as i32),
+                    service: header.service,
+                    destination,
+                    lines: vec![OrderLine { sku, qty }],
+                });
+                headers.push((header, row.line));
+            }
+        }
+    }
+    Ok(orders)
+}
+
+fn read_header(row: &Row<'_>, snapshot: &Snapshot) -> Result<Header, LoadError> {
+    let created_text = row.cell("created_at");
+    let created_at = if created_text.is_empty() {
+        None
+    } else {
+        let t = DateTime::parse_from_rfc3339(created_text).map_err(|e| {
+            row.error(
+                "created_at",
+                format!("expected an RFC 3339 timestamp, found `{created_text}` ({e})"),
+            )
+        })?;
+        Some(t.timestamp())
+    };
+    let service_text = row.cell("service");
+    let service = if service_text.is_empty() {
+        Service::Ground
+    } else {
+        service_text.parse().map_err(|()| {
+            row.error(
+                "service",
+                format!(
+                    "expected `ground`, `two_day`, `next_day`, `same_day` or `pickup`, found `{service_text}`"
+                ),
+            )
+        })?
+    };
+    let pickup_text = row.cell("pickup_node");
+    let pickup_node = if pickup_text.is_empty() {
+        None
+    } else if service != Service::Pickup {
+        return Err(row.error(
+            "pickup_node",
+            format!("given for a `{service}` order; only pickup orders name a pickup node"),
+        ));
+    } else {
+        Some(snapshot.node_id(pickup_text).ok_or_else(|| {
+            row.error(
+                "pickup_node",
+                format!("unknown node `{pickup_text}` (not in nodes.csv)"),
+            )
+        })?)
+    };
+    let (lat, lon) = if service == Service::Pickup {
+        (row.opt_f64("lat")?, row.opt_f64("lon")?)
+    } else {
+        (Some(row.latitude("lat")?), Some(row.longitude("lon")?))
+    };
+    Ok(Header {
+        created_at,
+        lat,
+        lon,
+        service,
+        pickup_node,
+    })
+}
+
+fn first_difference(a: &Header, b: &Header) -> Option<&'static str> {
+    if a.created_at != b.created_at {
+        Some("created_at")
+    } else if a.lat != b.lat {
+        Some("lat")
+    } else if a.lon != b.lon {
+        Some("lon")
+    } else if a.service != b.service {
+        Some("service")
+    } else if a.pickup_node != b.pickup_node {
+        Some("pickup_node")
+    } else {
+        None
+    }
+}

@@ -1,0 +1,210 @@
+//! A CSV table read by column name, with typed cell parsers that report file, line and column.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::LoadError;
+
+/// A whole CSV file in memory with its header resolved to column positions.
+pub(crate) struct Table {
+    path: PathBuf,
+    columns: HashMap<String, usize>,
+    rows: Vec<(u64, csv::StringRecord)>,
+}
+
+/// One row of a [`Table`], with typed accessors.
+pub(crate) struct Row<'a> {
+    table: &'a Table,
+    pub line: u64,
+    record: &'a csv::StringRecord,
+}
+
+impl Table {
+    /// Reads `path`, checking that `required` columns exist.
+    pub fn read(path: &Path, required: &[&str]) -> Result<Table, LoadError> {
+        let file = std::fs::File::open(path).map_err(|source| LoadError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_reader(path, std::io::BufReader::new(file), required)
+    }
+
+    pub fn from_reader(
+        path: &Path,
+        reader: impl std::io::Read,
+        required: &[&str],
+    ) -> Result<Table, LoadError> {
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .trim(csv::Trim::All)
+            .from_reader(reader);
+        let csv_err = |e: csv::Error| {
+            let line = e.position().map(|p| p.line());
+            LoadError::invalid(path, line, None, format!("malformed CSV: {e}"))
+        };
+        let headers = rdr.headers().map_err(csv_err)?.clone();
+        let mut columns = HashMap::new();
+        for (i, h) in headers.iter().enumerate() {
+            let name = h.trim_start_matches('\u{feff}').to_owned();
+            if columns.insert(name.clone(), i).is_some() {
+                return Err(LoadError::invalid(
+                    path,
+                    Some(1),
+                    Some(&name),
+                    "column appears twice in the header",
+                ));
+            }
+        }
+        for col in required {
+            if !columns.contains_key(*col) {
+                return Err(LoadError::invalid(
+                    path,
+                    Some(1),
+                    Some(col),
+                    format!(
+                        "required column is missing from the header (found: {})",
+                        headers.iter().collect::<Vec<_>>().join(",")
+                    ),
+                ));
+            }
+        }
+        let mut rows = Vec::new();
+        for rec in rdr.records() {
+            let rec = rec.map_err(csv_err)?;
+            let line = rec.position().map_or(0, |p| p.line());
+            // A fully blank line is not a row.
+            if rec.iter().all(str::is_empty) {
+                continue;
+            }
+            rows.push((line, rec));
+        }
+        Ok(Table {
+            path: path.to_owned(),
+            columns,
+            rows,
+        })
+    }
+
+    pub fn rows(&self) -> impl Iterator<Item = Row<'_>> {
+        self.rows.iter().map(|(line, record)| Row {
+            table: self,
+            line: *line,
+            record,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+}
+
+impl Row<'_> {
+    /// The error for `column` on this row.
+    pub fn error(&self, column: &str, message: impl Into<String>) -> LoadError {
+        LoadError::invalid(
+            self.table.path.clone(),
+            Some(self.line),
+            Some(column),
+            message,
+        )
+    }
+
+    /// The trimmed cell, empty when the column is absent.
+    pub fn cell(&self, column: &str) -> &str {
+        self.table
+            .columns
+            .get(column)
+            .and_then(|&i| self.record.get(i))
+            .unwrap_or("")
+    }
+
+    /// A required, non-empty string.
+    pub fn string(&self, column: &str) -> Result<&str, LoadError> {
+        let v = self.cell(column);
+        if v.is_empty() {
+            Err(self.error(column, "required value is empty"))
+        } else {
+            Ok(v)
+        }
+    }
+
+    /// An optional float; `None` when empty. Rejects NaN and infinities.
+    pub fn opt_f64(&self, column: &str) -> Result<Option<f64>, LoadError> {
+        let v = self.cell(column);
+        if v.is_empty() {
+            return Ok(None);
+        }
+        match v.parse::<f64>() {
+            Ok(x) if x.is_finite() => Ok(Some(x)),
+            _ => Err(self.error(column, format!("expected a finite number, found `{v}`"))),
+        }
+    }
+
+    /// A required float.
+    pub fn f64(&self, column: &str) -> Result<f64, LoadError> {
+        self.opt_f64(column)?
+            .ok_or_else(|| self.error(column, "required number is empty"))
+    }
+
+    /// An optional float ≥ 0 with a default.
+    pub fn non_negative(&self, column: &str, default: f64) -> Result<f64, LoadError> {
+        let v = self.opt_f64(column)?.unwrap_or(default);
+        if v < 0.0 {
+            return Err(self.error(column, format!("expected a number ≥ 0, found `{v}`")));
+        }
+        Ok(v)
+    }
+
+    /// An optional integer with a lower bound; `None` when empty.
+    pub fn opt_u32(&self, column: &str, min: u32) -> Result<Option<u32>, LoadError> {
+        let v = self.cell(column);
+        if v.is_empty() {
+            return Ok(None);
+        }
+        match v.parse::<i64>() {
+            Ok(x) if x >= i64::from(min) && x <= i64::from(u32::MAX) => Ok(Some(x as u32)),
+            Ok(x) => Err(self.error(column, format!("expected an integer ≥ {min}, found `{x}`"))),
+            Err(_) => Err(self.error(column, format!("expected an integer ≥ {min}, found `{v}`"))),
+        }
+    }
+
+    /// A required integer with a lower bound.
+    pub fn u32(&self, column: &str, min: u32) -> Result<u32, LoadError> {
+        self.opt_u32(column, min)?
+            .ok_or_else(|| self.error(column, "required integer is empty"))
+    }
+
+    /// An optional boolean (`1`/`0`/`true`/`false`) with a default.
+    pub fn bool(&self, column: &str, default: bool) -> Result<bool, LoadError> {
+        match self.cell(column) {
+            "" => Ok(default),
+            "1" | "true" => Ok(true),
+            "0" | "false" => Ok(false),
+            v => Err(self.error(
+                column,
+                format!("expected a boolean (1, 0, true or false), found `{v}`"),
+            )),
+        }
+    }
+
+    /// A latitude in [-90, 90].
+    pub fn latitude(&self, column: &str) -> Result<f64, LoadError> {
+        let v = self.f64(column)?;
+        if !(-90.0..=90.0).contains(&v) {
+            return Err(self.error(column, format!("latitude must be in [-90, 90], found {v}")));
+        }
+        Ok(v)
+    }
+
+    /// A longitude in [-180, 180].
+    pub fn longitude(&self, column: &str) -> Result<f64, LoadError> {
+        let v = self.f64(column)?;
+        if !(-180.0..=180.0).contains(&v) {
+            return Err(self.error(
+                column,
+                format!("longitude must be in [-180, 180], found {v}"),
+            ));
+        }
+        Ok(v)
+    }
+}

@@ -1,0 +1,13 @@
+//! The immutable, indexed network that routing reads.
+//!
+//! A [`Snapshot`] is built once from [`NetworkData`] (what a scenario folder holds) and never
+//! changes; updates build a new one. Its big parts sit behind `Arc`s so a new version that changes
+//! only inventory shares nodes, SKUs and rates with the old one.
+
+mod inventory;
+mod rates;
+mod snapshot;
+
+pub use inventory::{Inventory, InventoryRow, Stock};
+pub use rates::{RateOption, RateTable, ZoneTable};
+pub use snapshot::{BuildError, NetworkData, Snapshot};

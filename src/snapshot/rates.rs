@@ -1,0 +1,160 @@
+//! Distance bands and rate cards arranged for lookup: per parcel service and zone, the carriers
+//! that serve it with their price lines.
+
+use crate::model::{CarrierId, Service, ZoneBand};
+
+/// Distance bands sorted by zone.
+#[derive(Clone, Debug, Default)]
+pub struct ZoneTable {
+    bands: Vec<ZoneBand>,
+}
+
+impl ZoneTable {
+    /// `bands` must be sorted by zone with strictly increasing `max_km` (the loader checks).
+    pub fn new(bands: Vec<ZoneBand>) -> ZoneTable {
+        ZoneTable { bands }
+    }
+
+    /// Index of the band of a distance: the smallest zone with `distance ≤ max_km`.
+    #[inline]
+    pub fn band_index(&self, distance_km: f64) -> Option<usize> {
+        self.bands
+            .iter()
+            .position(|b| b.max_km.is_none_or(|m| distance_km <= m))
+    }
+
+    /// The zone number of a band index.
+    #[inline]
+    pub fn zone(&self, band: usize) -> u32 {
+        self.bands[band].zone
+    }
+
+    pub fn bands(&self) -> &[ZoneBand] {
+        &self.bands
+    }
+
+    pub fn len(&self) -> usize {
+        self.bands.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bands.is_empty()
+    }
+}
+
+/// One carrier's price line for a (service, zone).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateOption {
+    pub carrier: CarrierId,
+    pub base: f64,
+    pub per_kg: f64,
+    pub transit_days: u32,
+}
+
+/// Rate cards indexed by parcel service and zone band.
+#[derive(Clone, Debug, Default)]
+pub struct RateTable {
+    carriers: Vec<String>,
+    /// `[service][band]` → options, sorted by carrier name so ties break the same way everywhere.
+    options: Vec<Vec<Vec<RateOption>>>,
+    /// `[service][band]` → (least base, least per_kg): a lower bound on any parcel's price line.
+    floors: Vec<Vec<(f64, f64)>>,
+}
+
+impl RateTable {
+    /// Builds the table; `rows` are (carrier, service, band index, base, per_kg, transit_days).
+    pub fn new(
+        band_count: usize,
+        rows: impl IntoIterator<Item = (String, Service, usize, f64, f64, u32)>,
+    ) -> RateTable {
+        let mut carriers: Vec<String> = Vec::new();
+        let mut options = vec![vec![Vec::new(); band_count]; Service::PARCEL.len()];
+        for (carrier, service, band, base, per_kg, transit_days) in rows {
+            let Some(si) = service.parcel_index() else {
+                continue;
+            };
+            let cid = match carriers.iter().position(|c| *c == carrier) {
+                Some(i) => i,
+                None => {
+                    carriers.push(carrier);
+                    carriers.len() - 1
+                }
+            };
+            options[si][band].push(RateOption {
+                carrier: CarrierId(cid as u32),
+                base,
+                per_kg,
+                transit_days,
+            });
+        }
+        for per_service in &mut options {
+            for list in per_service.iter_mut() {
+                list.sort_by(|a, b| carriers[a.carrier.index()].cmp(&carriers[b.carrier.index()]));
+            }
+        }
+        let floors = options
+            .iter()
+            .map(|per_service| {
+                per_service
+                    .iter()
+                    .map(|list| {
+                        let b = list.iter().map(|o| o.base).fold(f64::INFINITY, f64::min);
+                        let k = list.iter().map(|o| o.per_kg).fold(f64::INFINITY, f64::min);
+                        (b, k)
+                    })
+                    .collect()
+            })
+            .collect();
+        RateTable {
+            carriers,
+            options,
+            floors,
+        }
+    }
+
+    /// The carriers that serve `service` in a band; empty where the service cannot reach it.
+    #[inline]
+    pub fn options(&self, service: Service, band: usize) -> &[RateOption] {
+        match service.parcel_index() {
+            Some(si) => &self.options[si][band],
+            None => &[],
+        }
+    }
+
+    /// Least base and least per-kg over the carriers of (service, band).
+    #[inline]
+    pub fn floor(&self, service: Service, band: usize) -> (f64, f64) {
+        match service.parcel_index() {
+            Some(si) => self.floors[si][band],
+            None => (0.0, 0.0),
+        }
+    }
+
+    /// Rate shopping: the cheapest option for a parcel of `billable_kg` (ties: carrier name).
+    #[inline]
+    pub fn quote(
+        &self,
+        service: Service,
+        band: usize,
+        billable_kg: u32,
+    ) -> Option<(RateOption, f64)> {
+        let kg = f64::from(billable_kg);
+        let mut best: Option<(RateOption, f64)> = None;
+        for o in self.options(service, band) {
+            let price = o.base + o.per_kg * kg;
+            if best.is_none_or(|(_, p)| price < p) {
+                best = Some((*o, price));
+            }
+        }
+        best
+    }
+
+    /// The carrier's name.
+    pub fn carrier_name(&self, id: CarrierId) -> &str {
+        &self.carriers[id.index()]
+    }
+
+    pub fn carriers(&self) -> &[String] {
+        &self.carriers
+    }
+}

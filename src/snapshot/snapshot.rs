@@ -1,0 +1,174 @@
+//! The snapshot itself and its builder.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use h3o::{CellIndex, LatLng, Resolution};
+
+use super::{Inventory, InventoryRow, RateTable, ZoneTable};
+use crate::model::{CarrierRate, Node, NodeId, Policy, Sku, SkuId, ZoneBand};
+
+/// H3 resolution of node cells: about 5 km² hexagons, fine enough for nearest-store searches.
+pub const NODE_CELL_RESOLUTION: Resolution = Resolution::Seven;
+
+/// Everything a scenario folder holds, with ids resolved. The input of [`Snapshot::build`].
+#[derive(Clone, Debug, Default)]
+pub struct NetworkData {
+    pub nodes: Vec<Node>,
+    pub skus: Vec<Sku>,
+    pub inventory: Vec<InventoryRow>,
+    /// Sorted by zone.
+    pub zones: Vec<ZoneBand>,
+    pub rates: Vec<CarrierRate>,
+    pub policy: Policy,
+}
+
+/// Why a snapshot could not be built from data that did not come through the scenario loader.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    #[error("duplicate node id `{0}`")]
+    DuplicateNode(String),
+    #[error("duplicate SKU `{0}`")]
+    DuplicateSku(String),
+    #[error("node `{id}` has coordinates out of range ({lat}, {lon})")]
+    BadCoordinates { id: String, lat: f64, lon: f64 },
+    #[error("inventory row refers to a node or SKU index out of range")]
+    DanglingInventory,
+    #[error("rate for zone {0} that zones do not define")]
+    UnknownZone(u32),
+}
+
+/// The network at one version: immutable, cheap to share.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    version: u64,
+    nodes: Arc<[Node]>,
+    node_cells: Arc<[CellIndex]>,
+    node_index: Arc<HashMap<String, NodeId>>,
+    skus: Arc<[Sku]>,
+    sku_index: Arc<HashMap<String, SkuId>>,
+    inventory: Arc<Inventory>,
+    zones: Arc<ZoneTable>,
+    rates: Arc<RateTable>,
+    policy: Policy,
+}
+
+impl Snapshot {
+    /// Indexes `data` as version `version`.
+    pub fn build(data: NetworkData, version: u64) -> Result<Snapshot, BuildError> {
+        let mut node_index = HashMap::with_capacity(data.nodes.len());
+        let mut node_cells = Vec::with_capacity(data.nodes.len());
+        for (i, n) in data.nodes.iter().enumerate() {
+            if node_index.insert(n.id.clone(), NodeId(i as u32)).is_some() {
+                return Err(BuildError::DuplicateNode(n.id.clone()));
+            }
+            let cell = LatLng::new(n.lat, n.lon)
+                .map_err(|_| BuildError::BadCoordinates {
+                    id: n.id.clone(),
+                    lat: n.lat,
+                    lon: n.lon,
+                })?
+                .to_cell(NODE_CELL_RESOLUTION);
+            node_cells.push(cell);
+        }
+        let mut sku_index = HashMap::with_capacity(data.skus.len());
+        for (i, s) in data.skus.iter().enumerate() {
+            if sku_index.insert(s.id.clone(), SkuId(i as u32)).is_some() {
+                return Err(BuildError::DuplicateSku(s.id.clone()));
+            }
+        }
+        if data
+            .inventory
+            .iter()
+            .any(|r| r.node.index() >= data.nodes.len() || r.sku.index() >= data.skus.len())
+        {
+            return Err(BuildError::DanglingInventory);
+        }
+        let inventory = Inventory::build(data.skus.len(), &data.inventory);
+        let zones = ZoneTable::new(data.zones);
+        let mut rows = Vec::with_capacity(data.rates.len());
+        for r in data.rates {
+            let band = zones
+                .bands()
+                .iter()
+                .position(|b| b.zone == r.zone)
+                .ok_or(BuildError::UnknownZone(r.zone))?;
+            rows.push((r.carrier, r.service, band, r.base, r.per_kg, r.transit_days));
+        }
+        let rates = RateTable::new(zones.len(), rows);
+        Ok(Snapshot {
+            version,
+            nodes: data.nodes.into(),
+            node_cells: node_cells.into(),
+            node_index: Arc::new(node_index),
+            skus: data.skus.into(),
+            sku_index: Arc::new(sku_index),
+            inventory: Arc::new(inventory),
+            zones: Arc::new(zones),
+            rates: Arc::new(rates),
+            policy: data.policy,
+        })
+    }
+
+    /// Monotonic version number; every response reports the version it was decided on.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The same network under another policy (shares everything else).
+    pub fn with_policy(&self, policy: Policy, version: u64) -> Snapshot {
+        Snapshot {
+            policy,
+            version,
+            ..self.clone()
+        }
+    }
+
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    #[inline]
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.index()]
+    }
+
+    /// The node's H3 cell at [`NODE_CELL_RESOLUTION`].
+    pub fn node_cell(&self, id: NodeId) -> CellIndex {
+        self.node_cells[id.index()]
+    }
+
+    pub fn node_id(&self, id: &str) -> Option<NodeId> {
+        self.node_index.get(id).copied()
+    }
+
+    pub fn skus(&self) -> &[Sku] {
+        &self.skus
+    }
+
+    #[inline]
+    pub fn sku(&self, id: SkuId) -> &Sku {
+        &self.skus[id.index()]
+    }
+
+    pub fn sku_id(&self, id: &str) -> Option<SkuId> {
+        self.sku_index.get(id).copied()
+    }
+
+    pub fn inventory(&self) -> &Inventory {
+        &self.inventory
+    }
+
+    pub fn zones(&self) -> &ZoneTable {
+        &self.zones
+    }
+
+    pub fn rates(&self) -> &RateTable {
+        &self.rates
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+}
