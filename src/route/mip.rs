@@ -174,6 +174,14 @@ pub fn solve_order(
         objective += policy.backorder_penalty * (f64::from(line.qty) - a);
     }
 
+    if arcs.is_empty() {
+        // Nothing can be allocated: HiGHS refuses an empty model, and the answer is plain.
+        let objective = policy.backorder_penalty * f64::from(total_units);
+        return Ok(MipAnswer {
+            plan: Plan::default(),
+            objective,
+        });
+    }
     let mut problem = vars.minimise(objective.clone()).using(highs);
     problem.set_verbose(false);
     let mut problem = problem

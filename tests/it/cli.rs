@@ -1,0 +1,350 @@
+//! End to end through the real binary: generate a scenario, route it, and re-price every printed
+//! decision from the JSON and the scenario files alone, with an independent pricer written here.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use super::support::root;
+
+fn fulfil() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_fulfil"))
+}
+
+fn table(path: &Path) -> Vec<HashMap<String, String>> {
+    let mut rdr = csv::Reader::from_path(path).expect("csv");
+    let headers = rdr.headers().expect("headers").clone();
+    rdr.records()
+        .map(|r| {
+            let r = r.expect("record");
+            headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_owned(), v.to_owned()))
+                .collect()
+        })
+        .collect()
+}
+
+fn num(row: &HashMap<String, String>, col: &str, default: f64) -> f64 {
+    match row.get(col).map(String::as_str) {
+        None | Some("") => default,
+        Some(v) => v.parse().expect("number"),
+    }
+}
+
+fn flag(row: &HashMap<String, String>, col: &str, default: bool) -> bool {
+    match row.get(col).map(String::as_str) {
+        None | Some("") => default,
+        Some(v) => v == "1" || v == "true",
+    }
+}
+
+fn haversine(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lon2 - lon1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * 6371.0088 * a.sqrt().asin()
+}
+
+/// Re-prices and checks every decision of a `route` run; returns the sum of totals.
+fn reprice(dir: &Path, decisions: &str) -> f64 {
+    let nodes: HashMap<String, HashMap<String, String>> = table(&dir.join("nodes.csv"))
+        .into_iter()
+        .map(|r| (r["node_id"].clone(), r))
+        .collect();
+    let skus: HashMap<String, (f64, bool)> = table(&dir.join("skus.csv"))
+        .into_iter()
+        .map(|r| {
+            (
+                r["sku"].clone(),
+                (num(&r, "weight_kg", 0.0), flag(&r, "oversize", false)),
+            )
+        })
+        .collect();
+    let mut sellable: HashMap<(String, String), i64> = table(&dir.join("inventory.csv"))
+        .into_iter()
+        .map(|r| {
+            (
+                (r["node_id"].clone(), r["sku"].clone()),
+                (num(&r, "on_hand", 0.0) - num(&r, "safety_stock", 0.0)) as i64,
+            )
+        })
+        .collect();
+    let mut zones: Vec<(u32, f64)> = table(&dir.join("zones.csv"))
+        .into_iter()
+        .map(|r| {
+            (
+                num(&r, "zone", 0.0) as u32,
+                num(&r, "max_km", f64::INFINITY),
+            )
+        })
+        .collect();
+    zones.sort_by_key(|z| z.0);
+    let rates = table(&dir.join("rates.csv"));
+    let policy: toml::Table = std::fs::read_to_string(dir.join("policy.toml"))
+        .expect("policy")
+        .parse()
+        .expect("toml");
+    let pf = |k: &str, d: f64| policy.get(k).and_then(toml::Value::as_float).unwrap_or(d);
+    let split_penalty = pf("split_penalty", 3.0);
+    let backorder_penalty = pf("backorder_penalty", 250.0);
+    let max_shipments = policy
+        .get("max_shipments")
+        .and_then(toml::Value::as_integer)
+        .unwrap_or(4) as usize;
+    let ship_from_store = policy
+        .get("ship_from_store")
+        .and_then(toml::Value::as_bool)
+        .unwrap_or(true);
+    // Orders: first row per id holds the header; lines merged.
+    let mut orders: HashMap<String, (HashMap<String, String>, HashMap<String, i64>)> =
+        HashMap::new();
+    for r in table(&dir.join("orders.csv")) {
+        let e = orders
+            .entry(r["order_id"].clone())
+            .or_insert_with(|| (r.clone(), HashMap::new()));
+        *e.1.entry(r["sku"].clone()).or_default() += num(&r, "qty", 0.0) as i64;
+    }
+    let mut picked: HashMap<(String, String), i64> = HashMap::new();
+    let mut sum = 0.0;
+    for line in decisions.lines() {
+        let d: Value = serde_json::from_str(line).expect("decision JSON");
+        let id = d["order_id"].as_str().expect("order_id");
+        let (head, lines) = &orders[id];
+        let service =
+            head.get("service").map_or(
+                "ground",
+                |s| {
+                    if s.is_empty() { "ground" } else { s.as_str() }
+                },
+            );
+        let day = head
+            .get("created_at")
+            .map(|c| c.get(..10).unwrap_or("").to_owned())
+            .unwrap_or_default();
+        let shipments = d["shipments"].as_array().expect("shipments");
+        assert!(shipments.len() <= max_shipments, "{id}: too many shipments");
+        let (mut shipping, mut handling) = (0.0, 0.0);
+        let mut allocated: HashMap<String, i64> = HashMap::new();
+        for s in shipments {
+            let node_id = s["node_id"].as_str().expect("node_id");
+            let node = &nodes[node_id];
+            assert!(flag(node, "enabled", true), "{id}: disabled node {node_id}");
+            let is_store = node["kind"] == "store";
+            let mut units = 0i64;
+            let mut weight = 0.0;
+            for l in s["lines"].as_array().expect("lines") {
+                let sku = l["sku"].as_str().expect("sku").to_owned();
+                let q = l["qty"].as_i64().expect("qty");
+                assert!(q > 0);
+                let (w, oversize) = skus[&sku];
+                if service != "pickup" {
+                    assert!(!(oversize && is_store), "{id}: oversize from store");
+                }
+                let left = sellable
+                    .get_mut(&(node_id.to_owned(), sku.clone()))
+                    .expect("allocated where stock exists");
+                *left -= q;
+                assert!(*left >= 0, "{id}: oversold {sku} at {node_id}");
+                *allocated.entry(sku).or_default() += q;
+                units += q;
+                weight += w * q as f64;
+            }
+            let used = picked.entry((node_id.to_owned(), day.clone())).or_default();
+            *used += units;
+            let cap = num(node, "capacity_units", f64::INFINITY);
+            assert!((*used as f64) <= cap, "{id}: {node_id} over capacity");
+            let h = num(node, "cost_per_shipment", 0.0)
+                + num(node, "cost_per_unit", 0.0) * units as f64;
+            assert!((s["handling_cost"].as_f64().expect("handling") - h).abs() < 1e-6);
+            handling += h;
+            if service == "pickup" {
+                assert_eq!(head["pickup_node"], node_id);
+                assert!(flag(node, "pickup", is_store));
+                assert_eq!(s["shipping_cost"].as_f64(), Some(0.0));
+                assert!(s["carrier"].is_null() && s["zone"].is_null());
+                continue;
+            }
+            assert!(flag(node, "ships", true));
+            assert!(ship_from_store || !is_store);
+            let dist = haversine(
+                num(node, "lat", 0.0),
+                num(node, "lon", 0.0),
+                num(head, "lat", 0.0),
+                num(head, "lon", 0.0),
+            );
+            let zone = zones
+                .iter()
+                .find(|z| dist <= z.1)
+                .expect("reachable zone")
+                .0;
+            assert_eq!(s["zone"].as_u64(), Some(u64::from(zone)), "{id}: zone");
+            let kg = ((weight - 1e-9).ceil()).max(1.0);
+            assert_eq!(s["billable_kg"].as_f64(), Some(kg), "{id}: billable kg");
+            let best = rates
+                .iter()
+                .filter(|r| r["service"] == service && num(r, "zone", 0.0) as u32 == zone)
+                .map(|r| num(r, "base", 0.0) + num(r, "per_kg", 0.0) * kg)
+                .fold(f64::INFINITY, f64::min);
+            let printed = s["shipping_cost"].as_f64().expect("shipping");
+            assert!(
+                (printed - best).abs() < 1e-6,
+                "{id}: shipping {printed} vs {best}"
+            );
+            let carrier = s["carrier"].as_str().expect("carrier");
+            assert!(rates.iter().any(|r| r["carrier"] == carrier
+                && r["service"] == service
+                && num(r, "zone", 0.0) as u32 == zone
+                && (num(r, "base", 0.0) + num(r, "per_kg", 0.0) * kg - best).abs() < 1e-9));
+            shipping += best;
+        }
+        let mut backordered = 0i64;
+        for (sku, qty) in lines {
+            let a = allocated.get(sku).copied().unwrap_or(0);
+            assert!(a <= *qty, "{id}: more than ordered of {sku}");
+            backordered += qty - a;
+        }
+        let split = if service == "pickup" {
+            0.0
+        } else {
+            split_penalty * shipments.len().saturating_sub(1) as f64
+        };
+        let total = shipping + handling + split + backorder_penalty * backordered as f64;
+        let printed = d["cost"]["total"].as_f64().expect("total");
+        assert!(
+            (printed - total).abs() < 1e-6,
+            "{id}: printed {printed}, re-priced {total}"
+        );
+        sum += total;
+    }
+    sum
+}
+
+#[test]
+fn generated_scenario_routes_and_every_decision_reprices() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scen = dir.path().join("scen");
+    let out = fulfil()
+        .args([
+            "gen", "--seed", "3", "--dcs", "4", "--stores", "40", "--skus", "300",
+        ])
+        .args(["--orders", "1500", "--days", "2", "--stock", "0.6", "--out"])
+        .arg(&scen)
+        .output()
+        .expect("run fulfil gen");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut totals = Vec::new();
+    for policy in ["optimal", "nearest"] {
+        let decisions = dir.path().join(format!("{policy}.jsonl"));
+        let out = fulfil()
+            .args(["route", "--policy", policy, "--scenario"])
+            .arg(&scen)
+            .arg("--out")
+            .arg(&decisions)
+            .output()
+            .expect("run fulfil route");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("orders            1500"), "{stderr}");
+        assert!(stderr.contains("orders/s"), "{stderr}");
+        let text = std::fs::read_to_string(&decisions).expect("decisions");
+        assert_eq!(text.lines().count(), 1500);
+        totals.push(reprice(&scen, &text));
+    }
+    assert!(totals.iter().all(|t| *t > 0.0));
+}
+
+#[test]
+fn the_same_seed_generates_the_same_scenario() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for name in ["a", "b"] {
+        let out = fulfil()
+            .args([
+                "gen", "--seed", "9", "--stores", "20", "--skus", "100", "--orders", "50",
+            ])
+            .arg("--out")
+            .arg(dir.path().join(name))
+            .output()
+            .expect("run fulfil gen");
+        assert!(out.status.success());
+    }
+    for file in [
+        "nodes.csv",
+        "skus.csv",
+        "inventory.csv",
+        "orders.csv",
+        "rates.csv",
+    ] {
+        let a = std::fs::read(dir.path().join("a").join(file)).expect("a");
+        let b = std::fs::read(dir.path().join("b").join(file)).expect("b");
+        assert!(a == b, "{file} differs between runs of the same seed");
+    }
+}
+
+#[test]
+fn conformance_through_the_binary_to_stdout() {
+    let dir = root().join("tests/conformance/c1-rules");
+    let out = fulfil()
+        .args(["route", "--quiet", "--scenario"])
+        .arg(&dir)
+        .output()
+        .expect("run fulfil route");
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).expect("utf8");
+    let expected = std::fs::read_to_string(dir.join("expected.jsonl")).expect("expected");
+    for (got, want) in text.lines().zip(expected.lines()) {
+        let got: Value = serde_json::from_str(got).expect("json");
+        let want: Value = serde_json::from_str(want).expect("json");
+        assert_eq!(got["order_id"], want["order_id"]);
+        let (g, w) = (got["cost"]["total"].as_f64(), want["total"].as_f64());
+        assert!((g.expect("g") - w.expect("w")).abs() < 1e-6);
+    }
+    reprice(&dir, &text);
+}
+
+#[test]
+fn a_bad_file_fails_with_its_place_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for entry in std::fs::read_dir(root().join("tests/conformance/c1-rules")).expect("case") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).expect("copy");
+    }
+    let orders = dir.path().join("orders.csv");
+    let mut text = std::fs::read_to_string(&orders).expect("orders");
+    text.push_str("o99,,40.7,-73.9,ground,,A,-3\n");
+    std::fs::write(&orders, text).expect("write");
+    let out_file = dir.path().join("out.jsonl");
+    let out = fulfil()
+        .args(["route", "--scenario"])
+        .arg(dir.path())
+        .arg("--out")
+        .arg(&out_file)
+        .output()
+        .expect("run fulfil route");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("orders.csv:26: column `qty`"), "{stderr}");
+    assert!(
+        !out_file.exists(),
+        "no decisions are written when the input is bad"
+    );
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let out = fulfil().arg("--help").output().expect("run fulfil --help");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("route") && text.contains("gen"), "{text}");
+}

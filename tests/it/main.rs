@@ -1,0 +1,9 @@
+//! All integration tests in one binary (one link step).
+
+mod cli;
+mod conformance;
+mod differential;
+mod hand_worked;
+mod load_errors;
+mod properties;
+mod support;

@@ -1,0 +1,132 @@
+//! Properties of every run: nothing oversold, no capacity exceeded, every unit accounted for,
+//! and every cost the sum of its parts.
+
+use std::collections::HashMap;
+
+use fulfil::model::{Decision, Destination, Order};
+use fulfil::route::{PolicyKind, route_all};
+use fulfil::scenario::{load_snapshot, read_orders};
+use fulfil::snapshot::Snapshot;
+use proptest::prelude::*;
+
+use super::support::random_scenario;
+
+fn check_run(snapshot: &Snapshot, orders: &[Order], decisions: &[Decision]) {
+    let policy = snapshot.policy();
+    let mut taken: HashMap<(String, String), u64> = HashMap::new();
+    let mut picked: HashMap<(String, Option<i32>), u64> = HashMap::new();
+    assert_eq!(orders.len(), decisions.len());
+    for (order, d) in orders.iter().zip(decisions) {
+        assert_eq!(order.id, d.order_id);
+        assert!(d.shipments.len() <= policy.max_shipments as usize);
+        // Units: shipped + backordered = ordered, line by line.
+        for line in &order.lines {
+            let sku = &snapshot.sku(line.sku).id;
+            let shipped: u32 = d
+                .shipments
+                .iter()
+                .flat_map(|s| &s.lines)
+                .filter(|l| &l.sku == sku)
+                .map(|l| l.qty)
+                .sum();
+            let back: u32 = d
+                .backordered
+                .iter()
+                .filter(|l| &l.sku == sku)
+                .map(|l| l.qty)
+                .sum();
+            assert_eq!(shipped + back, line.qty, "order {} sku {sku}", order.id);
+        }
+        // Costs: the total is the sum of the parts, the parts the sums over shipments.
+        let c = &d.cost;
+        assert!((c.total - (c.shipping + c.handling + c.split + c.backorder)).abs() < 1e-9);
+        let ship: f64 = d.shipments.iter().map(|s| s.shipping_cost).sum();
+        let hand: f64 = d.shipments.iter().map(|s| s.handling_cost).sum();
+        assert!((c.shipping - ship).abs() < 1e-9);
+        assert!((c.handling - hand).abs() < 1e-9);
+        assert!(
+            (c.backorder - policy.backorder_penalty * d.backordered_units() as f64).abs() < 1e-9
+        );
+        let expected_split = match order.destination {
+            Destination::Address { .. } => {
+                policy.split_penalty * d.shipments.len().saturating_sub(1) as f64
+            }
+            Destination::Pickup(_) => 0.0,
+        };
+        assert!((c.split - expected_split).abs() < 1e-9);
+        for s in &d.shipments {
+            let units: u64 = s.lines.iter().map(|l| u64::from(l.qty)).sum();
+            assert!(units > 0, "empty shipment in {}", order.id);
+            *picked.entry((s.node_id.clone(), order.day)).or_default() += units;
+            for l in &s.lines {
+                *taken.entry((s.node_id.clone(), l.sku.clone())).or_default() += u64::from(l.qty);
+            }
+        }
+    }
+    // Never oversold: reserved ≤ on_hand − safety_stock.
+    for ((node, sku), units) in &taken {
+        let n = snapshot.node_id(node).expect("node");
+        let k = snapshot.sku_id(sku).expect("sku");
+        let entry = snapshot
+            .inventory()
+            .entry(n, k)
+            .expect("allocated where stock exists");
+        let stock = snapshot.inventory().stock(entry);
+        assert!(
+            *units <= u64::from(stock.sellable()),
+            "{node}/{sku}: {units} taken of {} sellable",
+            stock.sellable()
+        );
+    }
+    // Never over capacity on any day.
+    for ((node, _), units) in &picked {
+        let n = snapshot.node(snapshot.node_id(node).expect("node"));
+        if let Some(cap) = n.capacity_units {
+            assert!(*units <= u64::from(cap), "{node}: {units} picked of {cap}");
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn runs_never_oversell_and_costs_add_up(seed in 1_000u64..1_000_000, nearest in any::<bool>()) {
+        let s = random_scenario(seed, 25);
+        let snapshot = load_snapshot(s.path()).expect("loads");
+        let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
+        let kind = if nearest { PolicyKind::Nearest } else { PolicyKind::Optimal };
+        let (decisions, summary) = route_all(&snapshot, &orders, kind, |_| {}).expect("routes");
+        check_run(&snapshot, &orders, &decisions);
+        let units: u64 = orders.iter().map(Order::units).sum();
+        prop_assert_eq!(summary.units_ordered, units);
+    }
+}
+
+#[test]
+fn optimal_is_never_worse_than_nearest_order_by_order_on_a_fresh_network() {
+    // Each order alone against the untouched network: the search is optimal, so it can only tie
+    // or beat the baseline.
+    use fulfil::route::{Router, Untouched};
+    for seed in 0..30 {
+        let s = random_scenario(seed, 10);
+        let snapshot = load_snapshot(s.path()).expect("loads");
+        let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
+        let mut router = Router::new();
+        for order in &orders {
+            let opt = router
+                .route(&snapshot, &Untouched, order, PolicyKind::Optimal)
+                .expect("routes");
+            let base = router
+                .route(&snapshot, &Untouched, order, PolicyKind::Nearest)
+                .expect("routes");
+            assert!(
+                opt.decision.cost.total <= base.decision.cost.total + 1e-9,
+                "seed {seed} {}: optimal {} > nearest {}",
+                order.id,
+                opt.decision.cost.total,
+                base.decision.cost.total
+            );
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Shared helpers: scenarios written from text, runs through the library, random small networks.
+
+use std::path::{Path, PathBuf};
+
+use fulfil::model::Decision;
+use fulfil::route::{PolicyKind, RunSummary, route_all};
+use fulfil::scenario::{load_snapshot, read_orders};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Default files of the hand-worked network: on the equator, 1° of longitude = 111.195 km.
+pub const ZONES: &str = "zone,max_km\n1,200\n2,500\n3,1000\n";
+pub const RATES: &str = "carrier,service,zone,base,per_kg,transit_days\n\
+Solo,ground,1,5,0.5,1\nSolo,ground,2,6,1.0,2\nSolo,ground,3,7,2.0,3\n";
+pub const SKUS: &str = "sku,weight_kg,oversize\nP,0.5,0\nQ,10,0\nBIG,25,1\n";
+
+/// A scenario folder in a temporary directory, from file texts (missing ones get defaults).
+pub struct Scenario {
+    pub dir: tempfile::TempDir,
+}
+
+impl Scenario {
+    pub fn new(files: &[(&str, &str)]) -> Scenario {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let defaults = [
+            ("zones.csv", ZONES),
+            ("rates.csv", RATES),
+            ("skus.csv", SKUS),
+            ("policy.toml", ""),
+        ];
+        for (name, text) in defaults {
+            std::fs::write(dir.path().join(name), text).expect("write default");
+        }
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).expect("write file");
+        }
+        Scenario { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Routes `orders.csv` with the optimal policy.
+    pub fn route(&self) -> Vec<Decision> {
+        self.route_with(PolicyKind::Optimal).0
+    }
+
+    pub fn route_with(&self, kind: PolicyKind) -> (Vec<Decision>, RunSummary) {
+        let snapshot = load_snapshot(self.path()).expect("scenario loads");
+        let orders = read_orders(&self.path().join("orders.csv"), &snapshot).expect("orders load");
+        route_all(&snapshot, &orders, kind, |_| {}).expect("orders route")
+    }
+}
+
+/// Asserts a cost within 1e-6.
+#[track_caller]
+pub fn assert_cost(d: &Decision, expected: f64) {
+    assert!(
+        (d.cost.total - expected).abs() < 1e-6,
+        "order {}: cost {} expected {expected}: {}",
+        d.order_id,
+        d.cost.total,
+        serde_json::to_string(d).expect("json")
+    );
+}
+
+/// The nodes shipping, in decision order.
+pub fn shipped_from(d: &Decision) -> Vec<&str> {
+    d.shipments.iter().map(|s| s.node_id.as_str()).collect()
+}
+
+/// A random small scenario (3–6 nodes, 3–5 SKUs, tight stock and capacity) written to a folder.
+pub fn random_scenario(seed: u64, orders: usize) -> Scenario {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let node_count = rng.random_range(3..=6);
+    let sku_count = rng.random_range(3..=5);
+    let mut nodes = String::from(
+        "node_id,kind,lat,lon,ships,pickup,capacity_units,cost_per_shipment,cost_per_unit,enabled\n",
+    );
+    let kinds = ["dc", "store", "dropship"];
+    for n in 0..node_count {
+        let kind = kinds[rng.random_range(0..3)];
+        let cap = if rng.random_bool(0.5) {
+            rng.random_range(0..8).to_string()
+        } else {
+            String::new()
+        };
+        nodes.push_str(&format!(
+            "N{n},{kind},{:.4},{:.4},{},{},{cap},{:.2},{:.2},{}\n",
+            rng.random_range(30.0..45.0),
+            rng.random_range(-120.0..-75.0),
+            u8::from(rng.random_bool(0.9)),
+            u8::from(kind == "store" || rng.random_bool(0.2)),
+            rng.random_range(0.0..6.0),
+            rng.random_range(0.0..1.5),
+            u8::from(rng.random_bool(0.92)),
+        ));
+    }
+    let mut skus = String::from("sku,weight_kg,oversize\n");
+    for k in 0..sku_count {
+        let heavy = rng.random_bool(0.25);
+        let w: f64 = if heavy {
+            rng.random_range(3.0..25.0)
+        } else {
+            rng.random_range(0.1..2.0)
+        };
+        skus.push_str(&format!("K{k},{w:.2},{}\n", u8::from(w > 20.0)));
+    }
+    let mut inventory = String::from("node_id,sku,on_hand,safety_stock\n");
+    for n in 0..node_count {
+        for k in 0..sku_count {
+            if rng.random_bool(0.6) {
+                inventory.push_str(&format!(
+                    "N{n},K{k},{},{}\n",
+                    rng.random_range(0..6),
+                    rng.random_range(0..2)
+                ));
+            }
+        }
+    }
+    let zones = "zone,max_km\n1,300\n2,800\n3,1600\n4,2600\n5,\n";
+    let mut rates = String::from("carrier,service,zone,base,per_kg,transit_days\n");
+    for z in 1..=5 {
+        for (carrier, svc) in [("A", "ground"), ("B", "ground"), ("A", "next_day")] {
+            if rng.random_bool(0.85) {
+                rates.push_str(&format!(
+                    "{carrier},{svc},{z},{:.2},{:.2},{z}\n",
+                    rng.random_range(3.0..15.0),
+                    rng.random_range(0.1..2.0)
+                ));
+            }
+        }
+    }
+    rates.push_str("C,same_day,1,12,0.5,0\n");
+    let policy = format!(
+        "split_penalty = {:.2}\nbackorder_penalty = {:.2}\nmax_shipments = {}\nship_from_store = {}\n",
+        rng.random_range(0.0..10.0),
+        if rng.random_bool(0.3) {
+            rng.random_range(2.0..20.0)
+        } else {
+            rng.random_range(40.0..300.0)
+        },
+        rng.random_range(1..=3),
+        rng.random_bool(0.7)
+    );
+    let mut order_rows = String::from("order_id,created_at,lat,lon,service,pickup_node,sku,qty\n");
+    for o in 0..orders {
+        let day = rng.random_range(1..=2);
+        let created = format!("2026-03-0{day}T10:{:02}:00Z", o % 60);
+        let svc = ["ground", "ground", "next_day", "same_day", "pickup"][rng.random_range(0..5)];
+        let (lat, lon, pickup) = if svc == "pickup" {
+            (
+                String::new(),
+                String::new(),
+                format!("N{}", rng.random_range(0..node_count)),
+            )
+        } else {
+            (
+                format!("{:.4}", rng.random_range(30.0..45.0)),
+                format!("{:.4}", rng.random_range(-120.0..-75.0)),
+                String::new(),
+            )
+        };
+        let lines = rng.random_range(1..=4);
+        for _ in 0..lines {
+            order_rows.push_str(&format!(
+                "o{o},{created},{lat},{lon},{svc},{pickup},K{},{}\n",
+                rng.random_range(0..sku_count),
+                rng.random_range(1..=3)
+            ));
+        }
+    }
+    Scenario::new(&[
+        ("nodes.csv", &nodes),
+        ("skus.csv", &skus),
+        ("inventory.csv", &inventory),
+        ("zones.csv", zones),
+        ("rates.csv", &rates),
+        ("policy.toml", &policy),
+        ("orders.csv", &order_rows),
+    ])
+}
+
+/// The crate root, for paths to bundled data.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
