@@ -241,9 +241,8 @@ pub fn generate(cfg: &GenConfig, dir: &Path) -> Result<GenSummary, GenError> {
         });
     }
     for i in 0..cfg.dropship {
-        let city = &cities[rng
-            .random_range(50..cities.len().min(2000).max(51))
-            .min(cities.len() - 1)];
+        let hi = cities.len().min(2000);
+        let city = &cities[rng.random_range(hi.min(50)..hi)];
         nodes.push(GenNode {
             id: format!("VX-{:02}", i + 1),
             kind: "dropship",
@@ -482,7 +481,7 @@ pub fn generate(cfg: &GenConfig, dir: &Path) -> Result<GenSummary, GenError> {
         writeln!(w, "carrier,service,zone,base,per_kg,transit_days")?;
         for z in 1..=8u32 {
             let zf = f64::from(z);
-            let ground_days = 1 + (z + 1) / 2;
+            let ground_days = 1 + z.div_ceil(2);
             // ParcelA: higher base, gentler per kg; ParcelB: cheap light parcels, dear heavy ones.
             writeln!(
                 w,

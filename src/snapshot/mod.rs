@@ -4,10 +4,10 @@
 //! changes; updates build a new one. Its big parts sit behind `Arc`s so a new version that changes
 //! only inventory shares nodes, SKUs and rates with the old one.
 
+mod indexed;
 mod inventory;
 mod rates;
-mod snapshot;
 
+pub use indexed::{BuildError, NetworkData, Snapshot};
 pub use inventory::{Inventory, InventoryRow, Stock};
 pub use rates::{RateOption, RateTable, ZoneTable};
-pub use snapshot::{BuildError, NetworkData, Snapshot};

@@ -9,6 +9,8 @@ use serde_json::Value;
 
 use super::support::root;
 
+type Row = HashMap<String, String>;
+
 fn fulfil() -> Command {
     Command::new(env!("CARGO_BIN_EXE_fulfil"))
 }
@@ -101,8 +103,7 @@ fn reprice(dir: &Path, decisions: &str) -> f64 {
         .and_then(toml::Value::as_bool)
         .unwrap_or(true);
     // Orders: first row per id holds the header; lines merged.
-    let mut orders: HashMap<String, (HashMap<String, String>, HashMap<String, i64>)> =
-        HashMap::new();
+    let mut orders: HashMap<String, (Row, HashMap<String, i64>)> = HashMap::new();
     for r in table(&dir.join("orders.csv")) {
         let e = orders
             .entry(r["order_id"].clone())
