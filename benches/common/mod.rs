@@ -1,0 +1,74 @@
+//! Shared set-up of the benchmarks: the demo network, a generated large network, and pools of
+//! orders with an exact number of lines.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use fulfil::model::{Order, OrderLine, Service};
+use fulfil::scenario::generate::{GenConfig, generate};
+use fulfil::scenario::{load_snapshot, read_orders};
+use fulfil::snapshot::Snapshot;
+
+pub fn demo_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/demo")
+}
+
+pub fn load(dir: &Path) -> (Snapshot, Vec<Order>) {
+    let snapshot = load_snapshot(dir).expect("scenario loads");
+    let orders = read_orders(&dir.join("orders.csv"), &snapshot).expect("orders load");
+    (snapshot, orders)
+}
+
+/// 50 DCs + 2,000 stores + 100,000 SKUs, generated once into `target/bench-large`.
+pub fn large_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-large");
+    if !dir.join("orders.csv").exists() {
+        eprintln!("generating the large network into {} ...", dir.display());
+        let cfg = GenConfig {
+            seed: 5,
+            dcs: 50,
+            stores: 2000,
+            dropship: 20,
+            skus: 100_000,
+            orders: 20_000,
+            days: 7,
+            stock: 1.0,
+        };
+        generate(&cfg, &dir).expect("large network generates");
+    }
+    dir
+}
+
+/// Ship orders of exactly `lines` lines: each takes the address, day and service of one input
+/// order and the SKUs of it and the orders after it, so the SKU mix stays realistic.
+pub fn orders_with_lines(orders: &[Order], lines: usize, count: usize) -> Vec<Order> {
+    let ship: Vec<&Order> = orders
+        .iter()
+        .filter(|o| o.service != Service::Pickup)
+        .collect();
+    let mut out = Vec::with_capacity(count);
+    let mut i = 0;
+    while out.len() < count && i < ship.len() {
+        let base = ship[i];
+        let mut picked: Vec<OrderLine> = Vec::with_capacity(lines);
+        let mut j = i;
+        while picked.len() < lines && j < ship.len() {
+            for l in &ship[j].lines {
+                if picked.len() < lines && !picked.iter().any(|p| p.sku == l.sku) {
+                    picked.push(*l);
+                }
+            }
+            j += 1;
+        }
+        if picked.len() == lines {
+            out.push(Order {
+                id: format!("{}-{lines}", base.id),
+                lines: picked,
+                ..base.clone()
+            });
+        }
+        i += 1;
+    }
+    out
+}
