@@ -11,7 +11,8 @@ pub struct Candidate {
     pub node: NodeId,
     /// Zone band index of the node → destination distance.
     pub band: usize,
-    pub distance_km: f64,
+    /// Squared unit chord to the destination: orders candidates by distance.
+    pub chord2: f64,
     pub cost_per_shipment: f64,
     pub cost_per_unit: f64,
     /// Units the node may still pick on the order's day.
@@ -75,11 +76,13 @@ impl CandidateSet {
             self.epoch = 1;
         }
         self.candidates.clear();
-        self.lines.clear();
         let inventory = snapshot.inventory();
+        let dest = super::cost::unit_vector(lat, lon);
+        self.lines.resize_with(order.lines.len(), LineCandidates::default);
         for (li, line) in order.lines.iter().enumerate() {
             let sku = snapshot.sku(line.sku);
-            let mut holders = Vec::new();
+            let mut holders = std::mem::take(&mut self.lines[li].holders);
+            holders.clear();
             let (base, stock) = inventory.of_sku(line.sku);
             for (i, s) in stock.iter().enumerate() {
                 let ats = s.sellable().saturating_sub(avail.reserved(base + i));
@@ -93,7 +96,7 @@ impl CandidateSet {
                 let ni = s.node.index();
                 if self.stamp[ni] != self.epoch {
                     self.stamp[ni] = self.epoch;
-                    self.slot[ni] = match evaluate(snapshot, avail, order, s.node, lat, lon) {
+                    self.slot[ni] = match evaluate(snapshot, avail, order, s.node, &dest, lat, lon) {
                         Ok(c) => {
                             self.candidates.push(c);
                             (self.candidates.len() - 1) as u32
@@ -106,12 +109,12 @@ impl CandidateSet {
                     holders.push((slot, ats));
                 }
             }
-            self.lines.push(LineCandidates {
+            self.lines[li] = LineCandidates {
                 line: li,
                 qty: line.qty,
                 unit_weight: sku.weight_kg,
                 holders,
-            });
+            };
         }
     }
 }
@@ -122,6 +125,7 @@ pub fn evaluate(
     avail: &impl Availability,
     order: &Order,
     node_id: NodeId,
+    dest: &[f64; 3],
     lat: f64,
     lon: f64,
 ) -> Result<Candidate, Exclusion> {
@@ -142,10 +146,12 @@ pub fn evaluate(
     if capacity_left == 0 {
         return Err(Exclusion::CapacityFull);
     }
-    let distance_km = super::cost::distance_km(node.lat, node.lon, lat, lon);
+    let xyz = snapshot.node_xyz(node_id);
     let band = snapshot
         .zones()
-        .band_index(distance_km)
+        .band_of(xyz, dest, || {
+            super::cost::distance_km(node.lat, node.lon, lat, lon)
+        })
         .ok_or(Exclusion::BeyondZones)?;
     debug_assert!(order.service != Service::Pickup);
     if snapshot.rates().options(order.service, band).is_empty() {
@@ -154,7 +160,7 @@ pub fn evaluate(
     Ok(Candidate {
         node: node_id,
         band,
-        distance_km,
+        chord2: super::cost::chord2(xyz, dest),
         cost_per_shipment: node.cost_per_shipment,
         cost_per_unit: node.cost_per_unit,
         capacity_left,

@@ -15,6 +15,13 @@ use crate::snapshot::RateTable;
 
 const EPS: f64 = 1e-9;
 const CLOSED: u32 = u32::MAX;
+/// Holders sorted up front per line; the rest are sorted only if the scan reaches them.
+const SORTED_HEAD: usize = 12;
+
+#[inline]
+fn by_key(a: &(f64, u32, u32), b: &(f64, u32, u32)) -> std::cmp::Ordering {
+    a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
+}
 
 /// The best allocation found: (line index in the candidate set, candidate, units).
 #[derive(Debug, Default, Clone)]
@@ -35,12 +42,14 @@ pub struct Search {
     shipping: Vec<f64>,
     cap: Vec<u32>,
     open_rank: Vec<u32>,
-    single_key: Vec<f64>,
     // Per line (in search order).
     order: Vec<usize>,
-    sorted: Vec<Vec<(u32, u32)>>,
+    /// Per line: (cost of one unit shipped alone, candidate, ATS), cheapest first.
+    sorted: Vec<Vec<(f64, u32, u32)>>,
     ats: Vec<u32>,
     unit_lb: Vec<f64>,
+    /// Per line: how much of `sorted` is in order.
+    sorted_upto: Vec<usize>,
     suffix_lb: Vec<f64>,
     open_at_line_start: Vec<u32>,
     // Open nodes in opening order.
@@ -111,10 +120,9 @@ impl Search {
         let bp = policy.backorder_penalty;
         self.sorted.resize_with(nl, Vec::new);
         self.unit_lb.clear();
+        self.sorted_upto.clear();
         self.suffix_lb.clear();
         self.suffix_lb.resize(nl + 1, 0.0);
-        self.single_key.clear();
-        self.single_key.resize(nc * nl, 0.0);
         for (pos, &li) in self.order.iter().enumerate() {
             let line: &LineCandidates = &set.lines[li];
             let mut lb = bp;
@@ -126,17 +134,19 @@ impl Search {
                 let ship = rates
                     .quote(service, cand.band, billable_kg(line.unit_weight))
                     .map_or(f64::INFINITY, |(_, p)| p);
-                self.single_key[pos * nc + c as usize] =
-                    cand.cost_per_shipment + cand.cost_per_unit + ship;
                 lb = lb.min(cand.cost_per_unit);
-                sorted.push((c, ats));
+                sorted.push((cand.cost_per_shipment + cand.cost_per_unit + ship, c, ats));
             }
-            let keys = &self.single_key[pos * nc..(pos + 1) * nc];
-            sorted.sort_by(|a, b| {
-                keys[a.0 as usize]
-                    .total_cmp(&keys[b.0 as usize])
-                    .then(a.0.cmp(&b.0))
-            });
+            // Only the cheapest few are usually reached before the bound cuts the scan: sort
+            // those now and the rest when a scan first gets there.
+            if sorted.len() > SORTED_HEAD {
+                sorted.select_nth_unstable_by(SORTED_HEAD, by_key);
+                sorted[..SORTED_HEAD].sort_unstable_by(by_key);
+                self.sorted_upto.push(SORTED_HEAD);
+            } else {
+                sorted.sort_unstable_by(by_key);
+                self.sorted_upto.push(sorted.len());
+            }
             self.unit_lb.push(lb);
         }
         for pos in (0..nl).rev() {
@@ -257,12 +267,15 @@ impl Search {
             };
             let nsorted = self.sorted[pos].len();
             for b in b_from..nsorted {
-                let (c, ats) = self.sorted[pos][b];
+                if b == self.sorted_upto[pos] {
+                    self.sorted[pos][b..].sort_unstable_by(by_key);
+                    self.sorted_upto[pos] = nsorted;
+                }
+                let (key, c, ats) = self.sorted[pos][b];
                 let c = c as usize;
                 if (self.open_rank[c] as usize) < open_start {
                     continue;
                 }
-                let key = self.single_key[pos * nc + c];
                 if cost + split + key + unit_lb * f64::from(rem - 1) + rest_lb
                     >= self.best_cost - EPS
                 {

@@ -45,6 +45,7 @@ pub struct Snapshot {
     version: u64,
     nodes: Arc<[Node]>,
     node_cells: Arc<[CellIndex]>,
+    node_xyz: Arc<[[f64; 3]]>,
     node_index: Arc<HashMap<String, NodeId>>,
     skus: Arc<[Sku]>,
     sku_index: Arc<HashMap<String, SkuId>>,
@@ -85,6 +86,11 @@ impl Snapshot {
         {
             return Err(BuildError::DanglingInventory);
         }
+        let node_xyz: Vec<[f64; 3]> = data
+            .nodes
+            .iter()
+            .map(|n| crate::route::cost::unit_vector(n.lat, n.lon))
+            .collect();
         let inventory = Inventory::build(data.skus.len(), &data.inventory);
         let zones = ZoneTable::new(data.zones);
         let mut rows = Vec::with_capacity(data.rates.len());
@@ -101,6 +107,7 @@ impl Snapshot {
             version,
             nodes: data.nodes.into(),
             node_cells: node_cells.into(),
+            node_xyz: node_xyz.into(),
             node_index: Arc::new(node_index),
             skus: data.skus.into(),
             sku_index: Arc::new(sku_index),
@@ -132,6 +139,12 @@ impl Snapshot {
     #[inline]
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id.index()]
+    }
+
+    /// The node's position as a unit vector (see [`crate::route::cost::unit_vector`]).
+    #[inline]
+    pub fn node_xyz(&self, id: NodeId) -> &[f64; 3] {
+        &self.node_xyz[id.index()]
     }
 
     /// The node's H3 cell at [`NODE_CELL_RESOLUTION`].

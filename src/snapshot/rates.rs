@@ -7,12 +7,35 @@ use crate::model::{CarrierId, Service, ZoneBand};
 #[derive(Clone, Debug, Default)]
 pub struct ZoneTable {
     bands: Vec<ZoneBand>,
+    /// Squared unit chord of each band's `max_km` (infinite for the unbounded band).
+    chord2: Vec<f64>,
 }
 
 impl ZoneTable {
     /// `bands` must be sorted by zone with strictly increasing `max_km` (the loader checks).
     pub fn new(bands: Vec<ZoneBand>) -> ZoneTable {
-        ZoneTable { bands }
+        let chord2 = bands
+            .iter()
+            .map(|b| b.max_km.map_or(f64::INFINITY, crate::route::cost::chord2_of_km))
+            .collect();
+        ZoneTable { bands, chord2 }
+    }
+
+    /// The band of a node → destination pair from their unit vectors, without trigonometry.
+    /// Where the chord is within rounding of a band edge, the haversine distance decides, so
+    /// the answer is always the spec's.
+    #[inline]
+    pub fn band_of(&self, a: &[f64; 3], b: &[f64; 3], exact_km: impl FnOnce() -> f64) -> Option<usize> {
+        let c2 = crate::route::cost::chord2(a, b);
+        for (i, &t) in self.chord2.iter().enumerate() {
+            if (c2 - t).abs() <= 1e-9 * t {
+                return self.band_index(exact_km());
+            }
+            if c2 <= t {
+                return Some(i);
+            }
+        }
+        None
     }
 
     /// Index of the band of a distance: the smallest zone with `distance ≤ max_km`.
