@@ -38,8 +38,12 @@ pub fn run(args: RouteArgs) -> anyhow::Result<()> {
         );
     }
     let (decisions, summary) = route_all(&snapshot, &orders, kind, |_| {})?;
-    write_decisions(&mut out, &decisions).context("writing decisions")?;
-    out.flush().context("writing decisions")?;
+    match write_decisions(&mut out, &decisions).and_then(|()| out.flush()) {
+        Ok(()) => {}
+        // A reader that stopped early (`| head`) is not an error of ours.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+        Err(e) => return Err(anyhow::Error::new(e).context("writing decisions")),
+    }
     if !args.quiet {
         eprintln!("policy            {}", args.policy);
         eprintln!("{summary}");
