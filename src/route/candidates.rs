@@ -78,7 +78,8 @@ impl CandidateSet {
         self.candidates.clear();
         let inventory = snapshot.inventory();
         let dest = super::cost::unit_vector(lat, lon);
-        self.lines.resize_with(order.lines.len(), LineCandidates::default);
+        self.lines
+            .resize_with(order.lines.len(), LineCandidates::default);
         for (li, line) in order.lines.iter().enumerate() {
             let sku = snapshot.sku(line.sku);
             let mut holders = std::mem::take(&mut self.lines[li].holders);
@@ -96,7 +97,8 @@ impl CandidateSet {
                 let ni = s.node.index();
                 if self.stamp[ni] != self.epoch {
                     self.stamp[ni] = self.epoch;
-                    self.slot[ni] = match evaluate(snapshot, avail, order, s.node, &dest, lat, lon) {
+                    self.slot[ni] = match evaluate(snapshot, avail, order, s.node, &dest, lat, lon)
+                    {
                         Ok(c) => {
                             self.candidates.push(c);
                             (self.candidates.len() - 1) as u32

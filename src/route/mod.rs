@@ -85,7 +85,7 @@ pub struct Routed {
 }
 
 /// Search nodes one order may visit before the best decision found so far is returned.
-pub const DEFAULT_SEARCH_BUDGET: u64 = 2_000_000;
+pub const DEFAULT_SEARCH_BUDGET: u64 = 250_000;
 
 /// Routes orders one at a time, reusing its buffers. One per thread.
 pub struct Router {

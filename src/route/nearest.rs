@@ -20,9 +20,7 @@ pub(super) fn plan(set: &CandidateSet, order: &Order, policy: &Policy) -> Plan {
     let mut shipments = Vec::new();
     let nearer = |a: usize, b: usize| {
         let (ca, cb) = (&set.candidates[a], &set.candidates[b]);
-        ca.chord2
-            .total_cmp(&cb.chord2)
-            .then(ca.node.cmp(&cb.node))
+        ca.chord2.total_cmp(&cb.chord2).then(ca.node.cmp(&cb.node))
     };
     for _ in 0..policy.max_shipments {
         let mut best: Option<(usize, u64)> = None;

@@ -52,6 +52,8 @@ pub struct Search {
     sorted_upto: Vec<usize>,
     suffix_lb: Vec<f64>,
     open_at_line_start: Vec<u32>,
+    /// Least cost of opening any shipment (handling per shipment + a 1 kg parcel).
+    least_opening: f64,
     // Open nodes in opening order.
     open: Vec<u32>,
     stack: Vec<(u32, u32, u32)>,
@@ -156,6 +158,16 @@ impl Search {
         }
         self.open_at_line_start.clear();
         self.open_at_line_start.resize(nl + 1, 0);
+        self.least_opening = set
+            .candidates
+            .iter()
+            .map(|c| {
+                c.cost_per_shipment
+                    + rates
+                        .quote(service, c.band, 1)
+                        .map_or(f64::INFINITY, |(_, p)| p)
+            })
+            .fold(f64::INFINITY, f64::min);
 
         // Incumbent: everything backordered (always feasible).
         let all_backordered: f64 = set.lines.iter().map(|l| bp * f64::from(l.qty)).sum();
@@ -190,9 +202,41 @@ impl Search {
             }
             return;
         }
+        if cost + self.suffix_lb[pos] + self.extra_lb(ctx, pos) >= self.best_cost - EPS {
+            return;
+        }
         self.open_at_line_start[pos] = self.open.len() as u32;
         let qty = ctx.set.lines[self.order[pos]].qty;
         self.step(ctx, pos, qty, 0, 0, cost);
+    }
+
+    /// What the lines from `pos` on must cost beyond `suffix_lb`: some line either makes do with
+    /// the open shipments and the backorder, or a new shipment is opened. Every line already
+    /// costs at least `unit_lb` a unit; the cheapest way out of that for the line that gains
+    /// least is the bound (valid for each line, so the largest one is taken).
+    fn extra_lb(&self, ctx: &Ctx<'_>, pos: usize) -> f64 {
+        let nc = ctx.set.candidates.len();
+        let bp = ctx.policy.backorder_penalty;
+        let opening = if self.open.len() >= ctx.policy.max_shipments as usize {
+            f64::INFINITY
+        } else if self.open.is_empty() {
+            self.least_opening
+        } else {
+            self.least_opening + ctx.policy.split_penalty
+        };
+        let mut extra: f64 = 0.0;
+        for p in pos..ctx.set.lines.len() {
+            let mut per_unit = bp;
+            for &c in &self.open {
+                if self.ats[p * nc + c as usize] > 0 {
+                    per_unit = per_unit.min(ctx.set.candidates[c as usize].cost_per_unit);
+                }
+            }
+            let qty = f64::from(ctx.set.lines[self.order[p]].qty);
+            let stay = qty * (per_unit - self.unit_lb[p]);
+            extra = extra.max(stay.min(opening));
+        }
+        extra
     }
 
     /// Decides the next part of line `pos`, of which `rem` units are still open, choosing among

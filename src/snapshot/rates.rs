@@ -16,7 +16,10 @@ impl ZoneTable {
     pub fn new(bands: Vec<ZoneBand>) -> ZoneTable {
         let chord2 = bands
             .iter()
-            .map(|b| b.max_km.map_or(f64::INFINITY, crate::route::cost::chord2_of_km))
+            .map(|b| {
+                b.max_km
+                    .map_or(f64::INFINITY, crate::route::cost::chord2_of_km)
+            })
             .collect();
         ZoneTable { bands, chord2 }
     }
@@ -25,7 +28,12 @@ impl ZoneTable {
     /// Where the chord is within rounding of a band edge, the haversine distance decides, so
     /// the answer is always the spec's.
     #[inline]
-    pub fn band_of(&self, a: &[f64; 3], b: &[f64; 3], exact_km: impl FnOnce() -> f64) -> Option<usize> {
+    pub fn band_of(
+        &self,
+        a: &[f64; 3],
+        b: &[f64; 3],
+        exact_km: impl FnOnce() -> f64,
+    ) -> Option<usize> {
         let c2 = crate::route::cost::chord2(a, b);
         for (i, &t) in self.chord2.iter().enumerate() {
             if (c2 - t).abs() <= 1e-9 * t {
