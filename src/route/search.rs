@@ -52,8 +52,6 @@ pub struct Search {
     sorted_upto: Vec<usize>,
     suffix_lb: Vec<f64>,
     open_at_line_start: Vec<u32>,
-    /// Least cost of opening any shipment (handling per shipment + a 1 kg parcel).
-    least_opening: f64,
     // Open nodes in opening order.
     open: Vec<u32>,
     stack: Vec<(u32, u32, u32)>,
@@ -158,16 +156,6 @@ impl Search {
         }
         self.open_at_line_start.clear();
         self.open_at_line_start.resize(nl + 1, 0);
-        self.least_opening = set
-            .candidates
-            .iter()
-            .map(|c| {
-                c.cost_per_shipment
-                    + rates
-                        .quote(service, c.band, 1)
-                        .map_or(f64::INFINITY, |(_, p)| p)
-            })
-            .fold(f64::INFINITY, f64::min);
 
         // Incumbent: everything backordered (always feasible).
         let all_backordered: f64 = set.lines.iter().map(|l| bp * f64::from(l.qty)).sum();
@@ -217,12 +205,11 @@ impl Search {
     fn extra_lb(&self, ctx: &Ctx<'_>, pos: usize) -> f64 {
         let nc = ctx.set.candidates.len();
         let bp = ctx.policy.backorder_penalty;
-        let opening = if self.open.len() >= ctx.policy.max_shipments as usize {
-            f64::INFINITY
-        } else if self.open.is_empty() {
-            self.least_opening
+        let can_open = self.open.len() < ctx.policy.max_shipments as usize;
+        let split = if self.open.is_empty() {
+            0.0
         } else {
-            self.least_opening + ctx.policy.split_penalty
+            ctx.policy.split_penalty
         };
         let mut extra: f64 = 0.0;
         for p in pos..ctx.set.lines.len() {
@@ -234,6 +221,12 @@ impl Search {
             }
             let qty = f64::from(ctx.set.lines[self.order[p]].qty);
             let stay = qty * (per_unit - self.unit_lb[p]);
+            // A new shipment for this line is one of its holders, opened at no less than the
+            // cost of shipping one unit alone from it (the head of `sorted` is the cheapest).
+            let opening = match self.sorted[p].first() {
+                Some(&(key, _, _)) if can_open => split + key - self.unit_lb[p],
+                _ => f64::INFINITY,
+            };
             extra = extra.max(stay.min(opening));
         }
         extra
