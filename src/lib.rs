@@ -11,7 +11,10 @@
 //! - [`snapshot`]: the immutable, indexed network that routing reads;
 //! - [`route`]: the cost model, the exact per-order search, the baseline, sequential runs.
 
+pub mod live;
 pub mod model;
+pub mod reserve;
 pub mod route;
 pub mod scenario;
+pub mod service;
 pub mod snapshot;

@@ -2,7 +2,9 @@
 
 mod generate;
 mod route;
+mod serve;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -21,6 +23,27 @@ pub enum Command {
     Route(RouteArgs),
     /// Generate a realistic scenario on real US geography.
     Gen(GenArgs),
+    /// Serve routing, reservations and network updates over gRPC.
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Scenario folder the network starts from.
+    #[arg(long, env = "FULFIL_SCENARIO", default_value = "data/demo")]
+    pub scenario: PathBuf,
+    /// Address for gRPC (port 0: any free port, printed on stdout).
+    #[arg(long, env = "FULFIL_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+    /// Address for Prometheus metrics (`/metrics`); none if not given.
+    #[arg(long, env = "FULFIL_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Folder for the journal of acknowledged changes; without it nothing survives a restart.
+    #[arg(long, env = "FULFIL_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Seconds a reservation is held unless confirmed or released.
+    #[arg(long, env = "FULFIL_RESERVATION_TTL_SECS", default_value_t = 1800.0)]
+    pub reservation_ttl_secs: f64,
 }
 
 #[derive(Args, Debug)]
@@ -81,5 +104,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Route(args) => route::run(args),
         Command::Gen(args) => generate::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }

@@ -84,20 +84,22 @@ impl CandidateSet {
             let sku = snapshot.sku(line.sku);
             let mut holders = std::mem::take(&mut self.lines[li].holders);
             holders.clear();
-            let (base, stock) = inventory.of_sku(line.sku);
-            for (i, s) in stock.iter().enumerate() {
-                let ats = s.sellable().saturating_sub(avail.reserved(base + i));
+            let (base, holders_of_sku) = inventory.of_sku(line.sku);
+            for (i, &node_id) in holders_of_sku.iter().enumerate() {
+                let ats = inventory
+                    .sellable(base + i)
+                    .saturating_sub(avail.reserved(base + i));
                 if ats == 0 {
                     continue;
                 }
-                let node = snapshot.node(s.node);
+                let node = snapshot.node(node_id);
                 if sku.oversize && node.kind == NodeKind::Store {
                     continue;
                 }
-                let ni = s.node.index();
+                let ni = node_id.index();
                 if self.stamp[ni] != self.epoch {
                     self.stamp[ni] = self.epoch;
-                    self.slot[ni] = match evaluate(snapshot, avail, order, s.node, &dest, lat, lon)
+                    self.slot[ni] = match evaluate(snapshot, avail, order, node_id, &dest, lat, lon)
                     {
                         Ok(c) => {
                             self.candidates.push(c);

@@ -44,6 +44,19 @@ impl Ledger {
         }
     }
 
+    /// A ledger that starts from counts taken elsewhere (a live service's reservations).
+    pub fn from_counts(
+        snapshot: &Snapshot,
+        reserved: Vec<u32>,
+        capacity: HashMap<Option<i32>, Vec<u32>>,
+    ) -> Ledger {
+        Ledger {
+            reserved,
+            capacity,
+            node_count: snapshot.nodes().len(),
+        }
+    }
+
     /// Reserves a plan's units and capacity. The plan must be feasible against this ledger.
     pub fn commit(&mut self, snapshot: &Snapshot, order: &Order, plan: &Plan) {
         let day_used = self
@@ -64,8 +77,7 @@ impl Ledger {
     pub fn ats(&self, snapshot: &Snapshot, entry: usize) -> u32 {
         snapshot
             .inventory()
-            .stock(entry)
-            .sellable()
+            .sellable(entry)
             .saturating_sub(self.reserved[entry])
     }
 }

@@ -6,6 +6,7 @@
 
 mod candidates;
 pub mod cost;
+mod explain;
 mod ledger;
 pub mod mip;
 mod nearest;
@@ -16,6 +17,7 @@ use std::str::FromStr;
 
 pub use candidates::{Candidate, Exclusion};
 pub use cost::{Plan, billable_kg, distance_km, price};
+pub use explain::{NodeExplanation, Outcome, explain};
 pub use ledger::{Availability, Ledger, Untouched};
 pub use run::{RunSummary, route_all};
 
@@ -278,8 +280,7 @@ fn pickup_plan(
             .map_or(0, |e| {
                 snapshot
                     .inventory()
-                    .stock(e)
-                    .sellable()
+                    .sellable(e)
                     .saturating_sub(avail.reserved(e))
             });
         let take = line.qty.min(ats).min(capacity);

@@ -12,7 +12,9 @@ use std::path::Path;
 
 pub use decisions::{write_decision, write_decisions};
 pub use error::{Invalid, LoadError};
-pub use network::{load_network, parse_policy, read_policy};
+pub use network::{
+    load_network, nodes_csv, parse_nodes, parse_policy, parse_rates, rates_csv, read_policy,
+};
 pub use orders::{read_orders, read_orders_from};
 
 use crate::snapshot::Snapshot;

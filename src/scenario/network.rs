@@ -37,7 +37,67 @@ pub fn load_network(dir: &Path) -> Result<NetworkData, LoadError> {
 }
 
 fn read_nodes(path: &Path) -> Result<Vec<Node>, LoadError> {
-    let table = Table::read(path, &["node_id", "kind", "lat", "lon"])?;
+    nodes_from(Table::read(path, &["node_id", "kind", "lat", "lon"])?)
+}
+
+/// Parses `nodes.csv` text (for network changes that arrive as text).
+pub fn parse_nodes(text: &str) -> Result<Vec<Node>, LoadError> {
+    nodes_from(Table::from_reader(
+        Path::new("nodes.csv"),
+        text.as_bytes(),
+        &["node_id", "kind", "lat", "lon"],
+    )?)
+}
+
+/// Writes nodes as `nodes.csv` text.
+pub fn nodes_csv(nodes: &[Node]) -> String {
+    let mut out = String::from(
+        "node_id,kind,lat,lon,ships,pickup,capacity_units,cost_per_shipment,cost_per_unit,enabled\n",
+    );
+    for n in nodes {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{}\n",
+            csv_field(&n.id),
+            n.kind.as_str(),
+            n.lat,
+            n.lon,
+            u8::from(n.ships),
+            u8::from(n.pickup),
+            n.capacity_units.map(|c| c.to_string()).unwrap_or_default(),
+            n.cost_per_shipment,
+            n.cost_per_unit,
+            u8::from(n.enabled)
+        ));
+    }
+    out
+}
+
+/// Writes rates as `rates.csv` text.
+pub fn rates_csv(rates: &[CarrierRate]) -> String {
+    let mut out = String::from("carrier,service,zone,base,per_kg,transit_days\n");
+    for r in rates {
+        out.push_str(&format!(
+            "{},{},{},{},{},{}\n",
+            csv_field(&r.carrier),
+            r.service,
+            r.zone,
+            r.base,
+            r.per_kg,
+            r.transit_days
+        ));
+    }
+    out
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+fn nodes_from(table: Table) -> Result<Vec<Node>, LoadError> {
     let mut seen = HashMap::new();
     let mut nodes = Vec::with_capacity(table.len());
     for row in table.rows() {
@@ -195,18 +255,28 @@ fn read_zones(path: &Path) -> Result<Vec<ZoneBand>, LoadError> {
     Ok(bands.into_iter().map(|(_, b)| b).collect())
 }
 
+const RATE_COLUMNS: [&str; 6] = [
+    "carrier",
+    "service",
+    "zone",
+    "base",
+    "per_kg",
+    "transit_days",
+];
+
 fn read_rates(path: &Path, zones: &[ZoneBand]) -> Result<Vec<CarrierRate>, LoadError> {
-    let table = Table::read(
-        path,
-        &[
-            "carrier",
-            "service",
-            "zone",
-            "base",
-            "per_kg",
-            "transit_days",
-        ],
-    )?;
+    rates_from(Table::read(path, &RATE_COLUMNS)?, zones)
+}
+
+/// Parses `rates.csv` text against the zones it refers to.
+pub fn parse_rates(text: &str, zones: &[ZoneBand]) -> Result<Vec<CarrierRate>, LoadError> {
+    rates_from(
+        Table::from_reader(Path::new("rates.csv"), text.as_bytes(), &RATE_COLUMNS)?,
+        zones,
+    )
+}
+
+fn rates_from(table: Table, zones: &[ZoneBand]) -> Result<Vec<CarrierRate>, LoadError> {
     let mut seen: HashMap<(String, Service, u32), u64> = HashMap::new();
     let zone_set: HashSet<u32> = zones.iter().map(|z| z.zone).collect();
     let mut rates = Vec::with_capacity(table.len());

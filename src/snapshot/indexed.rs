@@ -10,6 +10,8 @@ use crate::model::{CarrierRate, Node, NodeId, Policy, Sku, SkuId, ZoneBand};
 
 /// H3 resolution of node cells: about 5 km² hexagons, fine enough for nearest-store searches.
 pub const NODE_CELL_RESOLUTION: Resolution = Resolution::Seven;
+/// H3 resolution of the pickup-store index (cells of about 250 km²), searched ring by ring.
+pub const PICKUP_CELL_RESOLUTION: Resolution = Resolution::Five;
 
 /// Everything a scenario folder holds, with ids resolved. The input of [`Snapshot::build`].
 #[derive(Clone, Debug, Default)]
@@ -46,6 +48,8 @@ pub struct Snapshot {
     nodes: Arc<[Node]>,
     node_cells: Arc<[CellIndex]>,
     node_xyz: Arc<[[f64; 3]]>,
+    /// Enabled pickup nodes by their H3 cell at [`PICKUP_CELL_RESOLUTION`].
+    pickup_cells: Arc<HashMap<CellIndex, Vec<NodeId>>>,
     node_index: Arc<HashMap<String, NodeId>>,
     skus: Arc<[Sku]>,
     sku_index: Arc<HashMap<String, SkuId>>,
@@ -86,6 +90,18 @@ impl Snapshot {
         {
             return Err(BuildError::DanglingInventory);
         }
+        let mut pickup_cells: HashMap<CellIndex, Vec<NodeId>> = HashMap::new();
+        for (i, n) in data.nodes.iter().enumerate() {
+            if n.enabled
+                && n.pickup
+                && let Some(parent) = node_cells[i].parent(PICKUP_CELL_RESOLUTION)
+            {
+                pickup_cells
+                    .entry(parent)
+                    .or_default()
+                    .push(NodeId(i as u32));
+            }
+        }
         let node_xyz: Vec<[f64; 3]> = data
             .nodes
             .iter()
@@ -108,6 +124,7 @@ impl Snapshot {
             nodes: data.nodes.into(),
             node_cells: node_cells.into(),
             node_xyz: node_xyz.into(),
+            pickup_cells: Arc::new(pickup_cells),
             node_index: Arc::new(node_index),
             skus: data.skus.into(),
             sku_index: Arc::new(sku_index),
@@ -116,6 +133,42 @@ impl Snapshot {
             rates: Arc::new(rates),
             policy: data.policy,
         })
+    }
+
+    /// The same network with new stock levels (same pairs), as version `version`.
+    pub fn with_inventory(&self, inventory: Inventory, version: u64) -> Snapshot {
+        Snapshot {
+            inventory: Arc::new(inventory),
+            version,
+            ..self.clone()
+        }
+    }
+
+    /// The data this snapshot was built from (for rebuilding with a change).
+    pub fn to_network_data(&self) -> NetworkData {
+        let mut rates = Vec::new();
+        for service in crate::model::Service::PARCEL {
+            for band in 0..self.zones.len() {
+                for o in self.rates.options(service, band) {
+                    rates.push(CarrierRate {
+                        carrier: self.rates.carrier_name(o.carrier).to_owned(),
+                        service,
+                        zone: self.zones.zone(band),
+                        base: o.base,
+                        per_kg: o.per_kg,
+                        transit_days: o.transit_days,
+                    });
+                }
+            }
+        }
+        NetworkData {
+            nodes: self.nodes.to_vec(),
+            skus: self.skus.to_vec(),
+            inventory: self.inventory.rows(),
+            zones: self.zones.bands().to_vec(),
+            rates,
+            policy: self.policy.clone(),
+        }
     }
 
     /// Monotonic version number; every response reports the version it was decided on.
@@ -145,6 +198,11 @@ impl Snapshot {
     #[inline]
     pub fn node_xyz(&self, id: NodeId) -> &[f64; 3] {
         &self.node_xyz[id.index()]
+    }
+
+    /// Enabled pickup nodes in an H3 cell at [`PICKUP_CELL_RESOLUTION`].
+    pub fn pickup_nodes_in(&self, cell: CellIndex) -> &[NodeId] {
+        self.pickup_cells.get(&cell).map_or(&[], Vec::as_slice)
     }
 
     /// The node's H3 cell at [`NODE_CELL_RESOLUTION`].

@@ -1,5 +1,11 @@
 //! Inventory by SKU in compressed sparse rows: for each SKU the nodes that hold it, sorted by
 //! node. An entry's position is the dense key of a (node, SKU) pair that reservations index.
+//!
+//! The structure (which pairs exist) and the stock levels are stored apart: levels sit in chunks
+//! behind `Arc`s, so a new version that changes a few levels copies only the chunks it touches and
+//! shares everything else with the version before.
+
+use std::sync::Arc;
 
 use crate::model::{NodeId, SkuId};
 
@@ -28,11 +34,22 @@ impl Stock {
     }
 }
 
+/// On hand and safety stock of one entry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Level {
+    on_hand: u32,
+    safety_stock: u32,
+}
+
+const CHUNK_BITS: usize = 12;
+const CHUNK: usize = 1 << CHUNK_BITS;
+
 /// All stock, grouped by SKU.
 #[derive(Clone, Debug, Default)]
 pub struct Inventory {
-    offsets: Vec<u32>,
-    entries: Vec<Stock>,
+    offsets: Arc<[u32]>,
+    nodes: Arc<[NodeId]>,
+    levels: Arc<[Arc<Vec<Level>>]>,
 }
 
 impl Inventory {
@@ -47,64 +64,125 @@ impl Inventory {
         }
         let offsets = counts.clone();
         let mut fill = counts;
-        let mut entries = vec![
-            Stock {
-                node: NodeId(0),
-                on_hand: 0,
-                safety_stock: 0
-            };
-            rows.len()
-        ];
+        let mut entries = vec![(NodeId(0), Level::default()); rows.len()];
         for r in rows {
             let at = &mut fill[r.sku.index()];
-            entries[*at as usize] = Stock {
-                node: r.node,
-                on_hand: r.on_hand,
-                safety_stock: r.safety_stock,
-            };
+            entries[*at as usize] = (
+                r.node,
+                Level {
+                    on_hand: r.on_hand,
+                    safety_stock: r.safety_stock,
+                },
+            );
             *at += 1;
         }
         for s in 0..sku_count {
             let (a, b) = (offsets[s] as usize, offsets[s + 1] as usize);
-            entries[a..b].sort_by_key(|e| e.node);
+            entries[a..b].sort_by_key(|e| e.0);
         }
-        Inventory { offsets, entries }
+        let nodes: Vec<NodeId> = entries.iter().map(|e| e.0).collect();
+        let levels: Vec<Arc<Vec<Level>>> = entries
+            .chunks(CHUNK)
+            .map(|c| Arc::new(c.iter().map(|e| e.1).collect()))
+            .collect();
+        Inventory {
+            offsets: offsets.into(),
+            nodes: nodes.into(),
+            levels: levels.into(),
+        }
     }
 
-    /// The entries of one SKU with their global entry index.
+    /// The nodes holding a SKU, with the entry index of the first.
     #[inline]
-    pub fn of_sku(&self, sku: SkuId) -> (usize, &[Stock]) {
+    pub fn of_sku(&self, sku: SkuId) -> (usize, &[NodeId]) {
         let a = self.offsets[sku.index()] as usize;
         let b = self.offsets[sku.index() + 1] as usize;
-        (a, &self.entries[a..b])
+        (a, &self.nodes[a..b])
     }
 
     /// The entry index of (node, SKU), if the node holds a row for it.
     pub fn entry(&self, node: NodeId, sku: SkuId) -> Option<usize> {
         let (base, list) = self.of_sku(sku);
-        list.binary_search_by_key(&node, |e| e.node)
-            .ok()
-            .map(|i| base + i)
+        list.binary_search(&node).ok().map(|i| base + i)
+    }
+
+    #[inline]
+    fn level(&self, entry: usize) -> Level {
+        self.levels[entry >> CHUNK_BITS][entry & (CHUNK - 1)]
     }
 
     /// The stock at an entry index.
     #[inline]
-    pub fn stock(&self, entry: usize) -> &Stock {
-        &self.entries[entry]
+    pub fn stock(&self, entry: usize) -> Stock {
+        let l = self.level(entry);
+        Stock {
+            node: self.nodes[entry],
+            on_hand: l.on_hand,
+            safety_stock: l.safety_stock,
+        }
+    }
+
+    /// `on_hand − safety_stock` at an entry, at least 0.
+    #[inline]
+    pub fn sellable(&self, entry: usize) -> u32 {
+        let l = self.level(entry);
+        l.on_hand.saturating_sub(l.safety_stock)
+    }
+
+    /// A new version with some levels changed: `(entry, on_hand, safety_stock)`. Only the chunks
+    /// touched are copied.
+    pub fn with_levels(&self, changes: &[(usize, u32, u32)]) -> Inventory {
+        let mut levels: Vec<Arc<Vec<Level>>> = self.levels.to_vec();
+        for &(entry, on_hand, safety_stock) in changes {
+            let chunk = Arc::make_mut(&mut levels[entry >> CHUNK_BITS]);
+            chunk[entry & (CHUNK - 1)] = Level {
+                on_hand,
+                safety_stock,
+            };
+        }
+        Inventory {
+            offsets: self.offsets.clone(),
+            nodes: self.nodes.clone(),
+            levels: levels.into(),
+        }
+    }
+
+    /// All rows, for rebuilding with new pairs.
+    pub fn rows(&self) -> Vec<InventoryRow> {
+        let mut rows = Vec::with_capacity(self.len());
+        for s in 0..self.offsets.len().saturating_sub(1) {
+            let (a, b) = (self.offsets[s] as usize, self.offsets[s + 1] as usize);
+            for e in a..b {
+                let st = self.stock(e);
+                rows.push(InventoryRow {
+                    node: st.node,
+                    sku: SkuId(s as u32),
+                    on_hand: st.on_hand,
+                    safety_stock: st.safety_stock,
+                });
+            }
+        }
+        rows
+    }
+
+    /// Whether two versions have the same pairs at the same entry indices.
+    pub fn same_structure(&self, other: &Inventory) -> bool {
+        Arc::ptr_eq(&self.nodes, &other.nodes) && Arc::ptr_eq(&self.offsets, &other.offsets)
     }
 
     /// Number of (node, SKU) rows.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.nodes.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.nodes.is_empty()
     }
 
     /// Bytes held by the index (for the memory-per-row benchmark).
     pub fn heap_bytes(&self) -> usize {
-        self.offsets.capacity() * std::mem::size_of::<u32>()
-            + self.entries.capacity() * std::mem::size_of::<Stock>()
+        self.offsets.len() * std::mem::size_of::<u32>()
+            + self.nodes.len() * std::mem::size_of::<NodeId>()
+            + self.levels.iter().map(|c| c.capacity()).sum::<usize>() * std::mem::size_of::<Level>()
     }
 }

@@ -1,0 +1,58 @@
+//! `fulfil serve`: the gRPC service until SIGTERM or SIGINT.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use fulfil::service::{ServeConfig, serve};
+use tracing_subscriber::EnvFilter;
+
+use super::ServeArgs;
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("FULFIL_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = ServeConfig {
+        scenario: args.scenario,
+        listen: args.listen,
+        metrics_listen: args.metrics_listen,
+        data_dir: args.data_dir,
+        reservation_ttl: Duration::from_secs_f64(args.reservation_ttl_secs.max(0.0)),
+    };
+    config.validate().map_err(anyhow::Error::msg)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let server = serve(config).await.map_err(anyhow::Error::msg)?;
+        // Printed on stdout so scripts and tests can find the port of `--listen 127.0.0.1:0`.
+        println!("listening on {}", server.addr);
+        shutdown_signal().await;
+        server.stop().await.map_err(anyhow::Error::msg)
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

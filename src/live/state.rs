@@ -1,0 +1,365 @@
+//! The live state, its open/replay, routing with reservations, and reservation life cycle.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+
+use crate::model::{Decision, Order};
+use crate::reserve::journal::{Journal, JournalError, Record};
+use crate::reserve::{Reservation, ReservationBook, ReservationState, allocations_of};
+use crate::route::{PolicyKind, RouteError, Router};
+use crate::scenario::LoadError;
+use crate::snapshot::Snapshot;
+
+/// One published version: a snapshot and the book of what is reserved against it.
+pub struct State {
+    pub snapshot: Snapshot,
+    pub book: Arc<ReservationBook>,
+    pub published: Instant,
+}
+
+/// Settings of a live network.
+#[derive(Clone, Debug)]
+pub struct LiveOptions {
+    /// The scenario folder the network starts from.
+    pub scenario: PathBuf,
+    /// Where the journal lives; `None`: nothing is durable (tests, dry runs).
+    pub data_dir: Option<PathBuf>,
+    /// How long a reservation is held unless confirmed or released.
+    pub reservation_ttl: Duration,
+}
+
+/// An inventory change as the core sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InventoryChange {
+    pub node_id: String,
+    pub sku: String,
+    pub set_on_hand: Option<u32>,
+    pub adjust: Option<i64>,
+    pub safety_stock: Option<u32>,
+    pub source: String,
+    pub sequence: u64,
+}
+
+/// Why a live operation failed. Nothing was changed when one is returned.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LiveError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Route(#[from] RouteError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("journal: {0}")]
+    Journal(String),
+}
+
+impl From<JournalError> for LiveError {
+    fn from(e: JournalError) -> Self {
+        LiveError::Journal(e.to_string())
+    }
+}
+
+/// A decided (and maybe reserved) order.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub decision: Decision,
+    pub exact: bool,
+    pub version: u64,
+    pub reservation_id: Option<String>,
+}
+
+/// Counts and age of the current version.
+#[derive(Debug, Clone)]
+pub struct LiveInfo {
+    pub version: u64,
+    pub nodes: usize,
+    pub skus: usize,
+    pub inventory_rows: usize,
+    pub carriers: usize,
+    pub age: Duration,
+    pub reservations_held: u64,
+}
+
+/// The writer's own state: last sequence applied per inventory source.
+#[derive(Default)]
+pub(super) struct WriterState {
+    pub sources: HashMap<String, u64>,
+    /// The network as loaded from its scenario (or the last `LoadScenario`), for compaction.
+    pub base: Option<Snapshot>,
+    pub base_path: Option<String>,
+    /// Nodes, rates or policy changed since the base.
+    pub network_changed: bool,
+}
+
+/// The live network.
+pub struct Live {
+    pub(super) current: ArcSwap<State>,
+    /// Commits hold it shared while they reserve; a change of inventory structure (which moves
+    /// reservations to a new book) holds it exclusively.
+    pub(super) structure: RwLock<()>,
+    pub(super) writer: Mutex<WriterState>,
+    pub(super) journal: Option<Journal>,
+    pub(super) options: LiveOptions,
+    /// True while replaying: changes are applied but not journaled again.
+    pub(super) replaying: bool,
+}
+
+thread_local! {
+    static ROUTER: std::cell::RefCell<Router> = std::cell::RefCell::new(Router::new());
+}
+
+impl Live {
+    /// Loads the scenario, replays the journal and compacts it.
+    pub fn open(options: LiveOptions) -> Result<Live, LiveError> {
+        let snapshot = crate::scenario::load_snapshot(&options.scenario)?;
+        if snapshot.nodes().is_empty() {
+            return Err(LiveError::Invalid(format!(
+                "{}: the network has no nodes",
+                options.scenario.display()
+            )));
+        }
+        let book = Arc::new(ReservationBook::new(&snapshot));
+        let writer = WriterState {
+            base: Some(snapshot.clone()),
+            ..WriterState::default()
+        };
+        let mut live = Live {
+            current: ArcSwap::from_pointee(State {
+                snapshot,
+                book,
+                published: Instant::now(),
+            }),
+            structure: RwLock::new(()),
+            writer: Mutex::new(writer),
+            journal: None,
+            options,
+            replaying: true,
+        };
+        if let Some(dir) = live.options.data_dir.clone() {
+            let (records, _) = crate::reserve::journal::read_records(&dir.join("journal.log"))?;
+            let replayed = records.len();
+            for r in records {
+                live.replay(r)?;
+            }
+            // Compact: the journal becomes the current state in as few records as possible.
+            let compacted = live.state_records();
+            Journal::rewrite(&dir, &compacted)?;
+            let (journal, _) = Journal::open(&dir)?;
+            live.journal = Some(journal);
+            tracing::info!(
+                replayed,
+                compacted = compacted.len(),
+                "journal replayed from {}",
+                dir.display()
+            );
+        }
+        live.replaying = false;
+        Ok(live)
+    }
+
+    /// The current version (one atomic load; never waits).
+    pub fn load(&self) -> Arc<State> {
+        self.current.load_full()
+    }
+
+    pub(super) fn publish(&self, snapshot: Snapshot, book: Arc<ReservationBook>) {
+        metrics::gauge!("fulfil_snapshot_version").set(snapshot.version() as f64);
+        self.current.store(Arc::new(State {
+            snapshot,
+            book,
+            published: Instant::now(),
+        }));
+    }
+
+    pub(super) fn durable(&self, records: &[Record]) -> Result<(), LiveError> {
+        if self.replaying {
+            return Ok(());
+        }
+        let Some(journal) = &self.journal else {
+            return Ok(());
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        for r in records {
+            let tx = tx.clone();
+            journal.append(r, move |res| {
+                let _ = tx.send(res);
+            });
+        }
+        drop(tx);
+        for res in rx {
+            res.map_err(LiveError::Journal)?;
+        }
+        Ok(())
+    }
+
+    /// Decides an order on the current version; unless `dry_run`, reserves it (re-deciding on
+    /// what is left whenever a concurrent commit took the stock first) and journals it.
+    pub fn route(&self, order: &Order, dry_run: bool) -> Result<Committed, LiveError> {
+        for attempt in 0u32.. {
+            let state = self.load();
+            let routed = ROUTER.with(|r| {
+                r.borrow_mut().route(
+                    &state.snapshot,
+                    &state.book.view(),
+                    order,
+                    PolicyKind::Optimal,
+                )
+            })?;
+            let held = allocations_of(&state.snapshot, &routed.plan);
+            if dry_run || held.is_empty() {
+                return Ok(Committed {
+                    decision: routed.decision,
+                    exact: routed.exact,
+                    version: state.snapshot.version(),
+                    reservation_id: None,
+                });
+            }
+            let guard = self.structure.read().unwrap_or_else(|e| e.into_inner());
+            let now = self.load();
+            if !Arc::ptr_eq(&now.book, &state.book) {
+                drop(guard);
+                continue;
+            }
+            if now
+                .book
+                .try_reserve(&now.snapshot, order.day, &held)
+                .is_err()
+            {
+                drop(guard);
+                metrics::counter!("fulfil_reserve_conflicts_total").increment(1);
+                if attempt > 1000 {
+                    return Err(LiveError::Conflict(format!(
+                        "order `{}`: could not reserve after {attempt} attempts",
+                        order.id
+                    )));
+                }
+                continue;
+            }
+            let id = now
+                .book
+                .record(None, order, held.clone(), self.options.reservation_ttl);
+            drop(guard);
+            let record = Record::Reserve {
+                id: id.clone(),
+                order_id: order.id.clone(),
+                day: order.day,
+                allocations: held
+                    .iter()
+                    .map(|&(_, n, k, q)| {
+                        (
+                            now.snapshot.node(n).id.clone(),
+                            now.snapshot.sku(k).id.clone(),
+                            q,
+                        )
+                    })
+                    .collect(),
+                at_ms: super::apply::unix_ms(),
+                ttl_ms: self.options.reservation_ttl.as_millis() as u64,
+            };
+            if let Err(e) = self.durable(&[record]) {
+                now.book.finish(&id, ReservationState::Released);
+                return Err(e);
+            }
+            return Ok(Committed {
+                decision: routed.decision,
+                exact: routed.exact,
+                version: now.snapshot.version(),
+                reservation_id: Some(id),
+            });
+        }
+        unreachable!("the loop above returns")
+    }
+
+    /// Releases a held reservation (the order was cancelled).
+    pub fn release(&self, id: &str) -> Result<Reservation, LiveError> {
+        self.finish(id, ReservationState::Released)
+    }
+
+    /// Confirms a held reservation (the order shipped): its units leave on_hand.
+    pub fn confirm(&self, id: &str) -> Result<Reservation, LiveError> {
+        self.finish(id, ReservationState::Confirmed)
+    }
+
+    pub(super) fn finish(
+        &self,
+        id: &str,
+        state: ReservationState,
+    ) -> Result<Reservation, LiveError> {
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.load();
+        let r = current
+            .book
+            .get(id)
+            .ok_or_else(|| LiveError::NotFound(format!("no reservation `{id}`")))?;
+        if r.state != ReservationState::Held {
+            return Ok(r);
+        }
+        let record = match state {
+            ReservationState::Released => Record::Release { id: id.to_owned() },
+            ReservationState::Confirmed => Record::Confirm { id: id.to_owned() },
+            ReservationState::Expired => Record::Expire { id: id.to_owned() },
+            ReservationState::Held => {
+                return Err(LiveError::Invalid("cannot finish as held".into()));
+            }
+        };
+        self.durable(&[record])?;
+        if state == ReservationState::Confirmed {
+            // Shipped units leave on_hand: a new version, then the hold is given back.
+            let changes: Vec<(usize, i64)> = r
+                .held
+                .iter()
+                .map(|&(e, _, _, q)| (e, -i64::from(q)))
+                .collect();
+            self.adjust_levels(&mut writer, &current, &changes);
+        }
+        let before = current
+            .book
+            .finish(id, state)
+            .ok_or_else(|| LiveError::NotFound(format!("no reservation `{id}`")))?;
+        let mut after = before;
+        after.state = state;
+        Ok(after)
+    }
+
+    /// Expires held reservations past their time to live; returns how many.
+    pub fn expire_due(&self) -> usize {
+        let ids = self.load().book.expired(Instant::now());
+        ids.iter()
+            .filter(|id| self.finish(id, ReservationState::Expired).is_ok())
+            .count()
+    }
+
+    pub fn reservation(&self, id: &str) -> Result<Reservation, LiveError> {
+        self.load()
+            .book
+            .get(id)
+            .ok_or_else(|| LiveError::NotFound(format!("no reservation `{id}`")))
+    }
+
+    pub fn info(&self) -> LiveInfo {
+        let s = self.load();
+        LiveInfo {
+            version: s.snapshot.version(),
+            nodes: s.snapshot.nodes().len(),
+            skus: s.snapshot.skus().len(),
+            inventory_rows: s.snapshot.inventory().len(),
+            carriers: s.snapshot.rates().carriers().len(),
+            age: s.published.elapsed(),
+            reservations_held: s.book.held_count(),
+        }
+    }
+
+    /// The scenario folder the network started from.
+    pub fn scenario(&self) -> &Path {
+        &self.options.scenario
+    }
+}

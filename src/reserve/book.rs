@@ -1,0 +1,342 @@
+//! The reservation book: atomic counters beside one snapshot structure.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::model::{NodeId, Order, SkuId};
+use crate::route::{Availability, Plan};
+use crate::snapshot::Snapshot;
+
+/// What a reservation holds: per allocation, the inventory entry, node, SKU and units.
+pub type Held = Vec<(usize, NodeId, SkuId, u32)>;
+
+/// Where a reservation stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReservationState {
+    Held,
+    Released,
+    Confirmed,
+    Expired,
+}
+
+impl ReservationState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReservationState::Held => "held",
+            ReservationState::Released => "released",
+            ReservationState::Confirmed => "confirmed",
+            ReservationState::Expired => "expired",
+        }
+    }
+}
+
+/// One committed order's hold on stock and capacity.
+#[derive(Clone, Debug)]
+pub struct Reservation {
+    pub id: String,
+    pub order_id: String,
+    pub day: Option<i32>,
+    pub held: Held,
+    pub state: ReservationState,
+    pub expires: Instant,
+}
+
+/// A commit lost a race: some allocation no longer fits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReserveConflict;
+
+const SHARDS: usize = 16;
+
+/// Capacity used per node on one day.
+type DayCounters = Arc<Vec<AtomicU32>>;
+
+/// Reserved units and capacity, for one inventory structure.
+pub struct ReservationBook {
+    reserved: Vec<AtomicU32>,
+    capacity: RwLock<HashMap<Option<i32>, Arc<Vec<AtomicU32>>>>,
+    node_count: usize,
+    shards: Vec<Mutex<HashMap<String, Reservation>>>,
+    next_id: AtomicU64,
+    held_count: AtomicU64,
+}
+
+/// The allocations of a plan with their inventory entries.
+pub fn allocations_of(snapshot: &Snapshot, plan: &Plan) -> Held {
+    let mut held = Vec::new();
+    for (node, lines) in &plan.shipments {
+        for &(sku, qty) in lines {
+            if let Some(e) = snapshot.inventory().entry(*node, sku) {
+                held.push((e, *node, sku, qty));
+            }
+        }
+    }
+    held
+}
+
+fn shard_of(id: &str) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    (h % SHARDS as u64) as usize
+}
+
+impl ReservationBook {
+    pub fn new(snapshot: &Snapshot) -> ReservationBook {
+        ReservationBook {
+            reserved: (0..snapshot.inventory().len())
+                .map(|_| AtomicU32::new(0))
+                .collect(),
+            capacity: RwLock::new(HashMap::new()),
+            node_count: snapshot.nodes().len(),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            next_id: AtomicU64::new(1),
+            held_count: AtomicU64::new(0),
+        }
+    }
+
+    fn day(&self, day: Option<i32>) -> Arc<Vec<AtomicU32>> {
+        if let Some(v) = self
+            .capacity
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&day)
+        {
+            return v.clone();
+        }
+        let mut w = self.capacity.write().unwrap_or_else(|e| e.into_inner());
+        w.entry(day)
+            .or_insert_with(|| Arc::new((0..self.node_count).map(|_| AtomicU32::new(0)).collect()))
+            .clone()
+    }
+
+    /// Reserves every allocation or none: units against `on_hand − safety_stock` of `snapshot`,
+    /// capacity against each node's daily limit.
+    pub fn try_reserve(
+        &self,
+        snapshot: &Snapshot,
+        day: Option<i32>,
+        held: &Held,
+    ) -> Result<(), ReserveConflict> {
+        let cap = self.day(day);
+        let mut done_units = 0;
+        let mut ok = true;
+        for &(e, _, _, qty) in held {
+            let limit = snapshot.inventory().sellable(e);
+            if self.reserved[e]
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| {
+                    (u64::from(cur) + u64::from(qty) <= u64::from(limit)).then_some(cur + qty)
+                })
+                .is_err()
+            {
+                ok = false;
+                break;
+            }
+            done_units += 1;
+        }
+        // Capacity per node: sum the units of the plan per node first.
+        let mut per_node: Vec<(NodeId, u32)> = Vec::new();
+        if ok {
+            for &(_, node, _, qty) in held {
+                match per_node.iter_mut().find(|(n, _)| *n == node) {
+                    Some((_, q)) => *q += qty,
+                    None => per_node.push((node, qty)),
+                }
+            }
+        }
+        let mut done_nodes = 0;
+        if ok {
+            for &(node, qty) in &per_node {
+                let limit = snapshot.node(node).capacity_units.unwrap_or(u32::MAX);
+                if cap[node.index()]
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| {
+                        (u64::from(cur) + u64::from(qty) <= u64::from(limit)).then_some(cur + qty)
+                    })
+                    .is_err()
+                {
+                    ok = false;
+                    break;
+                }
+                done_nodes += 1;
+            }
+        }
+        if ok {
+            return Ok(());
+        }
+        for &(e, _, _, qty) in &held[..done_units] {
+            self.reserved[e].fetch_sub(qty, Ordering::AcqRel);
+        }
+        for &(node, qty) in &per_node[..done_nodes] {
+            cap[node.index()].fetch_sub(qty, Ordering::AcqRel);
+        }
+        Err(ReserveConflict)
+    }
+
+    /// Records a reservation whose units are already reserved; returns its id.
+    pub fn record(&self, id: Option<String>, order: &Order, held: Held, ttl: Duration) -> String {
+        let id =
+            id.unwrap_or_else(|| format!("r-{}", self.next_id.fetch_add(1, Ordering::Relaxed)));
+        self.observe_id(&id);
+        let r = Reservation {
+            id: id.clone(),
+            order_id: order.id.clone(),
+            day: order.day,
+            held,
+            state: ReservationState::Held,
+            expires: Instant::now() + ttl,
+        };
+        self.shards[shard_of(&id)]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.clone(), r);
+        self.held_count.fetch_add(1, Ordering::Relaxed);
+        id
+    }
+
+    /// Puts back a reservation as it was (journal replay, or a move to a new book): its units and
+    /// capacity are counted without a limit check, since they were acknowledged.
+    pub fn restore(&self, r: Reservation) {
+        let cap = self.day(r.day);
+        for &(e, node, _, qty) in &r.held {
+            self.reserved[e].fetch_add(qty, Ordering::AcqRel);
+            cap[node.index()].fetch_add(qty, Ordering::AcqRel);
+        }
+        self.observe_id(&r.id);
+        self.shards[shard_of(&r.id)]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(r.id.clone(), r);
+        self.held_count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Keeps generated ids above any id seen (replayed from the journal).
+    fn observe_id(&self, id: &str) {
+        if let Some(n) = id.strip_prefix("r-").and_then(|n| n.parse::<u64>().ok()) {
+            self.next_id.fetch_max(n + 1, Ordering::Relaxed);
+        }
+    }
+
+    /// Ends a held reservation: its units and capacity are given back. Returns the reservation
+    /// as it was, or `None` if unknown; a reservation no longer held is returned unchanged.
+    pub fn finish(&self, id: &str, state: ReservationState) -> Option<Reservation> {
+        let mut shard = self.shards[shard_of(id)]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let r = shard.get_mut(id)?;
+        if r.state != ReservationState::Held {
+            return Some(r.clone());
+        }
+        let before = r.clone();
+        r.state = state;
+        drop(shard);
+        self.give_back(&before);
+        self.held_count.fetch_sub(1, Ordering::Relaxed);
+        Some(before)
+    }
+
+    fn give_back(&self, r: &Reservation) {
+        let cap = self.day(r.day);
+        for &(e, node, _, qty) in &r.held {
+            self.reserved[e].fetch_sub(qty, Ordering::AcqRel);
+            cap[node.index()].fetch_sub(qty, Ordering::AcqRel);
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<Reservation> {
+        self.shards[shard_of(id)]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    /// Ids of held reservations past their expiry.
+    pub fn expired(&self, now: Instant) -> Vec<String> {
+        let mut out = Vec::new();
+        for s in &self.shards {
+            let s = s.lock().unwrap_or_else(|e| e.into_inner());
+            out.extend(
+                s.values()
+                    .filter(|r| r.state == ReservationState::Held && r.expires <= now)
+                    .map(|r| r.id.clone()),
+            );
+        }
+        out
+    }
+
+    /// All reservations still held.
+    pub fn held(&self) -> Vec<Reservation> {
+        let mut out = Vec::new();
+        for s in &self.shards {
+            let s = s.lock().unwrap_or_else(|e| e.into_inner());
+            out.extend(
+                s.values()
+                    .filter(|r| r.state == ReservationState::Held)
+                    .cloned(),
+            );
+        }
+        out
+    }
+
+    pub fn held_count(&self) -> u64 {
+        self.held_count.load(Ordering::Relaxed)
+    }
+
+    /// Units reserved per entry, read now.
+    pub fn reserved_counts(&self) -> Vec<u32> {
+        self.reserved
+            .iter()
+            .map(|r| r.load(Ordering::Acquire))
+            .collect()
+    }
+
+    /// Capacity used per day and node, read now.
+    pub fn capacity_counts(&self) -> HashMap<Option<i32>, Vec<u32>> {
+        self.capacity
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(d, v)| (*d, v.iter().map(|c| c.load(Ordering::Acquire)).collect()))
+            .collect()
+    }
+
+    /// Units reserved at an entry.
+    pub fn reserved_at(&self, entry: usize) -> u32 {
+        self.reserved[entry].load(Ordering::Acquire)
+    }
+
+    /// A view for routing that reads the counters as they are now.
+    pub fn view(&self) -> BookView<'_> {
+        BookView {
+            book: self,
+            days: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+/// [`Availability`] over a book's live counters.
+pub struct BookView<'a> {
+    book: &'a ReservationBook,
+    days: Mutex<Vec<(Option<i32>, DayCounters)>>,
+}
+
+impl Availability for BookView<'_> {
+    fn reserved(&self, entry: usize) -> u32 {
+        self.book.reserved[entry].load(Ordering::Acquire)
+    }
+
+    fn capacity_used(&self, node: NodeId, day: Option<i32>) -> u32 {
+        let mut days = self.days.lock().unwrap_or_else(|e| e.into_inner());
+        let v = match days.iter().find(|(d, _)| *d == day) {
+            Some((_, v)) => v.clone(),
+            None => {
+                let v = self.book.day(day);
+                days.push((day, v.clone()));
+                v
+            }
+        };
+        v[node.index()].load(Ordering::Acquire)
+    }
+}

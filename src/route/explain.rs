@@ -1,0 +1,145 @@
+//! Explanations: for every node holding a SKU of an order, whether it was chosen, lost on cost,
+//! or was excluded, and why.
+
+use super::candidates::{Exclusion, evaluate};
+use super::cost::{Plan, price};
+use super::{Availability, RouteError};
+use crate::model::{Decision, Destination, NodeId, NodeKind, Order};
+use crate::snapshot::Snapshot;
+
+/// What happened to one node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeExplanation {
+    pub node: NodeId,
+    pub outcome: Outcome,
+    /// Cost of shipping what this node can alone and backordering the rest.
+    pub alone_cost: Option<f64>,
+    pub reason: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Chosen,
+    Lost,
+    Excluded,
+}
+
+fn exclusion_text(e: Exclusion) -> &'static str {
+    match e {
+        Exclusion::Disabled => "node is disabled",
+        Exclusion::DoesNotShip => "node does not ship parcels",
+        Exclusion::StoreShippingOff => {
+            "policy: stores fulfil pickups only (ship_from_store = false)"
+        }
+        Exclusion::BeyondZones => "destination is beyond the last distance band",
+        Exclusion::ServiceNotOffered => "no carrier offers the service in this zone",
+        Exclusion::CapacityFull => "no capacity left today",
+    }
+}
+
+/// Explains a decision made for `order` against `avail`.
+pub fn explain(
+    snapshot: &Snapshot,
+    avail: &impl Availability,
+    order: &Order,
+    decision: &Decision,
+) -> Result<Vec<NodeExplanation>, RouteError> {
+    let inv = snapshot.inventory();
+    let mut nodes: Vec<NodeId> = Vec::new();
+    for line in &order.lines {
+        let (_, holders) = inv.of_sku(line.sku);
+        nodes.extend_from_slice(holders);
+    }
+    if let Destination::Pickup(p) = order.destination {
+        nodes.retain(|n| *n == p);
+        nodes.push(p);
+    }
+    nodes.sort();
+    nodes.dedup();
+    let mut out = Vec::with_capacity(nodes.len());
+    for n in nodes {
+        let node = snapshot.node(n);
+        let chosen = decision.shipments.iter().any(|s| s.node_id == node.id);
+        let excluded = match order.destination {
+            Destination::Address { lat, lon } => {
+                let dest = super::cost::unit_vector(lat, lon);
+                evaluate(snapshot, avail, order, n, &dest, lat, lon)
+                    .err()
+                    .map(exclusion_text)
+            }
+            Destination::Pickup(_) => {
+                if !node.enabled {
+                    Some("node is disabled")
+                } else if !node.pickup {
+                    Some("node does not offer pickup")
+                } else {
+                    None
+                }
+            }
+        };
+        if let Some(reason) = excluded {
+            out.push(NodeExplanation {
+                node: n,
+                outcome: Outcome::Excluded,
+                alone_cost: None,
+                reason: reason.to_owned(),
+            });
+            continue;
+        }
+        // What this node could ship alone.
+        let mut capacity = node.capacity_units.map_or(u32::MAX, |c| {
+            c.saturating_sub(avail.capacity_used(n, order.day))
+        });
+        let mut lines = Vec::new();
+        let mut blocked = Vec::new();
+        for line in &order.lines {
+            let sku = snapshot.sku(line.sku);
+            let pickup = matches!(order.destination, Destination::Pickup(_));
+            if sku.oversize && node.kind == NodeKind::Store && !pickup {
+                blocked.push(format!("{} is oversize", sku.id));
+                continue;
+            }
+            let ats = inv
+                .entry(n, line.sku)
+                .map_or(0, |e| inv.sellable(e).saturating_sub(avail.reserved(e)));
+            let take = line.qty.min(ats).min(capacity);
+            if take > 0 {
+                capacity -= take;
+                lines.push((line.sku, take));
+            }
+        }
+        let plan = Plan {
+            shipments: if lines.is_empty() {
+                Vec::new()
+            } else {
+                vec![(n, lines)]
+            },
+        };
+        let alone = price(snapshot, order, &plan)?.cost.total;
+        let (outcome, reason) = if chosen {
+            (Outcome::Chosen, "part of the cheapest decision".to_owned())
+        } else if plan.shipments.is_empty() {
+            let why = if blocked.is_empty() {
+                "no stock available to sell".to_owned()
+            } else {
+                blocked.join("; ")
+            };
+            (Outcome::Lost, why)
+        } else {
+            (
+                Outcome::Lost,
+                format!(
+                    "alone it costs {alone:.2}, the decision costs {:.2}",
+                    decision.cost.total
+                ),
+            )
+        };
+        out.push(NodeExplanation {
+            node: n,
+            outcome,
+            alone_cost: Some(alone),
+            reason,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,183 @@
+//! Conversions between protobuf messages and core types, with validation that names the field.
+
+use chrono::DateTime;
+use tonic::Status;
+
+use super::pb;
+use crate::model::{Decision, Destination, Node, NodeKind, Order, OrderLine, Service};
+use crate::snapshot::Snapshot;
+
+/// Most lines one order may have.
+pub const MAX_LINES: usize = 1000;
+
+fn invalid(field: &str, why: impl std::fmt::Display) -> Status {
+    Status::invalid_argument(format!("{field}: {why}"))
+}
+
+pub fn service_of(s: i32) -> Result<Service, Status> {
+    match pb::Service::try_from(s) {
+        Ok(pb::Service::Unspecified | pb::Service::Ground) => Ok(Service::Ground),
+        Ok(pb::Service::TwoDay) => Ok(Service::TwoDay),
+        Ok(pb::Service::NextDay) => Ok(Service::NextDay),
+        Ok(pb::Service::SameDay) => Ok(Service::SameDay),
+        Ok(pb::Service::Pickup) => Ok(Service::Pickup),
+        Err(_) => Err(invalid("order.service", format!("unknown service {s}"))),
+    }
+}
+
+pub fn day_of(created_at: &str, field: &str) -> Result<Option<i32>, Status> {
+    if created_at.is_empty() {
+        return Ok(None);
+    }
+    let t = DateTime::parse_from_rfc3339(created_at)
+        .map_err(|e| invalid(field, format!("not an RFC 3339 timestamp ({e})")))?;
+    Ok(Some(t.timestamp().div_euclid(86_400) as i32))
+}
+
+pub fn coordinate(lat: Option<f64>, lon: Option<f64>, field: &str) -> Result<(f64, f64), Status> {
+    let lat = lat.ok_or_else(|| invalid(&format!("{field}.lat"), "required unless pickup"))?;
+    let lon = lon.ok_or_else(|| invalid(&format!("{field}.lon"), "required unless pickup"))?;
+    if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
+        return Err(invalid(
+            &format!("{field}.lat"),
+            format!("{lat} is not in [-90, 90]"),
+        ));
+    }
+    if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
+        return Err(invalid(
+            &format!("{field}.lon"),
+            format!("{lon} is not in [-180, 180]"),
+        ));
+    }
+    Ok((lat, lon))
+}
+
+pub fn lines_of(
+    lines: &[pb::Line],
+    snapshot: &Snapshot,
+    field: &str,
+) -> Result<Vec<OrderLine>, Status> {
+    if lines.is_empty() {
+        return Err(invalid(field, "an order needs at least one line"));
+    }
+    if lines.len() > MAX_LINES {
+        return Err(invalid(
+            field,
+            format!("{} lines; at most {MAX_LINES} are accepted", lines.len()),
+        ));
+    }
+    let mut out: Vec<OrderLine> = Vec::with_capacity(lines.len());
+    for (i, l) in lines.iter().enumerate() {
+        if l.qty == 0 {
+            return Err(invalid(&format!("{field}[{i}].qty"), "must be at least 1"));
+        }
+        let sku = snapshot.sku_id(&l.sku).ok_or_else(|| {
+            Status::not_found(format!("{field}[{i}].sku: unknown SKU `{}`", l.sku))
+        })?;
+        match out.iter_mut().find(|o| o.sku == sku) {
+            Some(o) => {
+                o.qty = o
+                    .qty
+                    .checked_add(l.qty)
+                    .ok_or_else(|| invalid(&format!("{field}[{i}].qty"), "total overflows"))?;
+            }
+            None => out.push(OrderLine { sku, qty: l.qty }),
+        }
+    }
+    Ok(out)
+}
+
+/// A protobuf order, checked and resolved against `snapshot`.
+pub fn order_of(o: &pb::Order, snapshot: &Snapshot, field: &str) -> Result<Order, Status> {
+    if o.order_id.is_empty() {
+        return Err(invalid(&format!("{field}.order_id"), "required"));
+    }
+    let service = service_of(o.service)?;
+    let destination = if service == Service::Pickup {
+        if o.pickup_node.is_empty() {
+            return Err(invalid(
+                &format!("{field}.pickup_node"),
+                "required for a pickup order",
+            ));
+        }
+        Destination::Pickup(snapshot.node_id(&o.pickup_node).ok_or_else(|| {
+            Status::not_found(format!(
+                "{field}.pickup_node: unknown node `{}`",
+                o.pickup_node
+            ))
+        })?)
+    } else {
+        if !o.pickup_node.is_empty() {
+            return Err(invalid(
+                &format!("{field}.pickup_node"),
+                "only pickup orders name a pickup node",
+            ));
+        }
+        let (lat, lon) = coordinate(o.lat, o.lon, field)?;
+        Destination::Address { lat, lon }
+    };
+    Ok(Order {
+        id: o.order_id.clone(),
+        created_at: (!o.created_at.is_empty()).then(|| o.created_at.clone()),
+        day: day_of(&o.created_at, &format!("{field}.created_at"))?,
+        service,
+        destination,
+        lines: lines_of(&o.lines, snapshot, &format!("{field}.lines"))?,
+    })
+}
+
+pub fn decision_pb(d: &Decision, exact: bool) -> pb::Decision {
+    let line = |l: &crate::model::DecisionLine| pb::Line {
+        sku: l.sku.clone(),
+        qty: l.qty,
+    };
+    pb::Decision {
+        order_id: d.order_id.clone(),
+        shipments: d
+            .shipments
+            .iter()
+            .map(|s| pb::Shipment {
+                node_id: s.node_id.clone(),
+                service: s.service.clone(),
+                carrier: s.carrier.clone(),
+                zone: s.zone,
+                distance_km: s.distance_km,
+                billable_kg: s.billable_kg,
+                lines: s.lines.iter().map(line).collect(),
+                shipping_cost: s.shipping_cost,
+                handling_cost: s.handling_cost,
+                transit_days: s.transit_days.unwrap_or(0),
+            })
+            .collect(),
+        backordered: d.backordered.iter().map(line).collect(),
+        cost: Some(pb::Cost {
+            shipping: d.cost.shipping,
+            handling: d.cost.handling,
+            split: d.cost.split,
+            backorder: d.cost.backorder,
+            total: d.cost.total,
+        }),
+        exact,
+    }
+}
+
+pub fn node_of(n: &pb::Node, i: usize) -> Result<Node, Status> {
+    let kind: NodeKind = n.kind.parse().map_err(|()| {
+        invalid(
+            &format!("nodes[{i}].kind"),
+            format!("expected dc, store or dropship, found `{}`", n.kind),
+        )
+    })?;
+    Ok(Node {
+        id: n.node_id.clone(),
+        kind,
+        lat: n.lat,
+        lon: n.lon,
+        ships: n.ships,
+        pickup: n.pickup,
+        capacity_units: n.capacity_units,
+        cost_per_shipment: n.cost_per_shipment,
+        cost_per_unit: n.cost_per_unit,
+        enabled: n.enabled,
+    })
+}

@@ -1,0 +1,23 @@
+//! The gRPC service: generated types, conversion, the error table, one file per service, and
+//! server start and stop. Handlers validate, load the live state once, convert, call the core
+//! (`live`, `route`) and convert back; CPU work runs off the async workers.
+
+mod convert;
+mod errors;
+mod network;
+mod reservations;
+mod routing;
+mod server;
+
+/// Types and stubs generated from `proto/fulfil/v1/fulfil.proto`.
+#[allow(clippy::all, missing_docs)]
+pub mod pb {
+    tonic::include_proto!("fulfil.v1");
+
+    /// The encoded descriptors, for gRPC reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/fulfil_v1_descriptor.bin"));
+}
+
+pub use errors::status_of;
+pub use server::{ServeConfig, Server, serve};

@@ -1,0 +1,202 @@
+//! The Network service: changes to the live snapshot.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_stream::StreamExt;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::convert::node_of;
+use super::errors::status_of;
+use super::pb;
+use super::routing::observe;
+use crate::live::{InventoryChange, Live, LiveError};
+use crate::model::Policy;
+
+pub struct NetworkService {
+    pub live: super::server::Shared,
+}
+
+pub fn info_pb(live: &Live) -> pb::SnapshotInfo {
+    let i = live.info();
+    pb::SnapshotInfo {
+        version: i.version,
+        nodes: i.nodes as u64,
+        skus: i.skus as u64,
+        inventory_rows: i.inventory_rows as u64,
+        carriers: i.carriers as u64,
+        age_seconds: i.age.as_secs_f64(),
+        reservations_held: i.reservations_held,
+    }
+}
+
+async fn change(
+    live: Arc<Live>,
+    rpc: &'static str,
+    f: impl FnOnce(&Live) -> Result<u64, LiveError> + Send + 'static,
+) -> Result<Response<pb::SnapshotInfo>, Status> {
+    let start = Instant::now();
+    let result = tokio::task::spawn_blocking(move || {
+        f(&live).map_err(|e| status_of(&e))?;
+        Ok(info_pb(&live))
+    })
+    .await
+    .map_err(|e| Status::internal(e.to_string()))
+    .and_then(|r| r);
+    observe(rpc, start, &result);
+    result.map(Response::new)
+}
+
+fn change_of(c: pb::InventoryChange, i: u64) -> Result<InventoryChange, Status> {
+    let (set_on_hand, adjust) = match c.change {
+        Some(pb::inventory_change::Change::SetOnHand(v)) => (Some(v), None),
+        Some(pb::inventory_change::Change::Adjust(d)) => (None, Some(d)),
+        None => {
+            return Err(Status::invalid_argument(format!(
+                "change {i}: one of set_on_hand or adjust is required"
+            )));
+        }
+    };
+    Ok(InventoryChange {
+        node_id: c.node_id,
+        sku: c.sku,
+        set_on_hand,
+        adjust,
+        safety_stock: c.safety_stock,
+        source: c.source,
+        sequence: c.sequence,
+    })
+}
+
+#[tonic::async_trait]
+impl pb::network_server::Network for NetworkService {
+    async fn load_scenario(
+        &self,
+        request: Request<pb::LoadScenarioRequest>,
+    ) -> Result<Response<pb::SnapshotInfo>, Status> {
+        let path = request.into_inner().path;
+        if path.is_empty() {
+            return Err(Status::invalid_argument("path: required"));
+        }
+        change(self.live.get()?, "LoadScenario", move |l| {
+            l.load_scenario(&path)
+        })
+        .await
+    }
+
+    async fn upsert_nodes(
+        &self,
+        request: Request<pb::UpsertNodesRequest>,
+    ) -> Result<Response<pb::SnapshotInfo>, Status> {
+        let nodes = request
+            .into_inner()
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| node_of(n, i))
+            .collect::<Result<Vec<_>, _>>()?;
+        if nodes.is_empty() {
+            return Err(Status::invalid_argument(
+                "nodes: at least one node is needed",
+            ));
+        }
+        change(self.live.get()?, "UpsertNodes", move |l| {
+            l.upsert_nodes(nodes)
+        })
+        .await
+    }
+
+    async fn replace_rates(
+        &self,
+        request: Request<pb::ReplaceRatesRequest>,
+    ) -> Result<Response<pb::SnapshotInfo>, Status> {
+        let rates: Vec<crate::model::CarrierRate> = request
+            .into_inner()
+            .rates
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let service = r.service.parse().map_err(|()| {
+                    Status::invalid_argument(format!(
+                        "rates[{i}].service: unknown service `{}`",
+                        r.service
+                    ))
+                })?;
+                Ok(crate::model::CarrierRate {
+                    carrier: r.carrier,
+                    service,
+                    zone: r.zone,
+                    base: r.base,
+                    per_kg: r.per_kg,
+                    transit_days: r.transit_days,
+                })
+            })
+            .collect::<Result<_, Status>>()?;
+        let text = crate::scenario::rates_csv(&rates);
+        change(self.live.get()?, "ReplaceRates", move |l| {
+            l.replace_rates(&text)
+        })
+        .await
+    }
+
+    async fn replace_policy(
+        &self,
+        request: Request<pb::Policy>,
+    ) -> Result<Response<pb::SnapshotInfo>, Status> {
+        let p = request.into_inner();
+        let policy = Policy {
+            split_penalty: p.split_penalty,
+            backorder_penalty: p.backorder_penalty,
+            max_shipments: p.max_shipments,
+            ship_from_store: p.ship_from_store,
+        };
+        change(self.live.get()?, "ReplacePolicy", move |l| {
+            l.replace_policy(policy)
+        })
+        .await
+    }
+
+    async fn stream_inventory(
+        &self,
+        request: Request<Streaming<pb::InventoryChange>>,
+    ) -> Result<Response<pb::StreamInventoryResponse>, Status> {
+        let start = Instant::now();
+        // Coalesce bursts: whatever arrives within 2 ms (up to 4,096 changes) is one version.
+        let stream = request
+            .into_inner()
+            .chunks_timeout(4096, Duration::from_millis(2));
+        tokio::pin!(stream);
+        let (mut applied, mut skipped, mut version) = (0u64, 0u64, self.live.get()?.info().version);
+        let mut index = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let mut changes = Vec::with_capacity(chunk.len());
+            for msg in chunk {
+                changes.push(change_of(msg?, index)?);
+                index += 1;
+            }
+            let live = self.live.get()?;
+            let (a, s, v) = tokio::task::spawn_blocking(move || live.apply_inventory(&changes))
+                .await
+                .map_err(|e| Status::internal(e.to_string()))?
+                .map_err(|e| status_of(&e))?;
+            applied += a;
+            skipped += s;
+            version = v;
+        }
+        let result = Ok(pb::StreamInventoryResponse {
+            applied,
+            skipped_repeats: skipped,
+            snapshot_version: version,
+        });
+        observe("StreamInventory", start, &result);
+        result.map(Response::new)
+    }
+
+    async fn get_snapshot_info(
+        &self,
+        _request: Request<pb::SnapshotInfoRequest>,
+    ) -> Result<Response<pb::SnapshotInfo>, Status> {
+        let live = self.live.get()?;
+        Ok(Response::new(info_pb(&live)))
+    }
+}

@@ -1,0 +1,246 @@
+//! The Routing service.
+
+use std::time::Instant;
+
+use h3o::{LatLng, Resolution};
+use tonic::{Request, Response, Status};
+
+use super::convert::{coordinate, day_of, decision_pb, lines_of, order_of};
+use super::errors::{outcome_label, status_of};
+use super::pb;
+use crate::live::Live;
+use crate::model::{Destination, Order, Service};
+use crate::route::{Outcome, PolicyKind, Router, distance_km, explain};
+
+pub struct RoutingService {
+    pub live: super::server::Shared,
+}
+
+/// Records a request's count and latency under its rpc name.
+pub fn observe<T>(rpc: &'static str, start: Instant, result: &Result<T, Status>) {
+    let outcome = match result {
+        Ok(_) => "ok",
+        Err(s) => outcome_label(s),
+    };
+    metrics::counter!("fulfil_requests_total", "rpc" => rpc, "outcome" => outcome).increment(1);
+    metrics::histogram!("fulfil_request_seconds", "rpc" => rpc)
+        .record(start.elapsed().as_secs_f64());
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Status> + Send + 'static,
+) -> Result<T, Status> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Status::internal(format!("worker failed: {e}")))?
+}
+
+fn route_one(live: &Live, req: pb::RouteOrderRequest) -> Result<pb::RouteOrderResponse, Status> {
+    let order_pb = req
+        .order
+        .ok_or_else(|| Status::invalid_argument("order: required"))?;
+    let state = live.load();
+    let order = order_of(&order_pb, &state.snapshot, "order")?;
+    let committed = live.route(&order, req.dry_run).map_err(|e| status_of(&e))?;
+    let outcome = if committed.decision.backordered.is_empty() {
+        "complete"
+    } else if committed.decision.shipments.is_empty() {
+        "backordered"
+    } else {
+        "partial"
+    };
+    metrics::counter!("fulfil_decisions_total", "outcome" => outcome).increment(1);
+    let explanation = if req.explain {
+        // Explained on the version the decision was made on, against what is reserved now.
+        let state = live.load();
+        let nodes = explain(
+            &state.snapshot,
+            &state.book.view(),
+            &order,
+            &committed.decision,
+        )
+        .map_err(|e| status_of(&e.into()))?;
+        Some(pb::Explanation {
+            candidates: nodes
+                .into_iter()
+                .map(|n| pb::CandidateNode {
+                    node_id: state.snapshot.node(n.node).id.clone(),
+                    outcome: match n.outcome {
+                        Outcome::Chosen => pb::candidate_node::Outcome::Chosen,
+                        Outcome::Lost => pb::candidate_node::Outcome::Lost,
+                        Outcome::Excluded => pb::candidate_node::Outcome::Excluded,
+                    } as i32,
+                    alone_cost: n.alone_cost,
+                    reason: n.reason,
+                })
+                .collect(),
+        })
+    } else {
+        None
+    };
+    Ok(pb::RouteOrderResponse {
+        decision: Some(decision_pb(&committed.decision, committed.exact)),
+        snapshot_version: committed.version,
+        reservation_id: committed.reservation_id.unwrap_or_default(),
+        explanation,
+    })
+}
+
+fn route_batch(live: &Live, req: pb::RouteBatchRequest) -> Result<pb::RouteBatchResponse, Status> {
+    let state = live.load();
+    let orders: Vec<Order> = req
+        .orders
+        .iter()
+        .enumerate()
+        .map(|(i, o)| order_of(o, &state.snapshot, &format!("orders[{i}]")))
+        .collect::<Result<_, _>>()?;
+    let committed = live
+        .route_batch(&orders, req.dry_run)
+        .map_err(|e| status_of(&e))?;
+    Ok(pb::RouteBatchResponse {
+        snapshot_version: committed
+            .last()
+            .map_or(state.snapshot.version(), |c| c.version),
+        reservation_ids: committed
+            .iter()
+            .map(|c| c.reservation_id.clone().unwrap_or_default())
+            .collect(),
+        decisions: committed
+            .iter()
+            .map(|c| decision_pb(&c.decision, c.exact))
+            .collect(),
+    })
+}
+
+fn options(
+    live: &Live,
+    req: pb::FulfilmentOptionsRequest,
+) -> Result<pb::FulfilmentOptionsResponse, Status> {
+    let state = live.load();
+    let snap = &state.snapshot;
+    let (lat, lon) = coordinate(Some(req.lat), Some(req.lon), "request")?;
+    let lines = lines_of(&req.basket, snap, "basket")?;
+    let day = day_of(&req.created_at, "created_at")?;
+    let view = state.book.view();
+    let mut router = Router::new();
+    let mut out = pb::FulfilmentOptionsResponse {
+        snapshot_version: snap.version(),
+        ..Default::default()
+    };
+    for service in Service::PARCEL {
+        let order = Order {
+            id: format!("options-{service}"),
+            created_at: None,
+            day,
+            service,
+            destination: Destination::Address { lat, lon },
+            lines: lines.clone(),
+        };
+        let r = router
+            .route(snap, &view, &order, PolicyKind::Optimal)
+            .map_err(|e| status_of(&e.into()))?;
+        if r.decision.shipments.is_empty() {
+            continue;
+        }
+        out.options.push(pb::ServiceOption {
+            service: service.as_str().to_owned(),
+            delivery_days: r
+                .decision
+                .shipments
+                .iter()
+                .filter_map(|s| s.transit_days)
+                .max()
+                .unwrap_or(0),
+            complete: r.decision.backordered.is_empty(),
+            decision: Some(decision_pb(&r.decision, r.exact)),
+        });
+    }
+    // Pickup: stores near the address, ring by ring of H3 cells, that can hand everything over.
+    let want = if req.max_pickup_stores == 0 {
+        3
+    } else {
+        req.max_pickup_stores.min(50) as usize
+    };
+    let cell = LatLng::new(lat, lon)
+        .map_err(|e| Status::invalid_argument(format!("request: {e}")))?
+        .to_cell(Resolution::Five);
+    let mut seen = std::collections::HashSet::new();
+    let mut found: Vec<(f64, pb::PickupStore)> = Vec::new();
+    for k in 0..=12u32 {
+        for c in cell.grid_ring_fast(k).flatten() {
+            for &node_id in snap.pickup_nodes_in(c) {
+                if !seen.insert(node_id) {
+                    continue;
+                }
+                let node = snap.node(node_id);
+                let order = Order {
+                    id: format!("options-pickup-{}", node.id),
+                    created_at: None,
+                    day,
+                    service: Service::Pickup,
+                    destination: Destination::Pickup(node_id),
+                    lines: lines.clone(),
+                };
+                let r = router
+                    .route(snap, &view, &order, PolicyKind::Optimal)
+                    .map_err(|e| status_of(&e.into()))?;
+                if r.decision.backordered.is_empty() {
+                    let d = distance_km(node.lat, node.lon, lat, lon);
+                    found.push((
+                        d,
+                        pb::PickupStore {
+                            node_id: node.id.clone(),
+                            distance_km: d,
+                            decision: Some(decision_pb(&r.decision, r.exact)),
+                        },
+                    ));
+                }
+            }
+        }
+        if found.len() >= want {
+            break;
+        }
+    }
+    found.sort_by(|a, b| a.0.total_cmp(&b.0));
+    out.pickup_stores = found.into_iter().take(want).map(|(_, s)| s).collect();
+    Ok(out)
+}
+
+#[tonic::async_trait]
+impl pb::routing_server::Routing for RoutingService {
+    async fn route_order(
+        &self,
+        request: Request<pb::RouteOrderRequest>,
+    ) -> Result<Response<pb::RouteOrderResponse>, Status> {
+        let start = Instant::now();
+        let live = self.live.get()?;
+        let req = request.into_inner();
+        let result = blocking(move || route_one(&live, req)).await;
+        observe("RouteOrder", start, &result);
+        result.map(Response::new)
+    }
+
+    async fn route_batch(
+        &self,
+        request: Request<pb::RouteBatchRequest>,
+    ) -> Result<Response<pb::RouteBatchResponse>, Status> {
+        let start = Instant::now();
+        let live = self.live.get()?;
+        let req = request.into_inner();
+        let result = blocking(move || route_batch(&live, req)).await;
+        observe("RouteBatch", start, &result);
+        result.map(Response::new)
+    }
+
+    async fn fulfilment_options(
+        &self,
+        request: Request<pb::FulfilmentOptionsRequest>,
+    ) -> Result<Response<pb::FulfilmentOptionsResponse>, Status> {
+        let start = Instant::now();
+        let live = self.live.get()?;
+        let req = request.into_inner();
+        let result = blocking(move || options(&live, req)).await;
+        observe("FulfilmentOptions", start, &result);
+        result.map(Response::new)
+    }
+}
