@@ -231,16 +231,19 @@ impl ReservationBook {
         let before = r.clone();
         r.state = state;
         drop(shard);
-        self.give_back(&before);
+        // Shipped units were picked: that day's capacity stays used.
+        self.give_back(&before, state != ReservationState::Confirmed);
         self.held_count.fetch_sub(1, Ordering::Relaxed);
         Some(before)
     }
 
-    fn give_back(&self, r: &Reservation) {
+    fn give_back(&self, r: &Reservation, capacity: bool) {
         let cap = self.day(r.day);
         for &(e, node, _, qty) in &r.held {
             self.reserved[e].fetch_sub(qty, Ordering::AcqRel);
-            cap[node.index()].fetch_sub(qty, Ordering::AcqRel);
+            if capacity {
+                cap[node.index()].fetch_sub(qty, Ordering::AcqRel);
+            }
         }
     }
 

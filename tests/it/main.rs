@@ -6,4 +6,5 @@ mod differential;
 mod hand_worked;
 mod load_errors;
 mod properties;
+mod service;
 mod support;

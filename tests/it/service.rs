@@ -1,0 +1,650 @@
+//! End to end through a real server on 127.0.0.1:0 with real tonic clients: every rpc, health,
+//! reflection, bad input, a snapshot swap under load, and concurrent commits that never oversell.
+
+use std::path::Path;
+use std::time::Duration;
+
+use fulfil::service::pb::{
+    self, network_client::NetworkClient, reservations_client::ReservationsClient,
+    routing_client::RoutingClient,
+};
+use fulfil::service::{ServeConfig, Server, serve};
+use tonic::Code;
+use tonic::transport::Channel;
+
+use super::support::root;
+
+pub async fn start(scenario: &Path, data_dir: Option<&Path>) -> Server {
+    serve(ServeConfig {
+        scenario: scenario.to_owned(),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        metrics_listen: None,
+        data_dir: data_dir.map(Path::to_owned),
+        reservation_ttl: Duration::from_secs(1800),
+    })
+    .await
+    .expect("server starts")
+}
+
+pub async fn channel(server: &Server) -> Channel {
+    Channel::from_shared(format!("http://{}", server.addr))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connects")
+}
+
+fn c1() -> std::path::PathBuf {
+    root().join("tests/conformance/c1-rules")
+}
+
+pub fn ship(id: &str, lat: f64, lon: f64, lines: &[(&str, u32)]) -> pb::Order {
+    pb::Order {
+        order_id: id.into(),
+        created_at: "2026-03-01T09:00:00Z".into(),
+        lat: Some(lat),
+        lon: Some(lon),
+        service: pb::Service::Ground as i32,
+        pickup_node: String::new(),
+        lines: lines
+            .iter()
+            .map(|(s, q)| pb::Line {
+                sku: (*s).into(),
+                qty: *q,
+            })
+            .collect(),
+    }
+}
+
+pub fn pickup(id: &str, node: &str, sku: &str, qty: u32) -> pb::Order {
+    pb::Order {
+        order_id: id.into(),
+        service: pb::Service::Pickup as i32,
+        pickup_node: node.into(),
+        lines: vec![pb::Line {
+            sku: sku.into(),
+            qty,
+        }],
+        ..Default::default()
+    }
+}
+
+pub async fn quote(routing: &mut RoutingClient<Channel>, order: pb::Order) -> pb::Decision {
+    routing
+        .route_order(pb::RouteOrderRequest {
+            order: Some(order),
+            dry_run: true,
+            explain: false,
+        })
+        .await
+        .expect("quote")
+        .into_inner()
+        .decision
+        .expect("decision")
+}
+
+fn total(d: &pb::Decision) -> f64 {
+    d.cost.as_ref().map_or(f64::NAN, |c| c.total)
+}
+
+fn allocated(d: &pb::Decision) -> u32 {
+    d.shipments
+        .iter()
+        .flat_map(|s| &s.lines)
+        .map(|l| l.qty)
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_reflection_and_batch_match_the_cli() {
+    let server = start(&c1(), None).await;
+    let ch = channel(&server).await;
+
+    let mut health = tonic_health::pb::health_client::HealthClient::new(ch.clone());
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "fulfil.v1.Routing".into(),
+        })
+        .await
+        .expect("health")
+        .into_inner()
+        .status;
+    assert_eq!(
+        status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let mut reflection = ServerReflectionClient::new(ch.clone());
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = reflection
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .expect("reflection")
+        .into_inner();
+    let first = responses
+        .message()
+        .await
+        .expect("stream")
+        .expect("a response");
+    let Some(MessageResponse::ListServicesResponse(list)) = first.message_response else {
+        panic!("expected a service list");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for s in [
+        "fulfil.v1.Routing",
+        "fulfil.v1.Reservations",
+        "fulfil.v1.Network",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(names.iter().any(|n| n == s), "{s} missing from {names:?}");
+    }
+
+    // RouteBatch (dry run) over the conformance orders gives the expected totals.
+    let text = std::fs::read_to_string(c1().join("orders.csv")).expect("orders");
+    let mut orders: Vec<pb::Order> = Vec::new();
+    for row in text.lines().skip(1) {
+        let f: Vec<&str> = row.split(',').collect();
+        let line = pb::Line {
+            sku: f[6].into(),
+            qty: f[7].parse().expect("qty"),
+        };
+        if let Some(o) = orders.iter_mut().find(|o| o.order_id == f[0]) {
+            o.lines.push(line);
+            continue;
+        }
+        let service = match f[4] {
+            "pickup" => pb::Service::Pickup,
+            "same_day" => pb::Service::SameDay,
+            "next_day" => pb::Service::NextDay,
+            "two_day" => pb::Service::TwoDay,
+            _ => pb::Service::Ground,
+        };
+        orders.push(pb::Order {
+            order_id: f[0].into(),
+            created_at: f[1].into(),
+            lat: f[2].parse().ok(),
+            lon: f[3].parse().ok(),
+            service: service as i32,
+            pickup_node: f[5].into(),
+            lines: vec![line],
+        });
+    }
+    let mut routing = RoutingClient::new(ch.clone());
+    let batch = routing
+        .route_batch(pb::RouteBatchRequest {
+            orders,
+            dry_run: true,
+        })
+        .await
+        .expect("batch")
+        .into_inner();
+    let expected = std::fs::read_to_string(c1().join("expected.jsonl")).expect("expected");
+    for (d, line) in batch.decisions.iter().zip(expected.lines()) {
+        let e: serde_json::Value = serde_json::from_str(line).expect("json");
+        assert_eq!(d.order_id, e["order_id"].as_str().expect("id"));
+        let want = e["total"].as_f64().expect("total");
+        assert!(
+            (total(d) - want).abs() < 1e-6,
+            "{}: {} vs {want}",
+            d.order_id,
+            total(d)
+        );
+    }
+    assert_eq!(batch.decisions.len(), 17);
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reservations_inventory_and_network_changes() {
+    let dir = tempfile::tempdir().expect("temp");
+    let server = start(&c1(), Some(dir.path())).await;
+    let ch = channel(&server).await;
+    let mut routing = RoutingClient::new(ch.clone());
+    let mut reservations = ReservationsClient::new(ch.clone());
+    let mut network = NetworkClient::new(ch.clone());
+
+    // A quote with an explanation; the same order as conformance o01.
+    let resp = routing
+        .route_order(pb::RouteOrderRequest {
+            order: Some(ship("o01", 40.7306, -73.9352, &[("A", 1)])),
+            dry_run: true,
+            explain: true,
+        })
+        .await
+        .expect("quote")
+        .into_inner();
+    let d = resp.decision.expect("decision");
+    assert!((total(&d) - 10.55).abs() < 1e-9);
+    assert!(resp.reservation_id.is_empty());
+    assert_eq!(resp.snapshot_version, 1);
+    let ex = resp.explanation.expect("explanation");
+    let east = ex
+        .candidates
+        .iter()
+        .find(|c| c.node_id == "DC-EAST")
+        .expect("DC-EAST");
+    assert_eq!(east.outcome, pb::candidate_node::Outcome::Chosen as i32);
+    let chi = ex
+        .candidates
+        .iter()
+        .find(|c| c.node_id == "ST-CHI")
+        .expect("ST-CHI");
+    assert_eq!(chi.outcome, pb::candidate_node::Outcome::Excluded as i32);
+    assert!(chi.reason.contains("disabled"), "{}", chi.reason);
+
+    // ST-NYC has B: on_hand 2, safety 1 → one unit to sell.
+    let commit = |o: pb::Order| pb::RouteOrderRequest {
+        order: Some(o),
+        dry_run: false,
+        explain: false,
+    };
+    let r1 = routing
+        .route_order(commit(pickup("p1", "ST-NYC", "B", 1)))
+        .await
+        .expect("commit")
+        .into_inner();
+    assert_eq!(allocated(r1.decision.as_ref().expect("d")), 1);
+    let id1 = r1.reservation_id.clone();
+    assert!(!id1.is_empty());
+    assert_eq!(
+        allocated(&quote(&mut routing, pickup("q", "ST-NYC", "B", 1)).await),
+        0
+    );
+    let got = reservations
+        .get(pb::ReservationRef {
+            reservation_id: id1.clone(),
+        })
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(got.state, "held");
+    assert_eq!(got.allocations.len(), 1);
+    let rel = reservations
+        .release(pb::ReservationRef {
+            reservation_id: id1.clone(),
+        })
+        .await
+        .expect("release")
+        .into_inner();
+    assert_eq!(rel.state, "released");
+    assert_eq!(
+        allocated(&quote(&mut routing, pickup("q", "ST-NYC", "B", 1)).await),
+        1
+    );
+
+    // Confirm: the unit leaves on_hand for good.
+    let r2 = routing
+        .route_order(commit(pickup("p2", "ST-NYC", "B", 1)))
+        .await
+        .expect("commit")
+        .into_inner();
+    let before = network
+        .get_snapshot_info(pb::SnapshotInfoRequest {})
+        .await
+        .expect("info")
+        .into_inner();
+    assert_eq!(before.reservations_held, 1);
+    let conf = reservations
+        .confirm(pb::ReservationRef {
+            reservation_id: r2.reservation_id.clone(),
+        })
+        .await
+        .expect("confirm")
+        .into_inner();
+    assert_eq!(conf.state, "confirmed");
+    let after = network
+        .get_snapshot_info(pb::SnapshotInfoRequest {})
+        .await
+        .expect("info")
+        .into_inner();
+    assert_eq!(after.reservations_held, 0);
+    assert!(after.version > before.version);
+    assert_eq!(
+        allocated(&quote(&mut routing, pickup("q", "ST-NYC", "B", 1)).await),
+        0
+    );
+
+    // Inventory stream: a repeated message is applied once.
+    let change = |seq: u64, v: u32| pb::InventoryChange {
+        node_id: "ST-NYC".into(),
+        sku: "B".into(),
+        change: Some(pb::inventory_change::Change::SetOnHand(v)),
+        safety_stock: None,
+        source: "wms".into(),
+        sequence: seq,
+    };
+    let resp = network
+        .stream_inventory(tokio_stream::iter(vec![change(1, 10), change(1, 10)]))
+        .await
+        .expect("stream")
+        .into_inner();
+    assert_eq!((resp.applied, resp.skipped_repeats), (1, 1));
+    // ST-NYC picks 3 units a day; the confirmed unit used one of today's (undated) three.
+    assert_eq!(
+        allocated(&quote(&mut routing, pickup("q", "ST-NYC", "B", 9)).await),
+        2
+    );
+
+    // A bad change in a stream applies nothing.
+    let version = resp.snapshot_version;
+    let bad = pb::InventoryChange {
+        node_id: "NOWHERE".into(),
+        ..change(2, 3)
+    };
+    let err = network
+        .stream_inventory(tokio_stream::iter(vec![change(2, 3), bad]))
+        .await
+        .expect_err("unknown node");
+    assert_eq!(err.code(), Code::NotFound);
+    assert!(err.message().contains("NOWHERE"), "{}", err.message());
+    let info = network
+        .get_snapshot_info(pb::SnapshotInfoRequest {})
+        .await
+        .expect("info")
+        .into_inner();
+    assert_eq!(info.version, version);
+
+    // Network changes publish new versions and routing follows them.
+    let info = network
+        .upsert_nodes(pb::UpsertNodesRequest {
+            nodes: vec![pb::Node {
+                node_id: "DC-NYC".into(),
+                kind: "dc".into(),
+                lat: 40.73,
+                lon: -73.94,
+                ships: true,
+                pickup: false,
+                capacity_units: None,
+                cost_per_shipment: 1.0,
+                cost_per_unit: 0.1,
+                enabled: true,
+            }],
+        })
+        .await
+        .expect("upsert")
+        .into_inner();
+    assert_eq!(info.nodes, 7);
+    let resp = network
+        .stream_inventory(tokio_stream::iter(vec![pb::InventoryChange {
+            node_id: "DC-NYC".into(),
+            sku: "A".into(),
+            change: Some(pb::inventory_change::Change::Adjust(5)),
+            safety_stock: None,
+            source: "wms".into(),
+            sequence: 3,
+        }]))
+        .await
+        .expect("new pair")
+        .into_inner();
+    assert_eq!(resp.applied, 1);
+    let d = quote(&mut routing, ship("o", 40.7306, -73.9352, &[("A", 1)])).await;
+    assert_eq!(d.shipments[0].node_id, "DC-NYC");
+    network
+        .replace_policy(pb::Policy {
+            split_penalty: 1.0,
+            backorder_penalty: 99.0,
+            max_shipments: 2,
+            ship_from_store: false,
+        })
+        .await
+        .expect("policy");
+    // Stores now fulfil pickups only: E comes from the dropship vendor, not ST-NYC.
+    let d = quote(&mut routing, ship("o", 40.7306, -73.9352, &[("E", 1)])).await;
+    assert_eq!(d.shipments[0].node_id, "VX-CHI");
+    let err = routing
+        .route_order(pb::RouteOrderRequest {
+            order: Some(ship("o", 40.7306, -73.9352, &[("NOPE", 1)])),
+            dry_run: true,
+            explain: false,
+        })
+        .await
+        .expect_err("unknown sku");
+    assert_eq!(err.code(), Code::NotFound);
+    let d = quote(&mut routing, ship("o", 40.7306, -73.9352, &[("E", 9999)])).await;
+    assert!(
+        (d.cost.expect("cost").backorder - 99.0 * f64::from(9999 - allocated(&d))).abs() < 1e-6
+    );
+    network
+        .replace_rates(pb::ReplaceRatesRequest {
+            rates: vec![pb::Rate {
+                carrier: "Solo".into(),
+                service: "ground".into(),
+                zone: 1,
+                base: 1.0,
+                per_kg: 0.0,
+                transit_days: 1,
+            }],
+        })
+        .await
+        .expect("rates");
+    let d = quote(&mut routing, ship("o", 40.7306, -73.9352, &[("A", 1)])).await;
+    assert_eq!(d.shipments[0].carrier.as_deref(), Some("Solo"));
+
+    // Checkout options.
+    let opts = routing
+        .fulfilment_options(pb::FulfilmentOptionsRequest {
+            lat: 40.7306,
+            lon: -73.9352,
+            basket: vec![pb::Line {
+                sku: "A".into(),
+                qty: 1,
+            }],
+            max_pickup_stores: 2,
+            created_at: String::new(),
+        })
+        .await
+        .expect("options")
+        .into_inner();
+    assert!(
+        opts.options
+            .iter()
+            .any(|o| o.service == "ground" && o.complete)
+    );
+    assert_eq!(opts.pickup_stores[0].node_id, "ST-NYC");
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_refused_with_the_field() {
+    let server = start(&c1(), None).await;
+    let mut routing = RoutingClient::new(channel(&server).await);
+    let mut reservations = ReservationsClient::new(channel(&server).await);
+    let cases: Vec<(pb::Order, Code, &str)> = vec![
+        (
+            ship("o", 40.0, -73.0, &[("A", 0)]),
+            Code::InvalidArgument,
+            "qty",
+        ),
+        (
+            ship("o", f64::NAN, -73.0, &[("A", 1)]),
+            Code::InvalidArgument,
+            "lat",
+        ),
+        (
+            ship("o", 40.0, 200.0, &[("A", 1)]),
+            Code::InvalidArgument,
+            "lon",
+        ),
+        (ship("o", 40.0, -73.0, &[("ZZ", 1)]), Code::NotFound, "sku"),
+        (
+            pb::Order {
+                pickup_node: String::new(),
+                ..pickup("o", "ST-NYC", "A", 1)
+            },
+            Code::InvalidArgument,
+            "pickup_node",
+        ),
+        (pickup("o", "ST-XYZ", "A", 1), Code::NotFound, "pickup_node"),
+        (ship("o", 40.0, -73.0, &[]), Code::InvalidArgument, "lines"),
+        (
+            pb::Order {
+                lines: (0..100_000)
+                    .map(|_| pb::Line {
+                        sku: "A".into(),
+                        qty: 1,
+                    })
+                    .collect(),
+                ..ship("o", 40.0, -73.0, &[])
+            },
+            Code::InvalidArgument,
+            "lines",
+        ),
+    ];
+    for (order, code, field) in cases {
+        let err = routing
+            .route_order(pb::RouteOrderRequest {
+                order: Some(order),
+                dry_run: false,
+                explain: false,
+            })
+            .await
+            .expect_err("bad order");
+        assert_eq!(err.code(), code, "{}", err.message());
+        assert!(
+            err.message().contains(field),
+            "`{}` should name {field}",
+            err.message()
+        );
+    }
+    let err = reservations
+        .release(pb::ReservationRef {
+            reservation_id: "r-999".into(),
+        })
+        .await
+        .expect_err("unknown reservation");
+    assert_eq!(err.code(), Code::NotFound);
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commits_never_oversell_and_swaps_do_not_disturb_readers() {
+    let s = super::support::Scenario::new(&[
+        (
+            "nodes.csv",
+            "node_id,kind,lat,lon,capacity_units,cost_per_shipment,cost_per_unit\n\
+             DC-A,dc,0,0,,2,0.5\nDC-B,dc,0,2,,2,0.5\nDC-C,dc,0,4,40,2,0.5\n",
+        ),
+        (
+            "inventory.csv",
+            "node_id,sku,on_hand,safety_stock\nDC-A,P,30,2\nDC-B,P,25,0\nDC-C,P,60,0\nDC-A,Q,9,0\n",
+        ),
+    ]);
+    let server = start(s.path(), None).await;
+    let ch = channel(&server).await;
+    let mut clients = Vec::new();
+    for c in 0..8 {
+        let ch = ch.clone();
+        clients.push(tokio::spawn(async move {
+            let mut routing = RoutingClient::new(ch);
+            let mut got: Vec<(String, String, u32)> = Vec::new();
+            for i in 0..25 {
+                let order = ship(
+                    &format!("c{c}-{i}"),
+                    0.0,
+                    1.0,
+                    &[("P", 1 + (i % 3)), ("Q", 1)],
+                );
+                let r = routing
+                    .route_order(pb::RouteOrderRequest {
+                        order: Some(order),
+                        dry_run: false,
+                        explain: false,
+                    })
+                    .await
+                    .expect("commit")
+                    .into_inner();
+                for sh in r.decision.expect("d").shipments {
+                    for l in sh.lines {
+                        got.push((sh.node_id.clone(), l.sku, l.qty));
+                    }
+                }
+            }
+            got
+        }));
+    }
+    // Meanwhile the network changes under the readers.
+    let mut network = NetworkClient::new(ch.clone());
+    for v in 0..20u64 {
+        network
+            .stream_inventory(tokio_stream::iter(vec![pb::InventoryChange {
+                node_id: "DC-B".into(),
+                sku: "Q".into(),
+                change: Some(pb::inventory_change::Change::SetOnHand(0)),
+                safety_stock: None,
+                source: "wms".into(),
+                sequence: v + 1,
+            }]))
+            .await
+            .expect("change");
+    }
+    let mut taken: std::collections::HashMap<(String, String), u32> = Default::default();
+    for c in clients {
+        for (n, k, q) in c.await.expect("client") {
+            *taken.entry((n, k)).or_default() += q;
+        }
+    }
+    let sellable = [
+        ("DC-A", "P", 28),
+        ("DC-B", "P", 25),
+        ("DC-C", "P", 60),
+        ("DC-A", "Q", 9),
+    ];
+    for ((n, k), q) in &taken {
+        let limit = sellable
+            .iter()
+            .find(|(sn, sk, _)| sn == n && sk == k)
+            .map(|x| x.2)
+            .expect("allocated where stock is");
+        assert!(*q <= limit, "{n}/{k}: {q} acknowledged of {limit} sellable");
+    }
+    let c_units: u32 = taken
+        .iter()
+        .filter(|((n, _), _)| n == "DC-C")
+        .map(|(_, q)| q)
+        .sum();
+    assert!(c_units <= 40, "DC-C over its capacity: {c_units}");
+    // Demand (8 × 25 orders × 2 units of P on average) is above the 28 + 25 + 40 (DC-C's
+    // capacity) units that can ship: all of them are sold.
+    let p_total: u32 = taken
+        .iter()
+        .filter(|((_, k), _)| k == "P")
+        .map(|(_, q)| q)
+        .sum();
+    let q_total: u32 = taken
+        .iter()
+        .filter(|((_, k), _)| k == "Q")
+        .map(|(_, q)| q)
+        .sum();
+    assert_eq!(q_total, 9);
+    assert_eq!(p_total, 93);
+    // What is left to sell is exactly what was not acknowledged.
+    let mut routing = RoutingClient::new(ch.clone());
+    let rest = quote(&mut routing, ship("rest", 0.0, 1.0, &[("P", 500)])).await;
+    let left: u32 = allocated(&rest);
+    let cap_left_c = 40 - c_units;
+    let expect_left = (28
+        - taken
+            .get(&("DC-A".into(), "P".into()))
+            .copied()
+            .unwrap_or(0))
+        + (25
+            - taken
+                .get(&("DC-B".into(), "P".into()))
+                .copied()
+                .unwrap_or(0))
+        + (60
+            - taken
+                .get(&("DC-C".into(), "P".into()))
+                .copied()
+                .unwrap_or(0))
+        .min(cap_left_c);
+    assert_eq!(left, expect_left);
+    server.stop().await.expect("stops");
+}
