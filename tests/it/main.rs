@@ -2,6 +2,7 @@
 
 mod cli;
 mod conformance;
+mod crash;
 mod differential;
 mod hand_worked;
 mod load_errors;

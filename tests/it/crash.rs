@@ -1,0 +1,157 @@
+//! Crash safety through the real binary: acknowledged changes survive SIGKILL, none twice.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fulfil::service::pb::{
+    self, network_client::NetworkClient, reservations_client::ReservationsClient,
+    routing_client::RoutingClient,
+};
+use tonic::transport::Channel;
+
+use super::service::{pickup, quote, ship};
+use super::support::root;
+
+fn spawn(data: &Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fulfil"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--scenario"])
+        .arg(root().join("tests/conformance/c1-rules"))
+        .arg("--data-dir")
+        .arg(data)
+        .env("FULFIL_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("fulfil serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("listening line");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line `{line}`"))
+        .to_owned();
+    (child, format!("http://{addr}"))
+}
+
+async fn connect(url: &str) -> Channel {
+    for _ in 0..100 {
+        if let Ok(ch) = Channel::from_shared(url.to_owned()).expect("uri").connect().await {
+            return ch;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("cannot connect to {url}");
+}
+
+fn commit(order: pb::Order) -> pb::RouteOrderRequest {
+    pb::RouteOrderRequest {
+        order: Some(order),
+        dry_run: false,
+        explain: false,
+    }
+}
+
+fn adjust(seq: u64, delta: i64) -> pb::InventoryChange {
+    pb::InventoryChange {
+        node_id: "ST-LA".into(),
+        sku: "A".into(),
+        change: Some(pb::inventory_change::Change::Adjust(delta)),
+        safety_stock: None,
+        source: "wms".into(),
+        sequence: seq,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_changes_survive_sigkill_and_apply_once() {
+    let data = tempfile::tempdir().expect("temp");
+    let (mut child, url) = spawn(data.path());
+    let ch = connect(&url).await;
+    let mut routing = RoutingClient::new(ch.clone());
+    let mut reservations = ReservationsClient::new(ch.clone());
+    let mut network = NetworkClient::new(ch.clone());
+
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let r = routing
+            .route_order(commit(ship(&format!("o{i}"), 40.73, -73.93, &[("A", 2)])))
+            .await
+            .expect("commit")
+            .into_inner();
+        ids.push(r.reservation_id);
+    }
+    reservations
+        .release(pb::ReservationRef { reservation_id: ids[1].clone() })
+        .await
+        .expect("release");
+    reservations
+        .confirm(pb::ReservationRef { reservation_id: ids[2].clone() })
+        .await
+        .expect("confirm");
+    // ST-LA has 5 units of A; +10 from the warehouse system.
+    let r = network
+        .stream_inventory(tokio_stream::iter(vec![adjust(7, 10)]))
+        .await
+        .expect("stream")
+        .into_inner();
+    assert_eq!(r.applied, 1);
+    assert_eq!(allocated(&quote(&mut routing, pickup("q", "ST-LA", "A", 100)).await), 15);
+    let before_east = quote(&mut routing, ship("big", 40.6, -75.5, &[("A", 1000)])).await;
+
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+
+    let (mut child, url) = spawn(data.path());
+    let ch = connect(&url).await;
+    let mut routing = RoutingClient::new(ch.clone());
+    let mut reservations = ReservationsClient::new(ch.clone());
+    let mut network = NetworkClient::new(ch.clone());
+    let states: Vec<String> = {
+        let mut v = Vec::new();
+        for id in &ids {
+            v.push(
+                reservations
+                    .get(pb::ReservationRef { reservation_id: id.clone() })
+                    .await
+                    .expect("reservation survives")
+                    .into_inner()
+                    .state,
+            );
+        }
+        v
+    };
+    assert_eq!(states, ["held", "released", "confirmed", "held"]);
+    // The adjustment is there once, and the same message again is a repeat.
+    assert_eq!(allocated(&quote(&mut routing, pickup("q", "ST-LA", "A", 100)).await), 15);
+    let r = network
+        .stream_inventory(tokio_stream::iter(vec![adjust(7, 10)]))
+        .await
+        .expect("stream")
+        .into_inner();
+    assert_eq!((r.applied, r.skipped_repeats), (0, 1));
+    // Held units are still held and the confirmed ones gone: the same quote as before.
+    let after_east = quote(&mut routing, ship("big", 40.6, -75.5, &[("A", 1000)])).await;
+    assert_eq!(allocated(&after_east), allocated(&before_east));
+    let info = network
+        .get_snapshot_info(pb::SnapshotInfoRequest {})
+        .await
+        .expect("info")
+        .into_inner();
+    assert_eq!(info.reservations_held, 2);
+    // New reservations get new ids.
+    let r = routing
+        .route_order(commit(ship("o9", 40.73, -73.93, &[("A", 1)])))
+        .await
+        .expect("commit")
+        .into_inner();
+    assert!(!ids.contains(&r.reservation_id), "{} reused", r.reservation_id);
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+}
+
+fn allocated(d: &pb::Decision) -> u32 {
+    d.shipments.iter().flat_map(|s| &s.lines).map(|l| l.qty).sum()
+}
