@@ -1,6 +1,8 @@
 //! Command-line definitions. Help text comes from these doc comments.
 
+mod client;
 mod generate;
+mod loadgen;
 mod route;
 mod serve;
 
@@ -25,6 +27,35 @@ pub enum Command {
     Gen(GenArgs),
     /// Serve routing, reservations and network updates over gRPC.
     Serve(ServeArgs),
+    /// Drive a running server with route calls (and inventory changes) and report throughput
+    /// and latency percentiles.
+    Loadgen(LoadgenArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct LoadgenArgs {
+    /// The server, e.g. http://127.0.0.1:50051.
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    pub server: String,
+    /// Scenario whose orders.csv (and inventory.csv, for inventory changes) drive the load.
+    #[arg(long, default_value = "data/demo")]
+    pub scenario: PathBuf,
+    /// Calls in flight at once.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Seconds to run.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Reserve (commit) each order instead of quoting it; reservations are released right after
+    /// so stock does not run out.
+    #[arg(long)]
+    pub commit: bool,
+    /// Inventory changes per second streamed in meanwhile.
+    #[arg(long, default_value_t = 0)]
+    pub inventory_rate: u32,
+    /// Instead of single calls: send one RouteBatch of this many orders (dry run) and time it.
+    #[arg(long)]
+    pub batch: Option<usize>,
 }
 
 #[derive(Args, Debug)]
@@ -49,17 +80,25 @@ pub struct ServeArgs {
 #[derive(Args, Debug)]
 pub struct RouteArgs {
     /// Scenario folder (nodes.csv, skus.csv, inventory.csv, zones.csv, rates.csv, policy.toml).
-    #[arg(long, env = "FULFIL_SCENARIO")]
-    pub scenario: PathBuf,
+    #[arg(long, env = "FULFIL_SCENARIO", required_unless_present = "server")]
+    pub scenario: Option<PathBuf>,
     /// Orders file [default: SCENARIO/orders.csv].
-    #[arg(long)]
+    #[arg(long, required_unless_present = "scenario")]
     pub orders: Option<PathBuf>,
+    /// Send the orders to a running `fulfil serve` (e.g. http://127.0.0.1:50051) instead of
+    /// routing them here; they are reserved there unless --dry-run.
+    #[arg(long, conflicts_with_all = ["policy", "compare"])]
+    pub server: Option<String>,
+    /// With --server: quote only, reserve nothing.
+    #[arg(long, requires = "server")]
+    pub dry_run: bool,
     /// Where to write decisions [default: standard output].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// `optimal` (cheapest feasible decision) or `nearest` (the common-platform baseline).
-    #[arg(long, default_value = "optimal")]
-    pub policy: String,
+    /// `optimal` (cheapest feasible decision) or `nearest` (the common-platform baseline)
+    /// [default: optimal].
+    #[arg(long)]
+    pub policy: Option<String>,
     /// Also run the other policy and report what optimising saves against the baseline.
     #[arg(long)]
     pub compare: bool,
@@ -105,5 +144,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Route(args) => route::run(args),
         Command::Gen(args) => generate::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Loadgen(args) => loadgen::run(args),
     }
 }

@@ -11,13 +11,21 @@ use fulfil::scenario::{load_snapshot, read_orders, write_decisions};
 use super::RouteArgs;
 
 pub fn run(args: RouteArgs) -> anyhow::Result<()> {
-    let kind: PolicyKind = args.policy.parse().map_err(anyhow::Error::msg)?;
+    if let Some(server) = args.server.clone() {
+        return remote(args, &server);
+    }
+    let policy = args.policy.clone().unwrap_or_else(|| "optimal".into());
+    let kind: PolicyKind = policy.parse().map_err(anyhow::Error::msg)?;
     let load_start = Instant::now();
-    let snapshot = load_snapshot(&args.scenario)?;
+    let scenario = args
+        .scenario
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("--scenario is required without --server"))?;
+    let snapshot = load_snapshot(&scenario)?;
     let orders_path = args
         .orders
         .clone()
-        .unwrap_or_else(|| args.scenario.join("orders.csv"));
+        .unwrap_or_else(|| scenario.join("orders.csv"));
     let orders = read_orders(&orders_path, &snapshot)?;
     let load_time = load_start.elapsed();
     // Open the output before routing so a bad path fails fast.
@@ -45,7 +53,7 @@ pub fn run(args: RouteArgs) -> anyhow::Result<()> {
         Err(e) => return Err(anyhow::Error::new(e).context("writing decisions")),
     }
     if !args.quiet {
-        eprintln!("policy            {}", args.policy);
+        eprintln!("policy            {policy}");
         eprintln!("{summary}");
     }
     if args.compare {
@@ -59,6 +67,65 @@ pub fn run(args: RouteArgs) -> anyhow::Result<()> {
             PolicyKind::Nearest => (&other_summary, &summary),
         };
         eprintln!("{}", comparison(opt, base));
+    }
+    Ok(())
+}
+
+/// Client mode: the orders go to a running server in batches of 1,000.
+fn remote(args: RouteArgs, server: &str) -> anyhow::Result<()> {
+    use fulfil::service::pb::routing_client::RoutingClient;
+    let orders_path = match (&args.orders, &args.scenario) {
+        (Some(o), _) => o.clone(),
+        (None, Some(s)) => s.join("orders.csv"),
+        (None, None) => anyhow::bail!("--orders is required"),
+    };
+    let mut names = fulfil::scenario::Interner::default();
+    let orders = fulfil::scenario::read_orders_unresolved(&orders_path, &mut names)?;
+    let mut out: Box<dyn Write> = match &args.out {
+        Some(path) => Box::new(BufWriter::new(
+            File::create(path).with_context(|| format!("{}: cannot create", path.display()))?,
+        )),
+        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let start = Instant::now();
+    let (decisions, version) = runtime.block_on(async {
+        let mut client = RoutingClient::connect(server.to_owned())
+            .await
+            .with_context(|| format!("cannot connect to {server}"))?;
+        let mut decisions = Vec::with_capacity(orders.len());
+        let mut version = 0;
+        for chunk in orders.chunks(1000) {
+            let resp = client
+                .route_batch(fulfil::service::pb::RouteBatchRequest {
+                    orders: chunk.iter().map(|o| super::client::order_pb(o, &names)).collect(),
+                    dry_run: args.dry_run,
+                })
+                .await
+                .map_err(|s| anyhow::anyhow!("{server}: {}: {}", s.code(), s.message()))?
+                .into_inner();
+            version = resp.snapshot_version;
+            decisions.extend(resp.decisions.iter().map(super::client::decision_of));
+        }
+        anyhow::Ok((decisions, version))
+    })?;
+    let elapsed = start.elapsed();
+    match write_decisions(&mut out, &decisions).and_then(|()| out.flush()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+        Err(e) => return Err(anyhow::Error::new(e).context("writing decisions")),
+    }
+    if !args.quiet {
+        let total: f64 = decisions.iter().map(|d| d.cost.total).sum();
+        eprintln!(
+            "{} orders {} by {server} (snapshot version {version}) in {:.3} s; total cost {total:.2}",
+            decisions.len(),
+            if args.dry_run { "quoted" } else { "reserved" },
+            elapsed.as_secs_f64()
+        );
     }
     Ok(())
 }

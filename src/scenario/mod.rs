@@ -15,7 +15,7 @@ pub use error::{Invalid, LoadError};
 pub use network::{
     load_network, nodes_csv, parse_nodes, parse_policy, parse_rates, rates_csv, read_policy,
 };
-pub use orders::{read_orders, read_orders_from};
+pub use orders::{Interner, Resolve, read_orders, read_orders_from, read_orders_unresolved};
 
 use crate::snapshot::Snapshot;
 

@@ -7,7 +7,7 @@ use chrono::DateTime;
 
 use super::LoadError;
 use super::table::{Row, Table};
-use crate::model::{Destination, NodeId, Order, OrderLine, Service};
+use crate::model::{Destination, NodeId, Order, OrderLine, Service, SkuId};
 use crate::snapshot::Snapshot;
 
 /// The order-level fields every row of one order must repeat.
@@ -20,10 +20,63 @@ struct Header {
     pickup_node: Option<NodeId>,
 }
 
+/// How order rows name SKUs and nodes: resolved against a snapshot, or interned as they come.
+pub trait Resolve {
+    fn sku(&mut self, id: &str) -> Option<SkuId>;
+    fn node(&mut self, id: &str) -> Option<NodeId>;
+}
+
+impl Resolve for &Snapshot {
+    fn sku(&mut self, id: &str) -> Option<SkuId> {
+        self.sku_id(id)
+    }
+    fn node(&mut self, id: &str) -> Option<NodeId> {
+        self.node_id(id)
+    }
+}
+
+/// Accepts every name, numbering them in order of first use (for a client that sends orders to
+/// a server, which resolves the names itself).
+#[derive(Default, Debug)]
+pub struct Interner {
+    pub skus: Vec<String>,
+    pub nodes: Vec<String>,
+    sku_ids: HashMap<String, SkuId>,
+    node_ids: HashMap<String, NodeId>,
+}
+
+impl Resolve for &mut Interner {
+    fn sku(&mut self, id: &str) -> Option<SkuId> {
+        if let Some(k) = self.sku_ids.get(id) {
+            return Some(*k);
+        }
+        let k = SkuId(self.skus.len() as u32);
+        self.skus.push(id.to_owned());
+        self.sku_ids.insert(id.to_owned(), k);
+        Some(k)
+    }
+    fn node(&mut self, id: &str) -> Option<NodeId> {
+        if let Some(n) = self.node_ids.get(id) {
+            return Some(*n);
+        }
+        let n = NodeId(self.nodes.len() as u32);
+        self.nodes.push(id.to_owned());
+        self.node_ids.insert(id.to_owned(), n);
+        Some(n)
+    }
+}
+
 /// Reads an orders file, in the order of each order's first row.
 pub fn read_orders(path: &Path, snapshot: &Snapshot) -> Result<Vec<Order>, LoadError> {
     let table = Table::read(path, &["order_id", "sku", "qty"])?;
     orders_from_table(&table, snapshot)
+}
+
+/// Reads an orders file checking everything but whether SKUs and nodes exist; names are
+/// interned in `names`.
+pub fn read_orders_unresolved(path: &Path, names: &mut Interner) -> Result<Vec<Order>, LoadError> {
+    let table = Table::read(path, &["order_id", "sku", "qty"])?;
+    orders_from_table(&table, names)
 }
 
 /// Reads orders from any reader (`path` names it in errors).
@@ -36,15 +89,15 @@ pub fn read_orders_from(
     orders_from_table(&table, snapshot)
 }
 
-fn orders_from_table(table: &Table, snapshot: &Snapshot) -> Result<Vec<Order>, LoadError> {
+fn orders_from_table(table: &Table, mut snapshot: impl Resolve) -> Result<Vec<Order>, LoadError> {
     let mut orders: Vec<Order> = Vec::new();
     let mut headers: Vec<(Header, u64)> = Vec::new();
     let mut by_id: HashMap<String, usize> = HashMap::new();
     for row in table.rows() {
         let id = row.string("order_id")?;
-        let header = read_header(&row, snapshot)?;
+        let header = read_header(&row, &mut snapshot)?;
         let sku_text = row.string("sku")?;
-        let sku = snapshot.sku_id(sku_text).ok_or_else(|| {
+        let sku = snapshot.sku(sku_text).ok_or_else(|| {
             row.error("sku", format!("unknown SKU `{sku_text}` (not in skus.csv)"))
         })?;
         let qty = row.u32("qty", 1)?;
@@ -102,7 +155,7 @@ fn orders_from_table(table: &Table, snapshot: &Snapshot) -> Result<Vec<Order>, L
     Ok(orders)
 }
 
-fn read_header(row: &Row<'_>, snapshot: &Snapshot) -> Result<Header, LoadError> {
+fn read_header(row: &Row<'_>, snapshot: &mut impl Resolve) -> Result<Header, LoadError> {
     let created_text = row.cell("created_at");
     let created_at = if created_text.is_empty() {
         None
@@ -137,7 +190,7 @@ fn read_header(row: &Row<'_>, snapshot: &Snapshot) -> Result<Header, LoadError> 
             format!("given for a `{service}` order; only pickup orders name a pickup node"),
         ));
     } else {
-        Some(snapshot.node_id(pickup_text).ok_or_else(|| {
+        Some(snapshot.node(pickup_text).ok_or_else(|| {
             row.error(
                 "pickup_node",
                 format!("unknown node `{pickup_text}` (not in nodes.csv)"),

@@ -1,0 +1,225 @@
+//! `fulfil loadgen`: drives a running server over loopback and reports throughput and latency.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use fulfil::service::pb::{
+    self, network_client::NetworkClient, reservations_client::ReservationsClient,
+    routing_client::RoutingClient,
+};
+use tonic::transport::Channel;
+
+use super::LoadgenArgs;
+use super::client::order_pb;
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    f64::from(sorted[i]) / 1000.0
+}
+
+pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
+    if args.concurrency == 0 {
+        anyhow::bail!("--concurrency must be at least 1");
+    }
+    if !(args.duration.is_finite() && args.duration > 0.0) {
+        anyhow::bail!("--duration must be a positive number of seconds");
+    }
+    let mut names = fulfil::scenario::Interner::default();
+    let orders = fulfil::scenario::read_orders_unresolved(&args.scenario.join("orders.csv"), &mut names)?;
+    if orders.is_empty() {
+        anyhow::bail!("{}: no orders", args.scenario.join("orders.csv").display());
+    }
+    let orders: Arc<Vec<pb::Order>> = Arc::new(orders.iter().map(|o| order_pb(o, &names)).collect());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let channel = Channel::from_shared(args.server.clone())
+            .context("bad --server address")?
+            .connect()
+            .await
+            .with_context(|| format!("cannot connect to {}", args.server))?;
+        if let Some(n) = args.batch {
+            return batch(channel, &orders, n).await;
+        }
+        let deadline = Instant::now() + Duration::from_secs_f64(args.duration);
+        let inventory_sent = Arc::new(AtomicU64::new(0));
+        let inventory = if args.inventory_rate > 0 {
+            let pairs = inventory_pairs(&args.scenario)?;
+            Some(tokio::spawn(stream_inventory(
+                channel.clone(),
+                pairs,
+                args.inventory_rate,
+                deadline,
+                inventory_sent.clone(),
+            )))
+        } else {
+            None
+        };
+        let errors = Arc::new(AtomicU64::new(0));
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for t in 0..args.concurrency {
+            let channel = channel.clone();
+            let orders = orders.clone();
+            let errors = errors.clone();
+            let commit = args.commit;
+            let stride = args.concurrency;
+            tasks.push(tokio::spawn(async move {
+                let mut routing = RoutingClient::new(channel.clone());
+                let mut reservations = ReservationsClient::new(channel);
+                let mut lat_ns: Vec<u32> = Vec::with_capacity(100_000);
+                let mut i = t;
+                while Instant::now() < deadline {
+                    let order = orders[i % orders.len()].clone();
+                    i += stride;
+                    let t0 = Instant::now();
+                    let r = routing
+                        .route_order(pb::RouteOrderRequest {
+                            order: Some(order),
+                            dry_run: !commit,
+                            explain: false,
+                        })
+                        .await;
+                    lat_ns.push(t0.elapsed().as_nanos().min(u128::from(u32::MAX)) as u32);
+                    match r {
+                        Ok(resp) => {
+                            let id = resp.into_inner().reservation_id;
+                            if commit && !id.is_empty() {
+                                let _ = reservations
+                                    .release(pb::ReservationRef { reservation_id: id })
+                                    .await;
+                            }
+                        }
+                        Err(_) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                lat_ns
+            }));
+        }
+        let mut all: Vec<u32> = Vec::new();
+        for t in tasks {
+            all.extend(t.await.context("load task failed")?);
+        }
+        let elapsed = start.elapsed().as_secs_f64();
+        if let Some(inv) = inventory {
+            inv.await.context("inventory task failed")??;
+        }
+        all.sort_unstable();
+        println!(
+            "route calls      {} in {:.2} s = {:.0}/s ({} errors, concurrency {}, {})",
+            all.len(),
+            elapsed,
+            all.len() as f64 / elapsed,
+            errors.load(Ordering::Relaxed),
+            args.concurrency,
+            if args.commit { "committing, then releasing" } else { "dry run" }
+        );
+        println!(
+            "latency ms       p50 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}",
+            percentile(&all, 0.5),
+            percentile(&all, 0.99),
+            percentile(&all, 0.999),
+            percentile(&all, 1.0)
+        );
+        if args.inventory_rate > 0 {
+            let sent = inventory_sent.load(Ordering::Relaxed);
+            println!(
+                "inventory        {sent} changes streamed ({:.0}/s)",
+                sent as f64 / elapsed
+            );
+        }
+        anyhow::Ok(())
+    })
+}
+
+async fn batch(channel: Channel, orders: &[pb::Order], n: usize) -> anyhow::Result<()> {
+    let mut routing = RoutingClient::new(channel)
+        .max_decoding_message_size(256 << 20)
+        .max_encoding_message_size(256 << 20);
+    let batch: Vec<pb::Order> = orders.iter().cycle().take(n).cloned().collect();
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let t0 = Instant::now();
+        let resp = routing
+            .route_batch(pb::RouteBatchRequest {
+                orders: batch.clone(),
+                dry_run: true,
+            })
+            .await
+            .map_err(|s| anyhow::anyhow!("{}: {}", s.code(), s.message()))?
+            .into_inner();
+        anyhow::ensure!(resp.decisions.len() == n, "expected {n} decisions");
+        best = best.min(t0.elapsed().as_secs_f64());
+    }
+    println!(
+        "batch            {n} orders in {:.3} s = {:.0} orders/s (best of 3, dry run, round trip included)",
+        best,
+        n as f64 / best
+    );
+    Ok(())
+}
+
+fn inventory_pairs(scenario: &std::path::Path) -> anyhow::Result<Vec<(String, String)>> {
+    let path = scenario.join("inventory.csv");
+    let mut rdr = csv::Reader::from_path(&path).with_context(|| format!("{}", path.display()))?;
+    let mut pairs = Vec::new();
+    for r in rdr.records().take(50_000) {
+        let r = r.with_context(|| format!("{}", path.display()))?;
+        pairs.push((r[0].to_owned(), r[1].to_owned()));
+    }
+    anyhow::ensure!(!pairs.is_empty(), "{}: no rows", path.display());
+    Ok(pairs)
+}
+
+async fn stream_inventory(
+    channel: Channel,
+    pairs: Vec<(String, String)>,
+    rate: u32,
+    deadline: Instant,
+    sent: Arc<AtomicU64>,
+) -> anyhow::Result<()> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<pb::InventoryChange>(65_536);
+    let mut network = NetworkClient::new(channel);
+    let call = tokio::spawn(async move {
+        network
+            .stream_inventory(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await
+    });
+    let per_tick = (rate / 100).max(1);
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let mut seq = 0u64;
+    while Instant::now() < deadline {
+        tick.tick().await;
+        for _ in 0..per_tick {
+            seq += 1;
+            let (node, sku) = &pairs[(seq as usize * 7919) % pairs.len()];
+            let msg = pb::InventoryChange {
+                node_id: node.clone(),
+                sku: sku.clone(),
+                // Up one, down one: stock levels stay where they were.
+                change: Some(pb::inventory_change::Change::Adjust(if seq % 2 == 0 { -1 } else { 1 })),
+                safety_stock: None,
+                source: "loadgen".into(),
+                sequence: seq,
+            };
+            if tx.send(msg).await.is_err() {
+                break;
+            }
+            sent.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    drop(tx);
+    call.await
+        .context("inventory stream task")?
+        .map_err(|s| anyhow::anyhow!("inventory stream: {}: {}", s.code(), s.message()))?;
+    Ok(())
+}
