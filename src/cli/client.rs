@@ -40,7 +40,7 @@ pub fn decision_of(d: &pb::Decision) -> Decision {
         sku: l.sku.clone(),
         qty: l.qty,
     };
-    let c = d.cost.clone().unwrap_or_default();
+    let c = d.cost.unwrap_or_default();
     Decision {
         order_id: d.order_id.clone(),
         shipments: d

@@ -19,7 +19,7 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
         return 0.0;
     }
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    f64::from(sorted[i]) / 1000.0
+    f64::from(sorted[i]) / 1e6
 }
 
 pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
@@ -30,11 +30,13 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         anyhow::bail!("--duration must be a positive number of seconds");
     }
     let mut names = fulfil::scenario::Interner::default();
-    let orders = fulfil::scenario::read_orders_unresolved(&args.scenario.join("orders.csv"), &mut names)?;
+    let orders =
+        fulfil::scenario::read_orders_unresolved(&args.scenario.join("orders.csv"), &mut names)?;
     if orders.is_empty() {
         anyhow::bail!("{}: no orders", args.scenario.join("orders.csv").display());
     }
-    let orders: Arc<Vec<pb::Order>> = Arc::new(orders.iter().map(|o| order_pb(o, &names)).collect());
+    let orders: Arc<Vec<pb::Order>> =
+        Arc::new(orders.iter().map(|o| order_pb(o, &names)).collect());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -121,7 +123,11 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
             all.len() as f64 / elapsed,
             errors.load(Ordering::Relaxed),
             args.concurrency,
-            if args.commit { "committing, then releasing" } else { "dry run" }
+            if args.commit {
+                "committing, then releasing"
+            } else {
+                "dry run"
+            }
         );
         println!(
             "latency ms       p50 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}",
@@ -206,7 +212,9 @@ async fn stream_inventory(
                 node_id: node.clone(),
                 sku: sku.clone(),
                 // Up one, down one: stock levels stay where they were.
-                change: Some(pb::inventory_change::Change::Adjust(if seq % 2 == 0 { -1 } else { 1 })),
+                change: Some(pb::inventory_change::Change::Adjust(
+                    if seq.is_multiple_of(2) { -1 } else { 1 },
+                )),
                 safety_stock: None,
                 source: "loadgen".into(),
                 sequence: seq,

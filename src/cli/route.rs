@@ -101,7 +101,10 @@ fn remote(args: RouteArgs, server: &str) -> anyhow::Result<()> {
         for chunk in orders.chunks(1000) {
             let resp = client
                 .route_batch(fulfil::service::pb::RouteBatchRequest {
-                    orders: chunk.iter().map(|o| super::client::order_pb(o, &names)).collect(),
+                    orders: chunk
+                        .iter()
+                        .map(|o| super::client::order_pb(o, &names))
+                        .collect(),
                     dry_run: args.dry_run,
                 })
                 .await

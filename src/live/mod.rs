@@ -7,4 +7,6 @@
 mod apply;
 mod state;
 
-pub use state::{Committed, InventoryChange, Live, LiveError, LiveInfo, LiveOptions, State};
+pub use state::{
+    Committed, InventoryChange, Live, LiveError, LiveInfo, LiveOptions, Pending, State,
+};

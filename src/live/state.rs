@@ -77,6 +77,15 @@ pub struct Committed {
     pub reservation_id: Option<String>,
 }
 
+/// A decision whose reservation (if any) is made but not yet durable.
+#[derive(Clone)]
+pub struct Pending {
+    pub committed: Committed,
+    /// The journal record to make durable before acknowledging; `None` if nothing was reserved.
+    pub record: Option<Record>,
+    book: Option<Arc<ReservationBook>>,
+}
+
 /// Counts and age of the current version.
 #[derive(Debug, Clone)]
 pub struct LiveInfo {
@@ -204,6 +213,20 @@ impl Live {
     /// Decides an order on the current version; unless `dry_run`, reserves it (re-deciding on
     /// what is left whenever a concurrent commit took the stock first) and journals it.
     pub fn route(&self, order: &Order, dry_run: bool) -> Result<Committed, LiveError> {
+        let pending = self.reserve(order, dry_run)?;
+        if let Some(record) = &pending.record
+            && let Err(e) = self.durable(std::slice::from_ref(record))
+        {
+            self.abandon(&pending);
+            return Err(e);
+        }
+        Ok(pending.committed)
+    }
+
+    /// First half of [`route`](Self::route): decides and reserves, and returns the journal record
+    /// that must be durable before the reservation is acknowledged. If it cannot be made durable,
+    /// [`abandon`](Self::abandon) gives the units back.
+    pub fn reserve(&self, order: &Order, dry_run: bool) -> Result<Pending, LiveError> {
         for attempt in 0u32.. {
             let state = self.load();
             let routed = ROUTER.with(|r| {
@@ -216,11 +239,15 @@ impl Live {
             })?;
             let held = allocations_of(&state.snapshot, &routed.plan);
             if dry_run || held.is_empty() {
-                return Ok(Committed {
-                    decision: routed.decision,
-                    exact: routed.exact,
-                    version: state.snapshot.version(),
-                    reservation_id: None,
+                return Ok(Pending {
+                    committed: Committed {
+                        decision: routed.decision,
+                        exact: routed.exact,
+                        version: state.snapshot.version(),
+                        reservation_id: None,
+                    },
+                    record: None,
+                    book: None,
                 });
             }
             let guard = self.structure.read().unwrap_or_else(|e| e.into_inner());
@@ -265,18 +292,78 @@ impl Live {
                 at_ms: super::apply::unix_ms(),
                 ttl_ms: self.options.reservation_ttl.as_millis() as u64,
             };
-            if let Err(e) = self.durable(&[record]) {
-                now.book.finish(&id, ReservationState::Released);
-                return Err(e);
-            }
-            return Ok(Committed {
-                decision: routed.decision,
-                exact: routed.exact,
-                version: now.snapshot.version(),
-                reservation_id: Some(id),
+            return Ok(Pending {
+                committed: Committed {
+                    decision: routed.decision,
+                    exact: routed.exact,
+                    version: now.snapshot.version(),
+                    reservation_id: Some(id),
+                },
+                record: Some(record),
+                book: Some(now.book.clone()),
             });
         }
         unreachable!("the loop above returns")
+    }
+
+    /// Gives back what [`reserve`](Self::reserve) took when its record could not be journaled.
+    pub fn abandon(&self, pending: &Pending) {
+        if let (Some(book), Some(id)) = (&pending.book, &pending.committed.reservation_id) {
+            book.finish(id, ReservationState::Released);
+        }
+    }
+
+    /// Appends a record to the journal; `ack` runs once it is on disk (at once without a
+    /// journal, or while replaying).
+    pub fn append(&self, record: &Record, ack: impl FnOnce(Result<(), String>) + Send + 'static) {
+        match &self.journal {
+            Some(j) if !self.replaying => j.append(record, ack),
+            _ => ack(Ok(())),
+        }
+    }
+
+    /// Releases or expires a reservation without blocking on the disk: the transition is
+    /// claimed now, and `done` runs with the outcome once the record is durable.
+    pub fn finish_async(
+        &self,
+        id: &str,
+        state: ReservationState,
+        done: impl FnOnce(Result<Reservation, LiveError>) + Send + 'static,
+    ) {
+        let current = self.load();
+        let Some((before, started)) = current.book.begin_finish(id, state) else {
+            done(Err(LiveError::NotFound(format!("no reservation `{id}`"))));
+            return;
+        };
+        if !started {
+            done(Ok(before));
+            return;
+        }
+        let record = match state {
+            ReservationState::Released => Record::Release { id: id.to_owned() },
+            ReservationState::Expired => Record::Expire { id: id.to_owned() },
+            _ => {
+                current.book.abort_finish(id);
+                done(Err(LiveError::Invalid(
+                    "only release and expiry finish without waiting".into(),
+                )));
+                return;
+            }
+        };
+        let book = current.book.clone();
+        let id = id.to_owned();
+        self.append(&record, move |res| match res {
+            Ok(()) => {
+                book.complete_finish(&before, state);
+                let mut after = before;
+                after.state = state;
+                done(Ok(after));
+            }
+            Err(e) => {
+                book.abort_finish(&id);
+                done(Err(LiveError::Journal(e)));
+            }
+        });
     }
 
     /// Releases a held reservation (the order was cancelled).
@@ -294,37 +381,40 @@ impl Live {
         id: &str,
         state: ReservationState,
     ) -> Result<Reservation, LiveError> {
+        // Held through the journal write, so a confirmation's change of on_hand takes its place
+        // among inventory changes in journal order.
         let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let current = self.load();
-        let r = current
+        let (before, started) = current
             .book
-            .get(id)
+            .begin_finish(id, state)
             .ok_or_else(|| LiveError::NotFound(format!("no reservation `{id}`")))?;
-        if r.state != ReservationState::Held {
-            return Ok(r);
+        if !started {
+            return Ok(before);
         }
         let record = match state {
             ReservationState::Released => Record::Release { id: id.to_owned() },
             ReservationState::Confirmed => Record::Confirm { id: id.to_owned() },
             ReservationState::Expired => Record::Expire { id: id.to_owned() },
             ReservationState::Held => {
+                current.book.abort_finish(id);
                 return Err(LiveError::Invalid("cannot finish as held".into()));
             }
         };
-        self.durable(&[record])?;
+        if let Err(e) = self.durable(&[record]) {
+            current.book.abort_finish(id);
+            return Err(e);
+        }
         if state == ReservationState::Confirmed {
             // Shipped units leave on_hand: a new version, then the hold is given back.
-            let changes: Vec<(usize, i64)> = r
+            let changes: Vec<(usize, i64)> = before
                 .held
                 .iter()
                 .map(|&(e, _, _, q)| (e, -i64::from(q)))
                 .collect();
             self.adjust_levels(&mut writer, &current, &changes);
         }
-        let before = current
-            .book
-            .finish(id, state)
-            .ok_or_else(|| LiveError::NotFound(format!("no reservation `{id}`")))?;
+        current.book.complete_finish(&before, state);
         let mut after = before;
         after.state = state;
         Ok(after)

@@ -221,20 +221,47 @@ impl ReservationBook {
     /// Ends a held reservation: its units and capacity are given back. Returns the reservation
     /// as it was, or `None` if unknown; a reservation no longer held is returned unchanged.
     pub fn finish(&self, id: &str, state: ReservationState) -> Option<Reservation> {
+        match self.begin_finish(id, state)? {
+            (r, true) => {
+                self.complete_finish(&r, state);
+                Some(r)
+            }
+            (r, false) => Some(r),
+        }
+    }
+
+    /// First half of ending a reservation: marks it `state` so no one else ends it too, but keeps
+    /// its units counted until [`complete_finish`](Self::complete_finish) (after the change is
+    /// durable). Returns the reservation as it was and whether this call started the transition.
+    pub fn begin_finish(&self, id: &str, state: ReservationState) -> Option<(Reservation, bool)> {
         let mut shard = self.shards[shard_of(id)]
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         let r = shard.get_mut(id)?;
         if r.state != ReservationState::Held {
-            return Some(r.clone());
+            return Some((r.clone(), false));
         }
         let before = r.clone();
         r.state = state;
-        drop(shard);
+        Some((before, true))
+    }
+
+    /// Second half: gives the units (and, unless shipped, the capacity) back.
+    pub fn complete_finish(&self, before: &Reservation, state: ReservationState) {
         // Shipped units were picked: that day's capacity stays used.
-        self.give_back(&before, state != ReservationState::Confirmed);
+        self.give_back(before, state != ReservationState::Confirmed);
         self.held_count.fetch_sub(1, Ordering::Relaxed);
-        Some(before)
+    }
+
+    /// Undoes [`begin_finish`](Self::begin_finish) when the change could not be made durable.
+    pub fn abort_finish(&self, id: &str) {
+        if let Some(r) = self.shards[shard_of(id)]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(id)
+        {
+            r.state = ReservationState::Held;
+        }
     }
 
     fn give_back(&self, r: &Reservation, capacity: bool) {

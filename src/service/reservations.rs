@@ -9,7 +9,7 @@ use super::errors::status_of;
 use super::pb;
 use super::routing::observe;
 use crate::live::Live;
-use crate::reserve::Reservation;
+use crate::reserve::{Reservation, ReservationState};
 
 pub struct ReservationsService {
     pub live: super::server::Shared,
@@ -66,13 +66,24 @@ impl pb::reservations_server::Reservations for ReservationsService {
         &self,
         request: Request<pb::ReservationRef>,
     ) -> Result<Response<pb::ReservationResponse>, Status> {
-        run(
-            self.live.get()?,
-            "Release",
-            request.into_inner(),
-            Live::release,
-        )
-        .await
+        let start = Instant::now();
+        let live = self.live.get()?;
+        let id = request.into_inner().reservation_id;
+        let result = if id.is_empty() {
+            Err(Status::invalid_argument("reservation_id: required"))
+        } else {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            live.finish_async(&id, ReservationState::Released, move |r| {
+                let _ = tx.send(r);
+            });
+            match rx.await {
+                Ok(Ok(r)) => Ok(response(&live, &r)),
+                Ok(Err(e)) => Err(status_of(&e)),
+                Err(_) => Err(Status::unavailable("journal writer stopped")),
+            }
+        };
+        observe("Release", start, &result);
+        result.map(Response::new)
     }
 
     async fn confirm(

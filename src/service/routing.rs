@@ -1,5 +1,6 @@
 //! The Routing service.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use h3o::{LatLng, Resolution};
@@ -35,13 +36,47 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| Status::internal(format!("worker failed: {e}")))?
 }
 
-fn route_one(live: &Live, req: pb::RouteOrderRequest) -> Result<pb::RouteOrderResponse, Status> {
+/// Orders of more lines than this are decided on the blocking pool; smaller ones take
+/// microseconds and are decided on the async worker.
+const INLINE_LINES: usize = 16;
+
+async fn route_one(
+    live: Arc<Live>,
+    req: pb::RouteOrderRequest,
+) -> Result<pb::RouteOrderResponse, Status> {
     let order_pb = req
         .order
         .ok_or_else(|| Status::invalid_argument("order: required"))?;
     let state = live.load();
     let order = order_of(&order_pb, &state.snapshot, "order")?;
-    let committed = live.route(&order, req.dry_run).map_err(|e| status_of(&e))?;
+    drop(state);
+    let dry_run = req.dry_run;
+    let (order, pending) = if order.lines.len() > INLINE_LINES {
+        let live = live.clone();
+        blocking(move || {
+            let p = live.reserve(&order, dry_run).map_err(|e| status_of(&e))?;
+            Ok((order, p))
+        })
+        .await?
+    } else {
+        let p = live.reserve(&order, dry_run).map_err(|e| status_of(&e))?;
+        (order, p)
+    };
+    if let Some(record) = &pending.record {
+        // Acknowledged only once on disk; concurrent commits share one fsync.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        live.append(record, move |r| {
+            let _ = tx.send(r);
+        });
+        let durable = rx
+            .await
+            .unwrap_or_else(|_| Err("journal writer stopped".into()));
+        if let Err(e) = durable {
+            live.abandon(&pending);
+            return Err(Status::unavailable(format!("journal: {e}")));
+        }
+    }
+    let committed = pending.committed;
     let outcome = if committed.decision.backordered.is_empty() {
         "complete"
     } else if committed.decision.shipments.is_empty() {
@@ -215,7 +250,7 @@ impl pb::routing_server::Routing for RoutingService {
         let start = Instant::now();
         let live = self.live.get()?;
         let req = request.into_inner();
-        let result = blocking(move || route_one(&live, req)).await;
+        let result = route_one(live, req).await;
         observe("RouteOrder", start, &result);
         result.map(Response::new)
     }

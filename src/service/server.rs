@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::Status;
 
 use super::network::NetworkService;
@@ -139,10 +138,13 @@ pub async fn serve(config: ServeConfig) -> Result<Server, String> {
         }));
     let join = tokio::spawn(async move {
         router
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
-                let _ = rx.await;
-                tracing::info!("shutting down: draining calls in flight");
-            })
+            .serve_with_incoming_shutdown(
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+                async {
+                    let _ = rx.await;
+                    tracing::info!("shutting down: draining calls in flight");
+                },
+            )
             .await
             .map_err(|e| format!("server failed: {e}"))
     });

@@ -27,7 +27,9 @@ fn spawn(data: &Path) -> (Child, String) {
         .expect("fulfil serve starts");
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("listening line");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("listening line");
     let addr = line
         .trim()
         .strip_prefix("listening on ")
@@ -38,7 +40,11 @@ fn spawn(data: &Path) -> (Child, String) {
 
 async fn connect(url: &str) -> Channel {
     for _ in 0..100 {
-        if let Ok(ch) = Channel::from_shared(url.to_owned()).expect("uri").connect().await {
+        if let Ok(ch) = Channel::from_shared(url.to_owned())
+            .expect("uri")
+            .connect()
+            .await
+        {
             return ch;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -84,11 +90,15 @@ async fn acknowledged_changes_survive_sigkill_and_apply_once() {
         ids.push(r.reservation_id);
     }
     reservations
-        .release(pb::ReservationRef { reservation_id: ids[1].clone() })
+        .release(pb::ReservationRef {
+            reservation_id: ids[1].clone(),
+        })
         .await
         .expect("release");
     reservations
-        .confirm(pb::ReservationRef { reservation_id: ids[2].clone() })
+        .confirm(pb::ReservationRef {
+            reservation_id: ids[2].clone(),
+        })
         .await
         .expect("confirm");
     // ST-LA has 5 units of A; +10 from the warehouse system.
@@ -98,7 +108,10 @@ async fn acknowledged_changes_survive_sigkill_and_apply_once() {
         .expect("stream")
         .into_inner();
     assert_eq!(r.applied, 1);
-    assert_eq!(allocated(&quote(&mut routing, pickup("q", "ST-LA", "A", 100)).await), 15);
+    assert_eq!(
+        allocated(&quote(&mut routing, pickup("q", "ST-LA", "A", 100)).await),
+        15
+    );
     let before_east = quote(&mut routing, ship("big", 40.6, -75.5, &[("A", 1000)])).await;
 
     child.kill().expect("SIGKILL");
@@ -114,7 +127,9 @@ async fn acknowledged_changes_survive_sigkill_and_apply_once() {
         for id in &ids {
             v.push(
                 reservations
-                    .get(pb::ReservationRef { reservation_id: id.clone() })
+                    .get(pb::ReservationRef {
+                        reservation_id: id.clone(),
+                    })
                     .await
                     .expect("reservation survives")
                     .into_inner()
@@ -125,7 +140,10 @@ async fn acknowledged_changes_survive_sigkill_and_apply_once() {
     };
     assert_eq!(states, ["held", "released", "confirmed", "held"]);
     // The adjustment is there once, and the same message again is a repeat.
-    assert_eq!(allocated(&quote(&mut routing, pickup("q", "ST-LA", "A", 100)).await), 15);
+    assert_eq!(
+        allocated(&quote(&mut routing, pickup("q", "ST-LA", "A", 100)).await),
+        15
+    );
     let r = network
         .stream_inventory(tokio_stream::iter(vec![adjust(7, 10)]))
         .await
@@ -147,11 +165,19 @@ async fn acknowledged_changes_survive_sigkill_and_apply_once() {
         .await
         .expect("commit")
         .into_inner();
-    assert!(!ids.contains(&r.reservation_id), "{} reused", r.reservation_id);
+    assert!(
+        !ids.contains(&r.reservation_id),
+        "{} reused",
+        r.reservation_id
+    );
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");
 }
 
 fn allocated(d: &pb::Decision) -> u32 {
-    d.shipments.iter().flat_map(|s| &s.lines).map(|l| l.qty).sum()
+    d.shipments
+        .iter()
+        .flat_map(|s| &s.lines)
+        .map(|l| l.qty)
+        .sum()
 }
