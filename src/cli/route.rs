@@ -108,7 +108,7 @@ fn remote(args: RouteArgs, server: &str) -> anyhow::Result<()> {
                     dry_run: args.dry_run,
                 })
                 .await
-                .map_err(|s| anyhow::anyhow!("{server}: {}: {}", s.code(), s.message()))?
+                .map_err(|s| anyhow::anyhow!("{server}: {:?}: {}", s.code(), s.message()))?
                 .into_inner();
             version = resp.snapshot_version;
             decisions.extend(resp.decisions.iter().map(super::client::decision_of));

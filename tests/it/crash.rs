@@ -181,3 +181,48 @@ fn allocated(d: &pb::Decision) -> u32 {
         .map(|l| l.qty)
         .sum()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_client_mode_through_the_binary() {
+    let data = tempfile::tempdir().expect("temp");
+    let (mut child, url) = spawn(data.path());
+    let _ = connect(&url).await;
+    let case = root().join("tests/conformance/c1-rules");
+    let out_file = data.path().join("decisions.jsonl");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_fulfil"))
+        .args(["route", "--dry-run", "--server", &url, "--orders"])
+        .arg(case.join("orders.csv"))
+        .arg("--out")
+        .arg(&out_file)
+        .output()
+        .await
+        .expect("client runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got = std::fs::read_to_string(&out_file).expect("decisions");
+    let expected = std::fs::read_to_string(case.join("expected.jsonl")).expect("expected");
+    assert_eq!(got.lines().count(), 17);
+    for (g, e) in got.lines().zip(expected.lines()) {
+        let g: serde_json::Value = serde_json::from_str(g).expect("json");
+        let e: serde_json::Value = serde_json::from_str(e).expect("json");
+        assert_eq!(g["order_id"], e["order_id"]);
+        let (a, b) = (
+            g["cost"]["total"].as_f64().expect("total"),
+            e["total"].as_f64().expect("total"),
+        );
+        assert!((a - b).abs() < 1e-6, "{}: {a} vs {b}", g["order_id"]);
+    }
+    // An unknown SKU in the file is named by the server.
+    let bad = data.path().join("bad.csv");
+    std::fs::write(&bad, "order_id,lat,lon,sku,qty\nx1,40,-73,NOPE,1\n").expect("write");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_fulfil"))
+        .args(["route", "--server", &url, "--orders"])
+        .arg(&bad)
+        .output()
+        .await
+        .expect("client runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("NOPE") && stderr.contains("NotFound"), "{stderr}");
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+}
