@@ -335,14 +335,33 @@ impl Live {
                     expires: Instant::now() + Duration::from_millis(left),
                 });
             }
+            Record::Ended {
+                id,
+                order_id,
+                state,
+                expires_ms,
+            } => {
+                let state = ReservationState::parse(&state).unwrap_or(ReservationState::Released);
+                let left = expires_ms.saturating_sub(unix_ms());
+                self.load().book.restore_ended(Reservation {
+                    id,
+                    order_id,
+                    day: None,
+                    held: Vec::new(),
+                    state,
+                    expires: Instant::now() + Duration::from_millis(left),
+                });
+            }
+            // A reservation whose end was claimed when the journal was compacted is not in the
+            // compacted state; its end record may follow. Ending an unknown one is a no-op.
             Record::Release { id } => {
-                self.finish(&id, ReservationState::Released)?;
+                self.finish_replayed(&id, ReservationState::Released)?;
             }
             Record::Confirm { id } => {
-                self.finish(&id, ReservationState::Confirmed)?;
+                self.finish_replayed(&id, ReservationState::Confirmed)?;
             }
             Record::Expire { id } => {
-                self.finish(&id, ReservationState::Expired)?;
+                self.finish_replayed(&id, ReservationState::Expired)?;
             }
             Record::Inventory {
                 node_id,
@@ -389,10 +408,16 @@ impl Live {
         Ok(())
     }
 
+    fn finish_replayed(&self, id: &str, state: ReservationState) -> Result<(), LiveError> {
+        match self.finish(id, state) {
+            Ok(_) | Err(LiveError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The current state as journal records: network changes, stock levels that differ from
     /// the base, source sequence numbers, and held reservations.
-    pub(super) fn state_records(&self) -> Vec<Record> {
-        let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+    pub(super) fn state_records(&self, writer: &WriterState) -> Vec<Record> {
         let state = self.load();
         let snap = &state.snapshot;
         let mut out = Vec::new();
@@ -443,6 +468,22 @@ impl Live {
         }
         let now = Instant::now();
         let now_ms = unix_ms();
+        for r in state.book.ended() {
+            let expires_ms = if r.expires >= now {
+                now_ms + r.expires.duration_since(now).as_millis() as u64
+            } else {
+                now_ms.saturating_sub(now.duration_since(r.expires).as_millis() as u64)
+            };
+            // Ended reservations are remembered for a day past their expiry.
+            if expires_ms + 86_400_000 > now_ms {
+                out.push(Record::Ended {
+                    id: r.id.clone(),
+                    order_id: r.order_id.clone(),
+                    state: r.state.as_str().to_owned(),
+                    expires_ms,
+                });
+            }
+        }
         for r in state.book.held() {
             out.push(Record::Reserve {
                 id: r.id.clone(),

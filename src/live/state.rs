@@ -81,8 +81,6 @@ pub struct Committed {
 #[derive(Clone)]
 pub struct Pending {
     pub committed: Committed,
-    /// The journal record to make durable before acknowledging; `None` if nothing was reserved.
-    pub record: Option<Record>,
     book: Option<Arc<ReservationBook>>,
 }
 
@@ -160,7 +158,10 @@ impl Live {
                 live.replay(r)?;
             }
             // Compact: the journal becomes the current state in as few records as possible.
-            let compacted = live.state_records();
+            let compacted = {
+                let writer = live.writer.lock().unwrap_or_else(|e| e.into_inner());
+                live.state_records(&writer)
+            };
             Journal::rewrite(&dir, &compacted)?;
             let (journal, _) = Journal::open(&dir)?;
             live.journal = Some(journal);
@@ -213,20 +214,30 @@ impl Live {
     /// Decides an order on the current version; unless `dry_run`, reserves it (re-deciding on
     /// what is left whenever a concurrent commit took the stock first) and journals it.
     pub fn route(&self, order: &Order, dry_run: bool) -> Result<Committed, LiveError> {
-        let pending = self.reserve(order, dry_run)?;
-        if let Some(record) = &pending.record
-            && let Err(e) = self.durable(std::slice::from_ref(record))
-        {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let pending = self.reserve(order, dry_run, move |r| {
+            let _ = tx.send(r);
+        })?;
+        let durable = rx
+            .recv()
+            .unwrap_or_else(|_| Err("journal writer stopped".into()));
+        if let Err(e) = durable {
             self.abandon(&pending);
-            return Err(e);
+            return Err(LiveError::Journal(e));
         }
         Ok(pending.committed)
     }
 
-    /// First half of [`route`](Self::route): decides and reserves, and returns the journal record
-    /// that must be durable before the reservation is acknowledged. If it cannot be made durable,
-    /// [`abandon`](Self::abandon) gives the units back.
-    pub fn reserve(&self, order: &Order, dry_run: bool) -> Result<Pending, LiveError> {
+    /// The non-blocking form of [`route`](Self::route): decides and reserves, queues the journal
+    /// record, and calls `on_durable` once it is on disk (at once when nothing was reserved).
+    /// The reservation may be acknowledged only then; if it failed, [`abandon`](Self::abandon)
+    /// gives the units back.
+    pub fn reserve(
+        &self,
+        order: &Order,
+        dry_run: bool,
+        on_durable: impl FnOnce(Result<(), String>) + Send + 'static,
+    ) -> Result<Pending, LiveError> {
         for attempt in 0u32.. {
             let state = self.load();
             let routed = ROUTER.with(|r| {
@@ -239,6 +250,7 @@ impl Live {
             })?;
             let held = allocations_of(&state.snapshot, &routed.plan);
             if dry_run || held.is_empty() {
+                on_durable(Ok(()));
                 return Ok(Pending {
                     committed: Committed {
                         decision: routed.decision,
@@ -246,7 +258,6 @@ impl Live {
                         version: state.snapshot.version(),
                         reservation_id: None,
                     },
-                    record: None,
                     book: None,
                 });
             }
@@ -274,7 +285,6 @@ impl Live {
             let id = now
                 .book
                 .record(None, order, held.clone(), self.options.reservation_ttl);
-            drop(guard);
             let record = Record::Reserve {
                 id: id.clone(),
                 order_id: order.id.clone(),
@@ -292,6 +302,10 @@ impl Live {
                 at_ms: super::apply::unix_ms(),
                 ttl_ms: self.options.reservation_ttl.as_millis() as u64,
             };
+            // Queued while still holding the structure lock, so a compaction (which takes it
+            // exclusively) sees either both the reservation and its record, or neither.
+            self.append(&record, on_durable);
+            drop(guard);
             return Ok(Pending {
                 committed: Committed {
                     decision: routed.decision,
@@ -299,7 +313,6 @@ impl Live {
                     version: now.snapshot.version(),
                     reservation_id: Some(id),
                 },
-                record: Some(record),
                 book: Some(now.book.clone()),
             });
         }
@@ -418,6 +431,30 @@ impl Live {
         let mut after = before;
         after.state = state;
         Ok(after)
+    }
+
+    /// Rewrites the journal as the current state, if it has grown past `min_bytes`. Commits and
+    /// network changes wait for the moment of the capture, not for the disk.
+    pub fn compact(&self, min_bytes: u64) -> Result<bool, LiveError> {
+        let Some(journal) = &self.journal else {
+            return Ok(false);
+        };
+        if journal.size() < min_bytes {
+            return Ok(false);
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        {
+            let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+            let _structure = self.structure.write().unwrap_or_else(|e| e.into_inner());
+            let records = self.state_records(&writer);
+            journal.rotate(&records, move |r| {
+                let _ = tx.send(r);
+            });
+        }
+        rx.recv()
+            .unwrap_or_else(|_| Err("journal writer stopped".into()))
+            .map_err(LiveError::Journal)?;
+        Ok(true)
     }
 
     /// Expires held reservations past their time to live; returns how many.

@@ -22,6 +22,17 @@ pub enum ReservationState {
 }
 
 impl ReservationState {
+    /// Parses [`as_str`](Self::as_str)'s spelling.
+    pub fn parse(s: &str) -> Option<ReservationState> {
+        match s {
+            "held" => Some(ReservationState::Held),
+            "released" => Some(ReservationState::Released),
+            "confirmed" => Some(ReservationState::Confirmed),
+            "expired" => Some(ReservationState::Expired),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ReservationState::Held => "held",
@@ -294,6 +305,29 @@ impl ReservationBook {
             );
         }
         out
+    }
+
+    /// Reservations that have ended.
+    pub fn ended(&self) -> Vec<Reservation> {
+        let mut out = Vec::new();
+        for s in &self.shards {
+            let s = s.lock().unwrap_or_else(|e| e.into_inner());
+            out.extend(
+                s.values()
+                    .filter(|r| r.state != ReservationState::Held)
+                    .cloned(),
+            );
+        }
+        out
+    }
+
+    /// Puts back an ended reservation: its state only, no units.
+    pub fn restore_ended(&self, r: Reservation) {
+        self.observe_id(&r.id);
+        self.shards[shard_of(&r.id)]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(r.id.clone(), r);
     }
 
     /// All reservations still held.

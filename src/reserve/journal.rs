@@ -34,6 +34,16 @@ pub enum Record {
         source: String,
         sequence: u64,
     },
+    /// A reservation that has ended (written by compaction so its final state can still be read
+    /// and a repeated release or confirmation stays a no-op). Changes no stock.
+    Ended {
+        id: String,
+        order_id: String,
+        /// released, confirmed or expired.
+        state: String,
+        /// When it would have expired (Unix ms), to forget it a day after.
+        expires_ms: u64,
+    },
     Release {
         id: String,
     },
@@ -89,6 +99,8 @@ type Ack = Box<dyn FnOnce(Result<(), String>) + Send>;
 
 enum Command {
     Append(Vec<u8>, Ack),
+    /// Replace the file with these framed records (a compacted state), then go on appending.
+    Rotate(Vec<u8>, Ack),
 }
 
 /// The journal's writer handle; cheap to clone.
@@ -194,9 +206,10 @@ impl Journal {
 
     fn spawn(file: File, path: PathBuf) -> Journal {
         let (tx, rx) = mpsc::channel::<Command>();
+        let at = path.clone();
         std::thread::Builder::new()
             .name("fulfil-journal".into())
-            .spawn(move || writer(file, rx))
+            .spawn(move || writer(file, &at, rx))
             .map(|_| ())
             .unwrap_or_else(|e| tracing::error!("cannot start the journal writer: {e}"));
         Journal { tx, path }
@@ -204,11 +217,31 @@ impl Journal {
 
     /// Appends a record; `ack` is called once it is on disk (or with the error).
     pub fn append(&self, record: &Record, ack: impl FnOnce(Result<(), String>) + Send + 'static) {
-        if let Err(mpsc::SendError(Command::Append(_, ack))) =
+        if let Err(mpsc::SendError(Command::Append(_, ack) | Command::Rotate(_, ack))) =
             self.tx.send(Command::Append(frame(record), Box::new(ack)))
         {
             ack(Err("journal writer has stopped".into()));
         }
+    }
+
+    /// Replaces the journal with `records` (the state at this point of the log, captured while
+    /// nothing else could append) and goes on appending after them.
+    pub fn rotate(
+        &self,
+        records: &[Record],
+        ack: impl FnOnce(Result<(), String>) + Send + 'static,
+    ) {
+        let bytes: Vec<u8> = records.iter().flat_map(frame).collect();
+        if let Err(mpsc::SendError(Command::Rotate(_, ack) | Command::Append(_, ack))) =
+            self.tx.send(Command::Rotate(bytes, Box::new(ack)))
+        {
+            ack(Err("journal writer has stopped".into()));
+        }
+    }
+
+    /// Bytes in the journal file now.
+    pub fn size(&self) -> u64 {
+        std::fs::metadata(&self.path).map_or(0, |m| m.len())
     }
 
     /// Appends and waits (for callers outside async code).
@@ -232,11 +265,28 @@ impl Journal {
     }
 }
 
-fn writer(file: File, rx: mpsc::Receiver<Command>) {
+fn writer(file: File, path: &Path, rx: mpsc::Receiver<Command>) {
     let mut out = BufWriter::with_capacity(1 << 20, file);
-    while let Ok(first) = rx.recv() {
+    let mut pending: Option<Command> = None;
+    loop {
+        let first = match pending.take() {
+            Some(c) => c,
+            None => match rx.recv() {
+                Ok(c) => c,
+                Err(_) => break,
+            },
+        };
+        if let Command::Rotate(bytes, ack) = first {
+            let result = rotate_file(&mut out, path, &bytes);
+            ack(result);
+            continue;
+        }
         let mut batch = vec![first];
         while let Ok(more) = rx.try_recv() {
+            if matches!(more, Command::Rotate(..)) {
+                pending = Some(more);
+                break;
+            }
             batch.push(more);
             if batch.len() >= 4096 {
                 break;
@@ -244,8 +294,10 @@ fn writer(file: File, rx: mpsc::Receiver<Command>) {
         }
         let start = Instant::now();
         let mut result: Result<(), String> = Ok(());
-        for Command::Append(bytes, _) in &batch {
-            if let Err(e) = out.write_all(bytes) {
+        for c in &batch {
+            if let Command::Append(bytes, _) = c
+                && let Err(e) = out.write_all(bytes)
+            {
                 result = Err(e.to_string());
                 break;
             }
@@ -258,8 +310,41 @@ fn writer(file: File, rx: mpsc::Receiver<Command>) {
         }
         metrics::histogram!("fulfil_journal_fsync_seconds").record(start.elapsed().as_secs_f64());
         metrics::counter!("fulfil_journal_records_total").increment(batch.len() as u64);
-        for Command::Append(_, ack) in batch {
+        for c in batch {
+            let (Command::Append(_, ack) | Command::Rotate(_, ack)) = c;
             ack(result.clone());
         }
+    }
+}
+
+/// Writes the compacted state to a new file, syncs it, renames it over the journal and makes it
+/// the file appended to. On failure the old file stays in use.
+fn rotate_file(out: &mut BufWriter<File>, path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let tmp = path.with_extension("log.tmp");
+    let mut attempt = || -> std::io::Result<File> {
+        out.flush()?;
+        out.get_ref().sync_data()?;
+        let mut f = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Some(dir) = path.parent()
+            && let Ok(d) = File::open(dir)
+        {
+            let _ = d.sync_all();
+        }
+        Ok(f)
+    };
+    match attempt() {
+        Ok(f) => {
+            *out = BufWriter::with_capacity(1 << 20, f);
+            metrics::counter!("fulfil_journal_compactions_total").increment(1);
+            Ok(())
+        }
+        Err(e) => Err(e.to_string()),
     }
 }

@@ -51,30 +51,32 @@ async fn route_one(
     let order = order_of(&order_pb, &state.snapshot, "order")?;
     drop(state);
     let dry_run = req.dry_run;
+    // Acknowledged only once on disk; concurrent commits share one fsync.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let on_durable = move |r: Result<(), String>| {
+        let _ = tx.send(r);
+    };
     let (order, pending) = if order.lines.len() > INLINE_LINES {
         let live = live.clone();
         blocking(move || {
-            let p = live.reserve(&order, dry_run).map_err(|e| status_of(&e))?;
+            let p = live
+                .reserve(&order, dry_run, on_durable)
+                .map_err(|e| status_of(&e))?;
             Ok((order, p))
         })
         .await?
     } else {
-        let p = live.reserve(&order, dry_run).map_err(|e| status_of(&e))?;
+        let p = live
+            .reserve(&order, dry_run, on_durable)
+            .map_err(|e| status_of(&e))?;
         (order, p)
     };
-    if let Some(record) = &pending.record {
-        // Acknowledged only once on disk; concurrent commits share one fsync.
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        live.append(record, move |r| {
-            let _ = tx.send(r);
-        });
-        let durable = rx
-            .await
-            .unwrap_or_else(|_| Err("journal writer stopped".into()));
-        if let Err(e) = durable {
-            live.abandon(&pending);
-            return Err(Status::unavailable(format!("journal: {e}")));
-        }
+    let durable = rx
+        .await
+        .unwrap_or_else(|_| Err("journal writer stopped".into()));
+    if let Err(e) = durable {
+        live.abandon(&pending);
+        return Err(Status::unavailable(format!("journal: {e}")));
     }
     let committed = pending.committed;
     let outcome = if committed.decision.backordered.is_empty() {

@@ -203,7 +203,11 @@ async fn route_client_mode_through_the_binary() {
         .output()
         .await
         .expect("client runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let got = std::fs::read_to_string(&out_file).expect("decisions");
     let expected = std::fs::read_to_string(case.join("expected.jsonl")).expect("expected");
     assert_eq!(got.lines().count(), 17);
@@ -228,7 +232,10 @@ async fn route_client_mode_through_the_binary() {
         .expect("client runs");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("NOPE") && stderr.contains("NotFound"), "{stderr}");
+    assert!(
+        stderr.contains("NOPE") && stderr.contains("NotFound"),
+        "{stderr}"
+    );
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");
 }
@@ -252,7 +259,8 @@ async fn metrics_are_served_for_prometheus() {
     for _ in 0..50 {
         if let Ok(mut s) = std::net::TcpStream::connect(&metrics_addr) {
             use std::io::{Read, Write};
-            s.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n").expect("send");
+            s.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+                .expect("send");
             body.clear();
             s.read_to_string(&mut body).expect("read");
             if body.contains("fulfil_reservations_held") {

@@ -5,6 +5,7 @@ mod conformance;
 mod crash;
 mod differential;
 mod hand_worked;
+mod live;
 mod load_errors;
 mod properties;
 mod service;
