@@ -502,39 +502,68 @@ impl Live {
     }
 
     /// Routes orders in sequence on the live network (each seeing what the ones before took).
+    /// A dry run decides them in parallel where that cannot change the result; a commit reserves
+    /// them one after another and waits for all their journal records at once.
     pub fn route_batch(
         &self,
         orders: &[Order],
         dry_run: bool,
     ) -> Result<Vec<super::Committed>, LiveError> {
         if dry_run {
-            // Sequential semantics on a private ledger over the current version's holds.
             let state = self.load();
             let mut ledger = crate::route::Ledger::from_counts(
                 &state.snapshot,
                 state.book.reserved_counts(),
                 state.book.capacity_counts(),
             );
-            let mut router = crate::route::Router::new();
+            let version = state.snapshot.version();
             let mut out = Vec::with_capacity(orders.len());
-            for o in orders {
-                let r = router.route(
-                    &state.snapshot,
-                    &ledger,
-                    o,
-                    crate::route::PolicyKind::Optimal,
-                )?;
-                ledger.commit(&state.snapshot, o, &r.plan);
-                out.push(super::Committed {
-                    decision: r.decision,
-                    exact: r.exact,
-                    version: state.snapshot.version(),
-                    reservation_id: None,
-                });
-            }
+            crate::route::route_in_sequence(
+                &state.snapshot,
+                &mut ledger,
+                orders,
+                crate::route::PolicyKind::Optimal,
+                |_, _, r| {
+                    out.push(super::Committed {
+                        decision: r.decision,
+                        exact: r.exact,
+                        version,
+                        reservation_id: None,
+                    })
+                },
+            )?;
             return Ok(out);
         }
-        orders.iter().map(|o| self.route(o, false)).collect()
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut pending = Vec::with_capacity(orders.len());
+        for o in orders {
+            let ack = tx.clone();
+            match self.reserve(o, false, move |r| {
+                let _ = ack.send(r);
+            }) {
+                Ok(p) => pending.push(p),
+                Err(e) => {
+                    // Orders before this one stay reserved once durable; report the failure.
+                    drop(tx);
+                    for _ in rx.iter() {}
+                    return Err(e);
+                }
+            }
+        }
+        drop(tx);
+        let mut failed = None;
+        for r in rx.iter() {
+            if let Err(e) = r {
+                failed = Some(e);
+            }
+        }
+        if let Some(e) = failed {
+            for p in &pending {
+                self.abandon(p);
+            }
+            return Err(LiveError::Journal(e));
+        }
+        Ok(pending.into_iter().map(|p| p.committed).collect())
     }
 }
 

@@ -12,6 +12,7 @@ pub mod mip;
 mod nearest;
 mod run;
 mod search;
+mod speculate;
 
 use std::str::FromStr;
 
@@ -20,6 +21,7 @@ pub use cost::{Plan, billable_kg, distance_km, price};
 pub use explain::{NodeExplanation, Outcome, explain};
 pub use ledger::{Availability, Ledger, Untouched};
 pub use run::{RunSummary, route_all};
+pub use speculate::route_in_sequence;
 
 use candidates::CandidateSet;
 use search::Search;

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use super::{Ledger, PolicyKind, RouteError, Router};
+use super::{Ledger, PolicyKind, RouteError};
 use crate::model::{CostBreakdown, Decision, Order};
 use crate::snapshot::Snapshot;
 
@@ -98,21 +98,24 @@ pub fn route_all(
 ) -> Result<(Vec<Decision>, RunSummary), RouteError> {
     let start = Instant::now();
     let mut ledger = Ledger::new(snapshot);
-    let mut router = Router::new();
     let mut summary = RunSummary::default();
     let mut decisions = Vec::with_capacity(orders.len());
-    for (i, order) in orders.iter().enumerate() {
-        let routed = router.route(snapshot, &ledger, order, kind)?;
-        ledger.commit(snapshot, order, &routed.plan);
-        summary.add(order, &routed.decision);
-        if !routed.exact {
-            summary.inexact_orders += 1;
-        }
-        decisions.push(routed.decision);
-        if i % 1024 == 1023 {
-            progress(i + 1);
-        }
-    }
+    super::speculate::route_in_sequence(
+        snapshot,
+        &mut ledger,
+        orders,
+        kind,
+        |i, order, routed| {
+            summary.add(order, &routed.decision);
+            if !routed.exact {
+                summary.inexact_orders += 1;
+            }
+            decisions.push(routed.decision);
+            if i % 1024 == 1023 {
+                progress(i + 1);
+            }
+        },
+    )?;
     progress(orders.len());
     summary.elapsed = start.elapsed();
     Ok((decisions, summary))

@@ -130,3 +130,25 @@ fn optimal_is_never_worse_than_nearest_order_by_order_on_a_fresh_network() {
         }
     }
 }
+
+#[test]
+fn parallel_runs_decide_exactly_as_one_order_at_a_time() {
+    use fulfil::route::{Ledger, Router};
+    for seed in [3u64, 17, 29, 41] {
+        let s = random_scenario(seed, 3000);
+        let snapshot = load_snapshot(s.path()).expect("loads");
+        let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
+        for kind in [PolicyKind::Optimal, PolicyKind::Nearest] {
+            let (parallel, _) = route_all(&snapshot, &orders, kind, |_| {}).expect("routes");
+            let mut ledger = Ledger::new(&snapshot);
+            let mut router = Router::new();
+            for (order, got) in orders.iter().zip(&parallel) {
+                let r = router
+                    .route(&snapshot, &ledger, order, kind)
+                    .expect("routes");
+                ledger.commit(&snapshot, order, &r.plan);
+                assert_eq!(&r.decision, got, "seed {seed}, order {}", order.id);
+            }
+        }
+    }
+}

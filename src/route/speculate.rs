@@ -1,0 +1,152 @@
+//! Sequential semantics, decided in parallel.
+//!
+//! Every order of a chunk is first decided in parallel (rayon) against the ledger as it stood at
+//! the chunk's start. Then, in order, each speculative decision is checked: a decision depends on
+//! the state only through `min(ATS, qty)` of each line at each holder and `min(capacity left,
+//! units)` of each holder, so if none of those changed since the chunk started (only entries and
+//! nodes that earlier orders of the chunk touched need looking at), the speculative decision is
+//! exactly the one a sequential run would make; otherwise the order is decided again on the
+//! current ledger. The result is the same as deciding one order at a time, byte for byte.
+
+use std::collections::{HashMap, HashSet};
+
+use rayon::prelude::*;
+
+use super::{Availability, Ledger, PolicyKind, RouteError, Routed, Router};
+use crate::model::{Destination, NodeId, Order, SkuId};
+use crate::snapshot::Snapshot;
+
+/// Orders decided speculatively at a time: large enough to keep both cores busy, small enough
+/// that little of a chunk is invalidated by the orders before it.
+const CHUNK: usize = 2048;
+
+/// Decides `orders` in sequence on `ledger` (committing each), in parallel where that cannot
+/// change the result. Calls `each` with every order's result in order.
+pub fn route_in_sequence(
+    snapshot: &Snapshot,
+    ledger: &mut Ledger,
+    orders: &[Order],
+    kind: PolicyKind,
+    mut each: impl FnMut(usize, &Order, Routed),
+) -> Result<(), RouteError> {
+    let mut router = Router::new();
+    let mut done = 0;
+    let mut redone = 0usize;
+    // Which inventory entries earlier orders of the chunk touched (stamped with the chunk number).
+    let mut stamp: Vec<u32> = vec![0; snapshot.inventory().len()];
+    let mut chunk_no = 0u32;
+    for chunk in orders.chunks(CHUNK) {
+        chunk_no += 1;
+        let base = ledger.clone();
+        // A state change can only alter a decision where what is left falls below what an order
+        // asks: track only entries and nodes that fell below the chunk's largest line and order.
+        let max_qty = chunk
+            .iter()
+            .flat_map(|o| o.lines.iter().map(|l| l.qty))
+            .max()
+            .unwrap_or(0);
+        let max_units = chunk
+            .iter()
+            .map(|o| o.lines.iter().map(|l| l.qty).sum::<u32>())
+            .max()
+            .unwrap_or(0);
+        let speculative: Vec<Result<Routed, RouteError>> = chunk
+            .par_iter()
+            .map_init(Router::new, |r, o| r.route(snapshot, &base, o, kind))
+            .collect();
+        let mut touched_entries: HashMap<SkuId, Vec<usize>> = HashMap::new();
+        let mut touched_nodes: HashMap<Option<i32>, HashSet<NodeId>> = HashMap::new();
+        for (order, spec) in chunk.iter().zip(speculative) {
+            let still_valid = spec.is_ok()
+                && unaffected(
+                    snapshot,
+                    &base,
+                    ledger,
+                    order,
+                    &touched_entries,
+                    &touched_nodes,
+                );
+            let routed = match spec {
+                Ok(r) if still_valid => r,
+                _ => {
+                    redone += 1;
+                    router.route(snapshot, &*ledger, order, kind)?
+                }
+            };
+            ledger.commit(snapshot, order, &routed.plan);
+            for (node, lines) in &routed.plan.shipments {
+                if let Some(cap) = snapshot.node(*node).capacity_units
+                    && cap.saturating_sub(ledger.capacity_used(*node, order.day)) < max_units
+                {
+                    touched_nodes.entry(order.day).or_default().insert(*node);
+                }
+                for (sku, _) in lines {
+                    if let Some(e) = snapshot.inventory().entry(*node, *sku)
+                        && stamp[e] != chunk_no
+                        && ledger.ats(snapshot, e) < max_qty
+                    {
+                        stamp[e] = chunk_no;
+                        touched_entries.entry(*sku).or_default().push(e);
+                    }
+                }
+            }
+            each(done, order, routed);
+            done += 1;
+        }
+    }
+    if std::env::var_os("FULFIL_DEBUG_SPECULATION").is_some() {
+        eprintln!("speculation: {redone} of {done} orders decided again");
+    }
+    Ok(())
+}
+
+/// Whether everything `order`'s decision depends on is as it was at the chunk's start.
+fn unaffected(
+    snapshot: &Snapshot,
+    base: &Ledger,
+    now: &Ledger,
+    order: &Order,
+    touched_entries: &HashMap<SkuId, Vec<usize>>,
+    touched_nodes: &HashMap<Option<i32>, HashSet<NodeId>>,
+) -> bool {
+    let inv = snapshot.inventory();
+    let units: u32 = order.lines.iter().map(|l| l.qty).sum();
+    for line in &order.lines {
+        if let Some(entries) = touched_entries.get(&line.sku) {
+            for &e in entries {
+                let sellable = inv.sellable(e);
+                let before = sellable.saturating_sub(base.reserved(e)).min(line.qty);
+                let after = sellable.saturating_sub(now.reserved(e)).min(line.qty);
+                if before != after {
+                    return false;
+                }
+            }
+        }
+    }
+    if let Some(nodes) = touched_nodes.get(&order.day) {
+        for &n in nodes {
+            let Some(cap) = snapshot.node(n).capacity_units else {
+                continue;
+            };
+            let relevant = match order.destination {
+                Destination::Pickup(p) => p == n,
+                Destination::Address { .. } => {
+                    order.lines.iter().any(|l| inv.entry(n, l.sku).is_some())
+                }
+            };
+            if !relevant {
+                continue;
+            }
+            let before = cap
+                .saturating_sub(base.capacity_used(n, order.day))
+                .min(units);
+            let after = cap
+                .saturating_sub(now.capacity_used(n, order.day))
+                .min(units);
+            if before != after {
+                return false;
+            }
+        }
+    }
+    true
+}
