@@ -30,6 +30,15 @@ pub fn route_in_sequence(
     mut each: impl FnMut(usize, &Order, Routed),
 ) -> Result<(), RouteError> {
     let mut router = Router::new();
+    if rayon::current_num_threads() < 2 {
+        // Nothing to gain from speculation on one thread.
+        for (i, order) in orders.iter().enumerate() {
+            let routed = router.route(snapshot, &*ledger, order, kind)?;
+            ledger.commit(snapshot, order, &routed.plan);
+            each(i, order, routed);
+        }
+        return Ok(());
+    }
     let mut done = 0;
     let mut redone = 0usize;
     // Which inventory entries earlier orders of the chunk touched (stamped with the chunk number).
