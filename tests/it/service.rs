@@ -648,3 +648,63 @@ async fn concurrent_commits_never_oversell_and_swaps_do_not_disturb_readers() {
     assert_eq!(left, expect_left);
     server.stop().await.expect("stops");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_scenario_swaps_the_network_or_changes_nothing() {
+    let server = start(&c1(), None).await;
+    let ch = channel(&server).await;
+    let mut network = NetworkClient::new(ch.clone());
+    let mut routing = RoutingClient::new(ch);
+    let c2 = root().join("tests/conformance/c2-policy");
+    let info = network
+        .load_scenario(pb::LoadScenarioRequest {
+            path: c2.display().to_string(),
+        })
+        .await
+        .expect("loads")
+        .into_inner();
+    assert_eq!(info.version, 2);
+    // c2's policy: stores pick up only, one shipment, backorder at 40.
+    let same_day = pb::Order {
+        service: pb::Service::SameDay as i32,
+        ..ship("p02", 40.7306, -73.9352, &[("E", 1)])
+    };
+    let d = quote(&mut routing, same_day).await;
+    assert!((total(&d) - 40.0).abs() < 1e-9, "{}", total(&d));
+
+    let empty = tempfile::tempdir().expect("temp");
+    for (name, text) in [
+        ("nodes.csv", "node_id,kind,lat,lon\n"),
+        ("skus.csv", "sku,weight_kg\n"),
+        ("inventory.csv", "node_id,sku,on_hand\n"),
+        ("zones.csv", "zone,max_km\n1,\n"),
+        (
+            "rates.csv",
+            "carrier,service,zone,base,per_kg,transit_days\n",
+        ),
+    ] {
+        std::fs::write(empty.path().join(name), text).expect("write");
+    }
+    let err = network
+        .load_scenario(pb::LoadScenarioRequest {
+            path: empty.path().display().to_string(),
+        })
+        .await
+        .expect_err("an empty network");
+    assert_eq!(err.code(), Code::InvalidArgument, "{}", err.message());
+    assert!(err.message().contains("no nodes"), "{}", err.message());
+    let err = network
+        .load_scenario(pb::LoadScenarioRequest {
+            path: "/nonexistent/scenario".into(),
+        })
+        .await
+        .expect_err("missing folder");
+    assert_eq!(err.code(), Code::NotFound, "{}", err.message());
+    let info = network
+        .get_snapshot_info(pb::SnapshotInfoRequest {})
+        .await
+        .expect("info")
+        .into_inner();
+    assert_eq!(info.version, 2);
+    server.stop().await.expect("stops");
+}
