@@ -284,3 +284,51 @@ async fn metrics_are_served_for_prometheus() {
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_and_exits_cleanly() {
+    let data = tempfile::tempdir().expect("temp");
+    let (mut child, url) = spawn(data.path());
+    let mut routing = RoutingClient::new(connect(&url).await);
+    let _ = quote(&mut routing, ship("s1", 40.73, -73.93, &[("A", 1)])).await;
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let exit = child.wait().expect("exits");
+    assert!(exit.success(), "exit status {exit:?}");
+}
+
+#[test]
+fn bad_configuration_fails_before_binding() {
+    let out = Command::new(env!("CARGO_BIN_EXE_fulfil"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--scenario",
+            "/nonexistent/scenario",
+        ])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("/nonexistent/scenario") && stderr.contains("does not exist"),
+        "{stderr}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"));
+    let out = Command::new(env!("CARGO_BIN_EXE_fulfil"))
+        .args(["serve", "--listen", "not-an-address"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let out = Command::new(env!("CARGO_BIN_EXE_fulfil"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("FULFIL_RESERVATION_TTL_SECS", "0")
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("time-to-live"));
+}
