@@ -17,6 +17,8 @@ const EPS: f64 = 1e-9;
 const CLOSED: u32 = u32::MAX;
 /// Holders sorted up front per line; the rest are sorted only if the scan reaches them.
 const SORTED_HEAD: usize = 12;
+/// Search nodes tried before the greedy incumbent is computed and the search restarted.
+const QUICK_BUDGET: u64 = 4000;
 
 #[inline]
 fn by_key(a: &(f64, u32, u32), b: &(f64, u32, u32)) -> std::cmp::Ordering {
@@ -167,7 +169,20 @@ impl Search {
             policy,
         };
         if nl > 0 {
+            // Most orders are settled in a few thousand nodes. Those that are not get a greedy
+            // incumbent, which makes the bound bite, and the search starts again with the rest
+            // of the budget.
+            self.budget = budget.min(QUICK_BUDGET);
             self.start_line(&ctx, 0, 0.0);
+            if self.out_of_budget && budget > QUICK_BUDGET {
+                let spent = self.visited;
+                self.seed_incumbent(&ctx);
+                self.out_of_budget = false;
+                self.visited = 0;
+                self.budget = budget - spent;
+                self.start_line(&ctx, 0, 0.0);
+                self.visited += spent;
+            }
         }
         SearchResult {
             assignment: self
@@ -196,6 +211,90 @@ impl Search {
         self.open_at_line_start[pos] = self.open.len() as u32;
         let qty = ctx.set.lines[self.order[pos]].qty;
         self.step(ctx, pos, qty, 0, 0, cost);
+    }
+
+    /// A good first incumbent makes the bound bite from the start: the cheapest decision that
+    /// ships from one node alone, then adds nodes greedily (each time the one that lowers the
+    /// cost most) while that helps and `max_shipments` allows.
+    fn seed_incumbent(&mut self, ctx: &Ctx<'_>) {
+        let nc = ctx.set.candidates.len();
+        let nl = ctx.set.lines.len();
+        let bp = ctx.policy.backorder_penalty;
+        let max_shipments = ctx.policy.max_shipments as usize;
+        let mut remaining: Vec<u32> = self.order.iter().map(|&li| ctx.set.lines[li].qty).collect();
+        let mut chosen: Vec<(u32, u32, u32)> = Vec::new();
+        let mut used: Vec<usize> = Vec::new();
+        let mut fixed = 0.0; // cost of the shipments chosen so far
+        loop {
+            if used.len() >= max_shipments {
+                break;
+            }
+            let backorder_now: f64 = remaining.iter().map(|&r| bp * f64::from(r)).sum();
+            let split = if used.is_empty() {
+                0.0
+            } else {
+                ctx.policy.split_penalty
+            };
+            let mut best: Option<(f64, usize)> = None;
+            for c in 0..nc {
+                if used.contains(&c) {
+                    continue;
+                }
+                let cand = &ctx.set.candidates[c];
+                let mut cap = cand.capacity_left;
+                let (mut units, mut weight, mut back) = (0u32, 0.0, 0.0);
+                for pos in 0..nl {
+                    let take = remaining[pos].min(self.ats[pos * nc + c]).min(cap);
+                    cap -= take;
+                    units += take;
+                    weight += ctx.set.lines[self.order[pos]].unit_weight * f64::from(take);
+                    back += bp * f64::from(remaining[pos] - take);
+                }
+                if units == 0 {
+                    continue;
+                }
+                let total = fixed
+                    + split
+                    + cand.cost_per_shipment
+                    + cand.cost_per_unit * f64::from(units)
+                    + quote(ctx, cand.band, weight)
+                    + back;
+                if best.is_none_or(|(b, _)| total < b) {
+                    best = Some((total, c));
+                }
+            }
+            let Some((total, c)) = best else { break };
+            if total >= fixed + backorder_now - EPS {
+                break;
+            }
+            let cand = &ctx.set.candidates[c];
+            let mut cap = cand.capacity_left;
+            let (mut units, mut weight) = (0u32, 0.0);
+            for pos in 0..nl {
+                let take = remaining[pos].min(self.ats[pos * nc + c]).min(cap);
+                if take > 0 {
+                    cap -= take;
+                    units += take;
+                    weight += ctx.set.lines[self.order[pos]].unit_weight * f64::from(take);
+                    remaining[pos] -= take;
+                    chosen.push((pos as u32, c as u32, take));
+                }
+            }
+            fixed += split
+                + cand.cost_per_shipment
+                + cand.cost_per_unit * f64::from(units)
+                + quote(ctx, cand.band, weight);
+            used.push(c);
+            let total_now = fixed + remaining.iter().map(|&r| bp * f64::from(r)).sum::<f64>();
+            if total_now < self.best_cost - EPS {
+                self.best_cost = total_now;
+                self.best.clear();
+                self.best.extend_from_slice(&chosen);
+            }
+            if remaining.iter().all(|&r| r == 0) {
+                break;
+            }
+        }
     }
 
     /// What the lines from `pos` on must cost beyond `suffix_lb`: some line either makes do with

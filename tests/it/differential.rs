@@ -45,3 +45,88 @@ fn search_matches_the_exact_mip_on_random_networks() {
     }
     assert!(compared >= 2000);
 }
+
+#[test]
+fn search_matches_the_mip_on_wide_networks_where_it_restarts() {
+    // Forty nodes with a few units each: multi-unit lines split many ways, so searches run past
+    // the quick budget and restart from the greedy incumbent.
+    let mut restarted = 0;
+    for seed in 0..12 {
+        let s = super::support::random_scenario_with(1000 + seed, 6, 40..=40);
+        let snapshot = load_snapshot(s.path()).expect("loads");
+        let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
+        let mut ledger = Ledger::new(&snapshot);
+        let mut router = Router::new();
+        for order in &orders {
+            let routed = router
+                .route(&snapshot, &ledger, order, PolicyKind::Optimal)
+                .expect("routes");
+            if routed.search_nodes > 4000 {
+                restarted += 1;
+            }
+            if routed.exact {
+                let mip = solve_order(&snapshot, &ledger, order).expect("MIP solves");
+                assert!(
+                    (routed.decision.cost.total - mip.objective).abs() < 1e-5,
+                    "seed {seed} order {}: search {} vs MIP {}",
+                    order.id,
+                    routed.decision.cost.total,
+                    mip.objective
+                );
+            }
+            ledger.commit(&snapshot, order, &routed.plan);
+        }
+    }
+    println!("{restarted} searches restarted");
+}
+
+#[test]
+fn search_restarts_from_a_greedy_incumbent_and_stays_exact() {
+    // Sixty stores holding one unit each, in a ring around the customer, and two DCs that hold
+    // everything: splitting six units over stores can be done in very many ways.
+    let mut nodes = String::from(
+        "node_id,kind,lat,lon,capacity_units,cost_per_shipment,cost_per_unit\n\
+         DC-A,dc,0,3,,2,0.25\nDC-B,dc,0,-3.5,,2,0.25\n",
+    );
+    let mut inventory = String::from("node_id,sku,on_hand\nDC-A,P,50\nDC-B,P,50\nDC-B,Q,50\n");
+    for i in 0..60 {
+        let angle = f64::from(i) * std::f64::consts::TAU / 60.0;
+        nodes.push_str(&format!(
+            "ST-{i},store,{:.4},{:.4},,{:.2},1\n",
+            0.4 * angle.sin(),
+            0.4 * angle.cos(),
+            3.0 + f64::from(i % 7) * 0.1
+        ));
+        inventory.push_str(&format!("ST-{i},P,1\nST-{i},Q,1\n"));
+    }
+    let s = super::support::Scenario::new(&[
+        ("nodes.csv", &nodes),
+        ("inventory.csv", &inventory),
+        ("policy.toml", "split_penalty = 0.5\nmax_shipments = 4\n"),
+        (
+            "orders.csv",
+            "order_id,lat,lon,sku,qty\no1,0,0,P,6\no1,0,0,Q,6\no2,0,0,P,3\no2,0,0,Q,4\n",
+        ),
+    ]);
+    let snapshot = load_snapshot(s.path()).expect("loads");
+    let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
+    let ledger = Ledger::new(&snapshot);
+    let mut router = Router::new();
+    let mut most = 0;
+    for order in &orders {
+        let routed = router
+            .route(&snapshot, &ledger, order, PolicyKind::Optimal)
+            .expect("routes");
+        most = most.max(routed.search_nodes);
+        let mip = solve_order(&snapshot, &ledger, order).expect("MIP solves");
+        assert!(
+            (routed.decision.cost.total - mip.objective).abs() < 1e-5,
+            "order {}: search {} (exact: {}) vs MIP {}",
+            order.id,
+            routed.decision.cost.total,
+            routed.exact,
+            mip.objective
+        );
+    }
+    println!("largest search: {most} nodes");
+}

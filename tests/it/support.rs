@@ -72,8 +72,17 @@ pub fn shipped_from(d: &Decision) -> Vec<&str> {
 
 /// A random small scenario (3–6 nodes, 3–5 SKUs, tight stock and capacity) written to a folder.
 pub fn random_scenario(seed: u64, orders: usize) -> Scenario {
+    random_scenario_with(seed, orders, 3..=6)
+}
+
+/// Like [`random_scenario`], with a chosen range of node counts.
+pub fn random_scenario_with(
+    seed: u64,
+    orders: usize,
+    nodes: std::ops::RangeInclusive<usize>,
+) -> Scenario {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let node_count = rng.random_range(3..=6);
+    let node_count = rng.random_range(nodes);
     let sku_count = rng.random_range(3..=5);
     let mut nodes = String::from(
         "node_id,kind,lat,lon,ships,pickup,capacity_units,cost_per_shipment,cost_per_unit,enabled\n",
