@@ -243,12 +243,12 @@ impl Search {
                 let cand = &ctx.set.candidates[c];
                 let mut cap = cand.capacity_left;
                 let (mut units, mut weight, mut back) = (0u32, 0.0, 0.0);
-                for pos in 0..nl {
-                    let take = remaining[pos].min(self.ats[pos * nc + c]).min(cap);
+                for (pos, &rem) in remaining.iter().enumerate() {
+                    let take = rem.min(self.ats[pos * nc + c]).min(cap);
                     cap -= take;
                     units += take;
                     weight += ctx.set.lines[self.order[pos]].unit_weight * f64::from(take);
-                    back += bp * f64::from(remaining[pos] - take);
+                    back += bp * f64::from(rem - take);
                 }
                 if units == 0 {
                     continue;
@@ -270,13 +270,13 @@ impl Search {
             let cand = &ctx.set.candidates[c];
             let mut cap = cand.capacity_left;
             let (mut units, mut weight) = (0u32, 0.0);
-            for pos in 0..nl {
-                let take = remaining[pos].min(self.ats[pos * nc + c]).min(cap);
+            for (pos, rem) in remaining.iter_mut().enumerate() {
+                let take = (*rem).min(self.ats[pos * nc + c]).min(cap);
                 if take > 0 {
                     cap -= take;
                     units += take;
                     weight += ctx.set.lines[self.order[pos]].unit_weight * f64::from(take);
-                    remaining[pos] -= take;
+                    *rem -= take;
                     chosen.push((pos as u32, c as u32, take));
                 }
             }
