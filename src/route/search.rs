@@ -218,7 +218,6 @@ impl Search {
     /// cost most) while that helps and `max_shipments` allows.
     fn seed_incumbent(&mut self, ctx: &Ctx<'_>) {
         let nc = ctx.set.candidates.len();
-        let nl = ctx.set.lines.len();
         let bp = ctx.policy.backorder_penalty;
         let max_shipments = ctx.policy.max_shipments as usize;
         let mut remaining: Vec<u32> = self.order.iter().map(|&li| ctx.set.lines[li].qty).collect();
