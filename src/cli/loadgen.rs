@@ -26,6 +26,9 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     if args.concurrency == 0 {
         anyhow::bail!("--concurrency must be at least 1");
     }
+    if !(0.0..=1.0).contains(&args.commit_share) {
+        anyhow::bail!("--commit-share must be between 0 and 1");
+    }
     if !(args.duration.is_finite() && args.duration > 0.0) {
         anyhow::bail!("--duration must be a positive number of seconds");
     }
@@ -72,20 +75,26 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
             let orders = orders.clone();
             let errors = errors.clone();
             let commit = args.commit;
+            let share = args.commit_share;
             let stride = args.concurrency;
             tasks.push(tokio::spawn(async move {
                 let mut routing = RoutingClient::new(channel.clone());
                 let mut reservations = ReservationsClient::new(channel);
                 let mut lat_ns: Vec<u32> = Vec::with_capacity(100_000);
                 let mut i = t;
+                let mut n = 0u64;
                 while Instant::now() < deadline {
                     let order = orders[i % orders.len()].clone();
                     i += stride;
+                    // Commits spread evenly: call n commits when the running share says so.
+                    let this_commits =
+                        commit && ((n + 1) as f64 * share).floor() > (n as f64 * share).floor();
+                    n += 1;
                     let t0 = Instant::now();
                     let r = routing
                         .route_order(pb::RouteOrderRequest {
                             order: Some(order),
-                            dry_run: !commit,
+                            dry_run: !this_commits,
                             explain: false,
                         })
                         .await;
@@ -93,7 +102,7 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
                     match r {
                         Ok(resp) => {
                             let id = resp.into_inner().reservation_id;
-                            if commit && !id.is_empty() {
+                            if this_commits && !id.is_empty() {
                                 let _ = reservations
                                     .release(pb::ReservationRef { reservation_id: id })
                                     .await;

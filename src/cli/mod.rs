@@ -46,10 +46,14 @@ pub struct LoadgenArgs {
     /// Seconds to run.
     #[arg(long, default_value_t = 10.0)]
     pub duration: f64,
-    /// Reserve (commit) each order instead of quoting it; reservations are released right after
+    /// Reserve (commit) orders instead of quoting them; reservations are released right after
     /// so stock does not run out.
     #[arg(long)]
     pub commit: bool,
+    /// With --commit: the share of calls that commit (the rest are quotes), e.g. 0.2 for a
+    /// checkout flow that quotes several times per order placed.
+    #[arg(long, default_value_t = 1.0, requires = "commit")]
+    pub commit_share: f64,
     /// Inventory changes per second streamed in meanwhile.
     #[arg(long, default_value_t = 0)]
     pub inventory_rate: u32,
