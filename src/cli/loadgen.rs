@@ -133,9 +133,12 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
             errors.load(Ordering::Relaxed),
             args.concurrency,
             if args.commit {
-                "committing, then releasing"
+                format!(
+                    "{:.0}% committing, then releasing",
+                    100.0 * args.commit_share
+                )
             } else {
-                "dry run"
+                "dry run".to_owned()
             }
         );
         println!(

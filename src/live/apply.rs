@@ -438,26 +438,37 @@ impl Live {
         }
         let inv = snap.inventory();
         let base = writer.base.as_ref();
-        for e in 0..inv.len() {
-            let s = inv.stock(e);
-            let n = &snap.node(s.node).id;
-            let unchanged = base.is_some_and(|b| {
-                b.node_id(n)
-                    .zip(b.sku_id(&snap.skus()[sku_of(snap, e)].id))
-                    .and_then(|(bn, bk)| b.inventory().entry(bn, bk))
-                    .map(|be| b.inventory().stock(be))
-                    .is_some_and(|bs| bs.on_hand == s.on_hand && bs.safety_stock == s.safety_stock)
-            });
-            if !unchanged {
-                out.push(Record::Inventory {
-                    node_id: n.clone(),
-                    sku: snap.skus()[sku_of(snap, e)].id.clone(),
-                    set_on_hand: Some(s.on_hand),
-                    adjust: None,
-                    safety_stock: Some(s.safety_stock),
-                    source: String::new(),
-                    sequence: 0,
-                });
+        let same = base.is_some_and(|b| b.inventory().same_structure(inv));
+        for k in 0..snap.skus().len() {
+            let sku = crate::model::SkuId(k as u32);
+            let (first, holders) = inv.of_sku(sku);
+            for (i, &node) in holders.iter().enumerate() {
+                let e = first + i;
+                let s = inv.stock(e);
+                let unchanged = match base {
+                    // Same pairs at the same places: compare by index.
+                    Some(b) if same => b.inventory().stock(e) == s,
+                    Some(b) => b
+                        .node_id(&snap.node(node).id)
+                        .zip(b.sku_id(&snap.sku(sku).id))
+                        .and_then(|(bn, bk)| b.inventory().entry(bn, bk))
+                        .map(|be| b.inventory().stock(be))
+                        .is_some_and(|bs| {
+                            bs.on_hand == s.on_hand && bs.safety_stock == s.safety_stock
+                        }),
+                    None => false,
+                };
+                if !unchanged {
+                    out.push(Record::Inventory {
+                        node_id: snap.node(node).id.clone(),
+                        sku: snap.sku(sku).id.clone(),
+                        set_on_hand: Some(s.on_hand),
+                        adjust: None,
+                        safety_stock: Some(s.safety_stock),
+                        source: String::new(),
+                        sequence: 0,
+                    });
+                }
             }
         }
         for (source, sequence) in &writer.sources {
@@ -474,8 +485,8 @@ impl Live {
             } else {
                 now_ms.saturating_sub(now.duration_since(r.expires).as_millis() as u64)
             };
-            // Ended reservations are remembered for a day past their expiry.
-            if expires_ms + 86_400_000 > now_ms {
+            // Ended reservations are remembered until their retention runs out.
+            if expires_ms > now_ms {
                 out.push(Record::Ended {
                     id: r.id.clone(),
                     order_id: r.order_id.clone(),
@@ -565,23 +576,4 @@ impl Live {
         }
         Ok(pending.into_iter().map(|p| p.committed).collect())
     }
-}
-
-fn sku_of(snap: &Snapshot, entry: usize) -> usize {
-    // Entries are grouped by SKU: find the SKU whose range holds the entry.
-    let inv = snap.inventory();
-    let (mut lo, mut hi) = (0usize, snap.skus().len());
-    while lo + 1 < hi {
-        let mid = (lo + hi) / 2;
-        if inv.of_sku(crate::model::SkuId(mid as u32)).0 <= entry {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    // Skip empty SKUs that share the same start.
-    while lo + 1 < snap.skus().len() && inv.of_sku(crate::model::SkuId(lo as u32)).1.is_empty() {
-        lo += 1;
-    }
-    lo
 }

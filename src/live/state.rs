@@ -356,7 +356,7 @@ impl Live {
             ReservationState::Released => Record::Release { id: id.to_owned() },
             ReservationState::Expired => Record::Expire { id: id.to_owned() },
             _ => {
-                current.book.abort_finish(id);
+                current.book.abort_finish(&before);
                 done(Err(LiveError::Invalid(
                     "only release and expiry finish without waiting".into(),
                 )));
@@ -364,7 +364,6 @@ impl Live {
             }
         };
         let book = current.book.clone();
-        let id = id.to_owned();
         self.append(&record, move |res| match res {
             Ok(()) => {
                 book.complete_finish(&before, state);
@@ -373,7 +372,7 @@ impl Live {
                 done(Ok(after));
             }
             Err(e) => {
-                book.abort_finish(&id);
+                book.abort_finish(&before);
                 done(Err(LiveError::Journal(e)));
             }
         });
@@ -410,12 +409,12 @@ impl Live {
             ReservationState::Confirmed => Record::Confirm { id: id.to_owned() },
             ReservationState::Expired => Record::Expire { id: id.to_owned() },
             ReservationState::Held => {
-                current.book.abort_finish(id);
+                current.book.abort_finish(&before);
                 return Err(LiveError::Invalid("cannot finish as held".into()));
             }
         };
         if let Err(e) = self.durable(&[record]) {
-            current.book.abort_finish(id);
+            current.book.abort_finish(&before);
             return Err(e);
         }
         if state == ReservationState::Confirmed {
@@ -459,6 +458,7 @@ impl Live {
 
     /// Expires held reservations past their time to live; returns how many.
     pub fn expire_due(&self) -> usize {
+        self.load().book.purge_ended(Instant::now());
         let ids = self.load().book.expired(Instant::now());
         ids.iter()
             .filter(|id| self.finish(id, ReservationState::Expired).is_ok())

@@ -51,8 +51,14 @@ pub struct Reservation {
     pub day: Option<i32>,
     pub held: Held,
     pub state: ReservationState,
+    /// While held: when it expires. Once ended: when the book forgets it
+    /// ([`ENDED_RETENTION`] after it ended).
     pub expires: Instant,
 }
+
+/// How long an ended reservation can still be read (and a repeated release or confirmation is a
+/// no-op) before the book forgets it.
+pub const ENDED_RETENTION: Duration = Duration::from_secs(15 * 60);
 
 /// A commit lost a race: some allocation no longer fits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,6 +260,7 @@ impl ReservationBook {
         }
         let before = r.clone();
         r.state = state;
+        r.expires = Instant::now() + ENDED_RETENTION;
         Some((before, true))
     }
 
@@ -265,14 +272,27 @@ impl ReservationBook {
     }
 
     /// Undoes [`begin_finish`](Self::begin_finish) when the change could not be made durable.
-    pub fn abort_finish(&self, id: &str) {
-        if let Some(r) = self.shards[shard_of(id)]
+    pub fn abort_finish(&self, before: &Reservation) {
+        if let Some(r) = self.shards[shard_of(&before.id)]
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get_mut(id)
+            .get_mut(&before.id)
         {
             r.state = ReservationState::Held;
+            r.expires = before.expires;
         }
+    }
+
+    /// Forgets ended reservations past their retention; returns how many.
+    pub fn purge_ended(&self, now: Instant) -> usize {
+        let mut n = 0;
+        for s in &self.shards {
+            let mut s = s.lock().unwrap_or_else(|e| e.into_inner());
+            let before = s.len();
+            s.retain(|_, r| r.state == ReservationState::Held || r.expires > now);
+            n += before - s.len();
+        }
+        n
     }
 
     fn give_back(&self, r: &Reservation, capacity: bool) {

@@ -41,7 +41,7 @@ pub enum Record {
         order_id: String,
         /// released, confirmed or expired.
         state: String,
-        /// When it would have expired (Unix ms), to forget it a day after.
+        /// When it is forgotten (Unix ms).
         expires_ms: u64,
     },
     Release {

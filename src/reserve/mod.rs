@@ -10,5 +10,6 @@ mod book;
 pub mod journal;
 
 pub use book::{
-    Held, Reservation, ReservationBook, ReservationState, ReserveConflict, allocations_of,
+    ENDED_RETENTION, Held, Reservation, ReservationBook, ReservationState, ReserveConflict,
+    allocations_of,
 };

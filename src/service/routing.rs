@@ -125,9 +125,10 @@ async fn route_one(
 
 fn route_batch(live: &Live, req: pb::RouteBatchRequest) -> Result<pb::RouteBatchResponse, Status> {
     let state = live.load();
+    use rayon::prelude::*;
     let orders: Vec<Order> = req
         .orders
-        .iter()
+        .par_iter()
         .enumerate()
         .map(|(i, o)| order_of(o, &state.snapshot, &format!("orders[{i}]")))
         .collect::<Result<_, _>>()?;
@@ -143,7 +144,7 @@ fn route_batch(live: &Live, req: pb::RouteBatchRequest) -> Result<pb::RouteBatch
             .map(|c| c.reservation_id.clone().unwrap_or_default())
             .collect(),
         decisions: committed
-            .iter()
+            .par_iter()
             .map(|c| decision_pb(&c.decision, c.exact))
             .collect(),
     })
