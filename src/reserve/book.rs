@@ -58,7 +58,7 @@ pub struct Reservation {
 
 /// How long an ended reservation can still be read (and a repeated release or confirmation is a
 /// no-op) before the book forgets it.
-pub const ENDED_RETENTION: Duration = Duration::from_secs(15 * 60);
+pub const ENDED_RETENTION: Duration = Duration::from_secs(60);
 
 /// A commit lost a race: some allocation no longer fits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
