@@ -11,7 +11,7 @@ use fulfil::service::pb::{
 };
 use tonic::transport::Channel;
 
-use super::service::{pickup, quote, ship};
+use super::service::{allocated, pickup, quote, ship};
 use super::support::root;
 
 fn spawn(data: &Path) -> (Child, String) {
@@ -178,14 +178,6 @@ async fn acknowledged_changes_survive_sigkill_and_apply_once() {
     );
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");
-}
-
-fn allocated(d: &pb::Decision) -> u32 {
-    d.shipments
-        .iter()
-        .flat_map(|s| &s.lines)
-        .map(|l| l.qty)
-        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -87,7 +87,7 @@ fn total(d: &pb::Decision) -> f64 {
     d.cost.as_ref().map_or(f64::NAN, |c| c.total)
 }
 
-fn allocated(d: &pb::Decision) -> u32 {
+pub fn allocated(d: &pb::Decision) -> u32 {
     d.shipments
         .iter()
         .flat_map(|s| &s.lines)
