@@ -39,7 +39,6 @@ pub struct SearchResult {
 #[derive(Default)]
 pub struct Search {
     // Per candidate.
-    units: Vec<u32>,
     weight: Vec<f64>,
     shipping: Vec<f64>,
     cap: Vec<u32>,
@@ -83,8 +82,6 @@ impl Search {
     ) -> SearchResult {
         let nc = set.candidates.len();
         let nl = set.lines.len();
-        self.units.clear();
-        self.units.resize(nc, 0);
         self.weight.clear();
         self.weight.resize(nc, 0.0);
         self.shipping.clear();
@@ -374,7 +371,6 @@ impl Search {
                 let (old_w, old_s) = (self.weight[c], self.shipping[c]);
                 self.weight[c] = new_weight;
                 self.shipping[c] = new_ship;
-                self.units[c] += take;
                 self.cap[c] -= take;
                 self.stack.push((pos as u32, c as u32, take));
                 if left == 0 {
@@ -384,7 +380,6 @@ impl Search {
                 }
                 self.stack.pop();
                 self.cap[c] += take;
-                self.units[c] -= take;
                 self.weight[c] = old_w;
                 self.shipping[c] = old_s;
                 if self.out_of_budget {
@@ -436,7 +431,6 @@ impl Search {
                     self.open.push(c as u32);
                     self.weight[c] = new_weight;
                     self.shipping[c] = new_ship;
-                    self.units[c] = take;
                     self.cap[c] -= take;
                     self.stack.push((pos as u32, c as u32, take));
                     if left == 0 {
@@ -446,7 +440,6 @@ impl Search {
                     }
                     self.stack.pop();
                     self.cap[c] += take;
-                    self.units[c] = 0;
                     self.weight[c] = 0.0;
                     self.shipping[c] = 0.0;
                     self.open.pop();

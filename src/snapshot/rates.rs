@@ -88,8 +88,6 @@ pub struct RateTable {
     carriers: Vec<String>,
     /// `[service][band]` → options, sorted by carrier name so ties break the same way everywhere.
     options: Vec<Vec<Vec<RateOption>>>,
-    /// `[service][band]` → (least base, least per_kg): a lower bound on any parcel's price line.
-    floors: Vec<Vec<(f64, f64)>>,
 }
 
 impl RateTable {
@@ -123,24 +121,7 @@ impl RateTable {
                 list.sort_by(|a, b| carriers[a.carrier.index()].cmp(&carriers[b.carrier.index()]));
             }
         }
-        let floors = options
-            .iter()
-            .map(|per_service| {
-                per_service
-                    .iter()
-                    .map(|list| {
-                        let b = list.iter().map(|o| o.base).fold(f64::INFINITY, f64::min);
-                        let k = list.iter().map(|o| o.per_kg).fold(f64::INFINITY, f64::min);
-                        (b, k)
-                    })
-                    .collect()
-            })
-            .collect();
-        RateTable {
-            carriers,
-            options,
-            floors,
-        }
+        RateTable { carriers, options }
     }
 
     /// The carriers that serve `service` in a band; empty where the service cannot reach it.
@@ -149,15 +130,6 @@ impl RateTable {
         match service.parcel_index() {
             Some(si) => &self.options[si][band],
             None => &[],
-        }
-    }
-
-    /// Least base and least per-kg over the carriers of (service, band).
-    #[inline]
-    pub fn floor(&self, service: Service, band: usize) -> (f64, f64) {
-        match service.parcel_index() {
-            Some(si) => self.floors[si][band],
-            None => (0.0, 0.0),
         }
     }
 
