@@ -306,6 +306,7 @@ impl Live {
 
     /// Applies one journal record during start-up.
     pub(super) fn replay(&self, record: Record) -> Result<(), LiveError> {
+        let ending = record.ending().map(|(id, state)| (id.to_owned(), state));
         match record {
             Record::Reserve {
                 id,
@@ -354,14 +355,10 @@ impl Live {
             }
             // A reservation whose end was claimed when the journal was compacted is not in the
             // compacted state; its end record may follow. Ending an unknown one is a no-op.
-            Record::Release { id } => {
-                self.finish_replayed(&id, ReservationState::Released)?;
-            }
-            Record::Confirm { id } => {
-                self.finish_replayed(&id, ReservationState::Confirmed)?;
-            }
-            Record::Expire { id } => {
-                self.finish_replayed(&id, ReservationState::Expired)?;
+            Record::Release { .. } | Record::Confirm { .. } | Record::Expire { .. } => {
+                if let Some((id, state)) = &ending {
+                    self.finish_replayed(id, *state)?;
+                }
             }
             Record::Inventory {
                 node_id,

@@ -352,9 +352,9 @@ impl Live {
             done(Ok(before));
             return;
         }
-        let record = match state {
-            ReservationState::Released => Record::Release { id: id.to_owned() },
-            ReservationState::Expired => Record::Expire { id: id.to_owned() },
+        // A confirmation changes on_hand and must take the writer's turn: see `finish`.
+        let record = match Record::end(id, state) {
+            Some(r) if state != ReservationState::Confirmed => r,
             _ => {
                 current.book.abort_finish(&before);
                 done(Err(LiveError::Invalid(
@@ -404,14 +404,9 @@ impl Live {
         if !started {
             return Ok(before);
         }
-        let record = match state {
-            ReservationState::Released => Record::Release { id: id.to_owned() },
-            ReservationState::Confirmed => Record::Confirm { id: id.to_owned() },
-            ReservationState::Expired => Record::Expire { id: id.to_owned() },
-            ReservationState::Held => {
-                current.book.abort_finish(&before);
-                return Err(LiveError::Invalid("cannot finish as held".into()));
-            }
+        let Some(record) = Record::end(id, state) else {
+            current.book.abort_finish(&before);
+            return Err(LiveError::Invalid("cannot finish as held".into()));
         };
         if let Err(e) = self.durable(&[record]) {
             current.book.abort_finish(&before);

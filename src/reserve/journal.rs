@@ -14,6 +14,8 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use super::ReservationState;
+
 /// One acknowledged change.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -79,6 +81,29 @@ pub enum Record {
     ReplacePolicy {
         policy_toml: String,
     },
+}
+
+impl Record {
+    /// The record that ends reservation `id` in `state` (`None` for `Held`).
+    pub fn end(id: &str, state: ReservationState) -> Option<Record> {
+        let id = id.to_owned();
+        match state {
+            ReservationState::Released => Some(Record::Release { id }),
+            ReservationState::Confirmed => Some(Record::Confirm { id }),
+            ReservationState::Expired => Some(Record::Expire { id }),
+            ReservationState::Held => None,
+        }
+    }
+
+    /// The reservation a release, confirmation or expiry record ends, and how.
+    pub fn ending(&self) -> Option<(&str, ReservationState)> {
+        match self {
+            Record::Release { id } => Some((id, ReservationState::Released)),
+            Record::Confirm { id } => Some((id, ReservationState::Confirmed)),
+            Record::Expire { id } => Some((id, ReservationState::Expired)),
+            _ => None,
+        }
+    }
 }
 
 /// Why the journal failed.

@@ -143,10 +143,7 @@ pub fn evaluate(
     if node.kind == NodeKind::Store && !snapshot.policy().ship_from_store {
         return Err(Exclusion::StoreShippingOff);
     }
-    let capacity_left = match node.capacity_units {
-        Some(c) => c.saturating_sub(avail.capacity_used(node_id, order.day)),
-        None => u32::MAX,
-    };
+    let capacity_left = super::ledger::capacity_left(snapshot, avail, node_id, order.day);
     if capacity_left == 0 {
         return Err(Exclusion::CapacityFull);
     }

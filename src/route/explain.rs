@@ -87,9 +87,7 @@ pub fn explain(
             continue;
         }
         // What this node could ship alone.
-        let mut capacity = node.capacity_units.map_or(u32::MAX, |c| {
-            c.saturating_sub(avail.capacity_used(n, order.day))
-        });
+        let mut capacity = super::capacity_left(snapshot, avail, n, order.day);
         let mut lines = Vec::new();
         let mut blocked = Vec::new();
         for line in &order.lines {
@@ -99,9 +97,7 @@ pub fn explain(
                 blocked.push(format!("{} is oversize", sku.id));
                 continue;
             }
-            let ats = inv
-                .entry(n, line.sku)
-                .map_or(0, |e| inv.sellable(e).saturating_sub(avail.reserved(e)));
+            let ats = super::ats_at(snapshot, avail, n, line.sku);
             let take = line.qty.min(ats).min(capacity);
             if take > 0 {
                 capacity -= take;

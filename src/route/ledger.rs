@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::cost::Plan;
-use crate::model::{NodeId, Order};
+use crate::model::{NodeId, Order, SkuId};
 use crate::snapshot::Snapshot;
 
 /// What is left to sell and to pick, as routing sees it.
@@ -13,6 +13,26 @@ pub trait Availability {
     fn reserved(&self, entry: usize) -> u32;
     /// Units a node has already picked on a day (`None`: orders without `created_at`).
     fn capacity_used(&self, node: NodeId, day: Option<i32>) -> u32;
+}
+
+/// Units of `sku` that `node` can still sell: `on_hand − safety_stock − reserved`, at least 0;
+/// 0 where the node holds no row for it.
+pub fn ats_at(snapshot: &Snapshot, avail: &impl Availability, node: NodeId, sku: SkuId) -> u32 {
+    let inv = snapshot.inventory();
+    inv.entry(node, sku)
+        .map_or(0, |e| inv.sellable(e).saturating_sub(avail.reserved(e)))
+}
+
+/// Units `node` can still pick on `day` (`u32::MAX` when its capacity is unlimited).
+pub fn capacity_left(
+    snapshot: &Snapshot,
+    avail: &impl Availability,
+    node: NodeId,
+    day: Option<i32>,
+) -> u32 {
+    snapshot.node(node).capacity_units.map_or(u32::MAX, |c| {
+        c.saturating_sub(avail.capacity_used(node, day))
+    })
 }
 
 /// Nothing reserved: the snapshot as loaded.

@@ -19,7 +19,7 @@ use std::str::FromStr;
 pub use candidates::{Candidate, Exclusion};
 pub use cost::{Plan, billable_kg, distance_km, price};
 pub use explain::{NodeExplanation, Outcome, explain};
-pub use ledger::{Availability, Ledger, Untouched};
+pub use ledger::{Availability, Ledger, Untouched, ats_at, capacity_left};
 pub use run::{RunSummary, route_all};
 pub use speculate::route_in_sequence;
 
@@ -270,21 +270,10 @@ fn pickup_plan(
     if !node.enabled || !node.pickup || policy.max_shipments == 0 {
         return Plan::default();
     }
-    let mut capacity = match node.capacity_units {
-        Some(c) => c.saturating_sub(avail.capacity_used(node_id, order.day)),
-        None => u32::MAX,
-    };
+    let mut capacity = ledger::capacity_left(snapshot, avail, node_id, order.day);
     let mut lines = Vec::new();
     for line in &order.lines {
-        let ats = snapshot
-            .inventory()
-            .entry(node_id, line.sku)
-            .map_or(0, |e| {
-                snapshot
-                    .inventory()
-                    .sellable(e)
-                    .saturating_sub(avail.reserved(e))
-            });
+        let ats = ledger::ats_at(snapshot, avail, node_id, line.sku);
         let take = line.qty.min(ats).min(capacity);
         if take > 0 {
             capacity -= take;
