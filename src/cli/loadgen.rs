@@ -12,7 +12,7 @@ use fulfil::service::pb::{
 use tonic::transport::Channel;
 
 use super::LoadgenArgs;
-use super::client::order_pb;
+use fulfil::service::order_pb;
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {

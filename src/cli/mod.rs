@@ -1,6 +1,5 @@
 //! Command-line definitions. Help text comes from these doc comments.
 
-mod client;
 mod generate;
 mod loadgen;
 mod route;

@@ -103,7 +103,7 @@ fn remote(args: RouteArgs, server: &str) -> anyhow::Result<()> {
                 .route_batch(fulfil::service::pb::RouteBatchRequest {
                     orders: chunk
                         .iter()
-                        .map(|o| super::client::order_pb(o, &names))
+                        .map(|o| fulfil::service::order_pb(o, &names))
                         .collect(),
                     dry_run: args.dry_run,
                 })
@@ -111,7 +111,7 @@ fn remote(args: RouteArgs, server: &str) -> anyhow::Result<()> {
                 .map_err(|s| anyhow::anyhow!("{server}: {:?}: {}", s.code(), s.message()))?
                 .into_inner();
             version = resp.snapshot_version;
-            decisions.extend(resp.decisions.iter().map(super::client::decision_of));
+            decisions.extend(resp.decisions.iter().map(fulfil::service::decision_of));
         }
         anyhow::Ok((decisions, version))
     })?;

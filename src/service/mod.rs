@@ -19,5 +19,6 @@ pub mod pb {
         include_bytes!(concat!(env!("OUT_DIR"), "/fulfil_v1_descriptor.bin"));
 }
 
+pub use convert::{decision_of, order_pb};
 pub use errors::status_of;
 pub use server::{ServeConfig, Server, serve};
