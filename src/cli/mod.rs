@@ -92,7 +92,9 @@ pub struct RouteArgs {
     /// routing them here; they are reserved there unless --dry-run.
     #[arg(long, conflicts_with_all = ["policy", "compare"])]
     pub server: Option<String>,
-    /// With --server: quote only, reserve nothing.
+    /// With --server: quote only, reserve nothing. Orders go in batches of 1,000, each quoted
+    /// against the server's current stock, so a batch does not see what earlier batches would
+    /// have taken (without --dry-run they reserve, and the run matches `fulfil route`).
     #[arg(long, requires = "server")]
     pub dry_run: bool,
     /// Where to write decisions [default: standard output].
