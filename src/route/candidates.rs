@@ -28,6 +28,15 @@ pub struct LineCandidates {
     pub unit_weight: f64,
     /// (candidate index, ATS) for every candidate that may ship this line, ATS ≥ 1.
     pub holders: Vec<(u32, u32)>,
+    /// A price added to each unit taken from the holder at the same index (empty: none). Batch
+    /// optimisation prices scarce stock and capacity this way.
+    pub extra: Vec<f64>,
+}
+
+/// Prices of resources shared by many orders, charged per unit on top of the real cost.
+pub trait UnitPrices: Sync {
+    /// The price of one unit of inventory entry `entry` picked at `node` on `day`.
+    fn unit_price(&self, entry: usize, node: NodeId, day: Option<i32>) -> f64;
 }
 
 /// Why a node was not a candidate, for explanations and tests.
@@ -64,6 +73,19 @@ impl CandidateSet {
         lat: f64,
         lon: f64,
     ) {
+        self.build_priced(snapshot, avail, order, lat, lon, None);
+    }
+
+    /// As [`CandidateSet::build`], with `prices` charged on every unit.
+    pub fn build_priced(
+        &mut self,
+        snapshot: &Snapshot,
+        avail: &impl Availability,
+        order: &Order,
+        lat: f64,
+        lon: f64,
+        prices: Option<&dyn UnitPrices>,
+    ) {
         let n = snapshot.nodes().len();
         if self.stamp.len() != n {
             self.stamp = vec![0; n];
@@ -84,6 +106,8 @@ impl CandidateSet {
             let sku = snapshot.sku(line.sku);
             let mut holders = std::mem::take(&mut self.lines[li].holders);
             holders.clear();
+            let mut extra = std::mem::take(&mut self.lines[li].extra);
+            extra.clear();
             let (base, holders_of_sku) = inventory.of_sku(line.sku);
             for (i, &node_id) in holders_of_sku.iter().enumerate() {
                 let ats = inventory
@@ -111,6 +135,9 @@ impl CandidateSet {
                 let slot = self.slot[ni];
                 if slot != EXCLUDED {
                     holders.push((slot, ats));
+                    if let Some(prices) = prices {
+                        extra.push(prices.unit_price(base + i, node_id, order.day));
+                    }
                 }
             }
             self.lines[li] = LineCandidates {
@@ -118,6 +145,7 @@ impl CandidateSet {
                 qty: line.qty,
                 unit_weight: sku.weight_kg,
                 holders,
+                extra,
             };
         }
     }

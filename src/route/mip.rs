@@ -1,17 +1,26 @@
-//! The exact reference: one order as a mixed-integer program on HiGHS (through good_lp).
+//! The exact reference: orders as one mixed-integer program on HiGHS (through good_lp).
+//!
+//! [`JointMip`] is built in the shape of good_lp's resource-allocation example: a model struct
+//! that accumulates variables, the cost expression and, per shared resource (an inventory entry,
+//! a node's capacity on a day), the expression of what the orders consume of it. One order alone
+//! is the per-order reference ([`solve_order`]); many orders sharing stock and capacity are the
+//! exact batch model.
 //!
 //! It shares nothing with the search but the snapshot and the pricing of its answer: eligibility,
 //! rate shopping and billable weight are written again here as constraints, so that a differential
 //! test of the two catches a mistake in either. Slow (milliseconds per order); for tests,
-//! benchmarks of the search's optimality, and `fulfil route --policy mip`.
+//! benchmarks of the search's optimality, and exact batches of modest size.
+
+use std::collections::HashMap;
+use std::time::Duration;
 
 use good_lp::solvers::highs::highs;
 use good_lp::{
-    Expression, ProblemVariables, Solution, SolverModel, Variable, constraint, variable,
+    Expression, ProblemVariables, SolverModel, Variable, constraint, variable,
 };
 
 use super::cost::{Plan, distance_km};
-use super::{Availability, RouteError};
+use super::{Availability, RouteError, ats_at, capacity_left};
 use crate::model::{Destination, NodeId, NodeKind, Order, SkuId};
 use crate::snapshot::Snapshot;
 
@@ -21,6 +30,8 @@ use crate::snapshot::Snapshot;
 pub enum MipError {
     #[error("HiGHS failed: {0}")]
     Solver(String),
+    #[error("HiGHS found no feasible solution within the time limit")]
+    NoSolution,
     #[error(transparent)]
     Route(#[from] RouteError),
 }
@@ -32,196 +43,313 @@ pub struct MipAnswer {
     pub objective: f64,
 }
 
-struct Arc {
-    node: NodeId,
-    line: usize,
-    var: Variable,
+/// The answer to a joint model: one plan per order, in the order they were added.
+#[derive(Debug, Clone)]
+pub struct JointAnswer {
+    pub plans: Vec<Plan>,
+    /// The cost of the plans (as the model counts it; equal to their priced cost).
+    pub objective: f64,
+    /// The lower bound HiGHS proved (equal to `objective` when `optimal`).
+    pub bound: f64,
+    /// `true` when HiGHS proved the plans optimal; `false` when it stopped at the time limit.
+    pub optimal: bool,
 }
 
-/// Solves one order exactly.
+struct Arc {
+    order: usize,
+    node: NodeId,
+    line: usize,
+    sku: SkuId,
+    /// Column of the allocation variable in the model (variables are columns in creation order).
+    column: usize,
+}
+
+/// Orders sharing stock and capacity, as one MIP.
+pub struct JointMip<'a, A: Availability> {
+    snapshot: &'a Snapshot,
+    avail: &'a A,
+    vars: ProblemVariables,
+    objective: Expression,
+    /// Constant part of the objective (backorder penalties of every ordered unit).
+    constant: f64,
+    constraints: Vec<good_lp::Constraint>,
+    arcs: Vec<Arc>,
+    /// What the orders take of each inventory entry.
+    stock: HashMap<usize, Expression>,
+    /// What the orders pick at each node on each day.
+    picks: HashMap<(NodeId, Option<i32>), Expression>,
+    orders: usize,
+}
+
+impl<'a, A: Availability> JointMip<'a, A> {
+    /// An empty model over what `avail` leaves of `snapshot`.
+    pub fn new(snapshot: &'a Snapshot, avail: &'a A) -> Self {
+        JointMip {
+            snapshot,
+            avail,
+            vars: ProblemVariables::new(),
+            objective: Expression::from(0.0),
+            constant: 0.0,
+            constraints: Vec::new(),
+            arcs: Vec::new(),
+            stock: HashMap::new(),
+            picks: HashMap::new(),
+            orders: 0,
+        }
+    }
+
+    /// Integer allocation variables so far (a measure of the model's size).
+    pub fn arc_count(&self) -> usize {
+        self.arcs.len()
+    }
+
+    /// Adds one order: its allocation, shipment and carrier variables, its cost and what it
+    /// consumes. Eligibility follows the spec's feasibility rules; the caller validated it.
+    pub fn add_order(&mut self, order: &Order) {
+        let snapshot = self.snapshot;
+        let policy = snapshot.policy();
+        let oi = self.orders;
+        self.orders += 1;
+        let mut opened: Vec<Variable> = Vec::new();
+        let mut allocated: Vec<Expression> =
+            order.lines.iter().map(|_| Expression::from(0.0)).collect();
+        let total_units: u32 = order.lines.iter().map(|l| l.qty).sum();
+        let pickup = matches!(order.destination, Destination::Pickup(_));
+
+        for (n, node) in snapshot.nodes().iter().enumerate() {
+            let node_id = NodeId(n as u32);
+            // Which parcel options (base, per_kg) this node has to the destination, if it may ship.
+            let options: Vec<(f64, f64)> = match order.destination {
+                Destination::Pickup(p) => {
+                    if p != node_id || !node.enabled || !node.pickup {
+                        continue;
+                    }
+                    Vec::new()
+                }
+                Destination::Address { lat, lon } => {
+                    if !node.enabled
+                        || !node.ships
+                        || (node.kind == NodeKind::Store && !policy.ship_from_store)
+                    {
+                        continue;
+                    }
+                    let d = distance_km(node.lat, node.lon, lat, lon);
+                    let Some(band) = snapshot
+                        .zones()
+                        .bands()
+                        .iter()
+                        .position(|b| b.max_km.is_none_or(|m| d <= m))
+                    else {
+                        continue;
+                    };
+                    let opts: Vec<(f64, f64)> = snapshot
+                        .rates()
+                        .options(order.service, band)
+                        .iter()
+                        .map(|o| (o.base, o.per_kg))
+                        .collect();
+                    if opts.is_empty() {
+                        continue;
+                    }
+                    opts
+                }
+            };
+            let capacity = capacity_left(snapshot, self.avail, node_id, order.day).min(total_units);
+            if capacity == 0 {
+                continue;
+            }
+            let mut units = Expression::from(0.0);
+            let mut weight = Expression::from(0.0);
+            let mut any = false;
+            for (li, line) in order.lines.iter().enumerate() {
+                let sku = snapshot.sku(line.sku);
+                if sku.oversize && node.kind == NodeKind::Store && !pickup {
+                    continue;
+                }
+                let bound = ats_at(snapshot, self.avail, node_id, line.sku).min(line.qty);
+                if bound == 0 {
+                    continue;
+                }
+                let column = self.vars.len();
+                let x = self.vars.add(variable().integer().min(0).max(bound));
+                self.arcs.push(Arc {
+                    order: oi,
+                    node: node_id,
+                    line: li,
+                    sku: line.sku,
+                    column,
+                });
+                if let Some(e) = snapshot.inventory().entry(node_id, line.sku) {
+                    *self.stock.entry(e).or_insert_with(|| Expression::from(0.0)) += x;
+                }
+                units += x;
+                weight += sku.weight_kg * x;
+                allocated[li] += x;
+                any = true;
+            }
+            if !any {
+                continue;
+            }
+            if node.capacity_units.is_some() {
+                *self
+                    .picks
+                    .entry((node_id, order.day))
+                    .or_insert_with(|| Expression::from(0.0)) += units.clone();
+            }
+            let y = self.vars.add(variable().binary());
+            opened.push(y);
+            self.constraints
+                .push(constraint!(units.clone() <= f64::from(capacity) * y));
+            self.objective += node.cost_per_shipment * y + node.cost_per_unit * units.clone();
+            if !options.is_empty() {
+                // Rate shopping: exactly one carrier per open shipment, billed on integer kg ≥ 1.
+                let big = (f64::from(total_units)
+                    * order
+                        .lines
+                        .iter()
+                        .map(|l| snapshot.sku(l.sku).weight_kg)
+                        .fold(0.0, f64::max))
+                .ceil()
+                    + 2.0;
+                let mut chosen = Expression::from(0.0);
+                let mut billed = Expression::from(0.0);
+                for (base, per_kg) in options {
+                    let z = self.vars.add(variable().binary());
+                    let kg = self.vars.add(variable().integer().min(0).max(big));
+                    self.constraints.push(constraint!(kg <= big * z));
+                    self.constraints.push(constraint!(kg >= z));
+                    self.objective += base * z + per_kg * kg;
+                    chosen += z;
+                    billed += kg;
+                }
+                self.constraints.push(constraint!(chosen == y));
+                self.constraints
+                    .push(constraint!(billed >= weight - 1e-9));
+            }
+        }
+
+        if !pickup && opened.len() > 1 {
+            let split = self.vars.add(variable().min(0));
+            let count: Expression = opened.iter().copied().sum();
+            self.constraints
+                .push(constraint!(split >= count - 1.0));
+            self.objective += policy.split_penalty * split;
+        }
+        if !opened.is_empty() {
+            let count: Expression = opened.iter().copied().sum();
+            self.constraints
+                .push(constraint!(count <= f64::from(policy.max_shipments)));
+        }
+        for (li, line) in order.lines.iter().enumerate() {
+            let a = std::mem::take(&mut allocated[li]);
+            self.constant += policy.backorder_penalty * f64::from(line.qty);
+            self.objective -= policy.backorder_penalty * a.clone();
+            self.constraints
+                .push(constraint!(a <= f64::from(line.qty)));
+        }
+    }
+
+    /// Solves the model: to proven optimality, or until `time_limit`, when the best plans found
+    /// so far are returned with `optimal: false` and the bound HiGHS proved.
+    pub fn solve(self, time_limit: Option<Duration>, threads: u32) -> Result<JointAnswer, MipError> {
+        let snapshot = self.snapshot;
+        let orders = self.orders;
+        if self.arcs.is_empty() {
+            // Nothing can be allocated: HiGHS refuses an empty model, and the answer is plain.
+            return Ok(JointAnswer {
+                plans: vec![Plan::default(); orders],
+                objective: self.constant,
+                bound: self.constant,
+                optimal: true,
+            });
+        }
+        let mut constraints = self.constraints;
+        for (e, taken) in self.stock {
+            let left = snapshot
+                .inventory()
+                .sellable(e)
+                .saturating_sub(self.avail.reserved(e));
+            constraints.push(constraint!(taken <= f64::from(left)));
+        }
+        for ((node, day), picked) in self.picks {
+            let left = capacity_left(snapshot, self.avail, node, day);
+            constraints.push(constraint!(picked <= f64::from(left)));
+        }
+        let mut problem = self.vars.minimise(self.objective.clone()).using(highs);
+        for c in constraints {
+            problem = problem.with(c);
+        }
+        let mut model = problem
+            .try_into_inner()
+            .map_err(|e| MipError::Solver(e.to_string()))?;
+        model.make_quiet();
+        model.set_option("mip_rel_gap", 0.0);
+        model.set_option("mip_abs_gap", 1e-7);
+        model.set_option("threads", threads.max(1) as i32);
+        if let Some(limit) = time_limit {
+            model.set_option("time_limit", limit.as_secs_f64().max(0.01));
+        }
+        let solved = model
+            .try_solve()
+            .map_err(|e| MipError::Solver(format!("{e:?}")))?;
+        use highs::{HighsModelStatus as S, HighsSolutionStatus};
+        let optimal = match solved.status() {
+            S::Optimal => true,
+            S::ReachedTimeLimit | S::ReachedInterrupt | S::ReachedIterationLimit => false,
+            S::ReachedSolutionLimit | S::ReachedMemoryLimit => false,
+            other => return Err(MipError::Solver(format!("model status {other:?}"))),
+        };
+        if solved.primal_solution_status() != HighsSolutionStatus::Feasible {
+            return Err(MipError::NoSolution);
+        }
+        let objective = solved.objective_value() + self.constant;
+        let bound = if optimal {
+            objective
+        } else {
+            solved
+                .double_info_value(c"mip_dual_bound")
+                .ok()
+                .filter(|b| b.is_finite())
+                .map_or(f64::NEG_INFINITY, |b| b + self.constant)
+        };
+        let solution = solved.get_solution();
+        let values = solution.columns();
+        let mut plans = vec![Plan::default(); orders];
+        // Shipments in order of first use by the order's lines, lines in the order's line order.
+        let mut arcs = self.arcs;
+        arcs.sort_by_key(|a| (a.order, a.line));
+        for arc in &arcs {
+            let q = values[arc.column].round();
+            if q < 0.5 {
+                continue;
+            }
+            let shipments = &mut plans[arc.order].shipments;
+            match shipments.iter_mut().find(|(n, _)| *n == arc.node) {
+                Some((_, lines)) => lines.push((arc.sku, q as u32)),
+                None => shipments.push((arc.node, vec![(arc.sku, q as u32)])),
+            }
+        }
+        Ok(JointAnswer {
+            plans,
+            objective,
+            bound,
+            optimal,
+        })
+    }
+}
+
+/// Solves one order exactly (with a single HiGHS thread and no time limit).
 pub fn solve_order(
     snapshot: &Snapshot,
     avail: &impl Availability,
     order: &Order,
 ) -> Result<MipAnswer, MipError> {
-    let policy = snapshot.policy();
-    let mut vars = ProblemVariables::new();
-    let mut objective = Expression::from(0.0);
-    let mut constraints = Vec::new();
-    let mut arcs: Vec<Arc> = Vec::new();
-    let mut opened: Vec<Variable> = Vec::new();
-    let mut allocated: Vec<Expression> =
-        order.lines.iter().map(|_| Expression::from(0.0)).collect();
-    let total_units: u32 = order.lines.iter().map(|l| l.qty).sum();
-
-    for (n, node) in snapshot.nodes().iter().enumerate() {
-        let node_id = NodeId(n as u32);
-        // Which parcel options (base, per_kg) this node has to the destination, if it may ship.
-        let options: Vec<(f64, f64)> = match order.destination {
-            Destination::Pickup(p) => {
-                if p != node_id || !node.enabled || !node.pickup {
-                    continue;
-                }
-                Vec::new()
-            }
-            Destination::Address { lat, lon } => {
-                if !node.enabled
-                    || !node.ships
-                    || (node.kind == NodeKind::Store && !policy.ship_from_store)
-                {
-                    continue;
-                }
-                let d = distance_km(node.lat, node.lon, lat, lon);
-                let Some(band) = snapshot
-                    .zones()
-                    .bands()
-                    .iter()
-                    .position(|b| b.max_km.is_none_or(|m| d <= m))
-                else {
-                    continue;
-                };
-                let opts: Vec<(f64, f64)> = snapshot
-                    .rates()
-                    .options(order.service, band)
-                    .iter()
-                    .map(|o| (o.base, o.per_kg))
-                    .collect();
-                if opts.is_empty() {
-                    continue;
-                }
-                opts
-            }
-        };
-        let capacity = node
-            .capacity_units
-            .map_or(total_units, |c| {
-                c.saturating_sub(avail.capacity_used(node_id, order.day))
-            })
-            .min(total_units);
-        let mut units = Expression::from(0.0);
-        let mut weight = Expression::from(0.0);
-        let mut any = false;
-        for (li, line) in order.lines.iter().enumerate() {
-            let sku = snapshot.sku(line.sku);
-            let pickup = matches!(order.destination, Destination::Pickup(_));
-            if sku.oversize && node.kind == NodeKind::Store && !pickup {
-                continue;
-            }
-            let ats = ats(snapshot, avail, node_id, line.sku);
-            let bound = ats.min(line.qty);
-            if bound == 0 {
-                continue;
-            }
-            let x = vars.add(variable().integer().min(0).max(bound));
-            arcs.push(Arc {
-                node: node_id,
-                line: li,
-                var: x,
-            });
-            units += x;
-            weight += sku.weight_kg * x;
-            allocated[li] += x;
-            any = true;
-        }
-        if !any || capacity == 0 {
-            // Still add the arcs' bound of zero through capacity 0 below.
-            if any {
-                constraints.push(constraint!(units.clone() <= 0));
-            }
-            continue;
-        }
-        let y = vars.add(variable().binary());
-        opened.push(y);
-        constraints.push(constraint!(units.clone() <= f64::from(capacity) * y));
-        objective += node.cost_per_shipment * y + node.cost_per_unit * units.clone();
-        if !options.is_empty() {
-            // Rate shopping: exactly one carrier per open shipment, billed on integer kg ≥ 1.
-            let big = (f64::from(total_units)
-                * order
-                    .lines
-                    .iter()
-                    .map(|l| snapshot.sku(l.sku).weight_kg)
-                    .fold(0.0, f64::max))
-            .ceil()
-                + 2.0;
-            let mut chosen = Expression::from(0.0);
-            let mut billed = Expression::from(0.0);
-            for (base, per_kg) in options {
-                let z = vars.add(variable().binary());
-                let kg = vars.add(variable().integer().min(0).max(big));
-                constraints.push(constraint!(kg <= big * z));
-                constraints.push(constraint!(kg >= z));
-                objective += base * z + per_kg * kg;
-                chosen += z;
-                billed += kg;
-            }
-            constraints.push(constraint!(chosen == y));
-            constraints.push(constraint!(billed >= weight - 1e-9));
-        }
-    }
-
-    if matches!(order.destination, Destination::Address { .. }) {
-        let split = vars.add(variable().min(0));
-        let count: Expression = opened.iter().copied().sum();
-        constraints.push(constraint!(split >= count.clone() - 1.0));
-        objective += policy.split_penalty * split;
-    }
-    let count: Expression = opened.iter().copied().sum();
-    constraints.push(constraint!(count <= f64::from(policy.max_shipments)));
-    for (li, line) in order.lines.iter().enumerate() {
-        let a = allocated[li].clone();
-        constraints.push(constraint!(a.clone() <= f64::from(line.qty)));
-        objective += policy.backorder_penalty * (f64::from(line.qty) - a);
-    }
-
-    if arcs.is_empty() {
-        // Nothing can be allocated: HiGHS refuses an empty model, and the answer is plain.
-        let objective = policy.backorder_penalty * f64::from(total_units);
-        return Ok(MipAnswer {
-            plan: Plan::default(),
-            objective,
-        });
-    }
-    let mut problem = vars.minimise(objective.clone()).using(highs);
-    problem.set_verbose(false);
-    let mut problem = problem
-        .set_mip_rel_gap(0.0)
-        .and_then(|p| p.set_mip_abs_gap(1e-7))
-        .map_err(|e| MipError::Solver(e.to_string()))?
-        .set_threads(1);
-    for c in constraints {
-        problem = problem.with(c);
-    }
-    let solution = problem
-        .solve()
-        .map_err(|e| MipError::Solver(e.to_string()))?;
-    let value = solution.eval(&objective);
-
-    let mut shipments: Vec<(NodeId, Vec<(SkuId, u32)>)> = Vec::new();
-    for (li, line) in order.lines.iter().enumerate() {
-        for arc in arcs.iter().filter(|a| a.line == li) {
-            let q = solution.value(arc.var).round();
-            if q < 0.5 {
-                continue;
-            }
-            let q = q as u32;
-            match shipments.iter_mut().find(|(n, _)| *n == arc.node) {
-                Some((_, lines)) => lines.push((line.sku, q)),
-                None => shipments.push((arc.node, vec![(line.sku, q)])),
-            }
-        }
-    }
+    super::validate(snapshot, order)?;
+    let mut model = JointMip::new(snapshot, avail);
+    model.add_order(order);
+    let answer = model.solve(None, 1)?;
     Ok(MipAnswer {
-        plan: Plan { shipments },
-        objective: value,
-    })
-}
-
-fn ats(snapshot: &Snapshot, avail: &impl Availability, node: NodeId, sku: SkuId) -> u32 {
-    snapshot.inventory().entry(node, sku).map_or(0, |e| {
-        let s = snapshot.inventory().stock(e);
-        s.on_hand
-            .saturating_sub(s.safety_stock)
-            .saturating_sub(avail.reserved(e))
+        plan: answer.plans.into_iter().next().unwrap_or_default(),
+        objective: answer.objective,
     })
 }

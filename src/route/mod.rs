@@ -16,7 +16,7 @@ mod speculate;
 
 use std::str::FromStr;
 
-pub use candidates::{Candidate, Exclusion};
+pub use candidates::{Candidate, Exclusion, UnitPrices};
 pub use cost::{Plan, billable_kg, distance_km, price};
 pub use explain::{NodeExplanation, Outcome, explain};
 pub use ledger::{Availability, Ledger, Untouched, ats_at, capacity_left};
@@ -86,6 +86,16 @@ pub struct Routed {
     pub exact: bool,
     /// Search nodes visited (0 for pickup and the baseline).
     pub search_nodes: u64,
+}
+
+/// The cheapest plan of one order when resource prices are charged on top of its real cost.
+#[derive(Debug, Clone)]
+pub struct PricedPlan {
+    pub plan: Plan,
+    /// Real cost plus the prices of the units it takes.
+    pub priced_cost: f64,
+    /// A proven lower bound on `priced_cost` over every feasible plan of the order.
+    pub lower_bound: f64,
 }
 
 /// Search nodes one order may visit before the best decision found so far is returned.
@@ -173,6 +183,38 @@ impl Router {
         })
     }
 
+    /// The cheapest plan of one order when every unit also pays `prices` (the pricing step of a
+    /// batch: resources are charged instead of shared). `avail` bounds what the order alone may
+    /// take. The order must have passed validation ([`Router::route`] does it).
+    pub fn route_priced(
+        &mut self,
+        snapshot: &Snapshot,
+        avail: &impl Availability,
+        order: &Order,
+        prices: &dyn UnitPrices,
+    ) -> Result<PricedPlan, RouteError> {
+        validate(snapshot, order)?;
+        match order.destination {
+            Destination::Pickup(_) => Ok(priced_pickup(snapshot, avail, order, prices)),
+            Destination::Address { lat, lon } => {
+                self.candidates
+                    .build_priced(snapshot, avail, order, lat, lon, Some(prices));
+                let result = self.search.run(
+                    &self.candidates,
+                    snapshot.rates(),
+                    order.service,
+                    snapshot.policy(),
+                    self.budget,
+                );
+                Ok(PricedPlan {
+                    plan: self.plan_from(order, &result.assignment),
+                    priced_cost: result.cost,
+                    lower_bound: result.lower_bound,
+                })
+            }
+        }
+    }
+
     fn plan_from(&self, order: &Order, assignment: &[(u32, u32, u32)]) -> Plan {
         let mut shipments: Vec<(crate::model::NodeId, Vec<(crate::model::SkuId, u32)>)> =
             Vec::new();
@@ -251,6 +293,74 @@ fn validate(snapshot: &Snapshot, order: &Order) -> Result<(), RouteError> {
         }
     }
     Ok(())
+}
+
+/// A pickup with prices: each unit handed over costs `cost_per_unit + price` instead of the
+/// backorder penalty, plus the pickup's fixed cost once. Within capacity, the units that save most
+/// are taken first; the best of "all worthwhile units" and "nothing" is exact because the fixed
+/// cost is paid once and savings are taken greedily, largest first, under one capacity limit.
+fn priced_pickup(
+    snapshot: &Snapshot,
+    avail: &impl Availability,
+    order: &Order,
+    prices: &dyn UnitPrices,
+) -> PricedPlan {
+    let policy = snapshot.policy();
+    let bp = policy.backorder_penalty;
+    let all_back: f64 = order.lines.iter().map(|l| bp * f64::from(l.qty)).sum();
+    let nothing = PricedPlan {
+        plan: Plan::default(),
+        priced_cost: all_back,
+        lower_bound: all_back,
+    };
+    let Destination::Pickup(node_id) = order.destination else {
+        return nothing;
+    };
+    let node = snapshot.node(node_id);
+    if !node.enabled || !node.pickup || policy.max_shipments == 0 {
+        return nothing;
+    }
+    let inv = snapshot.inventory();
+    // (saving per unit, line index, units available)
+    let mut gains: Vec<(f64, usize, u32)> = Vec::new();
+    for (li, line) in order.lines.iter().enumerate() {
+        let Some(e) = inv.entry(node_id, line.sku) else {
+            continue;
+        };
+        let ats = inv.sellable(e).saturating_sub(avail.reserved(e)).min(line.qty);
+        let saving = bp - node.cost_per_unit - prices.unit_price(e, node_id, order.day);
+        if ats > 0 && saving > 0.0 {
+            gains.push((saving, li, ats));
+        }
+    }
+    gains.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut capacity = ledger::capacity_left(snapshot, avail, node_id, order.day);
+    let mut saved = 0.0;
+    let mut take = vec![0u32; order.lines.len()];
+    for &(saving, li, ats) in &gains {
+        let q = ats.min(capacity);
+        capacity -= q;
+        take[li] = q;
+        saved += saving * f64::from(q);
+    }
+    if saved <= node.cost_per_shipment {
+        return nothing;
+    }
+    let lines: Vec<_> = order
+        .lines
+        .iter()
+        .zip(&take)
+        .filter(|&(_, &q)| q > 0)
+        .map(|(l, &q)| (l.sku, q))
+        .collect();
+    let cost = all_back - saved + node.cost_per_shipment;
+    PricedPlan {
+        plan: Plan {
+            shipments: vec![(node_id, lines)],
+        },
+        priced_cost: cost,
+        lower_bound: cost,
+    }
 }
 
 /// A pickup: only the named node may hand units over, as one pickup. Its cost with m units is

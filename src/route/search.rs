@@ -30,6 +30,9 @@ fn by_key(a: &(f64, u32, u32), b: &(f64, u32, u32)) -> std::cmp::Ordering {
 pub struct SearchResult {
     pub assignment: Vec<(u32, u32, u32)>,
     pub cost: f64,
+    /// A proven lower bound on the cheapest allocation: `cost` itself when `exact`, otherwise
+    /// the bound at the root of the search.
+    pub lower_bound: f64,
     /// `false` if the node budget ran out before the search space was exhausted.
     pub exact: bool,
     pub nodes_visited: u64,
@@ -48,6 +51,8 @@ pub struct Search {
     /// Per line: (cost of one unit shipped alone, candidate, ATS), cheapest first.
     sorted: Vec<Vec<(f64, u32, u32)>>,
     ats: Vec<u32>,
+    /// Per line and candidate: the cost of each unit picked there (handling plus any price).
+    unit: Vec<f64>,
     unit_lb: Vec<f64>,
     /// Per line: how much of `sorted` is in order.
     sorted_upto: Vec<usize>,
@@ -93,6 +98,8 @@ impl Search {
             .extend(set.candidates.iter().map(|c| c.capacity_left));
         self.ats.clear();
         self.ats.resize(nc * nl, 0);
+        self.unit.clear();
+        self.unit.resize(nc * nl, 0.0);
         self.open.clear();
         self.stack.clear();
         self.best.clear();
@@ -127,14 +134,16 @@ impl Search {
             let mut lb = bp;
             let sorted = &mut self.sorted[pos];
             sorted.clear();
-            for &(c, ats) in &line.holders {
+            for (j, &(c, ats)) in line.holders.iter().enumerate() {
                 let cand = &set.candidates[c as usize];
+                let unit = cand.cost_per_unit + line.extra.get(j).copied().unwrap_or(0.0);
                 self.ats[pos * nc + c as usize] = ats;
+                self.unit[pos * nc + c as usize] = unit;
                 let ship = rates
                     .quote(service, cand.band, billable_kg(line.unit_weight))
                     .map_or(f64::INFINITY, |(_, p)| p);
-                lb = lb.min(cand.cost_per_unit);
-                sorted.push((cand.cost_per_shipment + cand.cost_per_unit + ship, c, ats));
+                lb = lb.min(unit);
+                sorted.push((cand.cost_per_shipment + unit + ship, c, ats));
             }
             // Only the cheapest few are usually reached before the bound cuts the scan: sort
             // those now and the rest when a scan first gets there.
@@ -165,6 +174,11 @@ impl Search {
             service,
             policy,
         };
+        let root_bound = if nl > 0 {
+            self.suffix_lb[0] + self.extra_lb(&ctx, 0)
+        } else {
+            all_backordered
+        };
         if nl > 0 {
             // Most orders are settled in a few thousand nodes. Those that are not get a greedy
             // incumbent, which makes the bound bite, and the search starts again with the rest
@@ -188,6 +202,11 @@ impl Search {
                 .map(|&(pos, c, q)| (self.order[pos as usize] as u32, c, q))
                 .collect(),
             cost: self.best_cost,
+            lower_bound: if self.out_of_budget {
+                root_bound.min(self.best_cost)
+            } else {
+                self.best_cost
+            },
             exact: !self.out_of_budget,
             nodes_visited: self.visited,
         }
@@ -238,11 +257,12 @@ impl Search {
                 }
                 let cand = &ctx.set.candidates[c];
                 let mut cap = cand.capacity_left;
-                let (mut units, mut weight, mut back) = (0u32, 0.0, 0.0);
+                let (mut units, mut weight, mut back, mut picking) = (0u32, 0.0, 0.0, 0.0);
                 for (pos, &rem) in remaining.iter().enumerate() {
                     let take = rem.min(self.ats[pos * nc + c]).min(cap);
                     cap -= take;
                     units += take;
+                    picking += self.unit[pos * nc + c] * f64::from(take);
                     weight += ctx.set.lines[self.order[pos]].unit_weight * f64::from(take);
                     back += bp * f64::from(rem - take);
                 }
@@ -252,7 +272,7 @@ impl Search {
                 let total = fixed
                     + split
                     + cand.cost_per_shipment
-                    + cand.cost_per_unit * f64::from(units)
+                    + picking
                     + quote(ctx, cand.band, weight)
                     + back;
                 if best.is_none_or(|(b, _)| total < b) {
@@ -265,21 +285,18 @@ impl Search {
             }
             let cand = &ctx.set.candidates[c];
             let mut cap = cand.capacity_left;
-            let (mut units, mut weight) = (0u32, 0.0);
+            let (mut picking, mut weight) = (0.0, 0.0);
             for (pos, rem) in remaining.iter_mut().enumerate() {
                 let take = (*rem).min(self.ats[pos * nc + c]).min(cap);
                 if take > 0 {
                     cap -= take;
-                    units += take;
+                    picking += self.unit[pos * nc + c] * f64::from(take);
                     weight += ctx.set.lines[self.order[pos]].unit_weight * f64::from(take);
                     *rem -= take;
                     chosen.push((pos as u32, c as u32, take));
                 }
             }
-            fixed += split
-                + cand.cost_per_shipment
-                + cand.cost_per_unit * f64::from(units)
-                + quote(ctx, cand.band, weight);
+            fixed += split + cand.cost_per_shipment + picking + quote(ctx, cand.band, weight);
             used.push(c);
             let total_now = fixed + remaining.iter().map(|&r| bp * f64::from(r)).sum::<f64>();
             if total_now < self.best_cost - EPS {
@@ -311,7 +328,7 @@ impl Search {
             let mut per_unit = bp;
             for &c in &self.open {
                 if self.ats[p * nc + c as usize] > 0 {
-                    per_unit = per_unit.min(ctx.set.candidates[c as usize].cost_per_unit);
+                    per_unit = per_unit.min(self.unit[p * nc + c as usize]);
                 }
             }
             let qty = f64::from(ctx.set.lines[self.order[p]].qty);
@@ -363,7 +380,7 @@ impl Search {
             for take in (1..=most).rev() {
                 let new_weight = self.weight[c] + w * f64::from(take);
                 let new_ship = quote(ctx, cand.band, new_weight);
-                let delta = cand.cost_per_unit * f64::from(take) + new_ship - self.shipping[c];
+                let delta = self.unit[pos * nc + c] * f64::from(take) + new_ship - self.shipping[c];
                 let left = rem - take;
                 if cost + delta + unit_lb * f64::from(left) + rest_lb >= self.best_cost - EPS {
                     continue;
@@ -421,7 +438,7 @@ impl Search {
                     let new_ship = quote(ctx, cand.band, new_weight);
                     let delta = split
                         + cand.cost_per_shipment
-                        + cand.cost_per_unit * f64::from(take)
+                        + self.unit[pos * nc + c] * f64::from(take)
                         + new_ship;
                     let left = rem - take;
                     if cost + delta + unit_lb * f64::from(left) + rest_lb >= self.best_cost - EPS {
