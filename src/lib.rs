@@ -11,6 +11,7 @@
 //! - [`snapshot`]: the immutable, indexed network that routing reads;
 //! - [`route`]: the cost model, the exact per-order search, the baseline, sequential runs.
 
+pub mod batch;
 pub mod live;
 pub mod model;
 pub mod reserve;

@@ -2,6 +2,7 @@
 
 mod generate;
 mod loadgen;
+mod reoptimize;
 mod route;
 mod serve;
 
@@ -22,6 +23,9 @@ pub struct Cli {
 pub enum Command {
     /// Route every order of a scenario in sequence and print one decision per order (JSON Lines).
     Route(RouteArgs),
+    /// Re-optimize a backlog of orders jointly (shared stock and capacity) with an LP/MIP, and
+    /// report the cost against routing them one at a time, with a proven lower bound.
+    Reoptimize(ReoptimizeArgs),
     /// Generate a realistic scenario on real US geography.
     Gen(GenArgs),
     /// Serve routing, reservations and network updates over gRPC.
@@ -113,6 +117,31 @@ pub struct RouteArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct ReoptimizeArgs {
+    /// Scenario folder (nodes.csv, skus.csv, inventory.csv, zones.csv, rates.csv, policy.toml).
+    #[arg(long, env = "FULFIL_SCENARIO")]
+    pub scenario: PathBuf,
+    /// Orders file: the backlog [default: SCENARIO/orders.csv].
+    #[arg(long)]
+    pub orders: Option<PathBuf>,
+    /// Seconds allowed for the whole run; the best answer found by then is returned.
+    #[arg(long, default_value_t = 60.0)]
+    pub time_limit: f64,
+    /// Stop once the gap between cost and proven bound is at most this fraction.
+    #[arg(long, default_value_t = 0.0001)]
+    pub gap: f64,
+    /// Where to write decisions [default: standard output].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write the summary as JSON to this file as well.
+    #[arg(long)]
+    pub summary_json: Option<PathBuf>,
+    /// No progress bar and no summary on standard error.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
 pub struct GenArgs {
     /// Folder to write the scenario into (created if missing).
     #[arg(long)]
@@ -147,6 +176,7 @@ pub struct GenArgs {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Route(args) => route::run(args),
+        Command::Reoptimize(args) => reoptimize::run(args),
         Command::Gen(args) => generate::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Loadgen(args) => loadgen::run(args),

@@ -93,6 +93,33 @@ impl Ledger {
         }
     }
 
+    /// Gives back what [`Ledger::commit`] took for the same order and plan.
+    pub fn release(&mut self, snapshot: &Snapshot, order: &Order, plan: &Plan) {
+        let Some(day_used) = self.capacity.get_mut(&order.day) else {
+            return;
+        };
+        for (node, lines) in &plan.shipments {
+            for (sku, qty) in lines {
+                if let Some(e) = snapshot.inventory().entry(*node, *sku) {
+                    self.reserved[e] = self.reserved[e].saturating_sub(*qty);
+                }
+                day_used[node.index()] = day_used[node.index()].saturating_sub(*qty);
+            }
+        }
+    }
+
+    /// Whether `plan` fits in what is left: every line within ATS, every shipment within the
+    /// node's capacity left on the order's day.
+    pub fn fits(&self, snapshot: &Snapshot, order: &Order, plan: &Plan) -> bool {
+        plan.shipments.iter().all(|(node, lines)| {
+            let units: u32 = lines.iter().map(|(_, q)| q).sum();
+            units <= capacity_left(snapshot, self, *node, order.day)
+                && lines
+                    .iter()
+                    .all(|(sku, q)| *q <= ats_at(snapshot, self, *node, *sku))
+        })
+    }
+
     /// Units of `entry` available to sell now.
     pub fn ats(&self, snapshot: &Snapshot, entry: usize) -> u32 {
         snapshot

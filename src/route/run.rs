@@ -24,7 +24,8 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
-    fn add(&mut self, order: &Order, decision: &Decision) {
+    /// Counts one decided order.
+    pub fn add(&mut self, order: &Order, decision: &Decision) {
         self.orders += 1;
         self.units_ordered += order.units();
         self.units_backordered += decision.backordered_units();

@@ -1,0 +1,141 @@
+//! `fulfil reoptimize`: a backlog re-assigned jointly, with a proven bound.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use fulfil::batch::{BatchOptions, BatchResult, Phase, Progress, reoptimize};
+use fulfil::route::Ledger;
+use fulfil::scenario::{load_snapshot, read_orders, write_decisions};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::ReoptimizeArgs;
+
+pub fn run(args: ReoptimizeArgs) -> anyhow::Result<()> {
+    if !(args.time_limit.is_finite() && args.time_limit > 0.0) {
+        anyhow::bail!("--time-limit must be a positive number of seconds");
+    }
+    if !(args.gap.is_finite() && args.gap >= 0.0) {
+        anyhow::bail!("--gap must be a fraction ≥ 0 (e.g. 0.01 for 1%)");
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FULFIL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let load_start = Instant::now();
+    let snapshot = load_snapshot(&args.scenario)?;
+    let orders_path = args
+        .orders
+        .clone()
+        .unwrap_or_else(|| args.scenario.join("orders.csv"));
+    let orders = read_orders(&orders_path, &snapshot)?;
+    let mut out: Box<dyn Write> = match &args.out {
+        Some(path) => Box::new(BufWriter::new(
+            File::create(path).with_context(|| format!("{}: cannot create", path.display()))?,
+        )),
+        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+    };
+    let mut summary_out = match &args.summary_json {
+        Some(path) => Some(
+            File::create(path).with_context(|| format!("{}: cannot create", path.display()))?,
+        ),
+        None => None,
+    };
+    if !args.quiet {
+        eprintln!(
+            "loaded {} nodes, {} SKUs, {} inventory rows, {} orders in {:.3} s",
+            snapshot.nodes().len(),
+            snapshot.skus().len(),
+            snapshot.inventory().len(),
+            orders.len(),
+            load_start.elapsed().as_secs_f64()
+        );
+    }
+    let options = BatchOptions {
+        time_limit: Duration::from_secs_f64(args.time_limit),
+        gap_target: args.gap,
+        ..BatchOptions::default()
+    };
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    };
+    let report = |p: &Progress| bar.set_message(describe(p, args.time_limit));
+    let result = reoptimize(&snapshot, &Ledger::new(&snapshot), &orders, &options, &report)?;
+    bar.finish_and_clear();
+    match write_decisions(&mut out, &result.decisions).and_then(|()| out.flush()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+        Err(e) => return Err(anyhow::Error::new(e).context("writing decisions")),
+    }
+    if let Some(file) = summary_out.as_mut() {
+        serde_json::to_writer_pretty(&mut *file, &summary_json(&result))
+            .context("writing the summary")?;
+        writeln!(file).context("writing the summary")?;
+    }
+    if !args.quiet {
+        eprintln!("{result}");
+    }
+    Ok(())
+}
+
+fn describe(p: &Progress, limit: f64) -> String {
+    let money = |x: f64| {
+        if x.is_finite() {
+            format!("{x:.2}")
+        } else {
+            "–".to_owned()
+        }
+    };
+    let gap = p
+        .gap()
+        .map_or_else(|| "–".to_owned(), |g| format!("{:.3}%", 100.0 * g));
+    let round = if matches!(p.phase, Phase::Bound) {
+        format!(" round {}", p.round)
+    } else {
+        String::new()
+    };
+    format!(
+        "{}{round}: incumbent {}, bound {}, gap {gap} ({:.0} of {limit:.0} s)",
+        p.phase,
+        money(p.incumbent),
+        money(p.bound),
+        p.elapsed.as_secs_f64()
+    )
+}
+
+fn summary_json(r: &BatchResult) -> serde_json::Value {
+    let run = |s: &fulfil::route::RunSummary| {
+        serde_json::json!({
+            "orders": s.orders,
+            "cost": s.cost,
+            "shipments": s.shipments,
+            "split_orders": s.split_orders,
+            "units_ordered": s.units_ordered,
+            "units_backordered": s.units_backordered,
+            "seconds": s.elapsed.as_secs_f64(),
+        })
+    };
+    serde_json::json!({
+        "status": format!("{:?}", r.status),
+        "cost": r.summary.cost.total,
+        "lower_bound": r.lower_bound,
+        "gap": r.gap(),
+        "batch": run(&r.summary),
+        "sequential": run(&r.baseline),
+        "saving": r.baseline.cost.total - r.summary.cost.total,
+        "rounds": r.rounds,
+        "columns": r.columns,
+    })
+}
