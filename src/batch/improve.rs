@@ -107,9 +107,7 @@ pub(crate) fn improve(
             if o % 256 == 0 && Instant::now() >= deadline {
                 return Ok(improved_total + improved);
             }
-            solution
-                .ledger
-                .release(snapshot, order, &solution.plans[o]);
+            solution.ledger.release(snapshot, order, &solution.plans[o]);
             let routed = router.route(snapshot, &solution.ledger, order, PolicyKind::Optimal)?;
             let cost = routed.decision.cost.total;
             if cost < solution.costs[o] - 1e-7 {
@@ -118,9 +116,7 @@ pub(crate) fn improve(
                 solution.plans[o] = routed.plan;
                 improved += 1;
             }
-            solution
-                .ledger
-                .commit(snapshot, order, &solution.plans[o]);
+            solution.ledger.commit(snapshot, order, &solution.plans[o]);
         }
         improved_total += improved;
         if improved == 0 {

@@ -25,30 +25,39 @@ pub(crate) struct Column {
     pub plan: Plan,
     pub cost: f64,
     pub uses: Vec<(usize, u32)>,
+    /// The last round that generated it or in which the LP used it.
+    pub touched: u32,
 }
 
 /// The plans collected for every order.
 pub(crate) struct Pool {
     pub columns: Vec<Vec<Column>>,
+    /// Per order, the cost of backordering all of it: what leaving it to be decided after the
+    /// MIP can cost at most. It makes every group MIP feasible.
+    pub escape: Vec<f64>,
 }
 
 impl Pool {
-    pub fn new(orders: usize) -> Pool {
+    pub fn new(escape: Vec<f64>) -> Pool {
         Pool {
-            columns: vec![Vec::new(); orders],
+            columns: vec![Vec::new(); escape.len()],
+            escape,
         }
     }
 
-    /// Adds a plan for order `o` unless it is already there; returns its index.
+    /// Adds a plan for order `o` unless it is already there (then marks it as seen in `round`);
+    /// returns its index.
     pub fn add(
         &mut self,
         snapshot: &Snapshot,
         resources: &Resources,
         o: usize,
         plan: &Plan,
+        round: u32,
         cost: impl FnOnce() -> f64,
     ) -> usize {
         if let Some(i) = self.columns[o].iter().position(|c| c.plan == *plan) {
+            self.columns[o][i].touched = self.columns[o][i].touched.max(round);
             return i;
         }
         let mut uses = Vec::new();
@@ -57,6 +66,7 @@ impl Pool {
             plan: plan.clone(),
             cost: cost(),
             uses,
+            touched: round,
         });
         self.columns[o].len() - 1
     }
@@ -64,6 +74,156 @@ impl Pool {
     pub fn len(&self) -> usize {
         self.columns.iter().map(Vec::len).sum()
     }
+}
+
+/// What the orders whose plan is fixed (`fixed[o]`, or their only plan) leave of each resource
+/// they use.
+fn residual(pool: &Pool, resources: &Resources, fixed: &[Option<usize>]) -> HashMap<usize, i64> {
+    let mut left: HashMap<usize, i64> = HashMap::new();
+    for (o, cols) in pool.columns.iter().enumerate() {
+        let col = match (fixed.get(o).copied().flatten(), cols.as_slice()) {
+            (Some(c), _) => &cols[c],
+            (None, [only]) => only,
+            _ => continue,
+        };
+        for &(r, q) in &col.uses {
+            *left.entry(r).or_insert(i64::from(resources.limit[r])) -= i64::from(q);
+        }
+    }
+    left
+}
+
+/// The LP relaxation of the restricted master: every order takes a convex combination of its
+/// plans.
+pub(crate) struct Relaxation {
+    /// The dual price ≥ 0 of every resource row (index, price); others are 0.
+    pub prices: Vec<(usize, f64)>,
+    /// Per order, the plan the LP takes whole (weight ≥ 0.999), if any.
+    pub integral: Vec<Option<usize>>,
+}
+
+/// Above this many plans in play, a plan leaves the LP once idle for [`AGE`] rounds.
+const LARGE_LP: usize = 60_000;
+/// Rounds an idle plan stays in a large LP after it was last generated or used by the LP.
+const AGE: u32 = 4;
+
+/// The LP relaxation of the restricted master over the *active* plans: every plan, or in a very
+/// large LP those generated or used by the LP in the last few rounds, plus each order's incumbent
+/// plan (so the LP is always feasible). Orders with a single active plan are fixed to it and only take their share of the
+/// limits; presolve removes the rest of what cannot matter. Plans that fall idle leave the LP
+/// (they stay in the pool for the joint MIP), which keeps its size near the contested orders.
+pub(crate) fn relax(
+    pool: &mut Pool,
+    resources: &Resources,
+    incumbent: &[usize],
+    round: u32,
+    deadline: Instant,
+) -> Option<Relaxation> {
+    let in_play: usize = pool
+        .columns
+        .iter()
+        .filter(|c| c.len() > 1)
+        .map(Vec::len)
+        .sum();
+    let age = if in_play > LARGE_LP { AGE } else { u32::MAX };
+    let active = |o: usize, c: usize, col: &Column| {
+        c == incumbent[o] || col.touched.saturating_add(age) >= round
+    };
+    let mut left: HashMap<usize, i64> = HashMap::new();
+    let mut vars = ProblemVariables::new();
+    let mut objective = Expression::from(0.0);
+    let mut rows: HashMap<usize, Expression> = HashMap::new();
+    let mut one_each = Vec::new();
+    let mut column_of: Vec<(usize, usize)> = Vec::new(); // model column -> (order, plan)
+    for (o, cols) in pool.columns.iter().enumerate() {
+        let n_active = cols
+            .iter()
+            .enumerate()
+            .filter(|&(c, col)| active(o, c, col))
+            .count();
+        if n_active < 2 {
+            for &(r, q) in &cols[incumbent[o]].uses {
+                *left.entry(r).or_insert(i64::from(resources.limit[r])) -= i64::from(q);
+            }
+            continue;
+        }
+        let mut pick = Expression::from(0.0);
+        for (c, col) in cols
+            .iter()
+            .enumerate()
+            .filter(|&(c, col)| active(o, c, col))
+        {
+            let v = vars.add(variable().min(0.0));
+            column_of.push((o, c));
+            objective += col.cost * v;
+            pick += v;
+            for &(r, q) in &col.uses {
+                *rows.entry(r).or_insert_with(|| Expression::from(0.0)) += f64::from(q) * v;
+            }
+        }
+        one_each.push(constraint!(pick == 1.0));
+    }
+    if one_each.is_empty() {
+        return None;
+    }
+    let limit_of = |r: usize| {
+        left.get(&r)
+            .copied()
+            .unwrap_or(i64::from(resources.limit[r]))
+    };
+    let mut problem = vars.minimise(objective).using(highs);
+    let first_row = one_each.len();
+    for c in one_each {
+        problem = problem.with(c);
+    }
+    let mut row_of: Vec<usize> = Vec::with_capacity(rows.len());
+    for (r, row) in rows {
+        problem = problem.with(constraint!(row <= limit_of(r).max(0) as f64));
+        row_of.push(r);
+    }
+    let mut model = problem.try_into_inner().ok()?;
+    model.make_quiet();
+    model.set_option("threads", 1);
+    model.set_option(
+        "time_limit",
+        deadline
+            .saturating_duration_since(Instant::now())
+            .as_secs_f64()
+            .max(0.01),
+    );
+    let solved = model.try_solve().ok()?;
+    tracing::debug!(
+        columns = column_of.len(),
+        rows = first_row + row_of.len(),
+        status = ?solved.status(),
+        "restricted master LP"
+    );
+    if solved.status() != highs::HighsModelStatus::Optimal {
+        return None;
+    }
+    let solution = solved.get_solution();
+    let duals = solution.dual_rows();
+    let x = solution.columns();
+    // A ≤ row of a minimisation has a dual ≤ 0: its price is the opposite.
+    let prices = row_of
+        .iter()
+        .enumerate()
+        .map(|(i, &r)| (r, (-duals[first_row + i]).max(0.0)))
+        .filter(|&(_, p)| p > 0.0)
+        .collect();
+    let mut integral: Vec<Option<usize>> = incumbent.iter().map(|&c| Some(c)).collect();
+    for &(o, _) in &column_of {
+        integral[o] = None;
+    }
+    for (k, &(o, c)) in column_of.iter().enumerate() {
+        if x[k] > 1e-6 {
+            pool.columns[o][c].touched = round;
+        }
+        if x[k] >= 0.999 {
+            integral[o] = Some(c);
+        }
+    }
+    Some(Relaxation { prices, integral })
 }
 
 fn find(parent: &mut [u32], mut x: u32) -> u32 {
@@ -75,32 +235,28 @@ fn find(parent: &mut [u32], mut x: u32) -> u32 {
     x
 }
 
-/// Chooses a column per order, starting from `incumbent` (column index per order, jointly
-/// feasible). Returns the new choice; every group whose MIP fails or finds nothing better keeps
-/// the incumbent's columns, so the result is never worse.
+/// Chooses a plan for every order that `fixed` leaves open (`None`), jointly, given what the
+/// fixed ones take. With `warm` (a jointly feasible choice for all orders), each group starts from
+/// it and can only improve on it. Returns the choice; an order stays `None` where its group's MIP
+/// failed or found nothing in time.
 pub(crate) fn solve(
     pool: &Pool,
     resources: &Resources,
-    incumbent: &[usize],
+    fixed: &[Option<usize>],
+    warm: Option<&[usize]>,
+    rel_gap: f64,
     deadline: Instant,
-) -> Vec<usize> {
+) -> Vec<Option<usize>> {
     let n = pool.columns.len();
-    let mut choice = incumbent.to_vec();
-    // Limits left once fixed orders are counted.
-    let mut left: HashMap<usize, i64> = HashMap::new();
-    let free: Vec<usize> = (0..n).filter(|&o| pool.columns[o].len() > 1).collect();
+    let mut choice: Vec<Option<usize>> = (0..n)
+        .map(|o| fixed[o].or((pool.columns[o].len() == 1).then_some(0)))
+        .collect();
+    let free: Vec<usize> = (0..n).filter(|&o| choice[o].is_none()).collect();
     if free.is_empty() {
         return choice;
     }
-    for o in 0..n {
-        if pool.columns[o].len() == 1 {
-            for &(r, q) in &pool.columns[o][0].uses {
-                *left
-                    .entry(r)
-                    .or_insert(i64::from(resources.limit[r])) -= i64::from(q);
-            }
-        }
-    }
+    // Limits left once fixed orders are counted.
+    let left = residual(pool, resources, fixed);
     // Groups of free orders linked by a resource.
     let mut parent: Vec<u32> = (0..free.len() as u32).collect();
     let mut owner: HashMap<usize, u32> = HashMap::new();
@@ -123,11 +279,20 @@ pub(crate) fn solve(
     }
     let mut groups: HashMap<u32, Vec<usize>> = HashMap::new();
     for (i, &o) in free.iter().enumerate() {
-        groups.entry(find(&mut parent, i as u32)).or_default().push(o);
+        groups
+            .entry(find(&mut parent, i as u32))
+            .or_default()
+            .push(o);
     }
     let mut groups: Vec<Vec<usize>> = groups.into_values().collect();
     groups.sort_by_key(|g| std::cmp::Reverse(g.len()));
     let total_free = free.len() as f64;
+    tracing::debug!(
+        free = free.len(),
+        groups = groups.len(),
+        largest = groups.first().map_or(0, Vec::len),
+        "joint MIP over collected plans"
+    );
     let start = Instant::now();
     let budget = deadline.saturating_duration_since(start);
     let left = &left;
@@ -137,12 +302,12 @@ pub(crate) fn solve(
             // Each group gets time in proportion to its size (at least 50 ms).
             let share = budget.mul_f64(group.len() as f64 / total_free);
             let limit = share.max(Duration::from_millis(50));
-            solve_group(pool, resources, left, group, incumbent, limit).unwrap_or_default()
+            solve_group(pool, resources, left, group, warm, rel_gap, limit).unwrap_or_default()
         })
         .collect();
     for group in chosen {
         for (o, c) in group {
-            choice[o] = c;
+            choice[o] = Some(c);
         }
     }
     choice
@@ -155,7 +320,8 @@ fn solve_group(
     resources: &Resources,
     left: &HashMap<usize, i64>,
     group: &[usize],
-    incumbent: &[usize],
+    warm: Option<&[usize]>,
+    rel_gap: f64,
     limit: Duration,
 ) -> Option<Vec<(usize, usize)>> {
     let limit_of = |r: usize| {
@@ -184,9 +350,14 @@ fn solve_group(
         let mut pick = Expression::from(0.0);
         let mut heaviest: HashMap<usize, u32> = HashMap::new();
         for (c, col) in pool.columns[o].iter().enumerate() {
+            let k = vars.len();
             let v = vars.add(variable().binary());
-            columns.push((o, c, columns.len()));
-            initial.push((v, if incumbent[o] == c { 1.0 } else { 0.0 }));
+            columns.push((o, c, k));
+            initial.push(if warm.is_some_and(|w| w[o] == c) {
+                1.0
+            } else {
+                0.0
+            });
             objective += col.cost * v;
             pick += v;
             for &(r, q) in &col.uses {
@@ -198,6 +369,11 @@ fn solve_group(
         for (r, q) in heaviest {
             *most.entry(r).or_insert(0) += i64::from(q);
         }
+        // Or leave the order to be decided afterwards on what is left.
+        let v = vars.add(variable().binary());
+        initial.push(0.0);
+        objective += pool.escape[o] * v;
+        pick += v;
         one_each.push(constraint!(pick == 1.0));
     }
     let mut problem = vars.minimise(objective).using(highs);
@@ -215,10 +391,17 @@ fn solve_group(
     model.make_quiet();
     model.set_option("threads", 1);
     model.set_option("time_limit", limit.as_secs_f64());
-    model.set_option("mip_rel_gap", 1e-6);
-    let start: Vec<f64> = initial.iter().map(|&(_, x)| x).collect();
-    model.set_solution(Some(&start), None, None, None);
+    model.set_option("mip_rel_gap", rel_gap.max(1e-6));
+    if warm.is_some() {
+        model.set_solution(Some(&initial), None, None, None);
+    }
     let solved = model.try_solve().ok()?;
+    tracing::debug!(
+        orders = group.len(),
+        status = ?solved.status(),
+        objective = solved.objective_value(),
+        "joint MIP group"
+    );
     if solved.primal_solution_status() != highs::HighsSolutionStatus::Feasible {
         return None;
     }
@@ -230,5 +413,5 @@ fn solve_group(
             out.push((o, c));
         }
     }
-    (out.len() == group.len()).then_some(out)
+    Some(out)
 }

@@ -303,10 +303,16 @@ pub fn reoptimize(
     state.incumbent = best.total;
 
     let resources = Resources::new(snapshot, start, orders);
-    let mut pool = Pool::new(orders.len());
+    let backorder = snapshot.policy().backorder_penalty;
+    let mut pool = Pool::new(
+        orders
+            .iter()
+            .map(|o| backorder * o.units() as f64)
+            .collect(),
+    );
     for (o, plan) in best.plans.iter().enumerate() {
         let cost = best.costs[o];
-        pool.add(snapshot, &resources, o, plan, || cost);
+        pool.add(snapshot, &resources, o, plan, 0, || cost);
     }
     let mut router = Router::new();
 
@@ -319,6 +325,10 @@ pub fn reoptimize(
     let mut in_set = vec![false; resources.len()];
     let mut theta = 1.0;
     let mut stall = 0;
+    // Whether the rounds ended because the bound stopped improving (not for lack of time).
+    let mut bound_converged = false;
+    let mut by_lp = false;
+    let mut lp_stall = 0;
     let mut rounds = 0;
     // The rounds get half the time; the joint MIP and the last improvement the rest.
     let bound_deadline = t0 + options.time_limit.mul_f64(0.5);
@@ -338,6 +348,15 @@ pub fn reoptimize(
         }
         if rounds == 1 {
             alone = round.iter().map(|p| p.lower_bound).collect();
+        }
+        if by_lp {
+            // Column generation tails off: plans of (nearly) zero reduced cost keep coming while
+            // the bound no longer moves.
+            if bound > state.bound + 1e-5 * bound.abs().max(1.0) {
+                lp_stall = 0;
+            } else {
+                lp_stall += 1;
+            }
         }
         if bound > state.bound + 1e-9 * bound.abs().max(1.0) {
             state.bound = bound;
@@ -360,26 +379,39 @@ pub fn reoptimize(
                 usage[r] += q;
             });
         }
-        let over = touched
-            .iter()
-            .any(|&r| usage[r] > resources.limit[r]);
+        let over = touched.iter().any(|&r| usage[r] > resources.limit[r]);
 
         // Collect the plans, and now and then (or whenever they fit together) make a feasible
         // answer of them.
         for (o, p) in round.iter().enumerate() {
-            pool.add(snapshot, &resources, o, &p.plan, || {
+            pool.add(snapshot, &resources, o, &p.plan, rounds as u32, || {
                 price(snapshot, &orders[o], &p.plan).map_or(f64::INFINITY, |d| d.cost.total)
             });
         }
-        if !over || rounds <= 4 || rounds % 5 == 0 {
+        if !over || rounds == 1 {
             let plans: Vec<Plan> = round.iter().map(|p| p.plan.clone()).collect();
             if let Some(mut candidate) = repair(
-                snapshot, start, orders, &resources, &pi, &plans, &mut router, deadline,
+                snapshot,
+                start,
+                orders,
+                &resources,
+                &pi,
+                &plans,
+                &mut router,
+                deadline,
             )? {
-                improve(snapshot, orders, &mut candidate, &alone, &mut router, 2, deadline)?;
+                improve(
+                    snapshot,
+                    orders,
+                    &mut candidate,
+                    &alone,
+                    &mut router,
+                    1,
+                    deadline,
+                )?;
                 for (o, plan) in candidate.plans.iter().enumerate() {
                     let cost = candidate.costs[o];
-                    pool.add(snapshot, &resources, o, plan, || cost);
+                    pool.add(snapshot, &resources, o, plan, rounds as u32, || cost);
                 }
                 if candidate.total < best.total - 1e-9 {
                     best = candidate;
@@ -394,17 +426,59 @@ pub fn reoptimize(
             best_bound = state.bound,
             incumbent = state.incumbent,
             theta,
+            by_lp,
+            columns = pool.len(),
             priced = priced_set.len(),
             over,
             "lagrangian round"
         );
         report(&mut state, Phase::Bound);
-        if closed(&state, options.gap_target).is_some() || theta < 1e-3 {
+        let converged = if by_lp {
+            // No plan the LP has not seen: its prices are optimal for every plan there is.
+            lp_stall >= 3
+        } else {
+            theta < 1e-3
+        };
+        if closed(&state, options.gap_target).is_some() || converged {
+            bound_converged = converged;
             for &r in &touched {
                 usage[r] = 0;
             }
             break;
         }
+
+        // Next prices: after a few subgradient rounds have collected plans, from the LP of the
+        // restricted master (column generation); by a subgradient step if that LP fails.
+        let relaxation = (rounds >= SUBGRADIENT_ROUNDS)
+            .then(|| {
+                let incumbent = columns_of(snapshot, &resources, &mut pool, &best, rounds as u32);
+                master::relax(
+                    &mut pool,
+                    &resources,
+                    &incumbent,
+                    rounds as u32,
+                    bound_deadline,
+                )
+            })
+            .flatten();
+        if let Some(relaxation) = relaxation {
+            by_lp = true;
+            for &r in &priced_set {
+                in_set[r] = false;
+                pi[r] = 0.0;
+            }
+            priced_set.clear();
+            for &(r, p) in &relaxation.prices {
+                pi[r] = p;
+                in_set[r] = true;
+                priced_set.push(r);
+            }
+            for &r in &touched {
+                usage[r] = 0;
+            }
+            continue;
+        }
+        by_lp = false;
 
         // Subgradient step on the resources that are over-asked or already priced.
         for &r in &touched {
@@ -433,6 +507,7 @@ pub fn reoptimize(
             });
         } else if priced_set.is_empty() {
             // Nothing is over-asked at zero prices: every order got its cheapest plan alone.
+            bound_converged = true;
             for &r in &touched {
                 usage[r] = 0;
             }
@@ -441,6 +516,10 @@ pub fn reoptimize(
         for &r in &touched {
             usage[r] = 0;
         }
+    }
+
+    if rounds >= options.max_rounds {
+        bound_converged = true;
     }
 
     // 4. Joint MIP: exact for small batches, over the collected plans otherwise.
@@ -478,27 +557,60 @@ pub fn reoptimize(
         }
         if !exact_done && Instant::now() < deadline {
             report(&mut state, Phase::Master);
-            let incumbent: Vec<usize> = best
-                .plans
-                .iter()
-                .enumerate()
-                .map(|(o, plan)| {
-                    let cost = best.costs[o];
-                    pool.add(snapshot, &resources, o, plan, || cost)
-                })
-                .collect();
-            let choice = master::solve(&pool, &resources, &incumbent, master_deadline);
-            if choice != incumbent {
-                let plans = choice
-                    .iter()
-                    .enumerate()
-                    .map(|(o, &c)| pool.columns[o][c].plan.clone())
-                    .collect();
-                if let Some(candidate) = feasible(snapshot, start, orders, plans)? {
-                    if candidate.total < best.total - 1e-9 {
-                        best = candidate;
-                        state.incumbent = best.total;
-                    }
+            // First the orders the LP leaves fractional, with the rest fixed where the LP puts
+            // them whole; then, with the time left, all orders, from the incumbent.
+            let incumbent = columns_of(snapshot, &resources, &mut pool, &best, rounds as u32);
+            let relaxation = master::relax(
+                &mut pool,
+                &resources,
+                &incumbent,
+                rounds as u32,
+                master_deadline,
+            );
+            if let Some(relaxation) = relaxation {
+                let now = Instant::now();
+                let half = now + master_deadline.saturating_duration_since(now) / 2;
+                let choice = master::solve(
+                    &pool,
+                    &resources,
+                    &relaxation.integral,
+                    None,
+                    options.gap_target / 2.0,
+                    half,
+                );
+                let mut candidate = complete(snapshot, start, orders, &pool, &choice, &mut router)?;
+                improve(
+                    snapshot,
+                    orders,
+                    &mut candidate,
+                    &alone,
+                    &mut router,
+                    3,
+                    deadline,
+                )?;
+                tracing::debug!(cost = candidate.total, "LP-fixed joint MIP");
+                if candidate.total < best.total - 1e-9 {
+                    best = candidate;
+                    state.incumbent = best.total;
+                }
+                report(&mut state, Phase::Master);
+            }
+            if closed(&state, options.gap_target).is_none() && Instant::now() < master_deadline {
+                let incumbent = columns_of(snapshot, &resources, &mut pool, &best, rounds as u32);
+                let open = vec![None; orders.len()];
+                let choice = master::solve(
+                    &pool,
+                    &resources,
+                    &open,
+                    Some(&incumbent),
+                    options.gap_target / 2.0,
+                    master_deadline,
+                );
+                let candidate = complete(snapshot, start, orders, &pool, &choice, &mut router)?;
+                tracing::debug!(cost = candidate.total, "warm-started joint MIP");
+                if candidate.total < best.total - 1e-9 {
+                    best = candidate;
+                    state.incumbent = best.total;
                 }
             }
         }
@@ -510,14 +622,22 @@ pub fn reoptimize(
         if alone.is_empty() {
             alone = vec![f64::NEG_INFINITY; orders.len()];
         }
-        improve(snapshot, orders, &mut best, &alone, &mut router, usize::MAX, deadline)?;
+        improve(
+            snapshot,
+            orders,
+            &mut best,
+            &alone,
+            &mut router,
+            usize::MAX,
+            deadline,
+        )?;
         state.incumbent = best.total;
     }
 
     let status = match closed(&state, options.gap_target) {
         Some(s) => s,
-        None if Instant::now() >= deadline => Status::TimeLimit,
-        None => Status::Stalled,
+        None if bound_converged && Instant::now() < deadline => Status::Stalled,
+        None => Status::TimeLimit,
     };
     let decisions = orders
         .par_iter()
@@ -552,6 +672,55 @@ fn closed(state: &Progress, target: f64) -> Option<Status> {
     } else {
         None
     }
+}
+
+/// The pool's index of every plan of `solution` (added where missing).
+fn columns_of(
+    snapshot: &Snapshot,
+    resources: &Resources,
+    pool: &mut Pool,
+    solution: &Solution,
+    round: u32,
+) -> Vec<usize> {
+    solution
+        .plans
+        .iter()
+        .enumerate()
+        .map(|(o, plan)| {
+            let cost = solution.costs[o];
+            pool.add(snapshot, resources, o, plan, round, || cost)
+        })
+        .collect()
+}
+
+/// A solution from a choice of plans: chosen plans are committed in arrival order while they
+/// fit; orders without a (fitting) choice are then decided one at a time on what is left.
+fn complete(
+    snapshot: &Snapshot,
+    start: &Ledger,
+    orders: &[Order],
+    pool: &Pool,
+    choice: &[Option<usize>],
+    router: &mut Router,
+) -> Result<Solution, RouteError> {
+    let mut ledger = start.clone();
+    let mut plans = vec![Plan::default(); orders.len()];
+    let mut open = Vec::new();
+    for (o, order) in orders.iter().enumerate() {
+        match choice[o].map(|c| &pool.columns[o][c].plan) {
+            Some(plan) if ledger.fits(snapshot, order, plan) => {
+                ledger.commit(snapshot, order, plan);
+                plans[o] = plan.clone();
+            }
+            _ => open.push(o),
+        }
+    }
+    for o in open {
+        let routed = router.route(snapshot, &ledger, &orders[o], PolicyKind::Optimal)?;
+        ledger.commit(snapshot, &orders[o], &routed.plan);
+        plans[o] = routed.plan;
+    }
+    Solution::new(snapshot, orders, plans, ledger)
 }
 
 /// The plans as a solution if they fit together (they should; this guards the MIP's rounding).
@@ -607,6 +776,9 @@ fn price_all(
     }
     Ok(Some(out.into_iter().flatten().collect()))
 }
+
+/// Subgradient rounds before prices come from the restricted master's LP.
+const SUBGRADIENT_ROUNDS: usize = 2;
 
 /// Search nodes per order in a pricing round: enough for nearly every order to be exact; those
 /// that are not still give a valid (weaker) bound.

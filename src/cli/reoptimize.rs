@@ -40,9 +40,9 @@ pub fn run(args: ReoptimizeArgs) -> anyhow::Result<()> {
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
     let mut summary_out = match &args.summary_json {
-        Some(path) => Some(
-            File::create(path).with_context(|| format!("{}: cannot create", path.display()))?,
-        ),
+        Some(path) => {
+            Some(File::create(path).with_context(|| format!("{}: cannot create", path.display()))?)
+        }
         None => None,
     };
     if !args.quiet {
@@ -72,7 +72,13 @@ pub fn run(args: ReoptimizeArgs) -> anyhow::Result<()> {
         bar
     };
     let report = |p: &Progress| bar.set_message(describe(p, args.time_limit));
-    let result = reoptimize(&snapshot, &Ledger::new(&snapshot), &orders, &options, &report)?;
+    let result = reoptimize(
+        &snapshot,
+        &Ledger::new(&snapshot),
+        &orders,
+        &options,
+        &report,
+    )?;
     bar.finish_and_clear();
     match write_decisions(&mut out, &result.decisions).and_then(|()| out.flush()) {
         Ok(()) => {}

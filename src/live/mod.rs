@@ -5,8 +5,10 @@
 //! Nothing here knows gRPC; `service` converts requests and calls these methods.
 
 mod apply;
+mod batch;
 mod state;
 
+pub use batch::LiveBatch;
 pub use state::{
     Committed, InventoryChange, Live, LiveError, LiveInfo, LiveOptions, Pending, State,
 };

@@ -191,6 +191,16 @@ impl ReservationBook {
         Err(ReserveConflict)
     }
 
+    /// Gives back units and capacity that [`try_reserve`](Self::try_reserve) took and that were
+    /// never recorded as a reservation.
+    pub fn unreserve(&self, day: Option<i32>, held: &Held) {
+        let cap = self.day(day);
+        for &(e, node, _, qty) in held {
+            self.reserved[e].fetch_sub(qty, Ordering::AcqRel);
+            cap[node.index()].fetch_sub(qty, Ordering::AcqRel);
+        }
+    }
+
     /// Records a reservation whose units are already reserved; returns its id.
     pub fn record(&self, id: Option<String>, order: &Order, held: Held, ttl: Duration) -> String {
         let id =

@@ -15,9 +15,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use good_lp::solvers::highs::highs;
-use good_lp::{
-    Expression, ProblemVariables, SolverModel, Variable, constraint, variable,
-};
+use good_lp::{Expression, ProblemVariables, SolverModel, Variable, constraint, variable};
 
 use super::cost::{Plan, distance_km};
 use super::{Availability, RouteError, ats_at, capacity_left};
@@ -223,16 +221,14 @@ impl<'a, A: Availability> JointMip<'a, A> {
                     billed += kg;
                 }
                 self.constraints.push(constraint!(chosen == y));
-                self.constraints
-                    .push(constraint!(billed >= weight - 1e-9));
+                self.constraints.push(constraint!(billed >= weight - 1e-9));
             }
         }
 
         if !pickup && opened.len() > 1 {
             let split = self.vars.add(variable().min(0));
             let count: Expression = opened.iter().copied().sum();
-            self.constraints
-                .push(constraint!(split >= count - 1.0));
+            self.constraints.push(constraint!(split >= count - 1.0));
             self.objective += policy.split_penalty * split;
         }
         if !opened.is_empty() {
@@ -244,14 +240,17 @@ impl<'a, A: Availability> JointMip<'a, A> {
             let a = std::mem::take(&mut allocated[li]);
             self.constant += policy.backorder_penalty * f64::from(line.qty);
             self.objective -= policy.backorder_penalty * a.clone();
-            self.constraints
-                .push(constraint!(a <= f64::from(line.qty)));
+            self.constraints.push(constraint!(a <= f64::from(line.qty)));
         }
     }
 
     /// Solves the model: to proven optimality, or until `time_limit`, when the best plans found
     /// so far are returned with `optimal: false` and the bound HiGHS proved.
-    pub fn solve(self, time_limit: Option<Duration>, threads: u32) -> Result<JointAnswer, MipError> {
+    pub fn solve(
+        self,
+        time_limit: Option<Duration>,
+        threads: u32,
+    ) -> Result<JointAnswer, MipError> {
         let snapshot = self.snapshot;
         let orders = self.orders;
         if self.arcs.is_empty() {

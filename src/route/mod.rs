@@ -327,7 +327,10 @@ fn priced_pickup(
         let Some(e) = inv.entry(node_id, line.sku) else {
             continue;
         };
-        let ats = inv.sellable(e).saturating_sub(avail.reserved(e)).min(line.qty);
+        let ats = inv
+            .sellable(e)
+            .saturating_sub(avail.reserved(e))
+            .min(line.qty);
         let saving = bp - node.cost_per_unit - prices.unit_price(e, node_id, order.day);
         if ats > 0 && saving > 0.0 {
             gains.push((saving, li, ats));

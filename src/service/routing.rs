@@ -150,6 +150,82 @@ fn route_batch(live: &Live, req: pb::RouteBatchRequest) -> Result<pb::RouteBatch
     })
 }
 
+fn reoptimize(live: &Live, req: pb::ReoptimizeRequest) -> Result<pb::ReoptimizeResponse, Status> {
+    use crate::batch::{BatchOptions, Status as Stop};
+    use rayon::prelude::*;
+    let defaults = BatchOptions::default();
+    let time_limit = match req.time_limit_seconds {
+        t if t == 0.0 => defaults.time_limit,
+        t if t.is_finite() && t > 0.0 && t <= 3600.0 => std::time::Duration::from_secs_f64(t),
+        t => {
+            return Err(Status::invalid_argument(format!(
+                "time_limit_seconds: {t} is not a number of seconds in (0, 3600]"
+            )));
+        }
+    };
+    let gap_target = match req.gap_target {
+        g if g == 0.0 => defaults.gap_target,
+        g if g.is_finite() && g > 0.0 => g,
+        g => {
+            return Err(Status::invalid_argument(format!(
+                "gap_target: {g} is not a fraction ≥ 0"
+            )));
+        }
+    };
+    if req.orders.is_empty() {
+        return Err(Status::invalid_argument("orders: the backlog is empty"));
+    }
+    let state = live.load();
+    let orders: Vec<Order> = req
+        .orders
+        .par_iter()
+        .enumerate()
+        .map(|(i, o)| order_of(o, &state.snapshot, &format!("orders[{i}]")))
+        .collect::<Result<_, _>>()?;
+    drop(state);
+    let options = BatchOptions {
+        time_limit,
+        gap_target,
+        ..defaults
+    };
+    let batch = live
+        .reoptimize(&orders, &options, req.commit, &|_| {})
+        .map_err(|e| status_of(&e))?;
+    let (r, b) = (&batch.result.summary, &batch.result.baseline);
+    Ok(pb::ReoptimizeResponse {
+        decisions: batch
+            .result
+            .decisions
+            .par_iter()
+            .map(|d| decision_pb(d, true))
+            .collect(),
+        snapshot_version: batch.version,
+        reservation_ids: batch
+            .reservation_ids
+            .iter()
+            .map(|id| id.clone().unwrap_or_default())
+            .collect(),
+        status: match batch.result.status {
+            Stop::Optimal => "optimal",
+            Stop::GapReached => "gap_reached",
+            Stop::TimeLimit => "time_limit",
+            Stop::Stalled => "stalled",
+        }
+        .to_owned(),
+        cost: r.cost.total,
+        lower_bound: batch.result.lower_bound,
+        gap: batch.result.gap(),
+        sequential_cost: b.cost.total,
+        shipments: r.shipments,
+        sequential_shipments: b.shipments,
+        split_orders: r.split_orders,
+        sequential_split_orders: b.split_orders,
+        units_backordered: r.units_backordered,
+        sequential_units_backordered: b.units_backordered,
+        seconds: r.elapsed.as_secs_f64(),
+    })
+}
+
 fn options(
     live: &Live,
     req: pb::FulfilmentOptionsRequest,
@@ -267,6 +343,18 @@ impl pb::routing_server::Routing for RoutingService {
         let req = request.into_inner();
         let result = blocking(move || route_batch(&live, req)).await;
         observe("RouteBatch", start, &result);
+        result.map(Response::new)
+    }
+
+    async fn reoptimize(
+        &self,
+        request: Request<pb::ReoptimizeRequest>,
+    ) -> Result<Response<pb::ReoptimizeResponse>, Status> {
+        let start = Instant::now();
+        let live = self.live.get()?;
+        let req = request.into_inner();
+        let result = blocking(move || reoptimize(&live, req)).await;
+        observe("Reoptimize", start, &result);
         result.map(Response::new)
     }
 

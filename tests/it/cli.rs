@@ -349,3 +349,65 @@ fn help_lists_the_commands() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("route") && text.contains("gen"), "{text}");
 }
+
+#[test]
+fn reoptimize_prints_decisions_that_reprice_to_its_summary() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scen = dir.path().join("scen");
+    let out = fulfil()
+        .args([
+            "gen", "--seed", "4", "--dcs", "4", "--stores", "40", "--skus", "300",
+        ])
+        .args(["--orders", "1500", "--days", "1", "--stock", "0.4", "--out"])
+        .arg(&scen)
+        .output()
+        .expect("run fulfil gen");
+    assert!(out.status.success());
+    let decisions = dir.path().join("batch.jsonl");
+    let summary = dir.path().join("summary.json");
+    let out = fulfil()
+        .args([
+            "reoptimize",
+            "--time-limit",
+            "30",
+            "--gap",
+            "0.001",
+            "--scenario",
+        ])
+        .arg(&scen)
+        .arg("--out")
+        .arg(&decisions)
+        .arg("--summary-json")
+        .arg(&summary)
+        .output()
+        .expect("run fulfil reoptimize");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("lower bound"), "{stderr}");
+    assert!(stderr.contains("sequential cost"), "{stderr}");
+    let text = std::fs::read_to_string(&decisions).expect("decisions");
+    assert_eq!(text.lines().count(), 1500);
+    let total = reprice(&scen, &text);
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary")).expect("json");
+    let cost = summary["cost"].as_f64().expect("cost");
+    assert!(
+        (cost - total).abs() < 1e-6 * total,
+        "{cost} vs re-priced {total}"
+    );
+    let sequential = summary["sequential"]["cost"]["total"]
+        .as_f64()
+        .expect("sequential");
+    assert!(cost <= sequential + 1e-6);
+    let bound = summary["lower_bound"].as_f64().expect("bound");
+    assert!(bound <= cost + 1e-6);
+
+    // A bad time limit is refused before anything is read.
+    let out = fulfil()
+        .args(["reoptimize", "--time-limit", "0", "--scenario"])
+        .arg(&scen)
+        .output()
+        .expect("run fulfil reoptimize");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--time-limit"));
+}

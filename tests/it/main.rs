@@ -1,5 +1,6 @@
 //! All integration tests in one binary (one link step).
 
+mod batch;
 mod cli;
 mod conformance;
 mod crash;

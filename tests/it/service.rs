@@ -708,3 +708,82 @@ async fn load_scenario_swaps_the_network_or_changes_nothing() {
     assert_eq!(info.version, 2);
     server.stop().await.expect("stops");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reoptimize_assigns_a_backlog_jointly_and_commits_all_or_none() {
+    let s = super::batch::two_customers_scarce_stock();
+    let server = start(s.path(), None).await;
+    let ch = channel(&server).await;
+    let mut routing = RoutingClient::new(ch.clone());
+    let backlog = || {
+        let mut o1 = ship("o1", 40.0, -97.5, &[("K", 1)]);
+        let mut o2 = ship("o2", 40.0, -102.0, &[("K", 1)]);
+        o1.created_at = "2026-03-02T10:00:00Z".into();
+        o2.created_at = "2026-03-02T11:00:00Z".into();
+        vec![o1, o2]
+    };
+    // Quote: the hand-worked optimum, 12.5 against 22.5 one at a time.
+    let resp = routing
+        .reoptimize(pb::ReoptimizeRequest {
+            orders: backlog(),
+            time_limit_seconds: 10.0,
+            ..Default::default()
+        })
+        .await
+        .expect("reoptimize")
+        .into_inner();
+    assert_eq!(resp.status, "optimal");
+    assert!((resp.cost - 12.5).abs() < 1e-9, "{}", resp.cost);
+    assert!((resp.sequential_cost - 22.5).abs() < 1e-9);
+    assert!((resp.lower_bound - 12.5).abs() < 1e-6);
+    assert_eq!(resp.decisions[0].shipments[0].node_id, "B");
+    assert_eq!(resp.decisions[1].shipments[0].node_id, "A");
+    assert!(resp.reservation_ids.iter().all(String::is_empty));
+
+    // Commit: both orders reserved; nothing is left for anyone else.
+    let resp = routing
+        .reoptimize(pb::ReoptimizeRequest {
+            orders: backlog(),
+            commit: true,
+            ..Default::default()
+        })
+        .await
+        .expect("commit")
+        .into_inner();
+    assert!(resp.reservation_ids.iter().all(|id| !id.is_empty()));
+    let d = quote(&mut routing, ship("o3", 40.0, -100.0, &[("K", 1)])).await;
+    assert!(d.shipments.is_empty(), "stock should be reserved: {d:?}");
+
+    // Bad input changes nothing and names the field.
+    for (req, field) in [
+        (
+            pb::ReoptimizeRequest {
+                orders: backlog(),
+                time_limit_seconds: f64::NAN,
+                ..Default::default()
+            },
+            "time_limit_seconds",
+        ),
+        (
+            pb::ReoptimizeRequest {
+                orders: backlog(),
+                gap_target: -1.0,
+                ..Default::default()
+            },
+            "gap_target",
+        ),
+        (pb::ReoptimizeRequest::default(), "orders"),
+        (
+            pb::ReoptimizeRequest {
+                orders: vec![backlog()[0].clone(), backlog()[0].clone()],
+                ..Default::default()
+            },
+            "twice",
+        ),
+    ] {
+        let err = routing.reoptimize(req).await.expect_err("refused");
+        assert_eq!(err.code(), Code::InvalidArgument, "{}", err.message());
+        assert!(err.message().contains(field), "{}", err.message());
+    }
+    server.stop().await.expect("stops");
+}
