@@ -184,6 +184,12 @@ pub(crate) fn relax(
     let mut model = problem.try_into_inner().ok()?;
     model.make_quiet();
     model.set_option("threads", 1);
+    if in_play > LARGE_LP {
+        // Interior point (then crossover, for exact prices) outpaces simplex on large,
+        // degenerate masters.
+        model.set_option("solver", "ipm");
+        model.set_option("run_crossover", "on");
+    }
     model.set_option(
         "time_limit",
         deadline

@@ -155,7 +155,7 @@ fn reoptimize(live: &Live, req: pb::ReoptimizeRequest) -> Result<pb::ReoptimizeR
     use rayon::prelude::*;
     let defaults = BatchOptions::default();
     let time_limit = match req.time_limit_seconds {
-        t if t == 0.0 => defaults.time_limit,
+        0.0 => defaults.time_limit,
         t if t.is_finite() && t > 0.0 && t <= 3600.0 => std::time::Duration::from_secs_f64(t),
         t => {
             return Err(Status::invalid_argument(format!(
@@ -164,7 +164,7 @@ fn reoptimize(live: &Live, req: pb::ReoptimizeRequest) -> Result<pb::ReoptimizeR
         }
     };
     let gap_target = match req.gap_target {
-        g if g == 0.0 => defaults.gap_target,
+        0.0 => defaults.gap_target,
         g if g.is_finite() && g > 0.0 => g,
         g => {
             return Err(Status::invalid_argument(format!(
