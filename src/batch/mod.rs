@@ -422,10 +422,7 @@ pub fn reoptimize(
                     let cost = candidate.costs[o];
                     pool.add(snapshot, &resources, o, plan, rounds as u32, || cost);
                 }
-                if candidate.total < best.total - 1e-9 {
-                    best = candidate;
-                    state.incumbent = best.total;
-                }
+                offer(&mut best, &mut state, candidate);
             }
         }
         state.round = rounds;
@@ -548,11 +545,8 @@ pub fn reoptimize(
                 match model.solve(Some(left), 1) {
                     Ok(answer) => {
                         state.bound = state.bound.max(answer.bound);
-                        if let Some(candidate) = feasible(snapshot, start, orders, answer.plans)?
-                            && candidate.total < best.total - 1e-9
-                        {
-                            best = candidate;
-                            state.incumbent = best.total;
+                        if let Some(candidate) = feasible(snapshot, start, orders, answer.plans)? {
+                            offer(&mut best, &mut state, candidate);
                         }
                         exact_done = answer.optimal;
                         if answer.optimal {
@@ -598,10 +592,7 @@ pub fn reoptimize(
                     deadline,
                 )?;
                 tracing::debug!(cost = candidate.total, "LP-fixed joint MIP");
-                if candidate.total < best.total - 1e-9 {
-                    best = candidate;
-                    state.incumbent = best.total;
-                }
+                offer(&mut best, &mut state, candidate);
                 report(&mut state, Phase::Master);
             }
             if !large
@@ -620,10 +611,7 @@ pub fn reoptimize(
                 );
                 let candidate = complete(snapshot, start, orders, &pool, &choice, &mut router)?;
                 tracing::debug!(cost = candidate.total, "warm-started joint MIP");
-                if candidate.total < best.total - 1e-9 {
-                    best = candidate;
-                    state.incumbent = best.total;
-                }
+                offer(&mut best, &mut state, candidate);
             }
         }
     }
@@ -672,6 +660,14 @@ pub fn reoptimize(
         rounds,
         columns: pool.len(),
     })
+}
+
+/// Keeps `candidate` if it is cheaper than the incumbent.
+fn offer(best: &mut Solution, state: &mut Progress, candidate: Solution) {
+    if candidate.total < best.total - 1e-9 {
+        *best = candidate;
+        state.incumbent = best.total;
+    }
 }
 
 /// `Some` when the gap is closed: proven optimal, or within the target.

@@ -1,7 +1,7 @@
 //! `fulfil reoptimize`: a backlog re-assigned jointly, with a proven bound.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -33,12 +33,7 @@ pub fn run(args: ReoptimizeArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| args.scenario.join("orders.csv"));
     let orders = read_orders(&orders_path, &snapshot)?;
-    let mut out: Box<dyn Write> = match &args.out {
-        Some(path) => Box::new(BufWriter::new(
-            File::create(path).with_context(|| format!("{}: cannot create", path.display()))?,
-        )),
-        None => Box::new(BufWriter::new(std::io::stdout().lock())),
-    };
+    let mut out = super::output(args.out.as_deref())?;
     let mut summary_out = match &args.summary_json {
         Some(path) => {
             Some(File::create(path).with_context(|| format!("{}: cannot create", path.display()))?)

@@ -1,7 +1,6 @@
 //! `fulfil route`: a sequential run over an orders file.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -29,12 +28,7 @@ pub fn run(args: RouteArgs) -> anyhow::Result<()> {
     let orders = read_orders(&orders_path, &snapshot)?;
     let load_time = load_start.elapsed();
     // Open the output before routing so a bad path fails fast.
-    let mut out: Box<dyn Write> = match &args.out {
-        Some(path) => Box::new(BufWriter::new(
-            File::create(path).with_context(|| format!("{}: cannot create", path.display()))?,
-        )),
-        None => Box::new(BufWriter::new(std::io::stdout().lock())),
-    };
+    let mut out = super::output(args.out.as_deref())?;
     if !args.quiet {
         eprintln!(
             "loaded {} nodes, {} SKUs, {} inventory rows, {} orders in {:.3} s",
@@ -81,12 +75,7 @@ fn remote(args: RouteArgs, server: &str) -> anyhow::Result<()> {
     };
     let mut names = fulfil::scenario::Interner::default();
     let orders = fulfil::scenario::read_orders_unresolved(&orders_path, &mut names)?;
-    let mut out: Box<dyn Write> = match &args.out {
-        Some(path) => Box::new(BufWriter::new(
-            File::create(path).with_context(|| format!("{}: cannot create", path.display()))?,
-        )),
-        None => Box::new(BufWriter::new(std::io::stdout().lock())),
-    };
+    let mut out = super::output(args.out.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -567,18 +567,26 @@ impl Live {
             }
         }
         drop(tx);
-        let mut failed = None;
-        for r in rx.iter() {
-            if let Err(e) = r {
-                failed = Some(e);
-            }
-        }
-        if let Some(e) = failed {
+        if let Err(e) = all_durable(rx) {
             for p in &pending {
                 self.abandon(p);
             }
-            return Err(LiveError::Journal(e));
+            return Err(e);
         }
         Ok(pending.into_iter().map(|p| p.committed).collect())
     }
+}
+
+/// Waits for every journal acknowledgement sent on `rx` (until all senders are gone); the last
+/// failure, if any.
+pub(crate) fn all_durable(
+    rx: std::sync::mpsc::Receiver<Result<(), String>>,
+) -> Result<(), LiveError> {
+    let mut failed = None;
+    for r in rx.iter() {
+        if let Err(e) = r {
+            failed = Some(e);
+        }
+    }
+    failed.map_or(Ok(()), |e| Err(LiveError::Journal(e)))
 }

@@ -124,18 +124,12 @@ impl Live {
         }
         drop(guard);
         drop(tx);
-        let mut failed = None;
-        for r in rx.iter() {
-            if let Err(e) = r {
-                failed = Some(e);
-            }
-        }
-        if let Some(e) = failed {
+        if let Err(e) = super::apply::all_durable(rx) {
             for id in ids.iter().flatten() {
                 now.book
                     .finish(id, crate::reserve::ReservationState::Released);
             }
-            return Err(LiveError::Journal(e));
+            return Err(e);
         }
         Ok(LiveBatch {
             result,
