@@ -325,7 +325,9 @@ pub fn reoptimize(
     // 2–3. Lagrangian rounds.
     report(&mut state, Phase::Bound);
     let mut pi = vec![0.0; resources.len()];
-    let mut alone: Vec<f64> = Vec::new();
+    // What each order would cost alone (a lower bound on its cost in any assignment): known after
+    // the first round; until then nothing is assumed.
+    let mut alone: Vec<f64> = vec![f64::NEG_INFINITY; orders.len()];
     let mut usage = vec![0u32; resources.len()];
     let mut priced_set: Vec<usize> = Vec::new();
     let mut in_set = vec![false; resources.len()];
@@ -619,9 +621,6 @@ pub fn reoptimize(
     // 5. A last local improvement.
     if closed(&state, options.gap_target).is_none() && Instant::now() < deadline {
         report(&mut state, Phase::Improve);
-        if alone.is_empty() {
-            alone = vec![f64::NEG_INFINITY; orders.len()];
-        }
         improve(
             snapshot,
             orders,
