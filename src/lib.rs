@@ -18,4 +18,5 @@ pub mod reserve;
 pub mod route;
 pub mod scenario;
 pub mod service;
+pub mod simulate;
 pub mod snapshot;

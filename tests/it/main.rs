@@ -10,4 +10,5 @@ mod live;
 mod load_errors;
 mod properties;
 mod service;
+mod simulate;
 mod support;

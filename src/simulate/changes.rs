@@ -1,0 +1,477 @@
+//! What-if changes to a network, one named variant per TOML file, applied to [`NetworkData`].
+//!
+//! ```toml
+//! name = "close NYC stores, rates +6%"
+//!
+//! [[close]]                  # disable nodes: every selector given must match
+//! kind = "store"
+//! within = { lat = 40.71, lon = -74.01, km = 50 }
+//!
+//! [[reopen]]                 # enable nodes (same selectors)
+//! ids = ["ST-0007"]
+//!
+//! [[capacity]]               # change daily capacity: scale, units, or unlimited = true
+//! kind = "dc"
+//! scale = 0.8
+//!
+//! [[add_node]]               # a new node, with stock copied (and scaled) from another
+//! id = "DC-RENO"
+//! kind = "dc"
+//! lat = 39.53
+//! lon = -119.81
+//! copy_stock_from = "DC-01-ALL"
+//! stock_scale = 0.5
+//! capacity_units = 4000
+//! cost_per_shipment = 2.0
+//! cost_per_unit = 0.25
+//!
+//! [[rates]]                  # scale (and/or add to) base and per-kg prices
+//! carrier = "ParcelA"        # optional: every carrier
+//! service = "ground"         # optional: every service
+//! scale = 1.06
+//!
+//! [[disable_carrier]]
+//! carrier = "ParcelB"
+//!
+//! [policy]                   # any of the policy keys
+//! ship_from_store = false
+//! ```
+//!
+//! Every reference must resolve: an unknown node, carrier or service, a selector that matches
+//! nothing, or a bad value is an error naming the file and line, and nothing is applied.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::model::{Node, NodeId, NodeKind, Service};
+use crate::route::distance_km;
+use crate::snapshot::{InventoryRow, NetworkData};
+
+/// A change file that could not be read or applied.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}:{line}: {message}", file.display())]
+pub struct ChangeError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+/// A named set of changes: one variant of the network.
+#[derive(Debug, Clone)]
+pub struct Variant {
+    pub name: String,
+    file: PathBuf,
+    text: String,
+    spec: Spec,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Spec {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    close: Vec<Spanned<Selector>>,
+    #[serde(default)]
+    reopen: Vec<Spanned<Selector>>,
+    #[serde(default)]
+    capacity: Vec<Spanned<CapacityChange>>,
+    #[serde(default)]
+    add_node: Vec<Spanned<AddNode>>,
+    #[serde(default)]
+    rates: Vec<Spanned<RateChange>>,
+    #[serde(default)]
+    disable_carrier: Vec<Spanned<DisableCarrier>>,
+    #[serde(default)]
+    policy: Option<PolicyChange>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Selector {
+    #[serde(default)]
+    ids: Vec<Spanned<String>>,
+    #[serde(default)]
+    kind: Option<Spanned<String>>,
+    #[serde(default)]
+    within: Option<Circle>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Circle {
+    lat: f64,
+    lon: f64,
+    km: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CapacityChange {
+    #[serde(default)]
+    ids: Vec<Spanned<String>>,
+    #[serde(default)]
+    kind: Option<Spanned<String>>,
+    #[serde(default)]
+    within: Option<Circle>,
+    #[serde(default)]
+    scale: Option<f64>,
+    #[serde(default)]
+    units: Option<u32>,
+    #[serde(default)]
+    unlimited: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddNode {
+    id: String,
+    kind: Spanned<String>,
+    lat: f64,
+    lon: f64,
+    #[serde(default)]
+    copy_stock_from: Option<Spanned<String>>,
+    #[serde(default = "one")]
+    stock_scale: f64,
+    #[serde(default)]
+    capacity_units: Option<u32>,
+    #[serde(default)]
+    cost_per_shipment: f64,
+    #[serde(default)]
+    cost_per_unit: f64,
+    #[serde(default)]
+    ships: Option<bool>,
+    #[serde(default)]
+    pickup: Option<bool>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateChange {
+    #[serde(default)]
+    carrier: Option<Spanned<String>>,
+    #[serde(default)]
+    service: Option<Spanned<String>>,
+    #[serde(default = "one")]
+    scale: f64,
+    #[serde(default)]
+    add: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DisableCarrier {
+    carrier: Spanned<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyChange {
+    #[serde(default)]
+    ship_from_store: Option<bool>,
+    #[serde(default)]
+    split_penalty: Option<f64>,
+    #[serde(default)]
+    max_shipments: Option<u32>,
+    #[serde(default)]
+    backorder_penalty: Option<f64>,
+}
+
+fn line_of(text: &str, span: Range<usize>) -> usize {
+    text[..span.start.min(text.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
+}
+
+impl Variant {
+    /// Reads and checks the syntax of a change file (references are checked by [`apply`]).
+    ///
+    /// [`apply`]: Variant::apply
+    pub fn read(path: &Path) -> Result<Variant, ChangeError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ChangeError {
+            file: path.to_owned(),
+            line: 0,
+            message: format!("cannot read: {e}"),
+        })?;
+        Variant::parse(path, &text)
+    }
+
+    /// Parses change-file text; `path` names it in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Variant, ChangeError> {
+        let spec: Spec = toml::from_str(text).map_err(|e| ChangeError {
+            file: path.to_owned(),
+            line: e.span().map_or(1, |s| line_of(text, s)),
+            message: e.message().trim().to_owned(),
+        })?;
+        if spec.name.trim().is_empty() {
+            return Err(ChangeError {
+                file: path.to_owned(),
+                line: 1,
+                message: "`name` must not be empty".into(),
+            });
+        }
+        Ok(Variant {
+            name: spec.name.clone(),
+            file: path.to_owned(),
+            text: text.to_owned(),
+            spec,
+        })
+    }
+
+    /// The variant's description, if it has one.
+    pub fn description(&self) -> Option<&str> {
+        self.spec.description.as_deref()
+    }
+
+    fn error(&self, span: Range<usize>, message: impl Into<String>) -> ChangeError {
+        ChangeError {
+            file: self.file.clone(),
+            line: line_of(&self.text, span),
+            message: message.into(),
+        }
+    }
+
+    fn kind(&self, kind: &Spanned<String>) -> Result<NodeKind, ChangeError> {
+        kind.get_ref().parse().map_err(|()| {
+            self.error(
+                kind.span(),
+                format!(
+                    "unknown node kind `{}` (dc, store or dropship)",
+                    kind.get_ref()
+                ),
+            )
+        })
+    }
+
+    /// The nodes `select` matches; an error if a named id is unknown or nothing matches.
+    fn select(
+        &self,
+        nodes: &[Node],
+        select: &Selector,
+        span: Range<usize>,
+    ) -> Result<Vec<usize>, ChangeError> {
+        if select.ids.is_empty() && select.kind.is_none() && select.within.is_none() {
+            return Err(self.error(span, "a node selector needs `ids`, `kind` or `within`"));
+        }
+        let kind = select.kind.as_ref().map(|k| self.kind(k)).transpose()?;
+        for id in &select.ids {
+            if !nodes.iter().any(|n| n.id == *id.get_ref()) {
+                return Err(self.error(id.span(), format!("unknown node `{}`", id.get_ref())));
+            }
+        }
+        if let Some(c) = select.within
+            && !(c.lat.is_finite()
+                && c.lon.is_finite()
+                && (-90.0..=90.0).contains(&c.lat)
+                && (-180.0..=180.0).contains(&c.lon)
+                && c.km.is_finite()
+                && c.km >= 0.0)
+        {
+            return Err(self.error(span, "`within` needs a valid lat, lon and a radius km ≥ 0"));
+        }
+        let matched: Vec<usize> = nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| {
+                (select.ids.is_empty() || select.ids.iter().any(|id| *id.get_ref() == n.id))
+                    && kind.is_none_or(|k| k == n.kind)
+                    && select
+                        .within
+                        .is_none_or(|c| distance_km(c.lat, c.lon, n.lat, n.lon) <= c.km)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if matched.is_empty() {
+            return Err(self.error(span, "this selector matches no node"));
+        }
+        Ok(matched)
+    }
+
+    /// The network with this variant's changes, in file order: close, reopen, capacity,
+    /// add_node, rates, disable_carrier, policy. Nothing is changed on error.
+    pub fn apply(&self, base: &NetworkData) -> Result<NetworkData, ChangeError> {
+        let mut data = base.clone();
+        let spec = &self.spec;
+        for (list, enabled) in [(&spec.close, false), (&spec.reopen, true)] {
+            for s in list {
+                for i in self.select(&data.nodes, s.get_ref(), s.span())? {
+                    data.nodes[i].enabled = enabled;
+                }
+            }
+        }
+        for c in &spec.capacity {
+            let change = c.get_ref();
+            let ways = usize::from(change.scale.is_some())
+                + usize::from(change.units.is_some())
+                + usize::from(change.unlimited);
+            if ways != 1 {
+                return Err(self.error(
+                    c.span(),
+                    "a capacity change needs exactly one of `scale`, `units` or `unlimited = true`",
+                ));
+            }
+            if let Some(s) = change.scale
+                && !(s.is_finite() && s >= 0.0)
+            {
+                return Err(self.error(c.span(), "`scale` must be a number ≥ 0"));
+            }
+            let select = Selector {
+                ids: change.ids.clone(),
+                kind: change.kind.clone(),
+                within: change.within,
+            };
+            for i in self.select(&data.nodes, &select, c.span())? {
+                let node = &mut data.nodes[i];
+                node.capacity_units = match (change.scale, change.units) {
+                    (Some(s), _) => node
+                        .capacity_units
+                        .map(|u| (f64::from(u) * s).round().min(f64::from(u32::MAX)) as u32),
+                    (_, Some(u)) => Some(u),
+                    _ => None,
+                };
+            }
+        }
+        for a in &spec.add_node {
+            let add = a.get_ref();
+            if data.nodes.iter().any(|n| n.id == add.id) {
+                return Err(self.error(a.span(), format!("node `{}` already exists", add.id)));
+            }
+            if !(add.lat.is_finite()
+                && add.lon.is_finite()
+                && (-90.0..=90.0).contains(&add.lat)
+                && (-180.0..=180.0).contains(&add.lon))
+            {
+                return Err(self.error(a.span(), "`lat`/`lon` is not a valid coordinate"));
+            }
+            if !(add.stock_scale.is_finite() && add.stock_scale >= 0.0)
+                || !(add.cost_per_shipment.is_finite() && add.cost_per_shipment >= 0.0)
+                || !(add.cost_per_unit.is_finite() && add.cost_per_unit >= 0.0)
+            {
+                return Err(self.error(a.span(), "`stock_scale` and costs must be numbers ≥ 0"));
+            }
+            let kind = self.kind(&add.kind)?;
+            data.nodes.push(Node {
+                id: add.id.clone(),
+                kind,
+                lat: add.lat,
+                lon: add.lon,
+                ships: add.ships.unwrap_or(true),
+                pickup: add.pickup.unwrap_or(kind == NodeKind::Store),
+                capacity_units: add.capacity_units,
+                cost_per_shipment: add.cost_per_shipment,
+                cost_per_unit: add.cost_per_unit,
+                enabled: true,
+            });
+            let new_node = NodeId((data.nodes.len() - 1) as u32);
+            if let Some(from) = &add.copy_stock_from {
+                let Some(src) = base.nodes.iter().position(|n| n.id == *from.get_ref()) else {
+                    return Err(
+                        self.error(from.span(), format!("unknown node `{}`", from.get_ref()))
+                    );
+                };
+                let src = NodeId(src as u32);
+                let copied: Vec<InventoryRow> = data
+                    .inventory
+                    .iter()
+                    .filter(|r| r.node == src)
+                    .map(|r| InventoryRow {
+                        node: new_node,
+                        sku: r.sku,
+                        on_hand: (f64::from(r.on_hand) * add.stock_scale).round() as u32,
+                        safety_stock: r.safety_stock,
+                    })
+                    .collect();
+                data.inventory.extend(copied);
+            }
+        }
+        for r in &spec.rates {
+            let change = r.get_ref();
+            let service: Option<Service> = change
+                .service
+                .as_ref()
+                .map(|s| {
+                    s.get_ref().parse().map_err(|()| {
+                        self.error(s.span(), format!("unknown service `{}`", s.get_ref()))
+                    })
+                })
+                .transpose()?;
+            if !(change.scale.is_finite() && change.scale >= 0.0 && change.add.is_finite()) {
+                return Err(self.error(r.span(), "`scale` must be ≥ 0 and `add` a number"));
+            }
+            if let Some(c) = &change.carrier
+                && !data.rates.iter().any(|x| x.carrier == *c.get_ref())
+            {
+                return Err(self.error(c.span(), format!("unknown carrier `{}`", c.get_ref())));
+            }
+            let mut touched = 0;
+            for rate in &mut data.rates {
+                if change
+                    .carrier
+                    .as_ref()
+                    .is_none_or(|c| *c.get_ref() == rate.carrier)
+                    && service.is_none_or(|s| s == rate.service)
+                {
+                    rate.base = (rate.base * change.scale + change.add).max(0.0);
+                    rate.per_kg = (rate.per_kg * change.scale).max(0.0);
+                    touched += 1;
+                }
+            }
+            if touched == 0 {
+                return Err(self.error(r.span(), "this rate change matches no rate"));
+            }
+        }
+        for d in &spec.disable_carrier {
+            let carrier = d.get_ref().carrier.get_ref();
+            if !data.rates.iter().any(|x| x.carrier == *carrier) {
+                return Err(self.error(
+                    d.get_ref().carrier.span(),
+                    format!("unknown carrier `{carrier}`"),
+                ));
+            }
+            data.rates.retain(|x| x.carrier != *carrier);
+        }
+        if let Some(p) = &spec.policy {
+            let policy = &mut data.policy;
+            if let Some(v) = p.ship_from_store {
+                policy.ship_from_store = v;
+            }
+            if let Some(v) = p.max_shipments {
+                policy.max_shipments = v;
+            }
+            for (value, slot, key) in [
+                (p.split_penalty, &mut policy.split_penalty, "split_penalty"),
+                (
+                    p.backorder_penalty,
+                    &mut policy.backorder_penalty,
+                    "backorder_penalty",
+                ),
+            ] {
+                if let Some(v) = value {
+                    if !(v.is_finite() && v >= 0.0) {
+                        return Err(ChangeError {
+                            file: self.file.clone(),
+                            line: self
+                                .text
+                                .lines()
+                                .position(|l| l.trim_start().starts_with(key))
+                                .map_or(1, |i| i + 1),
+                            message: format!("`{key}` must be a number ≥ 0"),
+                        });
+                    }
+                    *slot = v;
+                }
+            }
+        }
+        Ok(data)
+    }
+}
