@@ -353,9 +353,10 @@ impl Variant {
             {
                 return Err(self.error(a.span(), "`lat`/`lon` is not a valid coordinate"));
             }
-            if !(add.stock_scale.is_finite() && add.stock_scale >= 0.0)
-                || !(add.cost_per_shipment.is_finite() && add.cost_per_shipment >= 0.0)
-                || !(add.cost_per_unit.is_finite() && add.cost_per_unit >= 0.0)
+            let nonneg = |x: f64| x.is_finite() && x >= 0.0;
+            if ![add.stock_scale, add.cost_per_shipment, add.cost_per_unit]
+                .into_iter()
+                .all(nonneg)
             {
                 return Err(self.error(a.span(), "`stock_scale` and costs must be numbers ≥ 0"));
             }
