@@ -5,6 +5,7 @@ mod loadgen;
 mod reoptimize;
 mod route;
 mod serve;
+mod simulate;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,6 +27,9 @@ pub enum Command {
     /// Re-optimize a backlog of orders jointly (shared stock and capacity) with an LP/MIP, and
     /// report the cost against routing them one at a time, with a proven lower bound.
     Reoptimize(ReoptimizeArgs),
+    /// Replay order history against the network and what-if variants of it (change files), and
+    /// compare cost, splits, speed and utilisation side by side.
+    Simulate(SimulateArgs),
     /// Generate a realistic scenario on real US geography.
     Gen(GenArgs),
     /// Serve routing, reservations and network updates over gRPC.
@@ -142,6 +146,28 @@ pub struct ReoptimizeArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct SimulateArgs {
+    /// Scenario folder: the base network.
+    #[arg(long, env = "FULFIL_SCENARIO")]
+    pub scenario: PathBuf,
+    /// Order history to replay [default: SCENARIO/orders.csv].
+    #[arg(long)]
+    pub orders: Option<PathBuf>,
+    /// A what-if change file (TOML; one variant each). Repeat for several variants.
+    #[arg(long = "changes")]
+    pub changes: Vec<PathBuf>,
+    /// `optimal` or `nearest`.
+    #[arg(long, default_value = "optimal")]
+    pub policy: String,
+    /// Write the KPIs of every variant as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Print nothing on standard error.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
 pub struct GenArgs {
     /// Folder to write the scenario into (created if missing).
     #[arg(long)]
@@ -191,6 +217,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Route(args) => route::run(args),
         Command::Reoptimize(args) => reoptimize::run(args),
+        Command::Simulate(args) => simulate::run(args),
         Command::Gen(args) => generate::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Loadgen(args) => loadgen::run(args),

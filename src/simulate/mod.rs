@@ -1,6 +1,8 @@
-//! Network simulation for planners: what-if variants of a network (this module's first part:
-//! the change files and their application).
+//! Network simulation for planners: what-if variants of a network (change files), and replays of
+//! order history against them with the KPIs a planner compares.
 
 mod changes;
+mod replay;
 
 pub use changes::{ChangeError, Variant};
+pub use replay::{Kpis, Transit, Utilisation, measure, replay, replay_order};

@@ -411,3 +411,58 @@ fn reoptimize_prints_decisions_that_reprice_to_its_summary() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--time-limit"));
 }
+
+#[test]
+fn simulate_compares_variants_and_refuses_a_bad_change_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scen = root().join("tests/conformance/c1-rules");
+    let good = dir.path().join("close.toml");
+    std::fs::write(
+        &good,
+        "name = \"no east DC\"\n[[close]]\nids = [\"DC-EAST\"]\n",
+    )
+    .expect("w");
+    let json = dir.path().join("kpis.json");
+    let out = fulfil()
+        .args(["simulate", "--scenario"])
+        .arg(&scen)
+        .arg("--changes")
+        .arg(&good)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("run fulfil simulate");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("no east DC") && stderr.contains("total cost"),
+        "{stderr}"
+    );
+    let kpis: Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("parses");
+    let runs = kpis.as_array().expect("array");
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[1]["variant"], "no east DC");
+    for run in runs {
+        let k = &run["kpis"];
+        let units =
+            k["units_shipped"].as_u64().expect("u") + k["units_backordered"].as_u64().expect("b");
+        assert_eq!(units, k["units_ordered"].as_u64().expect("o"));
+    }
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "name = \"x\"\n\n[[close]]\nids = [\"DC-MOON\"]\n").expect("w");
+    let out = fulfil()
+        .args(["simulate", "--scenario"])
+        .arg(&scen)
+        .arg("--changes")
+        .arg(&bad)
+        .output()
+        .expect("run fulfil simulate");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad.toml:4: unknown node `DC-MOON`"),
+        "{stderr}"
+    );
+}

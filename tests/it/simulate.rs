@@ -165,3 +165,135 @@ fn bad_change_files_name_the_file_and_line() {
     let err = Variant::parse(Path::new("w.toml"), "[[close]]\nids = []\n").expect_err("no name");
     assert!(err.to_string().contains("name"), "{err}");
 }
+
+mod replays {
+    use std::path::Path;
+
+    use fulfil::route::{PolicyKind, price};
+    use fulfil::scenario::{load_snapshot, read_orders};
+    use fulfil::simulate::{Variant, replay};
+    use fulfil::snapshot::Snapshot;
+
+    use super::super::support::random_scenario_with;
+
+    #[test]
+    fn closing_a_node_moves_its_volume_and_never_routes_to_it() {
+        let s = random_scenario_with(31, 40, 5..=5);
+        let snapshot = load_snapshot(s.path()).expect("loads");
+        let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
+        let (_, base_decisions, base) =
+            replay(&snapshot, &orders, PolicyKind::Optimal).expect("replays");
+        // Close the busiest node.
+        let busiest = base
+            .utilisation
+            .iter()
+            .max_by_key(|u| u.units)
+            .expect("a node shipped")
+            .node_id
+            .clone();
+        assert!(
+            base_decisions
+                .iter()
+                .any(|d| d.shipments.iter().any(|s| s.node_id == busiest))
+        );
+        let v = Variant::parse(
+            Path::new("close.toml"),
+            &format!("name = \"close\"\n[[close]]\nids = [\"{busiest}\"]\n"),
+        )
+        .expect("parses");
+        let closed = Snapshot::build(v.apply(&snapshot.to_network_data()).expect("applies"), 2)
+            .expect("builds");
+        let (_, decisions, k) = replay(&closed, &orders, PolicyKind::Optimal).expect("replays");
+        assert!(
+            decisions
+                .iter()
+                .all(|d| d.shipments.iter().all(|s| s.node_id != busiest))
+        );
+        let units = |k: &fulfil::simulate::Kpis, id: &str| {
+            k.utilisation
+                .iter()
+                .find(|u| u.node_id == id)
+                .map_or(0, |u| u.units)
+        };
+        assert_eq!(units(&k, &busiest), 0);
+        assert_eq!(k.units_shipped + k.units_backordered, k.units_ordered);
+    }
+
+    #[test]
+    fn a_rate_increase_raises_shipping_by_exactly_that_on_fixed_decisions() {
+        let s = random_scenario_with(32, 30, 4..=4);
+        let snapshot = load_snapshot(s.path()).expect("loads");
+        let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
+        let v = Variant::parse(
+            Path::new("r.toml"),
+            "name = \"r\"\n[[rates]]\nscale = 1.06\n",
+        )
+        .expect("parses");
+        let dearer = Snapshot::build(v.apply(&snapshot.to_network_data()).expect("applies"), 2)
+            .expect("builds");
+        let mut router = fulfil::route::Router::new();
+        let ledger = fulfil::route::Ledger::new(&snapshot);
+        let (mut before, mut after) = (0.0, 0.0);
+        for o in &orders {
+            let plan = router
+                .route(&snapshot, &ledger, o, PolicyKind::Optimal)
+                .expect("routes")
+                .plan;
+            before += price(&snapshot, o, &plan).expect("prices").cost.shipping;
+            after += price(&dearer, o, &plan).expect("prices").cost.shipping;
+        }
+        assert!(before > 0.0);
+        assert!(
+            (after - 1.06 * before).abs() < 1e-6,
+            "{after} vs 1.06 × {before}"
+        );
+    }
+
+    #[test]
+    fn capacity_resets_each_day_and_kpis_add_up() {
+        // One node that picks one unit a day; three one-unit orders on two days.
+        let s = super::super::support::Scenario::new(&[
+            (
+                "nodes.csv",
+                "node_id,kind,lat,lon,capacity_units\nA,dc,40.0,-100.0,1\n",
+            ),
+            ("skus.csv", "sku,weight_kg\nK,1.0\n"),
+            ("inventory.csv", "node_id,sku,on_hand\nA,K,10\n"),
+            ("zones.csv", "zone,max_km\n1,\n"),
+            (
+                "rates.csv",
+                "carrier,service,zone,base,per_kg,transit_days\nP,ground,1,5,0,2\n",
+            ),
+            ("policy.toml", "backorder_penalty = 100.0\n"),
+            (
+                "orders.csv",
+                "order_id,created_at,lat,lon,service,pickup_node,sku,qty\n\
+                 o3,2026-03-03T09:00:00Z,40.0,-100.5,ground,,K,1\n\
+                 o1,2026-03-02T09:00:00Z,40.0,-100.5,ground,,K,1\n\
+                 o2,2026-03-02T10:00:00Z,40.0,-100.5,ground,,K,1\n",
+            ),
+        ]);
+        let snapshot = load_snapshot(s.path()).expect("loads");
+        let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
+        let (ordered, decisions, k) =
+            replay(&snapshot, &orders, PolicyKind::Optimal).expect("replays");
+        let ids: Vec<&str> = ordered.iter().map(|o| o.id.as_str()).collect();
+        assert_eq!(ids, ["o1", "o2", "o3"], "replayed in created_at order");
+        // Day 1: o1 ships, o2 finds the day's capacity used; day 2: o3 ships again.
+        assert_eq!(decisions[0].shipments.len(), 1);
+        assert!(decisions[1].shipments.is_empty());
+        assert_eq!(decisions[2].shipments.len(), 1);
+        assert_eq!(k.units_shipped, 2);
+        assert_eq!(k.units_backordered, 1);
+        assert_eq!(k.nodes_at_capacity, 1);
+        let c = &k.cost;
+        assert!((c.shipping + c.handling + c.split + c.backorder - c.total).abs() < 1e-9);
+        assert!((c.total - (2.0 * 5.0 + 100.0)).abs() < 1e-9);
+        // The same input gives the same KPIs.
+        let (_, _, again) = replay(&snapshot, &orders, PolicyKind::Optimal).expect("replays");
+        assert_eq!(
+            serde_json::to_value(again.cost).expect("json"),
+            serde_json::to_value(k.cost).expect("json")
+        );
+    }
+}

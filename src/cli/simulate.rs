@@ -1,0 +1,121 @@
+//! `fulfil simulate`: the base network and its variants replayed side by side.
+
+use std::fs::File;
+use std::io::Write;
+
+use anyhow::Context;
+use fulfil::route::PolicyKind;
+use fulfil::scenario::{load_snapshot, read_orders};
+use fulfil::simulate::{Kpis, Variant, replay};
+use fulfil::snapshot::Snapshot;
+use rayon::prelude::*;
+
+use super::SimulateArgs;
+
+pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
+    let policy: PolicyKind = args.policy.parse().map_err(anyhow::Error::msg)?;
+    let base = load_snapshot(&args.scenario)?;
+    let orders_path = args
+        .orders
+        .clone()
+        .unwrap_or_else(|| args.scenario.join("orders.csv"));
+    // Every change file is read and applied before anything runs: a bad one fails fast.
+    let data = base.to_network_data();
+    let mut variants: Vec<(String, Snapshot)> = Vec::with_capacity(args.changes.len());
+    for path in &args.changes {
+        let v = Variant::read(path)?;
+        let changed = v.apply(&data)?;
+        let snap = Snapshot::build(changed, 1)
+            .with_context(|| format!("{}: the changed network is invalid", path.display()))?;
+        variants.push((v.name.clone(), snap));
+    }
+    let orders = read_orders(&orders_path, &base)?;
+    // A variant that adds nodes keeps the base's ids first, so the orders resolve the same way.
+    let mut runs: Vec<(String, &Snapshot)> = vec![("base".to_owned(), &base)];
+    runs.extend(variants.iter().map(|(n, s)| (n.clone(), s)));
+    if !args.quiet {
+        eprintln!(
+            "replaying {} orders on {} network(s) with the {} policy ...",
+            orders.len(),
+            runs.len(),
+            args.policy
+        );
+    }
+    let results: Vec<(String, Kpis)> = runs
+        .par_iter()
+        .map(|(name, snap)| {
+            replay(snap, &orders, policy)
+                .map(|(_, _, k)| (name.clone(), k))
+                .with_context(|| format!("variant `{name}`"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    if let Some(path) = &args.json {
+        let mut f =
+            File::create(path).with_context(|| format!("{}: cannot create", path.display()))?;
+        let json: Vec<serde_json::Value> = results
+            .iter()
+            .map(|(n, k)| serde_json::json!({ "variant": n, "kpis": k }))
+            .collect();
+        serde_json::to_writer_pretty(&mut f, &json).context("writing JSON")?;
+        writeln!(f).context("writing JSON")?;
+    }
+    if !args.quiet {
+        eprint!("{}", table(&results));
+    }
+    Ok(())
+}
+
+/// The KPIs side by side, each variant with its difference from the base.
+fn table(results: &[(String, Kpis)]) -> String {
+    type Row = (&'static str, fn(&Kpis) -> f64, usize);
+    let rows: [Row; 14] = [
+        ("total cost", |k| k.cost.total, 2),
+        ("  shipping", |k| k.cost.shipping, 2),
+        ("  handling", |k| k.cost.handling, 2),
+        ("  split", |k| k.cost.split, 2),
+        ("  backorder", |k| k.cost.backorder, 2),
+        ("cost per order", |k| k.cost_per_order.total, 4),
+        ("shipments per order", |k| k.shipments_per_order, 4),
+        ("split orders %", |k| 100.0 * k.split_share, 2),
+        ("backordered units", |k| k.units_backordered as f64, 0),
+        ("fill rate %", |k| 100.0 * k.fill_rate, 3),
+        ("mean distance km", |k| k.mean_distance_km, 1),
+        ("units from stores", |k| k.units_from_stores as f64, 0),
+        ("nodes at capacity", |k| k.nodes_at_capacity as f64, 0),
+        ("run time s", |k| k.run_time.as_secs_f64(), 3),
+    ];
+    let mut out = format!("{:<22}", "");
+    for (name, _) in results {
+        out.push_str(&format!("{:>28}", truncate(name, 26)));
+    }
+    out.push('\n');
+    let base = &results[0].1;
+    for (label, f, digits) in rows {
+        out.push_str(&format!("{label:<22}"));
+        for (i, (_, k)) in results.iter().enumerate() {
+            let v = f(k);
+            let cell = if i == 0 {
+                format!("{v:.digits$}")
+            } else {
+                let b = f(base);
+                let pct = if b.abs() > 1e-12 {
+                    format!(" ({:+.1}%)", 100.0 * (v - b) / b)
+                } else {
+                    String::new()
+                };
+                format!("{v:.digits$}{pct}")
+            };
+            out.push_str(&format!("{cell:>28}"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        s.chars().take(n - 1).chain(std::iter::once('…')).collect()
+    }
+}

@@ -1,0 +1,220 @@
+//! Replaying order history against a network and measuring what happened.
+//!
+//! Orders are decided in `created_at` order (orders without one first, in file order), each on
+//! what the ones before left: stock depletes, and capacity is counted per node per UTC day, so it
+//! starts afresh every day.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::model::{CostBreakdown, Decision, NodeKind, Order};
+use crate::route::{Ledger, PolicyKind, RouteError, route_in_sequence};
+use crate::snapshot::Snapshot;
+
+/// What a replay did, for one network variant.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Kpis {
+    pub orders: u64,
+    pub cost: CostBreakdown,
+    /// Cost per order, with its parts.
+    pub cost_per_order: CostBreakdown,
+    pub shipments: u64,
+    pub shipments_per_order: f64,
+    /// Share of ship orders sent in more than one parcel.
+    pub split_share: f64,
+    pub units_ordered: u64,
+    pub units_shipped: u64,
+    pub units_backordered: u64,
+    /// Units shipped or handed over ÷ units ordered.
+    pub fill_rate: f64,
+    /// Mean node → customer distance over parcels, km.
+    pub mean_distance_km: f64,
+    /// Parcels per zone.
+    pub zones: BTreeMap<u32, u64>,
+    /// Per service: parcels and their mean promised transit days.
+    pub transit: BTreeMap<String, Transit>,
+    /// Units leaving stores (ship-from-store and pickups) and DCs / dropship vendors.
+    pub units_from_stores: u64,
+    pub units_from_dcs: u64,
+    pub units_from_dropship: u64,
+    /// Per node with a capacity: its busiest day's units against its daily capacity.
+    pub utilisation: Vec<Utilisation>,
+    /// Nodes that reached their capacity on some day.
+    pub nodes_at_capacity: u64,
+    /// Wall-clock time of the replay.
+    #[serde(serialize_with = "seconds")]
+    pub run_time: Duration,
+}
+
+/// Parcels of one service and their mean promised transit days.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Transit {
+    pub parcels: u64,
+    pub mean_days: f64,
+}
+
+/// A node's busiest day.
+#[derive(Clone, Debug, Serialize)]
+pub struct Utilisation {
+    pub node_id: String,
+    pub kind: &'static str,
+    pub lat: f64,
+    pub lon: f64,
+    /// Units picked over the whole replay.
+    pub units: u64,
+    pub capacity_per_day: Option<u32>,
+    pub busiest_day_units: u64,
+    /// Busiest day's units ÷ daily capacity (0 without a capacity).
+    pub peak_utilisation: f64,
+}
+
+fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// The order in which history is replayed: by `created_at` instant, ties (and orders without
+/// one, which go first) in file order.
+pub fn replay_order(orders: &[Order]) -> Vec<usize> {
+    let key = |o: &Order| {
+        o.created_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.timestamp_millis())
+    };
+    let keys: Vec<Option<i64>> = orders.iter().map(key).collect();
+    let mut idx: Vec<usize> = (0..orders.len()).collect();
+    idx.sort_by_key(|&i| (keys[i], i));
+    idx
+}
+
+/// Replays `orders` on `snapshot` with `policy`; returns the decisions (in replay order, with
+/// the orders in that order) and the KPIs.
+pub fn replay(
+    snapshot: &Snapshot,
+    orders: &[Order],
+    policy: PolicyKind,
+) -> Result<(Vec<Order>, Vec<Decision>, Kpis), RouteError> {
+    let start = Instant::now();
+    let ordered: Vec<Order> = replay_order(orders)
+        .into_iter()
+        .map(|i| orders[i].clone())
+        .collect();
+    let mut ledger = Ledger::new(snapshot);
+    let mut decisions = Vec::with_capacity(ordered.len());
+    route_in_sequence(snapshot, &mut ledger, &ordered, policy, |_, _, r| {
+        decisions.push(r.decision)
+    })?;
+    let mut kpis = measure(snapshot, &ordered, &decisions);
+    kpis.run_time = start.elapsed();
+    Ok((ordered, decisions, kpis))
+}
+
+/// The KPIs of decided orders (`orders[i]` decided by `decisions[i]`).
+pub fn measure(snapshot: &Snapshot, orders: &[Order], decisions: &[Decision]) -> Kpis {
+    let mut k = Kpis::default();
+    let nodes = snapshot.nodes();
+    let mut units_at = vec![0u64; nodes.len()];
+    let mut per_day: BTreeMap<(usize, Option<i32>), u64> = BTreeMap::new();
+    let (mut distance, mut parcels, mut ship_orders, mut split) = (0.0, 0u64, 0u64, 0u64);
+    let mut transit_sum: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for (order, d) in orders.iter().zip(decisions) {
+        k.orders += 1;
+        k.cost.add(&d.cost);
+        k.shipments += d.shipments.len() as u64;
+        k.units_ordered += order.units();
+        k.units_backordered += d.backordered_units();
+        k.units_shipped += d.allocated_units();
+        let is_ship = order.service != crate::model::Service::Pickup;
+        if is_ship {
+            ship_orders += 1;
+            if d.shipments.len() > 1 {
+                split += 1;
+            }
+        }
+        for s in &d.shipments {
+            let units: u64 = s.lines.iter().map(|l| u64::from(l.qty)).sum();
+            if let Some(n) = snapshot.node_id(&s.node_id) {
+                units_at[n.index()] += units;
+                *per_day.entry((n.index(), order.day)).or_default() += units;
+                match snapshot.node(n).kind {
+                    NodeKind::Store => k.units_from_stores += units,
+                    NodeKind::Dc => k.units_from_dcs += units,
+                    NodeKind::Dropship => k.units_from_dropship += units,
+                }
+            }
+            if let (Some(km), Some(zone)) = (s.distance_km, s.zone) {
+                distance += km;
+                parcels += 1;
+                *k.zones.entry(zone).or_default() += 1;
+            }
+            if is_ship {
+                let t = transit_sum.entry(s.service.clone()).or_default();
+                t.0 += 1;
+                t.1 += u64::from(s.transit_days.unwrap_or(0));
+            }
+        }
+    }
+    let n = k.orders.max(1) as f64;
+    k.cost_per_order = CostBreakdown {
+        shipping: k.cost.shipping / n,
+        handling: k.cost.handling / n,
+        split: k.cost.split / n,
+        backorder: k.cost.backorder / n,
+        total: k.cost.total / n,
+    };
+    k.shipments_per_order = k.shipments as f64 / n;
+    k.split_share = split as f64 / ship_orders.max(1) as f64;
+    k.fill_rate = if k.units_ordered == 0 {
+        1.0
+    } else {
+        k.units_shipped as f64 / k.units_ordered as f64
+    };
+    k.mean_distance_km = if parcels == 0 {
+        0.0
+    } else {
+        distance / parcels as f64
+    };
+    k.transit = transit_sum
+        .into_iter()
+        .map(|(s, (p, days))| {
+            (
+                s,
+                Transit {
+                    parcels: p,
+                    mean_days: days as f64 / p.max(1) as f64,
+                },
+            )
+        })
+        .collect();
+    let mut busiest = vec![0u64; nodes.len()];
+    for (&(n, _), &u) in &per_day {
+        busiest[n] = busiest[n].max(u);
+    }
+    for (i, node) in nodes.iter().enumerate() {
+        if units_at[i] == 0 && node.capacity_units.is_none() {
+            continue;
+        }
+        let peak = node
+            .capacity_units
+            .map_or(0.0, |c| busiest[i] as f64 / f64::from(c.max(1)));
+        if node
+            .capacity_units
+            .is_some_and(|c| busiest[i] >= u64::from(c))
+        {
+            k.nodes_at_capacity += 1;
+        }
+        k.utilisation.push(Utilisation {
+            node_id: node.id.clone(),
+            kind: node.kind.as_str(),
+            lat: node.lat,
+            lon: node.lon,
+            units: units_at[i],
+            capacity_per_day: node.capacity_units,
+            busiest_day_units: busiest[i],
+            peak_utilisation: peak,
+        });
+    }
+    k
+}
