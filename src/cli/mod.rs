@@ -153,6 +153,10 @@ pub struct SimulateArgs {
     /// Order history to replay [default: SCENARIO/orders.csv].
     #[arg(long)]
     pub orders: Option<PathBuf>,
+    /// Stock arriving over time (node_id, sku, qty, at) [default: SCENARIO/receipts.csv if it
+    /// exists].
+    #[arg(long)]
+    pub receipts: Option<PathBuf>,
     /// A what-if change file (TOML; one variant each). Repeat for several variants.
     #[arg(long = "changes")]
     pub changes: Vec<PathBuf>,

@@ -5,8 +5,8 @@ use std::io::Write;
 
 use anyhow::Context;
 use fulfil::route::PolicyKind;
-use fulfil::scenario::{load_snapshot, read_orders};
-use fulfil::simulate::{Kpis, Variant, replay};
+use fulfil::scenario::{load_snapshot, read_orders, read_receipts};
+use fulfil::simulate::{Kpis, Variant, replay_with_receipts};
 use fulfil::snapshot::Snapshot;
 use rayon::prelude::*;
 
@@ -30,13 +30,22 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         variants.push((v.name.clone(), snap));
     }
     let orders = read_orders(&orders_path, &base)?;
+    let receipts_path = args.receipts.clone().or_else(|| {
+        let p = args.scenario.join("receipts.csv");
+        p.exists().then_some(p)
+    });
+    let receipts = match &receipts_path {
+        Some(p) => read_receipts(p, &base)?,
+        None => Vec::new(),
+    };
     // A variant that adds nodes keeps the base's ids first, so the orders resolve the same way.
     let mut runs: Vec<(String, &Snapshot)> = vec![("base".to_owned(), &base)];
     runs.extend(variants.iter().map(|(n, s)| (n.clone(), s)));
     if !args.quiet {
         eprintln!(
-            "replaying {} orders on {} network(s) with the {} policy ...",
+            "replaying {} orders ({} receipts) on {} network(s) with the {} policy ...",
             orders.len(),
+            receipts.len(),
             runs.len(),
             args.policy
         );
@@ -44,7 +53,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     let results: Vec<(String, Kpis)> = runs
         .par_iter()
         .map(|(name, snap)| {
-            replay(snap, &orders, policy)
+            replay_with_receipts(snap, &orders, &receipts, policy)
                 .map(|(_, _, k)| (name.clone(), k))
                 .with_context(|| format!("variant `{name}`"))
         })

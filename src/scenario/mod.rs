@@ -6,6 +6,7 @@ mod error;
 pub mod generate;
 mod network;
 mod orders;
+mod receipts;
 mod table;
 
 use std::path::Path;
@@ -16,6 +17,7 @@ pub use network::{
     load_network, nodes_csv, parse_nodes, parse_policy, parse_rates, rates_csv, read_policy,
 };
 pub use orders::{Interner, Resolve, read_orders, read_orders_from, read_orders_unresolved};
+pub use receipts::{Receipt, read_receipts};
 
 use crate::snapshot::Snapshot;
 

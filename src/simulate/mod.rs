@@ -5,4 +5,4 @@ mod changes;
 mod replay;
 
 pub use changes::{ChangeError, Variant};
-pub use replay::{Kpis, Transit, Utilisation, measure, replay, replay_order};
+pub use replay::{Kpis, Transit, Utilisation, measure, replay, replay_order, replay_with_receipts};

@@ -11,7 +11,8 @@ use serde::Serialize;
 
 use crate::model::{CostBreakdown, Decision, NodeKind, Order};
 use crate::route::{Ledger, PolicyKind, RouteError, route_in_sequence};
-use crate::snapshot::Snapshot;
+use crate::scenario::Receipt;
+use crate::snapshot::{InventoryRow, Snapshot};
 
 /// What a replay did, for one network variant.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -74,16 +75,18 @@ fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> 
     s.serialize_f64(d.as_secs_f64())
 }
 
+/// An order's `created_at` in milliseconds since the epoch (`None` without one).
+fn created_ms(o: &Order) -> Option<i64> {
+    o.created_at
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.timestamp_millis())
+}
+
 /// The order in which history is replayed: by `created_at` instant, ties (and orders without
 /// one, which go first) in file order.
 pub fn replay_order(orders: &[Order]) -> Vec<usize> {
-    let key = |o: &Order| {
-        o.created_at
-            .as_deref()
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.timestamp_millis())
-    };
-    let keys: Vec<Option<i64>> = orders.iter().map(key).collect();
+    let keys: Vec<Option<i64>> = orders.iter().map(created_ms).collect();
     let mut idx: Vec<usize> = (0..orders.len()).collect();
     idx.sort_by_key(|&i| (keys[i], i));
     idx
@@ -96,19 +99,101 @@ pub fn replay(
     orders: &[Order],
     policy: PolicyKind,
 ) -> Result<(Vec<Order>, Vec<Decision>, Kpis), RouteError> {
+    replay_with_receipts(snapshot, orders, &[], policy)
+}
+
+/// As [`replay`], with `receipts` (sorted by time, resolved against `snapshot`) adding to on_hand
+/// when their time comes: a receipt at `at` is there for every order created at or after `at`.
+pub fn replay_with_receipts(
+    snapshot: &Snapshot,
+    orders: &[Order],
+    receipts: &[Receipt],
+    policy: PolicyKind,
+) -> Result<(Vec<Order>, Vec<Decision>, Kpis), RouteError> {
     let start = Instant::now();
     let ordered: Vec<Order> = replay_order(orders)
         .into_iter()
         .map(|i| orders[i].clone())
         .collect();
-    let mut ledger = Ledger::new(snapshot);
+    // Receipts may bring a SKU to a node that holds none yet: those rows start at 0, so the
+    // inventory's structure (and every reservation counter) stays the same all along.
+    let mut current = with_rows_for(snapshot, receipts);
+    let mut ledger = Ledger::new(&current);
     let mut decisions = Vec::with_capacity(ordered.len());
-    route_in_sequence(snapshot, &mut ledger, &ordered, policy, |_, _, r| {
-        decisions.push(r.decision)
-    })?;
-    let mut kpis = measure(snapshot, &ordered, &decisions);
+    let times: Vec<Option<i64>> = ordered.iter().map(created_ms).collect();
+    let (mut next_receipt, mut from) = (0, 0);
+    while from < ordered.len() {
+        // Receipts due by this order's time arrive first.
+        let now = times[from];
+        let due = receipts[next_receipt..]
+            .iter()
+            .take_while(|r| now.is_some_and(|t| r.at_ms <= t))
+            .count();
+        if due > 0 {
+            current = receive(&current, &receipts[next_receipt..next_receipt + due]);
+            next_receipt += due;
+        }
+        // Then every order before the next receipt, in one go.
+        let until = receipts.get(next_receipt).map_or(ordered.len(), |r| {
+            from + times[from..].partition_point(|t| t.is_none_or(|t| t < r.at_ms))
+        });
+        let until = until.max(from + 1);
+        route_in_sequence(
+            &current,
+            &mut ledger,
+            &ordered[from..until],
+            policy,
+            |_, _, r| decisions.push(r.decision),
+        )?;
+        from = until;
+    }
+    let mut kpis = measure(&current, &ordered, &decisions);
     kpis.run_time = start.elapsed();
     Ok((ordered, decisions, kpis))
+}
+
+/// `snapshot` with an inventory row (on_hand 0) for every receipt's (node, SKU) that has none.
+fn with_rows_for(snapshot: &Snapshot, receipts: &[Receipt]) -> Snapshot {
+    let inv = snapshot.inventory();
+    let missing: Vec<&Receipt> = receipts
+        .iter()
+        .filter(|r| inv.entry(r.node, r.sku).is_none())
+        .collect();
+    if missing.is_empty() {
+        return snapshot.clone();
+    }
+    let mut data = snapshot.to_network_data();
+    let mut seen = std::collections::HashSet::new();
+    for r in missing {
+        if seen.insert((r.node, r.sku)) {
+            data.inventory.push(InventoryRow {
+                node: r.node,
+                sku: r.sku,
+                on_hand: 0,
+                safety_stock: 0,
+            });
+        }
+    }
+    // Same nodes and SKUs, one more row per pair: the build cannot fail on what loaded before.
+    Snapshot::build(data, snapshot.version() + 1).unwrap_or_else(|_| snapshot.clone())
+}
+
+/// `snapshot` with the receipts' units added to on_hand (same inventory structure).
+fn receive(snapshot: &Snapshot, receipts: &[Receipt]) -> Snapshot {
+    let inv = snapshot.inventory();
+    let mut changes: Vec<(usize, u32, u32)> = Vec::new();
+    for r in receipts {
+        if let Some(e) = inv.entry(r.node, r.sku) {
+            match changes.iter_mut().find(|c| c.0 == e) {
+                Some(c) => c.1 = c.1.saturating_add(r.qty),
+                None => {
+                    let s = inv.stock(e);
+                    changes.push((e, s.on_hand.saturating_add(r.qty), s.safety_stock));
+                }
+            }
+        }
+    }
+    snapshot.with_inventory(inv.with_levels(&changes), snapshot.version() + 1)
 }
 
 /// The KPIs of decided orders (`orders[i]` decided by `decisions[i]`).

@@ -297,3 +297,67 @@ mod replays {
         );
     }
 }
+
+mod receipts {
+    use fulfil::route::PolicyKind;
+    use fulfil::scenario::{load_snapshot, read_orders, read_receipts};
+    use fulfil::simulate::replay_with_receipts;
+
+    use super::super::support::Scenario;
+
+    #[test]
+    fn receipts_arrive_when_due_even_where_a_node_held_none() {
+        // A has no K at all, B holds one unit; 3 units reach A at 10:00 on day 1.
+        let s = Scenario::new(&[
+            (
+                "nodes.csv",
+                "node_id,kind,lat,lon\nA,dc,40.0,-100.0\nB,dc,40.0,-90.0\n",
+            ),
+            ("skus.csv", "sku,weight_kg\nK,1.0\nL,1.0\n"),
+            ("inventory.csv", "node_id,sku,on_hand\nA,L,5\nB,K,1\n"),
+            ("zones.csv", "zone,max_km\n1,\n"),
+            (
+                "rates.csv",
+                "carrier,service,zone,base,per_kg,transit_days\nP,ground,1,5,0,2\n",
+            ),
+            ("policy.toml", "backorder_penalty = 100.0\n"),
+            (
+                "orders.csv",
+                "order_id,created_at,lat,lon,service,pickup_node,sku,qty\n\
+                 o1,2026-03-02T09:00:00Z,40.0,-100.5,ground,,K,1\n\
+                 o2,2026-03-02T09:30:00Z,40.0,-100.5,ground,,K,1\n\
+                 o3,2026-03-02T10:00:00Z,40.0,-100.5,ground,,K,2\n\
+                 o4,2026-03-02T11:00:00Z,40.0,-100.5,ground,,K,2\n",
+            ),
+            (
+                "receipts.csv",
+                "node_id,sku,qty,at\nA,K,3,2026-03-02T10:00:00Z\n",
+            ),
+        ]);
+        let snapshot = load_snapshot(s.path()).expect("loads");
+        let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
+        let receipts = read_receipts(&s.path().join("receipts.csv"), &snapshot).expect("receipts");
+        let (_, d, k) = replay_with_receipts(&snapshot, &orders, &receipts, PolicyKind::Optimal)
+            .expect("replays");
+        // o1 takes B's only unit; o2 finds nothing; at 10:00 A receives 3: o3 takes 2, o4 the last 1.
+        assert_eq!(d[0].shipments[0].node_id, "B");
+        assert!(d[1].shipments.is_empty());
+        assert_eq!(d[2].shipments[0].node_id, "A");
+        assert_eq!(d[2].allocated_units(), 2);
+        assert_eq!(d[3].allocated_units(), 1);
+        assert_eq!(k.units_shipped, 4);
+        assert_eq!(k.units_backordered, 2);
+
+        // A receipt naming an unknown node is refused with its place.
+        let bad = Scenario::new(&[(
+            "receipts.csv",
+            "node_id,sku,qty,at\nZ,K,3,2026-03-02T10:00:00Z\n",
+        )]);
+        let err = read_receipts(&bad.path().join("receipts.csv"), &snapshot).expect_err("unknown");
+        let text = err.to_string();
+        assert!(
+            text.contains("receipts.csv:2") && text.contains("unknown node `Z`"),
+            "{text}"
+        );
+    }
+}
