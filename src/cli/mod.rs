@@ -166,6 +166,9 @@ pub struct SimulateArgs {
     /// Write the KPIs of every variant as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Write a self-contained HTML report (charts and a map) to this file.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
     /// Print nothing on standard error.
     #[arg(long, short)]
     pub quiet: bool,

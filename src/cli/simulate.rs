@@ -68,6 +68,11 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         serde_json::to_writer_pretty(&mut f, &json).context("writing JSON")?;
         writeln!(f).context("writing JSON")?;
     }
+    if let Some(path) = &args.report {
+        let title = format!("fulfil simulation: {}", args.scenario.display());
+        std::fs::write(path, fulfil::simulate::html(&title, &results))
+            .with_context(|| format!("{}: cannot write the report", path.display()))?;
+    }
     if !args.quiet {
         eprint!("{}", table(&results));
     }

@@ -3,6 +3,10 @@
 
 mod changes;
 mod replay;
+mod report;
 
 pub use changes::{ChangeError, Variant};
-pub use replay::{Kpis, Transit, Utilisation, measure, replay, replay_order, replay_with_receipts};
+pub use replay::{
+    Daily, Kpis, Transit, Utilisation, measure, replay, replay_order, replay_with_receipts,
+};
+pub use report::html;

@@ -44,6 +44,8 @@ pub struct Kpis {
     pub utilisation: Vec<Utilisation>,
     /// Nodes that reached their capacity on some day.
     pub nodes_at_capacity: u64,
+    /// Per UTC day of `created_at` (orders without one are day `null`), in day order.
+    pub daily: Vec<Daily>,
     /// Wall-clock time of the replay.
     #[serde(serialize_with = "seconds")]
     pub run_time: Duration,
@@ -54,6 +56,21 @@ pub struct Kpis {
 pub struct Transit {
     pub parcels: u64,
     pub mean_days: f64,
+}
+
+/// One day's orders.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Daily {
+    /// Days since 1970-01-01 (UTC).
+    pub day: Option<i32>,
+    pub orders: u64,
+    pub cost: f64,
+    /// Share of that day's ship orders sent in more than one parcel.
+    pub split_share: f64,
+    #[serde(skip)]
+    ship_orders: u64,
+    #[serde(skip)]
+    split_orders: u64,
 }
 
 /// A node's busiest day.
@@ -204,7 +221,20 @@ pub fn measure(snapshot: &Snapshot, orders: &[Order], decisions: &[Decision]) ->
     let mut per_day: BTreeMap<(usize, Option<i32>), u64> = BTreeMap::new();
     let (mut distance, mut parcels, mut ship_orders, mut split) = (0.0, 0u64, 0u64, 0u64);
     let mut transit_sum: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut daily: BTreeMap<Option<i32>, Daily> = BTreeMap::new();
     for (order, d) in orders.iter().zip(decisions) {
+        let day = daily.entry(order.day).or_insert_with(|| Daily {
+            day: order.day,
+            ..Daily::default()
+        });
+        day.orders += 1;
+        day.cost += d.cost.total;
+        if order.service != crate::model::Service::Pickup {
+            day.ship_orders += 1;
+            if d.shipments.len() > 1 {
+                day.split_orders += 1;
+            }
+        }
         k.orders += 1;
         k.cost.add(&d.cost);
         k.shipments += d.shipments.len() as u64;
@@ -271,6 +301,13 @@ pub fn measure(snapshot: &Snapshot, orders: &[Order], decisions: &[Decision]) ->
                     mean_days: days as f64 / p.max(1) as f64,
                 },
             )
+        })
+        .collect();
+    k.daily = daily
+        .into_values()
+        .map(|mut d| {
+            d.split_share = d.split_orders as f64 / d.ship_orders.max(1) as f64;
+            d
         })
         .collect();
     let mut busiest = vec![0u64; nodes.len()];

@@ -361,3 +361,37 @@ mod receipts {
         );
     }
 }
+
+mod report {
+    use fulfil::route::PolicyKind;
+    use fulfil::scenario::{load_snapshot, read_orders};
+    use fulfil::simulate::{html, replay};
+
+    use super::super::support::random_scenario_with;
+
+    #[test]
+    fn the_report_is_self_contained_and_the_same_for_the_same_input() {
+        let s = random_scenario_with(41, 60, 5..=5);
+        let snapshot = load_snapshot(s.path()).expect("loads");
+        let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
+        let run = || {
+            let (_, _, k) = replay(&snapshot, &orders, PolicyKind::Optimal).expect("replays");
+            html(
+                "test <report>",
+                &[("base".to_owned(), k.clone()), ("same".to_owned(), k)],
+            )
+        };
+        let (a, b) = (run(), run());
+        assert_eq!(a, b, "same input, same report");
+        assert!(a.starts_with("<!doctype html>"));
+        assert!(a.contains("test &lt;report&gt;"), "titles are escaped");
+        for needle in ["<script", "http://", "https://", "@import", "url("] {
+            assert!(!a.contains(needle), "the report must not load `{needle}`");
+        }
+        assert!(
+            a.matches("<svg").count() >= 5,
+            "bars, zones, two curves and maps"
+        );
+        assert!(a.contains("<circle"), "the map shows nodes");
+    }
+}

@@ -1,0 +1,360 @@
+//! The planner's report: one self-contained HTML file (inline CSS and SVG; no scripts, no fonts,
+//! nothing fetched) comparing the base and its variants. The same KPIs give the same bytes: run
+//! times are left out.
+
+use std::fmt::Write;
+
+use super::replay::Kpis;
+
+const COLOURS: [&str; 8] = [
+    "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f",
+];
+const PARTS: [(&str, &str); 4] = [
+    ("shipping", "#4e79a7"),
+    ("handling", "#59a14f"),
+    ("split", "#edc948"),
+    ("backorder", "#e15759"),
+];
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn colour(i: usize) -> &'static str {
+    COLOURS[i % COLOURS.len()]
+}
+
+/// The report for `runs` (the first is the base), titled `title`.
+pub fn html(title: &str, runs: &[(String, Kpis)]) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>{t}</title><style>\
+         body{{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;margin:24px;color:#222;background:#fafafa}}\
+         h1{{font-size:22px}} h2{{font-size:17px;margin-top:28px}}\
+         table{{border-collapse:collapse;background:#fff}} td,th{{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}}\
+         th:first-child,td:first-child{{text-align:left}} .up{{color:#c0392b}} .down{{color:#1e8449}}\
+         .grid{{display:flex;flex-wrap:wrap;gap:16px}} .card{{background:#fff;border:1px solid #ddd;padding:8px}}\
+         .legend span{{display:inline-block;margin-right:14px}} .sw{{display:inline-block;width:10px;height:10px;margin-right:4px}}\
+         </style></head><body>\n<h1>{t}</h1>\n",
+        t = esc(title)
+    );
+    let _ = writeln!(
+        h,
+        "<p>{} orders replayed on {} network(s). Differences are against <b>{}</b>.</p>",
+        runs.first().map_or(0, |r| r.1.orders),
+        runs.len(),
+        esc(runs.first().map_or("base", |r| r.0.as_str()))
+    );
+    kpi_table(&mut h, runs);
+    h.push_str("<h2>Cost per order and its parts</h2>\n");
+    cost_bars(&mut h, runs);
+    h.push_str("<h2>Parcels by zone</h2>\n");
+    zone_histogram(&mut h, runs);
+    h.push_str("<h2>Daily cost and share of split orders</h2>\n<div class=\"grid\">");
+    daily_curve(&mut h, runs, "cost per day", |d| d.cost);
+    daily_curve(&mut h, runs, "split orders %", |d| 100.0 * d.split_share);
+    h.push_str("</div>\n<h2>Where units ship from</h2>\n<p>Nodes sized by units shipped, coloured by \
+                their busiest day against capacity (green: idle, red: at capacity; grey: no capacity limit).</p>\n<div class=\"grid\">");
+    for (name, k) in runs {
+        map(&mut h, name, k);
+    }
+    h.push_str("</div>\n</body></html>\n");
+    h
+}
+
+fn kpi_table(h: &mut String, runs: &[(String, Kpis)]) {
+    type Row = (&'static str, fn(&Kpis) -> f64, usize, bool);
+    let rows: [Row; 13] = [
+        ("total cost", |k| k.cost.total, 2, true),
+        ("shipping", |k| k.cost.shipping, 2, true),
+        ("handling", |k| k.cost.handling, 2, true),
+        ("split penalty", |k| k.cost.split, 2, true),
+        ("backorder penalty", |k| k.cost.backorder, 2, true),
+        ("cost per order", |k| k.cost_per_order.total, 4, true),
+        ("shipments per order", |k| k.shipments_per_order, 4, true),
+        ("split orders %", |k| 100.0 * k.split_share, 2, true),
+        ("backordered units", |k| k.units_backordered as f64, 0, true),
+        ("fill rate %", |k| 100.0 * k.fill_rate, 3, false),
+        ("mean distance km", |k| k.mean_distance_km, 1, true),
+        (
+            "units from stores",
+            |k| k.units_from_stores as f64,
+            0,
+            false,
+        ),
+        ("nodes at capacity", |k| k.nodes_at_capacity as f64, 0, true),
+    ];
+    h.push_str("<h2>Key figures</h2>\n<table><tr><th></th>");
+    for (name, _) in runs {
+        let _ = write!(h, "<th>{}</th>", esc(name));
+    }
+    h.push_str("</tr>\n");
+    let base = &runs[0].1;
+    for (label, f, digits, lower_is_better) in rows {
+        let _ = write!(h, "<tr><td>{label}</td>");
+        for (i, (_, k)) in runs.iter().enumerate() {
+            let v = f(k);
+            let b = f(base);
+            if i == 0 || (v - b).abs() < 1e-12 {
+                let _ = write!(h, "<td>{v:.digits$}</td>");
+            } else {
+                let better = (v < b) == lower_is_better;
+                let pct = if b.abs() > 1e-12 {
+                    format!(" ({:+.1}%)", 100.0 * (v - b) / b)
+                } else {
+                    String::new()
+                };
+                let _ = write!(
+                    h,
+                    "<td class=\"{}\">{v:.digits$}{pct}</td>",
+                    if better { "down" } else { "up" }
+                );
+            }
+        }
+        h.push_str("</tr>\n");
+    }
+    // Promised transit days per service.
+    let mut services: Vec<&String> = runs.iter().flat_map(|(_, k)| k.transit.keys()).collect();
+    services.sort();
+    services.dedup();
+    for s in services {
+        let _ = write!(h, "<tr><td>{} transit days (mean)</td>", esc(s));
+        for (_, k) in runs {
+            match k.transit.get(s) {
+                Some(t) => {
+                    let _ = write!(h, "<td>{:.2}</td>", t.mean_days);
+                }
+                None => h.push_str("<td>–</td>"),
+            }
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table>\n");
+}
+
+fn cost_bars(h: &mut String, runs: &[(String, Kpis)]) {
+    let (w, row, left) = (760.0, 30.0, 170.0);
+    let max = runs
+        .iter()
+        .map(|(_, k)| k.cost_per_order.total)
+        .fold(0.0, f64::max)
+        .max(1e-9);
+    let height = row * runs.len() as f64 + 30.0;
+    let _ = write!(
+        h,
+        "<svg width=\"{w}\" height=\"{height}\" viewBox=\"0 0 {w} {height}\" role=\"img\">"
+    );
+    for (i, (name, k)) in runs.iter().enumerate() {
+        let y = i as f64 * row + 4.0;
+        let _ = write!(
+            h,
+            "<text x=\"0\" y=\"{:.1}\" font-size=\"12\">{}</text>",
+            y + 15.0,
+            esc(name)
+        );
+        let c = &k.cost_per_order;
+        let mut x = left;
+        for ((part, fill), v) in PARTS
+            .iter()
+            .zip([c.shipping, c.handling, c.split, c.backorder])
+        {
+            let bw = (w - left - 80.0) * v / max;
+            let _ = write!(
+                h,
+                "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bw:.1}\" height=\"20\" fill=\"{fill}\"><title>{part}: {v:.4}</title></rect>"
+            );
+            x += bw;
+        }
+        let _ = write!(
+            h,
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\">{:.2}</text>",
+            x + 6.0,
+            y + 15.0,
+            c.total
+        );
+    }
+    let _ = write!(
+        h,
+        "<g transform=\"translate({left},{:.1})\">",
+        height - 12.0
+    );
+    for (i, (part, fill)) in PARTS.iter().enumerate() {
+        let x = i as f64 * 110.0;
+        let _ = write!(
+            h,
+            "<rect x=\"{x}\" y=\"-9\" width=\"10\" height=\"10\" fill=\"{fill}\"/><text x=\"{}\" y=\"0\" font-size=\"12\">{part}</text>",
+            x + 14.0
+        );
+    }
+    h.push_str("</g></svg>\n");
+}
+
+fn zone_histogram(h: &mut String, runs: &[(String, Kpis)]) {
+    let mut zones: Vec<u32> = runs
+        .iter()
+        .flat_map(|(_, k)| k.zones.keys().copied())
+        .collect();
+    zones.sort_unstable();
+    zones.dedup();
+    if zones.is_empty() {
+        h.push_str("<p>No parcels.</p>\n");
+        return;
+    }
+    let (w, ht, bottom) = (760.0, 220.0, 24.0);
+    let share = |k: &Kpis, z: u32| {
+        let total: u64 = k.zones.values().sum();
+        k.zones.get(&z).copied().unwrap_or(0) as f64 / total.max(1) as f64
+    };
+    let max = runs
+        .iter()
+        .flat_map(|(_, k)| zones.iter().map(move |&z| share(k, z)))
+        .fold(0.0, f64::max)
+        .max(1e-9);
+    let group = (w - 40.0) / zones.len() as f64;
+    let bar = (group - 8.0) / runs.len() as f64;
+    let _ = write!(
+        h,
+        "<svg width=\"{w}\" height=\"{ht}\" viewBox=\"0 0 {w} {ht}\" role=\"img\">"
+    );
+    for (zi, &z) in zones.iter().enumerate() {
+        let gx = 30.0 + zi as f64 * group;
+        for (ri, (name, k)) in runs.iter().enumerate() {
+            let v = share(k, z);
+            let bh = (ht - bottom - 10.0) * v / max;
+            let _ = write!(
+                h,
+                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bh:.1}\" fill=\"{}\"><title>{}: zone {z}, {:.1}% of parcels</title></rect>",
+                gx + ri as f64 * bar,
+                ht - bottom - bh,
+                bar.max(1.0),
+                colour(ri),
+                esc(name),
+                100.0 * v
+            );
+        }
+        let _ = write!(
+            h,
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\">zone {z}</text>",
+            gx,
+            ht - 6.0
+        );
+    }
+    h.push_str("</svg>\n");
+    legend(h, runs);
+}
+
+fn legend(h: &mut String, runs: &[(String, Kpis)]) {
+    h.push_str("<div class=\"legend\">");
+    for (i, (name, _)) in runs.iter().enumerate() {
+        let _ = write!(
+            h,
+            "<span><i class=\"sw\" style=\"background:{}\"></i>{}</span>",
+            colour(i),
+            esc(name)
+        );
+    }
+    h.push_str("</div>\n");
+}
+
+fn daily_curve(
+    h: &mut String,
+    runs: &[(String, Kpis)],
+    label: &str,
+    f: fn(&super::replay::Daily) -> f64,
+) {
+    let (w, ht, pad) = (370.0, 200.0, 30.0);
+    let days = runs.iter().map(|(_, k)| k.daily.len()).max().unwrap_or(0);
+    let max = runs
+        .iter()
+        .flat_map(|(_, k)| k.daily.iter().map(f))
+        .fold(0.0, f64::max)
+        .max(1e-9);
+    let _ = write!(
+        h,
+        "<div class=\"card\"><div>{label}</div><svg width=\"{w}\" height=\"{ht}\" viewBox=\"0 0 {w} {ht}\" role=\"img\">\
+         <line x1=\"{pad}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#999\"/>\
+         <text x=\"2\" y=\"12\" font-size=\"10\">{max:.0}</text>",
+        ht - pad,
+        w - 5.0,
+        ht - pad
+    );
+    for (ri, (name, k)) in runs.iter().enumerate() {
+        let pts: Vec<String> = k
+            .daily
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let x = pad + (w - pad - 10.0) * i as f64 / (days.max(2) - 1) as f64;
+                let y = (ht - pad) - (ht - pad - 10.0) * f(d) / max;
+                format!("{x:.1},{y:.1}")
+            })
+            .collect();
+        let _ = write!(
+            h,
+            "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"><title>{}</title></polyline>",
+            colour(ri),
+            pts.join(" "),
+            esc(name)
+        );
+    }
+    let _ = write!(
+        h,
+        "<text x=\"{pad}\" y=\"{:.1}\" font-size=\"10\">day 1</text><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\">day {days}</text></svg>",
+        ht - 12.0,
+        w - 45.0,
+        ht - 12.0
+    );
+    legend(h, runs);
+    h.push_str("</div>");
+}
+
+/// Nodes on a plain equirectangular map of the contiguous US (with Alaska and Hawaii clamped to
+/// the edges), sized by units shipped and coloured by peak utilisation.
+fn map(h: &mut String, name: &str, k: &Kpis) {
+    let (w, ht) = (460.0, 280.0);
+    let (lon0, lon1, lat0, lat1) = (-125.0, -66.0, 24.0, 50.0);
+    let max_units = k
+        .utilisation
+        .iter()
+        .map(|u| u.units)
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
+    let _ = write!(
+        h,
+        "<div class=\"card\"><div>{}</div><svg width=\"{w}\" height=\"{ht}\" viewBox=\"0 0 {w} {ht}\" role=\"img\">\
+         <rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{ht}\" fill=\"#eef3f7\"/>",
+        esc(name)
+    );
+    // Busiest last, so the big circles do not hide the small ones beneath.
+    let mut nodes: Vec<&super::replay::Utilisation> = k.utilisation.iter().collect();
+    nodes.sort_by(|a, b| b.units.cmp(&a.units).then(a.node_id.cmp(&b.node_id)));
+    for u in nodes.iter().rev() {
+        let x = ((u.lon.clamp(lon0, lon1) - lon0) / (lon1 - lon0)) * (w - 20.0) + 10.0;
+        let y = ((lat1 - u.lat.clamp(lat0, lat1)) / (lat1 - lat0)) * (ht - 20.0) + 10.0;
+        let r = 1.5 + 12.0 * (u.units as f64 / max_units).sqrt();
+        let fill = match u.capacity_per_day {
+            None => "#999999".to_owned(),
+            Some(_) => {
+                let t = u.peak_utilisation.clamp(0.0, 1.0);
+                let (r0, g0) = ((40.0 + 200.0 * t) as u8, (170.0 - 130.0 * t) as u8);
+                format!("#{r0:02x}{g0:02x}40")
+            }
+        };
+        let _ = write!(
+            h,
+            "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"{r:.1}\" fill=\"{fill}\" fill-opacity=\"0.75\" stroke=\"#333\" stroke-width=\"0.4\">\
+             <title>{} ({}): {} units, peak {:.0}% of capacity</title></circle>",
+            esc(&u.node_id),
+            u.kind,
+            u.units,
+            100.0 * u.peak_utilisation
+        );
+    }
+    h.push_str("</svg></div>");
+}
