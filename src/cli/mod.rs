@@ -160,7 +160,8 @@ pub struct SimulateArgs {
     /// A what-if change file (TOML; one variant each). Repeat for several variants.
     #[arg(long = "changes")]
     pub changes: Vec<PathBuf>,
-    /// `optimal` or `nearest`.
+    /// `optimal` or `nearest` (orders decided one at a time as they arrive), or `batch:WINDOW`
+    /// (orders held for WINDOW, e.g. `2h`, and re-optimized jointly at its end).
     #[arg(long, default_value = "optimal")]
     pub policy: String,
     /// Write the KPIs of every variant as JSON to this file.

@@ -4,16 +4,21 @@ use std::fs::File;
 use std::io::Write;
 
 use anyhow::Context;
-use fulfil::route::PolicyKind;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use fulfil::scenario::{load_snapshot, read_orders, read_receipts};
-use fulfil::simulate::{Kpis, Variant, replay_with_receipts};
+use fulfil::simulate::{Kpis, ReplayPolicy, Variant, replay_with_receipts};
 use fulfil::snapshot::Snapshot;
+use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
 use super::SimulateArgs;
 
 pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
-    let policy: PolicyKind = args.policy.parse().map_err(anyhow::Error::msg)?;
+    let policy: ReplayPolicy = args
+        .policy
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--policy {e}"))?;
     let base = load_snapshot(&args.scenario)?;
     let orders_path = args
         .orders
@@ -50,14 +55,33 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
             args.policy
         );
     }
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::new((orders.len() * runs.len()) as u64);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} orders decided ({eta} left)",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    };
+    let done: Vec<AtomicUsize> = runs.iter().map(|_| AtomicUsize::new(0)).collect();
     let results: Vec<(String, Kpis)> = runs
         .par_iter()
-        .map(|(name, snap)| {
-            replay_with_receipts(snap, &orders, &receipts, policy)
+        .enumerate()
+        .map(|(i, (name, snap))| {
+            let progress = |n: usize| {
+                done[i].store(n, Ordering::Relaxed);
+                bar.set_position(done.iter().map(|d| d.load(Ordering::Relaxed) as u64).sum());
+            };
+            replay_with_receipts(snap, &orders, &receipts, &policy, &progress)
                 .map(|(_, _, k)| (name.clone(), k))
                 .with_context(|| format!("variant `{name}`"))
         })
         .collect::<anyhow::Result<_>>()?;
+    bar.finish_and_clear();
     if let Some(path) = &args.json {
         let mut f =
             File::create(path).with_context(|| format!("{}: cannot create", path.display()))?;

@@ -7,6 +7,7 @@ mod report;
 
 pub use changes::{ChangeError, Variant};
 pub use replay::{
-    Daily, Kpis, Transit, Utilisation, measure, replay, replay_order, replay_with_receipts,
+    Daily, Kpis, ReplayPolicy, Transit, Utilisation, measure, replay, replay_order,
+    replay_with_receipts,
 };
 pub use report::html;

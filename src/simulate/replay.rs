@@ -9,8 +9,11 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use std::str::FromStr;
+
+use crate::batch::{BatchError, BatchOptions, reoptimize};
 use crate::model::{CostBreakdown, Decision, NodeKind, Order};
-use crate::route::{Ledger, PolicyKind, RouteError, route_in_sequence};
+use crate::route::{Ledger, PolicyKind, route_in_sequence};
 use crate::scenario::Receipt;
 use crate::snapshot::{InventoryRow, Snapshot};
 
@@ -109,24 +112,79 @@ pub fn replay_order(orders: &[Order]) -> Vec<usize> {
     idx
 }
 
+/// How a replay decides orders.
+#[derive(Clone, Debug)]
+pub enum ReplayPolicy {
+    /// One at a time as they arrive (`optimal` or `nearest`).
+    Route(PolicyKind),
+    /// Held for a window of `window_ms` (windows aligned on the epoch) and re-optimized jointly
+    /// at its end, with `options` per window.
+    Batch {
+        window_ms: i64,
+        options: BatchOptions,
+    },
+}
+
+impl FromStr for ReplayPolicy {
+    type Err = String;
+    /// `optimal`, `nearest`, or `batch:WINDOW` with WINDOW a number and a unit of `s`, `m`, `h`
+    /// or `d` (e.g. `batch:2h`, `batch:30m`).
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(window) = s.strip_prefix("batch:") {
+            let unit = window.chars().last().unwrap_or(' ');
+            let ms_per = match unit {
+                's' => 1_000.0,
+                'm' => 60_000.0,
+                'h' => 3_600_000.0,
+                'd' => 86_400_000.0,
+                _ => {
+                    return Err(format!(
+                        "`{s}`: the window needs a unit (s, m, h or d), e.g. batch:2h"
+                    ));
+                }
+            };
+            let n: f64 = window[..window.len() - 1]
+                .parse()
+                .map_err(|_| format!("`{s}`: `{window}` is not a duration like 2h or 30m"))?;
+            let window_ms = (n * ms_per).round();
+            if !(1000.0..=30.0 * 86_400_000.0).contains(&window_ms) {
+                return Err(format!("`{s}`: the window must be between 1 s and 30 days"));
+            }
+            return Ok(ReplayPolicy::Batch {
+                window_ms: window_ms as i64,
+                options: BatchOptions {
+                    time_limit: Duration::from_secs(2),
+                    gap_target: 0.005,
+                    ..BatchOptions::default()
+                },
+            });
+        }
+        s.parse::<PolicyKind>()
+            .map(ReplayPolicy::Route)
+            .map_err(|e| format!("{e}, or `batch:WINDOW` (e.g. batch:2h)"))
+    }
+}
+
 /// Replays `orders` on `snapshot` with `policy`; returns the decisions (in replay order, with
 /// the orders in that order) and the KPIs.
 pub fn replay(
     snapshot: &Snapshot,
     orders: &[Order],
     policy: PolicyKind,
-) -> Result<(Vec<Order>, Vec<Decision>, Kpis), RouteError> {
-    replay_with_receipts(snapshot, orders, &[], policy)
+) -> Result<(Vec<Order>, Vec<Decision>, Kpis), BatchError> {
+    replay_with_receipts(snapshot, orders, &[], &ReplayPolicy::Route(policy), &|_| {})
 }
 
 /// As [`replay`], with `receipts` (sorted by time, resolved against `snapshot`) adding to on_hand
-/// when their time comes: a receipt at `at` is there for every order created at or after `at`.
+/// when their time comes (a receipt at `at` is there for every order created at or after `at`;
+/// with a batch policy, for every window ending after `at`), and `progress(orders decided)`.
 pub fn replay_with_receipts(
     snapshot: &Snapshot,
     orders: &[Order],
     receipts: &[Receipt],
-    policy: PolicyKind,
-) -> Result<(Vec<Order>, Vec<Decision>, Kpis), RouteError> {
+    policy: &ReplayPolicy,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<(Vec<Order>, Vec<Decision>, Kpis), BatchError> {
     let start = Instant::now();
     let ordered: Vec<Order> = replay_order(orders)
         .into_iter()
@@ -140,29 +198,51 @@ pub fn replay_with_receipts(
     let times: Vec<Option<i64>> = ordered.iter().map(created_ms).collect();
     let (mut next_receipt, mut from) = (0, 0);
     while from < ordered.len() {
-        // Receipts due by this order's time arrive first.
-        let now = times[from];
+        // Where this run of orders ends, and the time by which receipts have arrived.
+        let (until, arrived_by) = match policy {
+            ReplayPolicy::Route(_) => {
+                let until = receipts.get(next_receipt).map_or(ordered.len(), |r| {
+                    from + times[from..].partition_point(|t| t.is_none_or(|t| t < r.at_ms))
+                });
+                (until.max(from + 1), times[from])
+            }
+            ReplayPolicy::Batch { window_ms, .. } => {
+                // The window of the first order; orders without a time form one window.
+                let end = times[from].map(|t| (t.div_euclid(*window_ms) + 1) * window_ms);
+                let until = from
+                    + times[from..].partition_point(|t| match (t, end) {
+                        (None, _) => true,
+                        (Some(t), Some(end)) => *t < end,
+                        (Some(_), None) => false,
+                    });
+                (until.max(from + 1), end.map(|e| e - 1))
+            }
+        };
         let due = receipts[next_receipt..]
             .iter()
-            .take_while(|r| now.is_some_and(|t| r.at_ms <= t))
+            .take_while(|r| arrived_by.is_some_and(|t| r.at_ms <= t))
             .count();
         if due > 0 {
             current = receive(&current, &receipts[next_receipt..next_receipt + due]);
             next_receipt += due;
         }
-        // Then every order before the next receipt, in one go.
-        let until = receipts.get(next_receipt).map_or(ordered.len(), |r| {
-            from + times[from..].partition_point(|t| t.is_none_or(|t| t < r.at_ms))
-        });
-        let until = until.max(from + 1);
-        route_in_sequence(
-            &current,
-            &mut ledger,
-            &ordered[from..until],
-            policy,
-            |_, _, r| decisions.push(r.decision),
-        )?;
+        let run = &ordered[from..until];
+        match policy {
+            ReplayPolicy::Route(kind) => {
+                route_in_sequence(&current, &mut ledger, run, *kind, |_, _, r| {
+                    decisions.push(r.decision)
+                })?;
+            }
+            ReplayPolicy::Batch { options, .. } => {
+                let result = reoptimize(&current, &ledger, run, options, &|_| {})?;
+                for (order, plan) in run.iter().zip(&result.plans) {
+                    ledger.commit(&current, order, plan);
+                }
+                decisions.extend(result.decisions);
+            }
+        }
         from = until;
+        progress(from);
     }
     let mut kpis = measure(&current, &ordered, &decisions);
     kpis.run_time = start.elapsed();

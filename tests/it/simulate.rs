@@ -301,7 +301,7 @@ mod replays {
 mod receipts {
     use fulfil::route::PolicyKind;
     use fulfil::scenario::{load_snapshot, read_orders, read_receipts};
-    use fulfil::simulate::replay_with_receipts;
+    use fulfil::simulate::{ReplayPolicy, replay_with_receipts};
 
     use super::super::support::Scenario;
 
@@ -337,8 +337,14 @@ mod receipts {
         let snapshot = load_snapshot(s.path()).expect("loads");
         let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
         let receipts = read_receipts(&s.path().join("receipts.csv"), &snapshot).expect("receipts");
-        let (_, d, k) = replay_with_receipts(&snapshot, &orders, &receipts, PolicyKind::Optimal)
-            .expect("replays");
+        let (_, d, k) = replay_with_receipts(
+            &snapshot,
+            &orders,
+            &receipts,
+            &ReplayPolicy::Route(PolicyKind::Optimal),
+            &|_| {},
+        )
+        .expect("replays");
         // o1 takes B's only unit; o2 finds nothing; at 10:00 A receives 3: o3 takes 2, o4 the last 1.
         assert_eq!(d[0].shipments[0].node_id, "B");
         assert!(d[1].shipments.is_empty());
@@ -393,5 +399,62 @@ mod report {
             "bars, zones, two curves and maps"
         );
         assert!(a.contains("<circle"), "the map shows nodes");
+    }
+}
+
+mod batch_windows {
+    use fulfil::scenario::{load_snapshot, read_orders};
+    use fulfil::simulate::{ReplayPolicy, replay_with_receipts};
+
+    use super::super::support::random_scenario_with;
+
+    #[test]
+    fn batch_windows_parse_and_replay_feasibly() {
+        assert!(matches!(
+            "batch:2h".parse::<ReplayPolicy>(),
+            Ok(ReplayPolicy::Batch {
+                window_ms: 7_200_000,
+                ..
+            })
+        ));
+        assert!(matches!(
+            "batch:30m".parse::<ReplayPolicy>(),
+            Ok(ReplayPolicy::Batch {
+                window_ms: 1_800_000,
+                ..
+            })
+        ));
+        for bad in ["batch:2", "batch:xh", "batch:0s", "fastest"] {
+            assert!(bad.parse::<ReplayPolicy>().is_err(), "{bad}");
+        }
+        let s = random_scenario_with(51, 50, 5..=5);
+        let snapshot = load_snapshot(s.path()).expect("loads");
+        let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
+        let day: ReplayPolicy = "batch:1d".parse().expect("policy");
+        let (ordered, decisions, k) =
+            replay_with_receipts(&snapshot, &orders, &[], &day, &|_| {}).expect("replays");
+        assert_eq!(ordered.len(), decisions.len());
+        assert_eq!(k.units_shipped + k.units_backordered, k.units_ordered);
+        // No stock over-used over the whole replay.
+        let mut taken = std::collections::HashMap::new();
+        for d in &decisions {
+            for s in &d.shipments {
+                for l in &s.lines {
+                    *taken
+                        .entry((s.node_id.clone(), l.sku.clone()))
+                        .or_insert(0u64) += u64::from(l.qty);
+                }
+            }
+        }
+        let inv = snapshot.inventory();
+        for ((n, sku), q) in taken {
+            let e = inv
+                .entry(
+                    snapshot.node_id(&n).expect("node"),
+                    snapshot.sku_id(&sku).expect("sku"),
+                )
+                .expect("entry");
+            assert!(q <= u64::from(inv.sellable(e)), "{sku} oversold at {n}");
+        }
     }
 }
