@@ -5,6 +5,7 @@
 mod convert;
 mod errors;
 mod network;
+mod planning;
 mod reservations;
 mod routing;
 mod server;

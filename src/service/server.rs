@@ -135,7 +135,12 @@ pub async fn serve(config: ServeConfig) -> Result<Server, String> {
         ))
         .add_service(pb::network_server::NetworkServer::new(NetworkService {
             live: shared.clone(),
-        }));
+        }))
+        .add_service(pb::planning_server::PlanningServer::new(
+            super::planning::PlanningService {
+                live: shared.clone(),
+            },
+        ));
     let join = tokio::spawn(async move {
         router
             .serve_with_incoming_shutdown(
@@ -179,6 +184,9 @@ pub async fn serve(config: ServeConfig) -> Result<Server, String> {
         .await;
     health
         .set_serving::<pb::network_server::NetworkServer<NetworkService>>()
+        .await;
+    health
+        .set_serving::<pb::planning_server::PlanningServer<super::planning::PlanningService>>()
         .await;
     health
         .set_service_status("", tonic_health::ServingStatus::Serving)

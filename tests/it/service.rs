@@ -787,3 +787,82 @@ async fn reoptimize_assigns_a_backlog_jointly_and_commits_all_or_none() {
     }
     server.stop().await.expect("stops");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulate_runs_in_a_sandbox_and_streams_progress_then_kpis() {
+    use fulfil::service::pb::planning_client::PlanningClient;
+    use fulfil::service::pb::simulate_event::Event;
+    let server = start(&c1(), None).await;
+    let ch = channel(&server).await;
+    let mut planning = PlanningClient::new(ch.clone());
+    let mut network = NetworkClient::new(ch.clone());
+    let before = network
+        .get_snapshot_info(pb::SnapshotInfoRequest {})
+        .await
+        .expect("info")
+        .into_inner();
+    let mut stream = planning
+        .simulate(pb::SimulateRequest {
+            variants: vec![pb::WhatIf {
+                file_name: "no-east.toml".into(),
+                toml: "name = \"no east DC\"\n[[close]]\nids = [\"DC-EAST\"]\n".into(),
+            }],
+            report_html: true,
+            ..Default::default()
+        })
+        .await
+        .expect("simulate")
+        .into_inner();
+    let (mut progress, mut result) = (0, None);
+    while let Some(event) = stream.message().await.expect("event") {
+        match event.event.expect("event") {
+            Event::Progress(p) => {
+                assert!(p.decided <= p.total);
+                progress += 1;
+            }
+            Event::Result(r) => result = Some(r),
+        }
+    }
+    assert!(progress >= 1);
+    let result = result.expect("a result");
+    let kpis: serde_json::Value = serde_json::from_str(&result.kpis_json).expect("json");
+    let runs = kpis.as_array().expect("array");
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[1]["variant"], "no east DC");
+    assert_eq!(runs[0]["kpis"]["orders"], 17);
+    assert!(result.report_html.starts_with("<!doctype html>"));
+    // The sandbox changed nothing live.
+    let after = network
+        .get_snapshot_info(pb::SnapshotInfoRequest {})
+        .await
+        .expect("info")
+        .into_inner();
+    assert_eq!(before.version, after.version);
+
+    // A bad change file is refused before the stream starts, with its line.
+    let err = planning
+        .simulate(pb::SimulateRequest {
+            variants: vec![pb::WhatIf {
+                file_name: "bad.toml".into(),
+                toml: "name = \"x\"\n[[close]]\nids = [\"DC-MOON\"]\n".into(),
+            }],
+            ..Default::default()
+        })
+        .await
+        .expect_err("refused");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains("bad.toml:3: unknown node `DC-MOON`"),
+        "{}",
+        err.message()
+    );
+    let err = planning
+        .simulate(pb::SimulateRequest {
+            policy: "batch:soon".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("refused");
+    assert!(err.message().starts_with("policy:"), "{}", err.message());
+    server.stop().await.expect("stops");
+}

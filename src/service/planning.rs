@@ -1,0 +1,171 @@
+//! `Planning`: what-if simulations in a sandbox, streaming progress and then the KPIs.
+
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use rayon::prelude::*;
+use tokio::sync::mpsc;
+use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::convert::order_of;
+use super::pb;
+use super::routing::observe;
+use crate::model::Order;
+use crate::simulate::{Kpis, ReplayPolicy, Variant, html, replay_with_receipts};
+use crate::snapshot::Snapshot;
+
+pub struct PlanningService {
+    pub live: super::server::Shared,
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<pb::SimulateEvent, Status>> + Send>>;
+
+/// What a validated request runs.
+struct Plan {
+    runs: Vec<(String, Snapshot)>,
+    orders: Vec<Order>,
+    policy: ReplayPolicy,
+    report: bool,
+    version: u64,
+}
+
+fn prepare(live: &crate::live::Live, req: pb::SimulateRequest) -> Result<Plan, Status> {
+    let state = live.load();
+    let base = state.snapshot.clone();
+    let policy: ReplayPolicy = if req.policy.is_empty() {
+        ReplayPolicy::Route(crate::route::PolicyKind::Optimal)
+    } else {
+        req.policy
+            .parse()
+            .map_err(|e: String| Status::invalid_argument(format!("policy: {e}")))?
+    };
+    let orders: Vec<Order> = if req.orders.is_empty() {
+        let path = live.scenario().join("orders.csv");
+        crate::scenario::read_orders(&path, &base)
+            .map_err(|e| Status::failed_precondition(format!("orders: none given, and {e}")))?
+    } else {
+        req.orders
+            .par_iter()
+            .enumerate()
+            .map(|(i, o)| order_of(o, &base, &format!("orders[{i}]")))
+            .collect::<Result<_, _>>()?
+    };
+    let data = base.to_network_data();
+    let mut runs = vec![("base".to_owned(), base.clone())];
+    for (i, v) in req.variants.iter().enumerate() {
+        let name = if v.file_name.is_empty() {
+            format!("variants[{i}]")
+        } else {
+            v.file_name.clone()
+        };
+        let bad = |e: crate::simulate::ChangeError| {
+            Status::invalid_argument(format!("variants[{i}]: {e}"))
+        };
+        let variant = Variant::parse(Path::new(&name), &v.toml).map_err(bad)?;
+        let changed = variant.apply(&data).map_err(bad)?;
+        let snap = Snapshot::build(changed, base.version()).map_err(|e| {
+            Status::invalid_argument(format!(
+                "variants[{i}]: the changed network is invalid: {e}"
+            ))
+        })?;
+        runs.push((variant.name.clone(), snap));
+    }
+    Ok(Plan {
+        runs,
+        orders,
+        policy,
+        report: req.report_html,
+        version: base.version(),
+    })
+}
+
+/// Runs the replays, sending progress at most every 200 ms, then the result.
+fn run(plan: Plan, tx: mpsc::Sender<Result<pb::SimulateEvent, Status>>) -> Result<(), Status> {
+    let total = (plan.orders.len() * plan.runs.len()) as u64;
+    let done: Vec<AtomicUsize> = plan.runs.iter().map(|_| AtomicUsize::new(0)).collect();
+    let start = Instant::now();
+    let last_sent = AtomicU64::new(0);
+    let results: Vec<(String, Kpis)> =
+        plan.runs
+            .par_iter()
+            .enumerate()
+            .map(|(i, (name, snap))| {
+                let progress = |n: usize| {
+                    done[i].store(n, Ordering::Relaxed);
+                    let now = start.elapsed().as_millis() as u64;
+                    let last = last_sent.load(Ordering::Relaxed);
+                    if now >= last + 200
+                        && last_sent
+                            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                            .is_ok()
+                    {
+                        let decided = done.iter().map(|d| d.load(Ordering::Relaxed) as u64).sum();
+                        let _ = tx.try_send(Ok(pb::SimulateEvent {
+                            event: Some(pb::simulate_event::Event::Progress(
+                                pb::SimulateProgress { decided, total },
+                            )),
+                        }));
+                    }
+                };
+                replay_with_receipts(snap, &plan.orders, &[], &plan.policy, &progress)
+                    .map(|(_, _, k)| (name.clone(), k))
+                    .map_err(|e| Status::invalid_argument(format!("variant `{name}`: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+    let json: Vec<serde_json::Value> = results
+        .iter()
+        .map(|(n, k)| serde_json::json!({ "variant": n, "kpis": k }))
+        .collect();
+    let kpis_json = serde_json::to_string(&json)
+        .map_err(|e| Status::internal(format!("encoding the KPIs: {e}")))?;
+    let report_html = if plan.report {
+        html("fulfil simulation (service sandbox)", &results)
+    } else {
+        String::new()
+    };
+    let _ = tx.blocking_send(Ok(pb::SimulateEvent {
+        event: Some(pb::simulate_event::Event::Progress(pb::SimulateProgress {
+            decided: total,
+            total,
+        })),
+    }));
+    let _ = tx.blocking_send(Ok(pb::SimulateEvent {
+        event: Some(pb::simulate_event::Event::Result(pb::SimulateResult {
+            snapshot_version: plan.version,
+            kpis_json,
+            report_html,
+        })),
+    }));
+    Ok(())
+}
+
+#[tonic::async_trait]
+impl pb::planning_server::Planning for PlanningService {
+    type SimulateStream = EventStream;
+
+    async fn simulate(
+        &self,
+        request: Request<pb::SimulateRequest>,
+    ) -> Result<Response<Self::SimulateStream>, Status> {
+        let start = Instant::now();
+        let live = self.live.get()?;
+        let req = request.into_inner();
+        // Validation (and the sandbox copy) before the stream starts: bad input is a plain error.
+        let plan = tokio::task::spawn_blocking(move || prepare(&live, req))
+            .await
+            .map_err(|e| Status::internal(format!("worker failed: {e}")))?;
+        observe("Simulate", start, &plan);
+        let plan = plan?;
+        let (tx, rx) = mpsc::channel(64);
+        tokio::task::spawn_blocking(move || {
+            if let Err(status) = run(plan, tx.clone()) {
+                let _ = tx.blocking_send(Err(status));
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
