@@ -120,6 +120,25 @@ fn cities() -> Vec<City> {
         .collect()
 }
 
+/// The US state (two-letter code) of the bundled city nearest to (lat, lon), if one lies within
+/// 150 km: how change files select nodes by `state`, since nodes.csv has no state column.
+pub fn state_near(lat: f64, lon: f64) -> Option<&'static str> {
+    use crate::route::cost::{chord2, chord2_of_km, unit_vector};
+    static INDEX: std::sync::OnceLock<Vec<([f64; 3], String)>> = std::sync::OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        cities()
+            .into_iter()
+            .map(|c| (unit_vector(c.lat, c.lon), c.state))
+            .collect()
+    });
+    let p = unit_vector(lat, lon);
+    let (best, d2) = index
+        .iter()
+        .map(|(v, state)| (state, chord2(v, &p)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))?;
+    (d2 <= chord2_of_km(150.0)).then_some(best.as_str())
+}
+
 /// Draws from a discrete distribution given cumulative weights.
 fn draw(rng: &mut ChaCha8Rng, cumulative: &[f64]) -> usize {
     let total = cumulative.last().copied().unwrap_or(0.0);

@@ -4,8 +4,8 @@
 //! name = "close NYC stores, rates +6%"
 //!
 //! [[close]]                  # disable nodes: every selector given must match
-//! kind = "store"
-//! within = { lat = 40.71, lon = -74.01, km = 50 }
+//! kind = "store"             # ids = [...], kind, state = "NY" (the state of the nearest bundled
+//! within = { lat = 40.71, lon = -74.01, km = 50 }   # city within 150 km), within a radius
 //!
 //! [[reopen]]                 # enable nodes (same selectors)
 //! ids = ["ST-0007"]
@@ -25,7 +25,8 @@
 //! cost_per_shipment = 2.0
 //! cost_per_unit = 0.25
 //!
-//! [[rates]]                  # scale (and/or add to) base and per-kg prices
+//! [[rates]]                  # scale (and/or add to) base and per-kg prices, or replace them
+//!                            # with `base = 9.5` / `per_kg = 0.4`
 //! carrier = "ParcelA"        # optional: every carrier
 //! service = "ground"         # optional: every service
 //! scale = 1.06
@@ -98,6 +99,8 @@ struct Selector {
     #[serde(default)]
     kind: Option<Spanned<String>>,
     #[serde(default)]
+    state: Option<Spanned<String>>,
+    #[serde(default)]
     within: Option<Circle>,
 }
 
@@ -116,6 +119,8 @@ struct CapacityChange {
     ids: Vec<Spanned<String>>,
     #[serde(default)]
     kind: Option<Spanned<String>>,
+    #[serde(default)]
+    state: Option<Spanned<String>>,
     #[serde(default)]
     within: Option<Circle>,
     #[serde(default)]
@@ -164,6 +169,12 @@ struct RateChange {
     scale: f64,
     #[serde(default)]
     add: f64,
+    /// Replace the base price (after which `scale` and `add` do not apply to it).
+    #[serde(default)]
+    base: Option<f64>,
+    /// Replace the per-kg price.
+    #[serde(default)]
+    per_kg: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -260,8 +271,26 @@ impl Variant {
         select: &Selector,
         span: Range<usize>,
     ) -> Result<Vec<usize>, ChangeError> {
-        if select.ids.is_empty() && select.kind.is_none() && select.within.is_none() {
-            return Err(self.error(span, "a node selector needs `ids`, `kind` or `within`"));
+        if select.ids.is_empty()
+            && select.kind.is_none()
+            && select.state.is_none()
+            && select.within.is_none()
+        {
+            return Err(self.error(
+                span,
+                "a node selector needs `ids`, `kind`, `state` or `within`",
+            ));
+        }
+        if let Some(st) = &select.state
+            && !(st.get_ref().len() == 2 && st.get_ref().chars().all(|c| c.is_ascii_uppercase()))
+        {
+            return Err(self.error(
+                st.span(),
+                format!(
+                    "`state` is a two-letter US code such as \"NY\", not `{}`",
+                    st.get_ref()
+                ),
+            ));
         }
         let kind = select.kind.as_ref().map(|k| self.kind(k)).transpose()?;
         for id in &select.ids {
@@ -285,6 +314,9 @@ impl Variant {
             .filter(|(_, n)| {
                 (select.ids.is_empty() || select.ids.iter().any(|id| *id.get_ref() == n.id))
                     && kind.is_none_or(|k| k == n.kind)
+                    && select.state.as_ref().is_none_or(|st| {
+                        crate::scenario::generate::state_near(n.lat, n.lon) == Some(st.get_ref())
+                    })
                     && select
                         .within
                         .is_none_or(|c| distance_km(c.lat, c.lon, n.lat, n.lon) <= c.km)
@@ -328,6 +360,7 @@ impl Variant {
             let select = Selector {
                 ids: change.ids.clone(),
                 kind: change.kind.clone(),
+                state: change.state.clone(),
                 within: change.within,
             };
             for i in self.select(&data.nodes, &select, c.span())? {
@@ -406,8 +439,17 @@ impl Variant {
                     })
                 })
                 .transpose()?;
-            if !(change.scale.is_finite() && change.scale >= 0.0 && change.add.is_finite()) {
-                return Err(self.error(r.span(), "`scale` must be ≥ 0 and `add` a number"));
+            if !(change.scale.is_finite() && change.scale >= 0.0 && change.add.is_finite())
+                || change
+                    .base
+                    .into_iter()
+                    .chain(change.per_kg)
+                    .any(|x| !(x.is_finite() && x >= 0.0))
+            {
+                return Err(self.error(
+                    r.span(),
+                    "`scale`, `base` and `per_kg` must be ≥ 0 and `add` a number",
+                ));
             }
             if let Some(c) = &change.carrier
                 && !data.rates.iter().any(|x| x.carrier == *c.get_ref())
@@ -422,8 +464,12 @@ impl Variant {
                     .is_none_or(|c| *c.get_ref() == rate.carrier)
                     && service.is_none_or(|s| s == rate.service)
                 {
-                    rate.base = (rate.base * change.scale + change.add).max(0.0);
-                    rate.per_kg = (rate.per_kg * change.scale).max(0.0);
+                    rate.base = change
+                        .base
+                        .unwrap_or((rate.base * change.scale + change.add).max(0.0));
+                    rate.per_kg = change
+                        .per_kg
+                        .unwrap_or((rate.per_kg * change.scale).max(0.0));
                     touched += 1;
                 }
             }

@@ -54,11 +54,24 @@ pub struct Kpis {
     pub run_time: Duration,
 }
 
-/// Parcels of one service and their mean promised transit days.
+/// Parcels of one service and their carriers' transit days.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Transit {
     pub parcels: u64,
     pub mean_days: f64,
+    /// Share of parcels whose carrier transit days are within the service's promise (same_day 0,
+    /// next_day 1, two_day 2, ground 5 days).
+    pub within_promise: f64,
+}
+
+/// Days a service promises the customer.
+fn promise_days(service: &str) -> u32 {
+    match service {
+        "same_day" => 0,
+        "next_day" => 1,
+        "two_day" => 2,
+        _ => 5,
+    }
 }
 
 /// One day's orders.
@@ -300,7 +313,7 @@ pub fn measure(snapshot: &Snapshot, orders: &[Order], decisions: &[Decision]) ->
     let mut units_at = vec![0u64; nodes.len()];
     let mut per_day: BTreeMap<(usize, Option<i32>), u64> = BTreeMap::new();
     let (mut distance, mut parcels, mut ship_orders, mut split) = (0.0, 0u64, 0u64, 0u64);
-    let mut transit_sum: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut transit_sum: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
     let mut daily: BTreeMap<Option<i32>, Daily> = BTreeMap::new();
     for (order, d) in orders.iter().zip(decisions) {
         let day = daily.entry(order.day).or_insert_with(|| Daily {
@@ -346,8 +359,12 @@ pub fn measure(snapshot: &Snapshot, orders: &[Order], decisions: &[Decision]) ->
             }
             if is_ship {
                 let t = transit_sum.entry(s.service.clone()).or_default();
+                let days = s.transit_days.unwrap_or(0);
                 t.0 += 1;
-                t.1 += u64::from(s.transit_days.unwrap_or(0));
+                t.1 += u64::from(days);
+                if days <= promise_days(&s.service) {
+                    t.2 += 1;
+                }
             }
         }
     }
@@ -373,12 +390,13 @@ pub fn measure(snapshot: &Snapshot, orders: &[Order], decisions: &[Decision]) ->
     };
     k.transit = transit_sum
         .into_iter()
-        .map(|(s, (p, days))| {
+        .map(|(s, (p, days, within))| {
             (
                 s,
                 Transit {
                     parcels: p,
                     mean_days: days as f64 / p.max(1) as f64,
+                    within_promise: within as f64 / p.max(1) as f64,
                 },
             )
         })

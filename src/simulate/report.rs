@@ -123,11 +123,20 @@ fn kpi_table(h: &mut String, runs: &[(String, Kpis)]) {
     services.sort();
     services.dedup();
     for s in services {
-        let _ = write!(h, "<tr><td>{} transit days (mean)</td>", esc(s));
+        let _ = write!(
+            h,
+            "<tr><td>{} transit days (mean; within promise)</td>",
+            esc(s)
+        );
         for (_, k) in runs {
             match k.transit.get(s) {
                 Some(t) => {
-                    let _ = write!(h, "<td>{:.2}</td>", t.mean_days);
+                    let _ = write!(
+                        h,
+                        "<td>{:.2}; {:.1}%</td>",
+                        t.mean_days,
+                        100.0 * t.within_promise
+                    );
                 }
                 None => h.push_str("<td>–</td>"),
             }

@@ -458,3 +458,26 @@ mod batch_windows {
         }
     }
 }
+
+#[test]
+fn close_by_state_and_replace_rates() {
+    let data = base();
+    // ST-NYC sits in New York City; ST-LA in Los Angeles.
+    let v = variant(
+        "name = \"x\"\n[[close]]\nstate = \"NY\"\n[[rates]]\ncarrier = \"ParcelB\"\nbase = 9.5\nper_kg = 0.25\n",
+    );
+    let changed = v.apply(&data).expect("applies");
+    assert!(!node(&changed, "ST-NYC").enabled);
+    assert!(node(&changed, "ST-LA").enabled);
+    assert!(
+        changed
+            .rates
+            .iter()
+            .filter(|r| r.carrier == "ParcelB")
+            .all(|r| r.base == 9.5 && r.per_kg == 0.25)
+    );
+    let err = variant("name = \"x\"\n[[close]]\nstate = \"New York\"\n")
+        .apply(&data)
+        .expect_err("refused");
+    assert_eq!(err.line, 3, "{err}");
+}
