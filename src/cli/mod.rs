@@ -220,6 +220,17 @@ fn output(path: Option<&std::path::Path>) -> anyhow::Result<Box<dyn std::io::Wri
     })
 }
 
+/// The line every command that loads a scenario prints on stderr.
+fn say_loaded(snapshot: &fulfil::snapshot::Snapshot, orders: usize, took: std::time::Duration) {
+    eprintln!(
+        "loaded {} nodes, {} SKUs, {} inventory rows, {orders} orders in {:.3} s",
+        snapshot.nodes().len(),
+        snapshot.skus().len(),
+        snapshot.inventory().len(),
+        took.as_secs_f64()
+    );
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {

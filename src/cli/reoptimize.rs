@@ -41,14 +41,7 @@ pub fn run(args: ReoptimizeArgs) -> anyhow::Result<()> {
         None => None,
     };
     if !args.quiet {
-        eprintln!(
-            "loaded {} nodes, {} SKUs, {} inventory rows, {} orders in {:.3} s",
-            snapshot.nodes().len(),
-            snapshot.skus().len(),
-            snapshot.inventory().len(),
-            orders.len(),
-            load_start.elapsed().as_secs_f64()
-        );
+        super::say_loaded(&snapshot, orders.len(), load_start.elapsed());
     }
     let options = BatchOptions {
         time_limit: Duration::from_secs_f64(args.time_limit),

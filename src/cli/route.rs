@@ -30,14 +30,7 @@ pub fn run(args: RouteArgs) -> anyhow::Result<()> {
     // Open the output before routing so a bad path fails fast.
     let mut out = super::output(args.out.as_deref())?;
     if !args.quiet {
-        eprintln!(
-            "loaded {} nodes, {} SKUs, {} inventory rows, {} orders in {:.3} s",
-            snapshot.nodes().len(),
-            snapshot.skus().len(),
-            snapshot.inventory().len(),
-            orders.len(),
-            load_time.as_secs_f64()
-        );
+        super::say_loaded(&snapshot, orders.len(), load_time);
     }
     let (decisions, summary) = route_all(&snapshot, &orders, kind, |_| {})?;
     match write_decisions(&mut out, &decisions).and_then(|()| out.flush()) {
