@@ -329,6 +329,7 @@ pub fn reoptimize(
     // the first round; until then nothing is assumed.
     let mut alone: Vec<f64> = vec![f64::NEG_INFINITY; orders.len()];
     let mut usage = vec![0u32; resources.len()];
+    let mut touched: Vec<usize> = Vec::new();
     let mut priced_set: Vec<usize> = Vec::new();
     let mut in_set = vec![false; resources.len()];
     let mut theta = 1.0;
@@ -380,8 +381,11 @@ pub fn reoptimize(
             }
         }
 
-        // What the round's plans ask of each resource.
-        let mut touched: Vec<usize> = Vec::new();
+        // What the round's plans ask of each resource (counted afresh each round).
+        for &r in &touched {
+            usage[r] = 0;
+        }
+        touched.clear();
         for (o, p) in round.iter().enumerate() {
             resources.for_each_use(snapshot, o, &p.plan, |r, q| {
                 if usage[r] == 0 {
@@ -449,9 +453,6 @@ pub fn reoptimize(
         };
         if closed(&state, options.gap_target).is_some() || converged {
             bound_converged = converged;
-            for &r in &touched {
-                usage[r] = 0;
-            }
             break;
         }
 
@@ -480,9 +481,6 @@ pub fn reoptimize(
                 pi[r] = p;
                 in_set[r] = true;
                 priced_set.push(r);
-            }
-            for &r in &touched {
-                usage[r] = 0;
             }
             continue;
         }
@@ -516,13 +514,7 @@ pub fn reoptimize(
         } else if priced_set.is_empty() {
             // Nothing is over-asked at zero prices: every order got its cheapest plan alone.
             bound_converged = true;
-            for &r in &touched {
-                usage[r] = 0;
-            }
             break;
-        }
-        for &r in &touched {
-            usage[r] = 0;
         }
     }
 

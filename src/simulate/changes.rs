@@ -76,11 +76,11 @@ struct Spec {
     #[serde(default)]
     description: Option<String>,
     #[serde(default)]
-    close: Vec<Spanned<Selector>>,
+    close: Vec<Spanned<NodeChange>>,
     #[serde(default)]
-    reopen: Vec<Spanned<Selector>>,
+    reopen: Vec<Spanned<NodeChange>>,
     #[serde(default)]
-    capacity: Vec<Spanned<CapacityChange>>,
+    capacity: Vec<Spanned<NodeChange>>,
     #[serde(default)]
     add_node: Vec<Spanned<AddNode>>,
     #[serde(default)]
@@ -91,30 +91,11 @@ struct Spec {
     policy: Option<PolicyChange>,
 }
 
+/// A `[[close]]`, `[[reopen]]` or `[[capacity]]` table: which nodes (every selector given must
+/// match), and for capacity, how it changes (exactly one of `scale`, `units`, `unlimited`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Selector {
-    #[serde(default)]
-    ids: Vec<Spanned<String>>,
-    #[serde(default)]
-    kind: Option<Spanned<String>>,
-    #[serde(default)]
-    state: Option<Spanned<String>>,
-    #[serde(default)]
-    within: Option<Circle>,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Circle {
-    lat: f64,
-    lon: f64,
-    km: f64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CapacityChange {
+struct NodeChange {
     #[serde(default)]
     ids: Vec<Spanned<String>>,
     #[serde(default)]
@@ -129,6 +110,23 @@ struct CapacityChange {
     units: Option<u32>,
     #[serde(default)]
     unlimited: bool,
+}
+
+impl NodeChange {
+    /// How many ways of changing capacity the table gives.
+    fn capacity_ways(&self) -> usize {
+        usize::from(self.scale.is_some())
+            + usize::from(self.units.is_some())
+            + usize::from(self.unlimited)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Circle {
+    lat: f64,
+    lon: f64,
+    km: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -268,7 +266,7 @@ impl Variant {
     fn select(
         &self,
         nodes: &[Node],
-        select: &Selector,
+        select: &NodeChange,
         span: Range<usize>,
     ) -> Result<Vec<usize>, ChangeError> {
         if select.ids.is_empty()
@@ -336,6 +334,12 @@ impl Variant {
         let spec = &self.spec;
         for (list, enabled) in [(&spec.close, false), (&spec.reopen, true)] {
             for s in list {
+                if s.get_ref().capacity_ways() > 0 {
+                    return Err(self.error(
+                        s.span(),
+                        "`scale`, `units` and `unlimited` belong in a [[capacity]] table",
+                    ));
+                }
                 for i in self.select(&data.nodes, s.get_ref(), s.span())? {
                     data.nodes[i].enabled = enabled;
                 }
@@ -343,10 +347,7 @@ impl Variant {
         }
         for c in &spec.capacity {
             let change = c.get_ref();
-            let ways = usize::from(change.scale.is_some())
-                + usize::from(change.units.is_some())
-                + usize::from(change.unlimited);
-            if ways != 1 {
+            if change.capacity_ways() != 1 {
                 return Err(self.error(
                     c.span(),
                     "a capacity change needs exactly one of `scale`, `units` or `unlimited = true`",
@@ -357,13 +358,7 @@ impl Variant {
             {
                 return Err(self.error(c.span(), "`scale` must be a number ≥ 0"));
             }
-            let select = Selector {
-                ids: change.ids.clone(),
-                kind: change.kind.clone(),
-                state: change.state.clone(),
-                within: change.within,
-            };
-            for i in self.select(&data.nodes, &select, c.span())? {
+            for i in self.select(&data.nodes, change, c.span())? {
                 let node = &mut data.nodes[i];
                 node.capacity_units = match (change.scale, change.units) {
                     (Some(s), _) => node

@@ -151,6 +151,11 @@ fn bad_change_files_name_the_file_and_line() {
             2,
             "exactly one",
         ),
+        (
+            "name = \"x\"\n[[close]]\nids = [\"DC-EAST\"]\nunits = 3\n",
+            2,
+            "belong in a [[capacity]] table",
+        ),
     ];
     for (text, line, message) in cases {
         let err = variant(text).apply(&data).expect_err("refused");
