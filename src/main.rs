@@ -4,6 +4,12 @@ mod cli;
 
 use clap::Parser;
 
+/// The service and the solvers allocate many small, short-lived buffers from several threads at
+/// once (request decoding, plans, journal records); mimalloc's per-thread heaps serve them
+/// without the contention of the system allocator (see BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
     match cli::run(args) {

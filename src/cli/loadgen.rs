@@ -26,6 +26,9 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     if args.concurrency == 0 {
         anyhow::bail!("--concurrency must be at least 1");
     }
+    if args.connections == 0 || args.connections > args.concurrency {
+        anyhow::bail!("--connections must be between 1 and --concurrency");
+    }
     if !(0.0..=1.0).contains(&args.commit_share) {
         anyhow::bail!("--commit-share must be between 0 and 1");
     }
@@ -45,11 +48,17 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
-        let channel = Channel::from_shared(args.server.clone())
-            .context("bad --server address")?
-            .connect()
-            .await
-            .with_context(|| format!("cannot connect to {}", args.server))?;
+        let endpoint = Channel::from_shared(args.server.clone()).context("bad --server address")?;
+        let mut channels = Vec::with_capacity(args.connections);
+        for _ in 0..args.connections {
+            channels.push(
+                endpoint
+                    .connect()
+                    .await
+                    .with_context(|| format!("cannot connect to {}", args.server))?,
+            );
+        }
+        let channel = channels[0].clone();
         if let Some(n) = args.batch {
             return batch(channel, &orders, n).await;
         }
@@ -71,7 +80,7 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         let start = Instant::now();
         let mut tasks = Vec::new();
         for t in 0..args.concurrency {
-            let channel = channel.clone();
+            let channel = channels[t % channels.len()].clone();
             let orders = orders.clone();
             let errors = errors.clone();
             let commit = args.commit;

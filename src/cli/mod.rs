@@ -50,6 +50,9 @@ pub struct LoadgenArgs {
     /// Calls in flight at once.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
+    /// HTTP/2 connections the calls are spread over (as several client instances would be).
+    #[arg(long, default_value_t = 1)]
+    pub connections: usize,
     /// Seconds to run.
     #[arg(long, default_value_t = 10.0)]
     pub duration: f64,

@@ -317,6 +317,11 @@ impl Live {
                 ttl_ms,
             } => {
                 let state = self.load();
+                // A reservation made while a checkpoint was captured can be both in it and in
+                // the segment that follows: it is taken once.
+                if state.book.get(&id).is_some() {
+                    return Ok(());
+                }
                 let snap = &state.snapshot;
                 let held = allocations
                     .iter()
@@ -412,16 +417,46 @@ impl Live {
         }
     }
 
-    /// The current state as journal records: network changes, stock levels that differ from
-    /// the base, source sequence numbers, and held reservations.
-    pub(super) fn state_records(&self, writer: &WriterState) -> Vec<Record> {
+    /// What a checkpoint is made of, taken while the writer's lock is held (all cheap: shared
+    /// snapshots, the source map, one pass over the reservations).
+    pub(super) fn capture(&self, writer: &WriterState) -> Capture {
         let state = self.load();
-        let snap = &state.snapshot;
+        // Ended reservations are only there so that a retried release or confirmation stays a
+        // no-op; under a flood of them the checkpoint keeps none rather than stall commits.
+        let (held, ended) = state.book.scan(100_000);
+        Capture {
+            snapshot: state.snapshot.clone(),
+            base: writer.base.clone(),
+            base_path: writer.base_path.clone(),
+            network_changed: writer.network_changed,
+            sources: writer.sources.clone(),
+            held,
+            ended,
+        }
+    }
+}
+
+/// The state at one point, to be written as a checkpoint ([`Capture::records`]).
+pub(super) struct Capture {
+    snapshot: Snapshot,
+    base: Option<Snapshot>,
+    base_path: Option<String>,
+    network_changed: bool,
+    sources: HashMap<String, u64>,
+    held: Vec<Reservation>,
+    ended: Vec<Reservation>,
+}
+
+impl Capture {
+    /// The state as journal records: network changes, stock levels that differ from the base,
+    /// source sequence numbers, ended reservations still remembered, and held reservations.
+    pub(super) fn records(self) -> Vec<Record> {
+        let snap = &self.snapshot;
         let mut out = Vec::new();
-        if let Some(path) = &writer.base_path {
+        if let Some(path) = &self.base_path {
             out.push(Record::LoadScenario { path: path.clone() });
         }
-        if writer.network_changed {
+        if self.network_changed {
             out.push(Record::UpsertNodes {
                 nodes_csv: crate::scenario::nodes_csv(snap.nodes()),
             });
@@ -434,7 +469,7 @@ impl Live {
             }
         }
         let inv = snap.inventory();
-        let base = writer.base.as_ref();
+        let base = self.base.as_ref();
         let same = base.is_some_and(|b| b.inventory().same_structure(inv));
         for k in 0..snap.skus().len() {
             let sku = crate::model::SkuId(k as u32);
@@ -468,7 +503,7 @@ impl Live {
                 }
             }
         }
-        for (source, sequence) in &writer.sources {
+        for (source, sequence) in &self.sources {
             out.push(Record::SourceSequence {
                 source: source.clone(),
                 sequence: *sequence,
@@ -476,15 +511,7 @@ impl Live {
         }
         let now = Instant::now();
         let now_ms = unix_ms();
-        // Ended reservations are only there so that a retried release or confirmation stays a
-        // no-op; under a flood of them the compacted state keeps none rather than stall commits.
-        let ended = state.book.ended();
-        let ended = if ended.len() > 100_000 {
-            Vec::new()
-        } else {
-            ended
-        };
-        for r in ended {
+        for r in self.ended {
             let expires_ms = if r.expires >= now {
                 now_ms + r.expires.duration_since(now).as_millis() as u64
             } else {
@@ -500,7 +527,7 @@ impl Live {
                 });
             }
         }
-        for r in state.book.held() {
+        for r in self.held {
             out.push(Record::Reserve {
                 id: r.id.clone(),
                 order_id: r.order_id.clone(),
@@ -516,7 +543,9 @@ impl Live {
         }
         out
     }
+}
 
+impl Live {
     /// Routes orders in sequence on the live network (each seeing what the ones before took).
     /// A dry run decides them in parallel where that cannot change the result; a commit reserves
     /// them one after another and waits for all their journal records at once.

@@ -152,22 +152,23 @@ impl Live {
             replaying: true,
         };
         if let Some(dir) = live.options.data_dir.clone() {
-            let (records, _) = crate::reserve::journal::read_records(&dir.join("journal.log"))?;
-            let replayed = records.len();
-            for r in records {
+            let recovered = crate::reserve::journal::recover(&dir)?;
+            let replayed = recovered.records.len();
+            for r in recovered.records {
                 live.replay(r)?;
             }
-            // Compact: the journal becomes the current state in as few records as possible.
+            // Compact: a new generation starts from the current state in as few records as
+            // possible.
             let compacted = {
                 let writer = live.writer.lock().unwrap_or_else(|e| e.into_inner());
-                live.state_records(&writer)
-            };
-            Journal::rewrite(&dir, &compacted)?;
-            let (journal, _) = Journal::open(&dir)?;
-            live.journal = Some(journal);
+                live.capture(&writer)
+            }
+            .records();
+            live.journal = Some(Journal::start(&dir, recovered.generation + 1, &compacted)?);
             tracing::info!(
                 replayed,
                 compacted = compacted.len(),
+                generation = recovered.generation + 1,
                 "journal replayed from {}",
                 dir.display()
             );
@@ -427,8 +428,11 @@ impl Live {
         Ok(after)
     }
 
-    /// Rewrites the journal as the current state, if it has grown past `min_bytes`. Commits and
-    /// network changes wait for the moment of the capture, not for the disk.
+    /// Compacts the journal if its current segment has grown past `min_bytes`: the journal moves
+    /// on to a new segment, the state at that point becomes the new generation's checkpoint, and
+    /// the older files go. Commits and releases wait only for the moment the journal moves on
+    /// (not for the capture, nor the disk); inventory changes and confirmations wait for the
+    /// capture, which they must not interleave with.
     pub fn compact(&self, min_bytes: u64) -> Result<bool, LiveError> {
         let Some(journal) = &self.journal else {
             return Ok(false);
@@ -437,17 +441,33 @@ impl Live {
             return Ok(false);
         }
         let (tx, rx) = std::sync::mpsc::channel();
-        {
+        let t0 = Instant::now();
+        let capture = {
             let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-            let _structure = self.structure.write().unwrap_or_else(|e| e.into_inner());
-            let records = self.state_records(&writer);
-            journal.rotate(&records, move |r| {
-                let _ = tx.send(r);
-            });
-        }
-        rx.recv()
+            {
+                // A commit reserves and queues its record under the shared structure lock, so
+                // every reservation recorded before this point has its record before the roll.
+                let _structure = self.structure.write().unwrap_or_else(|e| e.into_inner());
+                journal.roll(move |r| {
+                    let _ = tx.send(r);
+                });
+            }
+            // Reservations made or ended from here on may show in the capture and also have
+            // their records in the new segment; replay takes each only once (see `replay`).
+            self.capture(&writer)
+        };
+        let generation = rx
+            .recv()
             .unwrap_or_else(|_| Err("journal writer stopped".into()))
             .map_err(LiveError::Journal)?;
+        let captured = t0.elapsed();
+        journal.checkpoint(generation, &capture.records())?;
+        tracing::info!(
+            generation,
+            capture_ms = captured.as_secs_f64() * 1e3,
+            total_ms = t0.elapsed().as_secs_f64() * 1e3,
+            "journal compacted"
+        );
         Ok(true)
     }
 

@@ -1,8 +1,9 @@
 //! The reservation book: atomic counters beside one snapshot structure.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::model::{NodeId, Order, SkuId};
@@ -66,6 +67,29 @@ pub struct ReserveConflict;
 
 const SHARDS: usize = 16;
 
+/// Reservations whose ids hash to one shard, with what comes due first on top: holds to expire
+/// and ended reservations to forget. A heap entry can be stale (the reservation ended, or came
+/// back); it is checked against the reservation when it comes due, so finding what is due costs
+/// only what is due, not a pass over every reservation.
+#[derive(Default)]
+struct Shard {
+    map: HashMap<String, Reservation>,
+    hold_due: BinaryHeap<Reverse<(Instant, String)>>,
+    forget_due: BinaryHeap<Reverse<(Instant, String)>>,
+}
+
+impl Shard {
+    fn insert(&mut self, r: Reservation) {
+        let due = Reverse((r.expires, r.id.clone()));
+        if r.state == ReservationState::Held {
+            self.hold_due.push(due);
+        } else {
+            self.forget_due.push(due);
+        }
+        self.map.insert(r.id.clone(), r);
+    }
+}
+
 /// Capacity used per node on one day.
 type DayCounters = Arc<Vec<AtomicU32>>;
 
@@ -74,7 +98,7 @@ pub struct ReservationBook {
     reserved: Vec<AtomicU32>,
     capacity: RwLock<HashMap<Option<i32>, Arc<Vec<AtomicU32>>>>,
     node_count: usize,
-    shards: Vec<Mutex<HashMap<String, Reservation>>>,
+    shards: Vec<Mutex<Shard>>,
     next_id: AtomicU64,
     held_count: AtomicU64,
 }
@@ -108,25 +132,29 @@ impl ReservationBook {
                 .collect(),
             capacity: RwLock::new(HashMap::new()),
             node_count: snapshot.nodes().len(),
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             next_id: AtomicU64::new(1),
             held_count: AtomicU64::new(0),
         }
     }
 
-    fn day(&self, day: Option<i32>) -> Arc<Vec<AtomicU32>> {
-        if let Some(v) = self
-            .capacity
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&day)
-        {
-            return v.clone();
+    fn day(&self, day: Option<i32>) -> DayCounters {
+        if let Some(v) = self.existing_day(day) {
+            return v;
         }
         let mut w = self.capacity.write().unwrap_or_else(|e| e.into_inner());
         w.entry(day)
             .or_insert_with(|| Arc::new((0..self.node_count).map(|_| AtomicU32::new(0)).collect()))
             .clone()
+    }
+
+    /// The counters of `day` if anything was ever reserved on it (none: nothing used).
+    fn existing_day(&self, day: Option<i32>) -> Option<DayCounters> {
+        self.capacity
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&day)
+            .cloned()
     }
 
     /// Reserves every allocation or none: units against `on_hand − safety_stock` of `snapshot`,
@@ -217,7 +245,7 @@ impl ReservationBook {
         self.shards[shard_of(&id)]
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(id.clone(), r);
+            .insert(r);
         self.held_count.fetch_add(1, Ordering::Relaxed);
         id
     }
@@ -234,7 +262,7 @@ impl ReservationBook {
         self.shards[shard_of(&r.id)]
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(r.id.clone(), r);
+            .insert(r);
         self.held_count.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -264,13 +292,15 @@ impl ReservationBook {
         let mut shard = self.shards[shard_of(id)]
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let r = shard.get_mut(id)?;
+        let r = shard.map.get_mut(id)?;
         if r.state != ReservationState::Held {
             return Some((r.clone(), false));
         }
         let before = r.clone();
         r.state = state;
         r.expires = Instant::now() + ENDED_RETENTION;
+        let due = Reverse((r.expires, r.id.clone()));
+        shard.forget_due.push(due);
         Some((before, true))
     }
 
@@ -283,13 +313,15 @@ impl ReservationBook {
 
     /// Undoes [`begin_finish`](Self::begin_finish) when the change could not be made durable.
     pub fn abort_finish(&self, before: &Reservation) {
-        if let Some(r) = self.shards[shard_of(&before.id)]
+        let mut shard = self.shards[shard_of(&before.id)]
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get_mut(&before.id)
-        {
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = shard.map.get_mut(&before.id) {
             r.state = ReservationState::Held;
             r.expires = before.expires;
+            shard
+                .hold_due
+                .push(Reverse((before.expires, before.id.clone())));
         }
     }
 
@@ -298,9 +330,21 @@ impl ReservationBook {
         let mut n = 0;
         for s in &self.shards {
             let mut s = s.lock().unwrap_or_else(|e| e.into_inner());
-            let before = s.len();
-            s.retain(|_, r| r.state == ReservationState::Held || r.expires > now);
-            n += before - s.len();
+            while let Some(Reverse((due, _))) = s.forget_due.peek() {
+                if *due > now {
+                    break;
+                }
+                let Some(Reverse((_, id))) = s.forget_due.pop() else {
+                    break;
+                };
+                if s.map
+                    .get(&id)
+                    .is_some_and(|r| r.state != ReservationState::Held && r.expires <= now)
+                {
+                    s.map.remove(&id);
+                    n += 1;
+                }
+            }
         }
         n
     }
@@ -319,36 +363,62 @@ impl ReservationBook {
         self.shards[shard_of(id)]
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .map
             .get(id)
             .cloned()
     }
 
-    /// Ids of held reservations past their expiry.
+    /// Ids of held reservations past their expiry. Each is returned once: a caller that cannot
+    /// end one puts it back with [`abort_finish`](Self::abort_finish).
     pub fn expired(&self, now: Instant) -> Vec<String> {
         let mut out = Vec::new();
         for s in &self.shards {
-            let s = s.lock().unwrap_or_else(|e| e.into_inner());
-            out.extend(
-                s.values()
-                    .filter(|r| r.state == ReservationState::Held && r.expires <= now)
-                    .map(|r| r.id.clone()),
-            );
+            let mut s = s.lock().unwrap_or_else(|e| e.into_inner());
+            while let Some(Reverse((due, _))) = s.hold_due.peek() {
+                if *due > now {
+                    break;
+                }
+                let Some(Reverse((due, id))) = s.hold_due.pop() else {
+                    break;
+                };
+                if s.map
+                    .get(&id)
+                    .is_some_and(|r| r.state == ReservationState::Held && r.expires == due)
+                {
+                    out.push(id);
+                }
+            }
         }
         out
     }
 
-    /// Reservations that have ended.
-    pub fn ended(&self) -> Vec<Reservation> {
-        let mut out = Vec::new();
+    /// Every reservation the book knows, held and ended, in one pass (each read once, so none
+    /// is missed or seen twice while others change). Ended ones are returned only if there are
+    /// at most `max_ended` of them (none otherwise), so a flood of them costs no copying.
+    pub fn scan(&self, max_ended: usize) -> (Vec<Reservation>, Vec<Reservation>) {
+        let known: usize = self
+            .shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).map.len())
+            .sum();
+        let keep_ended =
+            known.saturating_sub(self.held_count.load(Ordering::Relaxed) as usize) <= max_ended;
+        let mut held = Vec::new();
+        let mut ended = Vec::new();
         for s in &self.shards {
             let s = s.lock().unwrap_or_else(|e| e.into_inner());
-            out.extend(
-                s.values()
-                    .filter(|r| r.state != ReservationState::Held)
-                    .cloned(),
-            );
+            for r in s.map.values() {
+                if r.state == ReservationState::Held {
+                    held.push(r.clone());
+                } else if keep_ended {
+                    ended.push(r.clone());
+                }
+            }
         }
-        out
+        if ended.len() > max_ended {
+            ended = Vec::new();
+        }
+        (held, ended)
     }
 
     /// Puts back an ended reservation: its state only, no units.
@@ -357,7 +427,7 @@ impl ReservationBook {
         self.shards[shard_of(&r.id)]
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(r.id.clone(), r);
+            .insert(r);
     }
 
     /// All reservations still held.
@@ -366,7 +436,8 @@ impl ReservationBook {
         for s in &self.shards {
             let s = s.lock().unwrap_or_else(|e| e.into_inner());
             out.extend(
-                s.values()
+                s.map
+                    .values()
                     .filter(|r| r.state == ReservationState::Held)
                     .cloned(),
             );
@@ -405,15 +476,18 @@ impl ReservationBook {
     pub fn view(&self) -> BookView<'_> {
         BookView {
             book: self,
-            days: Mutex::new(Vec::new()),
+            first_day: OnceLock::new(),
         }
     }
 }
 
 /// [`Availability`] over a book's live counters.
+///
+/// An order has one day, so the view keeps that day's counters at hand after the first lookup:
+/// reading them takes no lock and touches no shared reference count.
 pub struct BookView<'a> {
     book: &'a ReservationBook,
-    days: Mutex<Vec<(Option<i32>, DayCounters)>>,
+    first_day: OnceLock<(Option<i32>, Option<DayCounters>)>,
 }
 
 impl Availability for BookView<'_> {
@@ -422,15 +496,16 @@ impl Availability for BookView<'_> {
     }
 
     fn capacity_used(&self, node: NodeId, day: Option<i32>) -> u32 {
-        let mut days = self.days.lock().unwrap_or_else(|e| e.into_inner());
-        let v = match days.iter().find(|(d, _)| *d == day) {
-            Some((_, v)) => v.clone(),
-            None => {
-                let v = self.book.day(day);
-                days.push((day, v.clone()));
-                v
-            }
-        };
-        v[node.index()].load(Ordering::Acquire)
+        let (first, counters) = self
+            .first_day
+            .get_or_init(|| (day, self.book.existing_day(day)));
+        if *first == day {
+            return counters
+                .as_ref()
+                .map_or(0, |v| v[node.index()].load(Ordering::Acquire));
+        }
+        self.book
+            .existing_day(day)
+            .map_or(0, |v| v[node.index()].load(Ordering::Acquire))
     }
 }

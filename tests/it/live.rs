@@ -226,3 +226,132 @@ fn releases_confirms_and_inventory_survive_compaction_and_replay() {
         .expect("inventory");
     assert_eq!((applied, skipped), (0, 1));
 }
+
+#[test]
+fn compaction_while_commits_releases_confirms_and_stock_changes_run_loses_nothing() {
+    let s = scarce();
+    let data = tempfile::tempdir().expect("temp");
+    let options = LiveOptions {
+        scenario: s.path().to_owned(),
+        data_dir: Some(data.path().to_owned()),
+        reservation_ttl: Duration::from_secs(600),
+    };
+    let live = Arc::new(Live::open(options.clone()).expect("opens"));
+    let done = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    // Compacts as fast as it can until most orders are in, so that the last checkpoint (the one
+    // a reopen starts from) is captured while work is still going on.
+    let compactor = {
+        let live = live.clone();
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while done.load(std::sync::atomic::Ordering::Relaxed) < 300 {
+                live.compact(0).expect("compacts");
+                n += 1;
+            }
+            n
+        })
+    };
+    let stock = {
+        let live = live.clone();
+        std::thread::spawn(move || {
+            for seq in 1..=200u64 {
+                live.apply_inventory(&[InventoryChange {
+                    node_id: "DC-C".into(),
+                    sku: "P".into(),
+                    set_on_hand: None,
+                    adjust: Some(if seq % 2 == 0 { -1 } else { 2 }),
+                    safety_stock: None,
+                    source: "wms".into(),
+                    sequence: seq,
+                }])
+                .expect("inventory");
+            }
+        })
+    };
+    let workers: Vec<_> = (0..3)
+        .map(|t| {
+            let live = live.clone();
+            let done = done.clone();
+            std::thread::spawn(move || {
+                for i in 0..150u32 {
+                    done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let o = order(&live, &format!("w{t}-{i}"), 1.0, &[("P", 1)]);
+                    let c = live.route(&o, false).expect("commit");
+                    let Some(id) = c.reservation_id else { continue };
+                    match i % 3 {
+                        0 => {
+                            live.release(&id).expect("release");
+                        }
+                        1 => {
+                            live.confirm(&id).expect("confirm");
+                        }
+                        _ => {}
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("worker");
+    }
+    stock.join().expect("stock");
+    let compactions = compactor.join().expect("compactor");
+    assert!(compactions > 1, "compacted {compactions} times");
+    let picture = |l: &Live| {
+        let s = l.load();
+        let levels: Vec<_> = (0..s.snapshot.inventory().len())
+            .map(|e| (s.snapshot.inventory().stock(e), s.book.reserved_at(e)))
+            .collect();
+        let (held, ended) = s.book.scan(usize::MAX);
+        let mut held: Vec<String> = held.into_iter().map(|r| r.id).collect();
+        held.sort();
+        let mut ended: Vec<(String, ReservationState)> =
+            ended.into_iter().map(|r| (r.id, r.state)).collect();
+        ended.sort_by(|a, b| a.0.cmp(&b.0));
+        (levels, held, ended, s.book.held_count())
+    };
+    let before = picture(&live);
+    drop(live);
+    let again = Live::open(options).expect("reopens");
+    assert_eq!(picture(&again), before);
+    // One generation is left: its checkpoint and its segment.
+    let mut files: Vec<String> = std::fs::read_dir(data.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(files[0].starts_with("checkpoint-") && files[1].starts_with("journal-"));
+}
+
+#[test]
+fn a_reservation_in_both_the_checkpoint_and_the_next_segment_is_held_once() {
+    use fulfil::reserve::journal::{Journal, Record};
+    let s = scarce();
+    let data = tempfile::tempdir().expect("temp");
+    let reserve = Record::Reserve {
+        id: "r-7".into(),
+        order_id: "o".into(),
+        day: None,
+        allocations: vec![("DC-A".into(), "P".into(), 4)],
+        at_ms: 0,
+        ttl_ms: u64::MAX / 4,
+    };
+    // What a compaction leaves when the order was reserved between the roll and the capture.
+    let j = Journal::start(data.path(), 1, std::slice::from_ref(&reserve)).expect("starts");
+    j.append_blocking(&reserve).expect("append");
+    drop(j);
+    let live = Live::open(LiveOptions {
+        scenario: s.path().to_owned(),
+        data_dir: Some(data.path().to_owned()),
+        reservation_ttl: Duration::from_secs(600),
+    })
+    .expect("opens");
+    let state = live.load();
+    let a = state.snapshot.node_id("DC-A").expect("DC-A");
+    let p = state.snapshot.sku_id("P").expect("P");
+    let e = state.snapshot.inventory().entry(a, p).expect("entry");
+    assert_eq!(state.book.reserved_at(e), 4);
+    assert_eq!(live.info().reservations_held, 1);
+}

@@ -6,6 +6,7 @@ mod conformance;
 mod crash;
 mod differential;
 mod hand_worked;
+mod journal;
 mod live;
 mod load_errors;
 mod properties;
