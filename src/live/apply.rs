@@ -9,7 +9,7 @@ use super::InventoryChange;
 use super::state::State;
 use super::state::{Live, LiveError, WriterState};
 use crate::model::{Node, Order, Policy};
-use crate::reserve::journal::Record;
+use crate::reserve::journal::{Hold, Record};
 use crate::reserve::{Reservation, ReservationBook, ReservationState};
 use crate::snapshot::{InventoryRow, NetworkData, Snapshot};
 
@@ -196,9 +196,13 @@ impl Live {
             Snapshot::build(data, version).map_err(|e| LiveError::Invalid(e.to_string()))?;
         let book = Arc::new(ReservationBook::new(&snapshot));
         let _guard = self.structure.write().unwrap_or_else(|e| e.into_inner());
+        let old = self.load();
+        // Ids are never given twice, whatever happens to the reservations.
+        book.ids_from(old.book.next_id());
         if keep {
-            let old = self.load();
-            for r in old.book.held() {
+            let (held, ended) = old.book.scan(usize::MAX);
+            // The same allocations at the new structure's entries.
+            let moved = |r: Reservation| {
                 let held = r
                     .held
                     .iter()
@@ -208,7 +212,13 @@ impl Live {
                         Some((snapshot.inventory().entry(n, k)?, n, k, q))
                     })
                     .collect();
-                book.restore(Reservation { held, ..r });
+                Reservation { held, ..r }
+            };
+            for r in ended {
+                book.restore_ended(moved(r));
+            }
+            for r in held {
+                book.restore(moved(r));
             }
         }
         self.publish(snapshot, book);
@@ -308,39 +318,13 @@ impl Live {
     pub(super) fn replay(&self, record: Record) -> Result<(), LiveError> {
         let ending = record.ending().map(|(id, state)| (id.to_owned(), state));
         match record {
-            Record::Reserve {
-                id,
-                order_id,
-                day,
-                allocations,
-                at_ms,
-                ttl_ms,
-            } => {
-                let state = self.load();
-                // A reservation made while a checkpoint was captured can be both in it and in
-                // the segment that follows: it is taken once.
-                if state.book.get(&id).is_some() {
-                    return Ok(());
+            Record::Reserve(hold) => self.replay_hold(hold),
+            Record::ReserveMany { holds } => {
+                for hold in holds {
+                    self.replay_hold(hold);
                 }
-                let snap = &state.snapshot;
-                let held = allocations
-                    .iter()
-                    .filter_map(|(n, k, q)| {
-                        let n = snap.node_id(n)?;
-                        let k = snap.sku_id(k)?;
-                        Some((snap.inventory().entry(n, k)?, n, k, *q))
-                    })
-                    .collect();
-                let left = (at_ms + ttl_ms).saturating_sub(unix_ms());
-                state.book.restore(Reservation {
-                    id,
-                    order_id,
-                    day,
-                    held,
-                    state: ReservationState::Held,
-                    expires: Instant::now() + Duration::from_millis(left),
-                });
             }
+            Record::ReservationIds { next } => self.load().book.ids_from(next),
             Record::Ended {
                 id,
                 order_id,
@@ -410,6 +394,36 @@ impl Live {
         Ok(())
     }
 
+    /// Puts back a journaled reservation (its units counted, no limit checked: it was
+    /// acknowledged).
+    fn replay_hold(&self, hold: Hold) {
+        let state = self.load();
+        // A reservation made while a checkpoint was captured can be both in it and in the
+        // segment that follows: it is taken once.
+        if state.book.get(&hold.id).is_some() {
+            return;
+        }
+        let snap = &state.snapshot;
+        let held = hold
+            .allocations
+            .iter()
+            .filter_map(|(n, k, q)| {
+                let n = snap.node_id(n)?;
+                let k = snap.sku_id(k)?;
+                Some((snap.inventory().entry(n, k)?, n, k, *q))
+            })
+            .collect();
+        let left = (hold.at_ms + hold.ttl_ms).saturating_sub(unix_ms());
+        state.book.restore(Reservation {
+            id: hold.id,
+            order_id: hold.order_id,
+            day: hold.day,
+            held,
+            state: ReservationState::Held,
+            expires: Instant::now() + Duration::from_millis(left),
+        });
+    }
+
     fn finish_replayed(&self, id: &str, state: ReservationState) -> Result<(), LiveError> {
         match self.finish(id, state) {
             Ok(_) | Err(LiveError::NotFound(_)) => Ok(()),
@@ -432,6 +446,7 @@ impl Live {
             sources: writer.sources.clone(),
             held,
             ended,
+            next_reservation_id: state.book.next_id(),
         }
     }
 }
@@ -445,6 +460,7 @@ pub(super) struct Capture {
     sources: HashMap<String, u64>,
     held: Vec<Reservation>,
     ended: Vec<Reservation>,
+    next_reservation_id: u64,
 }
 
 impl Capture {
@@ -528,81 +544,103 @@ impl Capture {
             }
         }
         for r in self.held {
-            out.push(Record::Reserve {
-                id: r.id.clone(),
-                order_id: r.order_id.clone(),
-                day: r.day,
+            out.push(Record::Reserve(Hold {
                 allocations: r
                     .held
                     .iter()
                     .map(|&(_, n, k, q)| (snap.node(n).id.clone(), snap.sku(k).id.clone(), q))
                     .collect(),
+                id: r.id,
+                order_id: r.order_id,
+                day: r.day,
                 at_ms: now_ms,
                 ttl_ms: r.expires.saturating_duration_since(now).as_millis() as u64,
-            });
+            }));
         }
+        out.push(Record::ReservationIds {
+            next: self.next_reservation_id,
+        });
         out
     }
 }
 
 impl Live {
-    /// Routes orders in sequence on the live network (each seeing what the ones before took).
-    /// A dry run decides them in parallel where that cannot change the result; a commit reserves
-    /// them one after another and waits for all their journal records at once.
+    /// Routes orders in sequence on the live network (each seeing what the ones before took),
+    /// deciding them in parallel where that cannot change the result. With a commit, every
+    /// order is reserved as decided, all or none, in one journal record; an order whose units a
+    /// concurrent commit took meanwhile is decided again on what is left, and so are the ones
+    /// after it.
     pub fn route_batch(
         &self,
         orders: &[Order],
         dry_run: bool,
     ) -> Result<Vec<super::Committed>, LiveError> {
-        if dry_run {
-            let state = self.load();
-            let mut ledger = crate::route::Ledger::from_counts(
-                &state.snapshot,
-                state.book.reserved_counts(),
-                state.book.capacity_counts(),
-            );
-            let version = state.snapshot.version();
-            let mut out = Vec::with_capacity(orders.len());
-            crate::route::route_in_sequence(
-                &state.snapshot,
-                &mut ledger,
-                orders,
-                crate::route::PolicyKind::Optimal,
-                |_, _, r| {
-                    out.push(super::Committed {
-                        decision: r.decision,
-                        exact: r.exact,
-                        version,
-                        reservation_id: None,
-                    })
-                },
-            )?;
-            return Ok(out);
-        }
-        let (tx, rx) = std::sync::mpsc::channel();
-        let mut pending = Vec::with_capacity(orders.len());
-        for o in orders {
-            let ack = tx.clone();
-            match self.reserve(o, false, move |r| {
-                let _ = ack.send(r);
-            }) {
-                Ok(p) => pending.push(p),
+        let guard = (!dry_run).then(|| self.structure.read().unwrap_or_else(|e| e.into_inner()));
+        let state = self.load();
+        let mut ledger = crate::route::Ledger::from_counts(
+            &state.snapshot,
+            state.book.reserved_counts(),
+            state.book.capacity_counts(),
+        );
+        let version = state.snapshot.version();
+        let mut decided = Vec::with_capacity(orders.len());
+        crate::route::route_in_sequence(
+            &state.snapshot,
+            &mut ledger,
+            orders,
+            crate::route::PolicyKind::Optimal,
+            |_, _, r| decided.push(r),
+        )?;
+        let Some(guard) = guard else {
+            return Ok(decided
+                .into_iter()
+                .map(|r| super::Committed {
+                    decision: r.decision,
+                    exact: r.exact,
+                    version,
+                    reservation_id: None,
+                })
+                .collect());
+        };
+        let mut taken: Vec<crate::reserve::Held> = Vec::with_capacity(orders.len());
+        let mut diverged = false;
+        for (order, routed) in orders.iter().zip(decided.iter_mut()) {
+            let held = crate::reserve::allocations_of(&state.snapshot, &routed.plan);
+            let fits = !diverged
+                && (held.is_empty()
+                    || state
+                        .book
+                        .try_reserve(&state.snapshot, order.day, &held)
+                        .is_ok());
+            if fits {
+                taken.push(held);
+                continue;
+            }
+            diverged = true;
+            match self.decide_and_take(&state, order) {
+                Ok((again, held)) => {
+                    *routed = again;
+                    taken.push(held);
+                }
                 Err(e) => {
-                    // Orders before this one stay reserved once durable; report the failure.
-                    drop(tx);
-                    for _ in rx.iter() {}
+                    for (o, h) in orders.iter().zip(&taken) {
+                        state.book.unreserve(o.day, h);
+                    }
                     return Err(e);
                 }
             }
         }
-        drop(tx);
-        if let Err(e) = all_durable(rx) {
-            for p in &pending {
-                self.abandon(p);
-            }
-            return Err(e);
-        }
-        Ok(pending.into_iter().map(|p| p.committed).collect())
+        let ids = self.record_all(guard, &state, orders, taken)?;
+        Ok(decided
+            .into_iter()
+            .zip(ids)
+            .map(|(r, reservation_id)| super::Committed {
+                decision: r.decision,
+                exact: r.exact,
+                version,
+                reservation_id,
+            })
+            .collect())
     }
 }
 

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use super::state::{Live, LiveError};
+use super::state::{Live, LiveError, State};
 use crate::batch::{BatchError, BatchOptions, BatchResult, Progress, reoptimize};
 use crate::model::Order;
-use crate::reserve::allocations_of;
 use crate::reserve::journal::Record;
+use crate::reserve::{Held, ReservationState, allocations_of};
 use crate::route::Ledger;
 
 /// A batch decided on the live network.
@@ -58,7 +58,9 @@ impl Live {
 
         let guard = self.structure.read().unwrap_or_else(|e| e.into_inner());
         let now = self.load();
-        if !Arc::ptr_eq(&now.book, &state.book) || now.snapshot.version() != version {
+        // New stock levels are fine (every plan is checked against them below); a new
+        // structure (nodes, SKUs, rows) is not.
+        if !Arc::ptr_eq(&now.book, &state.book) {
             return Err(LiveError::Conflict(format!(
                 "the network changed while the batch was optimised (version {version} → {}); \
                  nothing was reserved",
@@ -89,52 +91,55 @@ impl Live {
             }
             taken.push(held);
         }
-        let (tx, rx) = std::sync::mpsc::channel();
-        let mut ids = Vec::with_capacity(orders.len());
-        let ttl = self.options.reservation_ttl;
-        for (order, held) in orders.iter().zip(taken) {
-            if held.is_empty() {
-                ids.push(None);
-                continue;
-            }
-            let allocations = held
-                .iter()
-                .map(|&(_, n, k, q)| {
-                    (
-                        now.snapshot.node(n).id.clone(),
-                        now.snapshot.sku(k).id.clone(),
-                        q,
-                    )
-                })
-                .collect();
-            let id = now.book.record(None, order, held, ttl);
-            let record = Record::Reserve {
-                id: id.clone(),
-                order_id: order.id.clone(),
-                day: order.day,
-                allocations,
-                at_ms: super::apply::unix_ms(),
-                ttl_ms: ttl.as_millis() as u64,
-            };
-            let ack = tx.clone();
-            self.append(&record, move |r| {
-                let _ = ack.send(r);
-            });
-            ids.push(Some(id));
-        }
-        drop(guard);
-        drop(tx);
-        if let Err(e) = super::apply::all_durable(rx) {
-            for id in ids.iter().flatten() {
-                now.book
-                    .finish(id, crate::reserve::ReservationState::Released);
-            }
-            return Err(e);
-        }
+        let ids = self.record_all(guard, &now, orders, taken)?;
         Ok(LiveBatch {
             result,
             version,
             reservation_ids: ids,
         })
+    }
+}
+
+impl Live {
+    /// Records reservations whose units `taken` already holds (one for each order whose hold is
+    /// not empty), journals them as one record and waits until it is on disk: a crash leaves
+    /// all of them or none. If the journal fails they are all given back. `guard` (the structure
+    /// lock, shared, under which `state` is current and the units were taken) is let go once the
+    /// record is queued.
+    pub(super) fn record_all(
+        &self,
+        guard: std::sync::RwLockReadGuard<'_, ()>,
+        state: &State,
+        orders: &[Order],
+        taken: Vec<Held>,
+    ) -> Result<Vec<Option<String>>, LiveError> {
+        let ttl = self.options.reservation_ttl;
+        let mut ids = Vec::with_capacity(orders.len());
+        let mut holds = Vec::new();
+        for (order, held) in orders.iter().zip(taken) {
+            if held.is_empty() {
+                ids.push(None);
+                continue;
+            }
+            let hold = self.hold_of(state, order, &held);
+            state.book.record(Some(hold.id.clone()), order, held, ttl);
+            ids.push(Some(hold.id.clone()));
+            holds.push(hold);
+        }
+        if holds.is_empty() {
+            return Ok(ids);
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.append(&Record::ReserveMany { holds }, move |r| {
+            let _ = tx.send(r);
+        });
+        drop(guard);
+        if let Err(e) = super::apply::all_durable(rx) {
+            for id in ids.iter().flatten() {
+                state.book.finish(id, ReservationState::Released);
+            }
+            return Err(e);
+        }
+        Ok(ids)
     }
 }

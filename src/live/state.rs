@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 
 use crate::model::{Decision, Order};
-use crate::reserve::journal::{Journal, JournalError, Record};
-use crate::reserve::{Reservation, ReservationBook, ReservationState, allocations_of};
-use crate::route::{PolicyKind, RouteError, Router};
+use crate::reserve::journal::{Hold, Journal, JournalError, Record};
+use crate::reserve::{Held, Reservation, ReservationBook, ReservationState, allocations_of};
+use crate::route::{PolicyKind, RouteError, Routed, Router};
 use crate::scenario::LoadError;
 use crate::snapshot::Snapshot;
 
@@ -122,6 +122,18 @@ pub struct Live {
 
 thread_local! {
     static ROUTER: std::cell::RefCell<Router> = std::cell::RefCell::new(Router::new());
+}
+
+/// Decides `order` on a version, against what its book holds now.
+fn route_on(state: &State, order: &Order) -> Result<Routed, RouteError> {
+    ROUTER.with(|r| {
+        r.borrow_mut().route(
+            &state.snapshot,
+            &state.book.view(),
+            order,
+            PolicyKind::Optimal,
+        )
+    })
 }
 
 impl Live {
@@ -239,85 +251,96 @@ impl Live {
         dry_run: bool,
         on_durable: impl FnOnce(Result<(), String>) + Send + 'static,
     ) -> Result<Pending, LiveError> {
-        for attempt in 0u32.. {
+        if dry_run {
             let state = self.load();
-            let routed = ROUTER.with(|r| {
-                r.borrow_mut().route(
-                    &state.snapshot,
-                    &state.book.view(),
-                    order,
-                    PolicyKind::Optimal,
-                )
-            })?;
-            let held = allocations_of(&state.snapshot, &routed.plan);
-            if dry_run || held.is_empty() {
-                on_durable(Ok(()));
-                return Ok(Pending {
-                    committed: Committed {
-                        decision: routed.decision,
-                        exact: routed.exact,
-                        version: state.snapshot.version(),
-                        reservation_id: None,
-                    },
-                    book: None,
-                });
-            }
-            let guard = self.structure.read().unwrap_or_else(|e| e.into_inner());
-            let now = self.load();
-            if !Arc::ptr_eq(&now.book, &state.book) {
-                drop(guard);
-                continue;
-            }
-            if now
-                .book
-                .try_reserve(&now.snapshot, order.day, &held)
-                .is_err()
-            {
-                drop(guard);
-                metrics::counter!("fulfil_reserve_conflicts_total").increment(1);
-                if attempt > 1000 {
-                    return Err(LiveError::Conflict(format!(
-                        "order `{}`: could not reserve after {attempt} attempts",
-                        order.id
-                    )));
-                }
-                continue;
-            }
-            let id = now
-                .book
-                .record(None, order, held.clone(), self.options.reservation_ttl);
-            let record = Record::Reserve {
-                id: id.clone(),
-                order_id: order.id.clone(),
-                day: order.day,
-                allocations: held
-                    .iter()
-                    .map(|&(_, n, k, q)| {
-                        (
-                            now.snapshot.node(n).id.clone(),
-                            now.snapshot.sku(k).id.clone(),
-                            q,
-                        )
-                    })
-                    .collect(),
-                at_ms: super::apply::unix_ms(),
-                ttl_ms: self.options.reservation_ttl.as_millis() as u64,
-            };
-            // Queued while still holding the structure lock, so a compaction (which takes it
-            // exclusively) sees either both the reservation and its record, or neither.
-            self.append(&record, on_durable);
-            drop(guard);
+            let routed = route_on(&state, order)?;
+            on_durable(Ok(()));
             return Ok(Pending {
                 committed: Committed {
                     decision: routed.decision,
                     exact: routed.exact,
-                    version: now.snapshot.version(),
-                    reservation_id: Some(id),
+                    version: state.snapshot.version(),
+                    reservation_id: None,
                 },
-                book: Some(now.book.clone()),
+                book: None,
             });
         }
-        unreachable!("the loop above returns")
+        // Held until the record is queued, so a compaction (which takes it exclusively) sees
+        // either both the reservation and its record, or neither; and no change of inventory
+        // structure moves the book meanwhile.
+        let guard = self.structure.read().unwrap_or_else(|e| e.into_inner());
+        let now = self.load();
+        let (routed, held) = self.decide_and_take(&now, order)?;
+        let mut reservation_id = None;
+        if held.is_empty() {
+            on_durable(Ok(()));
+        } else {
+            let hold = self.hold_of(&now, order, &held);
+            now.book.record(
+                Some(hold.id.clone()),
+                order,
+                held,
+                self.options.reservation_ttl,
+            );
+            reservation_id = Some(hold.id.clone());
+            self.append(&Record::Reserve(hold), on_durable);
+        }
+        drop(guard);
+        Ok(Pending {
+            committed: Committed {
+                decision: routed.decision,
+                exact: routed.exact,
+                version: now.snapshot.version(),
+                reservation_id,
+            },
+            book: Some(now.book.clone()),
+        })
+    }
+
+    /// Decides `order` on `state` and takes its units and capacity, deciding again on what is
+    /// left whenever a concurrent commit took them first. Nothing is recorded yet. The caller
+    /// holds the structure lock (shared) and `state` is the current version under it.
+    pub(super) fn decide_and_take(
+        &self,
+        state: &State,
+        order: &Order,
+    ) -> Result<(Routed, Held), LiveError> {
+        for attempt in 0u32.. {
+            let routed = route_on(state, order)?;
+            let held = allocations_of(&state.snapshot, &routed.plan);
+            if held.is_empty()
+                || state
+                    .book
+                    .try_reserve(&state.snapshot, order.day, &held)
+                    .is_ok()
+            {
+                return Ok((routed, held));
+            }
+            metrics::counter!("fulfil_reserve_conflicts_total").increment(1);
+            if attempt > 1000 {
+                break;
+            }
+        }
+        Err(LiveError::Conflict(format!(
+            "order `{}`: could not reserve after 1000 attempts",
+            order.id
+        )))
+    }
+
+    /// A new reservation of `held` for `order`, as journaled (its id is new).
+    pub(super) fn hold_of(&self, state: &State, order: &Order, held: &Held) -> Hold {
+        let snapshot = &state.snapshot;
+        Hold {
+            id: state.book.new_id(),
+            order_id: order.id.clone(),
+            day: order.day,
+            allocations: held
+                .iter()
+                .map(|&(_, n, k, q)| (snapshot.node(n).id.clone(), snapshot.sku(k).id.clone(), q))
+                .collect(),
+            at_ms: super::apply::unix_ms(),
+            ttl_ms: self.options.reservation_ttl.as_millis() as u64,
+        }
     }
 
     /// Gives back what [`reserve`](Self::reserve) took when its record could not be journaled.

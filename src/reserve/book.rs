@@ -229,10 +229,25 @@ impl ReservationBook {
         }
     }
 
+    /// The number the next new id gets.
+    pub fn next_id(&self) -> u64 {
+        self.next_id.load(Ordering::Relaxed)
+    }
+
+    /// Makes new ids start at `next` at least (ids given out before, e.g. by the book this one
+    /// replaces).
+    pub fn ids_from(&self, next: u64) {
+        self.next_id.fetch_max(next, Ordering::Relaxed);
+    }
+
+    /// A reservation id not used before in this book (nor in any journal it was restored from).
+    pub fn new_id(&self) -> String {
+        format!("r-{}", self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+
     /// Records a reservation whose units are already reserved; returns its id.
     pub fn record(&self, id: Option<String>, order: &Order, held: Held, ttl: Duration) -> String {
-        let id =
-            id.unwrap_or_else(|| format!("r-{}", self.next_id.fetch_add(1, Ordering::Relaxed)));
+        let id = id.unwrap_or_else(|| self.new_id());
         self.observe_id(&id);
         let r = Reservation {
             id: id.clone(),

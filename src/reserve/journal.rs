@@ -33,15 +33,16 @@ use super::ReservationState;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Record {
     /// An order's units and capacity were reserved.
-    Reserve {
-        id: String,
-        order_id: String,
-        day: Option<i32>,
-        /// (node_id, sku, qty).
-        allocations: Vec<(String, String, u32)>,
-        /// When it was made (Unix ms) and for how long it is held (ms).
-        at_ms: u64,
-        ttl_ms: u64,
+    Reserve(Hold),
+    /// Several orders were reserved together (a committed batch): one record, so on disk they
+    /// are all there or none is.
+    ReserveMany {
+        holds: Vec<Hold>,
+    },
+    /// Reservation ids from here on are numbered from `next` at least (written by compaction,
+    /// so that an id is never given twice, even after the reservation is forgotten).
+    ReservationIds {
+        next: u64,
     },
     /// The last sequence number applied from an inventory source (written by compaction).
     SourceSequence {
@@ -93,6 +94,19 @@ pub enum Record {
     ReplacePolicy {
         policy_toml: String,
     },
+}
+
+/// One reservation as journaled.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hold {
+    pub id: String,
+    pub order_id: String,
+    pub day: Option<i32>,
+    /// (node_id, sku, qty).
+    pub allocations: Vec<(String, String, u32)>,
+    /// When it was made (Unix ms) and for how long it is held (ms).
+    pub at_ms: u64,
+    pub ttl_ms: u64,
 }
 
 impl Record {

@@ -327,17 +327,17 @@ fn compaction_while_commits_releases_confirms_and_stock_changes_run_loses_nothin
 
 #[test]
 fn a_reservation_in_both_the_checkpoint_and_the_next_segment_is_held_once() {
-    use fulfil::reserve::journal::{Journal, Record};
+    use fulfil::reserve::journal::{Hold, Journal, Record};
     let s = scarce();
     let data = tempfile::tempdir().expect("temp");
-    let reserve = Record::Reserve {
+    let reserve = Record::Reserve(Hold {
         id: "r-7".into(),
         order_id: "o".into(),
         day: None,
         allocations: vec![("DC-A".into(), "P".into(), 4)],
         at_ms: 0,
         ttl_ms: u64::MAX / 4,
-    };
+    });
     // What a compaction leaves when the order was reserved between the roll and the capture.
     let j = Journal::start(data.path(), 1, std::slice::from_ref(&reserve)).expect("starts");
     j.append_blocking(&reserve).expect("append");
@@ -354,4 +354,204 @@ fn a_reservation_in_both_the_checkpoint_and_the_next_segment_is_held_once() {
     let e = state.snapshot.inventory().entry(a, p).expect("entry");
     assert_eq!(state.book.reserved_at(e), 4);
     assert_eq!(live.info().reservations_held, 1);
+}
+
+fn reserved_by_entry(live: &Live) -> Vec<u32> {
+    let s = live.load();
+    (0..s.snapshot.inventory().len())
+        .map(|e| s.book.reserved_at(e))
+        .collect()
+}
+
+#[test]
+fn a_committed_batch_reserves_what_the_dry_run_decides_and_survives_a_restart() {
+    let s = scarce();
+    let data = tempfile::tempdir().expect("temp");
+    let options = LiveOptions {
+        scenario: s.path().to_owned(),
+        data_dir: Some(data.path().to_owned()),
+        reservation_ttl: Duration::from_secs(600),
+    };
+    let live = Live::open(options.clone()).expect("opens");
+    // More P than there is: later orders must go elsewhere or wait, as in `fulfil route`.
+    let orders: Vec<Order> = (0..40)
+        .map(|i| {
+            order(
+                &live,
+                &format!("b{i}"),
+                f64::from(i % 5),
+                &[("P", 1 + i % 4)],
+            )
+        })
+        .collect();
+    let quoted = live.route_batch(&orders, true).expect("dry run");
+    let committed = live.route_batch(&orders, false).expect("commit");
+    assert_eq!(quoted.len(), committed.len());
+    let mut expect: HashMap<(String, String), u32> = HashMap::new();
+    for (q, c) in quoted.iter().zip(&committed) {
+        assert_eq!(q.decision, c.decision, "{}", q.decision.order_id);
+        assert_eq!(
+            c.reservation_id.is_some(),
+            !c.decision.shipments.is_empty(),
+            "{}",
+            c.decision.order_id
+        );
+        for sh in &c.decision.shipments {
+            for l in &sh.lines {
+                *expect
+                    .entry((sh.node_id.clone(), l.sku.clone()))
+                    .or_default() += l.qty;
+            }
+        }
+    }
+    let state = live.load();
+    let inv = state.snapshot.inventory();
+    for ((node, sku), qty) in &expect {
+        let n = state.snapshot.node_id(node).expect("node");
+        let k = state.snapshot.sku_id(sku).expect("sku");
+        let e = inv.entry(n, k).expect("entry");
+        assert_eq!(state.book.reserved_at(e), *qty, "{node}/{sku}");
+        assert!(*qty <= inv.stock(e).sellable());
+    }
+    let before = reserved_by_entry(&live);
+    drop(state);
+    drop(live);
+    let again = Live::open(options).expect("reopens");
+    assert_eq!(reserved_by_entry(&again), before);
+}
+
+#[test]
+fn batches_and_single_commits_racing_never_oversell_and_reserve_what_they_acknowledge() {
+    let s = scarce();
+    let live = Arc::new(
+        Live::open(LiveOptions {
+            scenario: s.path().to_owned(),
+            data_dir: None,
+            reservation_ttl: Duration::from_secs(600),
+        })
+        .expect("opens"),
+    );
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let live = live.clone();
+            std::thread::spawn(move || {
+                let mut acked: Vec<(String, String, u32)> = Vec::new();
+                for round in 0..10 {
+                    let orders: Vec<Order> = (0..6)
+                        .map(|i| {
+                            order(
+                                &live,
+                                &format!("t{t}-{round}-{i}"),
+                                f64::from(i),
+                                &[("P", 1 + i % 3), ("Q", 1)],
+                            )
+                        })
+                        .collect();
+                    let decided = if t % 2 == 0 {
+                        live.route_batch(&orders, false).expect("batch")
+                    } else {
+                        orders
+                            .iter()
+                            .map(|o| live.route(o, false).expect("commit"))
+                            .collect()
+                    };
+                    for c in decided {
+                        for sh in &c.decision.shipments {
+                            for l in &sh.lines {
+                                acked.push((sh.node_id.clone(), l.sku.clone(), l.qty));
+                            }
+                        }
+                    }
+                }
+                acked
+            })
+        })
+        .collect();
+    let mut acked: HashMap<(String, String), u32> = HashMap::new();
+    for t in threads {
+        for (n, k, q) in t.join().expect("thread") {
+            *acked.entry((n, k)).or_default() += q;
+        }
+    }
+    let state = live.load();
+    let snap = &state.snapshot;
+    let inv = snap.inventory();
+    let mut total = 0;
+    for e in 0..inv.len() {
+        let st = inv.stock(e);
+        let reserved = state.book.reserved_at(e);
+        assert!(
+            reserved <= st.sellable(),
+            "entry {e}: {reserved} > {}",
+            st.sellable()
+        );
+        total += reserved;
+    }
+    assert_eq!(total, acked.values().sum::<u32>());
+    for ((node, sku), qty) in &acked {
+        let e = inv
+            .entry(
+                snap.node_id(node).expect("node"),
+                snap.sku_id(sku).expect("sku"),
+            )
+            .expect("entry");
+        assert_eq!(state.book.reserved_at(e), *qty, "{node}/{sku}");
+    }
+}
+
+#[test]
+fn reservation_ids_are_never_given_twice_across_rebuilds_and_restarts() {
+    let s = scarce();
+    let data = tempfile::tempdir().expect("temp");
+    let options = LiveOptions {
+        scenario: s.path().to_owned(),
+        data_dir: Some(data.path().to_owned()),
+        reservation_ttl: Duration::from_secs(600),
+    };
+    let live = Live::open(options.clone()).expect("opens");
+    let mut seen = std::collections::HashSet::new();
+    let mut commit = |live: &Live, name: &str| {
+        let id = live
+            .route(&order(live, name, 0.0, &[("P", 1)]), false)
+            .expect("commit")
+            .reservation_id
+            .expect("id");
+        assert!(seen.insert(id.clone()), "{id} given twice");
+        id
+    };
+    let a = commit(&live, "a");
+    let b = commit(&live, "b");
+    live.release(&b).expect("release");
+    // A new (node, SKU) pair changes the inventory structure: a new book.
+    live.apply_inventory(&[InventoryChange {
+        node_id: "DC-B".into(),
+        sku: "Q".into(),
+        set_on_hand: Some(3),
+        adjust: None,
+        safety_stock: None,
+        source: String::new(),
+        sequence: 0,
+    }])
+    .expect("new row");
+    // The released one is still known as released; the held one is still held.
+    assert_eq!(
+        live.reservation(&b).expect("b").state,
+        ReservationState::Released
+    );
+    assert_eq!(
+        live.reservation(&a).expect("a").state,
+        ReservationState::Held
+    );
+    let c = commit(&live, "c");
+    live.release(&c).expect("release");
+    // Forget the ended ones, as happens a minute after they end, then restart.
+    live.load()
+        .book
+        .purge_ended(std::time::Instant::now() + Duration::from_secs(3600));
+    assert!(live.reservation(&c).is_err());
+    live.compact(0).expect("compacts");
+    drop(live);
+    let again = Live::open(options).expect("reopens");
+    commit(&again, "d");
+    commit(&again, "e");
 }
