@@ -243,13 +243,16 @@ fn find(parent: &mut [u32], mut x: u32) -> u32 {
 
 /// Chooses a plan for every order that `fixed` leaves open (`None`), jointly, given what the
 /// fixed ones take. With `warm` (a jointly feasible choice for all orders), each group starts from
-/// it and can only improve on it. Returns the choice; an order stays `None` where its group's MIP
-/// failed or found nothing in time.
+/// it and can only improve on it; then `target`, if given, is a total cost of all orders' plans
+/// that is good enough: each group stops as soon as it has found its share of the saving that
+/// reaches it. Returns the choice; an order stays `None` where its group's MIP failed or found
+/// nothing in time.
 pub(crate) fn solve(
     pool: &Pool,
     resources: &Resources,
     fixed: &[Option<usize>],
     warm: Option<&[usize]>,
+    target: Option<f64>,
     rel_gap: f64,
     deadline: Instant,
 ) -> Vec<Option<usize>> {
@@ -302,13 +305,39 @@ pub(crate) fn solve(
     let start = Instant::now();
     let budget = deadline.saturating_duration_since(start);
     let left = &left;
+    // The saving the target asks for, shared among the groups by their warm cost.
+    let cost_of = |o: usize, c: usize| pool.columns[o][c].cost;
+    let targets: Vec<Option<f64>> = match (warm, target) {
+        (Some(w), Some(target)) => {
+            let fixed_cost: f64 = (0..n)
+                .filter_map(|o| choice[o].map(|c| cost_of(o, c)))
+                .sum();
+            let warm_of = |g: &Vec<usize>| g.iter().map(|&o| cost_of(o, w[o])).sum::<f64>();
+            let free_warm: f64 = groups.iter().map(warm_of).sum();
+            let saving = free_warm - (target - fixed_cost);
+            groups
+                .iter()
+                .map(|g| {
+                    let mine = warm_of(g);
+                    (free_warm > 0.0 && saving > 0.0).then(|| mine - saving * mine / free_warm)
+                })
+                .collect()
+        }
+        _ => vec![None; groups.len()],
+    };
     let chosen: Vec<Vec<(usize, usize)>> = groups
         .par_iter()
-        .map(|group| {
+        .zip(&targets)
+        .map(|(group, &target)| {
             // Each group gets time in proportion to its size (at least 50 ms).
             let share = budget.mul_f64(group.len() as f64 / total_free);
             let limit = share.max(Duration::from_millis(50));
-            solve_group(pool, resources, left, group, warm, rel_gap, limit).unwrap_or_default()
+            let stop = Stop {
+                target,
+                rel_gap,
+                limit,
+            };
+            solve_group(pool, resources, left, group, warm, &stop).unwrap_or_default()
         })
         .collect();
     for group in chosen {
@@ -319,6 +348,14 @@ pub(crate) fn solve(
     choice
 }
 
+/// When a group's MIP stops: a cost good enough (the first solution below it ends the search),
+/// a relative gap, a time limit.
+struct Stop {
+    target: Option<f64>,
+    rel_gap: f64,
+    limit: Duration,
+}
+
 /// The MIP of one group; `None` when HiGHS fails or finds nothing (the caller keeps the
 /// incumbent).
 fn solve_group(
@@ -327,8 +364,7 @@ fn solve_group(
     left: &HashMap<usize, i64>,
     group: &[usize],
     warm: Option<&[usize]>,
-    rel_gap: f64,
-    limit: Duration,
+    stop: &Stop,
 ) -> Option<Vec<(usize, usize)>> {
     let limit_of = |r: usize| {
         left.get(&r)
@@ -396,8 +432,12 @@ fn solve_group(
     let mut model = problem.try_into_inner().ok()?;
     model.make_quiet();
     model.set_option("threads", 1);
-    model.set_option("time_limit", limit.as_secs_f64());
-    model.set_option("mip_rel_gap", rel_gap.max(1e-6));
+    model.set_option("time_limit", stop.limit.as_secs_f64());
+    model.set_option("mip_rel_gap", stop.rel_gap.max(1e-6));
+    if let Some(target) = stop.target {
+        // HiGHS stops at the first solution that costs less than this.
+        model.set_option("objective_target", target);
+    }
     if warm.is_some() {
         model.set_solution(Some(&initial), None, None, None);
     }

@@ -572,7 +572,8 @@ pub fn reoptimize(
                     &resources,
                     &relaxation.integral,
                     None,
-                    options.gap_target / 2.0,
+                    None,
+                    options.gap_target,
                     half,
                 );
                 let mut candidate = complete(snapshot, start, orders, &pool, &choice, &mut router)?;
@@ -600,7 +601,9 @@ pub fn reoptimize(
                     &resources,
                     &open,
                     Some(&incumbent),
-                    options.gap_target / 2.0,
+                    // Good enough: what closes the gap to the bound.
+                    Some(state.bound / (1.0 - options.gap_target).max(1e-9)),
+                    options.gap_target,
                     master_deadline,
                 );
                 let candidate = complete(snapshot, start, orders, &pool, &choice, &mut router)?;

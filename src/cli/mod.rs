@@ -67,7 +67,8 @@ pub struct LoadgenArgs {
     /// Inventory changes per second streamed in meanwhile.
     #[arg(long, default_value_t = 0)]
     pub inventory_rate: u32,
-    /// Instead of single calls: send one RouteBatch of this many orders (dry run) and time it.
+    /// Instead of single calls: send one RouteBatch of this many orders and time it (a dry run;
+    /// with --commit, reserved, then released untimed before the next of three rounds).
     #[arg(long)]
     pub batch: Option<usize>,
 }

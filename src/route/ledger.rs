@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
+
 use super::cost::Plan;
 use crate::model::{NodeId, Order, SkuId};
 use crate::snapshot::Snapshot;
@@ -51,7 +53,9 @@ impl Availability for Untouched {
 #[derive(Clone, Debug, Default)]
 pub struct Ledger {
     reserved: Vec<u32>,
-    capacity: HashMap<Option<i32>, Vec<u32>>,
+    /// Per day, units picked per node. Looked up once per candidate node of every order, so
+    /// with a cheap hash of the day.
+    capacity: FxHashMap<Option<i32>, Vec<u32>>,
     node_count: usize,
 }
 
@@ -59,7 +63,7 @@ impl Ledger {
     pub fn new(snapshot: &Snapshot) -> Ledger {
         Ledger {
             reserved: vec![0; snapshot.inventory().len()],
-            capacity: HashMap::new(),
+            capacity: FxHashMap::default(),
             node_count: snapshot.nodes().len(),
         }
     }
@@ -72,7 +76,7 @@ impl Ledger {
     ) -> Ledger {
         Ledger {
             reserved,
-            capacity,
+            capacity: capacity.into_iter().collect(),
             node_count: snapshot.nodes().len(),
         }
     }

@@ -36,7 +36,8 @@ impl ZoneTable {
     ) -> Option<usize> {
         let c2 = crate::route::cost::chord2(a, b);
         for (i, &t) in self.chord2.iter().enumerate() {
-            if (c2 - t).abs() <= 1e-9 * t {
+            // (The unbounded band has no edge: every pair that reaches it belongs to it.)
+            if t.is_finite() && (c2 - t).abs() <= 1e-9 * t {
                 return self.band_index(exact_km());
             }
             if c2 <= t {
