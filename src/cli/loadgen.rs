@@ -26,6 +26,9 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     if args.concurrency == 0 {
         anyhow::bail!("--concurrency must be at least 1");
     }
+    if args.threads == 0 {
+        anyhow::bail!("--threads must be at least 1");
+    }
     if args.connections == 0 || args.connections > args.concurrency {
         anyhow::bail!("--connections must be between 1 and --concurrency");
     }
@@ -44,6 +47,7 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     let orders: Arc<Vec<pb::Order>> =
         Arc::new(orders.iter().map(|o| order_pb(o, &names)).collect());
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads)
         .enable_all()
         .build()
         .context("starting the async runtime")?;

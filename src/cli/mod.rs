@@ -53,6 +53,10 @@ pub struct LoadgenArgs {
     /// HTTP/2 connections the calls are spread over (as several client instances would be).
     #[arg(long, default_value_t = 1)]
     pub connections: usize,
+    /// Threads of the generator itself. One drives 64 calls in flight and leaves the rest of
+    /// the machine to the server when both share it.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
     /// Seconds to run.
     #[arg(long, default_value_t = 10.0)]
     pub duration: f64,

@@ -324,3 +324,68 @@ fn bad_configuration_fails_before_binding() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("time-to-live"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loadgen_drives_the_binary_and_gives_every_reservation_back() {
+    let data = tempfile::tempdir().expect("temp");
+    let (mut child, url) = spawn(data.path());
+    let ch = connect(&url).await;
+    let case = root().join("tests/conformance/c1-rules");
+    let run = |args: &[&str]| {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_fulfil"));
+        cmd.args(["loadgen", "--server", &url, "--scenario"])
+            .arg(&case)
+            .args(args);
+        cmd.output()
+    };
+    let out = run(&[
+        "--duration",
+        "1",
+        "--concurrency",
+        "8",
+        "--connections",
+        "2",
+        "--commit",
+        "--inventory-rate",
+        "200",
+    ])
+    .await
+    .expect("loadgen runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let calls: u64 = stdout
+        .split_whitespace()
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no call count in `{stdout}`"));
+    assert!(calls > 0, "{stdout}");
+    assert!(stdout.contains("(0 errors"), "{stdout}");
+    assert!(stdout.contains("p99"), "{stdout}");
+    assert!(stdout.contains("changes streamed"), "{stdout}");
+    let out = run(&["--batch", "40", "--commit"])
+        .await
+        .expect("loadgen runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("40 orders in"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Every committed order was released again: nothing is held.
+    let info = NetworkClient::new(ch)
+        .get_snapshot_info(pb::SnapshotInfoRequest {})
+        .await
+        .expect("info")
+        .into_inner();
+    assert_eq!(info.reservations_held, 0);
+    // Bad arguments are refused before anything is sent.
+    let out = run(&["--connections", "0"]).await.expect("loadgen runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--connections"));
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+}
