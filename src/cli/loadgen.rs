@@ -38,6 +38,9 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     if !(args.duration.is_finite() && args.duration > 0.0) {
         anyhow::bail!("--duration must be a positive number of seconds");
     }
+    if !(args.warmup.is_finite() && args.warmup >= 0.0) {
+        anyhow::bail!("--warmup must be a number of seconds, 0 or more");
+    }
     let mut names = fulfil::scenario::Interner::default();
     let orders =
         fulfil::scenario::read_orders_unresolved(&args.scenario.join("orders.csv"), &mut names)?;
@@ -66,7 +69,10 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         if let Some(n) = args.batch {
             return batch(channel, &orders, n, args.commit).await;
         }
-        let deadline = Instant::now() + Duration::from_secs_f64(args.duration);
+        // Calls during the warm-up (new connections, the server's first allocations) are made
+        // but not counted.
+        let measured_from = Instant::now() + Duration::from_secs_f64(args.warmup);
+        let deadline = measured_from + Duration::from_secs_f64(args.duration);
         let inventory_sent = Arc::new(AtomicU64::new(0));
         let inventory = if args.inventory_rate > 0 {
             let pairs = inventory_pairs(&args.scenario)?;
@@ -74,14 +80,14 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
                 channel.clone(),
                 pairs,
                 args.inventory_rate,
-                deadline,
+                (measured_from, deadline),
                 inventory_sent.clone(),
             )))
         } else {
             None
         };
         let errors = Arc::new(AtomicU64::new(0));
-        let start = Instant::now();
+        let start = measured_from;
         let mut tasks = Vec::new();
         for t in 0..args.concurrency {
             let channel = channels[t % channels.len()].clone();
@@ -111,7 +117,9 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
                             explain: false,
                         })
                         .await;
-                    lat_ns.push(t0.elapsed().as_nanos().min(u128::from(u32::MAX)) as u32);
+                    if t0 >= measured_from {
+                        lat_ns.push(t0.elapsed().as_nanos().min(u128::from(u32::MAX)) as u32);
+                    }
                     match r {
                         Ok(resp) => {
                             let id = resp.into_inner().reservation_id;
@@ -249,7 +257,7 @@ async fn stream_inventory(
     channel: Channel,
     pairs: Vec<(String, String)>,
     rate: u32,
-    deadline: Instant,
+    (measured_from, deadline): (Instant, Instant),
     sent: Arc<AtomicU64>,
 ) -> anyhow::Result<()> {
     let (tx, rx) = tokio::sync::mpsc::channel::<pb::InventoryChange>(65_536);
@@ -281,7 +289,9 @@ async fn stream_inventory(
             if tx.send(msg).await.is_err() {
                 break;
             }
-            sent.fetch_add(1, Ordering::Relaxed);
+            if Instant::now() >= measured_from {
+                sent.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
     drop(tx);

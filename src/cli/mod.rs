@@ -57,9 +57,12 @@ pub struct LoadgenArgs {
     /// the machine to the server when both share it.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
-    /// Seconds to run.
+    /// Seconds to run (and measure).
     #[arg(long, default_value_t = 10.0)]
     pub duration: f64,
+    /// Seconds of load before measuring starts (calls made then are not counted).
+    #[arg(long, default_value_t = 1.0)]
+    pub warmup: f64,
     /// Reserve (commit) orders instead of quoting them; reservations are released right after
     /// so stock does not run out.
     #[arg(long)]
