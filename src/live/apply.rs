@@ -575,8 +575,10 @@ impl Live {
         orders: &[Order],
         dry_run: bool,
     ) -> Result<Vec<super::Committed>, LiveError> {
-        let guard = (!dry_run).then(|| self.structure.read().unwrap_or_else(|e| e.into_inner()));
+        // Decided without any lock (a large batch takes a while); reserved under the shared
+        // structure lock, on the same structure or, if it changed meanwhile, decided again.
         let state = self.load();
+        let decided_on = state.snapshot.clone();
         let mut ledger = crate::route::Ledger::from_counts(
             &state.snapshot,
             state.book.reserved_counts(),
@@ -591,7 +593,7 @@ impl Live {
             crate::route::PolicyKind::Optimal,
             |_, _, r| decided.push(r),
         )?;
-        let Some(guard) = guard else {
+        if dry_run {
             return Ok(decided
                 .into_iter()
                 .map(|r| super::Committed {
@@ -601,9 +603,14 @@ impl Live {
                     reservation_id: None,
                 })
                 .collect());
-        };
+        }
+        let guard = self.structure.read().unwrap_or_else(|e| e.into_inner());
+        let state = self.load();
+        let version = state.snapshot.version();
         let mut taken: Vec<crate::reserve::Held> = Vec::with_capacity(orders.len());
-        let mut diverged = false;
+        // Plans name inventory entries of the structure they were decided on, and follow its
+        // rates and policy; new stock levels are checked as each plan is reserved.
+        let mut diverged = !state.snapshot.same_network(&decided_on);
         for (order, routed) in orders.iter().zip(decided.iter_mut()) {
             let held = crate::reserve::allocations_of(&state.snapshot, &routed.plan);
             let fits = !diverged

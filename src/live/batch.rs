@@ -1,8 +1,6 @@
 //! Batch re-optimization on the live network: the backlog is optimised against what is reserved
 //! now, and, if asked, its new assignment is reserved all or none.
 
-use std::sync::Arc;
-
 use super::state::{Live, LiveError, State};
 use crate::batch::{BatchError, BatchOptions, BatchResult, Progress, reoptimize};
 use crate::model::Order;
@@ -58,9 +56,9 @@ impl Live {
 
         let guard = self.structure.read().unwrap_or_else(|e| e.into_inner());
         let now = self.load();
-        // New stock levels are fine (every plan is checked against them below); a new
-        // structure (nodes, SKUs, rows) is not.
-        if !Arc::ptr_eq(&now.book, &state.book) {
+        // New stock levels are fine (every plan is checked against them below); new nodes, rows,
+        // rates or policy are not.
+        if !now.snapshot.same_network(&state.snapshot) {
             return Err(LiveError::Conflict(format!(
                 "the network changed while the batch was optimised (version {version} → {}); \
                  nothing was reserved",

@@ -177,6 +177,18 @@ impl Snapshot {
     }
 
     /// The same network under another policy (shares everything else).
+    /// Whether a decision made on `other` is one this snapshot would make from the same stock
+    /// levels: the same nodes, SKUs, inventory structure, zones, rates and policy (only the
+    /// stock levels may differ).
+    pub fn same_network(&self, other: &Snapshot) -> bool {
+        Arc::ptr_eq(&self.nodes, &other.nodes)
+            && Arc::ptr_eq(&self.skus, &other.skus)
+            && Arc::ptr_eq(&self.zones, &other.zones)
+            && Arc::ptr_eq(&self.rates, &other.rates)
+            && self.inventory.same_structure(&other.inventory)
+            && self.policy == other.policy
+    }
+
     pub fn with_policy(&self, policy: Policy, version: u64) -> Snapshot {
         Snapshot {
             policy,
