@@ -78,6 +78,18 @@ struct Shard {
     forget_due: BinaryHeap<Reverse<(Instant, String)>>,
 }
 
+/// Takes the first entry of `heap` if it is due by `now`.
+fn take_due(
+    heap: &mut BinaryHeap<Reverse<(Instant, String)>>,
+    now: Instant,
+) -> Option<(Instant, String)> {
+    if heap.peek().is_some_and(|Reverse((due, _))| *due <= now) {
+        heap.pop().map(|Reverse(entry)| entry)
+    } else {
+        None
+    }
+}
+
 impl Shard {
     fn insert(&mut self, r: Reservation) {
         let due = Reverse((r.expires, r.id.clone()));
@@ -345,13 +357,7 @@ impl ReservationBook {
         let mut n = 0;
         for s in &self.shards {
             let mut s = s.lock().unwrap_or_else(|e| e.into_inner());
-            while let Some(Reverse((due, _))) = s.forget_due.peek() {
-                if *due > now {
-                    break;
-                }
-                let Some(Reverse((_, id))) = s.forget_due.pop() else {
-                    break;
-                };
+            while let Some((_, id)) = take_due(&mut s.forget_due, now) {
                 if s.map
                     .get(&id)
                     .is_some_and(|r| r.state != ReservationState::Held && r.expires <= now)
@@ -389,13 +395,7 @@ impl ReservationBook {
         let mut out = Vec::new();
         for s in &self.shards {
             let mut s = s.lock().unwrap_or_else(|e| e.into_inner());
-            while let Some(Reverse((due, _))) = s.hold_due.peek() {
-                if *due > now {
-                    break;
-                }
-                let Some(Reverse((due, id))) = s.hold_due.pop() else {
-                    break;
-                };
+            while let Some((due, id)) = take_due(&mut s.hold_due, now) {
                 if s.map
                     .get(&id)
                     .is_some_and(|r| r.state == ReservationState::Held && r.expires == due)

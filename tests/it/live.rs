@@ -42,18 +42,70 @@ fn scarce() -> Scenario {
     ])
 }
 
+/// A live network on scenario `scenario` with its journal in `data`.
+fn durable(scenario: &std::path::Path, data: &std::path::Path) -> LiveOptions {
+    LiveOptions {
+        scenario: scenario.to_owned(),
+        data_dir: Some(data.to_owned()),
+        reservation_ttl: Duration::from_secs(600),
+    }
+}
+
+/// Every (node, SKU, units) a decision ships.
+fn shipped(d: &fulfil::model::Decision) -> impl Iterator<Item = (String, String, u32)> + '_ {
+    d.shipments.iter().flat_map(|sh| {
+        sh.lines
+            .iter()
+            .map(move |l| (sh.node_id.clone(), l.sku.clone(), l.qty))
+    })
+}
+
+/// Units acknowledged per (node, SKU), summed over what the threads return.
+fn acked_of(
+    threads: Vec<std::thread::JoinHandle<Vec<(String, String, u32)>>>,
+) -> HashMap<(String, String), u32> {
+    let mut acked: HashMap<(String, String), u32> = HashMap::new();
+    for t in threads {
+        for (n, k, q) in t.join().expect("thread") {
+            *acked.entry((n, k)).or_default() += q;
+        }
+    }
+    acked
+}
+
+/// For every inventory row: reserved ≤ on_hand − safety_stock, and reserved is exactly what
+/// was acknowledged there.
+fn assert_reserved_is_acked(live: &Live, acked: &HashMap<(String, String), u32>) {
+    let state = live.load();
+    let snap = &state.snapshot;
+    let inv = snap.inventory();
+    let mut want = vec![0u32; inv.len()];
+    for ((node, sku), qty) in acked {
+        let e = inv
+            .entry(
+                snap.node_id(node).expect("node"),
+                snap.sku_id(sku).expect("sku"),
+            )
+            .expect("entry");
+        want[e] += qty;
+    }
+    for (e, want) in want.into_iter().enumerate() {
+        let st = inv.stock(e);
+        let reserved = state.book.reserved_at(e);
+        assert!(
+            reserved <= st.sellable(),
+            "entry {e}: {reserved} > {}",
+            st.sellable()
+        );
+        assert_eq!(reserved, want, "entry {e}");
+    }
+}
+
 #[test]
 fn threads_committing_at_once_reserve_exactly_what_they_acknowledge() {
     let s = scarce();
     let data = tempfile::tempdir().expect("temp");
-    let live = Arc::new(
-        Live::open(LiveOptions {
-            scenario: s.path().to_owned(),
-            data_dir: Some(data.path().to_owned()),
-            reservation_ttl: Duration::from_secs(600),
-        })
-        .expect("opens"),
-    );
+    let live = Arc::new(Live::open(durable(s.path(), data.path())).expect("opens"));
     let threads: Vec<_> = (0..4)
         .map(|t| {
             let live = live.clone();
@@ -67,11 +119,7 @@ fn threads_committing_at_once_reserve_exactly_what_they_acknowledge() {
                         &[("P", 1 + i % 3), ("Q", 1)],
                     );
                     let c = live.route(&o, false).expect("commit");
-                    for sh in &c.decision.shipments {
-                        for l in &sh.lines {
-                            acked.push((sh.node_id.clone(), l.sku.clone(), l.qty));
-                        }
-                    }
+                    acked.extend(shipped(&c.decision));
                     if i == 20 {
                         // Compact in the middle of the run.
                         live.compact(0).expect("compacts");
@@ -81,40 +129,9 @@ fn threads_committing_at_once_reserve_exactly_what_they_acknowledge() {
             })
         })
         .collect();
-    let mut acked: HashMap<(String, String), u32> = HashMap::new();
-    for t in threads {
-        for (n, k, q) in t.join().expect("thread") {
-            *acked.entry((n, k)).or_default() += q;
-        }
-    }
+    assert_reserved_is_acked(&live, &acked_of(threads));
     let state = live.load();
     let snap = &state.snapshot;
-    for e in 0..snap.inventory().len() {
-        let st = snap.inventory().stock(e);
-        let node = &snap.node(st.node).id;
-        let sku = &snap.skus()[(0..snap.skus().len())
-            .find(|&k| {
-                snap.inventory()
-                    .entry(st.node, fulfil::model::SkuId(k as u32))
-                    == Some(e)
-            })
-            .expect("sku of entry")]
-        .id;
-        let reserved = state.book.reserved_at(e);
-        assert!(
-            reserved <= st.sellable(),
-            "{node}/{sku}: {reserved} > {}",
-            st.sellable()
-        );
-        assert_eq!(
-            reserved,
-            acked
-                .get(&(node.clone(), sku.clone()))
-                .copied()
-                .unwrap_or(0),
-            "{node}/{sku}"
-        );
-    }
     let held = live.info().reservations_held;
     // Reopen on the same journal: the same reservations, the same counts.
     let before: Vec<u32> = (0..snap.inventory().len())
@@ -122,12 +139,7 @@ fn threads_committing_at_once_reserve_exactly_what_they_acknowledge() {
         .collect();
     drop(state);
     drop(live);
-    let again = Live::open(LiveOptions {
-        scenario: s.path().to_owned(),
-        data_dir: Some(data.path().to_owned()),
-        reservation_ttl: Duration::from_secs(600),
-    })
-    .expect("reopens");
+    let again = Live::open(durable(s.path(), data.path())).expect("reopens");
     let state = again.load();
     let after: Vec<u32> = (0..state.snapshot.inventory().len())
         .map(|e| state.book.reserved_at(e))
@@ -231,11 +243,7 @@ fn releases_confirms_and_inventory_survive_compaction_and_replay() {
 fn compaction_while_commits_releases_confirms_and_stock_changes_run_loses_nothing() {
     let s = scarce();
     let data = tempfile::tempdir().expect("temp");
-    let options = LiveOptions {
-        scenario: s.path().to_owned(),
-        data_dir: Some(data.path().to_owned()),
-        reservation_ttl: Duration::from_secs(600),
-    };
+    let options = durable(s.path(), data.path());
     let live = Arc::new(Live::open(options.clone()).expect("opens"));
     let done = Arc::new(std::sync::atomic::AtomicU32::new(0));
     // Compacts as fast as it can until most orders are in, so that the last checkpoint (the one
@@ -342,12 +350,7 @@ fn a_reservation_in_both_the_checkpoint_and_the_next_segment_is_held_once() {
     let j = Journal::start(data.path(), 1, std::slice::from_ref(&reserve)).expect("starts");
     j.append_blocking(&reserve).expect("append");
     drop(j);
-    let live = Live::open(LiveOptions {
-        scenario: s.path().to_owned(),
-        data_dir: Some(data.path().to_owned()),
-        reservation_ttl: Duration::from_secs(600),
-    })
-    .expect("opens");
+    let live = Live::open(durable(s.path(), data.path())).expect("opens");
     let state = live.load();
     let a = state.snapshot.node_id("DC-A").expect("DC-A");
     let p = state.snapshot.sku_id("P").expect("P");
@@ -367,11 +370,7 @@ fn reserved_by_entry(live: &Live) -> Vec<u32> {
 fn a_committed_batch_reserves_what_the_dry_run_decides_and_survives_a_restart() {
     let s = scarce();
     let data = tempfile::tempdir().expect("temp");
-    let options = LiveOptions {
-        scenario: s.path().to_owned(),
-        data_dir: Some(data.path().to_owned()),
-        reservation_ttl: Duration::from_secs(600),
-    };
+    let options = durable(s.path(), data.path());
     let live = Live::open(options.clone()).expect("opens");
     // More P than there is: later orders must go elsewhere or wait, as in `fulfil route`.
     let orders: Vec<Order> = (0..40)
@@ -456,58 +455,21 @@ fn batches_and_single_commits_racing_never_oversell_and_reserve_what_they_acknow
                             .collect()
                     };
                     for c in decided {
-                        for sh in &c.decision.shipments {
-                            for l in &sh.lines {
-                                acked.push((sh.node_id.clone(), l.sku.clone(), l.qty));
-                            }
-                        }
+                        acked.extend(shipped(&c.decision));
                     }
                 }
                 acked
             })
         })
         .collect();
-    let mut acked: HashMap<(String, String), u32> = HashMap::new();
-    for t in threads {
-        for (n, k, q) in t.join().expect("thread") {
-            *acked.entry((n, k)).or_default() += q;
-        }
-    }
-    let state = live.load();
-    let snap = &state.snapshot;
-    let inv = snap.inventory();
-    let mut total = 0;
-    for e in 0..inv.len() {
-        let st = inv.stock(e);
-        let reserved = state.book.reserved_at(e);
-        assert!(
-            reserved <= st.sellable(),
-            "entry {e}: {reserved} > {}",
-            st.sellable()
-        );
-        total += reserved;
-    }
-    assert_eq!(total, acked.values().sum::<u32>());
-    for ((node, sku), qty) in &acked {
-        let e = inv
-            .entry(
-                snap.node_id(node).expect("node"),
-                snap.sku_id(sku).expect("sku"),
-            )
-            .expect("entry");
-        assert_eq!(state.book.reserved_at(e), *qty, "{node}/{sku}");
-    }
+    assert_reserved_is_acked(&live, &acked_of(threads));
 }
 
 #[test]
 fn reservation_ids_are_never_given_twice_across_rebuilds_and_restarts() {
     let s = scarce();
     let data = tempfile::tempdir().expect("temp");
-    let options = LiveOptions {
-        scenario: s.path().to_owned(),
-        data_dir: Some(data.path().to_owned()),
-        reservation_ttl: Duration::from_secs(600),
-    };
+    let options = durable(s.path(), data.path());
     let live = Live::open(options.clone()).expect("opens");
     let mut seen = std::collections::HashSet::new();
     let mut commit = |live: &Live, name: &str| {
@@ -554,4 +516,56 @@ fn reservation_ids_are_never_given_twice_across_rebuilds_and_restarts() {
     let again = Live::open(options).expect("reopens");
     commit(&again, "d");
     commit(&again, "e");
+}
+
+#[test]
+fn holds_expire_after_their_time_to_live_even_across_a_restart() {
+    let s = scarce();
+    let data = tempfile::tempdir().expect("temp");
+    let options = LiveOptions {
+        reservation_ttl: Duration::from_millis(800),
+        ..durable(s.path(), data.path())
+    };
+    let live = Live::open(options.clone()).expect("opens");
+    let commit = |live: &Live, name: &str| {
+        live.route(&order(live, name, 0.0, &[("P", 2)]), false)
+            .expect("commit")
+            .reservation_id
+            .expect("id")
+    };
+    let (a, b, c) = (commit(&live, "a"), commit(&live, "b"), commit(&live, "c"));
+    live.release(&b).expect("release");
+    // Nothing is due yet.
+    assert_eq!(live.expire_due(), 0);
+    std::thread::sleep(Duration::from_millis(1000));
+    // `a` and `c` are due; `b` was released and stays released.
+    assert_eq!(live.expire_due(), 2);
+    assert_eq!(live.expire_due(), 0);
+    for (id, state) in [
+        (&a, ReservationState::Expired),
+        (&b, ReservationState::Released),
+        (&c, ReservationState::Expired),
+    ] {
+        assert_eq!(live.reservation(id).expect("known").state, state, "{id}");
+    }
+    assert!(reserved_by_entry(&live).iter().all(|&r| r == 0));
+    // A hold whose time runs out while the service is down expires once it is back.
+    let d = commit(&live, "d");
+    drop(live);
+    std::thread::sleep(Duration::from_millis(1000));
+    let again = Live::open(options).expect("reopens");
+    assert_eq!(
+        again.reservation(&a).expect("a").state,
+        ReservationState::Expired
+    );
+    assert_eq!(
+        again.reservation(&d).expect("d").state,
+        ReservationState::Held
+    );
+    assert_eq!(again.expire_due(), 1);
+    assert_eq!(
+        again.reservation(&d).expect("d").state,
+        ReservationState::Expired
+    );
+    assert!(reserved_by_entry(&again).iter().all(|&r| r == 0));
 }
