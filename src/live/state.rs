@@ -485,6 +485,9 @@ impl Live {
             .map_err(LiveError::Journal)?;
         let captured = t0.elapsed();
         journal.checkpoint(generation, &capture.records())?;
+        metrics::histogram!("fulfil_journal_compaction_capture_seconds")
+            .record(captured.as_secs_f64());
+        metrics::histogram!("fulfil_journal_compaction_seconds").record(t0.elapsed().as_secs_f64());
         tracing::info!(
             generation,
             capture_ms = captured.as_secs_f64() * 1e3,
