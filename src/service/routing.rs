@@ -320,6 +320,23 @@ fn options(
     Ok(out)
 }
 
+impl RoutingService {
+    /// A unary call decided by `f` on the blocking pool, on the live network, with its metrics.
+    async fn on_blocking_pool<Req: Send + 'static, Resp: Send + 'static>(
+        &self,
+        rpc: &'static str,
+        request: Request<Req>,
+        f: fn(&Live, Req) -> Result<Resp, Status>,
+    ) -> Result<Response<Resp>, Status> {
+        let start = Instant::now();
+        let live = self.live.get()?;
+        let req = request.into_inner();
+        let result = blocking(move || f(&live, req)).await;
+        observe(rpc, start, &result);
+        result.map(Response::new)
+    }
+}
+
 #[tonic::async_trait]
 impl pb::routing_server::Routing for RoutingService {
     async fn route_order(
@@ -338,35 +355,23 @@ impl pb::routing_server::Routing for RoutingService {
         &self,
         request: Request<pb::RouteBatchRequest>,
     ) -> Result<Response<pb::RouteBatchResponse>, Status> {
-        let start = Instant::now();
-        let live = self.live.get()?;
-        let req = request.into_inner();
-        let result = blocking(move || route_batch(&live, req)).await;
-        observe("RouteBatch", start, &result);
-        result.map(Response::new)
+        self.on_blocking_pool("RouteBatch", request, route_batch)
+            .await
     }
 
     async fn reoptimize(
         &self,
         request: Request<pb::ReoptimizeRequest>,
     ) -> Result<Response<pb::ReoptimizeResponse>, Status> {
-        let start = Instant::now();
-        let live = self.live.get()?;
-        let req = request.into_inner();
-        let result = blocking(move || reoptimize(&live, req)).await;
-        observe("Reoptimize", start, &result);
-        result.map(Response::new)
+        self.on_blocking_pool("Reoptimize", request, reoptimize)
+            .await
     }
 
     async fn fulfilment_options(
         &self,
         request: Request<pb::FulfilmentOptionsRequest>,
     ) -> Result<Response<pb::FulfilmentOptionsResponse>, Status> {
-        let start = Instant::now();
-        let live = self.live.get()?;
-        let req = request.into_inner();
-        let result = blocking(move || options(&live, req)).await;
-        observe("FulfilmentOptions", start, &result);
-        result.map(Response::new)
+        self.on_blocking_pool("FulfilmentOptions", request, options)
+            .await
     }
 }

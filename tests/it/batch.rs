@@ -13,7 +13,7 @@ use fulfil::scenario::generate::{GenConfig, generate};
 use fulfil::scenario::{load_snapshot, read_orders};
 use fulfil::snapshot::Snapshot;
 
-use super::support::{Scenario, assert_cost, random_scenario_with, shipped_from};
+use super::support::{Scenario, assert_cost, random_loaded, shipped_from};
 
 fn run(snapshot: &Snapshot, orders: &[Order], options: &BatchOptions) -> BatchResult {
     reoptimize(snapshot, &Ledger::new(snapshot), orders, options, &|_| {}).expect("batch runs")
@@ -154,9 +154,7 @@ fn batch_gives_scarce_capacity_to_the_order_that_needs_it() {
 fn batch_equals_the_exact_joint_mip_on_small_random_networks() {
     let mut improved = 0;
     for seed in 0..40 {
-        let s = random_scenario_with(5000 + seed, 6, 3..=5);
-        let snapshot = load_snapshot(s.path()).expect("loads");
-        let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
+        let (_s, snapshot, orders) = random_loaded(5000 + seed, 6, 3..=5);
         let start = Ledger::new(&snapshot);
         let mut model = JointMip::new(&snapshot, &start);
         for o in &orders {
@@ -273,9 +271,7 @@ fn a_one_second_limit_on_a_large_backlog_returns_a_feasible_answer_in_time() {
 
 #[test]
 fn a_duplicate_order_id_is_refused() {
-    let s = random_scenario_with(77, 3, 3..=3);
-    let snapshot = load_snapshot(s.path()).expect("loads");
-    let mut orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
+    let (_s, snapshot, mut orders) = random_loaded(77, 3, 3..=3);
     orders.push(orders[0].clone());
     let err = reoptimize(
         &snapshot,

@@ -179,13 +179,11 @@ mod replays {
     use fulfil::simulate::{Variant, replay};
     use fulfil::snapshot::Snapshot;
 
-    use super::super::support::random_scenario_with;
+    use super::super::support::random_loaded;
 
     #[test]
     fn closing_a_node_moves_its_volume_and_never_routes_to_it() {
-        let s = random_scenario_with(31, 40, 5..=5);
-        let snapshot = load_snapshot(s.path()).expect("loads");
-        let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
+        let (_s, snapshot, orders) = random_loaded(31, 40, 5..=5);
         let (_, base_decisions, base) =
             replay(&snapshot, &orders, PolicyKind::Optimal).expect("replays");
         // Close the busiest node.
@@ -226,9 +224,7 @@ mod replays {
 
     #[test]
     fn a_rate_increase_raises_shipping_by_exactly_that_on_fixed_decisions() {
-        let s = random_scenario_with(32, 30, 4..=4);
-        let snapshot = load_snapshot(s.path()).expect("loads");
-        let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
+        let (_s, snapshot, orders) = random_loaded(32, 30, 4..=4);
         let v = Variant::parse(
             Path::new("r.toml"),
             "name = \"r\"\n[[rates]]\nscale = 1.06\n",
@@ -375,16 +371,14 @@ mod receipts {
 
 mod report {
     use fulfil::route::PolicyKind;
-    use fulfil::scenario::{load_snapshot, read_orders};
+
     use fulfil::simulate::{html, replay};
 
-    use super::super::support::random_scenario_with;
+    use super::super::support::random_loaded;
 
     #[test]
     fn the_report_is_self_contained_and_the_same_for_the_same_input() {
-        let s = random_scenario_with(41, 60, 5..=5);
-        let snapshot = load_snapshot(s.path()).expect("loads");
-        let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
+        let (_s, snapshot, orders) = random_loaded(41, 60, 5..=5);
         let run = || {
             let (_, _, k) = replay(&snapshot, &orders, PolicyKind::Optimal).expect("replays");
             html(
@@ -408,10 +402,10 @@ mod report {
 }
 
 mod batch_windows {
-    use fulfil::scenario::{load_snapshot, read_orders};
+
     use fulfil::simulate::{ReplayPolicy, replay_with_receipts};
 
-    use super::super::support::random_scenario_with;
+    use super::super::support::random_loaded;
 
     #[test]
     fn batch_windows_parse_and_replay_feasibly() {
@@ -432,9 +426,7 @@ mod batch_windows {
         for bad in ["batch:2", "batch:xh", "batch:0s", "fastest"] {
             assert!(bad.parse::<ReplayPolicy>().is_err(), "{bad}");
         }
-        let s = random_scenario_with(51, 50, 5..=5);
-        let snapshot = load_snapshot(s.path()).expect("loads");
-        let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
+        let (_s, snapshot, orders) = random_loaded(51, 50, 5..=5);
         let day: ReplayPolicy = "batch:1d".parse().expect("policy");
         let (ordered, decisions, k) =
             replay_with_receipts(&snapshot, &orders, &[], &day, &|_| {}).expect("replays");

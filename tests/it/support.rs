@@ -76,6 +76,23 @@ pub fn random_scenario(seed: u64, orders: usize) -> Scenario {
 }
 
 /// Like [`random_scenario`], with a chosen range of node counts.
+/// A random scenario (as [`random_scenario_with`]) loaded: its folder, snapshot and orders.
+pub fn random_loaded(
+    seed: u64,
+    orders: usize,
+    nodes: std::ops::RangeInclusive<usize>,
+) -> (
+    Scenario,
+    fulfil::snapshot::Snapshot,
+    Vec<fulfil::model::Order>,
+) {
+    let s = random_scenario_with(seed, orders, nodes);
+    let snapshot = fulfil::scenario::load_snapshot(s.path()).expect("loads");
+    let orders =
+        fulfil::scenario::read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
+    (s, snapshot, orders)
+}
+
 pub fn random_scenario_with(
     seed: u64,
     orders: usize,
