@@ -189,7 +189,16 @@ async fn batch(
     let mut routing = RoutingClient::new(channel.clone())
         .max_decoding_message_size(256 << 20)
         .max_encoding_message_size(256 << 20);
-    let batch: Vec<pb::Order> = orders.iter().cycle().take(n).cloned().collect();
+    // Orders beyond the file's are copies under new ids (a committed batch names each once).
+    let batch: Vec<pb::Order> = (0..n)
+        .map(|i| {
+            let mut o = orders[i % orders.len()].clone();
+            if i >= orders.len() {
+                o.order_id = format!("{}#{}", o.order_id, i / orders.len());
+            }
+            o
+        })
+        .collect();
     let mut best = f64::INFINITY;
     for _ in 0..3 {
         let t0 = Instant::now();

@@ -1,6 +1,7 @@
 //! Command-line definitions. Help text comes from these doc comments.
 
 mod generate;
+mod journal;
 mod loadgen;
 mod reoptimize;
 mod route;
@@ -34,9 +35,22 @@ pub enum Command {
     Gen(GenArgs),
     /// Serve routing, reservations and network updates over gRPC.
     Serve(ServeArgs),
+    /// Inspect a data folder's journal without changing it.
+    #[command(subcommand)]
+    Journal(JournalCommand),
     /// Drive a running server with route calls (and inventory changes) and report throughput
     /// and latency percentiles.
     Loadgen(LoadgenArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum JournalCommand {
+    /// Print what a data folder holds (files, records per kind, reservations held) and any
+    /// damage; exits non-zero if `fulfil serve` would refuse to start on it.
+    Verify {
+        /// The data folder (`--data-dir` of `fulfil serve`).
+        dir: PathBuf,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -97,6 +111,11 @@ pub struct ServeArgs {
     /// Seconds a reservation is held unless confirmed or released.
     #[arg(long, env = "FULFIL_RESERVATION_TTL_SECS", default_value_t = 1800.0)]
     pub reservation_ttl_secs: f64,
+    /// What to do when the journal is damaged other than a torn last write: `refuse` to start
+    /// (naming the file and offset), or `truncate`: keep what is intact before the damage,
+    /// drop the rest, and say so in the log.
+    #[arg(long, env = "FULFIL_JOURNAL_RECOVER", default_value = "refuse")]
+    pub journal_recover: fulfil::reserve::journal::RecoverMode,
 }
 
 #[derive(Args, Debug)]
@@ -251,5 +270,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Gen(args) => generate::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Loadgen(args) => loadgen::run(args),
+        Command::Journal(JournalCommand::Verify { dir }) => journal::verify(&dir),
     }
 }

@@ -20,7 +20,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         listen: args.listen,
         metrics_listen: args.metrics_listen,
         data_dir: args.data_dir,
-        reservation_ttl: Duration::from_secs_f64(args.reservation_ttl_secs.max(0.0)),
+        reservation_ttl: ttl(args.reservation_ttl_secs)?,
+        journal_recover: args.journal_recover,
     };
     config.validate().map_err(anyhow::Error::msg)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -34,6 +35,18 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         shutdown_signal().await;
         server.stop().await.map_err(anyhow::Error::msg)
     })
+}
+
+/// The reservation time-to-live, refused unless it is a number of seconds in range.
+fn ttl(secs: f64) -> anyhow::Result<Duration> {
+    let max = fulfil::live::MAX_RESERVATION_TTL.as_secs_f64();
+    if !(secs.is_finite() && secs > 0.0 && secs <= max) {
+        anyhow::bail!(
+            "--reservation-ttl-secs: the reservation time-to-live must be a number of seconds \
+             in (0, {max}], found {secs}"
+        );
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 async fn shutdown_signal() {

@@ -1,12 +1,16 @@
-//! Batch re-optimization on the live network: the backlog is optimised against what is reserved
-//! now, and, if asked, its new assignment is reserved all or none.
+//! Batches on the live network: many orders routed in sequence, or a backlog re-optimized
+//! jointly, decided without the writer and, when committed, reserved with it held, all or none,
+//! in one record.
 
-use super::state::{Live, LiveError, State};
-use crate::batch::{BatchError, BatchOptions, BatchResult, Progress, reoptimize};
+use std::collections::HashSet;
+
+use super::LiveError;
+use super::commit::{fit_or_decide, take};
+use super::state::{Committed, Live, State, route_on, wait_durable};
+use crate::batch::{BatchOptions, BatchResult, Progress, reoptimize};
 use crate::model::Order;
-use crate::reserve::journal::Record;
-use crate::reserve::{Held, ReservationState, allocations_of};
-use crate::route::Ledger;
+use crate::reserve::Held;
+use crate::route::{Ledger, PolicyKind, Routed, route_in_sequence};
 
 /// A batch decided on the live network.
 #[derive(Debug, Clone)]
@@ -18,19 +22,140 @@ pub struct LiveBatch {
     pub reservation_ids: Vec<Option<String>>,
 }
 
-impl From<BatchError> for LiveError {
-    fn from(e: BatchError) -> Self {
-        match e {
-            BatchError::Route(e) => LiveError::Route(e),
-            other => LiveError::Invalid(other.to_string()),
+/// Refuses a batch that names an order id twice (a commit could not tell them apart).
+fn unique_ids(orders: &[Order]) -> Result<(), LiveError> {
+    let mut seen = HashSet::with_capacity(orders.len());
+    for (index, o) in orders.iter().enumerate() {
+        if !seen.insert(o.id.as_str()) {
+            return Err(LiveError::DuplicateOrder {
+                index,
+                order_id: o.id.clone(),
+            });
         }
     }
+    Ok(())
+}
+
+/// A ledger of what `state`'s book holds now.
+fn ledger_of(state: &State) -> Ledger {
+    Ledger::from_counts(
+        &state.snapshot,
+        state.book.reserved_counts(),
+        state.book.capacity_counts(),
+    )
 }
 
 impl Live {
+    /// Routes orders in sequence on the live network (each seeing what the ones before took),
+    /// deciding them in parallel where that cannot change the result. With a commit, every
+    /// order is reserved as decided, all or none, in one record: with the writer held, each
+    /// plan is checked against the current state, and from the first that no longer fits on,
+    /// orders are decided again on what is left. An order id that holds an open reservation
+    /// gets that reservation back.
+    pub fn route_batch(
+        &self,
+        orders: &[Order],
+        dry_run: bool,
+    ) -> Result<Vec<Committed>, LiveError> {
+        if !dry_run {
+            unique_ids(orders)?;
+        }
+        let decided_on = self.load();
+        let mut ledger = ledger_of(&decided_on);
+        let mut decided = Vec::with_capacity(orders.len());
+        route_in_sequence(
+            &decided_on.snapshot,
+            &mut ledger,
+            orders,
+            PolicyKind::Optimal,
+            |_, _, r| decided.push(r),
+        )?;
+        if dry_run {
+            let version = decided_on.snapshot.version();
+            return Ok(decided
+                .into_iter()
+                .map(|r| Committed {
+                    decision: r.decision,
+                    exact: r.exact,
+                    version,
+                    reservation_id: None,
+                })
+                .collect());
+        }
+        wait_durable(|ack| self.commit_batch(&decided_on, orders, decided, ack))
+    }
+
+    /// With the writer held: reserves every decided plan (or decides again), records them.
+    fn commit_batch(
+        &self,
+        decided_on: &State,
+        orders: &[Order],
+        mut decided: Vec<Routed>,
+        ack: super::commit::OnDurable,
+    ) -> Result<Vec<Committed>, LiveError> {
+        let writer = self.write()?;
+        let now = self.load();
+        let mut answers: Vec<Option<Committed>> = vec![None; orders.len()];
+        let mut taken: Vec<Held> = Vec::with_capacity(orders.len());
+        let mut fresh: Vec<usize> = Vec::new();
+        // Plans name inventory entries of the structure they were decided on, and follow its
+        // rates and policy: on another, every order is decided again.
+        let mut diverged = !(std::sync::Arc::ptr_eq(&decided_on.book, &now.book)
+            && decided_on.snapshot.same_network(&now.snapshot));
+        for (i, (order, routed)) in orders.iter().zip(decided.iter_mut()).enumerate() {
+            if let Some(held) = now.book.held_by_order(&order.id) {
+                answers[i] = Some(self.existing(&now, order, &held)?);
+                diverged = true;
+                continue;
+            }
+            let fits = if diverged {
+                None
+            } else {
+                take(&now, order, &routed.plan)
+            };
+            let held = match fits {
+                Some(held) => held,
+                None => {
+                    diverged = true;
+                    let again = route_on(&now, order);
+                    match again
+                        .map_err(LiveError::from)
+                        .and_then(|r| fit_or_decide(&now, &now, order, r))
+                    {
+                        Ok((again, held)) => {
+                            *routed = again;
+                            held
+                        }
+                        Err(e) => {
+                            for (o, h) in fresh.iter().zip(&taken) {
+                                now.book.unreserve(orders[*o].day, h);
+                            }
+                            return Err(e);
+                        }
+                    }
+                }
+            };
+            taken.push(held);
+            fresh.push(i);
+        }
+        let fresh_orders: Vec<Order> = fresh.iter().map(|&i| orders[i].clone()).collect();
+        let ids = self.record_holds(&writer, &now, &fresh_orders, taken, ack);
+        let version = now.snapshot.version();
+        for (&i, id) in fresh.iter().zip(ids) {
+            let r = &decided[i];
+            answers[i] = Some(Committed {
+                decision: r.decision.clone(),
+                exact: r.exact,
+                version,
+                reservation_id: id,
+            });
+        }
+        Ok(answers.into_iter().flatten().collect())
+    }
+
     /// Re-optimizes `orders` jointly against the current snapshot and what is reserved now. With
-    /// `commit`, reserves every order's new plan, all or none: if the network or the stock
-    /// changed so that one plan no longer fits, nothing is reserved and `Conflict` is returned.
+    /// `commit`, reserves every order's new plan, all or none: if the network changed, or the
+    /// stock changed so that one plan no longer fits, nothing is reserved.
     pub fn reoptimize(
         &self,
         orders: &[Order],
@@ -39,12 +164,13 @@ impl Live {
         progress: &(dyn Fn(&Progress) + Sync),
     ) -> Result<LiveBatch, LiveError> {
         let state = self.load();
-        let start = Ledger::from_counts(
+        let result = reoptimize(
             &state.snapshot,
-            state.book.reserved_counts(),
-            state.book.capacity_counts(),
-        );
-        let result = reoptimize(&state.snapshot, &start, orders, options, progress)?;
+            &ledger_of(&state),
+            orders,
+            options,
+            progress,
+        )?;
         let version = state.snapshot.version();
         if !commit {
             return Ok(LiveBatch {
@@ -53,91 +179,61 @@ impl Live {
                 version,
             });
         }
-
-        let guard = self.structure.read().unwrap_or_else(|e| e.into_inner());
-        let now = self.load();
-        // New stock levels are fine (every plan is checked against them below); new nodes, rows,
-        // rates or policy are not.
-        if !now.snapshot.same_network(&state.snapshot) {
-            return Err(LiveError::Conflict(format!(
-                "the network changed while the batch was optimised (version {version} → {}); \
-                 nothing was reserved",
-                now.snapshot.version()
-            )));
-        }
-        // Reserve every plan; on the first that no longer fits, give back all taken so far.
-        let mut taken = Vec::with_capacity(orders.len());
-        for (order, plan) in orders.iter().zip(&result.plans) {
-            let held = allocations_of(&now.snapshot, plan);
-            if held.is_empty() {
-                taken.push(held);
-                continue;
-            }
-            if now
-                .book
-                .try_reserve(&now.snapshot, order.day, &held)
-                .is_err()
-            {
-                for (o, h) in orders.iter().zip(&taken) {
-                    now.book.unreserve(o.day, h);
-                }
-                return Err(LiveError::Conflict(format!(
-                    "order `{}`: its stock or capacity was taken while the batch was optimised; \
-                     nothing was reserved",
-                    order.id
-                )));
-            }
-            taken.push(held);
-        }
-        let ids = self.record_all(guard, &now, orders, taken)?;
+        let reservation_ids = wait_durable(|ack| self.commit_plans(&state, orders, &result, ack))?;
         Ok(LiveBatch {
             result,
             version,
-            reservation_ids: ids,
+            reservation_ids,
         })
     }
-}
 
-impl Live {
-    /// Records reservations whose units `taken` already holds (one for each order whose hold is
-    /// not empty), journals them as one record and waits until it is on disk: a crash leaves
-    /// all of them or none. If the journal fails they are all given back. `guard` (the structure
-    /// lock, shared, under which `state` is current and the units were taken) is let go once the
-    /// record is queued.
-    pub(super) fn record_all(
+    /// With the writer held: reserves every plan of an optimised batch or none, and records them.
+    fn commit_plans(
         &self,
-        guard: std::sync::RwLockReadGuard<'_, ()>,
-        state: &State,
+        optimised_on: &State,
         orders: &[Order],
-        taken: Vec<Held>,
+        result: &BatchResult,
+        ack: super::commit::OnDurable,
     ) -> Result<Vec<Option<String>>, LiveError> {
-        let ttl = self.options.reservation_ttl;
-        let mut ids = Vec::with_capacity(orders.len());
-        let mut holds = Vec::new();
-        for (order, held) in orders.iter().zip(taken) {
-            if held.is_empty() {
-                ids.push(None);
-                continue;
+        let writer = self.write()?;
+        let now = self.load();
+        // New stock levels are fine (every plan is checked against them below); new nodes, rows,
+        // rates or policy are not.
+        if !now.snapshot.same_network(&optimised_on.snapshot)
+            || !std::sync::Arc::ptr_eq(&now.book, &optimised_on.book)
+        {
+            return Err(LiveError::NetworkChanged {
+                from: optimised_on.snapshot.version(),
+                to: now.snapshot.version(),
+            });
+        }
+        let mut taken = Vec::with_capacity(orders.len());
+        for (order, plan) in orders.iter().zip(&result.plans) {
+            let refusal = if let Some(held) = now.book.held_by_order(&order.id) {
+                Some(LiveError::OrderHeld {
+                    order_id: order.id.clone(),
+                    reservation_id: held.id,
+                })
+            } else {
+                match take(&now, order, plan) {
+                    Some(held) => {
+                        taken.push(held);
+                        None
+                    }
+                    None => Some(LiveError::Conflict(format!(
+                        "order `{}`: its stock or capacity was taken while the batch was \
+                         optimised; nothing was reserved",
+                        order.id
+                    ))),
+                }
+            };
+            if let Some(e) = refusal {
+                for (o, h) in orders.iter().zip(&taken) {
+                    now.book.unreserve(o.day, h);
+                }
+                return Err(e);
             }
-            let hold = self.hold_of(state, order, &held);
-            state.book.record(Some(hold.id.clone()), order, held, ttl);
-            ids.push(Some(hold.id.clone()));
-            holds.push(hold);
         }
-        if holds.is_empty() {
-            return Ok(ids);
-        }
-        let (tx, rx) = std::sync::mpsc::channel();
-        self.append(&Record::ReserveMany { holds }, move |r| {
-            let _ = tx.send(r);
-        });
-        drop(guard);
-        if let Err(e) = super::apply::all_durable(rx) {
-            for id in ids.iter().flatten() {
-                state.book.finish(id, ReservationState::Released);
-            }
-            return Err(e);
-        }
-        Ok(ids)
+        Ok(self.record_holds(&writer, &now, orders, taken, ack))
     }
 }

@@ -1,14 +1,25 @@
 //! The live network a service routes against: the current snapshot and its reservation book,
-//! swapped atomically (arc-swap) so readers never wait, changed by one writer at a time, and made
-//! durable by the journal before any change is acknowledged.
+//! swapped atomically (arc-swap) so readers never wait, changed by one writer in one total order,
+//! and made durable by a [`Store`](crate::reserve::Store) before any change is acknowledged.
 //!
-//! Nothing here knows gRPC; `service` converts requests and calls these methods.
+//! One room per job: [`state`] (the published state and the writer), `commit` (orders),
+//! `batch` (batches and re-optimization), `reservations` (release, confirm, expiry),
+//! `changes` (inventory and network changes), `validate` (the one validator, live and on
+//! replay), `recovery` (open, replay, compaction). Nothing here knows gRPC; `service` converts
+//! requests and calls these methods.
 
-mod apply;
 mod batch;
+mod changes;
+mod commit;
+mod error;
+mod recovery;
+mod reservations;
 mod state;
+mod validate;
 
 pub use batch::LiveBatch;
-pub use state::{
-    Committed, InventoryChange, Live, LiveError, LiveInfo, LiveOptions, Pending, State,
-};
+pub use changes::{InventoryApplied, InventoryChange};
+pub use commit::{OnDurable, fingerprint};
+pub use error::{ChangeProblem, LiveError};
+pub use reservations::OnFinished;
+pub use state::{Committed, Live, LiveInfo, LiveOptions, MAX_RESERVATION_TTL, State};

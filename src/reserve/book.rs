@@ -34,6 +34,14 @@ impl ReservationState {
         }
     }
 
+    /// The participle a refusal uses: "released", "confirmed", "expired".
+    fn ended_as(self) -> &'static str {
+        match self {
+            ReservationState::Held => "held",
+            other => other.as_str(),
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ReservationState::Held => "held",
@@ -55,6 +63,31 @@ pub struct Reservation {
     /// While held: when it expires. Once ended: when the book forgets it
     /// ([`ENDED_RETENTION`] after it ended).
     pub expires: Instant,
+    /// What the order asked for, hashed (see [`crate::reserve::Hold::fingerprint`]).
+    pub fingerprint: u64,
+}
+
+/// Why a reservation could not be ended as asked. Nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FinishError {
+    #[error("no reservation `{id}`")]
+    Unknown { id: String },
+    #[error("reservation `{id}` is {state}; it cannot be {wanted}")]
+    Ended {
+        id: String,
+        state: &'static str,
+        wanted: &'static str,
+    },
+}
+
+/// What ending a reservation did.
+#[derive(Debug, Clone)]
+pub enum Finished {
+    /// It was held and is now ended: the reservation as it was.
+    Ended(Reservation),
+    /// It had already ended so (or, for a release, expired): the reservation as it is.
+    Already(Reservation),
 }
 
 /// How long an ended reservation can still be read (and a repeated release or confirmation is a
@@ -113,6 +146,8 @@ pub struct ReservationBook {
     shards: Vec<Mutex<Shard>>,
     next_id: AtomicU64,
     held_count: AtomicU64,
+    /// The held reservation of each order id.
+    orders: Mutex<HashMap<String, String>>,
 }
 
 /// The allocations of a plan with their inventory entries.
@@ -147,6 +182,7 @@ impl ReservationBook {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             next_id: AtomicU64::new(1),
             held_count: AtomicU64::new(0),
+            orders: Mutex::new(HashMap::new()),
         }
     }
 
@@ -257,24 +293,47 @@ impl ReservationBook {
         format!("r-{}", self.next_id.fetch_add(1, Ordering::Relaxed))
     }
 
-    /// Records a reservation whose units are already reserved; returns its id.
-    pub fn record(&self, id: Option<String>, order: &Order, held: Held, ttl: Duration) -> String {
-        let id = id.unwrap_or_else(|| self.new_id());
+    /// Records a reservation whose units are already reserved.
+    pub fn record(&self, id: String, order: &Order, held: Held, ttl: Duration, fingerprint: u64) {
         self.observe_id(&id);
         let r = Reservation {
-            id: id.clone(),
+            id,
             order_id: order.id.clone(),
             day: order.day,
             held,
             state: ReservationState::Held,
             expires: Instant::now() + ttl,
+            fingerprint,
         };
+        self.insert_held(r);
+    }
+
+    fn insert_held(&self, r: Reservation) {
+        self.orders_lock().insert(r.order_id.clone(), r.id.clone());
+        let id = r.id.clone();
         self.shards[shard_of(&id)]
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(r);
         self.held_count.fetch_add(1, Ordering::Relaxed);
-        id
+    }
+
+    fn orders_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.orders.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The reservation `order_id` holds, if it holds one.
+    pub fn held_by_order(&self, order_id: &str) -> Option<Reservation> {
+        let id = self.orders_lock().get(order_id).cloned()?;
+        self.get(&id).filter(|r| r.state == ReservationState::Held)
+    }
+
+    /// Counts capacity used on `day` at `node` that no held reservation accounts for (the
+    /// units of confirmed orders), as replayed or moved to a new book.
+    pub fn add_capacity(&self, day: Option<i32>, node: NodeId, units: u32) {
+        if let Some(c) = self.day(day).get(node.index()) {
+            c.fetch_add(units, Ordering::AcqRel);
+        }
     }
 
     /// Puts back a reservation as it was (journal replay, or a move to a new book): its units and
@@ -286,11 +345,7 @@ impl ReservationBook {
             cap[node.index()].fetch_add(qty, Ordering::AcqRel);
         }
         self.observe_id(&r.id);
-        self.shards[shard_of(&r.id)]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(r);
-        self.held_count.fetch_add(1, Ordering::Relaxed);
+        self.insert_held(r);
     }
 
     /// Keeps generated ids above any id seen (replayed from the journal).
@@ -300,56 +355,50 @@ impl ReservationBook {
         }
     }
 
-    /// Ends a held reservation: its units and capacity are given back. Returns the reservation
-    /// as it was, or `None` if unknown; a reservation no longer held is returned unchanged.
-    pub fn finish(&self, id: &str, state: ReservationState) -> Option<Reservation> {
-        match self.begin_finish(id, state)? {
-            (r, true) => {
-                self.complete_finish(&r, state);
-                Some(r)
+    /// Ends a reservation: a held one gives its units back (and its capacity, unless it was
+    /// confirmed: shipped units were picked that day). Ending one that already ended the same
+    /// way, or releasing one that expired, changes nothing; any other ending of an ended
+    /// reservation is refused.
+    pub fn finish(&self, id: &str, to: ReservationState) -> Result<Finished, FinishError> {
+        let before = {
+            let mut shard = self.shards[shard_of(id)]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let Some(r) = shard.map.get_mut(id) else {
+                return Err(FinishError::Unknown { id: id.to_owned() });
+            };
+            match (r.state, to) {
+                (ReservationState::Held, ReservationState::Held) => {
+                    return Ok(Finished::Already(r.clone()));
+                }
+                (ReservationState::Held, _) => {}
+                (now, to) if now == to => return Ok(Finished::Already(r.clone())),
+                (ReservationState::Expired, ReservationState::Released) => {
+                    return Ok(Finished::Already(r.clone()));
+                }
+                (now, to) => {
+                    return Err(FinishError::Ended {
+                        id: id.to_owned(),
+                        state: now.as_str(),
+                        wanted: to.ended_as(),
+                    });
+                }
             }
-            (r, false) => Some(r),
+            let before = r.clone();
+            r.state = to;
+            r.expires = Instant::now() + ENDED_RETENTION;
+            let due = Reverse((r.expires, r.id.clone()));
+            shard.forget_due.push(due);
+            before
+        };
+        let mut orders = self.orders_lock();
+        if orders.get(&before.order_id) == Some(&before.id) {
+            orders.remove(&before.order_id);
         }
-    }
-
-    /// First half of ending a reservation: marks it `state` so no one else ends it too, but keeps
-    /// its units counted until [`complete_finish`](Self::complete_finish) (after the change is
-    /// durable). Returns the reservation as it was and whether this call started the transition.
-    pub fn begin_finish(&self, id: &str, state: ReservationState) -> Option<(Reservation, bool)> {
-        let mut shard = self.shards[shard_of(id)]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let r = shard.map.get_mut(id)?;
-        if r.state != ReservationState::Held {
-            return Some((r.clone(), false));
-        }
-        let before = r.clone();
-        r.state = state;
-        r.expires = Instant::now() + ENDED_RETENTION;
-        let due = Reverse((r.expires, r.id.clone()));
-        shard.forget_due.push(due);
-        Some((before, true))
-    }
-
-    /// Second half: gives the units (and, unless shipped, the capacity) back.
-    pub fn complete_finish(&self, before: &Reservation, state: ReservationState) {
-        // Shipped units were picked: that day's capacity stays used.
-        self.give_back(before, state != ReservationState::Confirmed);
+        drop(orders);
+        self.give_back(&before, to != ReservationState::Confirmed);
         self.held_count.fetch_sub(1, Ordering::Relaxed);
-    }
-
-    /// Undoes [`begin_finish`](Self::begin_finish) when the change could not be made durable.
-    pub fn abort_finish(&self, before: &Reservation) {
-        let mut shard = self.shards[shard_of(&before.id)]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if let Some(r) = shard.map.get_mut(&before.id) {
-            r.state = ReservationState::Held;
-            r.expires = before.expires;
-            shard
-                .hold_due
-                .push(Reverse((before.expires, before.id.clone())));
-        }
+        Ok(Finished::Ended(before))
     }
 
     /// Forgets ended reservations past their retention; returns how many.
@@ -389,8 +438,7 @@ impl ReservationBook {
             .cloned()
     }
 
-    /// Ids of held reservations past their expiry. Each is returned once: a caller that cannot
-    /// end one puts it back with [`abort_finish`](Self::abort_finish).
+    /// Ids of held reservations past their expiry. Each is returned once.
     pub fn expired(&self, now: Instant) -> Vec<String> {
         let mut out = Vec::new();
         for s in &self.shards {

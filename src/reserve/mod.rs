@@ -1,15 +1,19 @@
-//! Reservations that never oversell, and the journal that never loses an acknowledged change.
+//! Reservations that never oversell, and the stores that never lose an acknowledged change.
 //!
 //! [`ReservationBook`] holds, beside an immutable snapshot, what committed orders have reserved:
-//! one atomic counter per inventory entry and per node and day of capacity. A commit reserves
-//! every allocation of a plan with compare-and-swap against the limit, or none of them, so
-//! concurrent commits never take more than ATS and need no lock around routing.
-//! [`journal`] appends every acknowledged change to a checksummed log with group commit.
+//! one atomic counter per inventory entry and per node and day of capacity, which routing reads
+//! without a lock. Every change to it is made by the live state's one writer.
+//! [`Record`] is what a change is recorded as; [`Store`] makes records durable in order, with
+//! [`journal`] (a checksummed log with group commit) as the embedded implementation.
 
 mod book;
 pub mod journal;
+mod record;
+pub mod store;
 
 pub use book::{
-    ENDED_RETENTION, Held, Reservation, ReservationBook, ReservationState, ReserveConflict,
-    allocations_of,
+    ENDED_RETENTION, FinishError, Finished, Held, Reservation, ReservationBook, ReservationState,
+    ReserveConflict, allocations_of,
 };
+pub use record::{Hold, Record};
+pub use store::{MemoryStore, Recovered, Store, StoreError};

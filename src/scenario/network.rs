@@ -370,5 +370,13 @@ pub fn parse_policy(path: &Path, text: &str) -> Result<Policy, LoadError> {
         "backorder_penalty",
         format!("expected a number ≥ 0, found {}", policy.backorder_penalty),
     )?;
+    check(
+        policy.max_shipments >= 1,
+        "max_shipments",
+        format!(
+            "expected an integer ≥ 1 (an order needs at least one shipment), found {}",
+            policy.max_shipments
+        ),
+    )?;
     Ok(policy)
 }

@@ -2,31 +2,48 @@
 
 use tonic::{Code, Status};
 
-use crate::live::LiveError;
+use crate::live::{ChangeProblem, LiveError};
 use crate::route::RouteError;
 use crate::scenario::LoadError;
 
-/// Maps a core error to a status with the reason in words.
-pub fn status_of(e: &LiveError) -> Status {
-    let code = match e {
+/// The status code of a core error.
+pub fn code_of(e: &LiveError) -> Code {
+    match e {
         LiveError::Load(LoadError::Io { .. }) => Code::NotFound,
         LiveError::Load(_) => Code::InvalidArgument,
         LiveError::Route(RouteError::UnknownSku { .. } | RouteError::UnknownNode { .. }) => {
             Code::NotFound
         }
         LiveError::Route(_) => Code::InvalidArgument,
-        LiveError::Invalid(_) => Code::InvalidArgument,
-        LiveError::NotFound(_) => Code::NotFound,
-        LiveError::Conflict(_) => Code::Aborted,
-        LiveError::Journal(_) => Code::Unavailable,
-    };
-    Status::new(code, e.to_string())
+        LiveError::Build(_)
+        | LiveError::EmptyNetwork
+        | LiveError::InvalidNode { .. }
+        | LiveError::InvalidSetting { .. }
+        | LiveError::DuplicateOrder { .. }
+        | LiveError::Batch(_) => Code::InvalidArgument,
+        LiveError::InvalidChange { problem, .. } => match problem {
+            ChangeProblem::UnknownNode(_) | ChangeProblem::UnknownSku(_) => Code::NotFound,
+            ChangeProblem::NeedsOneOf | ChangeProblem::Overflow { .. } => Code::InvalidArgument,
+        },
+        LiveError::UnknownReservation { .. } => Code::NotFound,
+        LiveError::ReservationEnded { .. } => Code::FailedPrecondition,
+        LiveError::OrderHeld { .. } => Code::AlreadyExists,
+        LiveError::Conflict(_) | LiveError::NetworkChanged { .. } => Code::Aborted,
+        LiveError::Store(_) | LiveError::Unavailable { .. } => Code::Unavailable,
+    }
+}
+
+/// Maps a core error to a status with the reason in words.
+pub fn status_of(e: &LiveError) -> Status {
+    Status::new(code_of(e), e.to_string())
 }
 
 /// Whether a status is a client's mistake (for metrics).
 pub fn outcome_label(status: &Status) -> &'static str {
     match status.code() {
-        Code::InvalidArgument | Code::NotFound | Code::FailedPrecondition => "invalid",
+        Code::InvalidArgument | Code::NotFound | Code::FailedPrecondition | Code::AlreadyExists => {
+            "invalid"
+        }
         _ => "error",
     }
 }

@@ -47,17 +47,15 @@ async fn change(
     result.map(Response::new)
 }
 
-fn change_of(c: pb::InventoryChange, i: u64) -> Result<InventoryChange, Status> {
+/// A protobuf change as the core's; a change with neither `set_on_hand` nor `adjust` is
+/// refused by the core's validator with its place in the call.
+fn change_of(c: pb::InventoryChange) -> InventoryChange {
     let (set_on_hand, adjust) = match c.change {
         Some(pb::inventory_change::Change::SetOnHand(v)) => (Some(v), None),
         Some(pb::inventory_change::Change::Adjust(d)) => (None, Some(d)),
-        None => {
-            return Err(Status::invalid_argument(format!(
-                "change {i}: one of set_on_hand or adjust is required"
-            )));
-        }
+        None => (None, None),
     };
-    Ok(InventoryChange {
+    InventoryChange {
         node_id: c.node_id,
         sku: c.sku,
         set_on_hand,
@@ -65,6 +63,46 @@ fn change_of(c: pb::InventoryChange, i: u64) -> Result<InventoryChange, Status> 
         safety_stock: c.safety_stock,
         source: c.source,
         sequence: c.sequence,
+    }
+}
+
+/// Applies one burst of changes and waits until what was applied is durable. A refused change
+/// is named by its place in the whole call (`before` changes came in earlier bursts, `applied`
+/// of them were applied).
+async fn apply_burst(
+    live: Arc<Live>,
+    changes: Vec<InventoryChange>,
+    before: u64,
+    applied: u64,
+) -> Result<crate::live::InventoryApplied, Status> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let result = tokio::task::spawn_blocking(move || {
+        live.apply_inventory(&changes, move |r| {
+            let _ = tx.send(r);
+        })
+    })
+    .await
+    .map_err(|e| Status::internal(e.to_string()))?;
+    match rx.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(status_of(&e)),
+        Err(_) => return Err(Status::unavailable("the store stopped")),
+    }
+    result.map_err(|e| match e {
+        LiveError::InvalidChange {
+            index,
+            source_name,
+            sequence,
+            applied_before,
+            problem,
+        } => status_of(&LiveError::InvalidChange {
+            index: before + index,
+            source_name,
+            sequence,
+            applied_before: applied + applied_before,
+            problem,
+        }),
+        other => status_of(&other),
     })
 }
 
@@ -161,33 +199,50 @@ impl pb::network_server::Network for NetworkService {
         request: Request<Streaming<pb::InventoryChange>>,
     ) -> Result<Response<pb::StreamInventoryResponse>, Status> {
         let start = Instant::now();
-        // Coalesce bursts: whatever arrives within 2 ms (up to 4,096 changes) is one version.
+        let live = self.live.get()?;
+        // Changes are applied in order as they arrive; a burst that arrives within 2 ms (up to
+        // 4,096 changes) is applied as one version.
         let stream = request
             .into_inner()
             .chunks_timeout(4096, Duration::from_millis(2));
         tokio::pin!(stream);
-        let (mut applied, mut skipped, mut version) = (0u64, 0u64, self.live.get()?.info().version);
-        let mut index = 0u64;
+        let mut total = pb::StreamInventoryResponse {
+            snapshot_version: live.info().version,
+            ..Default::default()
+        };
+        let mut received = 0u64;
+        let mut result = Ok(());
         while let Some(chunk) = stream.next().await {
             let mut changes = Vec::with_capacity(chunk.len());
+            let mut broken = None;
             for msg in chunk {
-                changes.push(change_of(msg?, index)?);
-                index += 1;
+                match msg {
+                    Ok(m) => changes.push(change_of(m)),
+                    Err(e) => {
+                        broken = Some(e);
+                        break;
+                    }
+                }
             }
-            let live = self.live.get()?;
-            let (a, s, v) = tokio::task::spawn_blocking(move || live.apply_inventory(&changes))
-                .await
-                .map_err(|e| Status::internal(e.to_string()))?
-                .map_err(|e| status_of(&e))?;
-            applied += a;
-            skipped += s;
-            version = v;
+            let n = changes.len() as u64;
+            match apply_burst(live.clone(), changes, received, total.applied).await {
+                Ok(a) => {
+                    total.applied += a.applied;
+                    total.skipped_repeats += a.skipped;
+                    total.snapshot_version = a.version;
+                }
+                Err(status) => {
+                    result = Err(status);
+                    break;
+                }
+            }
+            received += n;
+            if let Some(e) = broken {
+                result = Err(e);
+                break;
+            }
         }
-        let result = Ok(pb::StreamInventoryResponse {
-            applied,
-            skipped_repeats: skipped,
-            snapshot_version: version,
-        });
+        let result = result.map(|()| total);
         observe("StreamInventory", start, &result);
         result.map(Response::new)
     }

@@ -37,24 +37,30 @@ fn response(live: &Live, r: &Reservation) -> pb::ReservationResponse {
     }
 }
 
-async fn run(
+/// Ends a reservation as `to`, answering once the change is durable.
+async fn finish(
     live: Arc<Live>,
     rpc: &'static str,
     req: pb::ReservationRef,
-    f: fn(&Live, &str) -> Result<Reservation, crate::live::LiveError>,
+    to: ReservationState,
 ) -> Result<Response<pb::ReservationResponse>, Status> {
     let start = Instant::now();
     let result = if req.reservation_id.is_empty() {
         Err(Status::invalid_argument("reservation_id: required"))
     } else {
-        tokio::task::spawn_blocking(move || {
-            f(&live, &req.reservation_id)
-                .map(|r| response(&live, &r))
-                .map_err(|e| status_of(&e))
-        })
-        .await
-        .map_err(|e| Status::internal(e.to_string()))
-        .and_then(|r| r)
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        live.finish(
+            &req.reservation_id,
+            to,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        match rx.await {
+            Ok(Ok(r)) => Ok(response(&live, &r)),
+            Ok(Err(e)) => Err(status_of(&e)),
+            Err(_) => Err(Status::unavailable("the store stopped")),
+        }
     };
     observe(rpc, start, &result);
     result.map(Response::new)
@@ -66,35 +72,26 @@ impl pb::reservations_server::Reservations for ReservationsService {
         &self,
         request: Request<pb::ReservationRef>,
     ) -> Result<Response<pb::ReservationResponse>, Status> {
-        let start = Instant::now();
         let live = self.live.get()?;
-        let id = request.into_inner().reservation_id;
-        let result = if id.is_empty() {
-            Err(Status::invalid_argument("reservation_id: required"))
-        } else {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            live.finish_async(&id, ReservationState::Released, move |r| {
-                let _ = tx.send(r);
-            });
-            match rx.await {
-                Ok(Ok(r)) => Ok(response(&live, &r)),
-                Ok(Err(e)) => Err(status_of(&e)),
-                Err(_) => Err(Status::unavailable("journal writer stopped")),
-            }
-        };
-        observe("Release", start, &result);
-        result.map(Response::new)
+        finish(
+            live,
+            "Release",
+            request.into_inner(),
+            ReservationState::Released,
+        )
+        .await
     }
 
     async fn confirm(
         &self,
         request: Request<pb::ReservationRef>,
     ) -> Result<Response<pb::ReservationResponse>, Status> {
-        run(
-            self.live.get()?,
+        let live = self.live.get()?;
+        finish(
+            live,
             "Confirm",
             request.into_inner(),
-            Live::confirm,
+            ReservationState::Confirmed,
         )
         .await
     }
@@ -103,12 +100,17 @@ impl pb::reservations_server::Reservations for ReservationsService {
         &self,
         request: Request<pb::ReservationRef>,
     ) -> Result<Response<pb::ReservationResponse>, Status> {
-        run(
-            self.live.get()?,
-            "Get",
-            request.into_inner(),
-            Live::reservation,
-        )
-        .await
+        let start = Instant::now();
+        let live = self.live.get()?;
+        let id = request.into_inner().reservation_id;
+        let result = if id.is_empty() {
+            Err(Status::invalid_argument("reservation_id: required"))
+        } else {
+            live.reservation(&id)
+                .map(|r| response(&live, &r))
+                .map_err(|e| status_of(&e))
+        };
+        observe("Get", start, &result);
+        result.map(Response::new)
     }
 }

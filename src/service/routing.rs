@@ -53,32 +53,33 @@ async fn route_one(
     let dry_run = req.dry_run;
     // Acknowledged only once on disk; concurrent commits share one fsync.
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let on_durable = move |r: Result<(), String>| {
+    let on_durable = move |r: Result<(), crate::live::LiveError>| {
         let _ = tx.send(r);
     };
-    let (order, pending) = if order.lines.len() > INLINE_LINES {
+    let (order, committed) = if order.lines.len() > INLINE_LINES {
         let live = live.clone();
         blocking(move || {
-            let p = live
+            let c = live
                 .reserve(&order, dry_run, on_durable)
                 .map_err(|e| status_of(&e))?;
-            Ok((order, p))
+            Ok((order, c))
         })
         .await?
     } else {
-        let p = live
+        let c = live
             .reserve(&order, dry_run, on_durable)
             .map_err(|e| status_of(&e))?;
-        (order, p)
+        (order, c)
     };
-    let durable = rx
-        .await
-        .unwrap_or_else(|_| Err("journal writer stopped".into()));
-    if let Err(e) = durable {
-        live.abandon(&pending);
-        return Err(Status::unavailable(format!("journal: {e}")));
+    match rx.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(status_of(&e)),
+        Err(_) => {
+            return Err(Status::unavailable(
+                "the store stopped before the commit was durable",
+            ));
+        }
     }
-    let committed = pending.committed;
     let outcome = if committed.decision.backordered.is_empty() {
         "complete"
     } else if committed.decision.shipments.is_empty() {

@@ -25,6 +25,8 @@ pub struct ServeConfig {
     pub metrics_listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
     pub reservation_ttl: Duration,
+    /// What recovery does with a damaged journal.
+    pub journal_recover: crate::reserve::journal::RecoverMode,
 }
 
 impl ServeConfig {
@@ -42,8 +44,12 @@ impl ServeConfig {
                 self.scenario.display()
             ));
         }
-        if self.reservation_ttl.is_zero() {
-            return Err("the reservation time-to-live must be above zero".into());
+        if self.reservation_ttl.is_zero() || self.reservation_ttl > crate::live::MAX_RESERVATION_TTL
+        {
+            return Err(format!(
+                "the reservation time-to-live must be above zero and at most {} seconds",
+                crate::live::MAX_RESERVATION_TTL.as_secs()
+            ));
         }
         if let Some(m) = self.metrics_listen
             && m == self.listen
@@ -159,6 +165,7 @@ pub async fn serve(config: ServeConfig) -> Result<Server, String> {
         scenario: config.scenario.clone(),
         data_dir: config.data_dir.clone(),
         reservation_ttl: config.reservation_ttl,
+        recover: config.journal_recover,
     };
     let live = tokio::task::spawn_blocking(move || Live::open(options))
         .await

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use fulfil::reserve::journal::{self, Journal, Record};
+use fulfil::reserve::journal::{self, Journal, Record, RecoverMode};
 
 fn release(id: &str) -> Record {
     Record::Release { id: id.into() }
@@ -21,9 +21,9 @@ fn files(dir: &Path) -> Vec<String> {
 
 fn roll(j: &Journal) -> u64 {
     let (tx, rx) = std::sync::mpsc::channel();
-    j.roll(move |r| {
+    j.roll(Box::new(move |r| {
         let _ = tx.send(r);
-    });
+    }));
     rx.recv().expect("ack").expect("rolls")
 }
 
@@ -36,7 +36,7 @@ fn a_crash_between_roll_and_checkpoint_replays_both_segments_in_order() {
     j.append_blocking(&release("c")).expect("append");
     assert_eq!(j.size(), 8 + br#"{"kind":"release","id":"c"}"#.len() as u64);
     // No checkpoint of generation 2 yet: as after a crash right after the roll.
-    let r = journal::recover(dir.path()).expect("recovers");
+    let r = journal::recover(dir.path(), RecoverMode::Refuse).expect("recovers");
     assert_eq!(r.records, [release("a"), release("b"), release("c")]);
     assert_eq!(r.generation, 2);
     assert_eq!(
@@ -53,7 +53,7 @@ fn a_crash_between_roll_and_checkpoint_replays_both_segments_in_order() {
         files(dir.path()),
         ["checkpoint-000000000002.log", "journal-000000000002.log"]
     );
-    let r = journal::recover(dir.path()).expect("recovers");
+    let r = journal::recover(dir.path(), RecoverMode::Refuse).expect("recovers");
     assert_eq!(r.records, [release("state"), release("c")]);
 }
 
@@ -78,7 +78,7 @@ fn a_torn_record_ends_the_segment_and_preallocated_space_reads_as_its_end() {
     f.write_all(&7u32.to_le_bytes()).expect("write");
     f.write_all(br#"{"kind":"rel"#).expect("write");
     drop(f);
-    let r = journal::recover(dir.path()).expect("recovers");
+    let r = journal::recover(dir.path(), RecoverMode::Refuse).expect("recovers");
     assert_eq!(r.records, [release("kept")]);
 }
 
@@ -93,7 +93,7 @@ fn a_journal_from_before_segments_is_read_then_replaced() {
         bytes.extend_from_slice(&payload);
     }
     std::fs::write(dir.path().join("journal.log"), &bytes).expect("write");
-    let r = journal::recover(dir.path()).expect("recovers");
+    let r = journal::recover(dir.path(), RecoverMode::Refuse).expect("recovers");
     assert_eq!(r.records, [release("x"), release("y")]);
     assert_eq!(r.generation, 0);
     let _j = Journal::start(dir.path(), r.generation + 1, &r.records).expect("starts");
@@ -102,7 +102,9 @@ fn a_journal_from_before_segments_is_read_then_replaced() {
         ["checkpoint-000000000001.log", "journal-000000000001.log"]
     );
     assert_eq!(
-        journal::recover(dir.path()).expect("recovers").records,
+        journal::recover(dir.path(), RecoverMode::Refuse)
+            .expect("recovers")
+            .records,
         [release("x"), release("y")]
     );
 }

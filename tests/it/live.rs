@@ -48,6 +48,7 @@ fn durable(scenario: &std::path::Path, data: &std::path::Path) -> LiveOptions {
         scenario: scenario.to_owned(),
         data_dir: Some(data.to_owned()),
         reservation_ttl: Duration::from_secs(600),
+        recover: Default::default(),
     }
 }
 
@@ -155,6 +156,7 @@ fn releases_confirms_and_inventory_survive_compaction_and_replay() {
         scenario: root().join("tests/conformance/c1-rules"),
         data_dir: Some(data.path().to_owned()),
         reservation_ttl: Duration::from_secs(600),
+        recover: Default::default(),
     };
     let live = Live::open(options.clone()).expect("opens");
     let mut ids = Vec::new();
@@ -183,7 +185,7 @@ fn releases_confirms_and_inventory_survive_compaction_and_replay() {
     live.release(&ids[0]).expect("release");
     live.compact(0).expect("compacts");
     live.confirm(&ids[1]).expect("confirm");
-    live.apply_inventory(&[InventoryChange {
+    live.apply_inventory_blocking(&[InventoryChange {
         node_id: "ST-LA".into(),
         sku: "A".into(),
         set_on_hand: None,
@@ -225,8 +227,10 @@ fn releases_confirms_and_inventory_survive_compaction_and_replay() {
         ]
     );
     // The source's sequence survives compaction: the same change again is a repeat.
-    let (applied, skipped, _) = again
-        .apply_inventory(&[InventoryChange {
+    let fulfil::live::InventoryApplied {
+        applied, skipped, ..
+    } = again
+        .apply_inventory_blocking(&[InventoryChange {
             node_id: "ST-LA".into(),
             sku: "A".into(),
             set_on_hand: None,
@@ -264,7 +268,7 @@ fn compaction_while_commits_releases_confirms_and_stock_changes_run_loses_nothin
         let live = live.clone();
         std::thread::spawn(move || {
             for seq in 1..=200u64 {
-                live.apply_inventory(&[InventoryChange {
+                live.apply_inventory_blocking(&[InventoryChange {
                     node_id: "DC-C".into(),
                     sku: "P".into(),
                     set_on_hand: None,
@@ -345,6 +349,7 @@ fn a_reservation_in_both_the_checkpoint_and_the_next_segment_is_held_once() {
         allocations: vec![("DC-A".into(), "P".into(), 4)],
         at_ms: 0,
         ttl_ms: u64::MAX / 4,
+        fingerprint: 0,
     });
     // What a compaction leaves when the order was reserved between the roll and the capture.
     let j = Journal::start(data.path(), 1, std::slice::from_ref(&reserve)).expect("starts");
@@ -427,6 +432,7 @@ fn batches_and_single_commits_racing_never_oversell_and_reserve_what_they_acknow
             scenario: s.path().to_owned(),
             data_dir: None,
             reservation_ttl: Duration::from_secs(600),
+            recover: Default::default(),
         })
         .expect("opens"),
     );
@@ -485,7 +491,7 @@ fn reservation_ids_are_never_given_twice_across_rebuilds_and_restarts() {
     let b = commit(&live, "b");
     live.release(&b).expect("release");
     // A new (node, SKU) pair changes the inventory structure: a new book.
-    live.apply_inventory(&[InventoryChange {
+    live.apply_inventory_blocking(&[InventoryChange {
         node_id: "DC-B".into(),
         sku: "Q".into(),
         set_on_hand: Some(3),

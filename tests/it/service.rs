@@ -21,6 +21,7 @@ pub async fn start(scenario: &Path, data_dir: Option<&Path>) -> Server {
         metrics_listen: None,
         data_dir: data_dir.map(Path::to_owned),
         reservation_ttl: Duration::from_secs(1800),
+        journal_recover: Default::default(),
     })
     .await
     .expect("server starts")
@@ -332,7 +333,8 @@ async fn reservations_inventory_and_network_changes() {
         2
     );
 
-    // A bad change in a stream applies nothing.
+    // Changes apply in order as they arrive: a bad one fails the call naming its place and
+    // sequence, and the ones before it stay applied.
     let version = resp.snapshot_version;
     let bad = pb::InventoryChange {
         node_id: "NOWHERE".into(),
@@ -343,13 +345,20 @@ async fn reservations_inventory_and_network_changes() {
         .await
         .expect_err("unknown node");
     assert_eq!(err.code(), Code::NotFound);
-    assert!(err.message().contains("NOWHERE"), "{}", err.message());
+    for part in [
+        "NOWHERE",
+        "change 1 ",
+        "sequence 2",
+        "the 1 changes before it were applied",
+    ] {
+        assert!(err.message().contains(part), "{part}: {}", err.message());
+    }
     let info = network
         .get_snapshot_info(pb::SnapshotInfoRequest {})
         .await
         .expect("info")
         .into_inner();
-    assert_eq!(info.version, version);
+    assert_eq!(info.version, version + 1);
 
     // Network changes publish new versions and routing follows them.
     let info = network

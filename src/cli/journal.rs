@@ -1,0 +1,44 @@
+//! `fulfil journal verify DIR`: what a data folder holds, and whether a start would refuse it.
+
+use std::path::Path;
+
+use fulfil::reserve::journal;
+
+pub fn verify(dir: &Path) -> anyhow::Result<()> {
+    if !dir.is_dir() {
+        anyhow::bail!("{}: not a folder", dir.display());
+    }
+    let report = journal::verify(dir)?;
+    if report.files.is_empty() {
+        println!("{}: no journal files (a start begins empty)", dir.display());
+    }
+    for f in &report.files {
+        let kinds: Vec<String> = f.kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let complete = match f.complete {
+            Some(true) => ", complete",
+            Some(false) => ", INCOMPLETE (no closing record)",
+            None => "",
+        };
+        println!(
+            "{}: {} records in {} bytes{complete}{}{}",
+            f.path.display(),
+            f.records,
+            f.good_bytes,
+            if kinds.is_empty() { "" } else { ": " },
+            kinds.join(", ")
+        );
+        if let Some(d) = &f.damage {
+            println!("  damage: {d}");
+        }
+    }
+    match &report.refused {
+        None => {
+            println!(
+                "a start replays {} records (generation {}) and holds {} reservations",
+                report.records, report.generation, report.held
+            );
+            Ok(())
+        }
+        Some(e) => anyhow::bail!("a start would refuse: {e}"),
+    }
+}

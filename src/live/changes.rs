@@ -1,0 +1,424 @@
+//! Changes to the network: stock levels from inventory feeds, nodes, rates, policy, a whole new
+//! scenario. Each is validated by the same code a replay runs, applied with the writer held (a
+//! change of structure moves every reservation to a new book while nothing else can change
+//! it), and recorded in the same turn.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::LiveError;
+use super::error::ChangeProblem;
+use super::state::{Live, State, Writer, wait_durable};
+use super::validate;
+use crate::model::{Node, NodeId, Policy, SkuId};
+use crate::reserve::{Record, Reservation, ReservationBook};
+use crate::snapshot::{InventoryRow, NetworkData, Snapshot};
+
+pub(crate) fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// An inventory change as the core sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InventoryChange {
+    pub node_id: String,
+    pub sku: String,
+    pub set_on_hand: Option<u32>,
+    pub adjust: Option<i64>,
+    pub safety_stock: Option<u32>,
+    pub source: String,
+    pub sequence: u64,
+}
+
+/// What a call of [`Live::apply_inventory`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InventoryApplied {
+    pub applied: u64,
+    /// Repeats of a (source, sequence) already applied.
+    pub skipped: u64,
+    pub version: u64,
+}
+
+/// New (on_hand, safety_stock) per (node, SKU), in the order first touched.
+#[derive(Default)]
+struct Levels {
+    map: HashMap<(NodeId, SkuId), (u32, u32)>,
+    order: Vec<(NodeId, SkuId)>,
+}
+
+impl Live {
+    /// New stock levels on the same structure: `(entry, delta of on_hand)`, saturating at zero.
+    pub(super) fn adjust_levels(&self, current: &State, changes: &[(usize, i64)]) {
+        let inv = current.snapshot.inventory();
+        let mut levels: HashMap<usize, (u32, u32)> = HashMap::new();
+        for &(e, delta) in changes {
+            let s = inv.stock(e);
+            let level = levels.entry(e).or_insert((s.on_hand, s.safety_stock));
+            level.0 = validate::adjusted(level.0, delta).unwrap_or(u32::MAX);
+        }
+        let list: Vec<(usize, u32, u32)> =
+            levels.into_iter().map(|(e, (o, s))| (e, o, s)).collect();
+        let next = current
+            .snapshot
+            .with_inventory(inv.with_levels(&list), current.snapshot.version() + 1);
+        self.publish(next, current.book.clone());
+    }
+
+    /// Applies inventory changes in order: repeats (sequence not above the source's last) are
+    /// skipped; the changes before the first bad one are applied and recorded, and the bad one
+    /// is returned as an error naming its place, with how many were applied before it.
+    /// `on_durable` runs once what was applied is durable.
+    pub fn apply_inventory(
+        &self,
+        changes: &[InventoryChange],
+        on_durable: impl FnOnce(Result<(), LiveError>) + Send + 'static,
+    ) -> Result<InventoryApplied, LiveError> {
+        let mut writer = self.write()?;
+        let current = self.load();
+        let snap = &current.snapshot;
+        let mut sources = writer.sources.clone();
+        let mut levels = Levels::default();
+        let mut applied: Vec<&InventoryChange> = Vec::new();
+        let mut skipped = 0;
+        let mut refused = None;
+        for (index, c) in changes.iter().enumerate() {
+            if let Err(problem) = level_of(snap, &mut levels, c, true) {
+                refused = Some(LiveError::InvalidChange {
+                    index: index as u64,
+                    source_name: c.source.clone(),
+                    sequence: c.sequence,
+                    applied_before: applied.len() as u64,
+                    problem,
+                });
+                break;
+            }
+            if !c.source.is_empty() {
+                let seen = sources.entry(c.source.clone()).or_insert(0);
+                if c.sequence <= *seen && *seen > 0 {
+                    skipped += 1;
+                    continue;
+                }
+                *seen = c.sequence;
+            }
+            level_of(snap, &mut levels, c, false).ok();
+            applied.push(c);
+        }
+        let mut version = snap.version();
+        if !applied.is_empty() {
+            version += 1;
+            self.publish_levels(&writer, &current, &levels, version)?;
+            writer.sources = sources;
+            metrics::counter!("fulfil_inventory_changes_total").increment(applied.len() as u64);
+        }
+        let records = applied.iter().map(|c| record_of(c)).collect();
+        self.record(&writer, records, on_durable);
+        match refused {
+            Some(e) => Err(e),
+            None => Ok(InventoryApplied {
+                applied: applied.len() as u64,
+                skipped,
+                version,
+            }),
+        }
+    }
+
+    /// [`apply_inventory`](Self::apply_inventory), waiting until it is durable.
+    pub fn apply_inventory_blocking(
+        &self,
+        changes: &[InventoryChange],
+    ) -> Result<InventoryApplied, LiveError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let result = self.apply_inventory(changes, move |r| {
+            let _ = tx.send(r);
+        });
+        rx.recv()
+            .unwrap_or(Err(LiveError::Store(crate::reserve::StoreError::Stopped)))?;
+        result
+    }
+
+    /// Publishes new levels: on the same structure, or, if a (node, SKU) is new, on a rebuilt
+    /// one with the reservations moved over.
+    fn publish_levels(
+        &self,
+        writer: &Writer,
+        current: &State,
+        levels: &Levels,
+        version: u64,
+    ) -> Result<(), LiveError> {
+        let snap = &current.snapshot;
+        let inv = snap.inventory();
+        let entries: Option<Vec<(usize, u32, u32)>> = levels
+            .order
+            .iter()
+            .map(|&(n, k)| {
+                let (o, s) = levels.map[&(n, k)];
+                inv.entry(n, k).map(|e| (e, o, s))
+            })
+            .collect();
+        if let Some(list) = entries {
+            self.publish(
+                snap.with_inventory(inv.with_levels(&list), version),
+                current.book.clone(),
+            );
+            return Ok(());
+        }
+        let mut data = snap.to_network_data();
+        let mut index: HashMap<(NodeId, SkuId), usize> = data
+            .inventory
+            .iter()
+            .enumerate()
+            .map(|(i, r)| ((r.node, r.sku), i))
+            .collect();
+        for &(node, sku) in &levels.order {
+            let (on_hand, safety_stock) = levels.map[&(node, sku)];
+            let i = *index.entry((node, sku)).or_insert_with(|| {
+                data.inventory.push(InventoryRow {
+                    node,
+                    sku,
+                    on_hand: 0,
+                    safety_stock: 0,
+                });
+                data.inventory.len() - 1
+            });
+            data.inventory[i].on_hand = on_hand;
+            data.inventory[i].safety_stock = safety_stock;
+        }
+        self.rebuild(writer, data, version, true)
+    }
+
+    /// Publishes a rebuilt network; with `keep`, held and ended reservations and the capacity
+    /// confirmed orders used move to the new book. Called with the writer held, so the old book
+    /// cannot change meanwhile.
+    pub(super) fn rebuild(
+        &self,
+        _writer: &Writer,
+        data: NetworkData,
+        version: u64,
+        keep: bool,
+    ) -> Result<(), LiveError> {
+        if data.nodes.is_empty() {
+            return Err(LiveError::EmptyNetwork);
+        }
+        let snapshot = Snapshot::build(data, version)?;
+        let book = Arc::new(ReservationBook::new(&snapshot));
+        let old = self.load();
+        // Ids are never given twice, whatever happens to the reservations.
+        book.ids_from(old.book.next_id());
+        if keep {
+            move_reservations(&old, &snapshot, &book);
+        }
+        self.publish(snapshot, book);
+        Ok(())
+    }
+
+    /// Replaces the network with a scenario folder; held reservations are dropped. With a data
+    /// folder, its network files are copied there first and loaded from the copy, which the
+    /// record names by hash: a replay never reads `path` again.
+    pub fn load_scenario(&self, path: &str) -> Result<u64, LiveError> {
+        let dir = std::path::absolute(Path::new(path)).map_err(|e| {
+            LiveError::Load(crate::scenario::LoadError::Io {
+                path: path.into(),
+                source: e,
+            })
+        })?;
+        let (snapshot, sha256) = match &self.options.data_dir {
+            Some(data) => {
+                validate::scenario_snapshot(&dir)?;
+                let (copy, sha) = validate::keep_scenario(&dir, data)?;
+                (validate::scenario_snapshot(&copy)?, Some(sha))
+            }
+            None => (validate::scenario_snapshot(&dir)?, None),
+        };
+        let record = Record::LoadScenario {
+            path: dir.display().to_string(),
+            sha256,
+        };
+        self.replace_scenario(snapshot, record)
+    }
+
+    /// Puts a loaded scenario in place (live, or replaying its record).
+    pub(super) fn replace_scenario(
+        &self,
+        loaded: Snapshot,
+        record: Record,
+    ) -> Result<u64, LiveError> {
+        wait_durable(|ack| {
+            let mut writer = self.write()?;
+            let version = self.load().snapshot.version() + 1;
+            self.rebuild(&writer, loaded.to_network_data(), version, false)?;
+            writer.base = Some(self.load().snapshot.clone());
+            writer.base_record = Some(record.clone());
+            writer.network_changed = false;
+            writer.sources.clear();
+            self.record(&writer, vec![record], ack);
+            Ok(version)
+        })
+    }
+
+    /// Adds nodes or replaces those with the same id. They are checked by the scenario's
+    /// `nodes.csv` rules (what the record replays through), then the network is rebuilt.
+    pub fn upsert_nodes(&self, nodes: Vec<Node>) -> Result<u64, LiveError> {
+        let text = validate::nodes_text(&nodes)?;
+        self.upsert_nodes_csv(&text)
+    }
+
+    /// Adds or replaces the nodes of `nodes.csv` text (the record of an upsert).
+    pub(super) fn upsert_nodes_csv(&self, text: &str) -> Result<u64, LiveError> {
+        let nodes = crate::scenario::parse_nodes(text)?;
+        self.change_network(
+            Record::UpsertNodes {
+                nodes_csv: text.to_owned(),
+            },
+            |data| {
+                for n in nodes {
+                    match data.nodes.iter_mut().find(|m| m.id == n.id) {
+                        Some(m) => *m = n,
+                        None => data.nodes.push(n),
+                    }
+                }
+                Ok(())
+            },
+        )
+    }
+
+    /// Replaces every carrier rate, from `rates.csv` text.
+    pub fn replace_rates(&self, rates_csv: &str) -> Result<u64, LiveError> {
+        let record = Record::ReplaceRates {
+            rates_csv: rates_csv.to_owned(),
+        };
+        self.change_network(record, |data| {
+            data.rates = crate::scenario::parse_rates(rates_csv, &data.zones)?;
+            Ok(())
+        })
+    }
+
+    /// Replaces the policy (checked by the scenario's `policy.toml` rules).
+    pub fn replace_policy(&self, policy: Policy) -> Result<u64, LiveError> {
+        let (text, policy) = validate::policy_text(&policy)?;
+        self.replace_policy_parsed(text, policy)
+    }
+
+    pub(super) fn replace_policy_parsed(
+        &self,
+        policy_toml: String,
+        policy: Policy,
+    ) -> Result<u64, LiveError> {
+        wait_durable(|ack| {
+            let mut writer = self.write()?;
+            let current = self.load();
+            let version = current.snapshot.version() + 1;
+            self.publish(
+                current.snapshot.with_policy(policy, version),
+                current.book.clone(),
+            );
+            writer.network_changed = true;
+            self.record(&writer, vec![Record::ReplacePolicy { policy_toml }], ack);
+            Ok(version)
+        })
+    }
+
+    /// A change of nodes or rates: `edit` the network data, rebuild, record, wait until durable.
+    fn change_network(
+        &self,
+        record: Record,
+        edit: impl FnOnce(&mut NetworkData) -> Result<(), LiveError>,
+    ) -> Result<u64, LiveError> {
+        wait_durable(|ack| {
+            let mut writer = self.write()?;
+            let current = self.load();
+            let mut data = current.snapshot.to_network_data();
+            edit(&mut data)?;
+            let version = current.snapshot.version() + 1;
+            self.rebuild(&writer, data, version, true)?;
+            writer.network_changed = true;
+            self.record(&writer, vec![record], ack);
+            Ok(version)
+        })
+    }
+}
+
+/// Checks one inventory change against `snap` and, unless `check_only`, folds it into `levels`.
+fn level_of(
+    snap: &Snapshot,
+    levels: &mut Levels,
+    c: &InventoryChange,
+    check_only: bool,
+) -> Result<(), ChangeProblem> {
+    let node = snap
+        .node_id(&c.node_id)
+        .ok_or_else(|| ChangeProblem::UnknownNode(c.node_id.clone()))?;
+    let sku = snap
+        .sku_id(&c.sku)
+        .ok_or_else(|| ChangeProblem::UnknownSku(c.sku.clone()))?;
+    if c.set_on_hand.is_some() == c.adjust.is_some() {
+        return Err(ChangeProblem::NeedsOneOf);
+    }
+    let inv = snap.inventory();
+    let current = levels.map.get(&(node, sku)).copied().unwrap_or_else(|| {
+        inv.entry(node, sku).map_or((0, 0), |e| {
+            let s = inv.stock(e);
+            (s.on_hand, s.safety_stock)
+        })
+    });
+    let on_hand = match (c.set_on_hand, c.adjust) {
+        (Some(v), _) => v,
+        (None, Some(d)) => validate::adjusted(current.0, d)?,
+        (None, None) => current.0,
+    };
+    if !check_only {
+        if !levels.map.contains_key(&(node, sku)) {
+            levels.order.push((node, sku));
+        }
+        levels
+            .map
+            .insert((node, sku), (on_hand, c.safety_stock.unwrap_or(current.1)));
+    }
+    Ok(())
+}
+
+fn record_of(c: &InventoryChange) -> Record {
+    Record::Inventory {
+        node_id: c.node_id.clone(),
+        sku: c.sku.clone(),
+        set_on_hand: c.set_on_hand,
+        adjust: c.adjust,
+        safety_stock: c.safety_stock,
+        source: c.source.clone(),
+        sequence: c.sequence,
+    }
+}
+
+/// Moves the reservations of `old`'s book, and the capacity confirmed orders used, to `book`
+/// beside the rebuilt `snapshot` (allocations at nodes or SKUs that are gone are dropped).
+fn move_reservations(old: &State, snapshot: &Snapshot, book: &ReservationBook) {
+    let (held, ended) = old.book.scan(usize::MAX);
+    let moved = |r: Reservation| {
+        let held = r
+            .held
+            .iter()
+            .filter_map(|&(_, n, k, q)| {
+                let n = snapshot.node_id(&old.snapshot.node(n).id)?;
+                let k = snapshot.sku_id(&old.snapshot.sku(k).id)?;
+                Some((snapshot.inventory().entry(n, k)?, n, k, q))
+            })
+            .collect();
+        Reservation { held, ..r }
+    };
+    for (day, used) in super::recovery::confirmed_capacity(&old.snapshot, &old.book, &held) {
+        for (node, units) in used {
+            if let Some(n) = snapshot.node_id(&old.snapshot.node(node).id) {
+                book.add_capacity(day, n, units);
+            }
+        }
+    }
+    for r in ended {
+        book.restore_ended(moved(r));
+    }
+    for r in held {
+        book.restore(moved(r));
+    }
+}

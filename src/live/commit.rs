@@ -1,0 +1,232 @@
+//! Committing an order: decided without the writer (microseconds to milliseconds of search),
+//! then checked against the current state with the writer held, decided again there if it no
+//! longer fits, reserved, and recorded. A second commit of an order id that holds an open
+//! reservation returns that reservation.
+
+use std::hash::Hasher;
+use std::sync::Arc;
+
+use super::LiveError;
+use super::state::{Committed, Live, State, Writer, route_on};
+use crate::model::{Destination, Order};
+use crate::reserve::{Held, Hold, Record, Reservation, allocations_of};
+use crate::route::{Plan, Routed, price};
+
+/// Acknowledgement of a change: runs once it is durable, or with why not.
+pub type OnDurable = Box<dyn FnOnce(Result<(), LiveError>) + Send>;
+
+/// What the order asks for — destination, service, day and lines — as a stable hash (the same
+/// in every process), so a retried commit is told apart from another order under the same id.
+pub fn fingerprint(order: &Order) -> u64 {
+    // FNV-1a: stable across processes and versions, unlike the std hasher's random keys.
+    struct Fnv(u64);
+    impl Hasher for Fnv {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            for &b in bytes {
+                self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+            }
+        }
+    }
+    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    match order.destination {
+        Destination::Address { lat, lon } => {
+            h.write_u64(lat.to_bits());
+            h.write_u64(lon.to_bits());
+        }
+        Destination::Pickup(node) => h.write_u32(node.0),
+    }
+    h.write(order.service.as_str().as_bytes());
+    h.write_i64(order.day.map_or(i64::MIN, i64::from));
+    let mut lines: Vec<(u32, u32)> = order.lines.iter().map(|l| (l.sku.0, l.qty)).collect();
+    lines.sort_unstable();
+    for (sku, qty) in lines {
+        h.write_u32(sku);
+        h.write_u32(qty);
+    }
+    // 0 means "not known" in the journal.
+    h.finish().max(1)
+}
+
+impl Live {
+    /// Decides an order on the current version and, unless `dry_run`, reserves it and records
+    /// it; `on_durable` runs once the reservation is durable (at once for a dry run). Returns
+    /// the decision, which may be acknowledged only once `on_durable` said so.
+    pub fn reserve(
+        &self,
+        order: &Order,
+        dry_run: bool,
+        on_durable: impl FnOnce(Result<(), LiveError>) + Send + 'static,
+    ) -> Result<Committed, LiveError> {
+        let decided_on = self.load();
+        let routed = route_on(&decided_on, order)?;
+        if dry_run {
+            on_durable(Ok(()));
+            return Ok(committed(&decided_on, routed, None));
+        }
+        let writer = self.write()?;
+        let now = self.load();
+        if let Some(held) = now.book.held_by_order(&order.id) {
+            let again = self.existing(&now, order, &held)?;
+            self.record(&writer, Vec::new(), on_durable);
+            return Ok(again);
+        }
+        let (routed, held) = fit_or_decide(&decided_on, &now, order, routed)?;
+        if held.is_empty() {
+            drop(writer);
+            on_durable(Ok(()));
+            return Ok(committed(&now, routed, None));
+        }
+        let hold = self.hold_of(&now, order, &held);
+        let id = hold.id.clone();
+        now.book
+            .record(id.clone(), order, held, self.ttl(), hold.fingerprint);
+        self.record(&writer, vec![Record::Reserve(hold)], on_durable);
+        Ok(committed(&now, routed, Some(id)))
+    }
+
+    /// Decides and reserves an order, and waits until it is durable.
+    pub fn route(&self, order: &Order, dry_run: bool) -> Result<Committed, LiveError> {
+        super::state::wait_durable(|ack| self.reserve(order, dry_run, ack))
+    }
+
+    /// The answer to a commit of an order id that holds `held`: that reservation, priced on
+    /// the current version, if it was made for the same order.
+    pub(super) fn existing(
+        &self,
+        now: &State,
+        order: &Order,
+        held: &Reservation,
+    ) -> Result<Committed, LiveError> {
+        if held.fingerprint != 0 && held.fingerprint != fingerprint(order) {
+            return Err(LiveError::OrderHeld {
+                order_id: order.id.clone(),
+                reservation_id: held.id.clone(),
+            });
+        }
+        let decision = price(&now.snapshot, order, &plan_of(&held.held))?;
+        Ok(Committed {
+            decision,
+            exact: true,
+            version: now.snapshot.version(),
+            reservation_id: Some(held.id.clone()),
+        })
+    }
+
+    pub(super) fn ttl(&self) -> std::time::Duration {
+        self.options.reservation_ttl
+    }
+
+    /// A new reservation of `held` for `order`, as recorded (its id is new).
+    pub(super) fn hold_of(&self, state: &State, order: &Order, held: &Held) -> Hold {
+        let snapshot = &state.snapshot;
+        Hold {
+            id: state.book.new_id(),
+            order_id: order.id.clone(),
+            day: order.day,
+            allocations: held
+                .iter()
+                .map(|&(_, n, k, q)| (snapshot.node(n).id.clone(), snapshot.sku(k).id.clone(), q))
+                .collect(),
+            at_ms: super::changes::unix_ms(),
+            ttl_ms: self.ttl().as_millis() as u64,
+            fingerprint: fingerprint(order),
+        }
+    }
+
+    /// Records reservations whose units `taken` already holds (one per order whose hold is not
+    /// empty) as one record, so a crash leaves all of them or none. Called with the writer held.
+    pub(super) fn record_holds(
+        &self,
+        writer: &Writer,
+        state: &State,
+        orders: &[Order],
+        taken: Vec<Held>,
+        on_durable: impl FnOnce(Result<(), LiveError>) + Send + 'static,
+    ) -> Vec<Option<String>> {
+        let mut ids = Vec::with_capacity(orders.len());
+        let mut holds = Vec::new();
+        for (order, held) in orders.iter().zip(taken) {
+            if held.is_empty() {
+                ids.push(None);
+                continue;
+            }
+            let hold = self.hold_of(state, order, &held);
+            state
+                .book
+                .record(hold.id.clone(), order, held, self.ttl(), hold.fingerprint);
+            ids.push(Some(hold.id.clone()));
+            holds.push(hold);
+        }
+        let records = if holds.is_empty() {
+            Vec::new()
+        } else {
+            vec![Record::ReserveMany { holds }]
+        };
+        self.record(writer, records, on_durable);
+        ids
+    }
+}
+
+fn committed(state: &State, routed: Routed, reservation_id: Option<String>) -> Committed {
+    Committed {
+        decision: routed.decision,
+        exact: routed.exact,
+        version: state.snapshot.version(),
+        reservation_id,
+    }
+}
+
+/// The plan a reservation's allocations make.
+fn plan_of(held: &Held) -> Plan {
+    let mut plan = Plan::default();
+    for &(_, node, sku, qty) in held {
+        match plan.shipments.iter_mut().find(|(n, _)| *n == node) {
+            Some((_, lines)) => lines.push((sku, qty)),
+            None => plan.shipments.push((node, vec![(sku, qty)])),
+        }
+    }
+    plan
+}
+
+/// With the writer held: takes the units of a decision made on `decided_on` if they still fit
+/// on `now` (same network and book, stock and capacity still there), or decides again on `now`.
+/// Nothing else changes the counters while the writer is held, so the second decision fits.
+pub(super) fn fit_or_decide(
+    decided_on: &State,
+    now: &State,
+    order: &Order,
+    routed: Routed,
+) -> Result<(Routed, Held), LiveError> {
+    let same =
+        Arc::ptr_eq(&decided_on.book, &now.book) && decided_on.snapshot.same_network(&now.snapshot);
+    if same && let Some(held) = take(now, order, &routed.plan) {
+        return Ok((routed, held));
+    }
+    metrics::counter!("fulfil_reserve_conflicts_total").increment(1);
+    let routed = route_on(now, order)?;
+    let held = take(now, order, &routed.plan).ok_or_else(|| {
+        LiveError::Conflict(format!(
+            "order `{}`: its decision on the current state does not fit that state",
+            order.id
+        ))
+    })?;
+    Ok((routed, held))
+}
+
+/// Reserves a plan's units and capacity on `state`, if they fit.
+pub(super) fn take(state: &State, order: &Order, plan: &Plan) -> Option<Held> {
+    let held = allocations_of(&state.snapshot, plan);
+    if held.is_empty()
+        || state
+            .book
+            .try_reserve(&state.snapshot, order.day, &held)
+            .is_ok()
+    {
+        Some(held)
+    } else {
+        None
+    }
+}

@@ -1,0 +1,168 @@
+//! The journal's framing, `len: u32 LE | crc32(payload): u32 LE | payload` (one [`Record`] as
+//! JSON), and the reading of a file of frames that tells a torn tail from damage.
+//!
+//! A crash in the middle of a write leaves a *torn tail*: the last frames of the file cut off
+//! or garbled, with nothing intact after them (the space after the written part of a segment is
+//! preallocated and reads as zeros). Those frames were never acknowledged, since a flush
+//! acknowledges only after it completes. A bad frame that has an intact frame somewhere after
+//! it is not a torn write but *damage*: records after it were acknowledged and would be lost.
+
+use std::path::{Path, PathBuf};
+
+use super::super::Record;
+
+/// Frames larger than this are not believed (a record is at most a few MiB: a whole
+/// `nodes.csv` or `rates.csv`).
+const MAX_FRAME: usize = 1 << 30;
+/// Every payload is a JSON object whose first key is the record's kind.
+const PAYLOAD_START: &[u8] = b"{\"kind\":";
+
+/// A record could not be encoded (nothing was written).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot encode a `{kind}` record: {reason}")]
+pub struct EncodeError {
+    pub kind: &'static str,
+    pub reason: String,
+}
+
+/// One record as a frame.
+pub fn frame(record: &Record) -> Result<Vec<u8>, EncodeError> {
+    let payload = serde_json::to_vec(record).map_err(|e| EncodeError {
+        kind: record.kind(),
+        reason: e.to_string(),
+    })?;
+    if payload.is_empty() || payload.len() > MAX_FRAME {
+        return Err(EncodeError {
+            kind: record.kind(),
+            reason: format!("{} bytes", payload.len()),
+        });
+    }
+    let mut out = Vec::with_capacity(payload.len() + 8);
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    out.extend_from_slice(&payload);
+    Ok(out)
+}
+
+/// What is wrong at one place of a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    pub path: PathBuf,
+    /// Where the first bad frame starts.
+    pub offset: u64,
+    /// Bytes from there to the last byte that is not zero.
+    pub bytes: u64,
+    /// Why the frame is bad.
+    pub reason: String,
+    /// Whether an intact frame follows (damage), or not (a torn tail).
+    pub intact_after: bool,
+}
+
+impl std::fmt::Display for Damage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: offset {}: {} ({} bytes{})",
+            self.path.display(),
+            self.offset,
+            self.reason,
+            self.bytes,
+            if self.intact_after {
+                ", intact records follow"
+            } else {
+                ", nothing intact follows: a torn write"
+            }
+        )
+    }
+}
+
+/// A file of frames as read.
+#[derive(Debug, Default)]
+pub struct FrameFile {
+    /// The records of the intact prefix.
+    pub records: Vec<Record>,
+    /// Its length in bytes.
+    pub good_len: u64,
+    /// The first bad frame, if any (zeros after the last frame are not damage).
+    pub damage: Option<Damage>,
+}
+
+/// The frame at `at`: its record and length, or why it is bad (`None`: zeros, the unwritten
+/// end of a preallocated segment).
+fn frame_at(bytes: &[u8], at: usize) -> Option<Result<(Record, usize), String>> {
+    let Some(header) = bytes.get(at..at + 8) else {
+        return Some(Err(format!(
+            "a frame header cut off after {} bytes",
+            bytes.len() - at
+        )));
+    };
+    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    if len == 0 {
+        return if header.iter().all(|&b| b == 0) {
+            None
+        } else {
+            Some(Err("a frame of length 0".into()))
+        };
+    }
+    let Some(payload) = bytes.get(at + 8..at + 8 + len).filter(|_| len <= MAX_FRAME) else {
+        return Some(Err(format!(
+            "a frame of {len} bytes runs past the end of the file"
+        )));
+    };
+    if crc32fast::hash(payload) != crc {
+        return Some(Err("checksum mismatch".into()));
+    }
+    match serde_json::from_slice::<Record>(payload) {
+        Ok(record) => Some(Ok((record, 8 + len))),
+        Err(e) => Some(Err(format!("not a record: {e}"))),
+    }
+}
+
+/// Whether an intact frame starts anywhere in `bytes` after `from`.
+fn intact_frame_after(bytes: &[u8], from: usize) -> bool {
+    let Some(last) = bytes.len().checked_sub(8 + PAYLOAD_START.len()) else {
+        return false;
+    };
+    (from..=last).any(|at| {
+        bytes[at + 8..].starts_with(PAYLOAD_START) && matches!(frame_at(bytes, at), Some(Ok(_)))
+    })
+}
+
+/// Reads every intact frame of `bytes` (the contents of `path`) up to the first bad one, and
+/// says what that one is.
+pub fn read_frames(path: &Path, bytes: &[u8]) -> FrameFile {
+    let mut out = FrameFile::default();
+    let mut at = 0usize;
+    while at < bytes.len() {
+        match frame_at(bytes, at) {
+            Some(Ok((record, len))) => {
+                out.records.push(record);
+                at += len;
+            }
+            None if !intact_frame_after(bytes, at + 8) => break,
+            None => {
+                out.damage = Some(damage(path, bytes, at, "zeros in the middle".into(), true));
+                break;
+            }
+            Some(Err(reason)) => {
+                let intact_after = intact_frame_after(bytes, at + 1);
+                out.damage = Some(damage(path, bytes, at, reason, intact_after));
+                break;
+            }
+        }
+    }
+    out.good_len = at as u64;
+    out
+}
+
+fn damage(path: &Path, bytes: &[u8], at: usize, reason: String, intact_after: bool) -> Damage {
+    let last = bytes.iter().rposition(|&b| b != 0).map_or(at, |i| i + 1);
+    Damage {
+        path: path.to_owned(),
+        offset: at as u64,
+        bytes: last.saturating_sub(at) as u64,
+        reason,
+        intact_after,
+    }
+}

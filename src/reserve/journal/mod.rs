@@ -1,0 +1,459 @@
+//! An append-only journal of acknowledged changes with checksummed records and group commit,
+//! in segments compacted by checkpoints: the embedded [`Store`].
+//!
+//! Each record is one frame (`len | crc32 | JSON`, see [`frame`]). Appends go to one writer
+//! thread that takes every batch waiting, writes them, calls `fdatasync` once and only then
+//! acknowledges them all: many concurrent callers share one disk flush. Batches are written in
+//! the order they were appended, which is the live state's one total order of changes.
+//!
+//! The data directory holds generations: `checkpoint-G.log` is the whole state at the start of
+//! generation G, closed by a `checkpoint_end` record, and `journal-G.log` the records appended
+//! after it. Compaction [rolls](Journal::roll) the writer over to a new segment (a moment's
+//! work), captures the state, and writes the next checkpoint off the writer's path; the files it
+//! replaces are removed only once it reads back whole. [`recover`] reads the newest complete
+//! checkpoint and every segment from its generation on, and never drops more than a torn tail
+//! without being told to. Segments are preallocated (`fallocate`), so a flush writes the records
+//! and not the file's size as well; the unwritten rest reads as zeros. The files are created
+//! with mode 0600.
+
+mod frame;
+mod recover;
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, mpsc};
+use std::time::Instant;
+
+pub use super::record::{Hold, Record};
+use super::store::{Ack, Recovered, RollAck, Store, StoreError};
+pub use frame::{Damage, EncodeError, FrameFile, frame, read_frames};
+pub use recover::{
+    FileReport, RecoverMode, RecoveryError, VerifyReport, read_file, recover, verify,
+};
+
+/// Why the journal failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JournalError {
+    #[error("journal {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    #[error(
+        "checkpoint {path} did not read back whole after writing it; the files it would replace are kept"
+    )]
+    Unverified { path: PathBuf },
+    #[error("journal writer has stopped")]
+    Stopped,
+}
+
+enum Command {
+    /// Frames of one append, and its ack.
+    Append(Vec<u8>, Ack),
+    /// Close the current segment and go on in a new one.
+    Roll(RollAck),
+}
+
+/// Bytes a segment is extended by at a time.
+const PREALLOCATE: u64 = 16 << 20;
+/// Appends one flush takes at the most.
+const MAX_GROUP: usize = 4096;
+
+/// The journal's writer handle; cheap to clone.
+#[derive(Clone)]
+pub struct Journal {
+    tx: mpsc::Sender<Command>,
+    dir: PathBuf,
+    /// Bytes written to the current segment.
+    written: Arc<AtomicU64>,
+}
+
+/// The checkpoint file of generation `generation`.
+pub fn checkpoint_path(dir: &Path, generation: u64) -> PathBuf {
+    dir.join(format!("checkpoint-{generation:012}.log"))
+}
+
+/// The segment file of generation `generation`.
+pub fn segment_path(dir: &Path, generation: u64) -> PathBuf {
+    dir.join(format!("journal-{generation:012}.log"))
+}
+
+/// The single journal file of versions before segments; read once, then removed.
+fn legacy_path(dir: &Path) -> PathBuf {
+    dir.join("journal.log")
+}
+
+/// A new file, readable and writable by its owner only.
+fn create_private(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.create(true).write(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// Writes `records` as the checkpoint of `generation`, closed by a `checkpoint_end` record: to a
+/// temporary file, synced, renamed into place, directory synced, read back and checked. Only
+/// then removes every older checkpoint and segment.
+fn write_checkpoint(dir: &Path, generation: u64, records: &[Record]) -> Result<(), JournalError> {
+    let path = checkpoint_path(dir, generation);
+    let io = |source| JournalError::Io {
+        path: path.clone(),
+        source,
+    };
+    let tmp = path.with_extension("log.tmp");
+    {
+        let mut w = BufWriter::with_capacity(1 << 20, create_private(&tmp).map_err(io)?);
+        let end = Record::CheckpointEnd {
+            records: records.len() as u64,
+        };
+        for r in records.iter().chain(std::iter::once(&end)) {
+            w.write_all(&frame(r)?).map_err(io)?;
+        }
+        let f = w.into_inner().map_err(|e| io(e.into_error()))?;
+        f.sync_all().map_err(io)?;
+    }
+    std::fs::rename(&tmp, &path).map_err(io)?;
+    sync_dir(dir).map_err(io)?;
+    let back = read_file(&path).map_err(|_| JournalError::Unverified { path: path.clone() })?;
+    if recover::complete_checkpoint(&back).map(|r| r.len()) != Some(records.len()) {
+        return Err(JournalError::Unverified { path });
+    }
+    // The checkpoint stands in for everything before it.
+    let (checkpoints, segments) =
+        recover::generations(dir).map_err(|e| io(std::io::Error::other(e.to_string())))?;
+    for g in checkpoints.into_iter().filter(|&g| g < generation) {
+        let _ = std::fs::remove_file(checkpoint_path(dir, g));
+    }
+    for g in segments.into_iter().filter(|&g| g < generation) {
+        let _ = std::fs::remove_file(segment_path(dir, g));
+    }
+    let _ = std::fs::remove_file(legacy_path(dir));
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Reserves `len` bytes of disk from `offset` (the file grows to cover them, reading as zeros),
+/// so appends there change no file size and a data flush needs no metadata write.
+#[cfg(target_os = "linux")]
+fn preallocate(file: &File, offset: u64, len: u64) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a plain system call on a file descriptor this function borrows for its duration.
+    let rc = unsafe {
+        libc::posix_fallocate(file.as_raw_fd(), offset as libc::off_t, len as libc::off_t)
+    };
+    match rc {
+        0 => Ok(()),
+        // Filesystems without fallocate: appends simply grow the file.
+        libc::EOPNOTSUPP | libc::EINVAL => Ok(()),
+        e => Err(std::io::Error::from_raw_os_error(e)),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn preallocate(_file: &File, _offset: u64, _len: u64) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// The segment being appended to.
+struct Segment {
+    out: BufWriter<File>,
+    generation: u64,
+    /// Bytes written; bytes preallocated.
+    written: u64,
+    allocated: u64,
+}
+
+impl Segment {
+    /// Creates the segment of `generation` (empty), preallocated, with its directory entry
+    /// durable before anything is acknowledged in it.
+    fn create(dir: &Path, generation: u64) -> std::io::Result<Segment> {
+        let path = segment_path(dir, generation);
+        let file = create_private(&path)?;
+        preallocate(&file, 0, PREALLOCATE)?;
+        file.sync_all()?;
+        sync_dir(dir)?;
+        Ok(Segment {
+            out: BufWriter::with_capacity(1 << 20, file),
+            generation,
+            written: 0,
+            allocated: PREALLOCATE,
+        })
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let end = self.written + bytes.len() as u64;
+        if end > self.allocated {
+            // Every 16 MiB: one quick allocation of extents, no data written.
+            let more = (end - self.allocated).max(PREALLOCATE);
+            self.out.flush()?;
+            preallocate(self.out.get_ref(), self.allocated, more)?;
+            self.allocated += more;
+        }
+        self.out.write_all(bytes)?;
+        self.written = end;
+        Ok(())
+    }
+
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.out.flush()?;
+        self.out.get_ref().sync_data()
+    }
+}
+
+impl Journal {
+    /// Starts generation `generation` in `dir` from `state`: writes it as the checkpoint, removes
+    /// everything older, and opens an empty segment to append to. `generation` must be above
+    /// every generation in `dir` ([`Recovered::generation`] + 1).
+    pub fn start(dir: &Path, generation: u64, state: &[Record]) -> Result<Journal, JournalError> {
+        std::fs::create_dir_all(dir).map_err(|source| JournalError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        write_checkpoint(dir, generation, state)?;
+        let segment = Segment::create(dir, generation).map_err(|source| JournalError::Io {
+            path: segment_path(dir, generation),
+            source,
+        })?;
+        let (tx, rx) = mpsc::channel::<Command>();
+        let written = Arc::new(AtomicU64::new(0));
+        let journal = Journal {
+            tx,
+            dir: dir.to_owned(),
+            written: written.clone(),
+        };
+        let at = dir.to_owned();
+        std::thread::Builder::new()
+            .name("fulfil-journal".into())
+            .spawn(move || writer(segment, &at, &written, rx))
+            .map_err(|source| JournalError::Io {
+                path: dir.to_owned(),
+                source,
+            })?;
+        Ok(journal)
+    }
+
+    /// Appends records in one piece; `ack` is called once they are on disk (or with the error).
+    /// A record that cannot be encoded fails the append and nothing of it is written.
+    pub fn append_all(&self, records: &[Record], ack: Ack) {
+        let mut bytes = Vec::new();
+        for r in records {
+            match frame(r) {
+                Ok(f) => bytes.extend_from_slice(&f),
+                Err(e) => {
+                    return ack(Err(StoreError::WriteFailed {
+                        reason: e.to_string(),
+                    }));
+                }
+            }
+        }
+        if let Err(mpsc::SendError(Command::Append(_, ack))) =
+            self.tx.send(Command::Append(bytes, ack))
+        {
+            ack(Err(StoreError::Stopped));
+        }
+    }
+
+    /// Closes the current segment and goes on in the next generation's: every record appended
+    /// after this call lands there. `ack` gets the new generation once the old segment is synced
+    /// and the new one exists (on failure, appends go on in the old one).
+    pub fn roll(&self, ack: RollAck) {
+        if let Err(mpsc::SendError(Command::Roll(ack))) = self.tx.send(Command::Roll(ack)) {
+            ack(Err(StoreError::Stopped));
+        }
+    }
+
+    /// Writes the state at the start of `generation` (captured after the [`roll`](Self::roll)
+    /// to it) as its checkpoint, and removes the older checkpoints and segments it replaces.
+    pub fn checkpoint(&self, generation: u64, state: &[Record]) -> Result<(), JournalError> {
+        write_checkpoint(&self.dir, generation, state)?;
+        metrics::counter!("fulfil_journal_compactions_total").increment(1);
+        Ok(())
+    }
+
+    /// Bytes appended to the current segment.
+    pub fn size(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
+    }
+
+    /// Appends and waits (for callers outside async code).
+    pub fn append_blocking(&self, record: &Record) -> Result<(), StoreError> {
+        let (tx, rx) = mpsc::channel();
+        self.append_all(
+            std::slice::from_ref(record),
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        rx.recv().unwrap_or(Err(StoreError::Stopped))
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// The writer thread: takes every command waiting, writes the appends among them, flushes once,
+/// then acknowledges them in order. After a failed write or flush nothing more is written: the
+/// segment may end in a torn record, and what the page cache holds can no longer be trusted to
+/// reach the disk.
+fn writer(mut segment: Segment, dir: &Path, written: &AtomicU64, rx: mpsc::Receiver<Command>) {
+    let mut pending: Option<Command> = None;
+    let mut broken: Option<String> = None;
+    loop {
+        let first = match pending.take() {
+            Some(c) => c,
+            None => match rx.recv() {
+                Ok(c) => c,
+                Err(_) => break,
+            },
+        };
+        if let Some(reason) = &broken {
+            let refused = StoreError::Failed {
+                reason: reason.clone(),
+            };
+            match first {
+                Command::Append(_, ack) => ack(Err(refused)),
+                Command::Roll(ack) => ack(Err(refused)),
+            }
+            continue;
+        }
+        let first = match first {
+            Command::Roll(ack) => {
+                let result = roll_segment(&mut segment, dir, written);
+                if let Err(StoreError::WriteFailed { reason }) = &result {
+                    tracing::error!("journal flush failed, refusing further changes: {reason}");
+                    broken = Some(reason.clone());
+                }
+                ack(result);
+                continue;
+            }
+            append => append,
+        };
+        let mut batch = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            if matches!(more, Command::Roll(..)) {
+                pending = Some(more);
+                break;
+            }
+            batch.push(more);
+            if batch.len() >= MAX_GROUP {
+                break;
+            }
+        }
+        let result = write_group(&mut segment, &batch);
+        written.store(segment.written, Ordering::Relaxed);
+        if let Err(reason) = &result {
+            tracing::error!("journal write failed, refusing further changes: {reason}");
+            broken = Some(reason.clone());
+        }
+        metrics::counter!("fulfil_journal_records_total").increment(batch.len() as u64);
+        for c in batch {
+            if let Command::Append(_, ack) = c {
+                ack(result
+                    .clone()
+                    .map_err(|reason| StoreError::WriteFailed { reason }));
+            }
+        }
+    }
+}
+
+/// Writes a group of appends and flushes once.
+fn write_group(segment: &mut Segment, batch: &[Command]) -> Result<(), String> {
+    let start = Instant::now();
+    for c in batch {
+        if let Command::Append(bytes, _) = c {
+            segment.write(bytes).map_err(|e| e.to_string())?;
+        }
+    }
+    segment.sync().map_err(|e| e.to_string())?;
+    metrics::histogram!("fulfil_journal_fsync_seconds").record(start.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Syncs the current segment and opens the next generation's.
+fn roll_segment(segment: &mut Segment, dir: &Path, written: &AtomicU64) -> Result<u64, StoreError> {
+    segment.sync().map_err(|e| StoreError::WriteFailed {
+        reason: e.to_string(),
+    })?;
+    let next = segment.generation + 1;
+    // A segment that cannot be created leaves the writer in the old one, which is intact.
+    let s = Segment::create(dir, next).map_err(|e| StoreError::Failed {
+        reason: format!("cannot create {}: {e}", segment_path(dir, next).display()),
+    })?;
+    *segment = s;
+    written.store(0, Ordering::Relaxed);
+    Ok(next)
+}
+
+/// The journal as a [`Store`]: recovery from `dir` in the given mode, then a writer started on
+/// a new generation.
+pub struct JournalStore {
+    dir: PathBuf,
+    mode: RecoverMode,
+    journal: OnceLock<Journal>,
+}
+
+impl JournalStore {
+    pub fn new(dir: &Path, mode: RecoverMode) -> JournalStore {
+        JournalStore {
+            dir: dir.to_owned(),
+            mode,
+            journal: OnceLock::new(),
+        }
+    }
+
+    fn started(&self) -> Result<&Journal, StoreError> {
+        self.journal.get().ok_or(StoreError::Stopped)
+    }
+}
+
+impl Store for JournalStore {
+    fn recover(&self) -> Result<Recovered, StoreError> {
+        recover(&self.dir, self.mode).map_err(|e| StoreError::Recovery(e.to_string()))
+    }
+
+    fn start(&self, generation: u64, state: &[Record]) -> Result<(), StoreError> {
+        let journal = Journal::start(&self.dir, generation, state)
+            .map_err(|e| StoreError::Recovery(e.to_string()))?;
+        self.journal
+            .set(journal)
+            .map_err(|_| StoreError::Recovery("the journal was already started".into()))
+    }
+
+    fn append(&self, records: Vec<Record>, ack: Ack) {
+        match self.started() {
+            Ok(j) => j.append_all(&records, ack),
+            Err(e) => ack(Err(e)),
+        }
+    }
+
+    fn roll(&self, ack: RollAck) {
+        match self.started() {
+            Ok(j) => j.roll(ack),
+            Err(e) => ack(Err(e)),
+        }
+    }
+
+    fn checkpoint(&self, generation: u64, state: &[Record]) -> Result<(), StoreError> {
+        self.started()?
+            .checkpoint(generation, state)
+            .map_err(|e| StoreError::WriteFailed {
+                reason: e.to_string(),
+            })
+    }
+
+    fn size(&self) -> u64 {
+        self.journal.get().map_or(0, Journal::size)
+    }
+}

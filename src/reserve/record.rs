@@ -1,0 +1,158 @@
+//! What a store records: one [`Record`] per acknowledged change, in the one total order in which
+//! the live state applied them. Every store (the journal, the in-memory store of the tests) keeps
+//! the same records; replaying them in order rebuilds the state they describe.
+
+use serde::{Deserialize, Serialize};
+
+use super::ReservationState;
+
+/// One acknowledged change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Record {
+    /// An order's units and capacity were reserved.
+    Reserve(Hold),
+    /// Several orders were reserved together (a committed batch): one record, so on disk they
+    /// are all there or none is.
+    ReserveMany {
+        holds: Vec<Hold>,
+    },
+    /// Reservation ids from here on are numbered from `next` at least (written by compaction,
+    /// so that an id is never given twice, even after the reservation is forgotten).
+    ReservationIds {
+        next: u64,
+    },
+    /// The last sequence number applied from an inventory source (written by compaction).
+    SourceSequence {
+        source: String,
+        sequence: u64,
+    },
+    /// A reservation that has ended (written by compaction so its final state can still be read
+    /// and a repeated release or confirmation stays a no-op). Changes no stock.
+    Ended {
+        id: String,
+        order_id: String,
+        /// released, confirmed or expired.
+        state: String,
+        /// When it is forgotten (Unix ms).
+        expires_ms: u64,
+    },
+    /// Capacity used on a day beyond what held reservations account for: the units of
+    /// confirmed orders, which were picked that day (written by compaction).
+    CapacityUsed {
+        day: Option<i32>,
+        /// (node_id, units).
+        used: Vec<(String, u32)>,
+    },
+    Release {
+        id: String,
+    },
+    Confirm {
+        id: String,
+    },
+    Expire {
+        id: String,
+    },
+    /// A change of stock level from an inventory source.
+    Inventory {
+        node_id: String,
+        sku: String,
+        set_on_hand: Option<u32>,
+        adjust: Option<i64>,
+        safety_stock: Option<u32>,
+        source: String,
+        sequence: u64,
+    },
+    /// The whole network was replaced by a scenario folder. `sha256` (absent in journals of
+    /// earlier versions) names the copy of its network files kept in the data folder, which is
+    /// what a replay reads, so it never depends on the folder named by `path` or on the working
+    /// folder of the server.
+    LoadScenario {
+        path: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sha256: Option<String>,
+    },
+    /// Nodes were added or replaced (`nodes.csv` text of the changed nodes).
+    UpsertNodes {
+        nodes_csv: String,
+    },
+    /// Rates were replaced (`rates.csv` text).
+    ReplaceRates {
+        rates_csv: String,
+    },
+    /// The policy was replaced (`policy.toml` text).
+    ReplacePolicy {
+        policy_toml: String,
+    },
+    /// The last record of every checkpoint: the number of records before it. A checkpoint
+    /// without it is incomplete.
+    CheckpointEnd {
+        records: u64,
+    },
+}
+
+/// One reservation as journaled.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hold {
+    pub id: String,
+    pub order_id: String,
+    pub day: Option<i32>,
+    /// (node_id, sku, qty).
+    pub allocations: Vec<(String, String, u32)>,
+    /// When it was made (Unix ms) and for how long it is held (ms).
+    pub at_ms: u64,
+    pub ttl_ms: u64,
+    /// What the order asked for (destination, service, lines, day) as a hash, so a retried
+    /// commit of the same order is told apart from another order under the same id (0: not
+    /// known, as in journals of earlier versions).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub fingerprint: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+impl Record {
+    /// The record that ends reservation `id` in `state` (`None` for `Held`).
+    pub fn end(id: &str, state: ReservationState) -> Option<Record> {
+        let id = id.to_owned();
+        match state {
+            ReservationState::Released => Some(Record::Release { id }),
+            ReservationState::Confirmed => Some(Record::Confirm { id }),
+            ReservationState::Expired => Some(Record::Expire { id }),
+            ReservationState::Held => None,
+        }
+    }
+
+    /// The reservation a release, confirmation or expiry record ends, and how.
+    pub fn ending(&self) -> Option<(&str, ReservationState)> {
+        match self {
+            Record::Release { id } => Some((id, ReservationState::Released)),
+            Record::Confirm { id } => Some((id, ReservationState::Confirmed)),
+            Record::Expire { id } => Some((id, ReservationState::Expired)),
+            _ => None,
+        }
+    }
+
+    /// The record's kind as written in the journal (`reserve`, `release`, …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Record::Reserve(_) => "reserve",
+            Record::ReserveMany { .. } => "reserve_many",
+            Record::ReservationIds { .. } => "reservation_ids",
+            Record::SourceSequence { .. } => "source_sequence",
+            Record::Ended { .. } => "ended",
+            Record::CapacityUsed { .. } => "capacity_used",
+            Record::Release { .. } => "release",
+            Record::Confirm { .. } => "confirm",
+            Record::Expire { .. } => "expire",
+            Record::Inventory { .. } => "inventory",
+            Record::LoadScenario { .. } => "load_scenario",
+            Record::UpsertNodes { .. } => "upsert_nodes",
+            Record::ReplaceRates { .. } => "replace_rates",
+            Record::ReplacePolicy { .. } => "replace_policy",
+            Record::CheckpointEnd { .. } => "checkpoint_end",
+        }
+    }
+}

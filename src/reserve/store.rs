@@ -1,0 +1,215 @@
+//! Durability behind one trait, in the manner of raft-rs's `Storage`: the live state decides and
+//! applies every change in one total order and hands its records to a [`Store`], which makes them
+//! durable in that order and says when. The embedded journal ([`super::journal::JournalStore`])
+//! is the first implementation; [`MemoryStore`] keeps the records in memory, with acks that a
+//! test can hold back or fail, so interleavings and faults can be replayed deterministically.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::Record;
+
+/// Why a store could not make a change durable, or could not be read.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A write or flush failed; the store accepts nothing more (what reached the disk is no
+    /// longer known, so the process must start again from what is there).
+    #[error("the store failed to write: {reason}")]
+    WriteFailed { reason: String },
+    /// An earlier write failed, so this change was not attempted.
+    #[error("the store refuses changes after an earlier failure: {reason}")]
+    Failed { reason: String },
+    /// The store's writer is gone (the process is stopping).
+    #[error("the store has stopped")]
+    Stopped,
+    /// Reading what the store holds failed or found damage.
+    #[error("{0}")]
+    Recovery(String),
+}
+
+/// Called once the records of one append are durable, or with why not.
+pub type Ack = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+/// Called once a roll is done, with the generation the next checkpoint belongs to.
+pub type RollAck = Box<dyn FnOnce(Result<u64, StoreError>) + Send>;
+
+/// What a store held when it was opened.
+#[derive(Debug, Default, Clone)]
+pub struct Recovered {
+    /// The newest complete checkpoint's records, then every change appended after it, in order.
+    pub records: Vec<Record>,
+    /// The newest generation seen (0: an empty store).
+    pub generation: u64,
+}
+
+/// Durable, ordered storage of the live state's records.
+pub trait Store: Send + Sync {
+    /// What the store holds: a checkpoint and the records after it.
+    fn recover(&self) -> Result<Recovered, StoreError>;
+
+    /// Starts generation `generation` from `state` (the recovered state, compacted): writes it as
+    /// the new checkpoint, then accepts appends after it.
+    fn start(&self, generation: u64, state: &[Record]) -> Result<(), StoreError>;
+
+    /// Appends `records` after everything appended before. `ack` runs once all of them are
+    /// durable (or with the error). The order of appends is the order of the calls; after a
+    /// failure every later append fails too, so an acknowledged append implies that everything
+    /// before it is durable.
+    fn append(&self, records: Vec<Record>, ack: Ack);
+
+    /// Ends the current generation: every record appended after this call belongs to the next
+    /// one, whose number `ack` gets once the roll is done.
+    fn roll(&self, ack: RollAck);
+
+    /// Writes `state` (captured at the roll to `generation`) as that generation's checkpoint,
+    /// and only once it reads back whole drops what it replaces.
+    fn checkpoint(&self, generation: u64, state: &[Record]) -> Result<(), StoreError>;
+
+    /// Bytes (or records) appended since the last roll: when compaction pays.
+    fn size(&self) -> u64;
+}
+
+/// Waits for an append's ack (for callers outside async code).
+pub fn append_blocking(store: &dyn Store, records: Vec<Record>) -> Result<(), StoreError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    store.append(
+        records,
+        Box::new(move |r| {
+            let _ = tx.send(r);
+        }),
+    );
+    rx.recv().unwrap_or(Err(StoreError::Stopped))
+}
+
+/// A store in memory: for tests of replay and of interleavings. Acks run at once unless
+/// [`hold_acks`](MemoryStore::hold_acks) is on; [`fail_next`](MemoryStore::fail_next) makes
+/// the next append fail as a full disk would (and every one after it, as the journal does).
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    inner: Arc<Mutex<Memory>>,
+}
+
+#[derive(Default)]
+struct Memory {
+    checkpoint: Vec<Record>,
+    /// The checkpoint's generation, and the one appends go to.
+    generation: u64,
+    current: u64,
+    /// Records after the checkpoint, tagged with the generation they were appended in.
+    log: Vec<(u64, Record)>,
+    holding: bool,
+    held: Vec<(Ack, Result<(), StoreError>)>,
+    fail_next: bool,
+    failed: Option<String>,
+}
+
+impl MemoryStore {
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Memory> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// From now on acks wait until [`release_acks`](Self::release_acks).
+    pub fn hold_acks(&self) {
+        self.lock().holding = true;
+    }
+
+    /// Runs every ack held back, in order, and stops holding them.
+    pub fn release_acks(&self) {
+        let held = {
+            let mut m = self.lock();
+            m.holding = false;
+            std::mem::take(&mut m.held)
+        };
+        for (ack, result) in held {
+            ack(result);
+        }
+    }
+
+    /// The next append fails (and so does every one after it).
+    pub fn fail_next(&self) {
+        self.lock().fail_next = true;
+    }
+
+    /// Every record held now (checkpoint, then the log), as a replay would read them.
+    pub fn records(&self) -> Vec<Record> {
+        let m = self.lock();
+        m.checkpoint
+            .iter()
+            .cloned()
+            .chain(
+                m.log
+                    .iter()
+                    .filter(|(g, _)| *g >= m.generation)
+                    .map(|(_, r)| r.clone()),
+            )
+            .collect()
+    }
+}
+
+impl Store for MemoryStore {
+    fn recover(&self) -> Result<Recovered, StoreError> {
+        let generation = self.lock().current;
+        Ok(Recovered {
+            records: self.records(),
+            generation,
+        })
+    }
+
+    fn start(&self, generation: u64, state: &[Record]) -> Result<(), StoreError> {
+        let mut m = self.lock();
+        m.checkpoint = state.to_vec();
+        m.generation = generation;
+        m.current = generation;
+        m.log.clear();
+        Ok(())
+    }
+
+    fn append(&self, records: Vec<Record>, ack: Ack) {
+        let mut m = self.lock();
+        let result = if let Some(reason) = &m.failed {
+            Err(StoreError::Failed {
+                reason: reason.clone(),
+            })
+        } else if m.fail_next {
+            m.fail_next = false;
+            m.failed = Some("injected write failure".into());
+            Err(StoreError::WriteFailed {
+                reason: "injected write failure".into(),
+            })
+        } else {
+            let current = m.current;
+            m.log.extend(records.into_iter().map(|r| (current, r)));
+            Ok(())
+        };
+        if m.holding {
+            m.held.push((ack, result));
+        } else {
+            drop(m);
+            ack(result);
+        }
+    }
+
+    fn roll(&self, ack: RollAck) {
+        let next = {
+            let mut m = self.lock();
+            m.current += 1;
+            m.current
+        };
+        ack(Ok(next));
+    }
+
+    fn checkpoint(&self, generation: u64, state: &[Record]) -> Result<(), StoreError> {
+        let mut m = self.lock();
+        m.checkpoint = state.to_vec();
+        m.generation = generation;
+        m.log.retain(|(g, _)| *g >= generation);
+        Ok(())
+    }
+
+    fn size(&self) -> u64 {
+        self.lock().log.len() as u64
+    }
+}
