@@ -135,9 +135,11 @@ impl Live {
         let result = self.apply_inventory(changes, move |r| {
             let _ = tx.send(r);
         });
-        rx.recv()
-            .unwrap_or(Err(LiveError::Store(crate::reserve::StoreError::Stopped)))?;
-        result
+        match rx.recv() {
+            // Refused before anything was applied: no ack was due.
+            Err(_) => result,
+            Ok(durable) => durable.and(result),
+        }
     }
 
     /// Publishes new levels: on the same structure, or, if a (node, SKU) is new, on a rebuilt

@@ -12,6 +12,12 @@ use crate::model::{Destination, Order};
 use crate::reserve::{Held, Hold, Record, Reservation, allocations_of};
 use crate::route::{Plan, Routed, price};
 
+/// An order decided on a version, not yet reserved ([`Live::decide`]).
+pub struct Decided {
+    pub state: Arc<State>,
+    pub routed: Routed,
+}
+
 /// Acknowledgement of a change: runs once it is durable, or with why not.
 pub type OnDurable = Box<dyn FnOnce(Result<(), LiveError>) + Send>;
 
@@ -60,12 +66,31 @@ impl Live {
         dry_run: bool,
         on_durable: impl FnOnce(Result<(), LiveError>) + Send + 'static,
     ) -> Result<Committed, LiveError> {
-        let decided_on = self.load();
-        let routed = route_on(&decided_on, order)?;
+        let decided = self.decide(order)?;
         if dry_run {
             on_durable(Ok(()));
-            return Ok(committed(&decided_on, routed, None));
+            return Ok(committed(&decided.state, decided.routed, None));
         }
+        self.commit(order, decided, on_durable)
+    }
+
+    /// The first phase of a commit, without the writer: the order decided on the current
+    /// version.
+    pub fn decide(&self, order: &Order) -> Result<Decided, LiveError> {
+        let state = self.load();
+        let routed = route_on(&state, order)?;
+        Ok(Decided { state, routed })
+    }
+
+    /// The second phase, with the writer held: the decision's units taken if they still fit the
+    /// current state (or the order decided again on it), recorded, and `on_durable` called once
+    /// durable. An order id that holds an open reservation gets that reservation back.
+    pub fn commit(
+        &self,
+        order: &Order,
+        decided: Decided,
+        on_durable: impl FnOnce(Result<(), LiveError>) + Send + 'static,
+    ) -> Result<Committed, LiveError> {
         let writer = self.write()?;
         let now = self.load();
         if let Some(held) = now.book.held_by_order(&order.id) {
@@ -73,7 +98,7 @@ impl Live {
             self.record(&writer, Vec::new(), on_durable);
             return Ok(again);
         }
-        let (routed, held) = fit_or_decide(&decided_on, &now, order, routed)?;
+        let (routed, held) = fit_or_decide(&decided.state, &now, order, decided.routed)?;
         if held.is_empty() {
             drop(writer);
             on_durable(Ok(()));

@@ -19,7 +19,7 @@ mod validate;
 
 pub use batch::LiveBatch;
 pub use changes::{InventoryApplied, InventoryChange};
-pub use commit::{OnDurable, fingerprint};
+pub use commit::{Decided, OnDurable, fingerprint};
 pub use error::{ChangeProblem, LiveError};
 pub use reservations::OnFinished;
 pub use state::{Committed, Live, LiveInfo, LiveOptions, MAX_RESERVATION_TTL, State};

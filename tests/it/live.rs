@@ -10,7 +10,7 @@ use fulfil::reserve::ReservationState;
 
 use super::support::{Scenario, root};
 
-fn order(live: &Live, id: &str, lon: f64, lines: &[(&str, u32)]) -> Order {
+pub(super) fn order(live: &Live, id: &str, lon: f64, lines: &[(&str, u32)]) -> Order {
     let snap = live.load();
     Order {
         id: id.into(),
@@ -28,7 +28,7 @@ fn order(live: &Live, id: &str, lon: f64, lines: &[(&str, u32)]) -> Order {
     }
 }
 
-fn scarce() -> Scenario {
+pub(super) fn scarce() -> Scenario {
     Scenario::new(&[
         (
             "nodes.csv",
@@ -43,7 +43,7 @@ fn scarce() -> Scenario {
 }
 
 /// A live network on scenario `scenario` with its journal in `data`.
-fn durable(scenario: &std::path::Path, data: &std::path::Path) -> LiveOptions {
+pub(super) fn durable(scenario: &std::path::Path, data: &std::path::Path) -> LiveOptions {
     LiveOptions {
         scenario: scenario.to_owned(),
         data_dir: Some(data.to_owned()),
@@ -364,7 +364,7 @@ fn a_reservation_in_both_the_checkpoint_and_the_next_segment_is_held_once() {
     assert_eq!(live.info().reservations_held, 1);
 }
 
-fn reserved_by_entry(live: &Live) -> Vec<u32> {
+pub(super) fn reserved_by_entry(live: &Live) -> Vec<u32> {
     let s = live.load();
     (0..s.snapshot.inventory().len())
         .map(|e| s.book.reserved_at(e))
