@@ -389,3 +389,68 @@ async fn loadgen_drives_the_binary_and_gives_every_reservation_back() {
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");
 }
+
+#[test]
+fn journal_verify_reports_what_a_data_folder_holds_and_refuses_damage() {
+    use fulfil::reserve::journal::{Journal, Record};
+    let data = tempfile::tempdir().expect("temp");
+    let j = Journal::start(data.path(), 1, &[]).expect("starts");
+    for id in ["r-1", "r-2", "r-3"] {
+        j.append_blocking(&Record::Release { id: id.into() })
+            .expect("append");
+    }
+    let second = {
+        let seg = data.path().join("journal-000000000001.log");
+        let bytes = std::fs::read(&seg).expect("read");
+        8 + u32::from_le_bytes(bytes[..4].try_into().expect("len")) as u64
+    };
+    drop(j);
+    let verify = || {
+        Command::new(env!("CARGO_BIN_EXE_fulfil"))
+            .args(["journal", "verify"])
+            .arg(data.path())
+            .output()
+            .expect("runs")
+    };
+    let out = verify();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("release 3"), "{text}");
+    assert!(text.contains("a start replays 3 records"), "{text}");
+    // A flipped byte in the second record, with the third intact after it.
+    {
+        use std::io::{Seek, Write};
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(data.path().join("journal-000000000001.log"))
+            .expect("open");
+        f.seek(std::io::SeekFrom::Start(second + 10)).expect("seek");
+        f.write_all(b"#").expect("write");
+    }
+    let out = verify();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("damage: ") && text.contains(&format!("offset {second}")),
+        "{text}"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--journal-recover truncate"), "{err}");
+    // The server refuses to start on it, naming the file and offset, and leaves it as it is.
+    let scenario = super::support::root().join("tests/conformance/c1-rules");
+    let out = Command::new(env!("CARGO_BIN_EXE_fulfil"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--scenario"])
+        .arg(&scenario)
+        .arg("--data-dir")
+        .arg(data.path())
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("offset {second}")), "{err}");
+    assert!(data.path().join("journal-000000000001.log").exists());
+    assert!(
+        !verify().status.success(),
+        "still damaged: nothing was rewritten"
+    );
+}

@@ -108,3 +108,121 @@ fn a_journal_from_before_segments_is_read_then_replaced() {
         [release("x"), release("y")]
     );
 }
+
+/// A journal of generation 1 holding `n` release records after an empty checkpoint; returns the
+/// segment's path and the offsets where each record starts.
+fn written(dir: &Path, n: usize) -> (std::path::PathBuf, Vec<u64>) {
+    let j = Journal::start(dir, 1, &[]).expect("starts");
+    let mut offsets = Vec::new();
+    for i in 0..n {
+        offsets.push(j.size());
+        j.append_blocking(&release(&format!("r-{i}")))
+            .expect("append");
+    }
+    (dir.join("journal-000000000001.log"), offsets)
+}
+
+fn poke(path: &Path, at: u64, bytes: &[u8]) {
+    use std::io::Seek;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .expect("open");
+    f.seek(std::io::SeekFrom::Start(at)).expect("seek");
+    f.write_all(bytes).expect("write");
+}
+
+#[test]
+fn damage_before_intact_records_refuses_and_truncate_keeps_the_prefix() {
+    let dir = tempfile::tempdir().expect("temp");
+    let (seg, at) = written(dir.path(), 3);
+    // One flipped byte in the second record's payload: the third is intact after it.
+    poke(&seg, at[1] + 12, b"X");
+    let err = journal::recover(dir.path(), RecoverMode::Refuse).expect_err("refuses");
+    let msg = err.to_string();
+    assert!(msg.contains("journal-000000000001.log"), "{msg}");
+    assert!(msg.contains(&format!("offset {}", at[1])), "{msg}");
+    assert!(msg.contains("checksum"), "{msg}");
+    let r = journal::recover(dir.path(), RecoverMode::Truncate).expect("truncates");
+    assert_eq!(r.records, [release("r-0")]);
+    // Nothing was changed by reading.
+    assert!(journal::recover(dir.path(), RecoverMode::Refuse).is_err());
+}
+
+#[test]
+fn zeros_in_the_middle_of_a_segment_are_damage_not_its_end() {
+    let dir = tempfile::tempdir().expect("temp");
+    let (seg, at) = written(dir.path(), 3);
+    poke(&seg, at[1], &vec![0u8; (at[2] - at[1]) as usize]);
+    let err = journal::recover(dir.path(), RecoverMode::Refuse).expect_err("refuses");
+    assert!(err.to_string().contains("zeros in the middle"), "{err}");
+}
+
+#[test]
+fn a_torn_last_write_is_dropped_and_said_so() {
+    let dir = tempfile::tempdir().expect("temp");
+    let (seg, at) = written(dir.path(), 2);
+    // The last record garbled to the end of what was written, nothing after it.
+    poke(&seg, at[1] + 9, b"garbage");
+    let r = journal::recover(dir.path(), RecoverMode::Refuse).expect("recovers");
+    assert_eq!(r.records, [release("r-0")]);
+    let report = journal::verify(dir.path()).expect("verifies");
+    let d = report.files[1].damage.as_ref().expect("damage");
+    assert!(!d.intact_after);
+    assert_eq!(d.offset, at[1]);
+    assert!(report.refused.is_none());
+}
+
+#[test]
+fn a_stray_or_incomplete_checkpoint_is_refused_and_truncate_uses_the_complete_one() {
+    let dir = tempfile::tempdir().expect("temp");
+    let j = Journal::start(dir.path(), 1, &[release("base")]).expect("starts");
+    j.append_blocking(&release("after")).expect("append");
+    drop(j);
+    let stray = dir.path().join("checkpoint-999999999999.log");
+    std::fs::write(&stray, b"").expect("write");
+    let err = journal::recover(dir.path(), RecoverMode::Refuse).expect_err("refuses");
+    assert!(
+        err.to_string()
+            .contains("checkpoint-999999999999.log is incomplete"),
+        "{err}"
+    );
+    let r = journal::recover(dir.path(), RecoverMode::Truncate).expect("recovers");
+    assert_eq!(r.records, [release("base"), release("after")]);
+    // A checkpoint cut short (its closing record gone) is incomplete too.
+    std::fs::remove_file(&stray).expect("rm");
+    let cp = dir.path().join("checkpoint-000000000001.log");
+    let bytes = std::fs::read(&cp).expect("read");
+    let first = 8 + u32::from_le_bytes(bytes[..4].try_into().expect("len")) as usize;
+    std::fs::write(&cp, &bytes[..first]).expect("write");
+    assert!(journal::recover(dir.path(), RecoverMode::Refuse).is_err());
+}
+
+#[test]
+fn a_checkpoint_ends_with_its_closing_record_and_replaces_files_only_once_whole() {
+    let dir = tempfile::tempdir().expect("temp");
+    let j = Journal::start(dir.path(), 1, &[release("a"), release("b")]).expect("starts");
+    let cp = journal::read_file(&dir.path().join("checkpoint-000000000001.log")).expect("reads");
+    assert_eq!(
+        cp.records.last(),
+        Some(&Record::CheckpointEnd { records: 2 })
+    );
+    // The files are the owner's alone.
+    #[cfg(unix)]
+    for f in files(dir.path()) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join(&f))
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{f}");
+    }
+    assert_eq!(roll(&j), 2);
+    j.checkpoint(2, &[release("c")]).expect("checkpoint");
+    assert_eq!(
+        journal::recover(dir.path(), RecoverMode::Refuse)
+            .expect("recovers")
+            .records,
+        [release("c")]
+    );
+}
