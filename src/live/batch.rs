@@ -103,40 +103,45 @@ impl Live {
         let mut diverged = !(std::sync::Arc::ptr_eq(&decided_on.book, &now.book)
             && decided_on.snapshot.same_network(&now.snapshot));
         for (i, (order, routed)) in orders.iter().zip(decided.iter_mut()).enumerate() {
-            if let Some(held) = now.book.held_by_order(&order.id) {
-                answers[i] = Some(self.existing(&now, order, &held)?);
-                diverged = true;
-                continue;
-            }
-            let fits = if diverged {
-                None
-            } else {
-                take(&now, order, &routed.plan)
-            };
-            let held = match fits {
-                Some(held) => held,
+            let step = match now.book.held_by_order(&order.id) {
+                Some(held) => self.existing(&now, order, &held).map(|c| {
+                    answers[i] = Some(c);
+                    None
+                }),
                 None => {
-                    diverged = true;
-                    let again = route_on(&now, order);
-                    match again
-                        .map_err(LiveError::from)
-                        .and_then(|r| fit_or_decide(&now, &now, order, r))
-                    {
-                        Ok((again, held)) => {
-                            *routed = again;
-                            held
-                        }
-                        Err(e) => {
-                            for (o, h) in fresh.iter().zip(&taken) {
-                                now.book.unreserve(orders[*o].day, h);
-                            }
-                            return Err(e);
-                        }
+                    let fits = if diverged {
+                        None
+                    } else {
+                        take(&now, order, &routed.plan)
+                    };
+                    // From the first plan that no longer fits on, orders are decided again.
+                    diverged |= fits.is_none();
+                    match fits {
+                        Some(held) => Ok(Some(held)),
+                        None => route_on(&now, order)
+                            .map_err(LiveError::from)
+                            .and_then(|r| fit_or_decide(&now, &now, order, r))
+                            .map(|(again, held)| {
+                                *routed = again;
+                                Some(held)
+                            }),
                     }
                 }
             };
-            taken.push(held);
-            fresh.push(i);
+            match step {
+                Ok(Some(held)) => {
+                    taken.push(held);
+                    fresh.push(i);
+                }
+                // The order's own reservation: the sequence after it is decided again.
+                Ok(None) => diverged = true,
+                Err(e) => {
+                    for (&o, h) in fresh.iter().zip(&taken) {
+                        now.book.unreserve(orders[o].day, h);
+                    }
+                    return Err(e);
+                }
+            }
         }
         let fresh_orders: Vec<Order> = fresh.iter().map(|&i| orders[i].clone()).collect();
         let ids = self.record_holds(&writer, &now, &fresh_orders, taken, ack);

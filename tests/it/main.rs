@@ -8,6 +8,7 @@ mod differential;
 mod hand_worked;
 mod journal;
 mod live;
+mod live_model;
 mod live_safety;
 mod load_errors;
 mod properties;
