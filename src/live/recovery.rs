@@ -183,6 +183,7 @@ impl Live {
         let Some(store) = &self.store else {
             return Ok(false);
         };
+        let _one = self.compacting.lock().unwrap_or_else(|e| e.into_inner());
         if store.size() < min_size {
             return Ok(false);
         }

@@ -118,6 +118,9 @@ pub struct Live {
     pub(super) store: Option<Arc<dyn Store>>,
     /// Set when the store fails: no change is accepted after it.
     failed: Arc<OnceLock<String>>,
+    /// One compaction at a time: a checkpoint must not remove another's before it is read
+    /// back.
+    pub(super) compacting: Mutex<()>,
     pub(super) options: LiveOptions,
     /// True while replaying: changes are applied but not recorded again.
     pub(super) replaying: bool,
@@ -160,6 +163,7 @@ impl Live {
             writer: Mutex::new(writer),
             store,
             failed: Arc::new(OnceLock::new()),
+            compacting: Mutex::new(()),
             options,
             replaying: true,
         }

@@ -48,12 +48,16 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 /// The reference: what a correct live state holds.
+type Allocations = Vec<(String, String, u32)>;
+type Levels = BTreeMap<(String, String), (u32, u32)>;
+type Reserved = BTreeMap<(String, String), u32>;
+
 #[derive(Default, Debug)]
 struct Model {
     /// (node, sku) → (on_hand, safety_stock).
     stock: BTreeMap<(String, String), (u32, u32)>,
     /// id → (state, allocations).
-    reservations: BTreeMap<String, (ReservationState, Vec<(String, String, u32)>)>,
+    reservations: BTreeMap<String, (ReservationState, Allocations)>,
     ids: Vec<String>,
     sequence: u64,
 }
@@ -79,12 +83,7 @@ impl Model {
 }
 
 /// What the live state holds, in the model's terms.
-fn observed(
-    live: &Live,
-) -> (
-    BTreeMap<(String, String), (u32, u32)>,
-    BTreeMap<(String, String), u32>,
-) {
+fn observed(live: &Live) -> (Levels, Reserved) {
     let st = live.load();
     let snap = &st.snapshot;
     let inv = snap.inventory();

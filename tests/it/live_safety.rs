@@ -223,7 +223,9 @@ fn committing_an_order_id_again_returns_its_open_reservation() {
         r => panic!("{r:?}"),
     }
     // A batch naming it gets it back too; an id twice in one batch is refused.
-    let batch = live.route_batch(&[o.clone()], false).expect("batch");
+    let batch = live
+        .route_batch(std::slice::from_ref(&o), false)
+        .expect("batch");
     assert_eq!(batch[0].reservation_id, first.reservation_id);
     assert!(matches!(
         live.route_batch(&[o.clone(), o.clone()], false),

@@ -13,5 +13,6 @@ mod live_safety;
 mod load_errors;
 mod properties;
 mod service;
+mod service_stress;
 mod simulate;
 mod support;
