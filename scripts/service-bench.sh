@@ -3,14 +3,17 @@
 # this machine's disk, driven over loopback by `fulfil loadgen` on the same machine.
 #
 #   scripts/service-bench.sh [REPEATS]     (default 3; prints every run)
+#   FULFIL_BIN=path/to/fulfil scripts/service-bench.sh   (another build, e.g. for a before/after)
+#   FULFIL_BENCH_GROUPS=commit scripts/service-bench.sh                (only the committing groups)
 #
 # Each group starts a fresh server on an empty data directory (so every group starts from the
 # same state), warms it up for 3 seconds, then runs the load REPEATS times.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repeats=${1:-3}
-cargo build --release --quiet
-bin=./target/release/fulfil
+bin=${FULFIL_BIN:-./target/release/fulfil}
+[ -n "${FULFIL_BIN:-}" ] || cargo build --release --quiet
+only=${FULFIL_BENCH_GROUPS:-all}
 port=50151
 server="http://127.0.0.1:$port"
 data=$(mktemp -d)
@@ -38,6 +41,12 @@ group() {
   done
 }
 
+if [ "$only" = commit ]; then
+  group --duration 10 --concurrency 64 --commit
+  group --duration 10 --concurrency 64 --commit --inventory-rate 10000
+  stop
+  exit 0
+fi
 group --duration 10 --concurrency 32
 group --duration 10 --concurrency 64 --commit
 group --duration 10 --concurrency 64 --commit --connections 2

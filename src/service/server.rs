@@ -99,6 +99,23 @@ impl Server {
     }
 }
 
+/// Health of the services that change state (and the server as a whole) after the store failed:
+/// they refuse every change until a restart.
+async fn not_serving_for_changes(health: &tonic_health::server::HealthReporter) {
+    health
+        .set_not_serving::<pb::routing_server::RoutingServer<RoutingService>>()
+        .await;
+    health
+        .set_not_serving::<pb::reservations_server::ReservationsServer<ReservationsService>>()
+        .await;
+    health
+        .set_not_serving::<pb::network_server::NetworkServer<NetworkService>>()
+        .await;
+    health
+        .set_service_status("", tonic_health::ServingStatus::NotServing)
+        .await;
+}
+
 /// Binds, starts serving (health NOT_SERVING), loads the network, then reports SERVING.
 pub async fn serve(config: ServeConfig) -> Result<Server, String> {
     config.validate()?;
@@ -212,13 +229,21 @@ pub async fn serve(config: ServeConfig) -> Result<Server, String> {
             }
         }
     });
-    // Housekeeping: expire reservations, publish gauges.
+    // Housekeeping: expire reservations, publish gauges, report a failed store in health.
     let weak = Arc::downgrade(&live);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let mut reported = false;
         loop {
             tick.tick().await;
             let Some(live) = weak.upgrade() else { break };
+            if !reported && let Some(reason) = live.failure() {
+                reported = true;
+                tracing::error!(
+                    "store failed ({reason}): health NOT_SERVING for the services that change state"
+                );
+                not_serving_for_changes(&health).await;
+            }
             let expired = tokio::task::spawn_blocking({
                 let live = live.clone();
                 move || live.expire_due()

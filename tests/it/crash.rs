@@ -323,6 +323,21 @@ fn bad_configuration_fails_before_binding() {
         .expect("runs");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("time-to-live"));
+    // Infinite and absurd times to live are refused before anything starts (they used to
+    // panic at start, or in every commit).
+    for ttl in ["inf", "1e19", "-5", "NaN"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_fulfil"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .arg(format!("--reservation-ttl-secs={ttl}"))
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(1), "{ttl}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("time-to-live") && !err.contains("panicked"),
+            "{ttl}: {err}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
