@@ -143,13 +143,14 @@ impl Live {
                 }
             }
         }
-        let fresh_orders: Vec<Order> = fresh.iter().map(|&i| orders[i].clone()).collect();
-        let ids = self.record_holds(&writer, &now, &fresh_orders, taken, ack);
+        let ids = self.record_holds(&writer, &now, fresh.iter().map(|&i| &orders[i]), taken, ack);
+        drop(writer);
         let version = now.snapshot.version();
+        let mut decided: Vec<Option<Routed>> = decided.into_iter().map(Some).collect();
         for (&i, id) in fresh.iter().zip(ids) {
-            let r = &decided[i];
+            let r = decided[i].take().expect("each order once");
             answers[i] = Some(Committed {
-                decision: r.decision.clone(),
+                decision: r.decision,
                 exact: r.exact,
                 version,
                 reservation_id: id,

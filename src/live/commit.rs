@@ -163,17 +163,17 @@ impl Live {
 
     /// Records reservations whose units `taken` already holds (one per order whose hold is not
     /// empty) as one record, so a crash leaves all of them or none. Called with the writer held.
-    pub(super) fn record_holds(
+    pub(super) fn record_holds<'o>(
         &self,
         writer: &Writer,
         state: &State,
-        orders: &[Order],
+        orders: impl IntoIterator<Item = &'o Order>,
         taken: Vec<Held>,
         on_durable: impl FnOnce(Result<(), LiveError>) + Send + 'static,
     ) -> Vec<Option<String>> {
-        let mut ids = Vec::with_capacity(orders.len());
+        let mut ids = Vec::with_capacity(taken.len());
         let mut holds = Vec::new();
-        for (order, held) in orders.iter().zip(taken) {
+        for (order, held) in orders.into_iter().zip(taken) {
             if held.is_empty() {
                 ids.push(None);
                 continue;
