@@ -34,6 +34,32 @@ pub struct InventoryChange {
     pub sequence: u64,
 }
 
+impl InventoryChange {
+    /// The change an `inventory` record holds (`None` for another kind of record).
+    pub(super) fn of_record(record: Record) -> Option<InventoryChange> {
+        match record {
+            Record::Inventory {
+                node_id,
+                sku,
+                set_on_hand,
+                adjust,
+                safety_stock,
+                source,
+                sequence,
+            } => Some(InventoryChange {
+                node_id,
+                sku,
+                set_on_hand,
+                adjust,
+                safety_stock,
+                source,
+                sequence,
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// What a call of [`Live::apply_inventory`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InventoryApplied {
@@ -248,14 +274,29 @@ impl Live {
         loaded: Snapshot,
         record: Record,
     ) -> Result<u64, LiveError> {
-        wait_durable(|ack| {
-            let mut writer = self.write()?;
-            let version = self.load().snapshot.version() + 1;
-            self.rebuild(&writer, loaded.to_network_data(), version, false)?;
+        let base_record = record.clone();
+        self.network_turn(record, |writer, _, version| {
+            self.rebuild(writer, loaded.to_network_data(), version, false)?;
             writer.base = Some(self.load().snapshot.clone());
-            writer.base_record = Some(record.clone());
+            writer.base_record = Some(base_record);
             writer.network_changed = false;
             writer.sources.clear();
+            Ok(())
+        })
+    }
+
+    /// One turn of the writer for a change of the network: `apply` makes version `current + 1`
+    /// from the current state, then `record` is recorded; returns the version once durable.
+    fn network_turn(
+        &self,
+        record: Record,
+        apply: impl FnOnce(&mut Writer, &State, u64) -> Result<(), LiveError>,
+    ) -> Result<u64, LiveError> {
+        wait_durable(|ack| {
+            let mut writer = self.write()?;
+            let current = self.load();
+            let version = current.snapshot.version() + 1;
+            apply(&mut writer, &current, version)?;
             self.record(&writer, vec![record], ack);
             Ok(version)
         })
@@ -309,36 +350,30 @@ impl Live {
         policy_toml: String,
         policy: Policy,
     ) -> Result<u64, LiveError> {
-        wait_durable(|ack| {
-            let mut writer = self.write()?;
-            let current = self.load();
-            let version = current.snapshot.version() + 1;
+        let record = Record::ReplacePolicy { policy_toml };
+        self.network_turn(record, |writer, current, version| {
             self.publish(
                 current.snapshot.with_policy(policy, version),
                 current.book.clone(),
             );
             writer.network_changed = true;
-            self.record(&writer, vec![Record::ReplacePolicy { policy_toml }], ack);
-            Ok(version)
+            Ok(())
         })
     }
 
-    /// A change of nodes or rates: `edit` the network data, rebuild, record, wait until durable.
+    /// A change of nodes or rates: `edit` the network data, rebuild (reservations move over),
+    /// record, and wait until durable.
     fn change_network(
         &self,
         record: Record,
         edit: impl FnOnce(&mut NetworkData) -> Result<(), LiveError>,
     ) -> Result<u64, LiveError> {
-        wait_durable(|ack| {
-            let mut writer = self.write()?;
-            let current = self.load();
+        self.network_turn(record, |writer, current, version| {
             let mut data = current.snapshot.to_network_data();
             edit(&mut data)?;
-            let version = current.snapshot.version() + 1;
-            self.rebuild(&writer, data, version, true)?;
+            self.rebuild(writer, data, version, true)?;
             writer.network_changed = true;
-            self.record(&writer, vec![record], ack);
-            Ok(version)
+            Ok(())
         })
     }
 }

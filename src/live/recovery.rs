@@ -96,24 +96,8 @@ impl Live {
             Record::Release { id } => self.replay_ending(&id, ReservationState::Released)?,
             Record::Confirm { id } => self.replay_ending(&id, ReservationState::Confirmed)?,
             Record::Expire { id } => self.replay_ending(&id, ReservationState::Expired)?,
-            Record::Inventory {
-                node_id,
-                sku,
-                set_on_hand,
-                adjust,
-                safety_stock,
-                source,
-                sequence,
-            } => {
-                let change = InventoryChange {
-                    node_id,
-                    sku,
-                    set_on_hand,
-                    adjust,
-                    safety_stock,
-                    source,
-                    sequence,
-                };
+            r @ Record::Inventory { .. } => {
+                let change = InventoryChange::of_record(r).expect("an inventory record");
                 self.apply_inventory_blocking(&[change])?;
             }
             Record::SourceSequence { source, sequence } => {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tonic::Status;
+use tonic_health::ServingStatus;
 
 use super::network::NetworkService;
 use super::pb;
@@ -99,21 +100,19 @@ impl Server {
     }
 }
 
-/// Health of the services that change state (and the server as a whole) after the store failed:
-/// they refuse every change until a restart.
-async fn not_serving_for_changes(health: &tonic_health::server::HealthReporter) {
-    health
-        .set_not_serving::<pb::routing_server::RoutingServer<RoutingService>>()
-        .await;
-    health
-        .set_not_serving::<pb::reservations_server::ReservationsServer<ReservationsService>>()
-        .await;
-    health
-        .set_not_serving::<pb::network_server::NetworkServer<NetworkService>>()
-        .await;
-    health
-        .set_service_status("", tonic_health::ServingStatus::NotServing)
-        .await;
+/// Sets the health of the services that change state (Routing, Reservations, Network) and of
+/// the server as a whole: SERVING once loaded, NOT_SERVING after the store failed (they refuse
+/// every change until a restart).
+async fn set_changing(health: &tonic_health::server::HealthReporter, status: ServingStatus) {
+    use tonic::server::NamedService;
+    for name in [
+        pb::routing_server::RoutingServer::<RoutingService>::NAME,
+        pb::reservations_server::ReservationsServer::<ReservationsService>::NAME,
+        pb::network_server::NetworkServer::<NetworkService>::NAME,
+        "",
+    ] {
+        health.set_service_status(name, status).await;
+    }
 }
 
 /// Binds, starts serving (health NOT_SERVING), loads the network, then reports SERVING.
@@ -201,20 +200,9 @@ pub async fn serve(config: ServeConfig) -> Result<Server, String> {
         config.scenario.display()
     );
     health
-        .set_serving::<pb::routing_server::RoutingServer<RoutingService>>()
-        .await;
-    health
-        .set_serving::<pb::reservations_server::ReservationsServer<ReservationsService>>()
-        .await;
-    health
-        .set_serving::<pb::network_server::NetworkServer<NetworkService>>()
-        .await;
-    health
         .set_serving::<pb::planning_server::PlanningServer<super::planning::PlanningService>>()
         .await;
-    health
-        .set_service_status("", tonic_health::ServingStatus::Serving)
-        .await;
+    set_changing(&health, ServingStatus::Serving).await;
 
     // Compaction: once the current segment passes 64 MiB, a new generation starts from a
     // checkpoint of the current state (written off the commit path).
@@ -242,7 +230,7 @@ pub async fn serve(config: ServeConfig) -> Result<Server, String> {
                 tracing::error!(
                     "store failed ({reason}): health NOT_SERVING for the services that change state"
                 );
-                not_serving_for_changes(&health).await;
+                set_changing(&health, ServingStatus::NotServing).await;
             }
             let expired = tokio::task::spawn_blocking({
                 let live = live.clone();

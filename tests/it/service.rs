@@ -84,6 +84,22 @@ pub async fn quote(routing: &mut RoutingClient<Channel>, order: pb::Order) -> pb
         .expect("decision")
 }
 
+/// Commits an order (reserves it); panics unless the server accepts it.
+pub async fn commit(
+    routing: &mut RoutingClient<Channel>,
+    order: pb::Order,
+) -> pb::RouteOrderResponse {
+    routing
+        .route_order(pb::RouteOrderRequest {
+            order: Some(order),
+            dry_run: false,
+            explain: false,
+        })
+        .await
+        .expect("commit")
+        .into_inner()
+}
+
 fn total(d: &pb::Decision) -> f64 {
     d.cost.as_ref().map_or(f64::NAN, |c| c.total)
 }
@@ -560,15 +576,7 @@ async fn concurrent_commits_never_oversell_and_swaps_do_not_disturb_readers() {
                     1.0,
                     &[("P", 1 + (i % 3)), ("Q", 1)],
                 );
-                let r = routing
-                    .route_order(pb::RouteOrderRequest {
-                        order: Some(order),
-                        dry_run: false,
-                        explain: false,
-                    })
-                    .await
-                    .expect("commit")
-                    .into_inner();
+                let r = commit(&mut routing, order).await;
                 for sh in r.decision.expect("d").shipments {
                     for l in sh.lines {
                         got.push((sh.node_id.clone(), l.sku, l.qty));

@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use tonic::transport::Channel;
 
 use super::live::scarce;
-use super::service::{channel, ship, start};
+use super::service::{channel, commit, ship, start};
 
 /// What a client was told: per reservation, its allocations and its last acknowledged state.
 type Acked = BTreeMap<String, (Vec<(String, String, u32)>, &'static str)>;
@@ -223,16 +223,7 @@ async fn releases_racing_rebuilds_stay_released_across_a_restart() {
                 let mut released = Vec::new();
                 for i in 0..40 {
                     let order = ship(&format!("w{w}-{i}"), 0.0, f64::from(i % 4), &[("P", 1)]);
-                    let resp = routing
-                        .route_order(pb::RouteOrderRequest {
-                            order: Some(order),
-                            dry_run: false,
-                            explain: false,
-                        })
-                        .await
-                        .expect("commit")
-                        .into_inner();
-                    let id = resp.reservation_id;
+                    let id = commit(&mut routing, order).await.reservation_id;
                     reservations
                         .release(pb::ReservationRef {
                             reservation_id: id.clone(),
