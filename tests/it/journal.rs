@@ -226,3 +226,20 @@ fn a_checkpoint_ends_with_its_closing_record_and_replaces_files_only_once_whole(
         [release("c")]
     );
 }
+
+#[test]
+fn a_checkpoint_of_the_version_before_the_closing_record_is_still_read() {
+    // Checkpoints written before `checkpoint_end` existed always ended with `reservation_ids`.
+    let dir = tempfile::tempdir().expect("temp");
+    let mut bytes = Vec::new();
+    for r in [release("old"), Record::ReservationIds { next: 9 }] {
+        bytes.extend_from_slice(&journal::frame(&r).expect("frames"));
+    }
+    std::fs::write(dir.path().join("checkpoint-000000000003.log"), &bytes).expect("write");
+    let r = journal::recover(dir.path(), RecoverMode::Refuse).expect("recovers");
+    assert_eq!(
+        r.records,
+        [release("old"), Record::ReservationIds { next: 9 }]
+    );
+    assert_eq!(r.generation, 3);
+}

@@ -883,3 +883,92 @@ async fn simulate_runs_in_a_sandbox_and_streams_progress_then_kpis() {
     assert!(err.message().starts_with("policy:"), "{}", err.message());
     server.stop().await.expect("stops");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_are_safe_and_ended_reservations_refuse_other_endings() {
+    let dir = tempfile::tempdir().expect("temp");
+    let server = start(&c1(), Some(dir.path())).await;
+    let ch = channel(&server).await;
+    let mut routing = RoutingClient::new(ch.clone());
+    let mut reservations = ReservationsClient::new(ch.clone());
+    let mut network = NetworkClient::new(ch.clone());
+    let order = ship("retry-1", 40.7306, -73.9352, &[("A", 1)]);
+    let first = commit(&mut routing, order.clone()).await;
+    assert!(!first.reservation_id.is_empty());
+    // A retried commit (the client never saw the answer) gets the same reservation.
+    let again = commit(&mut routing, order.clone()).await;
+    assert_eq!(again.reservation_id, first.reservation_id);
+    // The same id for another order is refused.
+    let other = ship("retry-1", 40.7306, -73.9352, &[("A", 2)]);
+    let err = routing
+        .route_order(pb::RouteOrderRequest {
+            order: Some(other),
+            dry_run: false,
+            explain: false,
+        })
+        .await
+        .expect_err("other lines");
+    assert_eq!(err.code(), Code::AlreadyExists, "{}", err.message());
+    assert!(
+        err.message().contains(&first.reservation_id),
+        "{}",
+        err.message()
+    );
+    // Release twice is fine; a confirmation after it is refused.
+    let r = || pb::ReservationRef {
+        reservation_id: first.reservation_id.clone(),
+    };
+    for _ in 0..2 {
+        let resp = reservations
+            .release(r())
+            .await
+            .expect("release")
+            .into_inner();
+        assert_eq!(resp.state, "released");
+    }
+    let err = reservations
+        .confirm(r())
+        .await
+        .expect_err("confirm after release");
+    assert_eq!(err.code(), Code::FailedPrecondition, "{}", err.message());
+    // A node that would not replay is refused before anything is recorded.
+    let before = network
+        .get_snapshot_info(pb::SnapshotInfoRequest {})
+        .await
+        .expect("info")
+        .into_inner()
+        .version;
+    let node = pb::Node {
+        node_id: "DC-INF".into(),
+        kind: "dc".into(),
+        lat: 40.0,
+        lon: -75.0,
+        ships: true,
+        pickup: false,
+        capacity_units: None,
+        cost_per_shipment: f64::INFINITY,
+        cost_per_unit: 0.25,
+        enabled: true,
+    };
+    let err = network
+        .upsert_nodes(pb::UpsertNodesRequest { nodes: vec![node] })
+        .await
+        .expect_err("infinite cost");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains("nodes[0]") && err.message().contains("cost_per_shipment"),
+        "{}",
+        err.message()
+    );
+    let after = network
+        .get_snapshot_info(pb::SnapshotInfoRequest {})
+        .await
+        .expect("info")
+        .into_inner()
+        .version;
+    assert_eq!(after, before);
+    server.stop().await.expect("stops");
+    // And the server starts again on the journal.
+    let server = start(&c1(), Some(dir.path())).await;
+    server.stop().await.expect("stops");
+}
