@@ -4,8 +4,8 @@
 
 use std::collections::HashSet;
 
-use super::LiveError;
 use super::commit::{fit_or_decide, take};
+use super::error::LiveError;
 use super::state::{Committed, Live, State, route_on, wait_durable};
 use crate::batch::{BatchOptions, BatchResult, Progress, reoptimize};
 use crate::model::Order;

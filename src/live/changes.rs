@@ -6,21 +6,14 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::LiveError;
 use super::error::ChangeProblem;
+use super::error::LiveError;
 use super::state::{Live, State, Writer, wait_durable};
 use super::validate;
 use crate::model::{Node, NodeId, Policy, SkuId};
 use crate::reserve::{Record, Reservation, ReservationBook};
 use crate::snapshot::{InventoryRow, NetworkData, Snapshot};
-
-pub(crate) fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
 
 /// An inventory change as the core sees it.
 #[derive(Clone, Debug, PartialEq)]
@@ -445,7 +438,7 @@ fn move_reservations(old: &State, snapshot: &Snapshot, book: &ReservationBook) {
             .collect();
         Reservation { held, ..r }
     };
-    for (day, used) in super::recovery::confirmed_capacity(&old.snapshot, &old.book, &held) {
+    for (day, used) in super::state::confirmed_capacity(&old.snapshot, &old.book, &held) {
         for (node, units) in used {
             if let Some(n) = snapshot.node_id(&old.snapshot.node(node).id) {
                 book.add_capacity(day, n, units);

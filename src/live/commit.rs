@@ -6,7 +6,7 @@
 use std::hash::Hasher;
 use std::sync::Arc;
 
-use super::LiveError;
+use super::error::LiveError;
 use super::state::{Committed, Live, State, Writer, route_on};
 use crate::model::{Destination, Order};
 use crate::reserve::{Held, Hold, Record, Reservation, allocations_of};
@@ -155,7 +155,7 @@ impl Live {
                 .iter()
                 .map(|&(_, n, k, q)| (snapshot.node(n).id.clone(), snapshot.sku(k).id.clone(), q))
                 .collect(),
-            at_ms: super::changes::unix_ms(),
+            at_ms: super::state::unix_ms(),
             ttl_ms: self.ttl().as_millis() as u64,
             fingerprint: fingerprint(order),
         }

@@ -6,13 +6,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::LiveError;
-use super::changes::{InventoryChange, unix_ms};
-use super::state::{Live, LiveOptions, Writer};
+use super::changes::InventoryChange;
+use super::error::LiveError;
+use super::state::{DayUse, Live, LiveOptions, Writer, confirmed_capacity, unix_ms};
 use super::validate;
-use crate::model::NodeId;
 use crate::reserve::journal::JournalStore;
-use crate::reserve::{Hold, Record, Reservation, ReservationBook, ReservationState, Store};
+use crate::reserve::{Hold, Record, Reservation, ReservationState, Store};
 use crate::snapshot::Snapshot;
 
 /// Ended reservations a checkpoint keeps at the most (they only make a retried release or
@@ -218,43 +217,6 @@ impl Live {
             next_reservation_id: state.book.next_id(),
         }
     }
-}
-
-/// Units of capacity per node on one day.
-pub(super) type DayUse = (Option<i32>, Vec<(NodeId, u32)>);
-
-/// Capacity used per day and node beyond what `held` reservations account for: what confirmed
-/// orders used.
-pub(super) fn confirmed_capacity(
-    snapshot: &Snapshot,
-    book: &ReservationBook,
-    held: &[Reservation],
-) -> Vec<DayUse> {
-    let mut counts = book.capacity_counts();
-    for r in held {
-        if let Some(day) = counts.get_mut(&r.day) {
-            for &(_, node, _, q) in &r.held {
-                if let Some(c) = day.get_mut(node.index()) {
-                    *c = c.saturating_sub(q);
-                }
-            }
-        }
-    }
-    let mut out: Vec<_> = counts
-        .into_iter()
-        .map(|(day, used)| {
-            let used: Vec<(NodeId, u32)> = used
-                .into_iter()
-                .enumerate()
-                .filter(|&(i, u)| u > 0 && i < snapshot.nodes().len())
-                .map(|(i, u)| (NodeId(i as u32), u))
-                .collect();
-            (day, used)
-        })
-        .filter(|(_, used)| !used.is_empty())
-        .collect();
-    out.sort_by_key(|(day, _)| *day);
-    out
 }
 
 /// The state at one point, to be written as a checkpoint ([`Capture::records`]).

@@ -11,7 +11,7 @@
 
 use std::time::Instant;
 
-use super::LiveError;
+use super::error::LiveError;
 use super::state::{Live, wait_durable};
 use crate::reserve::{Finished, Record, Reservation, ReservationState};
 

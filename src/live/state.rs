@@ -14,12 +14,12 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 
-use super::LiveError;
-use crate::model::{Decision, Order};
+use super::error::LiveError;
+use crate::model::{Decision, NodeId, Order};
 use crate::reserve::journal::RecoverMode;
 use crate::reserve::{Record, Reservation, ReservationBook, Store, StoreError};
 use crate::route::{PolicyKind, RouteError, Routed, Router};
@@ -264,4 +264,48 @@ pub(super) fn wait_durable<T>(
     rx.recv()
         .unwrap_or(Err(LiveError::Store(StoreError::Stopped)))?;
     Ok(value)
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub(super) fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Units of capacity per node on one day.
+pub(super) type DayUse = (Option<i32>, Vec<(NodeId, u32)>);
+
+/// Capacity used per day and node beyond what `held` reservations account for: what confirmed
+/// orders used.
+pub(super) fn confirmed_capacity(
+    snapshot: &Snapshot,
+    book: &ReservationBook,
+    held: &[Reservation],
+) -> Vec<DayUse> {
+    let mut counts = book.capacity_counts();
+    for r in held {
+        if let Some(day) = counts.get_mut(&r.day) {
+            for &(_, node, _, q) in &r.held {
+                if let Some(c) = day.get_mut(node.index()) {
+                    *c = c.saturating_sub(q);
+                }
+            }
+        }
+    }
+    let mut out: Vec<_> = counts
+        .into_iter()
+        .map(|(day, used)| {
+            let used: Vec<(NodeId, u32)> = used
+                .into_iter()
+                .enumerate()
+                .filter(|&(i, u)| u > 0 && i < snapshot.nodes().len())
+                .map(|(i, u)| (NodeId(i as u32), u))
+                .collect();
+            (day, used)
+        })
+        .filter(|(_, used)| !used.is_empty())
+        .collect();
+    out.sort_by_key(|(day, _)| *day);
+    out
 }

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::LiveError;
 use super::error::ChangeProblem;
+use super::error::LiveError;
 use crate::model::{Node, Policy};
 use crate::scenario::{LoadError, nodes_csv, parse_nodes, parse_policy};
 use crate::snapshot::Snapshot;
