@@ -246,6 +246,8 @@ impl Live {
                 source: e,
             })
         })?;
+        // Not while a compaction runs: it removes the copies its checkpoint does not name.
+        let _no_compaction = self.compacting.lock().unwrap_or_else(|e| e.into_inner());
         let (snapshot, sha256) = match &self.options.data_dir {
             Some(data) => {
                 validate::scenario_snapshot(&dir)?;

@@ -118,8 +118,8 @@ pub struct Live {
     pub(super) store: Option<Arc<dyn Store>>,
     /// Set when the store fails: no change is accepted after it.
     failed: Arc<OnceLock<String>>,
-    /// One compaction at a time: a checkpoint must not remove another's before it is read
-    /// back.
+    /// One compaction at a time (a checkpoint must not remove another's before it is read back),
+    /// and none while a scenario is being copied into the data folder.
     pub(super) compacting: Mutex<()>,
     pub(super) options: LiveOptions,
     /// True while replaying: changes are applied but not recorded again.
