@@ -3,6 +3,7 @@
 //! Nothing here does I/O; `scenario` reads and writes these types, `snapshot` indexes them.
 
 mod decision;
+pub mod geo;
 mod ids;
 mod network;
 mod order;

@@ -99,7 +99,7 @@ impl CandidateSet {
         }
         self.candidates.clear();
         let inventory = snapshot.inventory();
-        let dest = super::cost::unit_vector(lat, lon);
+        let dest = crate::model::geo::unit_vector(lat, lon);
         self.lines
             .resize_with(order.lines.len(), LineCandidates::default);
         for (li, line) in order.lines.iter().enumerate() {
@@ -179,7 +179,7 @@ pub fn evaluate(
     let band = snapshot
         .zones()
         .band_of(xyz, dest, || {
-            super::cost::distance_km(node.lat, node.lon, lat, lon)
+            crate::model::geo::distance_km(node.lat, node.lon, lat, lon)
         })
         .ok_or(Exclusion::BeyondZones)?;
     debug_assert!(order.service != Service::Pickup);
@@ -189,7 +189,7 @@ pub fn evaluate(
     Ok(Candidate {
         node: node_id,
         band,
-        chord2: super::cost::chord2(xyz, dest),
+        chord2: crate::model::geo::chord2(xyz, dest),
         cost_per_shipment: node.cost_per_shipment,
         cost_per_unit: node.cost_per_unit,
         capacity_left,

@@ -62,7 +62,7 @@ pub fn explain(
         let chosen = decision.shipments.iter().any(|s| s.node_id == node.id);
         let excluded = match order.destination {
             Destination::Address { lat, lon } => {
-                let dest = super::cost::unit_vector(lat, lon);
+                let dest = crate::model::geo::unit_vector(lat, lon);
                 evaluate(snapshot, avail, order, n, &dest, lat, lon)
                     .err()
                     .map(exclusion_text)

@@ -17,8 +17,9 @@ use std::time::Duration;
 use good_lp::solvers::highs::highs;
 use good_lp::{Expression, ProblemVariables, SolverModel, Variable, constraint, variable};
 
-use super::cost::{Plan, distance_km};
+use super::cost::Plan;
 use super::{Availability, RouteError, ats_at, capacity_left};
+use crate::model::geo::distance_km;
 use crate::model::{Destination, NodeId, NodeKind, Order, SkuId};
 use crate::snapshot::Snapshot;
 

@@ -16,8 +16,9 @@ mod speculate;
 
 use std::str::FromStr;
 
+pub use crate::model::geo::distance_km;
 pub use candidates::{Candidate, Exclusion, UnitPrices};
-pub use cost::{Plan, billable_kg, distance_km, price};
+pub use cost::{Plan, billable_kg, price};
 pub use explain::{NodeExplanation, Outcome, explain};
 pub use ledger::{Availability, Ledger, Untouched, ats_at, capacity_left};
 pub use run::{RunSummary, route_all};

@@ -123,7 +123,7 @@ fn cities() -> Vec<City> {
 /// The US state (two-letter code) of the bundled city nearest to (lat, lon), if one lies within
 /// 150 km: how change files select nodes by `state`, since nodes.csv has no state column.
 pub fn state_near(lat: f64, lon: f64) -> Option<&'static str> {
-    use crate::route::cost::{chord2, chord2_of_km, unit_vector};
+    use crate::model::geo::{chord2, chord2_of_km, unit_vector};
     static INDEX: std::sync::OnceLock<Vec<([f64; 3], String)>> = std::sync::OnceLock::new();
     let index = INDEX.get_or_init(|| {
         cities()

@@ -105,7 +105,7 @@ impl Snapshot {
         let node_xyz: Vec<[f64; 3]> = data
             .nodes
             .iter()
-            .map(|n| crate::route::cost::unit_vector(n.lat, n.lon))
+            .map(|n| crate::model::geo::unit_vector(n.lat, n.lon))
             .collect();
         let inventory = Inventory::build(data.skus.len(), &data.inventory);
         let zones = ZoneTable::new(data.zones);
@@ -206,7 +206,7 @@ impl Snapshot {
         &self.nodes[id.index()]
     }
 
-    /// The node's position as a unit vector (see [`crate::route::cost::unit_vector`]).
+    /// The node's position as a unit vector (see [`crate::model::geo::unit_vector`]).
     #[inline]
     pub fn node_xyz(&self, id: NodeId) -> &[f64; 3] {
         &self.node_xyz[id.index()]

@@ -18,7 +18,7 @@ impl ZoneTable {
             .iter()
             .map(|b| {
                 b.max_km
-                    .map_or(f64::INFINITY, crate::route::cost::chord2_of_km)
+                    .map_or(f64::INFINITY, crate::model::geo::chord2_of_km)
             })
             .collect();
         ZoneTable { bands, chord2 }
@@ -34,7 +34,7 @@ impl ZoneTable {
         b: &[f64; 3],
         exact_km: impl FnOnce() -> f64,
     ) -> Option<usize> {
-        let c2 = crate::route::cost::chord2(a, b);
+        let c2 = crate::model::geo::chord2(a, b);
         for (i, &t) in self.chord2.iter().enumerate() {
             // (The unbounded band has no edge: every pair that reaches it belongs to it.)
             if t.is_finite() && (c2 - t).abs() <= 1e-9 * t {
