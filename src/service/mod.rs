@@ -9,6 +9,7 @@ mod planning;
 mod reservations;
 mod routing;
 mod server;
+mod state;
 
 /// Types and stubs generated from `proto/fulfil/v1/fulfil.proto`.
 #[allow(clippy::all, missing_docs)]

@@ -9,12 +9,12 @@ use tonic::{Request, Response, Status, Streaming};
 use super::convert::node_of;
 use super::errors::status_of;
 use super::pb;
-use super::routing::observe;
+use super::state::{Shared, observe};
 use crate::live::{InventoryChange, Live, LiveError};
 use crate::model::Policy;
 
 pub struct NetworkService {
-    pub live: super::server::Shared,
+    pub live: Shared,
 }
 
 pub fn info_pb(live: &Live) -> pb::SnapshotInfo {

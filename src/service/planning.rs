@@ -13,13 +13,13 @@ use tonic::{Request, Response, Status};
 
 use super::convert::order_of;
 use super::pb;
-use super::routing::observe;
+use super::state::{Shared, observe};
 use crate::model::Order;
 use crate::simulate::{Kpis, ReplayPolicy, Variant, html, replay_with_receipts};
 use crate::snapshot::Snapshot;
 
 pub struct PlanningService {
-    pub live: super::server::Shared,
+    pub live: Shared,
 }
 
 type EventStream = Pin<Box<dyn Stream<Item = Result<pb::SimulateEvent, Status>> + Send>>;

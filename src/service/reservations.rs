@@ -7,12 +7,12 @@ use tonic::{Request, Response, Status};
 
 use super::errors::status_of;
 use super::pb;
-use super::routing::observe;
+use super::state::{Shared, observe};
 use crate::live::Live;
 use crate::reserve::{Reservation, ReservationState};
 
 pub struct ReservationsService {
-    pub live: super::server::Shared,
+    pub live: Shared,
 }
 
 fn response(live: &Live, r: &Reservation) -> pb::ReservationResponse {

@@ -7,25 +7,15 @@ use h3o::{LatLng, Resolution};
 use tonic::{Request, Response, Status};
 
 use super::convert::{coordinate, day_of, decision_pb, lines_of, order_of};
-use super::errors::{outcome_label, status_of};
+use super::errors::status_of;
 use super::pb;
+use super::state::{Shared, observe};
 use crate::live::Live;
 use crate::model::{Destination, Order, Service};
 use crate::route::{Outcome, PolicyKind, Router, distance_km, explain};
 
 pub struct RoutingService {
-    pub live: super::server::Shared,
-}
-
-/// Records a request's count and latency under its rpc name.
-pub fn observe<T>(rpc: &'static str, start: Instant, result: &Result<T, Status>) {
-    let outcome = match result {
-        Ok(_) => "ok",
-        Err(s) => outcome_label(s),
-    };
-    metrics::counter!("fulfil_requests_total", "rpc" => rpc, "outcome" => outcome).increment(1);
-    metrics::histogram!("fulfil_request_seconds", "rpc" => rpc)
-        .record(start.elapsed().as_secs_f64());
+    pub live: Shared,
 }
 
 async fn blocking<T: Send + 'static>(

@@ -4,18 +4,18 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tonic::Status;
 use tonic_health::ServingStatus;
 
 use super::network::NetworkService;
 use super::pb;
 use super::reservations::ReservationsService;
 use super::routing::RoutingService;
+use super::state::Shared;
 use crate::live::{Live, LiveOptions};
 
 /// Everything `fulfil serve` needs.
@@ -65,19 +65,6 @@ impl ServeConfig {
             return Err(format!("data dir {} is not a folder", dir.display()));
         }
         Ok(())
-    }
-}
-
-/// The live network once it is loaded; handlers answer UNAVAILABLE before.
-#[derive(Clone, Default)]
-pub struct Shared(Arc<OnceLock<Arc<Live>>>);
-
-impl Shared {
-    pub fn get(&self) -> Result<Arc<Live>, Status> {
-        self.0
-            .get()
-            .cloned()
-            .ok_or_else(|| Status::unavailable("the network is still loading"))
     }
 }
 
@@ -188,7 +175,7 @@ pub async fn serve(config: ServeConfig) -> Result<Server, String> {
         .map_err(|e| format!("loading failed: {e}"))?
         .map_err(|e| format!("cannot load the network: {e}"))?;
     let live = Arc::new(live);
-    let _ = shared.0.set(live.clone());
+    shared.set(live.clone());
     let info = live.info();
     tracing::info!(
         version = info.version,
