@@ -10,6 +10,7 @@ mod explain;
 mod ledger;
 pub mod mip;
 mod nearest;
+mod options;
 mod run;
 mod search;
 mod speculate;
@@ -21,6 +22,7 @@ pub use candidates::{Candidate, Exclusion, UnitPrices};
 pub use cost::{Plan, billable_kg, price};
 pub use explain::{NodeExplanation, Outcome, explain};
 pub use ledger::{Availability, Ledger, Untouched, ats_at, capacity_left};
+pub use options::{Basket, Options, fulfilment_options};
 pub use run::{RunSummary, route_all};
 pub use speculate::route_in_sequence;
 

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use h3o::{LatLng, Resolution};
 use tonic::{Request, Response, Status};
 
 use super::convert::{coordinate, day_of, decision_pb, lines_of, order_of};
@@ -11,8 +10,8 @@ use super::errors::status_of;
 use super::pb;
 use super::state::{Shared, observe};
 use crate::live::Live;
-use crate::model::{Destination, Order, Service};
-use crate::route::{Outcome, PolicyKind, Router, distance_km, explain};
+use crate::model::Order;
+use crate::route::{Basket, Outcome, explain, fulfilment_options};
 
 pub struct RoutingService {
     pub live: Shared,
@@ -224,30 +223,22 @@ fn options(
     let state = live.load();
     let snap = &state.snapshot;
     let (lat, lon) = coordinate(Some(req.lat), Some(req.lon), "request")?;
-    let lines = lines_of(&req.basket, snap, "basket")?;
-    let day = day_of(&req.created_at, "created_at")?;
-    let view = state.book.view();
-    let mut router = Router::new();
-    let mut out = pb::FulfilmentOptionsResponse {
-        snapshot_version: snap.version(),
-        ..Default::default()
+    let basket = Basket {
+        lat,
+        lon,
+        lines: lines_of(&req.basket, snap, "basket")?,
+        day: day_of(&req.created_at, "created_at")?,
     };
-    for service in Service::PARCEL {
-        let order = Order {
-            id: format!("options-{service}"),
-            created_at: None,
-            day,
-            service,
-            destination: Destination::Address { lat, lon },
-            lines: lines.clone(),
-        };
-        let r = router
-            .route(snap, &view, &order, PolicyKind::Optimal)
-            .map_err(|e| status_of(&e.into()))?;
-        if r.decision.shipments.is_empty() {
-            continue;
-        }
-        out.options.push(pb::ServiceOption {
+    let want = match req.max_pickup_stores {
+        0 => 3,
+        n => n.min(50) as usize,
+    };
+    let found = fulfilment_options(snap, &state.book.view(), &basket, want)
+        .map_err(|e| status_of(&e.into()))?;
+    let options = found
+        .services
+        .into_iter()
+        .map(|(service, r)| pb::ServiceOption {
             service: service.as_str().to_owned(),
             delivery_days: r
                 .decision
@@ -258,57 +249,22 @@ fn options(
                 .unwrap_or(0),
             complete: r.decision.backordered.is_empty(),
             decision: Some(decision_pb(&r.decision, r.exact)),
-        });
-    }
-    // Pickup: stores near the address, ring by ring of H3 cells, that can hand everything over.
-    let want = if req.max_pickup_stores == 0 {
-        3
-    } else {
-        req.max_pickup_stores.min(50) as usize
-    };
-    let cell = LatLng::new(lat, lon)
-        .map_err(|e| Status::invalid_argument(format!("request: {e}")))?
-        .to_cell(Resolution::Five);
-    let mut seen = std::collections::HashSet::new();
-    let mut found: Vec<(f64, pb::PickupStore)> = Vec::new();
-    for k in 0..=12u32 {
-        for c in cell.grid_ring_fast(k).flatten() {
-            for &node_id in snap.pickup_nodes_in(c) {
-                if !seen.insert(node_id) {
-                    continue;
-                }
-                let node = snap.node(node_id);
-                let order = Order {
-                    id: format!("options-pickup-{}", node.id),
-                    created_at: None,
-                    day,
-                    service: Service::Pickup,
-                    destination: Destination::Pickup(node_id),
-                    lines: lines.clone(),
-                };
-                let r = router
-                    .route(snap, &view, &order, PolicyKind::Optimal)
-                    .map_err(|e| status_of(&e.into()))?;
-                if r.decision.backordered.is_empty() {
-                    let d = distance_km(node.lat, node.lon, lat, lon);
-                    found.push((
-                        d,
-                        pb::PickupStore {
-                            node_id: node.id.clone(),
-                            distance_km: d,
-                            decision: Some(decision_pb(&r.decision, r.exact)),
-                        },
-                    ));
-                }
-            }
-        }
-        if found.len() >= want {
-            break;
-        }
-    }
-    found.sort_by(|a, b| a.0.total_cmp(&b.0));
-    out.pickup_stores = found.into_iter().take(want).map(|(_, s)| s).collect();
-    Ok(out)
+        })
+        .collect();
+    let pickup_stores = found
+        .pickup
+        .into_iter()
+        .map(|(node, km, r)| pb::PickupStore {
+            node_id: snap.node(node).id.clone(),
+            distance_km: km,
+            decision: Some(decision_pb(&r.decision, r.exact)),
+        })
+        .collect();
+    Ok(pb::FulfilmentOptionsResponse {
+        snapshot_version: snap.version(),
+        options,
+        pickup_stores,
+    })
 }
 
 impl RoutingService {
