@@ -226,11 +226,9 @@ impl Live {
                         taken.push(held);
                         None
                     }
-                    None => Some(LiveError::Conflict(format!(
-                        "order `{}`: its stock or capacity was taken while the batch was \
-                         optimised; nothing was reserved",
-                        order.id
-                    ))),
+                    None => Some(LiveError::PlanTaken {
+                        order_id: order.id.clone(),
+                    }),
                 }
             };
             if let Some(e) = refusal {

@@ -232,11 +232,8 @@ pub(super) fn fit_or_decide(
     }
     metrics::counter!("fulfil_reserve_conflicts_total").increment(1);
     let routed = route_on(now, order)?;
-    let held = take(now, order, &routed.plan).ok_or_else(|| {
-        LiveError::Conflict(format!(
-            "order `{}`: its decision on the current state does not fit that state",
-            order.id
-        ))
+    let held = take(now, order, &routed.plan).ok_or_else(|| LiveError::DecisionDoesNotFit {
+        order_id: order.id.clone(),
     })?;
     Ok((routed, held))
 }

@@ -67,9 +67,17 @@ pub enum LiveError {
         applied_before: u64,
         problem: ChangeProblem,
     },
-    /// A committed batch could not be reserved as optimised.
-    #[error("{0}")]
-    Conflict(String),
+    /// A committed re-optimization could not be reserved as optimised: this order's stock or
+    /// capacity was taken meanwhile.
+    #[error(
+        "order `{order_id}`: its stock or capacity was taken while the batch was optimised; \
+         nothing was reserved"
+    )]
+    PlanTaken { order_id: String },
+    /// An order decided with the writer held did not fit the state it was decided on (a bug:
+    /// nothing else changes the state meanwhile); nothing was reserved.
+    #[error("order `{order_id}`: its decision on the current state does not fit that state")]
+    DecisionDoesNotFit { order_id: String },
     /// The network changed while a batch was optimised.
     #[error(
         "the network changed while the batch was optimised (version {from} → {to}); nothing \
@@ -77,7 +85,7 @@ pub enum LiveError {
     )]
     NetworkChanged { from: u64, to: u64 },
     #[error("batch: {0}")]
-    Batch(String),
+    Batch(BatchError),
     /// The store could not make a change durable: it was not acknowledged, and the live state
     /// refuses every change from then on (a restart replays exactly what is durable).
     #[error("not durable: {0}")]
@@ -119,7 +127,7 @@ impl From<BatchError> for LiveError {
     fn from(e: BatchError) -> Self {
         match e {
             BatchError::Route(e) => LiveError::Route(e),
-            other => LiveError::Batch(other.to_string()),
+            other => LiveError::Batch(other),
         }
     }
 }

@@ -28,7 +28,8 @@ pub fn code_of(e: &LiveError) -> Code {
         LiveError::UnknownReservation { .. } => Code::NotFound,
         LiveError::ReservationEnded { .. } => Code::FailedPrecondition,
         LiveError::OrderHeld { .. } => Code::AlreadyExists,
-        LiveError::Conflict(_) | LiveError::NetworkChanged { .. } => Code::Aborted,
+        LiveError::PlanTaken { .. } | LiveError::NetworkChanged { .. } => Code::Aborted,
+        LiveError::DecisionDoesNotFit { .. } => Code::Internal,
         LiveError::Store(_) | LiveError::Unavailable { .. } => Code::Unavailable,
     }
 }
