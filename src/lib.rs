@@ -5,11 +5,21 @@
 //! which node ships which line with which carrier, at the least cost as defined by scenario format
 //! v1 (`docs/scenario-format.md`): shipping + handling + split penalty + backorder penalty.
 //!
-//! The crate is layered (see `ARCHITECTURE.md`):
-//! - [`model`]: the domain types (ids, nodes, SKUs, rates, orders, decisions, policy);
-//! - [`scenario`]: scenario format v1 in and out, validation, and the generator;
+//! The crate is layered (see `ARCHITECTURE.md`); arrows point down only:
+//! - [`service`]: gRPC (tonic) only: converts requests and calls the core;
+//! - [`live`]: the live network a service routes against, changed by one writer in one total
+//!   order and made durable by a store before a change is acknowledged;
+//! - [`simulate`]: planners' what-ifs replayed over days, KPIs and the HTML report;
+//! - [`batch`]: joint re-optimization of a backlog (LP/MIP on HiGHS) with a proven bound;
+//! - [`reserve`]: the reservation book, the records of changes, the `Store` trait and its
+//!   journal;
+//! - [`route`]: the cost model, the exact per-order search, the baseline, sequential runs,
+//!   fulfilment options, the MIP reference;
 //! - [`snapshot`]: the immutable, indexed network that routing reads;
-//! - [`route`]: the cost model, the exact per-order search, the baseline, sequential runs.
+//! - [`scenario`]: scenario format v1 in and out, validation, and the generator;
+//! - [`model`]: the domain types (ids, nodes, SKUs, rates, orders, decisions, policy, geometry).
+//!
+//! Nothing below `service` knows gRPC, tokio or the command line.
 
 pub mod batch;
 pub mod live;
