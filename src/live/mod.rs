@@ -2,7 +2,7 @@
 //! swapped atomically (arc-swap) so readers never wait, changed by one writer in one total order,
 //! and made durable by a [`Store`](crate::reserve::Store) before any change is acknowledged.
 //!
-//! One room per job: [`state`] (the published state and the writer), `commit` (orders),
+//! One room per job: `state` (the published state and the writer), `commit` (orders),
 //! `batch` (batches and re-optimization), `reservations` (release, confirm, expiry),
 //! `changes` (inventory and network changes), `validate` (the one validator, live and on
 //! replay), `recovery` (open, replay, compaction). Nothing here knows gRPC; `service` converts
