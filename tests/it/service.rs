@@ -70,34 +70,37 @@ pub fn pickup(id: &str, node: &str, sku: &str, qty: u32) -> pb::Order {
     }
 }
 
-pub async fn quote(routing: &mut RoutingClient<Channel>, order: pb::Order) -> pb::Decision {
-    routing
-        .route_order(pb::RouteOrderRequest {
-            order: Some(order),
-            dry_run: true,
-            explain: false,
-        })
-        .await
-        .expect("quote")
-        .into_inner()
-        .decision
-        .expect("decision")
-}
-
-/// Commits an order (reserves it); panics unless the server accepts it.
-pub async fn commit(
+/// One RouteOrder call; panics unless the server accepts it.
+async fn route(
     routing: &mut RoutingClient<Channel>,
     order: pb::Order,
+    dry_run: bool,
 ) -> pb::RouteOrderResponse {
     routing
         .route_order(pb::RouteOrderRequest {
             order: Some(order),
-            dry_run: false,
+            dry_run,
             explain: false,
         })
         .await
-        .expect("commit")
+        .expect("route_order")
         .into_inner()
+}
+
+/// Quotes an order (reserves nothing).
+pub async fn quote(routing: &mut RoutingClient<Channel>, order: pb::Order) -> pb::Decision {
+    route(routing, order, true)
+        .await
+        .decision
+        .expect("decision")
+}
+
+/// Commits an order (reserves it).
+pub async fn commit(
+    routing: &mut RoutingClient<Channel>,
+    order: pb::Order,
+) -> pb::RouteOrderResponse {
+    route(routing, order, false).await
 }
 
 fn total(d: &pb::Decision) -> f64 {
