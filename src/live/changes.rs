@@ -62,11 +62,23 @@ pub struct InventoryApplied {
     pub version: u64,
 }
 
-/// New (on_hand, safety_stock) per (node, SKU), in the order first touched.
+/// An inventory pair, and its (on_hand, safety_stock).
+type Pair = (NodeId, SkuId);
+type Level = (u32, u32);
+
+/// New levels per pair, in the order first touched.
 #[derive(Default)]
 struct Levels {
-    map: HashMap<(NodeId, SkuId), (u32, u32)>,
-    order: Vec<(NodeId, SkuId)>,
+    map: HashMap<Pair, Level>,
+    order: Vec<Pair>,
+}
+
+impl Levels {
+    fn set(&mut self, key: Pair, level: Level) {
+        if self.map.insert(key, level).is_none() {
+            self.order.push(key);
+        }
+    }
 }
 
 impl Live {
@@ -105,16 +117,19 @@ impl Live {
         let mut skipped = 0;
         let mut refused = None;
         for (index, c) in changes.iter().enumerate() {
-            if let Err(problem) = level_of(snap, &mut levels, c, true) {
-                refused = Some(LiveError::InvalidChange {
-                    index: index as u64,
-                    source_name: c.source.clone(),
-                    sequence: c.sequence,
-                    applied_before: applied.len() as u64,
-                    problem,
-                });
-                break;
-            }
+            let (key, level) = match level_of(snap, &levels, c) {
+                Ok(found) => found,
+                Err(problem) => {
+                    refused = Some(LiveError::InvalidChange {
+                        index: index as u64,
+                        source_name: c.source.clone(),
+                        sequence: c.sequence,
+                        applied_before: applied.len() as u64,
+                        problem,
+                    });
+                    break;
+                }
+            };
             if !c.source.is_empty() {
                 let seen = sources.entry(c.source.clone()).or_insert(0);
                 if c.sequence <= *seen && *seen > 0 {
@@ -123,7 +138,7 @@ impl Live {
                 }
                 *seen = c.sequence;
             }
-            level_of(snap, &mut levels, c, false).ok();
+            levels.set(key, level);
             applied.push(c);
         }
         let mut version = snap.version();
@@ -373,22 +388,19 @@ impl Live {
     }
 }
 
-/// Checks one inventory change against `snap` and, unless `check_only`, folds it into `levels`.
+/// Checks one inventory change against `snap` and the levels the changes before it made, and
+/// returns its (node, SKU) with the level it sets.
 fn level_of(
     snap: &Snapshot,
-    levels: &mut Levels,
+    levels: &Levels,
     c: &InventoryChange,
-    check_only: bool,
-) -> Result<(), ChangeProblem> {
+) -> Result<(Pair, Level), ChangeProblem> {
     let node = snap
         .node_id(&c.node_id)
         .ok_or_else(|| ChangeProblem::UnknownNode(c.node_id.clone()))?;
     let sku = snap
         .sku_id(&c.sku)
         .ok_or_else(|| ChangeProblem::UnknownSku(c.sku.clone()))?;
-    if c.set_on_hand.is_some() == c.adjust.is_some() {
-        return Err(ChangeProblem::NeedsOneOf);
-    }
     let inv = snap.inventory();
     let current = levels.map.get(&(node, sku)).copied().unwrap_or_else(|| {
         inv.entry(node, sku).map_or((0, 0), |e| {
@@ -397,19 +409,11 @@ fn level_of(
         })
     });
     let on_hand = match (c.set_on_hand, c.adjust) {
-        (Some(v), _) => v,
+        (Some(v), None) => v,
         (None, Some(d)) => validate::adjusted(current.0, d)?,
-        (None, None) => current.0,
+        _ => return Err(ChangeProblem::NeedsOneOf),
     };
-    if !check_only {
-        if !levels.map.contains_key(&(node, sku)) {
-            levels.order.push((node, sku));
-        }
-        levels
-            .map
-            .insert((node, sku), (on_hand, c.safety_stock.unwrap_or(current.1)));
-    }
-    Ok(())
+    Ok(((node, sku), (on_hand, c.safety_stock.unwrap_or(current.1))))
 }
 
 fn record_of(c: &InventoryChange) -> Record {

@@ -83,10 +83,9 @@ async fn apply_burst(
     })
     .await
     .map_err(|e| Status::internal(e.to_string()))?;
-    match rx.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(status_of(&e)),
-        Err(_) => return Err(Status::unavailable("the store stopped")),
+    // No ack comes when the core refused the burst before applying anything: `result` says why.
+    if let Ok(Err(e)) = rx.await {
+        return Err(status_of(&e));
     }
     result.map_err(|e| match e {
         LiveError::InvalidChange {
