@@ -4,9 +4,9 @@
 
 use std::collections::HashSet;
 
-use super::commit::{fit_or_decide, take};
+use super::commit::{decide_and_take, take};
 use super::error::LiveError;
-use super::state::{Committed, Live, State, route_on, wait_durable};
+use super::state::{Committed, Live, State, wait_durable};
 use crate::batch::{BatchOptions, BatchResult, Progress, reoptimize};
 use crate::model::Order;
 use crate::reserve::Held;
@@ -118,13 +118,10 @@ impl Live {
                     diverged |= fits.is_none();
                     match fits {
                         Some(held) => Ok(Some(held)),
-                        None => route_on(&now, order)
-                            .map_err(LiveError::from)
-                            .and_then(|r| fit_or_decide(&now, &now, order, r))
-                            .map(|(again, held)| {
-                                *routed = again;
-                                Some(held)
-                            }),
+                        None => decide_and_take(&now, order).map(|(again, held)| {
+                            *routed = again;
+                            Some(held)
+                        }),
                     }
                 }
             };
@@ -145,18 +142,22 @@ impl Live {
         }
         let ids = self.record_holds(&writer, &now, fresh.iter().map(|&i| &orders[i]), taken, ack);
         drop(writer);
+        // Every order either got its own reservation back (answered above) or was reserved now,
+        // in order.
         let version = now.snapshot.version();
-        let mut decided: Vec<Option<Routed>> = decided.into_iter().map(Some).collect();
-        for (&i, id) in fresh.iter().zip(ids) {
-            let r = decided[i].take().expect("each order once");
-            answers[i] = Some(Committed {
-                decision: r.decision,
-                exact: r.exact,
-                version,
-                reservation_id: id,
-            });
-        }
-        Ok(answers.into_iter().flatten().collect())
+        let mut ids = ids.into_iter();
+        Ok(decided
+            .into_iter()
+            .zip(answers)
+            .map(|(r, existing)| {
+                existing.unwrap_or_else(|| Committed {
+                    decision: r.decision,
+                    exact: r.exact,
+                    version,
+                    reservation_id: ids.next().flatten(),
+                })
+            })
+            .collect())
     }
 
     /// Re-optimizes `orders` jointly against the current snapshot and what is reserved now. With

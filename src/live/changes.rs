@@ -160,20 +160,12 @@ impl Live {
         }
     }
 
-    /// [`apply_inventory`](Self::apply_inventory), waiting until it is durable.
+    /// [`apply_inventory`](Self::apply_inventory), waiting until what was applied is durable.
     pub fn apply_inventory_blocking(
         &self,
         changes: &[InventoryChange],
     ) -> Result<InventoryApplied, LiveError> {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let result = self.apply_inventory(changes, move |r| {
-            let _ = tx.send(r);
-        });
-        match rx.recv() {
-            // Refused before anything was applied: no ack was due.
-            Err(_) => result,
-            Ok(durable) => durable.and(result),
-        }
+        wait_durable(|ack| self.apply_inventory(changes, ack))
     }
 
     /// Publishes new levels: on the same structure, or, if a (node, SKU) is new, on a rebuilt

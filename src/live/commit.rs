@@ -218,7 +218,6 @@ fn plan_of(held: &Held) -> Plan {
 
 /// With the writer held: takes the units of a decision made on `decided_on` if they still fit
 /// on `now` (same network and book, stock and capacity still there), or decides again on `now`.
-/// Nothing else changes the counters while the writer is held, so the second decision fits.
 pub(super) fn fit_or_decide(
     decided_on: &State,
     now: &State,
@@ -231,6 +230,12 @@ pub(super) fn fit_or_decide(
         return Ok((routed, held));
     }
     metrics::counter!("fulfil_reserve_conflicts_total").increment(1);
+    decide_and_take(now, order)
+}
+
+/// With the writer held: decides `order` on `now` and takes its units. Nothing else changes the
+/// counters while the writer is held, so the decision fits.
+pub(super) fn decide_and_take(now: &State, order: &Order) -> Result<(Routed, Held), LiveError> {
     let routed = route_on(now, order)?;
     let held = take(now, order, &routed.plan).ok_or_else(|| LiveError::DecisionDoesNotFit {
         order_id: order.id.clone(),

@@ -12,7 +12,7 @@
 use std::time::Instant;
 
 use super::error::LiveError;
-use super::state::{Live, wait_durable};
+use super::state::Live;
 use crate::reserve::{Finished, Record, Reservation, ReservationState};
 
 /// Runs with the outcome of ending a reservation, once it is durable.
@@ -117,11 +117,8 @@ impl Live {
     /// checkpoint was captured) or one that ended otherwise (a journal of an earlier version)
     /// changes nothing.
     pub(super) fn replay_ending(&self, id: &str, to: ReservationState) -> Result<(), LiveError> {
-        match wait_durable(|ack| {
-            self.finish(id, to, Box::new(move |r| ack(r.map(|_| ()))));
-            Ok(())
-        }) {
-            Ok(()) | Err(LiveError::UnknownReservation { .. }) => Ok(()),
+        match self.finish_blocking(id, to) {
+            Ok(_) | Err(LiveError::UnknownReservation { .. }) => Ok(()),
             Err(LiveError::ReservationEnded { id, state, wanted }) => {
                 tracing::warn!(
                     "journal: reservation `{id}` is {state} and cannot be {wanted}; the record is skipped"

@@ -253,17 +253,21 @@ impl Live {
     }
 }
 
-/// Waits for an ack sent through `on_durable` (for callers outside async code).
+/// Runs `f` with an ack and waits for it (for callers outside async code). No ack comes when
+/// `f` was refused before it changed anything: its error is the answer then. Otherwise the
+/// answer is `f`'s once the change is durable (a change may be partly applied and still fail,
+/// as an inventory call with a bad change does: what was applied is durable before it returns).
 pub(super) fn wait_durable<T>(
     f: impl FnOnce(Box<dyn FnOnce(Result<(), LiveError>) + Send>) -> Result<T, LiveError>,
 ) -> Result<T, LiveError> {
     let (tx, rx) = std::sync::mpsc::channel();
     let value = f(Box::new(move |r| {
         let _ = tx.send(r);
-    }))?;
-    rx.recv()
-        .unwrap_or(Err(LiveError::Store(StoreError::Stopped)))?;
-    Ok(value)
+    }));
+    match rx.recv() {
+        Err(_) => value,
+        Ok(durable) => durable.and(value),
+    }
 }
 
 /// Milliseconds since the Unix epoch (0 if the clock is before it).
