@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::error::LiveError;
 use super::state::{Committed, Live, State, Writer, route_on};
 use crate::model::{Destination, Order};
-use crate::reserve::{Held, Hold, Record, Reservation, allocations_of};
+use crate::reserve::{Fnv1a, Held, Hold, Record, Reservation, allocations_of};
 use crate::route::{Plan, Routed, price};
 
 /// An order decided on a version, not yet reserved ([`Live::decide`]).
@@ -24,19 +24,8 @@ pub type OnDurable = Box<dyn FnOnce(Result<(), LiveError>) + Send>;
 /// What the order asks for — destination, service, day and lines — as a stable hash (the same
 /// in every process), so a retried commit is told apart from another order under the same id.
 pub fn fingerprint(order: &Order) -> u64 {
-    // FNV-1a: stable across processes and versions, unlike the std hasher's random keys.
-    struct Fnv(u64);
-    impl Hasher for Fnv {
-        fn finish(&self) -> u64 {
-            self.0
-        }
-        fn write(&mut self, bytes: &[u8]) {
-            for &b in bytes {
-                self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-            }
-        }
-    }
-    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    // Stable across processes and versions: it is written to the journal.
+    let mut h = Fnv1a::default();
     match order.destination {
         Destination::Address { lat, lon } => {
             h.write_u64(lat.to_bits());

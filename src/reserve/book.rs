@@ -163,12 +163,31 @@ pub fn allocations_of(snapshot: &Snapshot, plan: &Plan) -> Held {
     held
 }
 
-fn shard_of(id: &str) -> usize {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in id.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+/// FNV-1a: a hash that is the same in every process and version (unlike the std hasher's random
+/// keys), for choosing a shard and for what is written to the journal.
+pub struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
     }
-    (h % SHARDS as u64) as usize
+}
+
+impl std::hash::Hasher for Fnv1a {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+}
+
+fn shard_of(id: &str) -> usize {
+    let mut h = Fnv1a::default();
+    std::hash::Hasher::write(&mut h, id.as_bytes());
+    (std::hash::Hasher::finish(&h) % SHARDS as u64) as usize
 }
 
 impl ReservationBook {
@@ -491,21 +510,6 @@ impl ReservationBook {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(r);
-    }
-
-    /// All reservations still held.
-    pub fn held(&self) -> Vec<Reservation> {
-        let mut out = Vec::new();
-        for s in &self.shards {
-            let s = s.lock().unwrap_or_else(|e| e.into_inner());
-            out.extend(
-                s.map
-                    .values()
-                    .filter(|r| r.state == ReservationState::Held)
-                    .cloned(),
-            );
-        }
-        out
     }
 
     pub fn held_count(&self) -> u64 {

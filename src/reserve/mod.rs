@@ -12,8 +12,8 @@ mod record;
 pub mod store;
 
 pub use book::{
-    ENDED_RETENTION, FinishError, Finished, Held, Reservation, ReservationBook, ReservationState,
-    ReserveConflict, allocations_of,
+    ENDED_RETENTION, FinishError, Finished, Fnv1a, Held, Reservation, ReservationBook,
+    ReservationState, ReserveConflict, allocations_of,
 };
 pub use record::{Hold, Record};
 pub use store::{MemoryStore, Recovered, Store, StoreError};

@@ -68,18 +68,6 @@ pub trait Store: Send + Sync {
     fn size(&self) -> u64;
 }
 
-/// Waits for an append's ack (for callers outside async code).
-pub fn append_blocking(store: &dyn Store, records: Vec<Record>) -> Result<(), StoreError> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    store.append(
-        records,
-        Box::new(move |r| {
-            let _ = tx.send(r);
-        }),
-    );
-    rx.recv().unwrap_or(Err(StoreError::Stopped))
-}
-
 /// A store in memory: for tests of replay and of interleavings. Acks run at once unless
 /// [`hold_acks`](MemoryStore::hold_acks) is on; [`fail_next`](MemoryStore::fail_next) makes
 /// the next append fail as a full disk would (and every one after it, as the journal does).
