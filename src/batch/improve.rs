@@ -1,64 +1,28 @@
-//! Feasible batch solutions: repairing the plans of a pricing round into a feasible assignment,
-//! and local improvement (re-deciding one order at a time against all the others, kept when it
-//! costs less).
+//! Repair and local improvement: a pricing round's plans made into a feasible assignment, and an
+//! assignment improved by re-deciding one order at a time against all the others, kept when it
+//! costs less.
 
 use std::time::Instant;
 
-use super::resources::Resources;
-use crate::model::Order;
-use crate::route::{Ledger, Plan, PolicyKind, RouteError, Router, price};
-use crate::snapshot::Snapshot;
-
-/// A feasible assignment of every order of a batch.
-#[derive(Clone)]
-pub(crate) struct Solution {
-    pub plans: Vec<Plan>,
-    /// The real cost of each order's plan.
-    pub costs: Vec<f64>,
-    pub total: f64,
-    /// What the batch takes on top of where it started.
-    pub ledger: Ledger,
-}
-
-impl Solution {
-    pub fn new(
-        snapshot: &Snapshot,
-        orders: &[Order],
-        plans: Vec<Plan>,
-        ledger: Ledger,
-    ) -> Result<Solution, RouteError> {
-        use rayon::prelude::*;
-        let costs = orders
-            .par_iter()
-            .zip(&plans)
-            .map(|(o, p)| price(snapshot, o, p).map(|d| d.cost.total))
-            .collect::<Result<Vec<f64>, _>>()?;
-        let total = costs.iter().sum();
-        Ok(Solution {
-            plans,
-            costs,
-            total,
-            ledger,
-        })
-    }
-}
+use super::Phase;
+use super::incumbent::Incumbent;
+use super::lagrange::Rounds;
+use super::run::Run;
+use super::solution::Solution;
+use crate::route::{Plan, PolicyKind, RouteError, Router};
 
 /// Makes a feasible assignment out of the plans of a pricing round (each cheapest for its order at
-/// the round's prices, but together possibly over-using stock or capacity): plans that still fit
-/// are kept in arrival order, and the orders whose plan no longer fits are decided again at the
-/// same prices on what is left. `None` if the deadline passed first.
-#[allow(clippy::too_many_arguments)]
+/// the round's prices `pi`, but together possibly over-using stock or capacity): plans that still
+/// fit are kept in arrival order, and the orders whose plan no longer fits are decided again at
+/// the same prices on what is left. `None` if the run's time ran out first.
 pub(crate) fn repair(
-    snapshot: &Snapshot,
-    start: &Ledger,
-    orders: &[Order],
-    resources: &Resources,
+    run: &Run,
     pi: &[f64],
     priced: &[Plan],
     router: &mut Router,
-    deadline: Instant,
 ) -> Result<Option<Solution>, RouteError> {
-    let mut ledger = start.clone();
+    let (snapshot, orders) = (run.snapshot, run.orders);
+    let mut ledger = run.start.clone();
     let mut plans: Vec<Plan> = Vec::with_capacity(orders.len());
     let mut pending = Vec::new();
     for (o, (order, plan)) in orders.iter().zip(priced).enumerate() {
@@ -71,12 +35,12 @@ pub(crate) fn repair(
         }
     }
     for (i, &o) in pending.iter().enumerate() {
-        if i % 256 == 0 && Instant::now() >= deadline {
+        if i % 256 == 0 && run.out_of_time() {
             return Ok(None);
         }
         let order = &orders[o];
         let plan = router
-            .route_priced(snapshot, &ledger, order, &resources.prices(pi, o))?
+            .route_priced(snapshot, &ledger, order, &run.resources.prices(pi, o))?
             .plan;
         ledger.commit(snapshot, order, &plan);
         plans[o] = plan;
@@ -84,23 +48,22 @@ pub(crate) fn repair(
     Solution::new(snapshot, orders, plans, ledger).map(Some)
 }
 
-/// Re-decides, one at a time, every order that costs more than it would alone, against what all
-/// the others hold, keeping the new plan when it is cheaper; repeats while a pass improves
-/// anything, at most `max_passes` times or until the deadline. Returns the number of orders
-/// improved.
+/// Re-decides, one at a time, every order that costs more than it would alone (`alone`), against
+/// what all the others hold, keeping the new plan when it is cheaper; repeats while a pass
+/// improves anything, at most `max_passes` times or until the run's time is up. Returns the
+/// number of orders improved.
 pub(crate) fn improve(
-    snapshot: &Snapshot,
-    orders: &[Order],
+    run: &Run,
     solution: &mut Solution,
     alone: &[f64],
     router: &mut Router,
     max_passes: usize,
-    deadline: Instant,
 ) -> Result<usize, RouteError> {
+    let (snapshot, deadline) = (run.snapshot, run.deadlines.end);
     let mut improved_total = 0;
     for _ in 0..max_passes {
         let mut improved = 0;
-        for (o, order) in orders.iter().enumerate() {
+        for (o, order) in run.orders.iter().enumerate() {
             if solution.costs[o] <= alone[o] + 1e-9 {
                 continue; // as cheap as it can be: nothing to gain
             }
@@ -126,4 +89,18 @@ pub(crate) fn improve(
     // Re-add in a fixed order so the total carries no drift from many small updates.
     solution.total = solution.costs.iter().sum();
     Ok(improved_total)
+}
+
+/// The last phase: the incumbent improved locally with the time left, unless the gap is closed.
+pub(crate) fn polish(
+    run: &Run,
+    incumbent: &mut Incumbent,
+    rounds: &Rounds,
+    router: &mut Router,
+) -> Result<(), RouteError> {
+    if incumbent.closed(run.options.gap_target).is_some() || run.out_of_time() {
+        return Ok(());
+    }
+    incumbent.report(Phase::Improve, rounds.count);
+    incumbent.improve_with(|best| improve(run, best, &rounds.alone, router, usize::MAX).map(drop))
 }

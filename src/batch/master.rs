@@ -16,6 +16,8 @@ use good_lp::{Expression, ProblemVariables, SolverModel, constraint, variable};
 use rayon::prelude::*;
 
 use super::resources::Resources;
+use super::run::Run;
+use super::solution::Solution;
 use crate::route::Plan;
 use crate::snapshot::Snapshot;
 
@@ -73,6 +75,34 @@ impl Pool {
 
     pub fn len(&self) -> usize {
         self.columns.iter().map(Vec::len).sum()
+    }
+
+    /// A pool for the run's orders holding the plans of `first` (the sequential baseline).
+    pub fn seeded(run: &Run, first: &Solution) -> Pool {
+        let backorder = run.snapshot.policy().backorder_penalty;
+        let escape = run.orders.iter().map(|o| backorder * o.units() as f64);
+        let mut pool = Pool::new(escape.collect());
+        pool.columns_of(run.snapshot, &run.resources, first, 0);
+        pool
+    }
+
+    /// The index of every plan of `solution` (added where missing, as seen in `round`).
+    pub fn columns_of(
+        &mut self,
+        snapshot: &Snapshot,
+        resources: &Resources,
+        solution: &Solution,
+        round: u32,
+    ) -> Vec<usize> {
+        solution
+            .plans
+            .iter()
+            .enumerate()
+            .map(|(o, plan)| {
+                let cost = solution.costs[o];
+                self.add(snapshot, resources, o, plan, round, || cost)
+            })
+            .collect()
     }
 }
 
