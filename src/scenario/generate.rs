@@ -12,6 +12,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::LoadError;
+use crate::model::geo::distance_km;
 
 /// US places with population ≥ 1,000 (GeoNames, CC BY 4.0; see `data/geo/README.md`).
 const CITIES_CSV: &str = include_str!("../../data/geo/us_cities.csv");
@@ -82,8 +83,16 @@ impl Default for GenConfig {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum GenError {
-    #[error("invalid size: {0}")]
-    Size(String),
+    #[error("invalid size: at least one node is needed")]
+    NoNodes,
+    #[error("invalid size: --skus must be at least 1")]
+    NoSkus,
+    #[error("invalid size: --days must be at least 1")]
+    NoDays,
+    #[error("invalid size: --stock must be a number ≥ 0, not {stock}")]
+    Stock { stock: f64 },
+    #[error("invalid size: --stores may be at most {max} (one per city)")]
+    TooManyStores { max: usize },
     #[error("{path}: cannot write: {source}")]
     Io {
         path: String,
@@ -184,48 +193,65 @@ struct GenSku {
 
 /// Generates a scenario into `dir` (created if missing): the six network files and orders.csv.
 pub fn generate(cfg: &GenConfig, dir: &Path) -> Result<GenSummary, GenError> {
+    let cities = cities();
+    check(cfg, cities.len())?;
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let nodes = gen_nodes(cfg, &cities, &mut rng);
+    let skus = gen_skus(cfg, &mut rng);
+    let stock = gen_inventory(cfg, &nodes, &skus, &mut rng);
+    let demand = Demand::new(cfg, &cities, &nodes, &skus, &stock);
+    let mut orders = Vec::with_capacity(cfg.orders * 2);
+    for o in 0..cfg.orders {
+        demand.order(o, &mut rng, &mut orders);
+    }
+    let out = Output { dir };
+    out.nodes(&nodes)?;
+    out.skus(&skus)?;
+    out.inventory(&nodes, &skus, &stock.rows)?;
+    out.zones()?;
+    out.rates()?;
+    out.policy()?;
+    out.orders(&orders)?;
+    Ok(GenSummary {
+        nodes: nodes.len(),
+        skus: skus.len(),
+        inventory_rows: stock.rows.len(),
+        orders: cfg.orders,
+        order_lines: orders.len(),
+    })
+}
+
+/// Refuses sizes that cannot make a scenario.
+fn check(cfg: &GenConfig, cities: usize) -> Result<(), GenError> {
     if cfg.dcs == 0 && cfg.stores == 0 && cfg.dropship == 0 {
-        return Err(GenError::Size("at least one node is needed".into()));
+        return Err(GenError::NoNodes);
     }
     if cfg.skus == 0 {
-        return Err(GenError::Size("--skus must be at least 1".into()));
+        return Err(GenError::NoSkus);
     }
     if cfg.days == 0 {
-        return Err(GenError::Size("--days must be at least 1".into()));
+        return Err(GenError::NoDays);
     }
     if !(cfg.stock.is_finite() && cfg.stock >= 0.0) {
-        return Err(GenError::Size("--stock must be a number ≥ 0".into()));
+        return Err(GenError::Stock { stock: cfg.stock });
     }
-    let cities = cities();
-    if cfg.stores > cities.len() {
-        return Err(GenError::Size(format!(
-            "--stores may be at most {} (one per city)",
-            cities.len()
-        )));
+    if cfg.stores > cities {
+        return Err(GenError::TooManyStores { max: cities });
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let io = |path: &Path| {
-        let path = path.display().to_string();
-        move |source| GenError::Io { path, source }
-    };
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    Ok(())
+}
 
-    // Nodes.
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> GenError + use<> {
+    let path = path.display().to_string();
+    move |source| GenError::Io { path, source }
+}
+
+/// DCs in real logistics hubs, stores in the largest cities, dropship vendors in mid-sized ones.
+fn gen_nodes(cfg: &GenConfig, cities: &[City], rng: &mut ChaCha8Rng) -> Vec<GenNode> {
     let daily_units = (cfg.orders as f64 * 1.9 / f64::from(cfg.days)).max(1.0);
     let mut nodes = Vec::new();
-    let mut hubs: Vec<&City> = HUBS
-        .iter()
-        .filter_map(|(n, s)| cities.iter().find(|c| c.name == *n && c.state == *s))
-        .collect();
-    let mut extra = cities.iter().step_by(7);
-    while hubs.len() < cfg.dcs {
-        match extra.next() {
-            Some(c) if !hubs.iter().any(|h| h.name == c.name && h.state == c.state) => hubs.push(c),
-            Some(_) => {}
-            None => break,
-        }
-    }
-    for (i, hub) in hubs.iter().take(cfg.dcs).enumerate() {
+    for (i, hub) in hubs(cfg, cities).iter().take(cfg.dcs).enumerate() {
         let code: String = hub
             .name
             .chars()
@@ -273,15 +299,35 @@ pub fn generate(cfg: &GenConfig, dir: &Path) -> Result<GenSummary, GenError> {
             enabled: true,
         });
     }
+    nodes
+}
 
-    // SKUs: Zipf-like popularity, log-normal weights with a heavy tail.
-    let skus: Vec<GenSku> = (0..cfg.skus)
+/// The cities DCs open in: the real hubs first, then every seventh city.
+fn hubs<'c>(cfg: &GenConfig, cities: &'c [City]) -> Vec<&'c City> {
+    let mut hubs: Vec<&City> = HUBS
+        .iter()
+        .filter_map(|(n, s)| cities.iter().find(|c| c.name == *n && c.state == *s))
+        .collect();
+    let mut extra = cities.iter().step_by(7);
+    while hubs.len() < cfg.dcs {
+        match extra.next() {
+            Some(c) if !hubs.iter().any(|h| h.name == c.name && h.state == c.state) => hubs.push(c),
+            Some(_) => {}
+            None => break,
+        }
+    }
+    hubs
+}
+
+/// SKUs: Zipf-like popularity, log-normal weights with a heavy tail.
+fn gen_skus(cfg: &GenConfig, rng: &mut ChaCha8Rng) -> Vec<GenSku> {
+    (0..cfg.skus)
         .map(|i| {
             let heavy = rng.random::<f64>() < 0.04;
             let weight = if heavy {
                 rng.random_range(5.0..32.0)
             } else {
-                (normal(&mut rng) * 0.8 - 0.5).exp().clamp(0.05, 8.0)
+                (normal(rng) * 0.8 - 0.5).exp().clamp(0.05, 8.0)
             };
             GenSku {
                 id: format!("SKU-{:05}", i + 1),
@@ -290,14 +336,40 @@ pub fn generate(cfg: &GenConfig, dir: &Path) -> Result<GenSummary, GenError> {
                 popularity: 1.0 / (i as f64 + 10.0).powf(0.95),
             }
         })
-        .collect();
-    let pop_total: f64 = skus.iter().map(|s| s.popularity).sum();
-    let sku_cumulative = cumulative(skus.iter().map(|s| s.popularity));
+        .collect()
+}
 
-    // Inventory.
-    let mut inventory: Vec<(usize, usize, u32, u32)> = Vec::new();
-    let store_assortment = (cfg.skus as f64 * 0.08).ceil() as usize;
-    let mut store_skus: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+/// One inventory row: node index, SKU index, on hand, safety stock.
+struct StockRow {
+    node: usize,
+    sku: usize,
+    on_hand: u32,
+    safety_stock: u32,
+}
+
+/// The stock generated, and what each store can hand over (for pickup demand).
+struct Stock {
+    rows: Vec<StockRow>,
+    /// Per node, the SKUs a store holds more of than its safety stock.
+    store_skus: Vec<Vec<usize>>,
+    /// The most popular SKUs, the only ones stores carry.
+    store_assortment: usize,
+}
+
+/// Stock in proportion to demand: DCs hold most SKUs, stores the popular small ones, dropship
+/// vendors slices of the long tail.
+fn gen_inventory(
+    cfg: &GenConfig,
+    nodes: &[GenNode],
+    skus: &[GenSku],
+    rng: &mut ChaCha8Rng,
+) -> Stock {
+    let pop_total: f64 = skus.iter().map(|s| s.popularity).sum();
+    let mut stock = Stock {
+        rows: Vec::new(),
+        store_skus: vec![Vec::new(); nodes.len()],
+        store_assortment: (cfg.skus as f64 * 0.08).ceil() as usize,
+    };
     let total_units = cfg.orders as f64 * 1.9;
     let dc_count = cfg.dcs.max(1) as f64;
     for (k, sku) in skus.iter().enumerate() {
@@ -309,7 +381,7 @@ pub fn generate(cfg: &GenConfig, dir: &Path) -> Result<GenSummary, GenError> {
                     0.95 - 0.45 * rank_share,
                     2.0 * demand / (dc_count * 0.7) + 2.0,
                 ),
-                "store" if !sku.oversize && k < store_assortment => (
+                "store" if !sku.oversize && k < stock.store_assortment => (
                     0.7 - 4.0 * rank_share,
                     3.0 + 40.0 * demand / total_units * 100.0,
                 ),
@@ -329,103 +401,74 @@ pub fn generate(cfg: &GenConfig, dir: &Path) -> Result<GenSummary, GenError> {
                 0
             };
             if node.kind == "store" && on_hand > safety {
-                store_skus[n].push(k);
+                stock.store_skus[n].push(k);
             }
-            inventory.push((n, k, on_hand, safety));
+            stock.rows.push(StockRow {
+                node: n,
+                sku: k,
+                on_hand,
+                safety_stock: safety,
+            });
+        }
+    }
+    stock
+}
+
+/// First day of generated orders: 2026-03-02, in days since 1970-01-01.
+const START_DAY: i64 = 20_514;
+
+/// What orders are drawn from: customers by city population, SKUs by popularity.
+struct Demand<'a> {
+    cfg: &'a GenConfig,
+    cities: &'a [City],
+    city_cumulative: Vec<f64>,
+    nodes: &'a [GenNode],
+    skus: &'a [GenSku],
+    sku_cumulative: Vec<f64>,
+    stock: &'a Stock,
+    /// Enabled stores, where pickup orders go.
+    stores: Vec<usize>,
+}
+
+impl<'a> Demand<'a> {
+    fn new(
+        cfg: &'a GenConfig,
+        cities: &'a [City],
+        nodes: &'a [GenNode],
+        skus: &'a [GenSku],
+        stock: &'a Stock,
+    ) -> Demand<'a> {
+        Demand {
+            cfg,
+            cities,
+            city_cumulative: cumulative(cities.iter().map(|c| c.population)),
+            nodes,
+            skus,
+            sku_cumulative: cumulative(skus.iter().map(|s| s.popularity)),
+            stock,
+            stores: nodes
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| n.kind == "store" && n.enabled)
+                .map(|(i, _)| i)
+                .collect(),
         }
     }
 
-    // Orders.
-    let city_cumulative = cumulative(cities.iter().map(|c| c.population));
-    let stores: Vec<usize> = nodes
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| n.kind == "store" && n.enabled)
-        .map(|(i, _)| i)
-        .collect();
-    let start_day = 20_514i64; // 2026-03-02
-    let mut order_rows: Vec<String> = Vec::with_capacity(cfg.orders * 2);
-    let mut line_count = 0usize;
-    for o in 0..cfg.orders {
-        let city = &cities[draw(&mut rng, &city_cumulative)];
-        let lat = (city.lat + normal(&mut rng) * 0.04).clamp(-90.0, 90.0);
-        let lon = (city.lon + normal(&mut rng) * 0.05).clamp(-180.0, 180.0);
-        let s = rng.random::<f64>();
-        let service = if s < 0.70 {
-            "ground"
-        } else if s < 0.82 {
-            "two_day"
-        } else if s < 0.88 {
-            "next_day"
-        } else if s < 0.90 {
-            "same_day"
-        } else if stores.is_empty() {
-            "ground"
-        } else {
-            "pickup"
-        };
-        // Seconds since the start, spread over the days with more orders in the day than at night.
-        let day = (o as u64 * u64::from(cfg.days) / cfg.orders.max(1) as u64) as i64;
-        let hour = (12.0 + normal(&mut rng) * 4.0).clamp(0.0, 23.99);
-        let t = (start_day + day) * 86_400 + (hour * 3600.0) as i64;
-        let created = chrono::DateTime::from_timestamp(t, 0)
-            .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-            .unwrap_or_default();
-        let r = rng.random::<f64>();
-        let lines = if r < 0.58 {
-            1
-        } else if r < 0.80 {
-            2
-        } else if r < 0.91 {
-            3
-        } else if r < 0.96 {
-            4
-        } else {
-            rng.random_range(5..=8)
-        };
+    /// Order `o`: its rows of orders.csv appended to `rows`.
+    fn order(&self, o: usize, rng: &mut ChaCha8Rng, rows: &mut Vec<String>) {
+        let city = &self.cities[draw(rng, &self.city_cumulative)];
+        let lat = (city.lat + normal(rng) * 0.04).clamp(-90.0, 90.0);
+        let lon = (city.lon + normal(rng) * 0.05).clamp(-180.0, 180.0);
+        let service = self.service(rng);
+        let created = self.created_at(o, rng);
+        let lines = line_count(rng);
         let (addr, pickup, chosen) = if service == "pickup" {
-            let nearest = stores
-                .iter()
-                .copied()
-                .min_by(|&a, &b| {
-                    let da = crate::route::distance_km(nodes[a].lat, nodes[a].lon, lat, lon);
-                    let db = crate::route::distance_km(nodes[b].lat, nodes[b].lon, lat, lon);
-                    da.total_cmp(&db)
-                })
-                .unwrap_or(0);
-            // Customers buy online for pickup what the site shows in stock at their store.
-            let held = &store_skus[nearest];
-            let chosen = if held.is_empty() {
-                Vec::new()
-            } else {
-                let cum = cumulative(held.iter().map(|&k| skus[k].popularity));
-                let mut chosen: Vec<usize> = Vec::new();
-                for _ in 0..lines * 4 {
-                    let k = held[draw(&mut rng, &cum)];
-                    if !chosen.contains(&k) {
-                        chosen.push(k);
-                    }
-                    if chosen.len() == lines.min(held.len()) {
-                        break;
-                    }
-                }
-                chosen
-            };
-            (",".to_owned(), nodes[nearest].id.clone(), chosen)
+            let nearest = self.nearest_store(lat, lon);
+            let chosen = self.held_at(nearest, lines, rng);
+            (",".to_owned(), self.nodes[nearest].id.clone(), chosen)
         } else {
-            // Same-day is offered only on the assortment stores carry.
-            let limit = if service == "same_day" {
-                store_assortment.max(1)
-            } else {
-                skus.len()
-            };
-            let mut chosen: Vec<usize> = Vec::with_capacity(lines);
-            while chosen.len() < lines.min(limit) {
-                let k = draw(&mut rng, &sku_cumulative);
-                if k < limit && !chosen.contains(&k) {
-                    chosen.push(k);
-                }
-            }
+            let chosen = self.shipped(service, lines, rng);
             (format!("{lat:.5},{lon:.5}"), String::new(), chosen)
         };
         for k in chosen {
@@ -437,126 +480,232 @@ pub fn generate(cfg: &GenConfig, dir: &Path) -> Result<GenSummary, GenError> {
             } else {
                 rng.random_range(3..=5)
             };
-            order_rows.push(format!(
+            rows.push(format!(
                 "O-{:07},{created},{addr},{service},{pickup},{},{qty}",
                 o + 1,
-                skus[k].id
+                self.skus[k].id
             ));
-            line_count += 1;
         }
     }
 
-    // Write.
-    let write = |name: &str, body: &dyn Fn(&mut dyn Write) -> std::io::Result<()>| {
-        let path = dir.join(name);
+    fn service(&self, rng: &mut ChaCha8Rng) -> &'static str {
+        let s = rng.random::<f64>();
+        if s < 0.70 {
+            "ground"
+        } else if s < 0.82 {
+            "two_day"
+        } else if s < 0.88 {
+            "next_day"
+        } else if s < 0.90 {
+            "same_day"
+        } else if self.stores.is_empty() {
+            "ground"
+        } else {
+            "pickup"
+        }
+    }
+
+    /// Seconds since the start, spread over the days with more orders in the day than at night.
+    fn created_at(&self, o: usize, rng: &mut ChaCha8Rng) -> String {
+        let cfg = self.cfg;
+        let day = (o as u64 * u64::from(cfg.days) / cfg.orders.max(1) as u64) as i64;
+        let hour = (12.0 + normal(rng) * 4.0).clamp(0.0, 23.99);
+        let t = (START_DAY + day) * 86_400 + (hour * 3600.0) as i64;
+        chrono::DateTime::from_timestamp(t, 0)
+            .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .unwrap_or_default()
+    }
+
+    fn nearest_store(&self, lat: f64, lon: f64) -> usize {
+        let nodes = self.nodes;
+        self.stores
+            .iter()
+            .copied()
+            .min_by(|&a, &b| {
+                let da = distance_km(nodes[a].lat, nodes[a].lon, lat, lon);
+                let db = distance_km(nodes[b].lat, nodes[b].lon, lat, lon);
+                da.total_cmp(&db)
+            })
+            .unwrap_or(0)
+    }
+
+    /// Customers buy online for pickup what the site shows in stock at their store.
+    fn held_at(&self, store: usize, lines: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
+        let held = &self.stock.store_skus[store];
+        if held.is_empty() {
+            return Vec::new();
+        }
+        let cum = cumulative(held.iter().map(|&k| self.skus[k].popularity));
+        let mut chosen: Vec<usize> = Vec::new();
+        for _ in 0..lines * 4 {
+            let k = held[draw(rng, &cum)];
+            if !chosen.contains(&k) {
+                chosen.push(k);
+            }
+            if chosen.len() == lines.min(held.len()) {
+                break;
+            }
+        }
+        chosen
+    }
+
+    /// SKUs of a shipped order; same-day is offered only on the assortment stores carry.
+    fn shipped(&self, service: &str, lines: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
+        let limit = if service == "same_day" {
+            self.stock.store_assortment.max(1)
+        } else {
+            self.skus.len()
+        };
+        let mut chosen: Vec<usize> = Vec::with_capacity(lines);
+        while chosen.len() < lines.min(limit) {
+            let k = draw(rng, &self.sku_cumulative);
+            if k < limit && !chosen.contains(&k) {
+                chosen.push(k);
+            }
+        }
+        chosen
+    }
+}
+
+/// Lines per order: mostly one, a long tail up to eight.
+fn line_count(rng: &mut ChaCha8Rng) -> usize {
+    let r = rng.random::<f64>();
+    if r < 0.58 {
+        1
+    } else if r < 0.80 {
+        2
+    } else if r < 0.91 {
+        3
+    } else if r < 0.96 {
+        4
+    } else {
+        rng.random_range(5..=8)
+    }
+}
+
+/// The scenario folder being written.
+struct Output<'a> {
+    dir: &'a Path,
+}
+
+impl Output<'_> {
+    fn write(
+        &self,
+        name: &str,
+        body: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    ) -> Result<(), GenError> {
+        let path = self.dir.join(name);
         let file = std::fs::File::create(&path).map_err(io(&path))?;
         let mut w = std::io::BufWriter::new(file);
         body(&mut w).and_then(|()| w.flush()).map_err(io(&path))
-    };
-    write("nodes.csv", &|w| {
-        writeln!(
-            w,
-            "node_id,kind,lat,lon,ships,pickup,capacity_units,cost_per_shipment,cost_per_unit,enabled"
-        )?;
-        for n in &nodes {
-            let pickup = u8::from(n.kind == "store");
-            let cap = n.capacity.map(|c| c.to_string()).unwrap_or_default();
+    }
+
+    fn nodes(&self, nodes: &[GenNode]) -> Result<(), GenError> {
+        self.write("nodes.csv", |w| {
             writeln!(
                 w,
-                "{},{},{:.5},{:.5},1,{pickup},{cap},{},{},{}",
-                n.id,
-                n.kind,
-                n.lat,
-                n.lon,
-                n.cost_per_shipment,
-                n.cost_per_unit,
-                u8::from(n.enabled)
+                "node_id,kind,lat,lon,ships,pickup,capacity_units,cost_per_shipment,cost_per_unit,enabled"
             )?;
-        }
-        Ok(())
-    })?;
-    write("skus.csv", &|w| {
-        writeln!(w, "sku,weight_kg,oversize")?;
-        for s in &skus {
-            writeln!(w, "{},{},{}", s.id, s.weight, u8::from(s.oversize))?;
-        }
-        Ok(())
-    })?;
-    write("inventory.csv", &|w| {
-        writeln!(w, "node_id,sku,on_hand,safety_stock")?;
-        for &(n, k, on_hand, safety) in &inventory {
-            writeln!(w, "{},{},{on_hand},{safety}", nodes[n].id, skus[k].id)?;
-        }
-        Ok(())
-    })?;
-    write("zones.csv", &|w| {
-        writeln!(w, "zone,max_km")?;
-        for (i, miles) in ZONE_MILES.iter().enumerate() {
-            writeln!(w, "{},{:.1}", i + 1, miles * KM_PER_MILE)?;
-        }
-        writeln!(w, "{},", ZONE_MILES.len() + 1)
-    })?;
-    write("rates.csv", &|w| {
-        writeln!(w, "carrier,service,zone,base,per_kg,transit_days")?;
-        for z in 1..=8u32 {
-            let zf = f64::from(z);
-            let ground_days = 1 + z.div_ceil(2);
-            // ParcelA: higher base, gentler per kg; ParcelB: cheap light parcels, dear heavy ones.
+            for n in nodes {
+                let pickup = u8::from(n.kind == "store");
+                let cap = n.capacity.map(|c| c.to_string()).unwrap_or_default();
+                writeln!(
+                    w,
+                    "{},{},{:.5},{:.5},1,{pickup},{cap},{},{},{}",
+                    n.id,
+                    n.kind,
+                    n.lat,
+                    n.lon,
+                    n.cost_per_shipment,
+                    n.cost_per_unit,
+                    u8::from(n.enabled)
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    fn skus(&self, skus: &[GenSku]) -> Result<(), GenError> {
+        self.write("skus.csv", |w| {
+            writeln!(w, "sku,weight_kg,oversize")?;
+            for s in skus {
+                writeln!(w, "{},{},{}", s.id, s.weight, u8::from(s.oversize))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn inventory(
+        &self,
+        nodes: &[GenNode],
+        skus: &[GenSku],
+        rows: &[StockRow],
+    ) -> Result<(), GenError> {
+        self.write("inventory.csv", |w| {
+            writeln!(w, "node_id,sku,on_hand,safety_stock")?;
+            for r in rows {
+                let (node, sku) = (&nodes[r.node].id, &skus[r.sku].id);
+                writeln!(w, "{node},{sku},{},{}", r.on_hand, r.safety_stock)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn zones(&self) -> Result<(), GenError> {
+        self.write("zones.csv", |w| {
+            writeln!(w, "zone,max_km")?;
+            for (i, miles) in ZONE_MILES.iter().enumerate() {
+                writeln!(w, "{},{:.1}", i + 1, miles * KM_PER_MILE)?;
+            }
+            writeln!(w, "{},", ZONE_MILES.len() + 1)
+        })
+    }
+
+    /// Two parcel carriers whose rate cards cross over with weight (ParcelA: higher base, gentler
+    /// per kg; ParcelB: cheap light parcels, dear heavy ones), and a same-day courier.
+    fn rates(&self) -> Result<(), GenError> {
+        self.write("rates.csv", |w| {
+            writeln!(w, "carrier,service,zone,base,per_kg,transit_days")?;
+            for z in 1..=8u32 {
+                let zf = f64::from(z);
+                let ground_days = 1 + z.div_ceil(2);
+                let a_ground = (7.2 + 0.55 * zf, 0.30 + 0.09 * zf);
+                let b_ground = (6.1 + 0.50 * zf, 0.42 + 0.14 * zf);
+                let a_two_day = (13.5 + 1.1 * zf, 0.8 + 0.2 * zf);
+                let a_next = (22.0 + 3.2 * zf, 1.5 + 0.35 * zf);
+                let b_next = (20.0 + 3.6 * zf, 1.7 + 0.40 * zf);
+                let line = |w: &mut dyn Write, name: &str, (base, kg): (f64, f64), days: u32| {
+                    writeln!(w, "{name},{z},{base:.2},{kg:.2},{days}")
+                };
+                line(w, "ParcelA,ground", a_ground, ground_days)?;
+                line(w, "ParcelB,ground", b_ground, ground_days + 1)?;
+                line(w, "ParcelA,two_day", a_two_day, 2)?;
+                line(w, "ParcelA,next_day", a_next, 1)?;
+                line(w, "ParcelB,next_day", b_next, 1)?;
+            }
+            writeln!(w, "Courier,same_day,1,11.00,0.50,0")?;
+            writeln!(w, "Courier,same_day,2,17.00,0.80,0")
+        })
+    }
+
+    fn policy(&self) -> Result<(), GenError> {
+        self.write("policy.toml", |w| {
             writeln!(
                 w,
-                "ParcelA,ground,{z},{:.2},{:.2},{ground_days}",
-                7.2 + 0.55 * zf,
-                0.30 + 0.09 * zf
-            )?;
-            writeln!(
-                w,
-                "ParcelB,ground,{z},{:.2},{:.2},{}",
-                6.1 + 0.50 * zf,
-                0.42 + 0.14 * zf,
-                ground_days + 1
-            )?;
-            writeln!(
-                w,
-                "ParcelA,two_day,{z},{:.2},{:.2},2",
-                13.5 + 1.1 * zf,
-                0.8 + 0.2 * zf
-            )?;
-            writeln!(
-                w,
-                "ParcelA,next_day,{z},{:.2},{:.2},1",
-                22.0 + 3.2 * zf,
-                1.5 + 0.35 * zf
-            )?;
-            writeln!(
-                w,
-                "ParcelB,next_day,{z},{:.2},{:.2},1",
-                20.0 + 3.6 * zf,
-                1.7 + 0.40 * zf
-            )?;
-        }
-        writeln!(w, "Courier,same_day,1,11.00,0.50,0")?;
-        writeln!(w, "Courier,same_day,2,17.00,0.80,0")
-    })?;
-    write("policy.toml", &|w| {
-        writeln!(
-            w,
-            "split_penalty = 3.0\nbackorder_penalty = 250.0\nmax_shipments = 4\nship_from_store = true"
-        )
-    })?;
-    write("orders.csv", &|w| {
-        writeln!(w, "order_id,created_at,lat,lon,service,pickup_node,sku,qty")?;
-        for row in &order_rows {
-            writeln!(w, "{row}")?;
-        }
-        Ok(())
-    })?;
-    Ok(GenSummary {
-        nodes: nodes.len(),
-        skus: skus.len(),
-        inventory_rows: inventory.len(),
-        orders: cfg.orders,
-        order_lines: line_count,
-    })
+                "split_penalty = 3.0\nbackorder_penalty = 250.0\nmax_shipments = 4\nship_from_store = true"
+            )
+        })
+    }
+
+    fn orders(&self, rows: &[String]) -> Result<(), GenError> {
+        self.write("orders.csv", |w| {
+            writeln!(w, "order_id,created_at,lat,lon,service,pickup_node,sku,qty")?;
+            for row in rows {
+                writeln!(w, "{row}")?;
+            }
+            Ok(())
+        })
+    }
 }
 
 /// Counts of what [`generate`] wrote.

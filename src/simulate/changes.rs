@@ -47,8 +47,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::model::geo::distance_km;
 use crate::model::{Node, NodeId, NodeKind, Service};
-use crate::route::distance_km;
 use crate::snapshot::{InventoryRow, NetworkData};
 
 /// A change file that could not be read or applied.
