@@ -23,20 +23,20 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         reservation_ttl: ttl(args.reservation_ttl_secs)?,
         journal_recover: args.journal_recover,
     };
-    config.validate().map_err(anyhow::Error::msg)?;
+    config.validate()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
-        let server = serve(config).await.map_err(anyhow::Error::msg)?;
+        let server = serve(config).await?;
         // Handlers are in place before the address is announced: a SIGTERM sent as soon as a
         // client sees it drains the server instead of killing it.
         let signal = shutdown_signal();
         // Printed on stdout so scripts and tests can find the port of `--listen 127.0.0.1:0`.
         println!("listening on {}", server.addr);
         signal.await;
-        server.stop().await.map_err(anyhow::Error::msg)
+        Ok(server.stop().await?)
     })
 }
 

@@ -92,10 +92,10 @@ pub enum LiveError {
     Store(#[from] StoreError),
     /// An earlier change could not be made durable; no change is accepted until a restart.
     #[error(
-        "changes are refused since the store failed ({reason}); restart the service to recover \
+        "changes are refused since the store failed ({cause}); restart the service to recover \
          the acknowledged state"
     )]
-    Unavailable { reason: String },
+    Unavailable { cause: StoreError },
 }
 
 /// What is wrong with one inventory change.

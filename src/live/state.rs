@@ -117,7 +117,7 @@ pub struct Live {
     writer: Mutex<Writer>,
     pub(super) store: Option<Arc<dyn Store>>,
     /// Set when the store fails: no change is accepted after it.
-    failed: Arc<OnceLock<String>>,
+    failed: Arc<OnceLock<StoreError>>,
     /// One compaction at a time (a checkpoint must not remove another's before it is read back),
     /// and none while a scenario is being copied into the data folder.
     pub(super) compacting: Mutex<()>,
@@ -179,15 +179,15 @@ impl Live {
     pub(super) fn write(&self) -> Result<MutexGuard<'_, Writer>, LiveError> {
         let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         match self.failed.get() {
-            Some(reason) => Err(LiveError::Unavailable {
-                reason: reason.clone(),
+            Some(cause) => Err(LiveError::Unavailable {
+                cause: cause.clone(),
             }),
             None => Ok(writer),
         }
     }
 
     /// Why changes are refused, if the store has failed.
-    pub fn failure(&self) -> Option<String> {
+    pub fn failure(&self) -> Option<StoreError> {
         self.failed.get().cloned()
     }
 
@@ -217,7 +217,7 @@ impl Live {
             records,
             Box::new(move |result: Result<(), StoreError>| {
                 if let Err(e) = &result {
-                    let first = failed.set(e.to_string()).is_ok();
+                    let first = failed.set(e.clone()).is_ok();
                     if first {
                         tracing::error!("store failed; every change is refused from now on: {e}");
                     }

@@ -16,4 +16,4 @@ pub use book::{
     ReservationState, ReserveConflict, allocations_of,
 };
 pub use record::{Hold, Record};
-pub use store::{MemoryStore, Recovered, Store, StoreError};
+pub use store::{Cause, MemoryStore, Recovered, Store, StoreError};

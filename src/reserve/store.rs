@@ -8,23 +8,52 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::Record;
 
-/// Why a store could not make a change durable, or could not be read.
+/// Why a store could not make a change durable, or could not be read. Cheap to clone (one
+/// failure is told to every change waiting on it); the cause is kept as the error's source.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
     /// A write or flush failed; the store accepts nothing more (what reached the disk is no
     /// longer known, so the process must start again from what is there).
-    #[error("the store failed to write: {reason}")]
-    WriteFailed { reason: String },
+    #[error("the store failed to write: {source}")]
+    WriteFailed {
+        #[source]
+        source: Cause,
+    },
     /// An earlier write failed, so this change was not attempted.
-    #[error("the store refuses changes after an earlier failure: {reason}")]
-    Failed { reason: String },
+    #[error("the store refuses changes after an earlier failure: {source}")]
+    Failed {
+        #[source]
+        source: Cause,
+    },
+    /// A new segment could not be created; appends go on in the current one.
+    #[error("cannot create {}: {source}", path.display())]
+    CreateSegment {
+        path: std::path::PathBuf,
+        #[source]
+        source: Cause,
+    },
     /// The store's writer is gone (the process is stopping).
     #[error("the store has stopped")]
     Stopped,
+    /// `start` was called twice.
+    #[error("the store was already started")]
+    AlreadyStarted,
     /// Reading what the store holds failed or found damage.
-    #[error("{0}")]
-    Recovery(String),
+    #[error(transparent)]
+    Recovery(Cause),
+}
+
+/// The underlying error of a [`StoreError`], shared by every change it fails.
+pub type Cause = Arc<dyn std::error::Error + Send + Sync>;
+
+impl StoreError {
+    /// A write that failed with `e`.
+    pub fn write_failed(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+        StoreError::WriteFailed {
+            source: Arc::new(e),
+        }
+    }
 }
 
 /// Called once the records of one append are durable, or with why not.
@@ -87,7 +116,7 @@ struct Memory {
     holding: bool,
     held: Vec<(Ack, Result<(), StoreError>)>,
     fail_next: bool,
-    failed: Option<String>,
+    failed: Option<Cause>,
 }
 
 impl MemoryStore {
@@ -157,16 +186,15 @@ impl Store for MemoryStore {
 
     fn append(&self, records: Vec<Record>, ack: Ack) {
         let mut m = self.lock();
-        let result = if let Some(reason) = &m.failed {
+        let result = if let Some(cause) = &m.failed {
             Err(StoreError::Failed {
-                reason: reason.clone(),
+                source: cause.clone(),
             })
         } else if m.fail_next {
             m.fail_next = false;
-            m.failed = Some("injected write failure".into());
-            Err(StoreError::WriteFailed {
-                reason: "injected write failure".into(),
-            })
+            let cause: Cause = Arc::new(std::io::Error::other("injected write failure"));
+            m.failed = Some(cause.clone());
+            Err(StoreError::WriteFailed { source: cause })
         } else {
             let current = m.current;
             m.log.extend(records.into_iter().map(|r| (current, r)));

@@ -2,8 +2,10 @@
 //! server start and stop. Handlers validate, load the live state once, convert, call the core
 //! (`live`, `route`) and convert back; CPU work runs off the async workers.
 
+mod background;
 mod convert;
 mod errors;
+mod layers;
 mod network;
 mod planning;
 mod reservations;
@@ -21,6 +23,7 @@ pub mod pb {
         include_bytes!(concat!(env!("OUT_DIR"), "/fulfil_v1_descriptor.bin"));
 }
 
+pub use background::{COMPACTION_INTERVAL, COMPACTION_SEGMENT_BYTES, EXPIRY_INTERVAL};
 pub use convert::{decision_of, order_pb};
 pub use errors::status_of;
-pub use server::{ServeConfig, Server, serve};
+pub use server::{ServeConfig, ServeError, Server, serve};

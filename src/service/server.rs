@@ -1,6 +1,7 @@
 //! Starting and stopping the server: config checked before any port is bound, health reported
-//! NOT_SERVING until the network is loaded, reflection, metrics, reservation expiry, graceful
-//! shutdown that drains calls in flight.
+//! NOT_SERVING until the network is loaded, reflection, metrics, the layers in front of every
+//! service (`layers.rs`), the background loops (`background.rs`), graceful shutdown that drains
+//! calls in flight.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,14 +10,21 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+use tonic::transport::server::{Router, TcpIncoming};
 use tonic_health::ServingStatus;
 
 use super::network::NetworkService;
 use super::pb;
+use super::pb::network_server::NetworkServer;
+use super::pb::planning_server::PlanningServer;
+use super::pb::reservations_server::ReservationsServer;
+use super::pb::routing_server::RoutingServer;
+use super::planning::PlanningService;
 use super::reservations::ReservationsService;
 use super::routing::RoutingService;
 use super::state::Shared;
-use crate::live::{Live, LiveOptions};
+use super::{background, layers};
+use crate::live::{Live, LiveError, LiveOptions};
 
 /// Everything `fulfil serve` needs.
 #[derive(Clone, Debug)]
@@ -32,90 +40,115 @@ pub struct ServeConfig {
 
 impl ServeConfig {
     /// Checks what can be checked before binding any port.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ServeError> {
+        let scenario = || self.scenario.clone();
         if !self.scenario.is_dir() {
-            return Err(format!(
-                "scenario folder {} does not exist",
-                self.scenario.display()
-            ));
+            return Err(ServeError::NoScenario { path: scenario() });
         }
         if !self.scenario.join("nodes.csv").is_file() {
-            return Err(format!(
-                "{} holds no nodes.csv: not a scenario folder",
-                self.scenario.display()
-            ));
+            return Err(ServeError::NotAScenario { path: scenario() });
         }
         if self.reservation_ttl.is_zero() || self.reservation_ttl > crate::live::MAX_RESERVATION_TTL
         {
-            return Err(format!(
-                "the reservation time-to-live must be above zero and at most {} seconds",
-                crate::live::MAX_RESERVATION_TTL.as_secs()
-            ));
+            return Err(ServeError::Ttl {
+                max_secs: crate::live::MAX_RESERVATION_TTL.as_secs(),
+            });
         }
         if let Some(m) = self.metrics_listen
             && m == self.listen
             && m.port() != 0
         {
-            return Err(format!("metrics and gRPC cannot both listen on {m}"));
+            return Err(ServeError::SameAddress { addr: m });
         }
         if let Some(dir) = &self.data_dir
             && dir.exists()
             && !dir.is_dir()
         {
-            return Err(format!("data dir {} is not a folder", dir.display()));
+            return Err(ServeError::DataDirNotAFolder { path: dir.clone() });
         }
         Ok(())
     }
+}
+
+/// Why the server could not start, or stopped with an error. Each variant keeps the error it
+/// wraps and says it in its message (so the binary prints one line, not a chain).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    #[error("scenario folder {} does not exist", path.display())]
+    NoScenario { path: PathBuf },
+    #[error("{} holds no nodes.csv: not a scenario folder", path.display())]
+    NotAScenario { path: PathBuf },
+    #[error("the reservation time-to-live must be above zero and at most {max_secs} seconds")]
+    Ttl { max_secs: u64 },
+    #[error("metrics and gRPC cannot both listen on {addr}")]
+    SameAddress { addr: SocketAddr },
+    #[error("data dir {} is not a folder", path.display())]
+    DataDirNotAFolder { path: PathBuf },
+    #[error("cannot listen on {addr}: {error}")]
+    Listen {
+        addr: SocketAddr,
+        error: std::io::Error,
+    },
+    #[error("cannot read the listening address: {error}")]
+    LocalAddr { error: std::io::Error },
+    #[error("cannot start metrics on {addr}: {error}")]
+    Metrics {
+        addr: SocketAddr,
+        error: metrics_exporter_prometheus::BuildError,
+    },
+    #[error("reflection: {error}")]
+    Reflection {
+        error: tonic_reflection::server::Error,
+    },
+    #[error("cannot load the network: {error}")]
+    Load { error: LiveError },
+    #[error("loading failed: {error}")]
+    LoadTask { error: tokio::task::JoinError },
+    #[error("server failed: {error}")]
+    Transport { error: tonic::transport::Error },
+    #[error("server task failed: {error}")]
+    ServerTask { error: tokio::task::JoinError },
 }
 
 /// A running server (for tests and embedding).
 pub struct Server {
     pub addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
-    join: tokio::task::JoinHandle<Result<(), String>>,
+    join: tokio::task::JoinHandle<Result<(), ServeError>>,
 }
 
 impl Server {
     /// Asks the server to stop and waits for calls in flight to finish.
-    pub async fn stop(mut self) -> Result<(), String> {
+    pub async fn stop(mut self) -> Result<(), ServeError> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         self.join
             .await
-            .map_err(|e| format!("server task failed: {e}"))?
+            .map_err(|error| ServeError::ServerTask { error })?
     }
 }
 
-/// Sets the health of the services that change state (Routing, Reservations, Network) and of
-/// the server as a whole: SERVING once loaded, NOT_SERVING after the store failed (they refuse
-/// every change until a restart).
-async fn set_changing(health: &tonic_health::server::HealthReporter, status: ServingStatus) {
-    use tonic::server::NamedService;
-    for name in [
-        pb::routing_server::RoutingServer::<RoutingService>::NAME,
-        pb::reservations_server::ReservationsServer::<ReservationsService>::NAME,
-        pb::network_server::NetworkServer::<NetworkService>::NAME,
-        "",
-    ] {
-        health.set_service_status(name, status).await;
-    }
-}
-
-/// Binds, starts serving (health NOT_SERVING), loads the network, then reports SERVING.
-pub async fn serve(config: ServeConfig) -> Result<Server, String> {
+/// Binds, starts serving (health NOT_SERVING), loads the network, reports SERVING and starts
+/// the background loops.
+pub async fn serve(config: ServeConfig) -> Result<Server, ServeError> {
     config.validate()?;
-    let listener = TcpListener::bind(config.listen)
+    let listen = config.listen;
+    let listener = TcpListener::bind(listen)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        .map_err(|error| ServeError::Listen {
+            addr: listen,
+            error,
+        })?;
     let addr = listener
         .local_addr()
-        .map_err(|e| format!("cannot read the listening address: {e}"))?;
+        .map_err(|error| ServeError::LocalAddr { error })?;
     if let Some(m) = config.metrics_listen {
         metrics_exporter_prometheus::PrometheusBuilder::new()
             .with_http_listener(m)
             .install()
-            .map_err(|e| format!("cannot start metrics on {m}: {e}"))?;
+            .map_err(|error| ServeError::Metrics { addr: m, error })?;
     }
     let shared = Shared::default();
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -123,47 +156,64 @@ pub async fn serve(config: ServeConfig) -> Result<Server, String> {
         .set_not_serving::<pb::routing_server::RoutingServer<RoutingService>>()
         .await;
     health
-        .set_service_status("", tonic_health::ServingStatus::NotServing)
+        .set_service_status("", ServingStatus::NotServing)
         .await;
+    let (tx, rx) = oneshot::channel::<()>();
+    let router = services(&shared, health_service)?;
+    let join = tokio::spawn(async move {
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let drained = async {
+            let _ = rx.await;
+            tracing::info!("shutting down: draining calls in flight");
+        };
+        router
+            .serve_with_incoming_shutdown(incoming, drained)
+            .await
+            .map_err(|error| ServeError::Transport { error })
+    });
+    tracing::info!(%addr, "listening (NOT_SERVING while the network loads)");
+    let live = load(&config).await?;
+    shared.set(live.clone());
+    health
+        .set_serving::<pb::planning_server::PlanningServer<PlanningService>>()
+        .await;
+    background::set_changing(&health, ServingStatus::Serving).await;
+    background::spawn(&live, health);
+    Ok(Server {
+        addr,
+        shutdown: Some(tx),
+        join,
+    })
+}
+
+/// Every service behind the [`layers::envelope`]: health, reflection, and the four of
+/// `fulfil.proto`, all sharing `shared`.
+fn services(
+    shared: &Shared,
+    health: tonic_health::pb::health_server::HealthServer<
+        impl tonic_health::pb::health_server::Health,
+    >,
+) -> Result<Router<layers::Layered>, ServeError> {
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
-        .map_err(|e| format!("reflection: {e}"))?;
-    let (tx, rx) = oneshot::channel::<()>();
-    let router = tonic::transport::Server::builder()
-        .add_service(health_service)
+        .map_err(|error| ServeError::Reflection { error })?;
+    let live = || shared.clone();
+    Ok(tonic::transport::Server::builder()
+        .layer(layers::envelope())
+        .add_service(health)
         .add_service(reflection)
-        .add_service(pb::routing_server::RoutingServer::new(RoutingService {
-            live: shared.clone(),
+        .add_service(RoutingServer::new(RoutingService { live: live() }))
+        .add_service(ReservationsServer::new(ReservationsService {
+            live: live(),
         }))
-        .add_service(pb::reservations_server::ReservationsServer::new(
-            ReservationsService {
-                live: shared.clone(),
-            },
-        ))
-        .add_service(pb::network_server::NetworkServer::new(NetworkService {
-            live: shared.clone(),
-        }))
-        .add_service(pb::planning_server::PlanningServer::new(
-            super::planning::PlanningService {
-                live: shared.clone(),
-            },
-        ));
-    let join = tokio::spawn(async move {
-        router
-            .serve_with_incoming_shutdown(
-                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-                async {
-                    let _ = rx.await;
-                    tracing::info!("shutting down: draining calls in flight");
-                },
-            )
-            .await
-            .map_err(|e| format!("server failed: {e}"))
-    });
-    tracing::info!(%addr, "listening (NOT_SERVING while the network loads)");
+        .add_service(NetworkServer::new(NetworkService { live: live() }))
+        .add_service(PlanningServer::new(PlanningService { live: live() })))
+}
 
+/// Opens the live state (replaying the data folder) on the blocking pool.
+async fn load(config: &ServeConfig) -> Result<Arc<Live>, ServeError> {
     let options = LiveOptions {
         scenario: config.scenario.clone(),
         data_dir: config.data_dir.clone(),
@@ -172,10 +222,8 @@ pub async fn serve(config: ServeConfig) -> Result<Server, String> {
     };
     let live = tokio::task::spawn_blocking(move || Live::open(options))
         .await
-        .map_err(|e| format!("loading failed: {e}"))?
-        .map_err(|e| format!("cannot load the network: {e}"))?;
-    let live = Arc::new(live);
-    shared.set(live.clone());
+        .map_err(|error| ServeError::LoadTask { error })?
+        .map_err(|error| ServeError::Load { error })?;
     let info = live.info();
     tracing::info!(
         version = info.version,
@@ -186,57 +234,5 @@ pub async fn serve(config: ServeConfig) -> Result<Server, String> {
         "network loaded from {}",
         config.scenario.display()
     );
-    health
-        .set_serving::<pb::planning_server::PlanningServer<super::planning::PlanningService>>()
-        .await;
-    set_changing(&health, ServingStatus::Serving).await;
-
-    // Compaction: once the current segment passes 64 MiB, a new generation starts from a
-    // checkpoint of the current state (written off the commit path).
-    let weak_c = Arc::downgrade(&live);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(10));
-        loop {
-            tick.tick().await;
-            let Some(live) = weak_c.upgrade() else { break };
-            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || live.compact(64 << 20)).await {
-                tracing::warn!("journal compaction failed: {e}");
-            }
-        }
-    });
-    // Housekeeping: expire reservations, publish gauges, report a failed store in health.
-    let weak = Arc::downgrade(&live);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
-        let mut reported = false;
-        loop {
-            tick.tick().await;
-            let Some(live) = weak.upgrade() else { break };
-            if !reported && let Some(reason) = live.failure() {
-                reported = true;
-                tracing::error!(
-                    "store failed ({reason}): health NOT_SERVING for the services that change state"
-                );
-                set_changing(&health, ServingStatus::NotServing).await;
-            }
-            let expired = tokio::task::spawn_blocking({
-                let live = live.clone();
-                move || live.expire_due()
-            })
-            .await
-            .unwrap_or(0);
-            if expired > 0 {
-                metrics::counter!("fulfil_reservations_expired_total").increment(expired as u64);
-            }
-            let info = live.info();
-            metrics::gauge!("fulfil_reservations_held").set(info.reservations_held as f64);
-            metrics::gauge!("fulfil_snapshot_age_seconds").set(info.age.as_secs_f64());
-            metrics::gauge!("fulfil_snapshot_version").set(info.version as f64);
-        }
-    });
-    Ok(Server {
-        addr,
-        shutdown: Some(tx),
-        join,
-    })
+    Ok(Arc::new(live))
 }

@@ -19,23 +19,26 @@ const PAYLOAD_START: &[u8] = b"{\"kind\":";
 
 /// A record could not be encoded (nothing was written).
 #[derive(Debug, thiserror::Error)]
-#[error("cannot encode a `{kind}` record: {reason}")]
-pub struct EncodeError {
-    pub kind: &'static str,
-    pub reason: String,
+#[non_exhaustive]
+pub enum EncodeError {
+    #[error("cannot encode a `{kind}` record: {source}")]
+    Json {
+        kind: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("cannot encode a `{kind}` record: {bytes} bytes do not fit a frame")]
+    Size { kind: &'static str, bytes: usize },
 }
 
 /// One record as a frame.
 pub fn frame(record: &Record) -> Result<Vec<u8>, EncodeError> {
-    let payload = serde_json::to_vec(record).map_err(|e| EncodeError {
-        kind: record.kind(),
-        reason: e.to_string(),
-    })?;
+    let kind = record.kind();
+    let payload =
+        serde_json::to_vec(record).map_err(|source| EncodeError::Json { kind, source })?;
     if payload.is_empty() || payload.len() > MAX_FRAME {
-        return Err(EncodeError {
-            kind: record.kind(),
-            reason: format!("{} bytes", payload.len()),
-        });
+        let bytes = payload.len();
+        return Err(EncodeError::Size { kind, bytes });
     }
     let mut out = Vec::with_capacity(payload.len() + 8);
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
@@ -53,7 +56,7 @@ pub struct Damage {
     /// Bytes from there to the last byte that is not zero.
     pub bytes: u64,
     /// Why the frame is bad.
-    pub reason: String,
+    pub reason: FrameProblem,
     /// Whether an intact frame follows (damage), or not (a torn tail).
     pub intact_after: bool,
 }
@@ -76,6 +79,25 @@ impl std::fmt::Display for Damage {
     }
 }
 
+/// Why a frame is bad.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FrameProblem {
+    #[error("a frame header cut off after {bytes} bytes")]
+    CutHeader { bytes: usize },
+    #[error("a frame of length 0")]
+    ZeroLength,
+    #[error("a frame of {len} bytes runs past the end of the file")]
+    RunsPast { len: usize },
+    #[error("checksum mismatch")]
+    Checksum,
+    /// The payload passed its checksum but is not a record (the parser's words).
+    #[error("not a record: {reason}")]
+    NotARecord { reason: String },
+    #[error("zeros in the middle")]
+    Zeros,
+}
+
 /// A file of frames as read.
 #[derive(Debug, Default)]
 pub struct FrameFile {
@@ -89,12 +111,10 @@ pub struct FrameFile {
 
 /// The frame at `at`: its record and length, or why it is bad (`None`: zeros, the unwritten
 /// end of a preallocated segment).
-fn frame_at(bytes: &[u8], at: usize) -> Option<Result<(Record, usize), String>> {
+fn frame_at(bytes: &[u8], at: usize) -> Option<Result<(Record, usize), FrameProblem>> {
     let Some(header) = bytes.get(at..at + 8) else {
-        return Some(Err(format!(
-            "a frame header cut off after {} bytes",
-            bytes.len() - at
-        )));
+        let bytes = bytes.len() - at;
+        return Some(Err(FrameProblem::CutHeader { bytes }));
     };
     let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
     let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
@@ -102,20 +122,20 @@ fn frame_at(bytes: &[u8], at: usize) -> Option<Result<(Record, usize), String>> 
         return if header.iter().all(|&b| b == 0) {
             None
         } else {
-            Some(Err("a frame of length 0".into()))
+            Some(Err(FrameProblem::ZeroLength))
         };
     }
     let Some(payload) = bytes.get(at + 8..at + 8 + len).filter(|_| len <= MAX_FRAME) else {
-        return Some(Err(format!(
-            "a frame of {len} bytes runs past the end of the file"
-        )));
+        return Some(Err(FrameProblem::RunsPast { len }));
     };
     if crc32fast::hash(payload) != crc {
-        return Some(Err("checksum mismatch".into()));
+        return Some(Err(FrameProblem::Checksum));
     }
     match serde_json::from_slice::<Record>(payload) {
         Ok(record) => Some(Ok((record, 8 + len))),
-        Err(e) => Some(Err(format!("not a record: {e}"))),
+        Err(e) => Some(Err(FrameProblem::NotARecord {
+            reason: e.to_string(),
+        })),
     }
 }
 
@@ -142,7 +162,7 @@ pub fn read_frames(path: &Path, bytes: &[u8]) -> FrameFile {
             }
             None if !intact_frame_after(bytes, at + 8) => break,
             None => {
-                out.damage = Some(damage(path, bytes, at, "zeros in the middle".into(), true));
+                out.damage = Some(damage(path, bytes, at, FrameProblem::Zeros, true));
                 break;
             }
             Some(Err(reason)) => {
@@ -156,7 +176,13 @@ pub fn read_frames(path: &Path, bytes: &[u8]) -> FrameFile {
     out
 }
 
-fn damage(path: &Path, bytes: &[u8], at: usize, reason: String, intact_after: bool) -> Damage {
+fn damage(
+    path: &Path,
+    bytes: &[u8],
+    at: usize,
+    reason: FrameProblem,
+    intact_after: bool,
+) -> Damage {
     let last = bytes.iter().rposition(|&b| b != 0).map_or(at, |i| i + 1);
     Damage {
         path: path.to_owned(),

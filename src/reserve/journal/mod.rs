@@ -27,8 +27,8 @@ use std::sync::{Arc, OnceLock, mpsc};
 use std::time::Instant;
 
 pub use super::record::{Hold, Record};
-use super::store::{Ack, Recovered, RollAck, Store, StoreError};
-pub use frame::{Damage, EncodeError, FrameFile, frame, read_frames};
+use super::store::{Ack, Cause, Recovered, RollAck, Store, StoreError};
+pub use frame::{Damage, EncodeError, FrameFile, FrameProblem, frame, read_frames};
 pub use recover::{
     FileReport, RecoverMode, RecoveryError, VerifyReport, read_file, recover, verify,
 };
@@ -249,11 +249,7 @@ impl Journal {
         for r in records {
             match frame(r) {
                 Ok(f) => bytes.extend_from_slice(&f),
-                Err(e) => {
-                    return ack(Err(StoreError::WriteFailed {
-                        reason: e.to_string(),
-                    }));
-                }
+                Err(e) => return ack(Err(StoreError::write_failed(e))),
             }
         }
         if let Err(mpsc::SendError(Command::Append(_, ack))) =
@@ -309,7 +305,7 @@ impl Journal {
 /// reach the disk.
 fn writer(mut segment: Segment, dir: &Path, written: &AtomicU64, rx: mpsc::Receiver<Command>) {
     let mut pending: Option<Command> = None;
-    let mut broken: Option<String> = None;
+    let mut broken: Option<Cause> = None;
     loop {
         let first = match pending.take() {
             Some(c) => c,
@@ -318,9 +314,9 @@ fn writer(mut segment: Segment, dir: &Path, written: &AtomicU64, rx: mpsc::Recei
                 Err(_) => break,
             },
         };
-        if let Some(reason) = &broken {
+        if let Some(cause) = &broken {
             let refused = StoreError::Failed {
-                reason: reason.clone(),
+                source: cause.clone(),
             };
             match first {
                 Command::Append(_, ack) => ack(Err(refused)),
@@ -331,9 +327,9 @@ fn writer(mut segment: Segment, dir: &Path, written: &AtomicU64, rx: mpsc::Recei
         let first = match first {
             Command::Roll(ack) => {
                 let result = roll_segment(&mut segment, dir, written);
-                if let Err(StoreError::WriteFailed { reason }) = &result {
-                    tracing::error!("journal flush failed, refusing further changes: {reason}");
-                    broken = Some(reason.clone());
+                if let Err(StoreError::WriteFailed { source }) = &result {
+                    tracing::error!("journal flush failed, refusing further changes: {source}");
+                    broken = Some(source.clone());
                 }
                 ack(result);
                 continue;
@@ -362,34 +358,33 @@ fn writer(mut segment: Segment, dir: &Path, written: &AtomicU64, rx: mpsc::Recei
             if let Command::Append(_, ack) = c {
                 ack(result
                     .clone()
-                    .map_err(|reason| StoreError::WriteFailed { reason }));
+                    .map_err(|source| StoreError::WriteFailed { source }));
             }
         }
     }
 }
 
 /// Writes a group of appends and flushes once.
-fn write_group(segment: &mut Segment, batch: &[Command]) -> Result<(), String> {
+fn write_group(segment: &mut Segment, batch: &[Command]) -> Result<(), Cause> {
     let start = Instant::now();
     for c in batch {
         if let Command::Append(bytes, _) = c {
-            segment.write(bytes).map_err(|e| e.to_string())?;
+            segment.write(bytes).map_err(|e| Arc::new(e) as Cause)?;
         }
     }
-    segment.sync().map_err(|e| e.to_string())?;
+    segment.sync().map_err(|e| Arc::new(e) as Cause)?;
     metrics::histogram!("fulfil_journal_fsync_seconds").record(start.elapsed().as_secs_f64());
     Ok(())
 }
 
 /// Syncs the current segment and opens the next generation's.
 fn roll_segment(segment: &mut Segment, dir: &Path, written: &AtomicU64) -> Result<u64, StoreError> {
-    segment.sync().map_err(|e| StoreError::WriteFailed {
-        reason: e.to_string(),
-    })?;
+    segment.sync().map_err(StoreError::write_failed)?;
     let next = segment.generation + 1;
     // A segment that cannot be created leaves the writer in the old one, which is intact.
-    let s = Segment::create(dir, next).map_err(|e| StoreError::Failed {
-        reason: format!("cannot create {}: {e}", segment_path(dir, next).display()),
+    let s = Segment::create(dir, next).map_err(|e| StoreError::CreateSegment {
+        path: segment_path(dir, next),
+        source: Arc::new(e),
     })?;
     *segment = s;
     written.store(0, Ordering::Relaxed);
@@ -420,15 +415,15 @@ impl JournalStore {
 
 impl Store for JournalStore {
     fn recover(&self) -> Result<Recovered, StoreError> {
-        recover(&self.dir, self.mode).map_err(|e| StoreError::Recovery(e.to_string()))
+        recover(&self.dir, self.mode).map_err(|e| StoreError::Recovery(Arc::new(e)))
     }
 
     fn start(&self, generation: u64, state: &[Record]) -> Result<(), StoreError> {
         let journal = Journal::start(&self.dir, generation, state)
-            .map_err(|e| StoreError::Recovery(e.to_string()))?;
+            .map_err(|e| StoreError::Recovery(Arc::new(e)))?;
         self.journal
             .set(journal)
-            .map_err(|_| StoreError::Recovery("the journal was already started".into()))
+            .map_err(|_| StoreError::AlreadyStarted)
     }
 
     fn append(&self, records: Vec<Record>, ack: Ack) {
@@ -448,9 +443,7 @@ impl Store for JournalStore {
     fn checkpoint(&self, generation: u64, state: &[Record]) -> Result<(), StoreError> {
         self.started()?
             .checkpoint(generation, state)
-            .map_err(|e| StoreError::WriteFailed {
-                reason: e.to_string(),
-            })
+            .map_err(StoreError::write_failed)
     }
 
     fn size(&self) -> u64 {

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::frame::{Damage, FrameFile, read_frames};
 use super::{checkpoint_path, legacy_path, segment_path};
@@ -41,8 +42,12 @@ impl std::str::FromStr for RecoverMode {
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum RecoveryError {
-    #[error("{path}: {reason}")]
-    Io { path: PathBuf, reason: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: Arc<std::io::Error>,
+    },
     #[error(
         "journal damaged: {0}; the records after it were acknowledged and would be lost. \
          Restore the data folder from a backup, or start with `--journal-recover truncate` to \
@@ -64,7 +69,7 @@ pub enum RecoveryError {
 pub(super) fn generations(dir: &Path) -> Result<(Vec<u64>, Vec<u64>), RecoveryError> {
     let io = |e: std::io::Error| RecoveryError::Io {
         path: dir.to_owned(),
-        reason: e.to_string(),
+        source: Arc::new(e),
     };
     let mut checkpoints = Vec::new();
     let mut segments = Vec::new();
@@ -98,13 +103,13 @@ pub fn read_file(path: &Path) -> Result<FrameFile, RecoveryError> {
     match File::open(path) {
         Ok(mut f) => f.read_to_end(&mut bytes).map_err(|e| RecoveryError::Io {
             path: path.to_owned(),
-            reason: e.to_string(),
+            source: Arc::new(e),
         })?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FrameFile::default()),
         Err(e) => {
             return Err(RecoveryError::Io {
                 path: path.to_owned(),
-                reason: e.to_string(),
+                source: Arc::new(e),
             });
         }
     };
