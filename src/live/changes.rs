@@ -13,7 +13,7 @@ use super::state::{Live, State, Writer, wait_durable};
 use super::validate;
 use crate::model::{Node, NodeId, Policy, SkuId};
 use crate::reserve::{Record, Reservation, ReservationBook};
-use crate::snapshot::{InventoryRow, NetworkData, Snapshot};
+use crate::snapshot::{InventoryRow, Level, NetworkData, Snapshot};
 
 /// An inventory change as the core sees it.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,9 +62,8 @@ pub struct InventoryApplied {
     pub version: u64,
 }
 
-/// An inventory pair, and its (on_hand, safety_stock).
+/// An inventory pair.
 type Pair = (NodeId, SkuId);
-type Level = (u32, u32);
 
 /// New levels per pair, in the order first touched.
 #[derive(Default)]
@@ -85,14 +84,13 @@ impl Live {
     /// New stock levels on the same structure: `(entry, delta of on_hand)`, saturating at zero.
     pub(super) fn adjust_levels(&self, current: &State, changes: &[(usize, i64)]) {
         let inv = current.snapshot.inventory();
-        let mut levels: HashMap<usize, (u32, u32)> = HashMap::new();
+        let mut levels: HashMap<usize, Level> = HashMap::new();
         for &(e, delta) in changes {
             let s = inv.stock(e);
-            let level = levels.entry(e).or_insert((s.on_hand, s.safety_stock));
-            level.0 = validate::adjusted(level.0, delta).unwrap_or(u32::MAX);
+            let level = levels.entry(e).or_insert(s.level());
+            level.on_hand = validate::adjusted(level.on_hand, delta).unwrap_or(u32::MAX);
         }
-        let list: Vec<(usize, u32, u32)> =
-            levels.into_iter().map(|(e, (o, s))| (e, o, s)).collect();
+        let list: Vec<(usize, Level)> = levels.into_iter().collect();
         let next = current
             .snapshot
             .with_inventory(inv.with_levels(&list), current.snapshot.version() + 1);
@@ -179,13 +177,10 @@ impl Live {
     ) -> Result<(), LiveError> {
         let snap = &current.snapshot;
         let inv = snap.inventory();
-        let entries: Option<Vec<(usize, u32, u32)>> = levels
+        let entries: Option<Vec<(usize, Level)>> = levels
             .order
             .iter()
-            .map(|&(n, k)| {
-                let (o, s) = levels.map[&(n, k)];
-                inv.entry(n, k).map(|e| (e, o, s))
-            })
+            .map(|&(n, k)| inv.entry(n, k).map(|e| (e, levels.map[&(n, k)])))
             .collect();
         if let Some(list) = entries {
             self.publish(
@@ -202,7 +197,10 @@ impl Live {
             .map(|(i, r)| ((r.node, r.sku), i))
             .collect();
         for &(node, sku) in &levels.order {
-            let (on_hand, safety_stock) = levels.map[&(node, sku)];
+            let Level {
+                on_hand,
+                safety_stock,
+            } = levels.map[&(node, sku)];
             let i = *index.entry((node, sku)).or_insert_with(|| {
                 data.inventory.push(InventoryRow {
                     node,
@@ -395,17 +393,22 @@ fn level_of(
         .ok_or_else(|| ChangeProblem::UnknownSku(c.sku.clone()))?;
     let inv = snap.inventory();
     let current = levels.map.get(&(node, sku)).copied().unwrap_or_else(|| {
-        inv.entry(node, sku).map_or((0, 0), |e| {
-            let s = inv.stock(e);
-            (s.on_hand, s.safety_stock)
-        })
+        inv.entry(node, sku)
+            .map_or(Level::default(), |e| inv.stock(e).level())
     });
     let on_hand = match (c.set_on_hand, c.adjust) {
         (Some(v), None) => v,
-        (None, Some(d)) => validate::adjusted(current.0, d)?,
+        (None, Some(d)) => validate::adjusted(current.on_hand, d)?,
         _ => return Err(ChangeProblem::NeedsOneOf),
     };
-    Ok(((node, sku), (on_hand, c.safety_stock.unwrap_or(current.1))))
+    let safety_stock = c.safety_stock.unwrap_or(current.safety_stock);
+    Ok((
+        (node, sku),
+        Level {
+            on_hand,
+            safety_stock,
+        },
+    ))
 }
 
 fn record_of(c: &InventoryChange) -> Record {

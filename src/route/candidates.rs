@@ -19,6 +19,15 @@ pub struct Candidate {
     pub capacity_left: u32,
 }
 
+/// A candidate that holds a line's SKU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Holder {
+    /// Index in the candidate set.
+    pub candidate: u32,
+    /// Units it can give the line: ATS, at least 1.
+    pub ats: u32,
+}
+
 /// One order line and the candidates that hold its SKU.
 #[derive(Clone, Debug, Default)]
 pub struct LineCandidates {
@@ -26,8 +35,8 @@ pub struct LineCandidates {
     pub line: usize,
     pub qty: u32,
     pub unit_weight: f64,
-    /// (candidate index, ATS) for every candidate that may ship this line, ATS ≥ 1.
-    pub holders: Vec<(u32, u32)>,
+    /// Every candidate that may ship this line, with its ATS ≥ 1.
+    pub holders: Vec<Holder>,
     /// A price added to each unit taken from the holder at the same index (empty: none). Batch
     /// optimisation prices scarce stock and capacity this way.
     pub extra: Vec<f64>,
@@ -134,7 +143,10 @@ impl CandidateSet {
                 }
                 let slot = self.slot[ni];
                 if slot != EXCLUDED {
-                    holders.push((slot, ats));
+                    holders.push(Holder {
+                        candidate: slot,
+                        ats,
+                    });
                     if let Some(prices) = prices {
                         extra.push(prices.unit_price(base + i, node_id, order.day));
                     }

@@ -27,7 +27,7 @@ pub use run::{RunSummary, route_all};
 pub use speculate::route_in_sequence;
 
 use candidates::CandidateSet;
-use search::Search;
+use search::{Search, Take};
 
 use crate::model::{Decision, Destination, Order, Service};
 use crate::snapshot::Snapshot;
@@ -218,12 +218,17 @@ impl Router {
         }
     }
 
-    fn plan_from(&self, order: &Order, assignment: &[(u32, u32, u32)]) -> Plan {
+    fn plan_from(&self, order: &Order, assignment: &[Take]) -> Plan {
         let mut shipments: Vec<(crate::model::NodeId, Vec<(crate::model::SkuId, u32)>)> =
             Vec::new();
         // Shipments in order of first use by the order's lines; lines in order's line order.
         for (li, line) in order.lines.iter().enumerate() {
-            for &(l, c, q) in assignment {
+            for &Take {
+                line: l,
+                candidate: c,
+                units: q,
+            } in assignment
+            {
                 if l as usize != li || q == 0 {
                     continue;
                 }

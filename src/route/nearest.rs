@@ -11,8 +11,8 @@ pub(super) fn plan(set: &CandidateSet, order: &Order, policy: &Policy) -> Plan {
     let nl = set.lines.len();
     let mut ats = vec![0u32; nc * nl];
     for (li, line) in set.lines.iter().enumerate() {
-        for &(c, a) in &line.holders {
-            ats[c as usize * nl + li] = a;
+        for h in &line.holders {
+            ats[h.candidate as usize * nl + li] = h.ats;
         }
     }
     let mut cap: Vec<u32> = set.candidates.iter().map(|c| c.capacity_left).collect();

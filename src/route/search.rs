@@ -8,7 +8,7 @@
 //! added (rates are non-decreasing in weight), so the search is exact: it returns a cheapest
 //! feasible allocation, unless it runs out of its node budget, which it reports.
 
-use super::candidates::{CandidateSet, LineCandidates};
+use super::candidates::{CandidateSet, Holder, LineCandidates};
 use super::cost::billable_kg;
 use crate::model::{Policy, Service};
 use crate::snapshot::RateTable;
@@ -20,15 +20,37 @@ const SORTED_HEAD: usize = 12;
 /// Search nodes tried before the greedy incumbent is computed and the search restarted.
 const QUICK_BUDGET: u64 = 4000;
 
-#[inline]
-fn by_key(a: &(f64, u32, u32), b: &(f64, u32, u32)) -> std::cmp::Ordering {
-    a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
+/// Units of one line taken from one candidate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Take {
+    /// Index of the line in the candidate set (during the search: its position in search
+    /// order).
+    pub line: u32,
+    /// Index in the candidate set.
+    pub candidate: u32,
+    pub units: u32,
 }
 
-/// The best allocation found: (line index in the candidate set, candidate, units).
+/// A holder of a line, ranked by what shipping one unit alone from it costs.
+#[derive(Clone, Copy, Debug)]
+struct Ranked {
+    alone: f64,
+    candidate: u32,
+    ats: u32,
+}
+
+/// Cheapest alone first; ties by candidate index.
+#[inline]
+fn by_key(a: &Ranked, b: &Ranked) -> std::cmp::Ordering {
+    a.alone
+        .total_cmp(&b.alone)
+        .then(a.candidate.cmp(&b.candidate))
+}
+
+/// The best allocation found.
 #[derive(Debug, Default, Clone)]
 pub struct SearchResult {
-    pub assignment: Vec<(u32, u32, u32)>,
+    pub assignment: Vec<Take>,
     pub cost: f64,
     /// A proven lower bound on the cheapest allocation: `cost` itself when `exact`, otherwise
     /// the bound at the root of the search.
@@ -48,8 +70,8 @@ pub struct Search {
     open_rank: Vec<u32>,
     // Per line (in search order).
     order: Vec<usize>,
-    /// Per line: (cost of one unit shipped alone, candidate, ATS), cheapest first.
-    sorted: Vec<Vec<(f64, u32, u32)>>,
+    /// Per line: its holders, cheapest alone first.
+    sorted: Vec<Vec<Ranked>>,
     ats: Vec<u32>,
     /// Per line and candidate: the cost of each unit picked there (handling plus any price).
     unit: Vec<f64>,
@@ -60,8 +82,8 @@ pub struct Search {
     open_at_line_start: Vec<u32>,
     // Open nodes in opening order.
     open: Vec<u32>,
-    stack: Vec<(u32, u32, u32)>,
-    best: Vec<(u32, u32, u32)>,
+    stack: Vec<Take>,
+    best: Vec<Take>,
     best_cost: f64,
     visited: u64,
     budget: u64,
@@ -134,7 +156,7 @@ impl Search {
             let mut lb = bp;
             let sorted = &mut self.sorted[pos];
             sorted.clear();
-            for (j, &(c, ats)) in line.holders.iter().enumerate() {
+            for (j, &Holder { candidate: c, ats }) in line.holders.iter().enumerate() {
                 let cand = &set.candidates[c as usize];
                 let unit = cand.cost_per_unit + line.extra.get(j).copied().unwrap_or(0.0);
                 self.ats[pos * nc + c as usize] = ats;
@@ -143,7 +165,11 @@ impl Search {
                     .quote(service, cand.band, billable_kg(line.unit_weight))
                     .map_or(f64::INFINITY, |(_, p)| p);
                 lb = lb.min(unit);
-                sorted.push((cand.cost_per_shipment + unit + ship, c, ats));
+                sorted.push(Ranked {
+                    alone: cand.cost_per_shipment + unit + ship,
+                    candidate: c,
+                    ats,
+                });
             }
             // Only the cheapest few are usually reached before the bound cuts the scan: sort
             // those now and the rest when a scan first gets there.
@@ -199,7 +225,10 @@ impl Search {
             assignment: self
                 .best
                 .iter()
-                .map(|&(pos, c, q)| (self.order[pos as usize] as u32, c, q))
+                .map(|t| Take {
+                    line: self.order[t.line as usize] as u32,
+                    ..*t
+                })
                 .collect(),
             cost: self.best_cost,
             lower_bound: if self.out_of_budget {
@@ -237,7 +266,7 @@ impl Search {
         let bp = ctx.policy.backorder_penalty;
         let max_shipments = ctx.policy.max_shipments as usize;
         let mut remaining: Vec<u32> = self.order.iter().map(|&li| ctx.set.lines[li].qty).collect();
-        let mut chosen: Vec<(u32, u32, u32)> = Vec::new();
+        let mut chosen: Vec<Take> = Vec::new();
         let mut used: Vec<usize> = Vec::new();
         let mut fixed = 0.0; // cost of the shipments chosen so far
         loop {
@@ -293,7 +322,11 @@ impl Search {
                     picking += self.unit[pos * nc + c] * f64::from(take);
                     weight += ctx.set.lines[self.order[pos]].unit_weight * f64::from(take);
                     *rem -= take;
-                    chosen.push((pos as u32, c as u32, take));
+                    chosen.push(Take {
+                        line: pos as u32,
+                        candidate: c as u32,
+                        units: take,
+                    });
                 }
             }
             fixed += split + cand.cost_per_shipment + picking + quote(ctx, cand.band, weight);
@@ -336,7 +369,7 @@ impl Search {
             // A new shipment for this line is one of its holders, opened at no less than the
             // cost of shipping one unit alone from it (the head of `sorted` is the cheapest).
             let opening = match self.sorted[p].first() {
-                Some(&(key, _, _)) if can_open => split + key - self.unit_lb[p],
+                Some(head) if can_open => split + head.alone - self.unit_lb[p],
                 _ => f64::INFINITY,
             };
             extra = extra.max(stay.min(opening));
@@ -389,7 +422,11 @@ impl Search {
                 self.weight[c] = new_weight;
                 self.shipping[c] = new_ship;
                 self.cap[c] -= take;
-                self.stack.push((pos as u32, c as u32, take));
+                self.stack.push(Take {
+                    line: pos as u32,
+                    candidate: c as u32,
+                    units: take,
+                });
                 if left == 0 {
                     self.start_line(ctx, pos + 1, cost + delta);
                 } else {
@@ -418,7 +455,11 @@ impl Search {
                     self.sorted[pos][b..].sort_unstable_by(by_key);
                     self.sorted_upto[pos] = nsorted;
                 }
-                let (key, c, ats) = self.sorted[pos][b];
+                let Ranked {
+                    alone: key,
+                    candidate: c,
+                    ats,
+                } = self.sorted[pos][b];
                 let c = c as usize;
                 if (self.open_rank[c] as usize) < open_start {
                     continue;
@@ -449,7 +490,11 @@ impl Search {
                     self.weight[c] = new_weight;
                     self.shipping[c] = new_ship;
                     self.cap[c] -= take;
-                    self.stack.push((pos as u32, c as u32, take));
+                    self.stack.push(Take {
+                        line: pos as u32,
+                        candidate: c as u32,
+                        units: take,
+                    });
                     if left == 0 {
                         self.start_line(ctx, pos + 1, cost + delta);
                     } else {

@@ -15,7 +15,7 @@ use crate::batch::{BatchError, BatchOptions, reoptimize};
 use crate::model::{CostBreakdown, Decision, NodeKind, Order};
 use crate::route::{Ledger, PolicyKind, route_in_sequence};
 use crate::scenario::Receipt;
-use crate::snapshot::{InventoryRow, Snapshot};
+use crate::snapshot::{InventoryRow, Level, Snapshot};
 
 /// What a replay did, for one network variant.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -291,14 +291,22 @@ fn with_rows_for(snapshot: &Snapshot, receipts: &[Receipt]) -> Snapshot {
 /// `snapshot` with the receipts' units added to on_hand (same inventory structure).
 fn receive(snapshot: &Snapshot, receipts: &[Receipt]) -> Snapshot {
     let inv = snapshot.inventory();
-    let mut changes: Vec<(usize, u32, u32)> = Vec::new();
+    let mut changes: Vec<(usize, Level)> = Vec::new();
     for r in receipts {
         if let Some(e) = inv.entry(r.node, r.sku) {
             match changes.iter_mut().find(|c| c.0 == e) {
-                Some(c) => c.1 = c.1.saturating_add(r.qty),
+                Some((_, level)) => level.on_hand = level.on_hand.saturating_add(r.qty),
                 None => {
                     let s = inv.stock(e);
-                    changes.push((e, s.on_hand.saturating_add(r.qty), s.safety_stock));
+                    let on_hand = s.on_hand.saturating_add(r.qty);
+                    let safety_stock = s.safety_stock;
+                    changes.push((
+                        e,
+                        Level {
+                            on_hand,
+                            safety_stock,
+                        },
+                    ));
                 }
             }
         }

@@ -27,6 +27,14 @@ pub struct Stock {
 }
 
 impl Stock {
+    /// Its on hand and safety stock.
+    pub fn level(&self) -> Level {
+        Level {
+            on_hand: self.on_hand,
+            safety_stock: self.safety_stock,
+        }
+    }
+
     /// Units sellable before any reservation: `on_hand − safety_stock`, at least 0.
     #[inline]
     pub fn sellable(&self) -> u32 {
@@ -36,9 +44,9 @@ impl Stock {
 
 /// On hand and safety stock of one entry.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Level {
-    on_hand: u32,
-    safety_stock: u32,
+pub struct Level {
+    pub on_hand: u32,
+    pub safety_stock: u32,
 }
 
 const CHUNK_BITS: usize = 12;
@@ -129,16 +137,13 @@ impl Inventory {
         l.on_hand.saturating_sub(l.safety_stock)
     }
 
-    /// A new version with some levels changed: `(entry, on_hand, safety_stock)`. Only the chunks
-    /// touched are copied.
-    pub fn with_levels(&self, changes: &[(usize, u32, u32)]) -> Inventory {
+    /// A new version with some levels changed: `(entry, level)`. Only the chunks touched are
+    /// copied.
+    pub fn with_levels(&self, changes: &[(usize, Level)]) -> Inventory {
         let mut levels: Vec<Arc<Vec<Level>>> = self.levels.to_vec();
-        for &(entry, on_hand, safety_stock) in changes {
+        for &(entry, level) in changes {
             let chunk = Arc::make_mut(&mut levels[entry >> CHUNK_BITS]);
-            chunk[entry & (CHUNK - 1)] = Level {
-                on_hand,
-                safety_stock,
-            };
+            chunk[entry & (CHUNK - 1)] = level;
         }
         Inventory {
             offsets: self.offsets.clone(),

@@ -9,5 +9,5 @@ mod inventory;
 mod rates;
 
 pub use indexed::{BuildError, NetworkData, Snapshot};
-pub use inventory::{Inventory, InventoryRow, Stock};
+pub use inventory::{Inventory, InventoryRow, Level, Stock};
 pub use rates::{RateOption, RateTable, ZoneTable};
