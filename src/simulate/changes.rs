@@ -331,6 +331,16 @@ impl Variant {
     /// add_node, rates, disable_carrier, policy. Nothing is changed on error.
     pub fn apply(&self, base: &NetworkData) -> Result<NetworkData, ChangeError> {
         let mut data = base.clone();
+        self.close_and_reopen(&mut data)?;
+        self.capacity(&mut data)?;
+        self.add_nodes(base, &mut data)?;
+        self.rates(&mut data)?;
+        self.disable_carriers(&mut data)?;
+        self.policy(&mut data)?;
+        Ok(data)
+    }
+
+    fn close_and_reopen(&self, data: &mut NetworkData) -> Result<(), ChangeError> {
         let spec = &self.spec;
         for (list, enabled) in [(&spec.close, false), (&spec.reopen, true)] {
             for s in list {
@@ -345,7 +355,11 @@ impl Variant {
                 }
             }
         }
-        for c in &spec.capacity {
+        Ok(())
+    }
+
+    fn capacity(&self, data: &mut NetworkData) -> Result<(), ChangeError> {
+        for c in &self.spec.capacity {
             let change = c.get_ref();
             if change.capacity_ways() != 1 {
                 return Err(self.error(
@@ -369,7 +383,11 @@ impl Variant {
                 };
             }
         }
-        for a in &spec.add_node {
+        Ok(())
+    }
+
+    fn add_nodes(&self, base: &NetworkData, data: &mut NetworkData) -> Result<(), ChangeError> {
+        for a in &self.spec.add_node {
             let add = a.get_ref();
             if data.nodes.iter().any(|n| n.id == add.id) {
                 return Err(self.error(a.span(), format!("node `{}` already exists", add.id)));
@@ -423,7 +441,11 @@ impl Variant {
                 data.inventory.extend(copied);
             }
         }
-        for r in &spec.rates {
+        Ok(())
+    }
+
+    fn rates(&self, data: &mut NetworkData) -> Result<(), ChangeError> {
+        for r in &self.spec.rates {
             let change = r.get_ref();
             let service: Option<Service> = change
                 .service
@@ -472,7 +494,11 @@ impl Variant {
                 return Err(self.error(r.span(), "this rate change matches no rate"));
             }
         }
-        for d in &spec.disable_carrier {
+        Ok(())
+    }
+
+    fn disable_carriers(&self, data: &mut NetworkData) -> Result<(), ChangeError> {
+        for d in &self.spec.disable_carrier {
             let carrier = d.get_ref().carrier.get_ref();
             if !data.rates.iter().any(|x| x.carrier == *carrier) {
                 return Err(self.error(
@@ -482,7 +508,11 @@ impl Variant {
             }
             data.rates.retain(|x| x.carrier != *carrier);
         }
-        if let Some(p) = &spec.policy {
+        Ok(())
+    }
+
+    fn policy(&self, data: &mut NetworkData) -> Result<(), ChangeError> {
+        if let Some(p) = &self.spec.policy {
             let policy = &mut data.policy;
             if let Some(v) = p.ship_from_store {
                 policy.ship_from_store = v;
@@ -514,6 +544,6 @@ impl Variant {
                 }
             }
         }
-        Ok(data)
+        Ok(())
     }
 }

@@ -316,133 +316,180 @@ fn receive(snapshot: &Snapshot, receipts: &[Receipt]) -> Snapshot {
 
 /// The KPIs of decided orders (`orders[i]` decided by `decisions[i]`).
 pub fn measure(snapshot: &Snapshot, orders: &[Order], decisions: &[Decision]) -> Kpis {
-    let mut k = Kpis::default();
-    let nodes = snapshot.nodes();
-    let mut units_at = vec![0u64; nodes.len()];
-    let mut per_day: BTreeMap<(usize, Option<i32>), u64> = BTreeMap::new();
-    let (mut distance, mut parcels, mut ship_orders, mut split) = (0.0, 0u64, 0u64, 0u64);
-    let mut transit_sum: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
-    let mut daily: BTreeMap<Option<i32>, Daily> = BTreeMap::new();
+    let mut tally = Tally::new(snapshot);
     for (order, d) in orders.iter().zip(decisions) {
-        let day = daily.entry(order.day).or_insert_with(|| Daily {
+        tally.add(order, d);
+    }
+    tally.finish()
+}
+
+/// KPIs being summed up, order by order.
+struct Tally<'a> {
+    snapshot: &'a Snapshot,
+    k: Kpis,
+    /// Units shipped per node.
+    units_at: Vec<u64>,
+    /// Units shipped per (node, day).
+    per_day: BTreeMap<(usize, Option<i32>), u64>,
+    distance: f64,
+    parcels: u64,
+    ship_orders: u64,
+    split: u64,
+    /// Per service: parcels, transit days, parcels within the promise.
+    transit: BTreeMap<String, (u64, u64, u64)>,
+    daily: BTreeMap<Option<i32>, Daily>,
+}
+
+impl<'a> Tally<'a> {
+    fn new(snapshot: &'a Snapshot) -> Tally<'a> {
+        Tally {
+            snapshot,
+            k: Kpis::default(),
+            units_at: vec![0; snapshot.nodes().len()],
+            per_day: BTreeMap::new(),
+            distance: 0.0,
+            parcels: 0,
+            ship_orders: 0,
+            split: 0,
+            transit: BTreeMap::new(),
+            daily: BTreeMap::new(),
+        }
+    }
+
+    fn add(&mut self, order: &Order, d: &Decision) {
+        let is_ship = order.service != crate::model::Service::Pickup;
+        let day = self.daily.entry(order.day).or_insert_with(|| Daily {
             day: order.day,
             ..Daily::default()
         });
         day.orders += 1;
         day.cost += d.cost.total;
-        if order.service != crate::model::Service::Pickup {
+        if is_ship {
             day.ship_orders += 1;
             if d.shipments.len() > 1 {
                 day.split_orders += 1;
             }
         }
+        let k = &mut self.k;
         k.orders += 1;
         k.cost.add(&d.cost);
         k.shipments += d.shipments.len() as u64;
         k.units_ordered += order.units();
         k.units_backordered += d.backordered_units();
         k.units_shipped += d.allocated_units();
-        let is_ship = order.service != crate::model::Service::Pickup;
         if is_ship {
-            ship_orders += 1;
+            self.ship_orders += 1;
             if d.shipments.len() > 1 {
-                split += 1;
+                self.split += 1;
             }
         }
         for s in &d.shipments {
-            let units: u64 = s.lines.iter().map(|l| u64::from(l.qty)).sum();
-            if let Some(n) = snapshot.node_id(&s.node_id) {
-                units_at[n.index()] += units;
-                *per_day.entry((n.index(), order.day)).or_default() += units;
-                match snapshot.node(n).kind {
-                    NodeKind::Store => k.units_from_stores += units,
-                    NodeKind::Dc => k.units_from_dcs += units,
-                    NodeKind::Dropship => k.units_from_dropship += units,
-                }
+            self.add_shipment(order, s, is_ship);
+        }
+    }
+
+    fn add_shipment(&mut self, order: &Order, s: &crate::model::Shipment, is_ship: bool) {
+        let (snapshot, k) = (self.snapshot, &mut self.k);
+        let units: u64 = s.lines.iter().map(|l| u64::from(l.qty)).sum();
+        if let Some(n) = snapshot.node_id(&s.node_id) {
+            self.units_at[n.index()] += units;
+            *self.per_day.entry((n.index(), order.day)).or_default() += units;
+            match snapshot.node(n).kind {
+                NodeKind::Store => k.units_from_stores += units,
+                NodeKind::Dc => k.units_from_dcs += units,
+                NodeKind::Dropship => k.units_from_dropship += units,
             }
-            if let (Some(km), Some(zone)) = (s.distance_km, s.zone) {
-                distance += km;
-                parcels += 1;
-                *k.zones.entry(zone).or_default() += 1;
-            }
-            if is_ship {
-                let t = transit_sum.entry(s.service.clone()).or_default();
-                let days = s.transit_days.unwrap_or(0);
-                t.0 += 1;
-                t.1 += u64::from(days);
-                if days <= promise_days(&s.service) {
-                    t.2 += 1;
-                }
+        }
+        if let (Some(km), Some(zone)) = (s.distance_km, s.zone) {
+            self.distance += km;
+            self.parcels += 1;
+            *k.zones.entry(zone).or_default() += 1;
+        }
+        if is_ship {
+            let t = self.transit.entry(s.service.clone()).or_default();
+            let days = s.transit_days.unwrap_or(0);
+            t.0 += 1;
+            t.1 += u64::from(days);
+            if days <= promise_days(&s.service) {
+                t.2 += 1;
             }
         }
     }
-    let n = k.orders.max(1) as f64;
-    k.cost_per_order = CostBreakdown {
-        shipping: k.cost.shipping / n,
-        handling: k.cost.handling / n,
-        split: k.cost.split / n,
-        backorder: k.cost.backorder / n,
-        total: k.cost.total / n,
-    };
-    k.shipments_per_order = k.shipments as f64 / n;
-    k.split_share = split as f64 / ship_orders.max(1) as f64;
-    k.fill_rate = if k.units_ordered == 0 {
-        1.0
-    } else {
-        k.units_shipped as f64 / k.units_ordered as f64
-    };
-    k.mean_distance_km = if parcels == 0 {
-        0.0
-    } else {
-        distance / parcels as f64
-    };
-    k.transit = transit_sum
-        .into_iter()
-        .map(|(s, (p, days, within))| {
-            (
-                s,
-                Transit {
+
+    fn finish(mut self) -> Kpis {
+        let k = &mut self.k;
+        let n = k.orders.max(1) as f64;
+        k.cost_per_order = CostBreakdown {
+            shipping: k.cost.shipping / n,
+            handling: k.cost.handling / n,
+            split: k.cost.split / n,
+            backorder: k.cost.backorder / n,
+            total: k.cost.total / n,
+        };
+        k.shipments_per_order = k.shipments as f64 / n;
+        k.split_share = self.split as f64 / self.ship_orders.max(1) as f64;
+        k.fill_rate = if k.units_ordered == 0 {
+            1.0
+        } else {
+            k.units_shipped as f64 / k.units_ordered as f64
+        };
+        k.mean_distance_km = if self.parcels == 0 {
+            0.0
+        } else {
+            self.distance / self.parcels as f64
+        };
+        k.transit = std::mem::take(&mut self.transit)
+            .into_iter()
+            .map(|(s, (p, days, within))| {
+                let transit = Transit {
                     parcels: p,
                     mean_days: days as f64 / p.max(1) as f64,
                     within_promise: within as f64 / p.max(1) as f64,
-                },
-            )
-        })
-        .collect();
-    k.daily = daily
-        .into_values()
-        .map(|mut d| {
-            d.split_share = d.split_orders as f64 / d.ship_orders.max(1) as f64;
-            d
-        })
-        .collect();
-    let mut busiest = vec![0u64; nodes.len()];
-    for (&(n, _), &u) in &per_day {
-        busiest[n] = busiest[n].max(u);
+                };
+                (s, transit)
+            })
+            .collect();
+        k.daily = std::mem::take(&mut self.daily)
+            .into_values()
+            .map(|mut d| {
+                d.split_share = d.split_orders as f64 / d.ship_orders.max(1) as f64;
+                d
+            })
+            .collect();
+        self.utilisation();
+        self.k
     }
-    for (i, node) in nodes.iter().enumerate() {
-        if units_at[i] == 0 && node.capacity_units.is_none() {
-            continue;
+
+    /// Per node that shipped anything or has a capacity: units, busiest day, peak utilisation.
+    fn utilisation(&mut self) {
+        let nodes = self.snapshot.nodes();
+        let mut busiest = vec![0u64; nodes.len()];
+        for (&(n, _), &u) in &self.per_day {
+            busiest[n] = busiest[n].max(u);
         }
-        let peak = node
-            .capacity_units
-            .map_or(0.0, |c| busiest[i] as f64 / f64::from(c.max(1)));
-        if node
-            .capacity_units
-            .is_some_and(|c| busiest[i] >= u64::from(c))
-        {
-            k.nodes_at_capacity += 1;
+        for (i, node) in nodes.iter().enumerate() {
+            if self.units_at[i] == 0 && node.capacity_units.is_none() {
+                continue;
+            }
+            let peak = node
+                .capacity_units
+                .map_or(0.0, |c| busiest[i] as f64 / f64::from(c.max(1)));
+            if node
+                .capacity_units
+                .is_some_and(|c| busiest[i] >= u64::from(c))
+            {
+                self.k.nodes_at_capacity += 1;
+            }
+            self.k.utilisation.push(Utilisation {
+                node_id: node.id.clone(),
+                kind: node.kind.as_str(),
+                lat: node.lat,
+                lon: node.lon,
+                units: self.units_at[i],
+                capacity_per_day: node.capacity_units,
+                busiest_day_units: busiest[i],
+                peak_utilisation: peak,
+            });
         }
-        k.utilisation.push(Utilisation {
-            node_id: node.id.clone(),
-            kind: node.kind.as_str(),
-            lat: node.lat,
-            lon: node.lon,
-            units: units_at[i],
-            capacity_per_day: node.capacity_units,
-            busiest_day_units: busiest[i],
-            peak_utilisation: peak,
-        });
     }
-    k
 }
