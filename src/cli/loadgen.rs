@@ -23,6 +23,78 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 }
 
 pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
+    check(&args)?;
+    let mut names = fulfil::scenario::Interner::default();
+    let orders =
+        fulfil::scenario::read_orders_unresolved(&args.scenario.join("orders.csv"), &mut names)?;
+    if orders.is_empty() {
+        anyhow::bail!("{}: no orders", args.scenario.join("orders.csv").display());
+    }
+    let orders: Arc<Vec<pb::Order>> =
+        Arc::new(orders.iter().map(|o| order_pb(o, &names)).collect());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let channels = connect(&args).await?;
+        let channel = channels[0].clone();
+        if let Some(n) = args.batch {
+            return batch(channel, &orders, n, args.commit).await;
+        }
+        // Calls during the warm-up (new connections, the server's first allocations) are made
+        // but not counted.
+        let measured_from = Instant::now() + Duration::from_secs_f64(args.warmup);
+        let window = (
+            measured_from,
+            measured_from + Duration::from_secs_f64(args.duration),
+        );
+        let inventory_sent = Arc::new(AtomicU64::new(0));
+        let inventory = if args.inventory_rate > 0 {
+            let pairs = inventory_pairs(&args.scenario)?;
+            Some(tokio::spawn(stream_inventory(
+                channel.clone(),
+                pairs,
+                args.inventory_rate,
+                window,
+                inventory_sent.clone(),
+            )))
+        } else {
+            None
+        };
+        let errors = Arc::new(AtomicU64::new(0));
+        let mut tasks = Vec::new();
+        for t in 0..args.concurrency {
+            let worker = Worker {
+                channel: channels[t % channels.len()].clone(),
+                orders: orders.clone(),
+                errors: errors.clone(),
+                commit: args.commit.then_some(args.commit_share),
+                first: t,
+                stride: args.concurrency,
+                window,
+            };
+            tasks.push(tokio::spawn(worker.run()));
+        }
+        let mut all: Vec<u32> = Vec::new();
+        for t in tasks {
+            all.extend(t.await.context("load task failed")?);
+        }
+        let elapsed = measured_from.elapsed().as_secs_f64();
+        if let Some(inv) = inventory {
+            inv.await.context("inventory task failed")??;
+        }
+        all.sort_unstable();
+        let errors = errors.load(Ordering::Relaxed);
+        let sent = inventory_sent.load(Ordering::Relaxed);
+        report(&args, &all, elapsed, errors, sent);
+        anyhow::Ok(())
+    })
+}
+
+/// Refuses settings that cannot make a run.
+fn check(args: &LoadgenArgs) -> anyhow::Result<()> {
     if args.concurrency == 0 {
         anyhow::bail!("--concurrency must be at least 1");
     }
@@ -41,143 +113,114 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     if !(args.warmup.is_finite() && args.warmup >= 0.0) {
         anyhow::bail!("--warmup must be a number of seconds, 0 or more");
     }
-    let mut names = fulfil::scenario::Interner::default();
-    let orders =
-        fulfil::scenario::read_orders_unresolved(&args.scenario.join("orders.csv"), &mut names)?;
-    if orders.is_empty() {
-        anyhow::bail!("{}: no orders", args.scenario.join("orders.csv").display());
+    Ok(())
+}
+
+/// `--connections` connections to the server.
+async fn connect(args: &LoadgenArgs) -> anyhow::Result<Vec<Channel>> {
+    let endpoint = Channel::from_shared(args.server.clone()).context("bad --server address")?;
+    let mut channels = Vec::with_capacity(args.connections);
+    for _ in 0..args.connections {
+        channels.push(
+            endpoint
+                .connect()
+                .await
+                .with_context(|| format!("cannot connect to {}", args.server))?,
+        );
     }
-    let orders: Arc<Vec<pb::Order>> =
-        Arc::new(orders.iter().map(|o| order_pb(o, &names)).collect());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.threads)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async move {
-        let endpoint = Channel::from_shared(args.server.clone()).context("bad --server address")?;
-        let mut channels = Vec::with_capacity(args.connections);
-        for _ in 0..args.connections {
-            channels.push(
-                endpoint
-                    .connect()
-                    .await
-                    .with_context(|| format!("cannot connect to {}", args.server))?,
-            );
-        }
-        let channel = channels[0].clone();
-        if let Some(n) = args.batch {
-            return batch(channel, &orders, n, args.commit).await;
-        }
-        // Calls during the warm-up (new connections, the server's first allocations) are made
-        // but not counted.
-        let measured_from = Instant::now() + Duration::from_secs_f64(args.warmup);
-        let deadline = measured_from + Duration::from_secs_f64(args.duration);
-        let inventory_sent = Arc::new(AtomicU64::new(0));
-        let inventory = if args.inventory_rate > 0 {
-            let pairs = inventory_pairs(&args.scenario)?;
-            Some(tokio::spawn(stream_inventory(
-                channel.clone(),
-                pairs,
-                args.inventory_rate,
-                (measured_from, deadline),
-                inventory_sent.clone(),
-            )))
-        } else {
-            None
-        };
-        let errors = Arc::new(AtomicU64::new(0));
-        let start = measured_from;
-        let mut tasks = Vec::new();
-        for t in 0..args.concurrency {
-            let channel = channels[t % channels.len()].clone();
-            let orders = orders.clone();
-            let errors = errors.clone();
-            let commit = args.commit;
-            let share = args.commit_share;
-            let stride = args.concurrency;
-            tasks.push(tokio::spawn(async move {
-                let mut routing = RoutingClient::new(channel.clone());
-                let mut reservations = ReservationsClient::new(channel);
-                let mut lat_ns: Vec<u32> = Vec::with_capacity(100_000);
-                let mut i = t;
-                let mut n = 0u64;
-                while Instant::now() < deadline {
-                    let order = orders[i % orders.len()].clone();
-                    i += stride;
-                    // Commits spread evenly: call n commits when the running share says so.
-                    let this_commits =
-                        commit && ((n + 1) as f64 * share).floor() > (n as f64 * share).floor();
-                    n += 1;
-                    let t0 = Instant::now();
-                    let r = routing
-                        .route_order(pb::RouteOrderRequest {
-                            order: Some(order),
-                            dry_run: !this_commits,
-                            explain: false,
-                        })
-                        .await;
-                    if t0 >= measured_from {
-                        lat_ns.push(t0.elapsed().as_nanos().min(u128::from(u32::MAX)) as u32);
-                    }
-                    match r {
-                        Ok(resp) => {
-                            let id = resp.into_inner().reservation_id;
-                            if this_commits && !id.is_empty() {
-                                let _ = reservations
-                                    .release(pb::ReservationRef { reservation_id: id })
-                                    .await;
-                            }
-                        }
-                        Err(_) => {
-                            errors.fetch_add(1, Ordering::Relaxed);
-                        }
+    Ok(channels)
+}
+
+/// One concurrent caller: routes orders `first`, `first + stride`, … until the window ends.
+struct Worker {
+    channel: Channel,
+    orders: Arc<Vec<pb::Order>>,
+    errors: Arc<AtomicU64>,
+    /// The share of calls that commit (then release), if any do.
+    commit: Option<f64>,
+    first: usize,
+    stride: usize,
+    /// Calls are counted from the first instant and made until the second.
+    window: (Instant, Instant),
+}
+
+impl Worker {
+    /// The latencies of the calls made in the window, in nanoseconds.
+    async fn run(self) -> Vec<u32> {
+        let (measured_from, deadline) = self.window;
+        let mut routing = RoutingClient::new(self.channel.clone());
+        let mut reservations = ReservationsClient::new(self.channel);
+        let mut lat_ns: Vec<u32> = Vec::with_capacity(100_000);
+        let mut i = self.first;
+        let mut n = 0u64;
+        while Instant::now() < deadline {
+            let order = self.orders[i % self.orders.len()].clone();
+            i += self.stride;
+            // Commits spread evenly: call n commits when the running share says so.
+            let this_commits = self
+                .commit
+                .is_some_and(|share| ((n + 1) as f64 * share).floor() > (n as f64 * share).floor());
+            n += 1;
+            let t0 = Instant::now();
+            let r = routing
+                .route_order(pb::RouteOrderRequest {
+                    order: Some(order),
+                    dry_run: !this_commits,
+                    explain: false,
+                })
+                .await;
+            if t0 >= measured_from {
+                lat_ns.push(t0.elapsed().as_nanos().min(u128::from(u32::MAX)) as u32);
+            }
+            match r {
+                Ok(resp) => {
+                    let id = resp.into_inner().reservation_id;
+                    if this_commits && !id.is_empty() {
+                        let _ = reservations
+                            .release(pb::ReservationRef { reservation_id: id })
+                            .await;
                     }
                 }
-                lat_ns
-            }));
-        }
-        let mut all: Vec<u32> = Vec::new();
-        for t in tasks {
-            all.extend(t.await.context("load task failed")?);
-        }
-        let elapsed = start.elapsed().as_secs_f64();
-        if let Some(inv) = inventory {
-            inv.await.context("inventory task failed")??;
-        }
-        all.sort_unstable();
-        println!(
-            "route calls      {} in {:.2} s = {:.0}/s ({} errors, concurrency {}, {})",
-            all.len(),
-            elapsed,
-            all.len() as f64 / elapsed,
-            errors.load(Ordering::Relaxed),
-            args.concurrency,
-            if args.commit {
-                format!(
-                    "{:.0}% committing, then releasing",
-                    100.0 * args.commit_share
-                )
-            } else {
-                "dry run".to_owned()
+                Err(_) => {
+                    self.errors.fetch_add(1, Ordering::Relaxed);
+                }
             }
-        );
-        println!(
-            "latency ms       p50 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}",
-            percentile(&all, 0.5),
-            percentile(&all, 0.99),
-            percentile(&all, 0.999),
-            percentile(&all, 1.0)
-        );
-        if args.inventory_rate > 0 {
-            let sent = inventory_sent.load(Ordering::Relaxed);
-            println!(
-                "inventory        {sent} changes streamed ({:.0}/s)",
-                sent as f64 / elapsed
-            );
         }
-        anyhow::Ok(())
-    })
+        lat_ns
+    }
+}
+
+/// Prints the run's throughput and latency percentiles (`all` sorted).
+fn report(args: &LoadgenArgs, all: &[u32], elapsed: f64, errors: u64, inventory_sent: u64) {
+    println!(
+        "route calls      {} in {:.2} s = {:.0}/s ({} errors, concurrency {}, {})",
+        all.len(),
+        elapsed,
+        all.len() as f64 / elapsed,
+        errors,
+        args.concurrency,
+        if args.commit {
+            format!(
+                "{:.0}% committing, then releasing",
+                100.0 * args.commit_share
+            )
+        } else {
+            "dry run".to_owned()
+        }
+    );
+    println!(
+        "latency ms       p50 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}",
+        percentile(all, 0.5),
+        percentile(all, 0.99),
+        percentile(all, 0.999),
+        percentile(all, 1.0)
+    );
+    if args.inventory_rate > 0 {
+        println!(
+            "inventory        {inventory_sent} changes streamed ({:.0}/s)",
+            inventory_sent as f64 / elapsed
+        );
+    }
 }
 
 async fn batch(

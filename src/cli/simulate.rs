@@ -24,16 +24,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         .orders
         .clone()
         .unwrap_or_else(|| args.scenario.join("orders.csv"));
-    // Every change file is read and applied before anything runs: a bad one fails fast.
-    let data = base.to_network_data();
-    let mut variants: Vec<(String, Snapshot)> = Vec::with_capacity(args.changes.len());
-    for path in &args.changes {
-        let v = Variant::read(path)?;
-        let changed = v.apply(&data)?;
-        let snap = Snapshot::build(changed, 1)
-            .with_context(|| format!("{}: the changed network is invalid", path.display()))?;
-        variants.push((v.name.clone(), snap));
-    }
+    let variants = variants(&args, &base)?;
     let orders = read_orders(&orders_path, &base)?;
     let receipts_path = args.receipts.clone().or_else(|| {
         let p = args.scenario.join("receipts.csv");
@@ -55,18 +46,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
             args.policy
         );
     }
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        let bar = ProgressBar::new((orders.len() * runs.len()) as u64);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} orders decided ({eta} left)",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar
-    };
+    let bar = progress_bar(args.quiet, (orders.len() * runs.len()) as u64);
     let done: Vec<AtomicUsize> = runs.iter().map(|_| AtomicUsize::new(0)).collect();
     let results: Vec<(String, Kpis)> = runs
         .par_iter()
@@ -83,14 +63,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         .collect::<anyhow::Result<_>>()?;
     bar.finish_and_clear();
     if let Some(path) = &args.json {
-        let mut f =
-            File::create(path).with_context(|| format!("{}: cannot create", path.display()))?;
-        let json: Vec<serde_json::Value> = results
-            .iter()
-            .map(|(n, k)| serde_json::json!({ "variant": n, "kpis": k }))
-            .collect();
-        serde_json::to_writer_pretty(&mut f, &json).context("writing JSON")?;
-        writeln!(f).context("writing JSON")?;
+        write_json(path, &results)?;
     }
     if let Some(path) = &args.report {
         let title = format!("fulfil simulation: {}", args.scenario.display());
@@ -100,6 +73,46 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     if !args.quiet {
         eprint!("{}", table(&results));
     }
+    Ok(())
+}
+
+/// Every change file read and applied before anything runs: a bad one fails fast.
+fn variants(args: &SimulateArgs, base: &Snapshot) -> anyhow::Result<Vec<(String, Snapshot)>> {
+    let data = base.to_network_data();
+    let mut variants: Vec<(String, Snapshot)> = Vec::with_capacity(args.changes.len());
+    for path in &args.changes {
+        let v = Variant::read(path)?;
+        let changed = v.apply(&data)?;
+        let snap = Snapshot::build(changed, 1)
+            .with_context(|| format!("{}: the changed network is invalid", path.display()))?;
+        variants.push((v.name.clone(), snap));
+    }
+    Ok(variants)
+}
+
+fn progress_bar(quiet: bool, len: u64) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} orders decided ({eta} left)",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// The KPIs of every variant as a JSON array of `{variant, kpis}`.
+fn write_json(path: &std::path::Path, results: &[(String, Kpis)]) -> anyhow::Result<()> {
+    let mut f = File::create(path).with_context(|| format!("{}: cannot create", path.display()))?;
+    let json: Vec<serde_json::Value> = results
+        .iter()
+        .map(|(n, k)| serde_json::json!({ "variant": n, "kpis": k }))
+        .collect();
+    serde_json::to_writer_pretty(&mut f, &json).context("writing JSON")?;
+    writeln!(f).context("writing JSON")?;
     Ok(())
 }
 

@@ -38,6 +38,10 @@ impl Plan {
 ///
 /// Fails if a shipment cannot be made at all (its zone is beyond the bands or no carrier offers
 /// the service there); feasibility of stock and capacity is the caller's business.
+///
+/// The whole cost model in one function, in the order the spec defines it (per shipment:
+/// distance, zone, billable weight, rate shopping, handling; then split and backorder
+/// penalties), so it reads line by line against `docs/scenario-format.md`.
 pub fn price(snapshot: &Snapshot, order: &Order, plan: &Plan) -> Result<Decision, RouteError> {
     let policy = snapshot.policy();
     let mut cost = CostBreakdown::default();

@@ -37,7 +37,8 @@ fn exclusion_text(e: Exclusion) -> &'static str {
     }
 }
 
-/// Explains a decision made for `order` against `avail`.
+/// Explains a decision made for `order` against `avail`. (One pass over the holders of the
+/// order's SKUs, each classified in turn; a little over one screen.)
 pub fn explain(
     snapshot: &Snapshot,
     avail: &impl Availability,

@@ -104,6 +104,9 @@ impl<'a, A: Availability> JointMip<'a, A> {
 
     /// Adds one order: its allocation, shipment and carrier variables, its cost and what it
     /// consumes. Eligibility follows the spec's feasibility rules; the caller validated it.
+    ///
+    /// The order's whole formulation in one place, rule after rule of the spec, so that it can be
+    /// read against the spec independently of the search it checks (`differential` tests).
     pub fn add_order(&mut self, order: &Order) {
         let snapshot = self.snapshot;
         let policy = snapshot.policy();
@@ -246,7 +249,8 @@ impl<'a, A: Availability> JointMip<'a, A> {
     }
 
     /// Solves the model: to proven optimality, or until `time_limit`, when the best plans found
-    /// so far are returned with `optimal: false` and the bound HiGHS proved.
+    /// so far are returned with `optimal: false` and the bound HiGHS proved. (Setting up HiGHS
+    /// and reading plans back from its columns, in order; a little over one screen.)
     pub fn solve(
         self,
         time_limit: Option<Duration>,

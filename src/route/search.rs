@@ -99,6 +99,10 @@ struct Ctx<'a> {
 
 impl Search {
     /// Finds a cheapest allocation for the ship order whose candidates are in `set`.
+    ///
+    /// Long on purpose: it prepares the per-line tables the recursion reads (search order,
+    /// holders ranked cheapest alone, unit costs, lower bounds) in one pass over reused buffers;
+    /// this is the hot path of every route call, measured in `benches/latency.rs`.
     pub fn run(
         &mut self,
         set: &CandidateSet,
@@ -260,7 +264,8 @@ impl Search {
 
     /// A good first incumbent makes the bound bite from the start: the cheapest decision that
     /// ships from one node alone, then adds nodes greedily (each time the one that lowers the
-    /// cost most) while that helps and `max_shipments` allows.
+    /// cost most) while that helps and `max_shipments` allows. One greedy loop, kept whole so
+    /// its running totals stay local.
     fn seed_incumbent(&mut self, ctx: &Ctx<'_>) {
         let nc = ctx.set.candidates.len();
         let bp = ctx.policy.backorder_penalty;
@@ -379,6 +384,10 @@ impl Search {
 
     /// Decides the next part of line `pos`, of which `rem` units are still open, choosing among
     /// open nodes from `a_from` and then sorted holders from `b_from`, or backordering the rest.
+    ///
+    /// Long on purpose: the branch and bound's recursion, whose three branches (an open node, a
+    /// new holder, the backorder) share the bound and the undo of each choice; split, the state
+    /// would travel through a dozen arguments on the hottest path of the search.
     fn step(
         &mut self,
         ctx: &Ctx<'_>,

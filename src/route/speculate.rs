@@ -21,7 +21,9 @@ use crate::snapshot::Snapshot;
 const CHUNK: usize = 2048;
 
 /// Decides `orders` in sequence on `ledger` (committing each), in parallel where that cannot
-/// change the result. Calls `each` with every order's result in order.
+/// change the result. Calls `each` with every order's result in order. (Decide a chunk in
+/// parallel, then check and commit in order: one loop, kept whole because the check is the
+/// argument for correctness and reads best beside the decision it checks.)
 pub fn route_in_sequence(
     snapshot: &Snapshot,
     ledger: &mut Ledger,

@@ -60,48 +60,11 @@ async fn route_one(
             .map_err(|e| status_of(&e))?;
         (order, c)
     };
-    match rx.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(status_of(&e)),
-        Err(_) => {
-            return Err(Status::unavailable(
-                "the store stopped before the commit was durable",
-            ));
-        }
-    }
-    let outcome = if committed.decision.backordered.is_empty() {
-        "complete"
-    } else if committed.decision.shipments.is_empty() {
-        "backordered"
-    } else {
-        "partial"
-    };
+    durable(rx).await?;
+    let outcome = outcome_of(&committed.decision);
     metrics::counter!("fulfil_decisions_total", "outcome" => outcome).increment(1);
     let explanation = if req.explain {
-        // Explained on the version the decision was made on, against what is reserved now.
-        let state = live.load();
-        let nodes = explain(
-            &state.snapshot,
-            &state.book.view(),
-            &order,
-            &committed.decision,
-        )
-        .map_err(|e| status_of(&e.into()))?;
-        Some(pb::Explanation {
-            candidates: nodes
-                .into_iter()
-                .map(|n| pb::CandidateNode {
-                    node_id: state.snapshot.node(n.node).id.clone(),
-                    outcome: match n.outcome {
-                        Outcome::Chosen => pb::candidate_node::Outcome::Chosen,
-                        Outcome::Lost => pb::candidate_node::Outcome::Lost,
-                        Outcome::Excluded => pb::candidate_node::Outcome::Excluded,
-                    } as i32,
-                    alone_cost: n.alone_cost,
-                    reason: n.reason,
-                })
-                .collect(),
-        })
+        Some(explanation_of(&live, &order, &committed.decision)?)
     } else {
         None
     };
@@ -111,6 +74,56 @@ async fn route_one(
         reservation_id: committed.reservation_id.unwrap_or_default(),
         explanation,
     })
+}
+
+/// Waits for the store's ack of a commit (a dry run is acknowledged at once).
+async fn durable(
+    rx: tokio::sync::oneshot::Receiver<Result<(), crate::live::LiveError>>,
+) -> Result<(), Status> {
+    match rx.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(status_of(&e)),
+        Err(_) => Err(Status::unavailable(
+            "the store stopped before the commit was durable",
+        )),
+    }
+}
+
+/// The decision's label in `fulfil_decisions_total`.
+fn outcome_of(decision: &crate::model::Decision) -> &'static str {
+    if decision.backordered.is_empty() {
+        "complete"
+    } else if decision.shipments.is_empty() {
+        "backordered"
+    } else {
+        "partial"
+    }
+}
+
+/// Why each node holding a SKU of the order was chosen, lost or excluded: explained on the
+/// version the decision was made on, against what is reserved now.
+fn explanation_of(
+    live: &Live,
+    order: &Order,
+    decision: &crate::model::Decision,
+) -> Result<pb::Explanation, Status> {
+    let state = live.load();
+    let nodes = explain(&state.snapshot, &state.book.view(), order, decision)
+        .map_err(|e| status_of(&e.into()))?;
+    let candidates = nodes
+        .into_iter()
+        .map(|n| pb::CandidateNode {
+            node_id: state.snapshot.node(n.node).id.clone(),
+            outcome: match n.outcome {
+                Outcome::Chosen => pb::candidate_node::Outcome::Chosen,
+                Outcome::Lost => pb::candidate_node::Outcome::Lost,
+                Outcome::Excluded => pb::candidate_node::Outcome::Excluded,
+            } as i32,
+            alone_cost: n.alone_cost,
+            reason: n.reason,
+        })
+        .collect();
+    Ok(pb::Explanation { candidates })
 }
 
 fn route_batch(live: &Live, req: pb::RouteBatchRequest) -> Result<pb::RouteBatchResponse, Status> {
