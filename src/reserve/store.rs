@@ -4,7 +4,7 @@
 //! is the first implementation; [`MemoryStore`] keeps the records in memory, with acks that a
 //! test can hold back or fail, so interleavings and faults can be replayed deterministically.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::Record;
 
@@ -99,10 +99,14 @@ pub trait Store: Send + Sync {
 
 /// A store in memory: for tests of replay and of interleavings. Acks run at once unless
 /// [`hold_acks`](MemoryStore::hold_acks) is on; [`fail_next`](MemoryStore::fail_next) makes
-/// the next append fail as a full disk would (and every one after it, as the journal does).
+/// the next append fail as a full disk would (and every one after it, as the journal does);
+/// [`close_appends`](MemoryStore::close_appends) makes appends wait inside the call, which holds
+/// the live state's writer still.
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     inner: Arc<Mutex<Memory>>,
+    /// Wakes appends waiting at a closed gate.
+    gate: Arc<Condvar>,
 }
 
 #[derive(Default)]
@@ -117,6 +121,10 @@ struct Memory {
     held: Vec<(Ack, Result<(), StoreError>)>,
     fail_next: bool,
     failed: Option<Cause>,
+    /// Appends wait until the gate opens.
+    gate_closed: bool,
+    /// Appends waiting at the gate.
+    waiting: usize,
 }
 
 impl MemoryStore {
@@ -126,6 +134,23 @@ impl MemoryStore {
 
     fn lock(&self) -> MutexGuard<'_, Memory> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// From now on an append waits, inside the call, until [`open_appends`](Self::open_appends).
+    /// The live state appends with its writer held, so this holds the writer still.
+    pub fn close_appends(&self) {
+        self.lock().gate_closed = true;
+    }
+
+    /// Lets waiting and later appends through.
+    pub fn open_appends(&self) {
+        self.lock().gate_closed = false;
+        self.gate.notify_all();
+    }
+
+    /// Appends waiting at the closed gate.
+    pub fn appends_waiting(&self) -> usize {
+        self.lock().waiting
     }
 
     /// From now on acks wait until [`release_acks`](Self::release_acks).
@@ -186,6 +211,13 @@ impl Store for MemoryStore {
 
     fn append(&self, records: Vec<Record>, ack: Ack) {
         let mut m = self.lock();
+        if m.gate_closed {
+            m.waiting += 1;
+            while m.gate_closed {
+                m = self.gate.wait(m).unwrap_or_else(|e| e.into_inner());
+            }
+            m.waiting -= 1;
+        }
         let result = if let Some(cause) = &m.failed {
             Err(StoreError::Failed {
                 source: cause.clone(),

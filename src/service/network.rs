@@ -105,6 +105,11 @@ async fn apply_burst(
     })
 }
 
+/// StreamInventory applies the changes that arrive within this window as one version…
+pub const INVENTORY_BURST: Duration = Duration::from_millis(2);
+/// … up to this many changes.
+pub const INVENTORY_BURST_CHANGES: usize = 4096;
+
 #[tonic::async_trait]
 impl pb::network_server::Network for NetworkService {
     async fn load_scenario(
@@ -199,11 +204,10 @@ impl pb::network_server::Network for NetworkService {
     ) -> Result<Response<pb::StreamInventoryResponse>, Status> {
         let start = Instant::now();
         let live = self.live.get()?;
-        // Changes are applied in order as they arrive; a burst that arrives within 2 ms (up to
-        // 4,096 changes) is applied as one version.
+        // Changes are applied in order as they arrive; a burst is applied as one version.
         let stream = request
             .into_inner()
-            .chunks_timeout(4096, Duration::from_millis(2));
+            .chunks_timeout(INVENTORY_BURST_CHANGES, INVENTORY_BURST);
         tokio::pin!(stream);
         let mut total = pb::StreamInventoryResponse {
             snapshot_version: live.info().version,

@@ -507,3 +507,52 @@ fn settings_out_of_range_are_refused_at_start() {
         "{err}"
     );
 }
+
+#[test]
+fn readers_answer_while_the_writer_is_held() {
+    let s = scarce();
+    let store = MemoryStore::new();
+    let live = Arc::new(on_store(s.path(), &store));
+    let id = live
+        .route(&order(&live, "held", 0.0, &[("P", 2)]), false)
+        .expect("commits")
+        .reservation_id
+        .expect("reserved");
+    // A commit takes the writer and stops inside the store's append, holding it.
+    store.close_appends();
+    let committer = std::thread::spawn({
+        let live = live.clone();
+        move || live.route(&order(&live, "writer", 0.0, &[("P", 3)]), false)
+    });
+    let waited = std::time::Instant::now();
+    while store.appends_waiting() == 0 {
+        assert!(
+            waited.elapsed() < Duration::from_secs(60),
+            "the commit never reached the store"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // Quotes, reservation lookups and snapshot info answer meanwhile, from the published state.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn({
+        let live = live.clone();
+        move || {
+            let quote = live.route(&order(&live, "quote", 0.0, &[("P", 4)]), true);
+            let held = live.reservation(&id);
+            let info = live.info();
+            let _ = tx.send((quote, held, info.version));
+        }
+    });
+    let (quote, held, _) = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("readers answered while the writer was held");
+    let quote = quote.expect("the quote is decided");
+    assert!(quote.reservation_id.is_none(), "a dry run reserves nothing");
+    assert_eq!(quote.decision.backordered_units(), 0);
+    assert_eq!(held.expect("found").state, ReservationState::Held);
+    assert_eq!(store.appends_waiting(), 1, "the writer was held throughout");
+    store.open_appends();
+    let written = committer.join().expect("joins").expect("commits");
+    assert!(written.reservation_id.is_some());
+    assert_never_oversold(&live);
+}

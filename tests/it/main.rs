@@ -16,3 +16,4 @@ mod service;
 mod service_stress;
 mod simulate;
 mod support;
+mod tidy;

@@ -1,0 +1,118 @@
+//! The house's rules, checked on the source: the core knows nothing of transport or the async
+//! runtime, and no module reaches up to a layer above it (the arrows of `ARCHITECTURE.md`).
+
+use std::path::{Path, PathBuf};
+
+/// Each module of the library and the modules it may name (`crate::…`); anything else it names
+/// is an arrow pointing the wrong way.
+const LAYERS: &[(&str, &[&str])] = &[
+    ("model", &[]),
+    ("snapshot", &["model"]),
+    ("scenario", &["model", "snapshot"]),
+    ("route", &["model", "snapshot"]),
+    ("batch", &["model", "snapshot", "route"]),
+    ("reserve", &["model", "snapshot", "route"]),
+    (
+        "simulate",
+        &["model", "snapshot", "scenario", "route", "batch"],
+    ),
+    (
+        "live",
+        &["model", "snapshot", "scenario", "route", "batch", "reserve"],
+    ),
+    (
+        "service",
+        &[
+            "model", "snapshot", "scenario", "route", "batch", "reserve", "simulate", "live",
+        ],
+    ),
+];
+
+/// Words the core may not use: the transport, its encoding, the async runtime.
+const TRANSPORT: &[&str] = &["tonic", "prost", "tokio", "tower", "hyper", "http::"];
+
+const MODULES: &[&str] = &[
+    "model", "snapshot", "scenario", "route", "batch", "reserve", "simulate", "live", "service",
+    "cli",
+];
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("source folder") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            out.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Code lines (comments left out) of every file of module `m`, with file and line number.
+fn code_lines(m: &str) -> Vec<(PathBuf, usize, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(m);
+    let mut out = Vec::new();
+    for file in rust_files(&dir) {
+        let text = std::fs::read_to_string(&file).expect("readable");
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if !code.trim().is_empty() {
+                out.push((file.clone(), i + 1, code.to_owned()));
+            }
+        }
+    }
+    assert!(
+        !out.is_empty(),
+        "no source found for `{m}` in {}",
+        dir.display()
+    );
+    out
+}
+
+#[test]
+fn no_module_names_a_layer_above_it() {
+    let mut wrong = Vec::new();
+    for &(m, allowed) in LAYERS {
+        for (file, line, code) in code_lines(m) {
+            for other in MODULES.iter().filter(|o| **o != m && !allowed.contains(o)) {
+                let named = [format!("crate::{other}::"), format!("crate::{other};")]
+                    .iter()
+                    .any(|p| code.contains(p.as_str()))
+                    || code.contains("crate::{");
+                if named {
+                    wrong.push(format!("{}:{line}: `{m}` names `{other}`", file.display()));
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "arrows pointing up:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn the_core_has_no_transport_types() {
+    let mut wrong = Vec::new();
+    for &(m, _) in LAYERS.iter().filter(|(m, _)| *m != "service") {
+        for (file, line, code) in code_lines(m) {
+            for word in TRANSPORT {
+                let found = code.match_indices(word).any(|(at, _)| {
+                    let before = code[..at].chars().next_back();
+                    !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                });
+                if found {
+                    wrong.push(format!("{}:{line}: `{m}` uses `{word}`", file.display()));
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "transport in the core:\n{}",
+        wrong.join("\n")
+    );
+}
