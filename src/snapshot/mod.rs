@@ -8,6 +8,8 @@ mod indexed;
 mod inventory;
 mod rates;
 
-pub use indexed::{BuildError, NetworkData, Snapshot};
+pub use indexed::{
+    BuildError, NODE_CELL_RESOLUTION, NetworkData, PICKUP_CELL_RESOLUTION, Snapshot,
+};
 pub use inventory::{Inventory, InventoryRow, Level, Stock};
 pub use rates::{RateOption, RateTable, ZoneTable};
