@@ -4,9 +4,6 @@
 
 use std::time::Instant;
 
-use super::Phase;
-use super::incumbent::Incumbent;
-use super::lagrange::Rounds;
 use super::run::Run;
 use super::solution::Solution;
 use crate::route::{Plan, PolicyKind, RouteError, Router};
@@ -89,18 +86,4 @@ pub(crate) fn improve(
     // Re-add in a fixed order so the total carries no drift from many small updates.
     solution.total = solution.costs.iter().sum();
     Ok(improved_total)
-}
-
-/// The last phase: the incumbent improved locally with the time left, unless the gap is closed.
-pub(crate) fn polish(
-    run: &Run,
-    incumbent: &mut Incumbent,
-    rounds: &Rounds,
-    router: &mut Router,
-) -> Result<(), RouteError> {
-    if incumbent.closed(run.options.gap_target).is_some() || run.out_of_time() {
-        return Ok(());
-    }
-    incumbent.report(Phase::Improve, rounds.count);
-    incumbent.improve_with(|best| improve(run, best, &rounds.alone, router, usize::MAX).map(drop))
 }

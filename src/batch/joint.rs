@@ -9,9 +9,9 @@ use super::Phase;
 use super::improve::improve;
 use super::incumbent::Incumbent;
 use super::lagrange::Rounds;
-use super::master::{self, Pool};
+use super::master::{self, Pool, complete};
 use super::run::Run;
-use super::solution::{complete, feasible};
+use super::solution::feasible;
 use crate::route::mip::JointMip;
 use crate::route::{RouteError, Router};
 

@@ -18,8 +18,9 @@
 //!    ([`crate::route::mip::JointMip`]); a larger one as the restricted master — every order
 //!    chooses one of its collected plans, jointly, in independent groups solved in parallel —
 //!    first only the orders the LP leaves fractional, then, for batches of up to 30,000 orders,
-//!    all orders warm-started from the incumbent. Choices become solutions in `solution.rs`.
-//! 4. **Improve** (`improve.rs`) with the time left.
+//!    all orders warm-started from the incumbent. A choice of plans becomes a solution in
+//!    `master` ([`master::complete`]), a MIP's answer in `solution.rs`.
+//! 4. **Improve** (`polish.rs`, with the tools of `improve.rs`) with the time left.
 //!
 //! Time is shared out (`run.rs`): the rounds get half the limit (three quarters above 30,000
 //! orders), the joint MIPs up to 90%, and the last improvement the rest. The time limit is
@@ -33,6 +34,7 @@ mod incumbent;
 mod joint;
 mod lagrange;
 mod master;
+mod polish;
 mod pricing;
 mod progress;
 mod resources;
@@ -110,7 +112,7 @@ pub fn reoptimize(
     let mut router = Router::new();
     let rounds = lagrange::lagrangian(&run, &mut incumbent, &mut pool, &mut router)?;
     joint::joint(&run, &mut incumbent, &mut pool, &mut router, &rounds)?;
-    improve::polish(&run, &mut incumbent, &rounds, &mut router)?;
+    polish::polish(&run, &mut incumbent, &rounds, &mut router)?;
     Ok(finish(&run, incumbent, sequential, &rounds, pool.len())?)
 }
 

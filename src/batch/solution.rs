@@ -1,12 +1,11 @@
-//! Feasible assignments of a whole batch, and the ways the phases make them: from a choice of
-//! collected plans ([`complete`]) and from a MIP's answer ([`feasible`]).
+//! Feasible assignments of a whole batch, and how a MIP's answer becomes one ([`feasible`]; a
+//! choice among collected plans becomes one in `master`).
 
 use rayon::prelude::*;
 
-use super::master::Pool;
 use super::run::Run;
 use crate::model::Order;
-use crate::route::{Ledger, Plan, PolicyKind, RouteError, Router, price};
+use crate::route::{Ledger, Plan, RouteError, price};
 use crate::snapshot::Snapshot;
 
 /// A feasible assignment of every order of a batch.
@@ -40,35 +39,6 @@ impl Solution {
             ledger,
         })
     }
-}
-
-/// A solution from a choice of plans: chosen plans are committed in arrival order while they
-/// fit; orders without a (fitting) choice are then decided one at a time on what is left.
-pub(crate) fn complete(
-    run: &Run,
-    pool: &Pool,
-    choice: &[Option<usize>],
-    router: &mut Router,
-) -> Result<Solution, RouteError> {
-    let (snapshot, orders) = (run.snapshot, run.orders);
-    let mut ledger = run.start.clone();
-    let mut plans = vec![Plan::default(); orders.len()];
-    let mut open = Vec::new();
-    for (o, order) in orders.iter().enumerate() {
-        match choice[o].map(|c| &pool.columns[o][c].plan) {
-            Some(plan) if ledger.fits(snapshot, order, plan) => {
-                ledger.commit(snapshot, order, plan);
-                plans[o] = plan.clone();
-            }
-            _ => open.push(o),
-        }
-    }
-    for o in open {
-        let routed = router.route(snapshot, &ledger, &orders[o], PolicyKind::Optimal)?;
-        ledger.commit(snapshot, &orders[o], &routed.plan);
-        plans[o] = routed.plan;
-    }
-    Solution::new(snapshot, orders, plans, ledger)
 }
 
 /// The plans as a solution if they fit together (they should; this guards the MIP's rounding).

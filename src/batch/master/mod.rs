@@ -21,7 +21,7 @@ pub(crate) use lp::relax;
 use super::resources::Resources;
 use super::run::Run;
 use super::solution::Solution;
-use crate::route::Plan;
+use crate::route::{Plan, PolicyKind, RouteError, Router};
 use crate::snapshot::Snapshot;
 
 /// One plan an order may take, with its real cost and what it uses: (resource, units).
@@ -107,4 +107,33 @@ impl Pool {
             })
             .collect()
     }
+}
+
+/// A solution from a choice of plans: chosen plans are committed in arrival order while they
+/// fit; orders without a (fitting) choice are then decided one at a time on what is left.
+pub(crate) fn complete(
+    run: &Run,
+    pool: &Pool,
+    choice: &[Option<usize>],
+    router: &mut Router,
+) -> Result<Solution, RouteError> {
+    let (snapshot, orders) = (run.snapshot, run.orders);
+    let mut ledger = run.start.clone();
+    let mut plans = vec![Plan::default(); orders.len()];
+    let mut open = Vec::new();
+    for (o, order) in orders.iter().enumerate() {
+        match choice[o].map(|c| &pool.columns[o][c].plan) {
+            Some(plan) if ledger.fits(snapshot, order, plan) => {
+                ledger.commit(snapshot, order, plan);
+                plans[o] = plan.clone();
+            }
+            _ => open.push(o),
+        }
+    }
+    for o in open {
+        let routed = router.route(snapshot, &ledger, &orders[o], PolicyKind::Optimal)?;
+        ledger.commit(snapshot, &orders[o], &routed.plan);
+        plans[o] = routed.plan;
+    }
+    Solution::new(snapshot, orders, plans, ledger)
 }
