@@ -29,116 +29,135 @@ pub(crate) fn joint(
     if incumbent.closed(run.options.gap_target).is_some() || run.out_of_time() {
         return Ok(());
     }
-    let proven = exact(run, incumbent, rounds)?;
+    let mut joint = Joint {
+        run,
+        incumbent,
+        pool,
+        router,
+        rounds,
+    };
+    let proven = joint.exact()?;
     if proven || run.out_of_time() {
         return Ok(());
     }
-    incumbent.report(Phase::Master, rounds.count);
-    lp_fixed(run, incumbent, pool, router, rounds)?;
+    joint.incumbent.report(Phase::Master, rounds.count);
+    joint.lp_fixed()?;
     if !run.large
-        && incumbent.closed(run.options.gap_target).is_none()
+        && joint.incumbent.closed(run.options.gap_target).is_none()
         && Instant::now() < run.deadlines.master
     {
-        warm_started(run, incumbent, pool, router, rounds)?;
+        joint.warm_started()?;
     }
     Ok(())
 }
 
-/// The whole batch as one exact MIP, if it has at most `exact_max_arcs` allocation variables.
-/// Returns whether HiGHS proved its answer optimal.
-fn exact(run: &Run, incumbent: &mut Incumbent, rounds: &Rounds) -> Result<bool, RouteError> {
-    let max_arcs = run.options.exact_max_arcs;
-    if run.orders.len() * run.snapshot.nodes().len() > max_arcs * 4 {
-        return Ok(false);
-    }
-    let mut model = JointMip::new(run.snapshot, run.start);
-    for order in run.orders {
-        model.add_order(order);
-        if model.arc_count() > max_arcs {
+/// What the joint phase works on.
+struct Joint<'r, 'p> {
+    run: &'r Run<'r>,
+    incumbent: &'r mut Incumbent<'p>,
+    pool: &'r mut Pool,
+    router: &'r mut Router,
+    rounds: &'r Rounds,
+}
+
+impl Joint<'_, '_> {
+    /// The whole batch as one exact MIP, if it has at most `exact_max_arcs` allocation
+    /// variables. Returns whether HiGHS proved its answer optimal.
+    fn exact(&mut self) -> Result<bool, RouteError> {
+        let (run, incumbent) = (self.run, &mut *self.incumbent);
+        let max_arcs = run.options.exact_max_arcs;
+        if run.orders.len() * run.snapshot.nodes().len() > max_arcs * 4 {
             return Ok(false);
         }
-    }
-    incumbent.report(Phase::ExactMip, rounds.count);
-    let left = run.deadlines.end.saturating_duration_since(Instant::now());
-    let answer = match model.solve(Some(left), 1) {
-        Ok(answer) => answer,
-        Err(e) => {
-            tracing::warn!("exact batch MIP gave no answer: {e}");
-            return Ok(false);
+        let mut model = JointMip::new(run.snapshot, run.start);
+        for order in run.orders {
+            model.add_order(order);
+            if model.arc_count() > max_arcs {
+                return Ok(false);
+            }
         }
-    };
-    incumbent.proven_bound(answer.bound);
-    if let Some(candidate) = feasible(run, answer.plans)? {
-        incumbent.offer(candidate);
+        incumbent.report(Phase::ExactMip, self.rounds.count);
+        let left = run.deadlines.end.saturating_duration_since(Instant::now());
+        let answer = match model.solve(Some(left), 1) {
+            Ok(answer) => answer,
+            Err(e) => {
+                tracing::warn!("exact batch MIP gave no answer: {e}");
+                return Ok(false);
+            }
+        };
+        incumbent.proven_bound(answer.bound);
+        if let Some(candidate) = feasible(run, answer.plans)? {
+            incumbent.offer(candidate);
+        }
+        if answer.optimal {
+            // HiGHS proved it: the bound is the optimum, up to its tolerance.
+            let optimum = incumbent.best().total.min(answer.objective);
+            incumbent.proven_bound(optimum);
+        }
+        Ok(answer.optimal)
     }
-    if answer.optimal {
-        // HiGHS proved it: the bound is the optimum, up to its tolerance.
-        let optimum = incumbent.best().total.min(answer.objective);
-        incumbent.proven_bound(optimum);
+
+    /// The incumbent's plan of every order, as pool columns.
+    fn incumbent_columns(&mut self) -> Vec<usize> {
+        let round = self.rounds.count as u32;
+        let best = self.incumbent.best();
+        (self.pool).columns_of(self.run.snapshot, &self.run.resources, best, round)
     }
-    Ok(answer.optimal)
-}
 
-/// The orders the master's LP leaves fractional, decided jointly with the rest fixed where the
-/// LP puts them whole, then improved locally.
-fn lp_fixed(
-    run: &Run,
-    incumbent: &mut Incumbent,
-    pool: &mut Pool,
-    router: &mut Router,
-    rounds: &Rounds,
-) -> Result<(), RouteError> {
-    let round = rounds.count as u32;
-    let deadline = run.deadlines.master;
-    let columns = pool.columns_of(run.snapshot, &run.resources, incumbent.best(), round);
-    let Some(lp) = master::relax(pool, &run.resources, &columns, round, deadline) else {
-        return Ok(());
-    };
-    let now = Instant::now();
-    let half = now + deadline.saturating_duration_since(now) / 2;
-    let gap = run.options.gap_target;
-    let choice = master::solve(pool, &run.resources, &lp.integral, None, None, gap, half);
-    let mut candidate = complete(run, pool, &choice, router)?;
-    improve(
-        run,
-        &mut candidate,
-        &rounds.alone,
-        router,
-        PASSES_AFTER_MASTER,
-    )?;
-    tracing::debug!(cost = candidate.total, "LP-fixed joint MIP");
-    incumbent.offer(candidate);
-    incumbent.report(Phase::Master, rounds.count);
-    Ok(())
-}
+    /// The orders the master's LP leaves fractional, decided jointly with the rest fixed where
+    /// the LP puts them whole, then improved locally.
+    fn lp_fixed(&mut self) -> Result<(), RouteError> {
+        let run = self.run;
+        let deadline = run.deadlines.master;
+        let columns = self.incumbent_columns();
+        let round = self.rounds.count as u32;
+        let Some(lp) = master::relax(self.pool, &run.resources, &columns, round, deadline) else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        let half = now + deadline.saturating_duration_since(now) / 2;
+        let gap = run.options.gap_target;
+        let choice = master::solve(
+            self.pool,
+            &run.resources,
+            &lp.integral,
+            None,
+            None,
+            gap,
+            half,
+        );
+        let mut candidate = complete(run, self.pool, &choice, self.router)?;
+        let alone = &self.rounds.alone;
+        improve(run, &mut candidate, alone, self.router, PASSES_AFTER_MASTER)?;
+        tracing::debug!(cost = candidate.total, "LP-fixed joint MIP");
+        self.incumbent.offer(candidate);
+        self.incumbent.report(Phase::Master, self.rounds.count);
+        Ok(())
+    }
 
-/// Every order decided jointly over its collected plans, starting from the incumbent, stopping
-/// at the first answer that closes the gap to the bound.
-fn warm_started(
-    run: &Run,
-    incumbent: &mut Incumbent,
-    pool: &mut Pool,
-    router: &mut Router,
-    rounds: &Rounds,
-) -> Result<(), RouteError> {
-    let round = rounds.count as u32;
-    let gap = run.options.gap_target;
-    let columns = pool.columns_of(run.snapshot, &run.resources, incumbent.best(), round);
-    let open = vec![None; run.orders.len()];
-    // Good enough: what closes the gap to the bound.
-    let target = incumbent.bound() / (1.0 - gap).max(1e-9);
-    let deadline = run.deadlines.master;
-    let choice = master::solve(
-        pool,
-        &run.resources,
-        &open,
-        Some(&columns),
-        Some(target),
-        gap,
-        deadline,
-    );
-    let candidate = complete(run, pool, &choice, router)?;
-    tracing::debug!(cost = candidate.total, "warm-started joint MIP");
-    incumbent.offer(candidate);
-    Ok(())
+    /// Every order decided jointly over its collected plans, starting from the incumbent,
+    /// stopping at the first answer that closes the gap to the bound.
+    fn warm_started(&mut self) -> Result<(), RouteError> {
+        let run = self.run;
+        let gap = run.options.gap_target;
+        let columns = self.incumbent_columns();
+        let open = vec![None; run.orders.len()];
+        // Good enough: what closes the gap to the bound.
+        let target = self.incumbent.bound() / (1.0 - gap).max(1e-9);
+        let deadline = run.deadlines.master;
+        let warm = Some(columns.as_slice());
+        let choice = master::solve(
+            self.pool,
+            &run.resources,
+            &open,
+            warm,
+            Some(target),
+            gap,
+            deadline,
+        );
+        let candidate = complete(run, self.pool, &choice, self.router)?;
+        tracing::debug!(cost = candidate.total, "warm-started joint MIP");
+        self.incumbent.offer(candidate);
+        Ok(())
+    }
 }
