@@ -17,7 +17,6 @@ mod speculate;
 
 use std::str::FromStr;
 
-pub use crate::model::geo::distance_km;
 pub use candidates::{Candidate, Exclusion, UnitPrices};
 pub use cost::{Plan, billable_kg, price};
 pub use explain::{NodeExplanation, Outcome, explain};
