@@ -283,3 +283,27 @@ fn a_duplicate_order_id_is_refused() {
     .expect_err("duplicate refused");
     assert!(err.to_string().contains("appears twice"), "{err}");
 }
+
+#[test]
+fn the_same_backlog_gives_the_same_answer_every_run() {
+    let (_dir, snapshot, orders) = generated(600, 0.3, 5);
+    let options = BatchOptions {
+        time_limit: Duration::from_secs(120),
+        gap_target: 0.0,
+        // The master's LP and group MIPs, not the exact joint MIP, decide.
+        exact_max_arcs: 0,
+        ..BatchOptions::default()
+    };
+    let first = run(&snapshot, &orders, &options);
+    for _ in 0..3 {
+        let again = run(&snapshot, &orders, &options);
+        assert_eq!(again.rounds, first.rounds);
+        assert_eq!(again.columns, first.columns);
+        assert_eq!(
+            again.summary.cost.total.to_bits(),
+            first.summary.cost.total.to_bits()
+        );
+        assert_eq!(again.lower_bound.to_bits(), first.lower_bound.to_bits());
+        assert_eq!(again.plans, first.plans);
+    }
+}

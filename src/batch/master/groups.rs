@@ -1,7 +1,7 @@
 //! The joint MIP over collected plans: every order that is not fixed chooses one of its plans,
 //! in independent groups solved in parallel.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use good_lp::solvers::highs::highs;
@@ -130,7 +130,8 @@ fn partition(pool: &Pool, free: &[usize]) -> Vec<Vec<usize>> {
             .push(o);
     }
     let mut groups: Vec<Vec<usize>> = groups.into_values().collect();
-    groups.sort_by_key(|g| std::cmp::Reverse(g.len()));
+    // Largest first; ties by their first order, so the groups come in the same order every run.
+    groups.sort_by_key(|g| (std::cmp::Reverse(g.len()), g[0]));
     groups
 }
 
@@ -203,8 +204,8 @@ fn solve_group(
 struct GroupModel {
     vars: ProblemVariables,
     objective: Expression,
-    /// Per resource, what the chosen plans use of it.
-    rows: HashMap<usize, Expression>,
+    /// Per resource, what the chosen plans use of it (ordered: the same model every run).
+    rows: BTreeMap<usize, Expression>,
     /// Per resource, the most the group can ask of it (each order's heaviest plan).
     most: HashMap<usize, i64>,
     /// (order, plan, model column).
@@ -219,7 +220,7 @@ impl GroupModel {
         let mut m = GroupModel {
             vars: ProblemVariables::new(),
             objective: Expression::from(0.0),
-            rows: HashMap::new(),
+            rows: BTreeMap::new(),
             most: HashMap::new(),
             columns: Vec::new(),
             one_each: Vec::with_capacity(group.len()),

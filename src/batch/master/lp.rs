@@ -1,7 +1,7 @@
 //! The LP relaxation of the restricted master: every order takes a convex combination of its
 //! plans. Its dual prices are the next round's prices of the shared limits.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use good_lp::solvers::highs::highs;
@@ -56,8 +56,9 @@ pub(crate) fn relax(
 struct Model {
     vars: ProblemVariables,
     objective: Expression,
-    /// Per resource, what the active plans use of it.
-    rows: HashMap<usize, Expression>,
+    /// Per resource, what the active plans use of it (ordered, so that the model — and with it
+    /// which of equally good duals HiGHS returns — is the same every run).
+    rows: BTreeMap<usize, Expression>,
     /// Per order in play, its weights sum to one.
     one_each: Vec<Constraint>,
     /// Model column → (order, plan).
@@ -77,7 +78,7 @@ impl Model {
         let mut m = Model {
             vars: ProblemVariables::new(),
             objective: Expression::from(0.0),
-            rows: HashMap::new(),
+            rows: BTreeMap::new(),
             one_each: Vec::new(),
             column_of: Vec::new(),
             left: HashMap::new(),
