@@ -22,11 +22,9 @@ impl<'p> Incumbent<'p> {
         report: &'p (dyn Fn(&Progress) + Sync),
     ) -> Incumbent<'p> {
         let progress = Progress {
-            phase: Phase::Baseline,
-            round: 0,
-            bound: f64::NEG_INFINITY,
             incumbent: first.total,
             elapsed: t0.elapsed(),
+            ..Progress::starting()
         };
         Incumbent {
             best: first,

@@ -11,7 +11,7 @@
 //!    — **price columns** (`pricing.rs`): its real cost plus the prices of the units it takes,
 //!    solved exactly and in parallel by the per-order search — whose sum minus π·limits is a lower
 //!    bound (weak duality). Prices follow subgradient steps for two rounds, then come from the LP
-//!    of the restricted master (column generation, `master.rs`). Every round's plans are collected
+//!    of the restricted master (column generation, `master/`). Every round's plans are collected
 //!    in the master's pool; when they fit together they are **repaired** into a feasible answer
 //!    and **improved** locally (`improve.rs`).
 //! 3. **Complete exactly** (`joint.rs`): a small batch solved as one exact MIP
@@ -19,7 +19,7 @@
 //!    chooses one of its collected plans, jointly, in independent groups solved in parallel —
 //!    first only the orders the LP leaves fractional, then, for batches of up to 30,000 orders,
 //!    all orders warm-started from the incumbent. A choice of plans becomes a solution in
-//!    `master` ([`master::complete`]), a MIP's answer in `solution.rs`.
+//!    `master` (`master::complete`), a MIP's answer in `solution.rs`.
 //! 4. **Improve** (`polish.rs`, with the tools of `improve.rs`) with the time left.
 //!
 //! Time is shared out (`run.rs`): the rounds get half the limit (three quarters above 30,000

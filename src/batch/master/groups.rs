@@ -192,11 +192,7 @@ fn solve_group(
             .min_by(|a, b| a.1.cost.total_cmp(&b.1.cost).then(a.0.cmp(&b.0)))?;
         return Some(vec![(o, best.0)]);
     }
-    let model = GroupModel::build(pool, group, warm);
-    let columns = model.columns.clone();
-    let x = model.solve(limit_of, warm.is_some(), stop)?;
-    let chosen = columns.iter().filter(|&&(_, _, k)| x[k] > 0.5);
-    Some(chosen.map(|&(o, c, _)| (o, c)).collect())
+    GroupModel::build(pool, group, warm).solve(limit_of, warm.is_some(), stop)
 }
 
 /// One group's MIP before it goes to HiGHS: a binary per (order, plan) and per order an escape
@@ -256,9 +252,14 @@ impl GroupModel {
         m
     }
 
-    /// Solves it under `stop`; the value of every model column, or `None` without a feasible
-    /// answer.
-    fn solve(self, limit_of: impl Fn(usize) -> i64, warm: bool, stop: &Stop) -> Option<Vec<f64>> {
+    /// Solves it under `stop`; the (order, plan) chosen for every order that took a plan, or
+    /// `None` without a feasible answer.
+    fn solve(
+        self,
+        limit_of: impl Fn(usize) -> i64,
+        warm: bool,
+        stop: &Stop,
+    ) -> Option<Vec<(usize, usize)>> {
         let orders = self.one_each.len();
         let mut problem = self.vars.minimise(self.objective).using(highs);
         for c in self.one_each {
@@ -293,6 +294,9 @@ impl GroupModel {
         if solved.primal_solution_status() != highs::HighsSolutionStatus::Feasible {
             return None;
         }
-        Some(solved.get_solution().columns().to_vec())
+        let solution = solved.get_solution();
+        let x = solution.columns();
+        let chosen = self.columns.iter().filter(|&&(_, _, k)| x[k] > 0.5);
+        Some(chosen.map(|&(o, c, _)| (o, c)).collect())
     }
 }
