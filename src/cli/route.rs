@@ -93,7 +93,20 @@ fn remote(args: RouteArgs, server: &str) -> anyhow::Result<()> {
                 .map_err(|s| anyhow::anyhow!("{server}: {:?}: {}", s.code(), s.message()))?
                 .into_inner();
             version = resp.snapshot_version;
-            decisions.extend(resp.decisions.iter().map(fulfil::service::decision_of));
+            // The server prints dates whenever its network uses them; an order with dates
+            // shows it, as does one that uses a date feature.
+            let dated = orders.iter().any(|o| o.uses_dates())
+                || resp.decisions.iter().any(|d| {
+                    d.promise_date.is_some()
+                        || d.shipments
+                            .iter()
+                            .any(|s| s.dispatch_date.is_some() || s.ready_date.is_some())
+                });
+            decisions.extend(
+                resp.decisions
+                    .iter()
+                    .map(|d| fulfil::service::decision_of(d, dated)),
+            );
         }
         anyhow::Ok((decisions, version))
     })?;

@@ -90,14 +90,19 @@ pub fn adjusted(on_hand: u32, adjust: i64) -> Result<u32, ChangeProblem> {
 }
 
 /// The network files of a scenario folder, as the copy a data folder keeps.
-const NETWORK_FILES: [&str; 6] = [
+const NETWORK_FILES: [&str; 8] = [
     "nodes.csv",
     "skus.csv",
     "inventory.csv",
     "zones.csv",
     "rates.csv",
     "policy.toml",
+    "calendars.toml",
+    "inbound.csv",
 ];
+
+/// Network files a scenario may leave out.
+const OPTIONAL_FILES: [&str; 3] = ["policy.toml", "calendars.toml", "inbound.csv"];
 
 /// Copies the network files of `dir` into `data/scenarios/<sha256>/` (synced), and returns the
 /// copy's folder and hash. A replay loads the copy, never `dir`.
@@ -117,7 +122,8 @@ pub fn keep_scenario(dir: &Path, data: &Path) -> Result<(PathBuf, String), LiveE
                 hash.update(&bytes);
                 files.push((name, bytes));
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && name == "policy.toml" => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound && OPTIONAL_FILES.contains(&name) => {}
             Err(e) => return Err(io(&path, e).into()),
         }
     }

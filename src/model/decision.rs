@@ -24,6 +24,54 @@ pub struct Shipment {
     /// Carrier transit days of the chosen rate (0 for pickup). An addition to the v1 fields.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transit_days: Option<u32>,
+    /// Version 2, a parcel: its dispatch date. The outer `None` leaves the field out (a
+    /// scenario without dates); `Some(None)` prints `null` (an order without `created_at`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub dispatch_date: Option<Option<String>>,
+    /// Version 2, a parcel: its delivery date (as `dispatch_date`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub delivery_date: Option<Option<String>>,
+    /// Version 2, a pickup: the day it is ready (as `dispatch_date`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub ready_date: Option<Option<String>>,
+    /// Version 2: units taken from inbound supply (left out when none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub inbound_units: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// A field that is present reads as `Some`, even when it is `null`.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+impl Shipment {
+    /// The day this shipment reaches the customer (delivery, or ready for a pickup), if dated.
+    pub fn arrives(&self) -> Option<&str> {
+        self.delivery_date
+            .as_ref()
+            .or(self.ready_date.as_ref())
+            .and_then(|d| d.as_deref())
+    }
 }
 
 /// The cost of a decision and its parts.
@@ -33,6 +81,9 @@ pub struct CostBreakdown {
     pub handling: f64,
     pub split: f64,
     pub backorder: f64,
+    /// Version 2: `late_penalty_per_day × late_days` (left out of a scenario without dates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late: Option<f64>,
     pub total: f64,
 }
 
@@ -43,6 +94,9 @@ impl CostBreakdown {
         self.handling += other.handling;
         self.split += other.split;
         self.backorder += other.backorder;
+        if let Some(late) = other.late {
+            self.late = Some(self.late.unwrap_or(0.0) + late);
+        }
         self.total += other.total;
     }
 }
@@ -53,6 +107,18 @@ pub struct Decision {
     pub order_id: String,
     pub shipments: Vec<Shipment>,
     pub backordered: Vec<DecisionLine>,
+    /// Version 2: the latest delivery (or ready) date of its shipments (as
+    /// [`Shipment::dispatch_date`]: left out without dates, `null` for an undated order or one
+    /// with no shipment).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub promise_date: Option<Option<String>>,
+    /// Version 2: days the promise date is after `deliver_by` (left out without dates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_days: Option<u32>,
     pub cost: CostBreakdown,
 }
 

@@ -2,6 +2,7 @@
 //!
 //! Nothing here does I/O; `scenario` reads and writes these types, `snapshot` indexes them.
 
+pub mod dates;
 mod decision;
 pub mod geo;
 mod ids;
@@ -9,8 +10,9 @@ mod network;
 mod order;
 mod policy;
 
+pub use dates::{Calendar, Clock, Cutoff, Day};
 pub use decision::{CostBreakdown, Decision, DecisionLine, Shipment};
 pub use ids::{CarrierId, NodeId, SkuId};
-pub use network::{CarrierRate, Node, NodeKind, Service, Sku, ZoneBand};
+pub use network::{CarrierRate, Node, NodeKind, Schedule, Service, Sku, ZoneBand};
 pub use order::{Destination, Order, OrderLine};
 pub use policy::Policy;

@@ -45,6 +45,8 @@ pub enum Service {
     NextDay,
     SameDay,
     Pickup,
+    /// An order's service only: the router chooses each shipment's parcel service.
+    Auto,
 }
 
 impl Service {
@@ -64,6 +66,20 @@ impl Service {
             Service::NextDay => "next_day",
             Service::SameDay => "same_day",
             Service::Pickup => "pickup",
+            Service::Auto => "auto",
+        }
+    }
+
+    /// The parcel services a shipment of an order with this service may use: all four for
+    /// `auto`, none for pickup, else the service itself.
+    pub fn shipment_services(self) -> &'static [Service] {
+        match self {
+            Service::Auto => &Service::PARCEL,
+            Service::Ground => &Service::PARCEL[0..1],
+            Service::TwoDay => &Service::PARCEL[1..2],
+            Service::NextDay => &Service::PARCEL[2..3],
+            Service::SameDay => &Service::PARCEL[3..4],
+            Service::Pickup => &[],
         }
     }
 
@@ -74,7 +90,7 @@ impl Service {
             Service::TwoDay => Some(1),
             Service::NextDay => Some(2),
             Service::SameDay => Some(3),
-            Service::Pickup => None,
+            Service::Pickup | Service::Auto => None,
         }
     }
 }
@@ -94,6 +110,7 @@ impl FromStr for Service {
             "next_day" => Ok(Service::NextDay),
             "same_day" => Ok(Service::SameDay),
             "pickup" => Ok(Service::Pickup),
+            "auto" => Ok(Service::Auto),
             _ => Err(()),
         }
     }
@@ -113,6 +130,25 @@ pub struct Node {
     pub cost_per_shipment: f64,
     pub cost_per_unit: f64,
     pub enabled: bool,
+    /// When it works (version 2): time zone, cut-off, processing days, calendar id.
+    pub schedule: Schedule,
+}
+
+/// A node's dates as written in `nodes.csv` (version 2); the calendar is named, not resolved.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Schedule {
+    pub timezone: chrono_tz::Tz,
+    pub cutoff: super::dates::Cutoff,
+    pub processing_days: u32,
+    /// An id of `calendars.toml`; `None`: every day open.
+    pub calendar: Option<String>,
+}
+
+impl Schedule {
+    /// Whether it is the version 1 default (UTC, no cut-off, no processing days, every day).
+    pub fn is_default(&self) -> bool {
+        *self == Schedule::default()
+    }
 }
 
 /// A SKU, as in `skus.csv`.
@@ -139,4 +175,6 @@ pub struct CarrierRate {
     pub base: f64,
     pub per_kg: f64,
     pub transit_days: u32,
+    /// Whether this carrier delivers this service on Saturday and Sunday (version 2).
+    pub weekend: bool,
 }

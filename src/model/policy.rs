@@ -14,6 +14,12 @@ pub struct Policy {
     pub max_shipments: u32,
     /// `false`: stores fulfil pickups only.
     pub ship_from_store: bool,
+    /// Version 2: the price of each day an order's promise date is after its `deliver_by`.
+    /// Absent: `deliver_by` is a hard rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub late_penalty_per_day: Option<f64>,
+    /// Version 2: inbound supply counts toward ATS, handled no earlier than its date.
+    pub allocate_inbound: bool,
 }
 
 impl Default for Policy {
@@ -23,6 +29,8 @@ impl Default for Policy {
             backorder_penalty: 250.0,
             max_shipments: 4,
             ship_from_store: true,
+            late_penalty_per_day: None,
+            allocate_inbound: false,
         }
     }
 }

@@ -2,8 +2,8 @@
 //! may ship of each line. Eligibility is the spec's feasibility rules 1–2 for ship orders.
 
 use super::ledger::Availability;
-use crate::model::{NodeId, NodeKind, Order, Service};
-use crate::snapshot::Snapshot;
+use crate::model::{Day, NodeId, NodeKind, Order};
+use crate::snapshot::{Inventory, Snapshot};
 
 /// A node that may ship to the order's address.
 #[derive(Clone, Copy, Debug)]
@@ -17,6 +17,10 @@ pub struct Candidate {
     pub cost_per_unit: f64,
     /// Units the node may still pick on the order's day.
     pub capacity_left: u32,
+    /// The day it would handle the order (spec step 1); meaningless when `dispatch` is `None`.
+    pub handling: Day,
+    /// The day it would dispatch units it holds now; `None` for an undated order.
+    pub dispatch: Option<Day>,
 }
 
 /// A candidate that holds a line's SKU.
@@ -26,6 +30,18 @@ pub struct Holder {
     pub candidate: u32,
     /// Units it can give the line: ATS, at least 1.
     pub ats: u32,
+    /// Of those, units on hand now; the rest are inbound, in `LineCandidates::tiers`.
+    pub stock: u32,
+    /// The holder's inbound tiers: a range of `LineCandidates::tiers`.
+    pub tiers: (u32, u32),
+}
+
+/// Inbound units a holder can give beyond its stock: up to `upto` units taken in all (counting
+/// its stock), handled no earlier than `day`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tier {
+    pub upto: u32,
+    pub day: Day,
 }
 
 /// One order line and the candidates that hold its SKU.
@@ -37,6 +53,8 @@ pub struct LineCandidates {
     pub unit_weight: f64,
     /// Every candidate that may ship this line, with its ATS ≥ 1.
     pub holders: Vec<Holder>,
+    /// Inbound tiers of the holders (each holder names its range).
+    pub tiers: Vec<Tier>,
     /// A price added to each unit taken from the holder at the same index (empty: none). Batch
     /// optimisation prices scarce stock and capacity this way.
     pub extra: Vec<f64>,
@@ -57,6 +75,12 @@ pub enum Exclusion {
     BeyondZones,
     ServiceNotOffered,
     CapacityFull,
+    /// Its calendar never opens.
+    Closed,
+    /// Even its fastest service delivers on `delivery`, after the order's hard `deliver_by`.
+    TooLate {
+        delivery: Day,
+    },
 }
 
 const UNSEEN: u32 = u32::MAX;
@@ -117,6 +141,8 @@ impl CandidateSet {
             holders.clear();
             let mut extra = std::mem::take(&mut self.lines[li].extra);
             extra.clear();
+            let mut tiers = std::mem::take(&mut self.lines[li].tiers);
+            tiers.clear();
             let (base, holders_of_sku) = inventory.of_sku(line.sku);
             for (i, &node_id) in holders_of_sku.iter().enumerate() {
                 let ats = inventory
@@ -143,9 +169,14 @@ impl CandidateSet {
                 }
                 let slot = self.slot[ni];
                 if slot != EXCLUDED {
+                    let start = tiers.len() as u32;
+                    let stock =
+                        stock_and_tiers(inventory, base + i, avail.reserved(base + i), &mut tiers);
                     holders.push(Holder {
                         candidate: slot,
                         ats,
+                        stock,
+                        tiers: (start, tiers.len() as u32),
                     });
                     if let Some(prices) = prices {
                         extra.push(prices.unit_price(base + i, node_id, order.day));
@@ -157,9 +188,50 @@ impl CandidateSet {
                 qty: line.qty,
                 unit_weight: sku.weight_kg,
                 holders,
+                tiers,
                 extra,
             };
         }
+    }
+}
+
+/// The units of an entry still on hand after `reserved` (reservations take stock first), and
+/// pushes the inbound tiers left after them onto `tiers`.
+pub fn stock_and_tiers(
+    inventory: &Inventory,
+    entry: usize,
+    reserved: u32,
+    tiers: &mut Vec<Tier>,
+) -> u32 {
+    let on_hand = inventory.stock_sellable(entry);
+    let stock = on_hand.saturating_sub(reserved);
+    let mut consumed = reserved.saturating_sub(on_hand);
+    let mut upto = stock;
+    for &(day, qty) in inventory.inbound(entry) {
+        if consumed >= qty {
+            consumed -= qty;
+            continue;
+        }
+        upto = upto.saturating_add(qty - consumed);
+        consumed = 0;
+        tiers.push(Tier { upto, day });
+    }
+    stock
+}
+
+impl LineCandidates {
+    /// The handling floor of taking `take` units from `holder`: the day of the last inbound
+    /// tier reached, or [`super::promise::NO_FLOOR`] when they are all on hand.
+    #[inline]
+    pub fn floor_of(&self, holder: &Holder, take: u32) -> Day {
+        if take <= holder.stock {
+            return super::promise::NO_FLOOR;
+        }
+        let (a, b) = (holder.tiers.0 as usize, holder.tiers.1 as usize);
+        self.tiers[a..b]
+            .iter()
+            .find(|t| t.upto >= take)
+            .map_or(super::promise::NO_FLOOR, |t| t.day)
     }
 }
 
@@ -194,16 +266,54 @@ pub fn evaluate(
             crate::model::geo::distance_km(node.lat, node.lon, lat, lon)
         })
         .ok_or(Exclusion::BeyondZones)?;
-    debug_assert!(order.service != Service::Pickup);
-    if snapshot.rates().options(order.service, band).is_empty() {
+    let services = order.service.shipment_services();
+    if services
+        .iter()
+        .all(|&s| snapshot.rates().options(s, band).is_empty())
+    {
         return Err(Exclusion::ServiceNotOffered);
     }
-    Ok(Candidate {
+    let mut candidate = Candidate {
         node: node_id,
         band,
         chord2: crate::model::geo::chord2(xyz, dest),
         cost_per_shipment: node.cost_per_shipment,
         cost_per_unit: node.cost_per_unit,
         capacity_left,
-    })
+        handling: 0,
+        dispatch: None,
+    };
+    if let Some(created) = order.created {
+        let clock = snapshot.clock(node_id);
+        candidate.handling = clock.handling_day(created);
+        candidate.dispatch = Some(
+            clock
+                .dispatch_day(candidate.handling)
+                .ok_or(Exclusion::Closed)?,
+        );
+        check_hard_deadline(snapshot, order, &candidate)?;
+    }
+    Ok(candidate)
+}
+
+/// Under a hard `deliver_by`, a node whose fastest allowed service is late is no candidate.
+fn check_hard_deadline(snapshot: &Snapshot, order: &Order, c: &Candidate) -> Result<(), Exclusion> {
+    let (Some(limit), None, Some(dispatch)) = (
+        order.deliver_by,
+        snapshot.policy().late_penalty_per_day,
+        c.dispatch,
+    ) else {
+        return Ok(());
+    };
+    let earliest = order
+        .service
+        .shipment_services()
+        .iter()
+        .flat_map(|&s| snapshot.rates().options(s, c.band))
+        .map(|o| crate::model::dates::delivery_day(dispatch, o.transit_days, o.weekend))
+        .min();
+    match earliest {
+        Some(d) if d > limit => Err(Exclusion::TooLate { delivery: d }),
+        _ => Ok(()),
+    }
 }

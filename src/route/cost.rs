@@ -1,10 +1,14 @@
-//! The cost model of scenario format v1, in one place: distance, zones, billable weight, rate
-//! shopping, handling, split and backorder penalties, and the pricing of a whole decision.
+//! The cost model of the scenario format in one place: distance, zones, billable weight, rate
+//! shopping, handling, split and backorder penalties, lateness, and the pricing of a whole
+//! decision with its dates.
 
 use super::RouteError;
+use super::promise::{NO_FLOOR, quote};
+use crate::model::dates::format_day;
 use crate::model::geo::distance_km;
 use crate::model::{
-    CostBreakdown, Decision, DecisionLine, Destination, NodeId, Order, Service, Shipment, SkuId,
+    CostBreakdown, Day, Decision, DecisionLine, Destination, NodeId, Order, Service, Shipment,
+    SkuId,
 };
 use crate::snapshot::Snapshot;
 
@@ -20,9 +24,31 @@ pub fn billable_kg(weight_kg: f64) -> u32 {
 pub struct Plan {
     /// One entry per shipping node with the units of each SKU it ships; no empty entries.
     pub shipments: Vec<(NodeId, Vec<(SkuId, u32)>)>,
+    /// Per shipment (same index), what the router chose beyond the units. A shipment without
+    /// terms gets the defaults: the order's service (for `auto`, the cheapest) and no inbound
+    /// units.
+    pub terms: Vec<Terms>,
+}
+
+/// A shipment's service and inbound supply, as the router chose them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Terms {
+    pub service: Service,
+    /// Handled no earlier than this day (its latest inbound units); [`NO_FLOOR`]: none.
+    pub floor: Day,
+    /// Units taken from inbound supply.
+    pub inbound_units: u32,
 }
 
 impl Plan {
+    /// A plan of these shipments with default terms.
+    pub fn of(shipments: Vec<(NodeId, Vec<(SkuId, u32)>)>) -> Plan {
+        Plan {
+            shipments,
+            terms: Vec::new(),
+        }
+    }
+
     /// Units allocated to `sku` over all shipments.
     pub fn allocated(&self, sku: SkuId) -> u32 {
         self.shipments
@@ -34,79 +60,33 @@ impl Plan {
     }
 }
 
+/// One shipment priced: what the decision prints, and its parts of the cost.
+struct Priced {
+    shipment: Shipment,
+    shipping: f64,
+    handling: f64,
+    /// Its delivery (or ready) day, when the order is dated.
+    arrives: Option<Day>,
+}
+
 /// Prices a plan for an order as the spec defines, producing the decision to print.
 ///
 /// Fails if a shipment cannot be made at all (its zone is beyond the bands or no carrier offers
-/// the service there); feasibility of stock and capacity is the caller's business.
-///
-/// The whole cost model in one function, in the order the spec defines it (per shipment:
-/// distance, zone, billable weight, rate shopping, handling; then split and backorder
-/// penalties), so it reads line by line against `docs/scenario-format.md`.
+/// the service there); feasibility of stock and capacity is the caller's business. Reads
+/// against `docs/scenario-format.md`: each shipment (see `price_shipment`), then the split,
+/// backorder and lateness terms.
 pub fn price(snapshot: &Snapshot, order: &Order, plan: &Plan) -> Result<Decision, RouteError> {
     let policy = snapshot.policy();
+    let dated = snapshot.network_dated() || order.uses_dates();
     let mut cost = CostBreakdown::default();
     let mut shipments = Vec::with_capacity(plan.shipments.len());
-    for (node_id, lines) in &plan.shipments {
-        let node = snapshot.node(*node_id);
-        let units: u32 = lines.iter().map(|(_, q)| q).sum();
-        let handling = node.cost_per_shipment + node.cost_per_unit * f64::from(units);
-        let decision_lines = lines
-            .iter()
-            .map(|(k, q)| DecisionLine {
-                sku: snapshot.sku(*k).id.clone(),
-                qty: *q,
-            })
-            .collect();
-        let shipment = match order.destination {
-            Destination::Pickup(_) => Shipment {
-                node_id: node.id.clone(),
-                service: Service::Pickup.as_str().to_owned(),
-                carrier: None,
-                zone: None,
-                distance_km: None,
-                billable_kg: None,
-                lines: decision_lines,
-                shipping_cost: 0.0,
-                handling_cost: handling,
-                transit_days: Some(0),
-            },
-            Destination::Address { lat, lon } => {
-                let distance = distance_km(node.lat, node.lon, lat, lon);
-                let unreachable = || RouteError::Unreachable {
-                    order: order.id.clone(),
-                    node: node.id.clone(),
-                    service: order.service,
-                };
-                let band = snapshot
-                    .zones()
-                    .band_index(distance)
-                    .ok_or_else(unreachable)?;
-                let weight: f64 = lines
-                    .iter()
-                    .map(|(k, q)| snapshot.sku(*k).weight_kg * f64::from(*q))
-                    .sum();
-                let kg = billable_kg(weight);
-                let (rate, shipping) = snapshot
-                    .rates()
-                    .quote(order.service, band, kg)
-                    .ok_or_else(unreachable)?;
-                cost.shipping += shipping;
-                Shipment {
-                    node_id: node.id.clone(),
-                    service: order.service.as_str().to_owned(),
-                    carrier: Some(snapshot.rates().carrier_name(rate.carrier).to_owned()),
-                    zone: Some(snapshot.zones().zone(band)),
-                    distance_km: Some(distance),
-                    billable_kg: Some(kg),
-                    lines: decision_lines,
-                    shipping_cost: shipping,
-                    handling_cost: handling,
-                    transit_days: Some(rate.transit_days),
-                }
-            }
-        };
-        cost.handling += handling;
-        shipments.push(shipment);
+    let mut promise: Option<Day> = None;
+    for (i, (node_id, lines)) in plan.shipments.iter().enumerate() {
+        let p = price_shipment(snapshot, order, *node_id, lines, plan.terms.get(i), dated)?;
+        cost.shipping += p.shipping;
+        cost.handling += p.handling;
+        promise = promise.max(p.arrives);
+        shipments.push(p.shipment);
     }
     if matches!(order.destination, Destination::Address { .. }) && shipments.len() > 1 {
         cost.split = policy.split_penalty * (shipments.len() - 1) as f64;
@@ -122,12 +102,108 @@ pub fn price(snapshot: &Snapshot, order: &Order, plan: &Plan) -> Result<Decision
             cost.backorder += policy.backorder_penalty * f64::from(short);
         }
     }
-    cost.total = cost.shipping + cost.handling + cost.split + cost.backorder;
+    let late_days = match (promise, order.deliver_by) {
+        (Some(p), Some(by)) => (p - by).max(0) as u32,
+        _ => 0,
+    };
+    let late = policy.late_penalty_per_day.unwrap_or(0.0) * f64::from(late_days);
+    cost.late = dated.then_some(late);
+    cost.total = cost.shipping + cost.handling + cost.split + cost.backorder + late;
     Ok(Decision {
         order_id: order.id.clone(),
         shipments,
         backordered,
+        promise_date: dated.then(|| promise.map(format_day)),
+        late_days: dated.then_some(late_days),
         cost,
+    })
+}
+
+/// One shipment of a plan: its service and carrier, price, handling and dates. (Distance, zone,
+/// billable weight, rate shopping with dates; a pickup has handling and a ready date only.)
+fn price_shipment(
+    snapshot: &Snapshot,
+    order: &Order,
+    node_id: NodeId,
+    lines: &[(SkuId, u32)],
+    terms: Option<&Terms>,
+    dated: bool,
+) -> Result<Priced, RouteError> {
+    let node = snapshot.node(node_id);
+    let units: u32 = lines.iter().map(|(_, q)| q).sum();
+    let handling = node.cost_per_shipment + node.cost_per_unit * f64::from(units);
+    let floor = terms.map_or(NO_FLOOR, |t| t.floor);
+    let dispatch = order.created.and_then(|created| {
+        let clock = snapshot.clock(node_id);
+        clock.dispatch_day(clock.handling_day(created).max(floor))
+    });
+    let mut shipment = Shipment {
+        node_id: node.id.clone(),
+        service: Service::Pickup.as_str().to_owned(),
+        carrier: None,
+        zone: None,
+        distance_km: None,
+        billable_kg: None,
+        lines: lines
+            .iter()
+            .map(|(k, q)| DecisionLine {
+                sku: snapshot.sku(*k).id.clone(),
+                qty: *q,
+            })
+            .collect(),
+        shipping_cost: 0.0,
+        handling_cost: handling,
+        transit_days: Some(0),
+        dispatch_date: None,
+        delivery_date: None,
+        ready_date: None,
+        inbound_units: terms.map_or(0, |t| t.inbound_units),
+    };
+    let Destination::Address { lat, lon } = order.destination else {
+        shipment.ready_date = dated.then(|| dispatch.map(format_day));
+        return Ok(Priced {
+            shipment,
+            shipping: 0.0,
+            handling,
+            arrives: dispatch,
+        });
+    };
+    let distance = distance_km(node.lat, node.lon, lat, lon);
+    let unreachable = || RouteError::Unreachable {
+        order: order.id.clone(),
+        node: node.id.clone(),
+        service: order.service,
+    };
+    let band = snapshot
+        .zones()
+        .band_index(distance)
+        .ok_or_else(unreachable)?;
+    let weight: f64 = lines
+        .iter()
+        .map(|(k, q)| snapshot.sku(*k).weight_kg * f64::from(*q))
+        .sum();
+    let kg = billable_kg(weight);
+    let services = match terms {
+        Some(t) => std::slice::from_ref(&t.service),
+        None => order.service.shipment_services(),
+    };
+    let q = quote(snapshot.rates(), services, band, kg, dispatch, None).ok_or_else(unreachable)?;
+    shipment.service = q.service.as_str().to_owned();
+    shipment.carrier = Some(snapshot.rates().carrier_name(q.option.carrier).to_owned());
+    shipment.zone = Some(snapshot.zones().zone(band));
+    shipment.distance_km = Some(distance);
+    shipment.billable_kg = Some(kg);
+    shipment.shipping_cost = q.price;
+    shipment.transit_days = Some(q.option.transit_days);
+    if dated {
+        shipment.dispatch_date = Some(dispatch.map(format_day));
+        shipment.delivery_date = Some(q.delivery.map(format_day));
+    }
+    Ok(Priced {
+        shipment,
+        shipping: q.price,
+        handling,
+        arrives: q.delivery,
     })
 }
 

@@ -4,6 +4,7 @@
 use super::candidates::{Exclusion, evaluate};
 use super::cost::{Plan, price};
 use super::{Availability, RouteError};
+use crate::model::dates::format_day;
 use crate::model::{Decision, Destination, NodeId, NodeKind, Order};
 use crate::snapshot::Snapshot;
 
@@ -24,8 +25,8 @@ pub enum Outcome {
     Excluded,
 }
 
-fn exclusion_text(e: Exclusion) -> &'static str {
-    match e {
+fn exclusion_text(e: Exclusion, order: &Order) -> String {
+    let text = match e {
         Exclusion::Disabled => "node is disabled",
         Exclusion::DoesNotShip => "node does not ship parcels",
         Exclusion::StoreShippingOff => {
@@ -34,7 +35,16 @@ fn exclusion_text(e: Exclusion) -> &'static str {
         Exclusion::BeyondZones => "destination is beyond the last distance band",
         Exclusion::ServiceNotOffered => "no carrier offers the service in this zone",
         Exclusion::CapacityFull => "no capacity left today",
-    }
+        Exclusion::Closed => "its calendar never opens",
+        Exclusion::TooLate { delivery } => {
+            return format!(
+                "delivers {} at the earliest, after deliver_by {}",
+                format_day(delivery),
+                order.deliver_by.map(format_day).unwrap_or_default()
+            );
+        }
+    };
+    text.to_owned()
 }
 
 /// Explains a decision made for `order` against `avail`. (One pass over the holders of the
@@ -66,13 +76,13 @@ pub fn explain(
                 let dest = crate::model::geo::unit_vector(lat, lon);
                 evaluate(snapshot, avail, order, n, &dest, lat, lon)
                     .err()
-                    .map(exclusion_text)
+                    .map(|e| exclusion_text(e, order))
             }
             Destination::Pickup(_) => {
                 if !node.enabled {
-                    Some("node is disabled")
+                    Some("node is disabled".to_owned())
                 } else if !node.pickup {
-                    Some("node does not offer pickup")
+                    Some("node does not offer pickup".to_owned())
                 } else {
                     None
                 }
@@ -83,7 +93,7 @@ pub fn explain(
                 node: n,
                 outcome: Outcome::Excluded,
                 alone_cost: None,
-                reason: reason.to_owned(),
+                reason,
             });
             continue;
         }
@@ -105,14 +115,13 @@ pub fn explain(
                 lines.push((line.sku, take));
             }
         }
-        let plan = Plan {
-            shipments: if lines.is_empty() {
-                Vec::new()
-            } else {
-                vec![(n, lines)]
-            },
-        };
-        let alone = price(snapshot, order, &plan)?.cost.total;
+        let plan = Plan::of(if lines.is_empty() {
+            Vec::new()
+        } else {
+            vec![(n, lines)]
+        });
+        let alone_decision = price(snapshot, order, &plan)?;
+        let alone = alone_decision.cost.total;
         let (outcome, reason) = if chosen {
             (Outcome::Chosen, "part of the cheapest decision".to_owned())
         } else if plan.shipments.is_empty() {
@@ -123,13 +132,7 @@ pub fn explain(
             };
             (Outcome::Lost, why)
         } else {
-            (
-                Outcome::Lost,
-                format!(
-                    "alone it costs {alone:.2}, the decision costs {:.2}",
-                    decision.cost.total
-                ),
-            )
+            (Outcome::Lost, lost_reason(order, &alone_decision, decision))
         };
         out.push(NodeExplanation {
             node: n,
@@ -139,4 +142,23 @@ pub fn explain(
         });
     }
     Ok(out)
+}
+
+/// Why a node that could ship lost: on its date where it would be late, else on cost.
+fn lost_reason(order: &Order, alone: &Decision, decision: &Decision) -> String {
+    let promise = alone.promise_date.clone().flatten();
+    if let (Some(by), Some(p)) = (order.deliver_by, &promise)
+        && p.as_str() > format_day(by).as_str()
+    {
+        return format!(
+            "delivers {p}, after deliver_by {}; alone it costs {:.2}, the decision costs {:.2}",
+            format_day(by),
+            alone.cost.total,
+            decision.cost.total
+        );
+    }
+    format!(
+        "alone it costs {:.2}, the decision costs {:.2}",
+        alone.cost.total, decision.cost.total
+    )
 }

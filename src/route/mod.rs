@@ -6,11 +6,14 @@
 
 mod candidates;
 pub mod cost;
+mod deadlines;
 mod explain;
 mod ledger;
 pub mod mip;
 mod nearest;
 mod options;
+mod pickup;
+pub mod promise;
 mod run;
 mod search;
 mod speculate;
@@ -18,7 +21,7 @@ mod speculate;
 use std::str::FromStr;
 
 pub use candidates::{Candidate, Exclusion, UnitPrices};
-pub use cost::{Plan, billable_kg, price};
+pub use cost::{Plan, Terms, billable_kg, price};
 pub use explain::{NodeExplanation, Outcome, explain};
 pub use ledger::{Availability, Ledger, Untouched, ats_at, capacity_left};
 pub use options::{Basket, Options, fulfilment_options};
@@ -26,7 +29,7 @@ pub use run::{RunSummary, route_all};
 pub use speculate::route_in_sequence;
 
 use candidates::CandidateSet;
-use search::{Search, Take};
+use search::Search;
 
 use crate::model::{Decision, Destination, Order, Service};
 use crate::snapshot::Snapshot;
@@ -140,48 +143,43 @@ impl Router {
         kind: PolicyKind,
     ) -> Result<Routed, RouteError> {
         validate(snapshot, order)?;
-        let (plan, exact, search_nodes) = match order.destination {
-            Destination::Pickup(_) => (pickup_plan(snapshot, avail, order, kind), true, 0),
-            Destination::Address { lat, lon } => {
-                self.candidates.build(snapshot, avail, order, lat, lon);
-                match kind {
-                    PolicyKind::Optimal => {
-                        let result = self.search.run(
-                            &self.candidates,
-                            snapshot.rates(),
-                            order.service,
-                            snapshot.policy(),
-                            self.budget,
-                        );
-                        let plan = self.plan_from(order, &result.assignment);
-                        let decision = price(snapshot, order, &plan)?;
-                        debug_assert!(
-                            (decision.cost.total - result.cost).abs() < 1e-6,
-                            "search cost {} != priced {}",
-                            result.cost,
-                            decision.cost.total
-                        );
-                        return Ok(Routed {
-                            plan,
-                            decision,
-                            exact: result.exact,
-                            search_nodes: result.nodes_visited,
-                        });
-                    }
-                    PolicyKind::Nearest => (
-                        nearest::plan(&self.candidates, order, snapshot.policy()),
-                        true,
-                        0,
-                    ),
-                }
-            }
+        let Destination::Address { lat, lon } = order.destination else {
+            let plan = pickup::pickup_plan(snapshot, avail, order, kind);
+            let decision = price(snapshot, order, &plan)?;
+            return Ok(Routed {
+                plan,
+                decision,
+                exact: true,
+                search_nodes: 0,
+            });
         };
+        self.candidates.build(snapshot, avail, order, lat, lon);
+        let searched = match kind {
+            PolicyKind::Optimal => self.search_dated(snapshot, order),
+            PolicyKind::Nearest => deadlines::Searched {
+                result: search::SearchResult {
+                    assignment: nearest::plan(&self.candidates, snapshot.policy()),
+                    exact: true,
+                    found: true,
+                    ..Default::default()
+                },
+                deadline: None,
+            },
+        };
+        let plan = self.plan_from(order, &searched, snapshot);
         let decision = price(snapshot, order, &plan)?;
+        debug_assert!(
+            kind == PolicyKind::Nearest
+                || (decision.cost.total - searched.result.cost).abs() < 1e-6,
+            "search cost {} != priced {}",
+            searched.result.cost,
+            decision.cost.total
+        );
         Ok(Routed {
             plan,
             decision,
-            exact,
-            search_nodes,
+            exact: searched.result.exact,
+            search_nodes: searched.result.nodes_visited,
         })
     }
 
@@ -196,49 +194,17 @@ impl Router {
         prices: &dyn UnitPrices,
     ) -> Result<PricedPlan, RouteError> {
         validate(snapshot, order)?;
-        match order.destination {
-            Destination::Pickup(_) => Ok(priced_pickup(snapshot, avail, order, prices)),
-            Destination::Address { lat, lon } => {
-                self.candidates
-                    .build_priced(snapshot, avail, order, lat, lon, Some(prices));
-                let result = self.search.run(
-                    &self.candidates,
-                    snapshot.rates(),
-                    order.service,
-                    snapshot.policy(),
-                    self.budget,
-                );
-                Ok(PricedPlan {
-                    plan: self.plan_from(order, &result.assignment),
-                    priced_cost: result.cost,
-                    lower_bound: result.lower_bound,
-                })
-            }
-        }
-    }
-
-    fn plan_from(&self, order: &Order, assignment: &[Take]) -> Plan {
-        let mut shipments: Vec<(crate::model::NodeId, Vec<(crate::model::SkuId, u32)>)> =
-            Vec::new();
-        // Shipments in order of first use by the order's lines; lines in order's line order.
-        for (li, line) in order.lines.iter().enumerate() {
-            for &Take {
-                line: l,
-                candidate: c,
-                units: q,
-            } in assignment
-            {
-                if l as usize != li || q == 0 {
-                    continue;
-                }
-                let node = self.candidates.candidates[c as usize].node;
-                match shipments.iter_mut().find(|(n, _)| *n == node) {
-                    Some((_, lines)) => lines.push((line.sku, q)),
-                    None => shipments.push((node, vec![(line.sku, q)])),
-                }
-            }
-        }
-        Plan { shipments }
+        let Destination::Address { lat, lon } = order.destination else {
+            return Ok(pickup::priced_pickup(snapshot, avail, order, prices));
+        };
+        self.candidates
+            .build_priced(snapshot, avail, order, lat, lon, Some(prices));
+        let searched = self.search_dated(snapshot, order);
+        Ok(PricedPlan {
+            plan: self.plan_from(order, &searched, snapshot),
+            priced_cost: searched.result.cost,
+            lower_bound: searched.result.lower_bound,
+        })
     }
 }
 
@@ -300,118 +266,4 @@ fn validate(snapshot: &Snapshot, order: &Order) -> Result<(), RouteError> {
         }
     }
     Ok(())
-}
-
-/// A pickup with prices: each unit handed over costs `cost_per_unit + price` instead of the
-/// backorder penalty, plus the pickup's fixed cost once. Within capacity, the units that save most
-/// are taken first; the best of "all worthwhile units" and "nothing" is exact because the fixed
-/// cost is paid once and savings are taken greedily, largest first, under one capacity limit.
-fn priced_pickup(
-    snapshot: &Snapshot,
-    avail: &impl Availability,
-    order: &Order,
-    prices: &dyn UnitPrices,
-) -> PricedPlan {
-    let policy = snapshot.policy();
-    let bp = policy.backorder_penalty;
-    let all_back: f64 = order.lines.iter().map(|l| bp * f64::from(l.qty)).sum();
-    let nothing = PricedPlan {
-        plan: Plan::default(),
-        priced_cost: all_back,
-        lower_bound: all_back,
-    };
-    let Destination::Pickup(node_id) = order.destination else {
-        return nothing;
-    };
-    let node = snapshot.node(node_id);
-    if !node.enabled || !node.pickup || policy.max_shipments == 0 {
-        return nothing;
-    }
-    let inv = snapshot.inventory();
-    // (saving per unit, line index, units available)
-    let mut gains: Vec<(f64, usize, u32)> = Vec::new();
-    for (li, line) in order.lines.iter().enumerate() {
-        let Some(e) = inv.entry(node_id, line.sku) else {
-            continue;
-        };
-        let ats = inv
-            .sellable(e)
-            .saturating_sub(avail.reserved(e))
-            .min(line.qty);
-        let saving = bp - node.cost_per_unit - prices.unit_price(e, node_id, order.day);
-        if ats > 0 && saving > 0.0 {
-            gains.push((saving, li, ats));
-        }
-    }
-    gains.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    let mut capacity = ledger::capacity_left(snapshot, avail, node_id, order.day);
-    let mut saved = 0.0;
-    let mut take = vec![0u32; order.lines.len()];
-    for &(saving, li, ats) in &gains {
-        let q = ats.min(capacity);
-        capacity -= q;
-        take[li] = q;
-        saved += saving * f64::from(q);
-    }
-    if saved <= node.cost_per_shipment {
-        return nothing;
-    }
-    let lines: Vec<_> = order
-        .lines
-        .iter()
-        .zip(&take)
-        .filter(|&(_, &q)| q > 0)
-        .map(|(l, &q)| (l.sku, q))
-        .collect();
-    let cost = all_back - saved + node.cost_per_shipment;
-    PricedPlan {
-        plan: Plan {
-            shipments: vec![(node_id, lines)],
-        },
-        priced_cost: cost,
-        lower_bound: cost,
-    }
-}
-
-/// A pickup: only the named node may hand units over, as one pickup. Its cost with m units is
-/// `cost_per_shipment + cost_per_unit·m + backorder_penalty·(Q − m)`, linear in m, so the cheapest
-/// decision hands over everything it can or nothing; the baseline always hands over what it can.
-fn pickup_plan(
-    snapshot: &Snapshot,
-    avail: &impl Availability,
-    order: &Order,
-    kind: PolicyKind,
-) -> Plan {
-    let Destination::Pickup(node_id) = order.destination else {
-        return Plan::default();
-    };
-    let node = snapshot.node(node_id);
-    let policy = snapshot.policy();
-    if !node.enabled || !node.pickup || policy.max_shipments == 0 {
-        return Plan::default();
-    }
-    let mut capacity = ledger::capacity_left(snapshot, avail, node_id, order.day);
-    let mut lines = Vec::new();
-    for line in &order.lines {
-        let ats = ledger::ats_at(snapshot, avail, node_id, line.sku);
-        let take = line.qty.min(ats).min(capacity);
-        if take > 0 {
-            capacity -= take;
-            lines.push((line.sku, take));
-        }
-    }
-    let units: u32 = lines.iter().map(|(_, q)| q).sum();
-    if units == 0 {
-        return Plan::default();
-    }
-    if kind == PolicyKind::Optimal {
-        let with = node.cost_per_shipment + node.cost_per_unit * f64::from(units);
-        let without = policy.backorder_penalty * f64::from(units);
-        if with >= without {
-            return Plan::default();
-        }
-    }
-    Plan {
-        shipments: vec![(node_id, lines)],
-    }
 }

@@ -3,10 +3,11 @@
 //! covers the most remaining units (nearest first among equals), up to `max_shipments`.
 
 use super::candidates::CandidateSet;
-use super::cost::Plan;
-use crate::model::{Order, Policy};
+use super::search::Take;
+use crate::model::Policy;
 
-pub(super) fn plan(set: &CandidateSet, order: &Order, policy: &Policy) -> Plan {
+/// The baseline's allocation, as takes of the candidate set's lines.
+pub(super) fn plan(set: &CandidateSet, policy: &Policy) -> Vec<Take> {
     let nc = set.candidates.len();
     let nl = set.lines.len();
     let mut ats = vec![0u32; nc * nl];
@@ -17,7 +18,7 @@ pub(super) fn plan(set: &CandidateSet, order: &Order, policy: &Policy) -> Plan {
     }
     let mut cap: Vec<u32> = set.candidates.iter().map(|c| c.capacity_left).collect();
     let mut remaining: Vec<u32> = set.lines.iter().map(|l| l.qty).collect();
-    let mut shipments = Vec::new();
+    let mut takes = Vec::new();
     let nearer = |a: usize, b: usize| {
         let (ca, cb) = (&set.candidates[a], &set.candidates[b]);
         ca.chord2.total_cmp(&cb.chord2).then(ca.node.cmp(&cb.node))
@@ -42,20 +43,22 @@ pub(super) fn plan(set: &CandidateSet, order: &Order, policy: &Policy) -> Plan {
             }
         }
         let Some((c, _)) = best else { break };
-        let mut lines = Vec::new();
         for li in 0..nl {
             let take = remaining[li].min(ats[c * nl + li]).min(cap[c]);
             if take > 0 {
                 remaining[li] -= take;
                 cap[c] -= take;
                 ats[c * nl + li] -= take;
-                lines.push((order.lines[set.lines[li].line].sku, take));
+                takes.push(Take {
+                    line: set.lines[li].line as u32,
+                    candidate: c as u32,
+                    units: take,
+                });
             }
         }
-        shipments.push((set.candidates[c].node, lines));
         if remaining.iter().all(|&r| r == 0) {
             break;
         }
     }
-    Plan { shipments }
+    takes
 }

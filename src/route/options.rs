@@ -31,6 +31,8 @@ pub struct Basket {
     pub lines: Vec<OrderLine>,
     /// The UTC day capacity is counted on.
     pub day: Option<i32>,
+    /// When the basket is quoted (Unix seconds): the instant its promise dates start from.
+    pub created: Option<i64>,
 }
 
 impl Basket {
@@ -39,6 +41,8 @@ impl Basket {
             id,
             created_at: None,
             day: self.day,
+            created: self.created,
+            deliver_by: None,
             service,
             destination,
             lines: self.lines.clone(),

@@ -8,10 +8,10 @@
 //! added (rates are non-decreasing in weight), so the search is exact: it returns a cheapest
 //! feasible allocation, unless it runs out of its node budget, which it reports.
 
-use super::candidates::{CandidateSet, Holder, LineCandidates};
+use super::candidates::{CandidateSet, LineCandidates};
 use super::cost::billable_kg;
-use crate::model::{Policy, Service};
-use crate::snapshot::RateTable;
+use super::promise::{NO_FLOOR, Shipper};
+use crate::model::{Day, Policy};
 
 const EPS: f64 = 1e-9;
 const CLOSED: u32 = u32::MAX;
@@ -57,6 +57,9 @@ pub struct SearchResult {
     pub lower_bound: f64,
     /// `false` if the node budget ran out before the search space was exhausted.
     pub exact: bool,
+    /// `false` if nothing cheaper than the `upper` bound given to the search was found (then
+    /// `assignment` is empty and `cost` is that bound).
+    pub found: bool,
     pub nodes_visited: u64,
 }
 
@@ -68,6 +71,8 @@ pub struct Search {
     shipping: Vec<f64>,
     cap: Vec<u32>,
     open_rank: Vec<u32>,
+    /// Handling floor of each open candidate's shipment (its latest inbound units).
+    floor: Vec<Day>,
     // Per line (in search order).
     order: Vec<usize>,
     /// Per line: its holders, cheapest alone first.
@@ -75,6 +80,8 @@ pub struct Search {
     ats: Vec<u32>,
     /// Per line and candidate: the cost of each unit picked there (handling plus any price).
     unit: Vec<f64>,
+    /// Per line and candidate: the index of the candidate in the line's holders.
+    hold: Vec<u32>,
     unit_lb: Vec<f64>,
     /// Per line: how much of `sorted` is in order.
     sorted_upto: Vec<usize>,
@@ -85,6 +92,7 @@ pub struct Search {
     stack: Vec<Take>,
     best: Vec<Take>,
     best_cost: f64,
+    found: bool,
     visited: u64,
     budget: u64,
     out_of_budget: bool,
@@ -92,13 +100,13 @@ pub struct Search {
 
 struct Ctx<'a> {
     set: &'a CandidateSet,
-    rates: &'a RateTable,
-    service: Service,
+    ship: &'a Shipper<'a>,
     policy: &'a Policy,
 }
 
 impl Search {
-    /// Finds a cheapest allocation for the ship order whose candidates are in `set`.
+    /// Finds a cheapest allocation for the ship order whose candidates are in `set`, if one
+    /// is cheaper than `upper` (infinite: always, since backordering everything is feasible).
     ///
     /// Long on purpose: it prepares the per-line tables the recursion reads (search order,
     /// holders ranked cheapest alone, unit costs, lower bounds) in one pass over reused buffers;
@@ -106,10 +114,10 @@ impl Search {
     pub fn run(
         &mut self,
         set: &CandidateSet,
-        rates: &RateTable,
-        service: Service,
+        ship: &Shipper<'_>,
         policy: &Policy,
         budget: u64,
+        upper: f64,
     ) -> SearchResult {
         let nc = set.candidates.len();
         let nl = set.lines.len();
@@ -119,6 +127,8 @@ impl Search {
         self.shipping.resize(nc, 0.0);
         self.open_rank.clear();
         self.open_rank.resize(nc, CLOSED);
+        self.floor.clear();
+        self.floor.resize(nc, NO_FLOOR);
         self.cap.clear();
         self.cap
             .extend(set.candidates.iter().map(|c| c.capacity_left));
@@ -126,6 +136,8 @@ impl Search {
         self.ats.resize(nc * nl, 0);
         self.unit.clear();
         self.unit.resize(nc * nl, 0.0);
+        self.hold.clear();
+        self.hold.resize(nc * nl, 0);
         self.open.clear();
         self.stack.clear();
         self.best.clear();
@@ -160,14 +172,18 @@ impl Search {
             let mut lb = bp;
             let sorted = &mut self.sorted[pos];
             sorted.clear();
-            for (j, &Holder { candidate: c, ats }) in line.holders.iter().enumerate() {
+            for (j, holder) in line.holders.iter().enumerate() {
+                let (c, ats) = (holder.candidate, holder.ats);
                 let cand = &set.candidates[c as usize];
                 let unit = cand.cost_per_unit + line.extra.get(j).copied().unwrap_or(0.0);
                 self.ats[pos * nc + c as usize] = ats;
                 self.unit[pos * nc + c as usize] = unit;
-                let ship = rates
-                    .quote(service, cand.band, billable_kg(line.unit_weight))
-                    .map_or(f64::INFINITY, |(_, p)| p);
+                self.hold[pos * nc + c as usize] = j as u32;
+                let ship = ship.bound(
+                    cand,
+                    billable_kg(line.unit_weight),
+                    line.floor_of(holder, 1),
+                );
                 lb = lb.min(unit);
                 sorted.push(Ranked {
                     alone: cand.cost_per_shipment + unit + ship,
@@ -195,15 +211,11 @@ impl Search {
         self.open_at_line_start.clear();
         self.open_at_line_start.resize(nl + 1, 0);
 
-        // Incumbent: everything backordered (always feasible).
+        // Incumbent: everything backordered (always feasible), unless `upper` is lower.
         let all_backordered: f64 = set.lines.iter().map(|l| bp * f64::from(l.qty)).sum();
-        self.best_cost = all_backordered;
-        let ctx = Ctx {
-            set,
-            rates,
-            service,
-            policy,
-        };
+        self.best_cost = all_backordered.min(upper);
+        self.found = all_backordered < upper;
+        let ctx = Ctx { set, ship, policy };
         let root_bound = if nl > 0 {
             self.suffix_lb[0] + self.extra_lb(&ctx, 0)
         } else {
@@ -241,14 +253,44 @@ impl Search {
                 self.best_cost
             },
             exact: !self.out_of_budget,
+            found: self.found,
             nodes_visited: self.visited,
         }
     }
 
+    /// The floor of taking `take` units of the line at `pos` from candidate `c`.
+    #[inline]
+    fn floor_of(&self, ctx: &Ctx<'_>, pos: usize, c: usize, take: u32) -> Day {
+        let nc = ctx.set.candidates.len();
+        let line = &ctx.set.lines[self.order[pos]];
+        let holder = &line.holders[self.hold[pos * nc + c] as usize];
+        line.floor_of(holder, take)
+    }
+
+    /// What the open shipments really cost beyond what the search charged them (0 unless a
+    /// deadline can make a heavier parcel cheaper; infinite if one has no allowed rate).
+    fn leaf_correction(&self, ctx: &Ctx<'_>) -> f64 {
+        if !ctx.ship.needs_exact_leaves() {
+            return 0.0;
+        }
+        self.open
+            .iter()
+            .map(|&c| {
+                let c = c as usize;
+                let cand = &ctx.set.candidates[c];
+                ctx.ship
+                    .exact(cand, billable_kg(self.weight[c]), self.floor[c])
+                    - self.shipping[c]
+            })
+            .sum()
+    }
+
     fn start_line(&mut self, ctx: &Ctx<'_>, pos: usize, cost: f64) {
         if pos == ctx.set.lines.len() {
+            let cost = cost + self.leaf_correction(ctx);
             if cost < self.best_cost - EPS {
                 self.best_cost = cost;
+                self.found = true;
                 self.best.clear();
                 self.best.extend_from_slice(&self.stack);
             }
@@ -292,8 +334,12 @@ impl Search {
                 let cand = &ctx.set.candidates[c];
                 let mut cap = cand.capacity_left;
                 let (mut units, mut weight, mut back, mut picking) = (0u32, 0.0, 0.0, 0.0);
+                let mut floor = NO_FLOOR;
                 for (pos, &rem) in remaining.iter().enumerate() {
                     let take = rem.min(self.ats[pos * nc + c]).min(cap);
+                    if take > 0 {
+                        floor = floor.max(self.floor_of(ctx, pos, c, take));
+                    }
                     cap -= take;
                     units += take;
                     picking += self.unit[pos * nc + c] * f64::from(take);
@@ -307,7 +353,7 @@ impl Search {
                     + split
                     + cand.cost_per_shipment
                     + picking
-                    + quote(ctx, cand.band, weight)
+                    + ctx.ship.exact(cand, billable_kg(weight), floor)
                     + back;
                 if best.is_none_or(|(b, _)| total < b) {
                     best = Some((total, c));
@@ -320,9 +366,11 @@ impl Search {
             let cand = &ctx.set.candidates[c];
             let mut cap = cand.capacity_left;
             let (mut picking, mut weight) = (0.0, 0.0);
+            let mut floor = NO_FLOOR;
             for (pos, rem) in remaining.iter_mut().enumerate() {
                 let take = (*rem).min(self.ats[pos * nc + c]).min(cap);
                 if take > 0 {
+                    floor = floor.max(self.floor_of(ctx, pos, c, take));
                     cap -= take;
                     picking += self.unit[pos * nc + c] * f64::from(take);
                     weight += ctx.set.lines[self.order[pos]].unit_weight * f64::from(take);
@@ -334,11 +382,15 @@ impl Search {
                     });
                 }
             }
-            fixed += split + cand.cost_per_shipment + picking + quote(ctx, cand.band, weight);
+            fixed += split
+                + cand.cost_per_shipment
+                + picking
+                + ctx.ship.exact(cand, billable_kg(weight), floor);
             used.push(c);
             let total_now = fixed + remaining.iter().map(|&r| bp * f64::from(r)).sum::<f64>();
             if total_now < self.best_cost - EPS {
                 self.best_cost = total_now;
+                self.found = true;
                 self.best.clear();
                 self.best.extend_from_slice(&chosen);
             }
@@ -421,15 +473,17 @@ impl Search {
             let cand = &ctx.set.candidates[c];
             for take in (1..=most).rev() {
                 let new_weight = self.weight[c] + w * f64::from(take);
-                let new_ship = quote(ctx, cand.band, new_weight);
+                let new_floor = self.floor[c].max(self.floor_of(ctx, pos, c, take));
+                let new_ship = ctx.ship.bound(cand, billable_kg(new_weight), new_floor);
                 let delta = self.unit[pos * nc + c] * f64::from(take) + new_ship - self.shipping[c];
                 let left = rem - take;
                 if cost + delta + unit_lb * f64::from(left) + rest_lb >= self.best_cost - EPS {
                     continue;
                 }
-                let (old_w, old_s) = (self.weight[c], self.shipping[c]);
+                let (old_w, old_s, old_f) = (self.weight[c], self.shipping[c], self.floor[c]);
                 self.weight[c] = new_weight;
                 self.shipping[c] = new_ship;
+                self.floor[c] = new_floor;
                 self.cap[c] -= take;
                 self.stack.push(Take {
                     line: pos as u32,
@@ -445,6 +499,7 @@ impl Search {
                 self.cap[c] += take;
                 self.weight[c] = old_w;
                 self.shipping[c] = old_s;
+                self.floor[c] = old_f;
                 if self.out_of_budget {
                     return;
                 }
@@ -485,7 +540,8 @@ impl Search {
                 let cand = &ctx.set.candidates[c];
                 for take in (1..=most).rev() {
                     let new_weight = w * f64::from(take);
-                    let new_ship = quote(ctx, cand.band, new_weight);
+                    let new_floor = self.floor_of(ctx, pos, c, take);
+                    let new_ship = ctx.ship.bound(cand, billable_kg(new_weight), new_floor);
                     let delta = split
                         + cand.cost_per_shipment
                         + self.unit[pos * nc + c] * f64::from(take)
@@ -498,6 +554,7 @@ impl Search {
                     self.open.push(c as u32);
                     self.weight[c] = new_weight;
                     self.shipping[c] = new_ship;
+                    self.floor[c] = new_floor;
                     self.cap[c] -= take;
                     self.stack.push(Take {
                         line: pos as u32,
@@ -513,6 +570,7 @@ impl Search {
                     self.cap[c] += take;
                     self.weight[c] = 0.0;
                     self.shipping[c] = 0.0;
+                    self.floor[c] = NO_FLOOR;
                     self.open.pop();
                     self.open_rank[c] = CLOSED;
                     if self.out_of_budget {
@@ -528,11 +586,4 @@ impl Search {
             self.start_line(ctx, pos + 1, cost + back);
         }
     }
-}
-
-#[inline]
-fn quote(ctx: &Ctx<'_>, band: usize, weight: f64) -> f64 {
-    ctx.rates
-        .quote(ctx.service, band, billable_kg(weight))
-        .map_or(f64::INFINITY, |(_, p)| p)
 }

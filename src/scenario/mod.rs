@@ -1,6 +1,7 @@
 //! Scenario format v1 in and out: reading a scenario folder, reading orders, writing decisions,
 //! and generating realistic scenarios from real geography.
 
+mod dates;
 mod decisions;
 mod error;
 pub mod generate;
@@ -11,6 +12,7 @@ mod table;
 
 use std::path::Path;
 
+pub use dates::parse_calendars;
 pub use decisions::{write_decision, write_decisions};
 pub use error::{Invalid, LoadError};
 pub use network::{

@@ -26,6 +26,10 @@ pub fn load_network(dir: &Path) -> Result<NetworkData, LoadError> {
     let zones = read_zones(&dir.join("zones.csv"))?;
     let rates = read_rates(&dir.join("rates.csv"), &zones)?;
     let policy = read_policy(&dir.join("policy.toml"))?;
+    let calendars_path = dir.join("calendars.toml");
+    let calendars = super::dates::read_calendars(&calendars_path)?;
+    check_calendars(&dir.join("nodes.csv"), &nodes, &calendars)?;
+    let inbound = super::dates::read_inbound(&dir.join("inbound.csv"), &node_index, &sku_index)?;
     Ok(NetworkData {
         nodes,
         skus,
@@ -33,7 +37,29 @@ pub fn load_network(dir: &Path) -> Result<NetworkData, LoadError> {
         zones,
         rates,
         policy,
+        calendars,
+        inbound,
     })
+}
+
+/// Every calendar a node names must be defined (else: the node's row and column).
+fn check_calendars(
+    path: &Path,
+    nodes: &[Node],
+    calendars: &std::collections::BTreeMap<String, crate::model::Calendar>,
+) -> Result<(), LoadError> {
+    let table = Table::read(path, &["node_id"])?;
+    for (row, node) in table.rows().zip(nodes) {
+        if let Some(id) = &node.schedule.calendar
+            && !calendars.contains_key(id)
+        {
+            return Err(row.error(
+                "calendar",
+                format!("calendar `{id}` is not defined in calendars.toml"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn read_nodes(path: &Path) -> Result<Vec<Node>, LoadError> {
@@ -52,11 +78,11 @@ pub fn parse_nodes(text: &str) -> Result<Vec<Node>, LoadError> {
 /// Writes nodes as `nodes.csv` text.
 pub fn nodes_csv(nodes: &[Node]) -> String {
     let mut out = String::from(
-        "node_id,kind,lat,lon,ships,pickup,capacity_units,cost_per_shipment,cost_per_unit,enabled\n",
+        "node_id,kind,lat,lon,ships,pickup,capacity_units,cost_per_shipment,cost_per_unit,enabled,timezone,cutoff,processing_days,calendar\n",
     );
     for n in nodes {
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             csv_field(&n.id),
             n.kind.as_str(),
             n.lat,
@@ -66,7 +92,11 @@ pub fn nodes_csv(nodes: &[Node]) -> String {
             n.capacity_units.map(|c| c.to_string()).unwrap_or_default(),
             n.cost_per_shipment,
             n.cost_per_unit,
-            u8::from(n.enabled)
+            u8::from(n.enabled),
+            n.schedule.timezone.name(),
+            n.schedule.cutoff.format(),
+            n.schedule.processing_days,
+            csv_field(n.schedule.calendar.as_deref().unwrap_or(""))
         ));
     }
     out
@@ -74,16 +104,17 @@ pub fn nodes_csv(nodes: &[Node]) -> String {
 
 /// Writes rates as `rates.csv` text.
 pub fn rates_csv(rates: &[CarrierRate]) -> String {
-    let mut out = String::from("carrier,service,zone,base,per_kg,transit_days\n");
+    let mut out = String::from("carrier,service,zone,base,per_kg,transit_days,weekend\n");
     for r in rates {
         out.push_str(&format!(
-            "{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{}\n",
             csv_field(&r.carrier),
             r.service,
             r.zone,
             r.base,
             r.per_kg,
-            r.transit_days
+            r.transit_days,
+            u8::from(r.weekend)
         ));
     }
     out
@@ -126,6 +157,7 @@ fn nodes_from(table: Table) -> Result<Vec<Node>, LoadError> {
             cost_per_shipment: row.non_negative("cost_per_shipment", 0.0)?,
             cost_per_unit: row.non_negative("cost_per_unit", 0.0)?,
             enabled: row.bool("enabled", true)?,
+            schedule: super::dates::schedule(&row)?,
         });
     }
     Ok(nodes)
@@ -321,6 +353,7 @@ fn rates_from(table: Table, zones: &[ZoneBand]) -> Result<Vec<CarrierRate>, Load
             base,
             per_kg,
             transit_days: row.u32("transit_days", 0)?,
+            weekend: row.bool("weekend", false)?,
         });
     }
     Ok(rates)
@@ -370,6 +403,13 @@ pub fn parse_policy(path: &Path, text: &str) -> Result<Policy, LoadError> {
         "backorder_penalty",
         format!("expected a number ≥ 0, found {}", policy.backorder_penalty),
     )?;
+    if let Some(late) = policy.late_penalty_per_day {
+        check(
+            late.is_finite() && late >= 0.0,
+            "late_penalty_per_day",
+            format!("expected a number ≥ 0, found {late}"),
+        )?;
+    }
     check(
         policy.max_shipments >= 1,
         "max_shipments",

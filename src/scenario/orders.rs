@@ -18,6 +18,7 @@ struct Header {
     lon: Option<f64>,
     service: Service,
     pickup_node: Option<NodeId>,
+    deliver_by: Option<crate::model::Day>,
 }
 
 /// How order rows name SKUs and nodes: resolved against a snapshot, or interned as they come.
@@ -144,6 +145,8 @@ fn orders_from_table(table: &Table, mut snapshot: impl Resolve) -> Result<Vec<Or
                     id: id.to_owned(),
                     created_at: (!created.is_empty()).then(|| created.to_owned()),
                     day: header.created_at.map(|t| t.div_euclid(86_400) as i32),
+                    created: header.created_at,
+                    deliver_by: header.deliver_by,
                     service: header.service,
                     destination,
                     lines: vec![OrderLine { sku, qty }],
@@ -176,7 +179,7 @@ fn read_header(row: &Row<'_>, snapshot: &mut impl Resolve) -> Result<Header, Loa
             row.error(
                 "service",
                 format!(
-                    "expected `ground`, `two_day`, `next_day`, `same_day` or `pickup`, found `{service_text}`"
+                    "expected `ground`, `two_day`, `next_day`, `same_day`, `pickup` or `auto`, found `{service_text}`"
                 ),
             )
         })?
@@ -202,12 +205,28 @@ fn read_header(row: &Row<'_>, snapshot: &mut impl Resolve) -> Result<Header, Loa
     } else {
         (Some(row.latitude("lat")?), Some(row.longitude("lon")?))
     };
+    let deliver_by = row.opt_day("deliver_by")?;
+    if created_at.is_none() {
+        if deliver_by.is_some() {
+            return Err(row.error(
+                "deliver_by",
+                "an order with a deliver_by date needs a created_at timestamp",
+            ));
+        }
+        if service == Service::Auto {
+            return Err(row.error(
+                "service",
+                "an order with service `auto` needs a created_at timestamp",
+            ));
+        }
+    }
     Ok(Header {
         created_at,
         lat,
         lon,
         service,
         pickup_node,
+        deliver_by,
     })
 }
 
@@ -222,6 +241,8 @@ fn first_difference(a: &Header, b: &Header) -> Option<&'static str> {
         Some("service")
     } else if a.pickup_node != b.pickup_node {
         Some("pickup_node")
+    } else if a.deliver_by != b.deliver_by {
+        Some("deliver_by")
     } else {
         None
     }

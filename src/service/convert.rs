@@ -4,9 +4,10 @@ use chrono::DateTime;
 use tonic::Status;
 
 use super::pb;
+use crate::model::dates::{format_day, parse_day};
 use crate::model::{
-    CostBreakdown, Decision, DecisionLine, Destination, Node, NodeKind, Order, OrderLine, Service,
-    Shipment,
+    CostBreakdown, Cutoff, Decision, DecisionLine, Destination, Node, NodeKind, Order, OrderLine,
+    Schedule, Service, Shipment,
 };
 use crate::scenario::Interner;
 use crate::snapshot::Snapshot;
@@ -25,17 +26,53 @@ pub fn service_of(s: i32) -> Result<Service, Status> {
         Ok(pb::Service::NextDay) => Ok(Service::NextDay),
         Ok(pb::Service::SameDay) => Ok(Service::SameDay),
         Ok(pb::Service::Pickup) => Ok(Service::Pickup),
+        Ok(pb::Service::Auto) => Ok(Service::Auto),
         Err(_) => Err(invalid("order.service", format!("unknown service {s}"))),
     }
 }
 
-pub fn day_of(created_at: &str, field: &str) -> Result<Option<i32>, Status> {
+/// An RFC 3339 timestamp as Unix seconds; `None` when empty.
+pub fn instant_of(created_at: &str, field: &str) -> Result<Option<i64>, Status> {
     if created_at.is_empty() {
         return Ok(None);
     }
     let t = DateTime::parse_from_rfc3339(created_at)
         .map_err(|e| invalid(field, format!("not an RFC 3339 timestamp ({e})")))?;
-    Ok(Some(t.timestamp().div_euclid(86_400) as i32))
+    Ok(Some(t.timestamp()))
+}
+
+/// An order's `deliver_by` and its check against `created_at` and the service.
+fn deliver_by_of(
+    o: &pb::Order,
+    created: Option<i64>,
+    service: Service,
+    field: &str,
+) -> Result<Option<crate::model::Day>, Status> {
+    let by = if o.deliver_by.is_empty() {
+        None
+    } else {
+        Some(parse_day(&o.deliver_by).ok_or_else(|| {
+            invalid(
+                &format!("{field}.deliver_by"),
+                format!("expected a date YYYY-MM-DD, found `{}`", o.deliver_by),
+            )
+        })?)
+    };
+    if created.is_none() {
+        if by.is_some() {
+            return Err(invalid(
+                &format!("{field}.created_at"),
+                "required when deliver_by is given",
+            ));
+        }
+        if service == Service::Auto {
+            return Err(invalid(
+                &format!("{field}.created_at"),
+                "required for SERVICE_AUTO",
+            ));
+        }
+    }
+    Ok(by)
 }
 
 pub fn coordinate(lat: Option<f64>, lon: Option<f64>, field: &str) -> Result<(f64, f64), Status> {
@@ -120,10 +157,13 @@ pub fn order_of(o: &pb::Order, snapshot: &Snapshot, field: &str) -> Result<Order
         let (lat, lon) = coordinate(o.lat, o.lon, field)?;
         Destination::Address { lat, lon }
     };
+    let created = instant_of(&o.created_at, &format!("{field}.created_at"))?;
     Ok(Order {
         id: o.order_id.clone(),
         created_at: (!o.created_at.is_empty()).then(|| o.created_at.clone()),
-        day: day_of(&o.created_at, &format!("{field}.created_at"))?,
+        day: created.map(|t| t.div_euclid(86_400) as i32),
+        created,
+        deliver_by: deliver_by_of(o, created, service, field)?,
         service,
         destination,
         lines: lines_of(&o.lines, snapshot, &format!("{field}.lines"))?,
@@ -151,6 +191,10 @@ pub fn decision_pb(d: &Decision, exact: bool) -> pb::Decision {
                 shipping_cost: s.shipping_cost,
                 handling_cost: s.handling_cost,
                 transit_days: s.transit_days.unwrap_or(0),
+                dispatch_date: s.dispatch_date.clone().flatten(),
+                delivery_date: s.delivery_date.clone().flatten(),
+                ready_date: s.ready_date.clone().flatten(),
+                inbound_units: s.inbound_units,
             })
             .collect(),
         backordered: d.backordered.iter().map(line).collect(),
@@ -160,8 +204,11 @@ pub fn decision_pb(d: &Decision, exact: bool) -> pb::Decision {
             split: d.cost.split,
             backorder: d.cost.backorder,
             total: d.cost.total,
+            late: d.cost.late.unwrap_or(0.0),
         }),
         exact,
+        promise_date: d.promise_date.clone().flatten(),
+        late_days: d.late_days.unwrap_or(0),
     }
 }
 
@@ -183,6 +230,43 @@ pub fn node_of(n: &pb::Node, i: usize) -> Result<Node, Status> {
         cost_per_shipment: n.cost_per_shipment,
         cost_per_unit: n.cost_per_unit,
         enabled: n.enabled,
+        schedule: schedule_of(n, i)?,
+    })
+}
+
+/// A node's version 2 schedule fields (the calendar id is checked when the snapshot is built).
+fn schedule_of(n: &pb::Node, i: usize) -> Result<Schedule, Status> {
+    let timezone = if n.timezone.is_empty() {
+        chrono_tz::Tz::UTC
+    } else {
+        n.timezone.parse().map_err(|_| {
+            invalid(
+                &format!("nodes[{i}].timezone"),
+                format!(
+                    "unknown time zone `{}` (expected an IANA name such as America/Chicago)",
+                    n.timezone
+                ),
+            )
+        })?
+    };
+    let cutoff = if n.cutoff.is_empty() {
+        Cutoff::default()
+    } else {
+        Cutoff::parse(&n.cutoff).ok_or_else(|| {
+            invalid(
+                &format!("nodes[{i}].cutoff"),
+                format!(
+                    "expected a local time HH:MM from 00:00 to 24:00, found `{}`",
+                    n.cutoff
+                ),
+            )
+        })?
+    };
+    Ok(Schedule {
+        timezone,
+        cutoff,
+        processing_days: n.processing_days,
+        calendar: (!n.calendar.is_empty()).then(|| n.calendar.clone()),
     })
 }
 
@@ -205,8 +289,10 @@ pub fn order_pb(o: &Order, names: &Interner) -> pb::Order {
             Service::NextDay => pb::Service::NextDay,
             Service::SameDay => pb::Service::SameDay,
             Service::Pickup => pb::Service::Pickup,
+            Service::Auto => pb::Service::Auto,
         } as i32,
         pickup_node,
+        deliver_by: o.deliver_by.map(format_day).unwrap_or_default(),
         lines: o
             .lines
             .iter()
@@ -218,8 +304,11 @@ pub fn order_pb(o: &Order, names: &Interner) -> pb::Order {
     }
 }
 
-/// A protobuf decision in the JSON shape of scenario format v1.
-pub fn decision_of(d: &pb::Decision) -> Decision {
+/// A protobuf decision in the JSON shape of the scenario format; with `dated`, the version 2
+/// date fields are present.
+pub fn decision_of(d: &pb::Decision, dated: bool) -> Decision {
+    // Parcels carry dispatch and delivery dates, pickups a ready date.
+    let pickup = |s: &pb::Shipment| s.service == Service::Pickup.as_str();
     let line = |l: &pb::Line| DecisionLine {
         sku: l.sku.clone(),
         qty: l.qty,
@@ -241,6 +330,10 @@ pub fn decision_of(d: &pb::Decision) -> Decision {
                 shipping_cost: s.shipping_cost,
                 handling_cost: s.handling_cost,
                 transit_days: Some(s.transit_days),
+                dispatch_date: (dated && !pickup(s)).then(|| s.dispatch_date.clone()),
+                delivery_date: (dated && !pickup(s)).then(|| s.delivery_date.clone()),
+                ready_date: (dated && pickup(s)).then(|| s.ready_date.clone()),
+                inbound_units: s.inbound_units,
             })
             .collect(),
         backordered: d.backordered.iter().map(line).collect(),
@@ -249,7 +342,10 @@ pub fn decision_of(d: &pb::Decision) -> Decision {
             handling: c.handling,
             split: c.split,
             backorder: c.backorder,
+            late: dated.then_some(c.late),
             total: c.total,
         },
+        promise_date: dated.then(|| d.promise_date.clone()),
+        late_days: dated.then_some(d.late_days),
     }
 }

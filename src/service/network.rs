@@ -171,6 +171,7 @@ impl pb::network_server::Network for NetworkService {
                     base: r.base,
                     per_kg: r.per_kg,
                     transit_days: r.transit_days,
+                    weekend: r.weekend,
                 })
             })
             .collect::<Result<_, Status>>()?;
@@ -191,6 +192,8 @@ impl pb::network_server::Network for NetworkService {
             backorder_penalty: p.backorder_penalty,
             max_shipments: p.max_shipments,
             ship_from_store: p.ship_from_store,
+            late_penalty_per_day: p.late_penalty_per_day,
+            allocate_inbound: p.allocate_inbound,
         };
         change(self.live.get()?, "ReplacePolicy", move |l| {
             l.replace_policy(policy)

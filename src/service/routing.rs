@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{coordinate, day_of, decision_pb, lines_of, order_of};
+use super::convert::{coordinate, decision_pb, instant_of, lines_of, order_of};
 use super::errors::status_of;
 use super::pb;
 use super::state::{Shared, observe};
@@ -236,11 +236,13 @@ fn options(
     let state = live.load();
     let snap = &state.snapshot;
     let (lat, lon) = coordinate(Some(req.lat), Some(req.lon), "request")?;
+    let created = instant_of(&req.created_at, "created_at")?;
     let basket = Basket {
         lat,
         lon,
         lines: lines_of(&req.basket, snap, "basket")?,
-        day: day_of(&req.created_at, "created_at")?,
+        day: created.map(|t| t.div_euclid(86_400) as i32),
+        created,
     };
     let want = match req.max_pickup_stores {
         0 => 3,

@@ -424,6 +424,7 @@ impl<'a> Tally<'a> {
             handling: k.cost.handling / n,
             split: k.cost.split / n,
             backorder: k.cost.backorder / n,
+            late: k.cost.late.map(|l| l / n),
             total: k.cost.total / n,
         };
         k.shipments_per_order = k.shipments as f64 / n;

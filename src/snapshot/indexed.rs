@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use h3o::{CellIndex, LatLng, Resolution};
 
-use super::{Inventory, InventoryRow, RateTable, ZoneTable};
-use crate::model::{CarrierRate, Node, NodeId, Policy, Sku, SkuId, ZoneBand};
+use super::rates::RateRow;
+use super::{InboundRow, Inventory, InventoryRow, RateTable, ZoneTable};
+use crate::model::{Calendar, CarrierRate, Clock, Node, NodeId, Policy, Sku, SkuId, ZoneBand};
 
 /// H3 resolution of node cells: about 5 km² hexagons, fine enough for nearest-store searches.
 pub const NODE_CELL_RESOLUTION: Resolution = Resolution::Seven;
@@ -23,6 +24,10 @@ pub struct NetworkData {
     pub zones: Vec<ZoneBand>,
     pub rates: Vec<CarrierRate>,
     pub policy: Policy,
+    /// `calendars.toml` by id (version 2).
+    pub calendars: std::collections::BTreeMap<String, Calendar>,
+    /// `inbound.csv` (version 2).
+    pub inbound: Vec<InboundRow>,
 }
 
 /// Why a snapshot could not be built from data that did not come through the scenario loader.
@@ -39,6 +44,10 @@ pub enum BuildError {
     DanglingInventory,
     #[error("rate for zone {0} that zones do not define")]
     UnknownZone(u32),
+    #[error("node `{node}` names calendar `{calendar}`, which is not defined")]
+    UnknownCalendar { node: String, calendar: String },
+    #[error("inbound row refers to a node or SKU index out of range")]
+    DanglingInbound,
 }
 
 /// The network at one version: immutable, cheap to share.
@@ -57,6 +66,12 @@ pub struct Snapshot {
     zones: Arc<ZoneTable>,
     rates: Arc<RateTable>,
     policy: Policy,
+    /// Each node's clock (time zone, cut-off, processing days, calendar), by node index.
+    clocks: Arc<[Clock]>,
+    calendars: Arc<std::collections::BTreeMap<String, Calendar>>,
+    /// Whether the network uses a date feature (schedules, calendars, weekend rates, inbound,
+    /// lateness): then every decision carries dates.
+    network_dated: bool,
 }
 
 impl Snapshot {
@@ -107,7 +122,8 @@ impl Snapshot {
             .iter()
             .map(|n| crate::model::geo::unit_vector(n.lat, n.lon))
             .collect();
-        let inventory = Inventory::build(data.skus.len(), &data.inventory);
+        let clocks = clocks_of(&data.nodes, &data.calendars)?;
+        let inventory = inventory_of(&data)?;
         let zones = ZoneTable::new(data.zones);
         let mut rows = Vec::with_capacity(data.rates.len());
         for r in data.rates {
@@ -116,9 +132,23 @@ impl Snapshot {
                 .iter()
                 .position(|b| b.zone == r.zone)
                 .ok_or(BuildError::UnknownZone(r.zone))?;
-            rows.push((r.carrier, r.service, band, r.base, r.per_kg, r.transit_days));
+            rows.push(RateRow {
+                carrier: r.carrier,
+                service: r.service,
+                band,
+                base: r.base,
+                per_kg: r.per_kg,
+                transit_days: r.transit_days,
+                weekend: r.weekend,
+            });
         }
         let rates = RateTable::new(zones.len(), rows);
+        let network_dated = data.nodes.iter().any(|n| !n.schedule.is_default())
+            || !data.calendars.is_empty()
+            || !data.inbound.is_empty()
+            || rates.any_weekend()
+            || data.policy.late_penalty_per_day.is_some()
+            || data.policy.allocate_inbound;
         Ok(Snapshot {
             version,
             nodes: data.nodes.into(),
@@ -132,6 +162,9 @@ impl Snapshot {
             zones: Arc::new(zones),
             rates: Arc::new(rates),
             policy: data.policy,
+            clocks: clocks.into(),
+            calendars: Arc::new(data.calendars),
+            network_dated,
         })
     }
 
@@ -146,21 +179,20 @@ impl Snapshot {
 
     /// The data this snapshot was built from (for rebuilding with a change).
     pub fn to_network_data(&self) -> NetworkData {
-        let mut rates = Vec::new();
-        for service in crate::model::Service::PARCEL {
-            for band in 0..self.zones.len() {
-                for o in self.rates.options(service, band) {
-                    rates.push(CarrierRate {
-                        carrier: self.rates.carrier_name(o.carrier).to_owned(),
-                        service,
-                        zone: self.zones.zone(band),
-                        base: o.base,
-                        per_kg: o.per_kg,
-                        transit_days: o.transit_days,
-                    });
-                }
-            }
-        }
+        let rates = self
+            .rates
+            .rows()
+            .iter()
+            .map(|r| CarrierRate {
+                carrier: r.carrier.clone(),
+                service: r.service,
+                zone: self.zones.zone(r.band),
+                base: r.base,
+                per_kg: r.per_kg,
+                transit_days: r.transit_days,
+                weekend: r.weekend,
+            })
+            .collect();
         NetworkData {
             nodes: self.nodes.to_vec(),
             skus: self.skus.to_vec(),
@@ -168,6 +200,8 @@ impl Snapshot {
             zones: self.zones.bands().to_vec(),
             rates,
             policy: self.policy.clone(),
+            calendars: (*self.calendars).clone(),
+            inbound: self.inventory.inbound_rows(),
         }
     }
 
@@ -190,11 +224,27 @@ impl Snapshot {
     }
 
     pub fn with_policy(&self, policy: Policy, version: u64) -> Snapshot {
+        let inventory = Arc::new(self.inventory.allocating_inbound(policy.allocate_inbound));
+        let network_dated =
+            self.network_dated || policy.late_penalty_per_day.is_some() || policy.allocate_inbound;
         Snapshot {
             policy,
             version,
+            inventory,
+            network_dated,
             ..self.clone()
         }
+    }
+
+    /// A node's clock: when it works.
+    #[inline]
+    pub fn clock(&self, id: NodeId) -> &Clock {
+        &self.clocks[id.index()]
+    }
+
+    /// Whether the network uses a date feature; decisions then carry dates.
+    pub fn network_dated(&self) -> bool {
+        self.network_dated
     }
 
     pub fn nodes(&self) -> &[Node] {
@@ -254,4 +304,62 @@ impl Snapshot {
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
+}
+
+/// Each node's clock, its calendar resolved.
+fn clocks_of(
+    nodes: &[Node],
+    calendars: &std::collections::BTreeMap<String, Calendar>,
+) -> Result<Vec<Clock>, BuildError> {
+    nodes
+        .iter()
+        .map(|n| {
+            let calendar = match &n.schedule.calendar {
+                None => Calendar::default(),
+                Some(id) => {
+                    calendars
+                        .get(id)
+                        .cloned()
+                        .ok_or_else(|| BuildError::UnknownCalendar {
+                            node: n.id.clone(),
+                            calendar: id.clone(),
+                        })?
+                }
+            };
+            Ok(Clock {
+                timezone: n.schedule.timezone,
+                cutoff: n.schedule.cutoff,
+                processing_days: n.schedule.processing_days,
+                calendar,
+            })
+        })
+        .collect()
+}
+
+/// The inventory index with inbound supply; a pair that has inbound rows but no inventory row
+/// gets an empty one, so its inbound units have an entry.
+fn inventory_of(data: &NetworkData) -> Result<Inventory, BuildError> {
+    if data
+        .inbound
+        .iter()
+        .any(|r| r.node.index() >= data.nodes.len() || r.sku.index() >= data.skus.len())
+    {
+        return Err(BuildError::DanglingInbound);
+    }
+    let mut rows = data.inventory.clone();
+    let have: std::collections::HashSet<(NodeId, SkuId)> =
+        rows.iter().map(|r| (r.node, r.sku)).collect();
+    let mut added = std::collections::HashSet::new();
+    for r in &data.inbound {
+        if !have.contains(&(r.node, r.sku)) && added.insert((r.node, r.sku)) {
+            rows.push(InventoryRow {
+                node: r.node,
+                sku: r.sku,
+                on_hand: 0,
+                safety_stock: 0,
+            });
+        }
+    }
+    Ok(Inventory::build(data.skus.len(), &rows)
+        .with_inbound(&data.inbound, data.policy.allocate_inbound))
 }

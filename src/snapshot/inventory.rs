@@ -7,7 +7,22 @@
 
 use std::sync::Arc;
 
-use crate::model::{NodeId, SkuId};
+use rustc_hash::FxHashMap;
+
+use crate::model::{Day, NodeId, SkuId};
+
+/// One row of `inbound.csv` (version 2), with ids resolved: units on their way to a node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InboundRow {
+    pub node: NodeId,
+    pub sku: SkuId,
+    pub qty: u32,
+    /// The first node-local day the units can be handled.
+    pub available: Day,
+}
+
+/// Inbound units of one entry: `(available day, units)` sorted by day, same days added up.
+pub type Tiers = Box<[(Day, u32)]>;
 
 /// One row of `inventory.csv`, with ids resolved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,6 +73,10 @@ pub struct Inventory {
     offsets: Arc<[u32]>,
     nodes: Arc<[NodeId]>,
     levels: Arc<[Arc<Vec<Level>>]>,
+    /// Inbound supply by entry (only entries that have some).
+    inbound: Arc<FxHashMap<u32, Tiers>>,
+    /// Whether inbound units count toward ATS (policy `allocate_inbound`).
+    allocate_inbound: bool,
 }
 
 impl Inventory {
@@ -97,7 +116,89 @@ impl Inventory {
             offsets: offsets.into(),
             nodes: nodes.into(),
             levels: levels.into(),
+            inbound: Arc::default(),
+            allocate_inbound: false,
         }
+    }
+
+    /// The same stock with inbound supply; every row's pair must have an entry (the snapshot
+    /// builder adds empty ones).
+    pub fn with_inbound(mut self, rows: &[InboundRow], allocate: bool) -> Inventory {
+        let mut by_entry: FxHashMap<u32, Vec<(Day, u32)>> = FxHashMap::default();
+        for r in rows {
+            if let Some(e) = self.entry(r.node, r.sku) {
+                by_entry
+                    .entry(e as u32)
+                    .or_default()
+                    .push((r.available, r.qty));
+            }
+        }
+        let inbound = by_entry
+            .into_iter()
+            .map(|(e, mut tiers)| {
+                tiers.sort_by_key(|t| t.0);
+                let mut merged: Vec<(Day, u32)> = Vec::with_capacity(tiers.len());
+                for (day, qty) in tiers {
+                    match merged.last_mut() {
+                        Some(last) if last.0 == day => last.1 = last.1.saturating_add(qty),
+                        _ => merged.push((day, qty)),
+                    }
+                }
+                (e, merged.into_boxed_slice())
+            })
+            .collect();
+        self.inbound = Arc::new(inbound);
+        self.allocate_inbound = allocate;
+        self
+    }
+
+    /// The same inventory with inbound supply counted toward ATS or not.
+    pub fn allocating_inbound(&self, allocate: bool) -> Inventory {
+        Inventory {
+            allocate_inbound: allocate,
+            ..self.clone()
+        }
+    }
+
+    /// Whether inbound units count toward ATS.
+    #[inline]
+    pub fn allocates_inbound(&self) -> bool {
+        self.allocate_inbound && !self.inbound.is_empty()
+    }
+
+    /// Inbound supply of an entry, earliest first (empty when none, or when it is not allocated).
+    #[inline]
+    pub fn inbound(&self, entry: usize) -> &[(Day, u32)] {
+        if !self.allocates_inbound() {
+            return &[];
+        }
+        self.inbound.get(&(entry as u32)).map_or(&[], |t| t)
+    }
+
+    /// Every inbound row (for rebuilding), whether allocated or not.
+    pub fn inbound_rows(&self) -> Vec<InboundRow> {
+        let mut rows = Vec::new();
+        for (&e, tiers) in self.inbound.iter() {
+            let e = e as usize;
+            let sku = self.offsets.partition_point(|&o| o as usize <= e) - 1;
+            for &(available, qty) in tiers.iter() {
+                rows.push(InboundRow {
+                    node: self.nodes[e],
+                    sku: SkuId(sku as u32),
+                    qty,
+                    available,
+                });
+            }
+        }
+        rows.sort_by_key(|r| (r.node, r.sku, r.available));
+        rows
+    }
+
+    /// On-hand units sellable at an entry before any reservation: `on_hand − safety_stock`.
+    #[inline]
+    pub fn stock_sellable(&self, entry: usize) -> u32 {
+        let l = self.level(entry);
+        l.on_hand.saturating_sub(l.safety_stock)
     }
 
     /// The nodes holding a SKU, with the entry index of the first.
@@ -130,11 +231,16 @@ impl Inventory {
         }
     }
 
-    /// `on_hand − safety_stock` at an entry, at least 0.
+    /// Units sellable at an entry before any reservation: `on_hand − safety_stock` (at least
+    /// 0), plus its inbound units when they are allocated.
     #[inline]
     pub fn sellable(&self, entry: usize) -> u32 {
-        let l = self.level(entry);
-        l.on_hand.saturating_sub(l.safety_stock)
+        let stock = self.stock_sellable(entry);
+        if !self.allocates_inbound() {
+            return stock;
+        }
+        let inbound: u32 = self.inbound(entry).iter().map(|t| t.1).sum();
+        stock.saturating_add(inbound)
     }
 
     /// A new version with some levels changed: `(entry, level)`. Only the chunks touched are
@@ -149,6 +255,8 @@ impl Inventory {
             offsets: self.offsets.clone(),
             nodes: self.nodes.clone(),
             levels: levels.into(),
+            inbound: self.inbound.clone(),
+            allocate_inbound: self.allocate_inbound,
         }
     }
 

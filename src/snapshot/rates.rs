@@ -74,6 +74,9 @@ impl ZoneTable {
     }
 }
 
+/// Prices this close are a tie between carriers.
+const PRICE_TIE: f64 = 1e-9;
+
 /// One carrier's price line for a (service, zone).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RateOption {
@@ -81,48 +84,78 @@ pub struct RateOption {
     pub base: f64,
     pub per_kg: f64,
     pub transit_days: u32,
+    /// Delivers on Saturday and Sunday.
+    pub weekend: bool,
+}
+
+/// One row of the rate cards as given, with its zone as a band index.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RateRow {
+    pub carrier: String,
+    pub service: Service,
+    pub band: usize,
+    pub base: f64,
+    pub per_kg: f64,
+    pub transit_days: u32,
+    pub weekend: bool,
 }
 
 /// Rate cards indexed by parcel service and zone band.
 #[derive(Clone, Debug, Default)]
 pub struct RateTable {
     carriers: Vec<String>,
-    /// `[service][band]` → options, sorted by carrier name so ties break the same way everywhere.
+    /// `[service][band]` → options in the order of `rates.csv`, so ties on price break the
+    /// spec's way (earliest delivery, then the first row).
     options: Vec<Vec<Vec<RateOption>>>,
+    /// The rows in the order given (for writing them back).
+    rows: Vec<RateRow>,
+    /// Whether any row delivers on weekends (a date feature).
+    any_weekend: bool,
 }
 
 impl RateTable {
-    /// Builds the table; `rows` are (carrier, service, band index, base, per_kg, transit_days).
-    pub fn new(
-        band_count: usize,
-        rows: impl IntoIterator<Item = (String, Service, usize, f64, f64, u32)>,
-    ) -> RateTable {
+    /// Builds the table from rows in `rates.csv` order.
+    pub fn new(band_count: usize, rows: impl IntoIterator<Item = RateRow>) -> RateTable {
         let mut carriers: Vec<String> = Vec::new();
         let mut options = vec![vec![Vec::new(); band_count]; Service::PARCEL.len()];
-        for (carrier, service, band, base, per_kg, transit_days) in rows {
-            let Some(si) = service.parcel_index() else {
+        let mut kept = Vec::new();
+        for row in rows {
+            let Some(si) = row.service.parcel_index() else {
                 continue;
             };
-            let cid = match carriers.iter().position(|c| *c == carrier) {
+            let cid = match carriers.iter().position(|c| *c == row.carrier) {
                 Some(i) => i,
                 None => {
-                    carriers.push(carrier);
+                    carriers.push(row.carrier.clone());
                     carriers.len() - 1
                 }
             };
-            options[si][band].push(RateOption {
+            options[si][row.band].push(RateOption {
                 carrier: CarrierId(cid as u32),
-                base,
-                per_kg,
-                transit_days,
+                base: row.base,
+                per_kg: row.per_kg,
+                transit_days: row.transit_days,
+                weekend: row.weekend,
             });
+            kept.push(row);
         }
-        for per_service in &mut options {
-            for list in per_service.iter_mut() {
-                list.sort_by(|a, b| carriers[a.carrier.index()].cmp(&carriers[b.carrier.index()]));
-            }
+        let any_weekend = kept.iter().any(|r| r.weekend);
+        RateTable {
+            carriers,
+            options,
+            rows: kept,
+            any_weekend,
         }
-        RateTable { carriers, options }
+    }
+
+    /// The rows in `rates.csv` order.
+    pub fn rows(&self) -> &[RateRow] {
+        &self.rows
+    }
+
+    /// Whether any carrier delivers on weekends.
+    pub fn any_weekend(&self) -> bool {
+        self.any_weekend
     }
 
     /// The carriers that serve `service` in a band; empty where the service cannot reach it.
@@ -134,7 +167,8 @@ impl RateTable {
         }
     }
 
-    /// Rate shopping: the cheapest option for a parcel of `billable_kg` (ties: carrier name).
+    /// Rate shopping: the cheapest option for a parcel of `billable_kg` (ties: the first row;
+    /// with dates, [`RateTable::quote_dated`] breaks ties by delivery day first).
     #[inline]
     pub fn quote(
         &self,
@@ -148,6 +182,43 @@ impl RateTable {
             let price = o.base + o.per_kg * kg;
             if best.is_none_or(|(_, p)| price < p) {
                 best = Some((*o, price));
+            }
+        }
+        best
+    }
+
+    /// Rate shopping with dates: the cheapest option, ties broken by the earliest delivery
+    /// after dispatch on `dispatch`, then the first row. Returns the option, its price and its
+    /// delivery day.
+    #[inline]
+    pub fn quote_dated(
+        &self,
+        service: Service,
+        band: usize,
+        billable_kg: u32,
+        dispatch: crate::model::Day,
+    ) -> Option<(RateOption, f64, crate::model::Day)> {
+        let kg = f64::from(billable_kg);
+        let mut best: Option<(RateOption, f64, crate::model::Day)> = None;
+        for o in self.options(service, band) {
+            let price = o.base + o.per_kg * kg;
+            let better = match best {
+                None => true,
+                Some((_, p, d)) => {
+                    price < p - PRICE_TIE
+                        || ((price - p).abs() <= PRICE_TIE && {
+                            let day = crate::model::dates::delivery_day(
+                                dispatch,
+                                o.transit_days,
+                                o.weekend,
+                            );
+                            day < d
+                        })
+                }
+            };
+            if better {
+                let day = crate::model::dates::delivery_day(dispatch, o.transit_days, o.weekend);
+                best = Some((*o, price, day));
             }
         }
         best

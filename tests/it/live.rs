@@ -16,6 +16,8 @@ pub(super) fn order(live: &Live, id: &str, lon: f64, lines: &[(&str, u32)]) -> O
         id: id.into(),
         created_at: None,
         day: None,
+        created: None,
+        deliver_by: None,
         service: Service::Ground,
         destination: Destination::Address { lat: 0.0, lon },
         lines: lines
@@ -165,6 +167,8 @@ fn releases_confirms_and_inventory_survive_compaction_and_replay() {
             id: format!("o{i}"),
             created_at: None,
             day: None,
+            created: None,
+            deliver_by: None,
             service: Service::Ground,
             destination: Destination::Address {
                 lat: 40.73,

@@ -75,6 +75,7 @@ fn dc(id: &str, lon: f64) -> Node {
         cost_per_shipment: 2.0,
         cost_per_unit: 0.5,
         enabled: true,
+        schedule: Default::default(),
     }
 }
 

@@ -54,6 +54,7 @@ pub fn ship(id: &str, lat: f64, lon: f64, lines: &[(&str, u32)]) -> pb::Order {
                 qty: *q,
             })
             .collect(),
+        ..Default::default()
     }
 }
 
@@ -194,6 +195,7 @@ async fn health_reflection_and_batch_match_the_cli() {
             service: service as i32,
             pickup_node: f[5].into(),
             lines: vec![line],
+            ..Default::default()
         });
     }
     let mut routing = RoutingClient::new(ch.clone());
@@ -393,6 +395,7 @@ async fn reservations_inventory_and_network_changes() {
                 cost_per_shipment: 1.0,
                 cost_per_unit: 0.1,
                 enabled: true,
+                ..Default::default()
             }],
         })
         .await
@@ -420,6 +423,7 @@ async fn reservations_inventory_and_network_changes() {
             backorder_penalty: 99.0,
             max_shipments: 2,
             ship_from_store: false,
+            ..Default::default()
         })
         .await
         .expect("policy");
@@ -448,6 +452,7 @@ async fn reservations_inventory_and_network_changes() {
                 base: 1.0,
                 per_kg: 0.0,
                 transit_days: 1,
+                ..Default::default()
             }],
         })
         .await
@@ -952,6 +957,7 @@ async fn retries_are_safe_and_ended_reservations_refuse_other_endings() {
         cost_per_shipment: f64::INFINITY,
         cost_per_unit: 0.25,
         enabled: true,
+        ..Default::default()
     };
     let err = network
         .upsert_nodes(pb::UpsertNodesRequest { nodes: vec![node] })

@@ -188,6 +188,7 @@ async fn rebuilder(ch: Channel, rounds: u32) {
             cost_per_shipment: 2.0 + f64::from(i % 3),
             cost_per_unit: 0.5,
             enabled: true,
+            ..Default::default()
         };
         network
             .upsert_nodes(pb::UpsertNodesRequest { nodes: vec![node] })

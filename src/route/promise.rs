@@ -1,0 +1,221 @@
+//! The date side of routing (scenario format v2, "Dates" and "Inbound supply"): which parcel
+//! service and carrier a shipment gets and when it arrives, and the shipping cost the exact
+//! search charges a candidate under a delivery deadline.
+//!
+//! Without a deadline a shipment's cost is the cheapest rate over its allowed services, which
+//! never falls as weight is added. Under a deadline a rate whose carrier would be late is not
+//! allowed, and since the carrier is chosen by price, a heavier parcel may switch to a carrier
+//! that is on time: the cost may then fall with weight. The search needs costs that only grow,
+//! so it charges the *envelope* `min over k ≥ kg of cost(k)` (a lower bound of the final cost)
+//! while it branches, and the exact cost at the leaves.
+
+use super::candidates::Candidate;
+use crate::model::dates::delivery_day;
+use crate::model::{Day, Service};
+use crate::snapshot::{RateOption, RateTable, Snapshot};
+
+/// No inbound floor: the shipment is handled on its node's handling day.
+pub const NO_FLOOR: Day = Day::MIN;
+
+/// Prices this close are a tie between services.
+const PRICE_TIE: f64 = 1e-9;
+
+/// The rate a shipment gets: its service, carrier, price and delivery day (when dated).
+#[derive(Clone, Copy, Debug)]
+pub struct Quote {
+    pub service: Service,
+    pub option: RateOption,
+    pub price: f64,
+    pub delivery: Option<Day>,
+}
+
+/// The cheapest allowed rate for a parcel of `kg` in `band` over `services`: per service the
+/// spec's carrier (cheapest, then earliest delivery, then first row), and across services the
+/// cheapest, then the earliest delivery, then the first service. With a `deadline`, a service
+/// whose carrier delivers after it is not allowed.
+pub fn quote(
+    rates: &RateTable,
+    services: &[Service],
+    band: usize,
+    kg: u32,
+    dispatch: Option<Day>,
+    deadline: Option<Day>,
+) -> Option<Quote> {
+    let mut best: Option<Quote> = None;
+    for &service in services {
+        let q = match dispatch {
+            Some(day) => rates
+                .quote_dated(service, band, kg, day)
+                .map(|(option, price, d)| (option, price, Some(d))),
+            None => rates
+                .quote(service, band, kg)
+                .map(|(option, price)| (option, price, None)),
+        };
+        let Some((option, price, delivery)) = q else {
+            continue;
+        };
+        if let (Some(limit), Some(d)) = (deadline, delivery)
+            && d > limit
+        {
+            continue;
+        }
+        let better = best.is_none_or(|b| {
+            price < b.price - PRICE_TIE
+                || ((price - b.price).abs() <= PRICE_TIE && delivery < b.delivery)
+        });
+        if better {
+            best = Some(Quote {
+                service,
+                option,
+                price,
+                delivery,
+            });
+        }
+    }
+    best
+}
+
+/// The dispatch day of a shipment from a candidate whose units are handled no earlier than
+/// `floor` (an inbound row's day, or [`NO_FLOOR`]); `None` for an undated order or a node whose
+/// calendar never opens.
+pub fn dispatch_of(snapshot: &Snapshot, candidate: &Candidate, floor: Day) -> Option<Day> {
+    let base = candidate.dispatch?;
+    if floor <= candidate.handling {
+        return Some(base);
+    }
+    snapshot.clock(candidate.node).dispatch_day(floor)
+}
+
+/// What the search charges for shipping from its candidates, for one order and one deadline.
+#[derive(Clone, Copy)]
+pub struct Shipper<'a> {
+    pub snapshot: &'a Snapshot,
+    pub services: &'static [Service],
+    pub deadline: Option<Day>,
+    /// Billable kg of the whole order: no shipment of it is heavier.
+    pub kmax: u32,
+}
+
+impl Shipper<'_> {
+    /// Whether costs may fall with weight, so the leaves must price exactly.
+    #[inline]
+    pub fn needs_exact_leaves(&self) -> bool {
+        self.deadline.is_some()
+    }
+
+    /// The rate of a shipment of `kg` from `c` with inbound floor `floor`, under the deadline.
+    #[inline]
+    pub fn quote(&self, c: &Candidate, kg: u32, floor: Day) -> Option<Quote> {
+        let rates = self.snapshot.rates();
+        if self.deadline.is_none() && floor == NO_FLOOR {
+            return quote(rates, self.services, c.band, kg, c.dispatch, None);
+        }
+        let dispatch = dispatch_of(self.snapshot, c, floor);
+        if self.deadline.is_some() && dispatch.is_none() {
+            return None;
+        }
+        quote(rates, self.services, c.band, kg, dispatch, self.deadline)
+    }
+
+    /// The exact shipping cost (infinite where no allowed rate exists).
+    #[inline]
+    pub fn exact(&self, c: &Candidate, kg: u32, floor: Day) -> f64 {
+        if self.deadline.is_none() {
+            return self.undated(c, kg);
+        }
+        self.quote(c, kg, floor).map_or(f64::INFINITY, |q| q.price)
+    }
+
+    /// The cost the search charges while it branches: never above the exact cost of this
+    /// shipment at `kg` or at any heavier weight.
+    #[inline]
+    pub fn bound(&self, c: &Candidate, kg: u32, floor: Day) -> f64 {
+        if self.deadline.is_none() {
+            return self.undated(c, kg);
+        }
+        let dispatch = dispatch_of(self.snapshot, c, floor);
+        let here = self.exact(c, kg, floor);
+        match dispatch {
+            Some(day) if self.mixed(c.band, day) => self.envelope(c, kg, floor, day, here),
+            _ => here,
+        }
+    }
+
+    /// Without a deadline dates do not change the price: the cheapest rate over the services.
+    #[inline]
+    fn undated(&self, c: &Candidate, kg: u32) -> f64 {
+        let rates = self.snapshot.rates();
+        let mut best = f64::INFINITY;
+        for &s in self.services {
+            if let Some((_, p)) = rates.quote(s, c.band, kg) {
+                best = best.min(p);
+            }
+        }
+        best
+    }
+
+    /// Whether some service has carriers on both sides of the deadline (then the chosen
+    /// carrier, and so whether the service is allowed, depends on the weight).
+    fn mixed(&self, band: usize, dispatch: Day) -> bool {
+        let Some(limit) = self.deadline else {
+            return false;
+        };
+        self.services.iter().any(|&s| {
+            let opts = self.snapshot.rates().options(s, band);
+            let on_time =
+                |o: &RateOption| delivery_day(dispatch, o.transit_days, o.weekend) <= limit;
+            opts.iter().any(on_time) && !opts.iter().all(on_time)
+        })
+    }
+
+    /// `min over kg ≤ k ≤ kmax` of the exact cost; stops once no allowed rate can be cheaper.
+    fn envelope(&self, c: &Candidate, kg: u32, floor: Day, dispatch: Day, here: f64) -> f64 {
+        let Some(limit) = self.deadline else {
+            return here;
+        };
+        let rates = self.snapshot.rates();
+        let mut best = here;
+        for k in kg.saturating_add(1)..=self.kmax {
+            // The cheapest any on-time rate could be at k (grows with k).
+            let floor_price = self
+                .services
+                .iter()
+                .flat_map(|&s| rates.options(s, c.band))
+                .filter(|o| delivery_day(dispatch, o.transit_days, o.weekend) <= limit)
+                .map(|o| o.base + o.per_kg * f64::from(k))
+                .fold(f64::INFINITY, f64::min);
+            if floor_price >= best {
+                break;
+            }
+            best = best.min(self.exact(c, k, floor));
+        }
+        best
+    }
+}
+
+/// Every delivery day a shipment of the order could get from `candidates` (at their handling
+/// day or any of `floors`), sorted, without duplicates: the deadlines worth trying when
+/// lateness is priced.
+pub fn possible_deliveries(
+    snapshot: &Snapshot,
+    services: &[Service],
+    candidates: &[Candidate],
+    floors: &[Day],
+) -> Vec<Day> {
+    let mut days = Vec::new();
+    for c in candidates {
+        let dispatches = std::iter::once(NO_FLOOR)
+            .chain(floors.iter().copied())
+            .filter_map(|f| dispatch_of(snapshot, c, f));
+        for dispatch in dispatches {
+            for &s in services {
+                for o in snapshot.rates().options(s, c.band) {
+                    days.push(delivery_day(dispatch, o.transit_days, o.weekend));
+                }
+            }
+        }
+    }
+    days.sort_unstable();
+    days.dedup();
+    days
+}
