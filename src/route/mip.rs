@@ -17,10 +17,12 @@ use std::time::Duration;
 use good_lp::solvers::highs::highs;
 use good_lp::{Expression, ProblemVariables, SolverModel, Variable, constraint, variable};
 
-use super::cost::Plan;
+use super::candidates::{Tier, stock_and_tiers};
+use super::cost::{Plan, Terms, billable_kg};
+use super::promise::NO_FLOOR;
 use super::{Availability, RouteError, ats_at, capacity_left};
 use crate::model::geo::distance_km;
-use crate::model::{Destination, NodeId, NodeKind, Order, SkuId};
+use crate::model::{Day, Destination, NodeId, NodeKind, Order, Service, SkuId};
 use crate::snapshot::Snapshot;
 
 /// Why the MIP gave no answer.
@@ -63,6 +65,22 @@ struct Arc {
     column: usize,
 }
 
+/// A dated shipment's choice of service, billable kg and handling floor (one binary column).
+struct Choice {
+    order: usize,
+    node: NodeId,
+    service: Service,
+    floor: Day,
+    column: usize,
+}
+
+/// Units of an order line taken from one inbound tier of a node (an integer column).
+struct InboundArc {
+    order: usize,
+    node: NodeId,
+    column: usize,
+}
+
 /// Orders sharing stock and capacity, as one MIP.
 pub struct JointMip<'a, A: Availability> {
     snapshot: &'a Snapshot,
@@ -73,6 +91,8 @@ pub struct JointMip<'a, A: Availability> {
     constant: f64,
     constraints: Vec<good_lp::Constraint>,
     arcs: Vec<Arc>,
+    choices: Vec<Choice>,
+    inbound: Vec<InboundArc>,
     /// What the orders take of each inventory entry.
     stock: HashMap<usize, Expression>,
     /// What the orders pick at each node on each day.
@@ -91,6 +111,8 @@ impl<'a, A: Availability> JointMip<'a, A> {
             constant: 0.0,
             constraints: Vec::new(),
             arcs: Vec::new(),
+            choices: Vec::new(),
+            inbound: Vec::new(),
             stock: HashMap::new(),
             picks: HashMap::new(),
             orders: 0,
@@ -117,10 +139,21 @@ impl<'a, A: Availability> JointMip<'a, A> {
             order.lines.iter().map(|_| Expression::from(0.0)).collect();
         let total_units: u32 = order.lines.iter().map(|l| l.qty).sum();
         let pickup = matches!(order.destination, Destination::Pickup(_));
+        let dated = order.created.is_some() && (snapshot.network_dated() || order.uses_dates());
+        // Priced lateness: the order's days late, at least each chosen shipment's.
+        let late = match (dated, order.deliver_by, policy.late_penalty_per_day) {
+            (true, Some(_), Some(penalty)) => {
+                let l = self.vars.add(variable().min(0));
+                self.objective += penalty * l;
+                Some(l)
+            }
+            _ => None,
+        };
 
         for (n, node) in snapshot.nodes().iter().enumerate() {
             let node_id = NodeId(n as u32);
             // Which parcel options (base, per_kg) this node has to the destination, if it may ship.
+            let mut band_of_node = None;
             let options: Vec<(f64, f64)> = match order.destination {
                 Destination::Pickup(p) => {
                     if p != node_id || !node.enabled || !node.pickup {
@@ -144,10 +177,12 @@ impl<'a, A: Availability> JointMip<'a, A> {
                     else {
                         continue;
                     };
-                    let opts: Vec<(f64, f64)> = snapshot
-                        .rates()
-                        .options(order.service, band)
+                    band_of_node = Some(band);
+                    let opts: Vec<(f64, f64)> = order
+                        .service
+                        .shipment_services()
                         .iter()
+                        .flat_map(|&s| snapshot.rates().options(s, band))
                         .map(|o| (o.base, o.per_kg))
                         .collect();
                     if opts.is_empty() {
@@ -163,6 +198,8 @@ impl<'a, A: Availability> JointMip<'a, A> {
             let mut units = Expression::from(0.0);
             let mut weight = Expression::from(0.0);
             let mut any = false;
+            // Inbound tiers used by this node's lines: (day, units, column variable).
+            let mut pending: Vec<(Day, u32, Variable)> = Vec::new();
             for (li, line) in order.lines.iter().enumerate() {
                 let sku = snapshot.sku(line.sku);
                 if sku.oversize && node.kind == NodeKind::Store && !pickup {
@@ -183,6 +220,9 @@ impl<'a, A: Availability> JointMip<'a, A> {
                 });
                 if let Some(e) = snapshot.inventory().entry(node_id, line.sku) {
                     *self.stock.entry(e).or_insert_with(|| Expression::from(0.0)) += x;
+                    if dated {
+                        self.split_inbound(oi, node_id, e, x, &mut pending);
+                    }
                 }
                 units += x;
                 weight += sku.weight_kg * x;
@@ -203,7 +243,18 @@ impl<'a, A: Availability> JointMip<'a, A> {
             self.constraints
                 .push(constraint!(units.clone() <= f64::from(capacity) * y));
             self.objective += node.cost_per_shipment * y + node.cost_per_unit * units.clone();
-            if !options.is_empty() {
+            if dated {
+                let shipment = DatedShipment {
+                    order,
+                    order_index: oi,
+                    node: node_id,
+                    band: band_of_node,
+                    open: y,
+                    weight,
+                    late,
+                };
+                self.dated_choices(shipment, &pending);
+            } else if !options.is_empty() {
                 // Rate shopping: exactly one carrier per open shipment, billed on integer kg ≥ 1.
                 let big = (f64::from(total_units)
                     * order
@@ -245,6 +296,116 @@ impl<'a, A: Availability> JointMip<'a, A> {
             self.constant += policy.backorder_penalty * f64::from(line.qty);
             self.objective -= policy.backorder_penalty * a.clone();
             self.constraints.push(constraint!(a <= f64::from(line.qty)));
+        }
+    }
+
+    /// Splits an allocation `x` of entry `e` at `node` into on-hand units and units of each
+    /// inbound tier (pushed onto `pending` to be tied to the shipment's handling floor).
+    fn split_inbound(
+        &mut self,
+        order: usize,
+        node: NodeId,
+        e: usize,
+        x: Variable,
+        pending: &mut Vec<(Day, u32, Variable)>,
+    ) {
+        let mut tiers: Vec<Tier> = Vec::new();
+        let stock = stock_and_tiers(
+            self.snapshot.inventory(),
+            e,
+            self.avail.reserved(e),
+            &mut tiers,
+        );
+        if tiers.is_empty() {
+            return;
+        }
+        let mut from_tiers = Expression::from(0.0);
+        let mut prev = stock;
+        for t in tiers {
+            let q = t.upto - prev;
+            prev = t.upto;
+            let column = self.vars.len();
+            let xt = self.vars.add(variable().integer().min(0).max(q));
+            self.inbound.push(InboundArc {
+                order,
+                node,
+                column,
+            });
+            from_tiers += xt;
+            pending.push((t.day, q, xt));
+        }
+        self.constraints
+            .push(constraint!(x - from_tiers <= f64::from(stock)));
+    }
+
+    /// A dated shipment's choices: one binary per (service, billable kg, handling floor) the
+    /// spec allows, each with the spec's carrier price and delivery (or ready) day; exactly one
+    /// when the shipment is open, its kg the shipment's billable weight, its floor at least the
+    /// day of every inbound tier used, and each day late bounding the order's lateness.
+    fn dated_choices(&mut self, s: DatedShipment<'_>, pending: &[(Day, u32, Variable)]) {
+        let snapshot = self.snapshot;
+        let clock = snapshot.clock(s.node);
+        let handling = clock.handling_day(s.order.created.unwrap_or_default());
+        let by = s.order.deliver_by;
+        let hard = snapshot.policy().late_penalty_per_day.is_none();
+        let mut floors: Vec<Day> = pending.iter().map(|p| p.0).collect();
+        floors.push(NO_FLOOR);
+        floors.sort_unstable();
+        floors.dedup();
+        let kmax = billable_kg(
+            s.order
+                .lines
+                .iter()
+                .map(|l| snapshot.sku(l.sku).weight_kg * f64::from(l.qty))
+                .sum(),
+        );
+        let (mut count, mut billed) = (Expression::from(0.0), Expression::from(0.0));
+        let mut by_floor: Vec<(Day, Variable)> = Vec::new();
+        for &floor in &floors {
+            let Some(dispatch) = clock.dispatch_day(handling.max(floor)) else {
+                continue;
+            };
+            for (service, kg, price, arrives) in offers(snapshot, s.order, s.band, dispatch, kmax) {
+                if hard && by.is_some_and(|b| arrives > b) {
+                    continue;
+                }
+                let column = self.vars.len();
+                let v = self.vars.add(variable().binary());
+                self.choices.push(Choice {
+                    order: s.order_index,
+                    node: s.node,
+                    service,
+                    floor,
+                    column,
+                });
+                self.objective += price * v;
+                count += v;
+                billed += f64::from(kg) * v;
+                by_floor.push((floor, v));
+                if let (Some(l), Some(b)) = (s.late, by)
+                    && arrives > b
+                {
+                    self.constraints
+                        .push(constraint!(l >= f64::from((arrives - b) as u32) * v));
+                }
+            }
+        }
+        self.constraints.push(constraint!(count == s.open));
+        if s.band.is_some() {
+            let w = s.weight;
+            self.constraints
+                .push(constraint!(billed.clone() >= w.clone() - 1e-9));
+            self.constraints
+                .push(constraint!(billed - (1.0 - 1e-6) * s.open <= w));
+        }
+        for &(day, q, xt) in pending {
+            let allowed: Expression = by_floor
+                .iter()
+                .filter(|(f, _)| *f >= day)
+                .map(|(_, v)| *v)
+                .sum();
+            self.constraints
+                .push(constraint!(xt <= f64::from(q) * allowed));
         }
     }
 
@@ -333,6 +494,7 @@ impl<'a, A: Availability> JointMip<'a, A> {
                 None => shipments.push((arc.node, vec![(arc.sku, q as u32)])),
             }
         }
+        read_terms(&mut plans, &self.choices, &self.inbound, values);
         Ok(JointAnswer {
             plans,
             objective,
@@ -356,4 +518,70 @@ pub fn solve_order(
         plan: answer.plans.into_iter().next().unwrap_or_default(),
         objective: answer.objective,
     })
+}
+
+/// One node's shipment of a dated order, as the MIP sees it.
+struct DatedShipment<'o> {
+    order: &'o Order,
+    order_index: usize,
+    node: NodeId,
+    /// The zone band to the address; `None` for a pickup.
+    band: Option<usize>,
+    /// The shipment's open binary.
+    open: Variable,
+    weight: Expression,
+    late: Option<Variable>,
+}
+
+/// What a shipment dispatched on `dispatch` may be: (service, billable kg, price, arrival day)
+/// for every allowed service and kg, with the spec's carrier (cheapest, then earliest, then
+/// first row); a pickup is ready on its dispatch day at no shipping price.
+fn offers(
+    snapshot: &Snapshot,
+    order: &Order,
+    band: Option<usize>,
+    dispatch: Day,
+    kmax: u32,
+) -> Vec<(Service, u32, f64, Day)> {
+    let Some(band) = band else {
+        return vec![(Service::Pickup, 0, 0.0, dispatch)];
+    };
+    let mut out = Vec::new();
+    for &service in order.service.shipment_services() {
+        for kg in 1..=kmax {
+            if let Some((_, price, day)) = snapshot.rates().quote_dated(service, band, kg, dispatch)
+            {
+                out.push((service, kg, price, day));
+            }
+        }
+    }
+    out
+}
+
+/// The service, floor and inbound units of each dated shipment, from the chosen columns.
+fn read_terms(plans: &mut [Plan], choices: &[Choice], inbound: &[InboundArc], values: &[f64]) {
+    for c in choices.iter().filter(|c| values[c.column] > 0.5) {
+        let plan = &mut plans[c.order];
+        let Some(i) = plan.shipments.iter().position(|(n, _)| *n == c.node) else {
+            continue;
+        };
+        if plan.terms.len() < plan.shipments.len() {
+            let filler = Terms {
+                service: c.service,
+                floor: NO_FLOOR,
+                inbound_units: 0,
+            };
+            plan.terms.resize(plan.shipments.len(), filler);
+        }
+        let units: f64 = inbound
+            .iter()
+            .filter(|a| a.order == c.order && a.node == c.node)
+            .map(|a| values[a.column].round())
+            .sum();
+        plan.terms[i] = Terms {
+            service: c.service,
+            floor: c.floor,
+            inbound_units: units as u32,
+        };
+    }
 }

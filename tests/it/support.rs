@@ -212,3 +212,147 @@ pub fn random_scenario_with(
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
+
+/// A random scenario that uses every date feature (scenario format v2): node time zones,
+/// cut-offs, processing days and calendars, carriers with weekend delivery and different
+/// transit days for one service, inbound supply, `deliver_by` (hard or priced) and `auto`.
+pub fn random_dated_scenario(seed: u64, orders: usize) -> Scenario {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let node_count = rng.random_range(3..=6);
+    let sku_count = rng.random_range(2..=4);
+    let zones_of = [
+        "America/New_York",
+        "America/Chicago",
+        "America/Los_Angeles",
+        "UTC",
+    ];
+    let mut nodes = String::from(
+        "node_id,kind,lat,lon,ships,pickup,capacity_units,cost_per_shipment,cost_per_unit,enabled,timezone,cutoff,processing_days,calendar\n",
+    );
+    for n in 0..node_count {
+        let kind = ["dc", "store", "dropship"][rng.random_range(0..3)];
+        let cap = if rng.random_bool(0.3) {
+            rng.random_range(1..8).to_string()
+        } else {
+            String::new()
+        };
+        let cutoff = if rng.random_bool(0.8) {
+            format!("{:02}:00", rng.random_range(10..19))
+        } else {
+            String::new()
+        };
+        let calendar = ["", "weekdays", "six"][rng.random_range(0..3)];
+        nodes.push_str(&format!(
+            "N{n},{kind},{:.4},{:.4},1,{},{cap},{:.2},{:.2},1,{},{cutoff},{},{calendar}\n",
+            rng.random_range(30.0..45.0),
+            rng.random_range(-120.0..-75.0),
+            u8::from(kind == "store"),
+            rng.random_range(0.0..6.0),
+            rng.random_range(0.0..1.5),
+            zones_of[rng.random_range(0..4)],
+            rng.random_range(0..=2),
+        ));
+    }
+    let calendars = "[weekdays]\nopen = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\"]\nclosed = [\"2026-03-04\"]\n\n[six]\nopen = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\"]\n";
+    let mut skus = String::from("sku,weight_kg\n");
+    for k in 0..sku_count {
+        skus.push_str(&format!("K{k},{:.2}\n", rng.random_range(0.2..4.0)));
+    }
+    let mut inventory = String::from("node_id,sku,on_hand,safety_stock\n");
+    let mut inbound = String::from("node_id,sku,qty,available_date\n");
+    for n in 0..node_count {
+        for k in 0..sku_count {
+            if rng.random_bool(0.6) {
+                inventory.push_str(&format!("N{n},K{k},{},0\n", rng.random_range(0..5)));
+            }
+            if rng.random_bool(0.3) {
+                inbound.push_str(&format!(
+                    "N{n},K{k},{},2026-03-0{}\n",
+                    rng.random_range(1..4),
+                    rng.random_range(2..=9)
+                ));
+            }
+        }
+    }
+    let zones = "zone,max_km\n1,300\n2,800\n3,1600\n4,2600\n5,\n";
+    let mut rates = String::from("carrier,service,zone,base,per_kg,transit_days,weekend\n");
+    for z in 1..=5u32 {
+        for (carrier, svc, days) in [
+            ("A", "ground", z.min(4)),
+            ("B", "ground", z.min(4) + 1),
+            ("A", "two_day", 2),
+            ("A", "next_day", 1),
+            ("B", "next_day", 1),
+        ] {
+            if rng.random_bool(0.85) {
+                rates.push_str(&format!(
+                    "{carrier},{svc},{z},{:.2},{:.2},{days},{}\n",
+                    rng.random_range(3.0..15.0),
+                    rng.random_range(0.1..2.0),
+                    u8::from(rng.random_bool(0.3))
+                ));
+            }
+        }
+    }
+    let mut policy = format!(
+        "split_penalty = {:.2}\nbackorder_penalty = {:.2}\nmax_shipments = {}\nallocate_inbound = {}\n",
+        rng.random_range(0.0..10.0),
+        rng.random_range(40.0..150.0),
+        rng.random_range(1..=3),
+        rng.random_bool(0.7)
+    );
+    if rng.random_bool(0.6) {
+        policy.push_str(&format!(
+            "late_penalty_per_day = {:.2}\n",
+            rng.random_range(1.0..30.0)
+        ));
+    }
+    let mut order_rows =
+        String::from("order_id,created_at,lat,lon,service,pickup_node,sku,qty,deliver_by\n");
+    for o in 0..orders {
+        let created = format!(
+            "2026-03-0{}T{:02}:{:02}:00Z",
+            rng.random_range(1..=3),
+            rng.random_range(0..24),
+            o % 60
+        );
+        let svc =
+            ["ground", "auto", "auto", "next_day", "two_day", "pickup"][rng.random_range(0..6)];
+        let (lat, lon, pickup) = if svc == "pickup" {
+            (
+                String::new(),
+                String::new(),
+                format!("N{}", rng.random_range(0..node_count)),
+            )
+        } else {
+            (
+                format!("{:.4}", rng.random_range(30.0..45.0)),
+                format!("{:.4}", rng.random_range(-120.0..-75.0)),
+                String::new(),
+            )
+        };
+        let by = if rng.random_bool(0.6) {
+            format!("2026-03-0{}", rng.random_range(3..=8))
+        } else {
+            String::new()
+        };
+        for _ in 0..rng.random_range(1..=3) {
+            order_rows.push_str(&format!(
+                "o{o},{created},{lat},{lon},{svc},{pickup},K{},{},{by}\n",
+                rng.random_range(0..sku_count),
+                rng.random_range(1..=3)
+            ));
+        }
+    }
+    Scenario::new(&[
+        ("nodes.csv", &nodes),
+        ("calendars.toml", calendars),
+        ("skus.csv", &skus),
+        ("inventory.csv", &inventory),
+        ("inbound.csv", &inbound),
+        ("zones.csv", zones),
+        ("rates.csv", &rates),
+        ("policy.toml", &policy),
+        ("orders.csv", &order_rows),
+    ])
+}
