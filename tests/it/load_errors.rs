@@ -175,3 +175,71 @@ fn optional_columns_and_defaults() {
     assert!(!dc.pickup);
     assert_eq!(snap.policy(), &fulfil::model::Policy::default());
 }
+
+#[test]
+fn date_fields_are_checked_where_they_are() {
+    let nodes = |tz: &str, cutoff: &str, calendar: &str| {
+        format!(
+            "node_id,kind,lat,lon,timezone,cutoff,calendar\nDC-A,dc,0,0,{tz},{cutoff},{calendar}\n"
+        )
+    };
+    let m = network_error(&[("nodes.csv", &nodes("Mars/Olympus", "", ""))]);
+    assert_names(&m, &["nodes.csv:2", "column `timezone`", "`Mars/Olympus`"]);
+    let m = network_error(&[("nodes.csv", &nodes("UTC", "25:00", ""))]);
+    assert_names(&m, &["nodes.csv:2", "column `cutoff`", "`25:00`"]);
+    let m = network_error(&[("nodes.csv", &nodes("UTC", "", "shop"))]);
+    assert_names(
+        &m,
+        &[
+            "nodes.csv:2",
+            "column `calendar`",
+            "`shop`",
+            "calendars.toml",
+        ],
+    );
+    let m = network_error(&[
+        ("nodes.csv", &nodes("UTC", "", "shop")),
+        ("calendars.toml", "[shop]\nopen = [\"mon\", \"funday\"]\n"),
+    ]);
+    assert_names(&m, &["calendars.toml:2", "shop.open", "`funday`"]);
+    let m = network_error(&[
+        ("nodes.csv", &nodes("UTC", "", "shop")),
+        (
+            "calendars.toml",
+            "[shop]\nclosed = [\n  \"2026-12-25\",\n  \"2026-13-01\",\n]\n",
+        ),
+    ]);
+    assert_names(&m, &["calendars.toml:4", "shop.closed", "`2026-13-01`"]);
+    let m = network_error(&[(
+        "inbound.csv",
+        "node_id,sku,qty,available_date\nDC-A,P,2,2026-12-21\nDC-A,P,2,21/12/2026\n",
+    )]);
+    assert_names(
+        &m,
+        &["inbound.csv:3", "column `available_date`", "`21/12/2026`"],
+    );
+    let m = network_error(&[(
+        "rates.csv",
+        "carrier,service,zone,base,per_kg,transit_days,weekend\nX,ground,1,1,1,1,sometimes\n",
+    )]);
+    assert_names(&m, &["rates.csv:2", "column `weekend`", "`sometimes`"]);
+    let m = network_error(&[("policy.toml", "late_penalty_per_day = -1\n")]);
+    assert_names(&m, &["policy.toml:1", "late_penalty_per_day"]);
+}
+
+#[test]
+fn an_order_using_dates_needs_created_at() {
+    let header = "order_id,created_at,lat,lon,service,pickup_node,sku,qty,deliver_by\n";
+    let m = orders_error(&format!("{header}o1,,0,1,ground,,P,1,2026-12-20\n"));
+    assert_names(&m, &["orders.csv:2", "column `deliver_by`", "created_at"]);
+    let m = orders_error(&format!("{header}o1,,0,1,auto,,P,1,\n"));
+    assert_names(&m, &["orders.csv:2", "column `service`", "created_at"]);
+    let m = orders_error(&format!(
+        "{header}o1,2026-12-18T10:00:00Z,0,1,ground,,P,1,2026-12-32\n"
+    ));
+    assert_names(&m, &["orders.csv:2", "column `deliver_by`", "`2026-12-32`"]);
+    let m = orders_error(&format!(
+        "{header}o1,2026-12-18T10:00:00Z,0,1,ground,,P,1,2026-12-20\no1,2026-12-18T10:00:00Z,0,1,ground,,P,1,2026-12-21\n"
+    ));
+    assert_names(&m, &["orders.csv:3", "column `deliver_by`", "disagrees"]);
+}

@@ -4,6 +4,7 @@ mod batch;
 mod cli;
 mod conformance;
 mod crash;
+mod dates;
 mod differential;
 mod hand_worked;
 mod journal;
