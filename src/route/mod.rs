@@ -163,7 +163,10 @@ impl Router {
                     found: true,
                     ..Default::default()
                 },
-                deadline: None,
+                // Services on time under a hard deliver_by where the baseline's nodes allow.
+                deadline: order
+                    .deliver_by
+                    .filter(|_| snapshot.policy().late_penalty_per_day.is_none()),
             },
         };
         let plan = self.plan_from(order, &searched, snapshot);

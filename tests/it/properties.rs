@@ -12,6 +12,11 @@ use proptest::prelude::*;
 use super::support::random_scenario;
 
 fn check_run(snapshot: &Snapshot, orders: &[Order], decisions: &[Decision]) {
+    check_run_as(snapshot, orders, decisions, true)
+}
+
+/// As [`check_run`]; `exact_dates`: a hard `deliver_by` is never missed (the optimal policy).
+fn check_run_as(snapshot: &Snapshot, orders: &[Order], decisions: &[Decision], exact_dates: bool) {
     let policy = snapshot.policy();
     let mut taken: HashMap<(String, String), u64> = HashMap::new();
     let mut picked: HashMap<(String, Option<i32>), u64> = HashMap::new();
@@ -39,7 +44,9 @@ fn check_run(snapshot: &Snapshot, orders: &[Order], decisions: &[Decision]) {
         }
         // Costs: the total is the sum of the parts, the parts the sums over shipments.
         let c = &d.cost;
-        assert!((c.total - (c.shipping + c.handling + c.split + c.backorder)).abs() < 1e-9);
+        let late = c.late.unwrap_or(0.0);
+        assert!((c.total - (c.shipping + c.handling + c.split + c.backorder + late)).abs() < 1e-9);
+        check_dates(snapshot, order, d, exact_dates);
         let ship: f64 = d.shipments.iter().map(|s| s.shipping_cost).sum();
         let hand: f64 = d.shipments.iter().map(|s| s.handling_cost).sum();
         assert!((c.shipping - ship).abs() < 1e-9);
@@ -71,11 +78,11 @@ fn check_run(snapshot: &Snapshot, orders: &[Order], decisions: &[Decision]) {
             .inventory()
             .entry(n, k)
             .expect("allocated where stock exists");
-        let stock = snapshot.inventory().stock(entry);
+        // (Sellable counts inbound supply when it is allocated.)
+        let sellable = snapshot.inventory().sellable(entry);
         assert!(
-            *units <= u64::from(stock.sellable()),
-            "{node}/{sku}: {units} taken of {} sellable",
-            stock.sellable()
+            *units <= u64::from(sellable),
+            "{node}/{sku}: {units} taken of {sellable} sellable"
         );
     }
     // Never over capacity on any day.
@@ -87,8 +94,79 @@ fn check_run(snapshot: &Snapshot, orders: &[Order], decisions: &[Decision]) {
     }
 }
 
+/// Dates hold together: the promise is the latest arrival, lateness is counted against
+/// `deliver_by` and priced by the policy (never late under a hard `deliver_by`), deliveries come
+/// no earlier than dispatch, and inbound units are part of their shipment.
+fn check_dates(snapshot: &Snapshot, order: &Order, d: &Decision, exact: bool) {
+    let arrivals: Vec<&str> = d.shipments.iter().filter_map(|s| s.arrives()).collect();
+    let promise = arrivals.iter().max().map(|s| (*s).to_owned());
+    if d.promise_date.is_some() {
+        assert_eq!(
+            d.promise_date.clone().flatten(),
+            promise,
+            "order {}",
+            order.id
+        );
+    }
+    for s in &d.shipments {
+        let units: u32 = s.lines.iter().map(|l| l.qty).sum();
+        assert!(s.inbound_units <= units, "order {}", order.id);
+        if let (Some(Some(dispatch)), Some(Some(delivery))) = (&s.dispatch_date, &s.delivery_date) {
+            assert!(
+                dispatch <= delivery,
+                "order {}: {dispatch} > {delivery}",
+                order.id
+            );
+        }
+    }
+    let late_days = match (&promise, order.deliver_by) {
+        (Some(p), Some(by)) => {
+            let by = fulfil::model::dates::format_day(by);
+            let days = fulfil::model::dates::parse_day(p).expect("date")
+                - fulfil::model::dates::parse_day(&by).expect("date");
+            days.max(0) as u32
+        }
+        _ => 0,
+    };
+    if let Some(days) = d.late_days {
+        assert_eq!(days, late_days, "order {}", order.id);
+    }
+    match snapshot.policy().late_penalty_per_day {
+        Some(p) => {
+            let late = d.cost.late.unwrap_or(0.0);
+            assert!(
+                (late - p * f64::from(late_days)).abs() < 1e-9,
+                "order {}",
+                order.id
+            );
+        }
+        // The baseline keeps out nodes that cannot be on time, but may wait for inbound units
+        // past a hard deliver_by; it is priced without a lateness price then.
+        None => {
+            assert!(d.cost.late.unwrap_or(0.0) == 0.0, "order {}", order.id);
+            if exact {
+                assert_eq!(
+                    late_days, 0,
+                    "order {}: late under a hard deliver_by",
+                    order.id
+                );
+            }
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn dated_runs_never_oversell_and_costs_add_up(seed in 1_000u64..1_000_000, nearest in any::<bool>()) {
+        let s = super::support::random_dated_scenario(seed, 25);
+        let snapshot = load_snapshot(s.path()).expect("loads");
+        let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
+        let kind = if nearest { PolicyKind::Nearest } else { PolicyKind::Optimal };
+        let (decisions, _) = route_all(&snapshot, &orders, kind, |_| {}).expect("routes");
+        check_run_as(&snapshot, &orders, &decisions, !nearest);
+    }
 
     #[test]
     fn runs_never_oversell_and_costs_add_up(seed in 1_000u64..1_000_000, nearest in any::<bool>()) {
