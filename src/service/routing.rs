@@ -11,6 +11,7 @@ use super::pb;
 use super::state::{Shared, observe};
 use crate::live::Live;
 use crate::model::Order;
+use crate::model::dates::format_day;
 use crate::route::{Basket, Outcome, explain, fulfilment_options};
 
 pub struct RoutingService {
@@ -253,32 +254,44 @@ fn options(
     let options = found
         .services
         .into_iter()
-        .map(|(service, r)| pb::ServiceOption {
+        .map(|(service, p)| pb::ServiceOption {
             service: service.as_str().to_owned(),
-            delivery_days: r
+            delivery_days: p
+                .routed
                 .decision
                 .shipments
                 .iter()
                 .filter_map(|s| s.transit_days)
                 .max()
                 .unwrap_or(0),
-            complete: r.decision.backordered.is_empty(),
-            decision: Some(decision_pb(&r.decision, r.exact)),
+            complete: p.routed.decision.backordered.is_empty(),
+            delivery_date: p.date.map(format_day),
+            order_within_seconds: p.order_within_seconds,
+            decision: Some(decision_pb(&p.routed.decision, p.routed.exact)),
         })
         .collect();
     let pickup_stores = found
         .pickup
         .into_iter()
-        .map(|(node, km, r)| pb::PickupStore {
+        .map(|(node, km, p)| pb::PickupStore {
             node_id: snap.node(node).id.clone(),
             distance_km: km,
-            decision: Some(decision_pb(&r.decision, r.exact)),
+            ready_date: p.date.map(format_day),
+            order_within_seconds: p.order_within_seconds,
+            decision: Some(decision_pb(&p.routed.decision, p.routed.exact)),
         })
         .collect();
+    let earliest = found.earliest.map(|p| pb::EarliestOption {
+        delivery_date: p.date.map(format_day).unwrap_or_default(),
+        cost: p.routed.decision.cost.total,
+        order_within_seconds: p.order_within_seconds,
+        decision: Some(decision_pb(&p.routed.decision, p.routed.exact)),
+    });
     Ok(pb::FulfilmentOptionsResponse {
         snapshot_version: snap.version(),
         options,
         pickup_stores,
+        earliest,
     })
 }
 

@@ -256,3 +256,61 @@ fn an_explanation_says_when_a_node_lost_on_its_date() {
         "delivers 2026-12-18 at the earliest, after deliver_by 2026-12-16"
     );
 }
+
+#[test]
+fn the_checkout_promise_gives_each_service_its_day_the_earliest_day_and_how_long_it_holds() {
+    use fulfil::route::{Basket, Ledger, fulfilment_options};
+    // NEAR (zone 1) takes three processing days and cuts off at 17:00 UTC; FAR (zone 2) ships
+    // the same day and has no cut-off. Ground: zone 1 5.5 in a day, zone 2 7 in two days; next
+    // day only in zone 2, 20.
+    let rates = "carrier,service,zone,base,per_kg,transit_days,weekend\n\
+Solo,ground,1,5,0.5,1,0\nSolo,ground,2,6,1,2,0\nSolo,next_day,2,20,0,1,0\n";
+    let s = Scenario::new(&[
+        (
+            "nodes.csv",
+            &format!("{NODES}NEAR,dc,0,1,1,0,0,0,UTC,17:00,3,\nFAR,dc,0,4,1,0,0,0,UTC,,0,\n"),
+        ),
+        ("rates.csv", rates),
+        ("inventory.csv", "node_id,sku,on_hand\nNEAR,P,5\nFAR,P,5\n"),
+    ]);
+    let snapshot = fulfil::scenario::load_snapshot(s.path()).expect("loads");
+    let monday_10 = chrono::DateTime::parse_from_rfc3339("2026-12-14T10:00:00Z")
+        .expect("time")
+        .timestamp();
+    let basket = Basket {
+        lat: 0.0,
+        lon: 0.0,
+        lines: vec![fulfil::model::OrderLine {
+            sku: snapshot.sku_id("P").expect("P"),
+            qty: 1,
+        }],
+        day: Some(monday_10.div_euclid(86_400) as i32),
+        created: Some(monday_10),
+    };
+    let o = fulfilment_options(&snapshot, &Ledger::new(&snapshot), &basket, 3).expect("options");
+    let day = |d: Option<i32>| d.map(fulfil::model::dates::format_day);
+    let ground = &o
+        .services
+        .iter()
+        .find(|(s, _)| s.as_str() == "ground")
+        .expect("ground")
+        .1;
+    // Ground: NEAR, dispatched Thursday after three processing days, delivered Friday; it holds
+    // until NEAR's 17:00 cut-off, seven hours away.
+    assert_eq!(shipped_from(&ground.routed.decision), ["NEAR"]);
+    assert_eq!(day(ground.date).as_deref(), Some("2026-12-18"));
+    assert_eq!(ground.order_within_seconds, Some(7 * 3600));
+    let next = &o
+        .services
+        .iter()
+        .find(|(s, _)| s.as_str() == "next_day")
+        .expect("next day")
+        .1;
+    // Next day from FAR: Tuesday; FAR has no cut-off, so it holds until midnight.
+    assert_eq!(day(next.date).as_deref(), Some("2026-12-15"));
+    assert_eq!(next.order_within_seconds, Some(14 * 3600));
+    // The earliest day any decision reaches is Tuesday, at next day's price.
+    let earliest = o.earliest.as_ref().expect("earliest");
+    assert_eq!(day(earliest.date).as_deref(), Some("2026-12-15"));
+    assert_cost(&earliest.routed.decision, 20.0);
+}
