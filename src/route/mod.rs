@@ -25,7 +25,7 @@ pub use cost::{Plan, Terms, billable_kg, price};
 pub use explain::{NodeExplanation, Outcome, explain};
 pub use ledger::{Availability, Ledger, Untouched, ats_at, capacity_left};
 pub use options::{Basket, Options, fulfilment_options};
-pub use run::{RunSummary, route_all};
+pub use run::{RunSummary, Timeliness, route_all};
 pub use speculate::route_in_sequence;
 
 use candidates::CandidateSet;

@@ -21,6 +21,104 @@ pub struct RunSummary {
     /// Orders whose search stopped at its budget (decision feasible, optimality not proven).
     pub inexact_orders: u64,
     pub elapsed: Duration,
+    /// Promise dates of the run (scenario format v2).
+    pub time: Timeliness,
+}
+
+/// How a run keeps time: on-time rate against `deliver_by`, promise days and lateness.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Timeliness {
+    /// Orders with a `deliver_by` and at least one shipment.
+    pub with_deliver_by: u64,
+    /// Of those, orders promised after their `deliver_by`.
+    pub late_orders: u64,
+    /// Days late over all orders.
+    pub late_days: u64,
+    /// Orders promised per promise days (promise date − the UTC date of `created_at`): index
+    /// = days.
+    pub promise_days: Vec<u64>,
+}
+
+impl Timeliness {
+    /// Counts one decided order.
+    pub fn add(&mut self, order: &Order, decision: &Decision) {
+        let promise = decision
+            .promise_date
+            .clone()
+            .flatten()
+            .and_then(|d| crate::model::dates::parse_day(&d));
+        let (Some(promise), Some(day)) = (promise, order.day) else {
+            return;
+        };
+        let days = (promise - day).max(0) as usize;
+        if self.promise_days.len() <= days {
+            self.promise_days.resize(days + 1, 0);
+        }
+        self.promise_days[days] += 1;
+        if order.deliver_by.is_some() {
+            self.with_deliver_by += 1;
+            let late = decision.late_days.unwrap_or(0);
+            if late > 0 {
+                self.late_orders += 1;
+                self.late_days += u64::from(late);
+            }
+        }
+    }
+
+    /// Adds another run's counts.
+    pub fn merge(&mut self, other: &Timeliness) {
+        self.with_deliver_by += other.with_deliver_by;
+        self.late_orders += other.late_orders;
+        self.late_days += other.late_days;
+        if self.promise_days.len() < other.promise_days.len() {
+            self.promise_days.resize(other.promise_days.len(), 0);
+        }
+        for (a, b) in self.promise_days.iter_mut().zip(&other.promise_days) {
+            *a += b;
+        }
+    }
+
+    /// Orders with a promise date.
+    pub fn promised(&self) -> u64 {
+        self.promise_days.iter().sum()
+    }
+
+    /// Share of orders with `deliver_by` promised on time (1 when there are none).
+    pub fn on_time_rate(&self) -> f64 {
+        if self.with_deliver_by == 0 {
+            return 1.0;
+        }
+        1.0 - self.late_orders as f64 / self.with_deliver_by as f64
+    }
+
+    /// Mean promise days.
+    pub fn mean_promise_days(&self) -> f64 {
+        let n = self.promised();
+        if n == 0 {
+            return 0.0;
+        }
+        let sum: u64 = self
+            .promise_days
+            .iter()
+            .enumerate()
+            .map(|(d, c)| d as u64 * c)
+            .sum();
+        sum as f64 / n as f64
+    }
+
+    /// The promise days within which `q` (0–1) of the promised orders arrive.
+    pub fn promise_days_quantile(&self, q: f64) -> u32 {
+        let n = self.promised();
+        let want = (q * n as f64).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (d, c) in self.promise_days.iter().enumerate() {
+            seen += c;
+            if seen >= want {
+                return d as u32;
+            }
+        }
+        0
+    }
 }
 
 impl RunSummary {
@@ -34,6 +132,7 @@ impl RunSummary {
             self.split_orders += 1;
         }
         self.cost.add(&decision.cost);
+        self.time.add(order, decision);
     }
 
     /// Orders decided per second of routing time.
@@ -48,9 +147,10 @@ impl fmt::Display for RunSummary {
         let n = self.orders.max(1) as f64;
         let c = &self.cost;
         writeln!(f, "orders            {}", self.orders)?;
+        let late = c.late.map(|l| format!(", late {l:.2}")).unwrap_or_default();
         writeln!(
             f,
-            "total cost        {:.2}  (shipping {:.2}, handling {:.2}, split {:.2}, backorder {:.2})",
+            "total cost        {:.2}  (shipping {:.2}, handling {:.2}, split {:.2}, backorder {:.2}{late})",
             c.total, c.shipping, c.handling, c.split, c.backorder
         )?;
         writeln!(
@@ -74,6 +174,26 @@ impl fmt::Display for RunSummary {
             "backordered units {} of {} ordered",
             self.units_backordered, self.units_ordered
         )?;
+        let t = &self.time;
+        if t.promised() > 0 {
+            writeln!(
+                f,
+                "promise days      mean {:.2}, p90 {}  ({} orders dated)",
+                t.mean_promise_days(),
+                t.promise_days_quantile(0.9),
+                t.promised()
+            )?;
+        }
+        if t.with_deliver_by > 0 {
+            writeln!(
+                f,
+                "on time           {:.2}% of {} orders with deliver_by  ({} late, {} days late)",
+                100.0 * t.on_time_rate(),
+                t.with_deliver_by,
+                t.late_orders,
+                t.late_days
+            )?;
+        }
         if self.inexact_orders > 0 {
             writeln!(
                 f,

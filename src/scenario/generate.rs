@@ -4,6 +4,12 @@
 //! proportion to city population; SKU popularity is Zipf-like and weights log-normal with a heavy
 //! tail; zones are USPS-like distance bands; two parcel carriers whose rate cards cross over with
 //! weight, and a same-day courier for the nearest zones. Everything follows from the seed.
+//!
+//! Dates (scenario format v2): every node works in its city's time zone with a cut-off (DCs
+//! 17:00, stores 15:00, vendors 12:00 with two processing days on weekdays), calendars shut on
+//! the US holidays, express carriers deliver on weekends, a share of orders carry `deliver_by`
+//! or let the router choose the service (`auto`), and DCs expect inbound supply. The date parts
+//! draw from their own random stream, so the rest of a scenario is what version 1 generated.
 
 use std::io::Write;
 use std::path::Path;
@@ -106,6 +112,7 @@ pub enum GenError {
 struct City {
     name: String,
     state: String,
+    timezone: String,
     lat: f64,
     lon: f64,
     population: f64,
@@ -119,6 +126,11 @@ fn cities() -> Vec<City> {
             Some(City {
                 name: r.get(1)?.to_owned(),
                 state: r.get(2)?.to_owned(),
+                timezone: r
+                    .get(6)
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or("UTC")
+                    .to_owned(),
                 lat: r.get(3)?.parse().ok()?,
                 lon: r.get(4)?.parse().ok()?,
                 population: r.get(5)?.parse().ok()?,
@@ -176,6 +188,7 @@ fn normal(rng: &mut ChaCha8Rng) -> f64 {
 struct GenNode {
     id: String,
     kind: &'static str,
+    timezone: String,
     lat: f64,
     lon: f64,
     capacity: Option<u32>,
@@ -202,11 +215,15 @@ pub fn generate(cfg: &GenConfig, dir: &Path) -> Result<GenSummary, GenError> {
     let stock = gen_inventory(cfg, &nodes, &skus, &mut rng);
     let demand = Demand::new(cfg, &cities, &nodes, &skus, &stock);
     let mut orders = Vec::with_capacity(cfg.orders * 2);
+    let mut dates_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ DATES_STREAM);
     for o in 0..cfg.orders {
-        demand.order(o, &mut rng, &mut orders);
+        demand.order(o, &mut rng, &mut dates_rng, &mut orders);
     }
+    let inbound = gen_inbound(cfg, &nodes, &stock, &mut dates_rng);
     let out = Output { dir };
     out.nodes(&nodes)?;
+    out.calendars()?;
+    out.inbound(&nodes, &skus, &inbound)?;
     out.skus(&skus)?;
     out.inventory(&nodes, &skus, &stock.rows)?;
     out.zones()?;
@@ -261,6 +278,7 @@ fn gen_nodes(cfg: &GenConfig, cities: &[City], rng: &mut ChaCha8Rng) -> Vec<GenN
         nodes.push(GenNode {
             id: format!("DC-{:02}-{}", i + 1, code.to_uppercase()),
             kind: "dc",
+            timezone: hub.timezone.clone(),
             lat: hub.lat,
             lon: hub.lon,
             capacity: Some(
@@ -277,6 +295,7 @@ fn gen_nodes(cfg: &GenConfig, cities: &[City], rng: &mut ChaCha8Rng) -> Vec<GenN
         nodes.push(GenNode {
             id: format!("ST-{:04}", i + 1),
             kind: "store",
+            timezone: city.timezone.clone(),
             lat: city.lat,
             lon: city.lon,
             capacity: Some(rng.random_range(30..120)),
@@ -291,6 +310,7 @@ fn gen_nodes(cfg: &GenConfig, cities: &[City], rng: &mut ChaCha8Rng) -> Vec<GenN
         nodes.push(GenNode {
             id: format!("VX-{:02}", i + 1),
             kind: "dropship",
+            timezone: city.timezone.clone(),
             lat: city.lat,
             lon: city.lon,
             capacity: None,
@@ -417,6 +437,47 @@ fn gen_inventory(
 /// First day of generated orders: 2026-03-02, in days since 1970-01-01.
 const START_DAY: i64 = 20_514;
 
+/// Mixed into the seed for the random stream of the date parts.
+const DATES_STREAM: u64 = 0xDA7E_5EED;
+
+/// US holidays of 2026 and New Year 2027, on which the generated calendars are shut.
+const HOLIDAYS: &str = r#"["2026-01-01", "2026-04-05", "2026-05-25", "2026-07-04", "2026-09-07", "2026-11-26", "2026-12-25", "2027-01-01"]"#;
+
+/// Inbound supply: (node index, SKU index, units, days after the start it can be handled).
+struct InboundRow {
+    node: usize,
+    sku: usize,
+    qty: u32,
+    after_days: i64,
+}
+
+/// Purchase orders on their way to DCs: for one DC stock row in twenty, a delivery of about as
+/// much again, due within the horizon or a few days after it.
+fn gen_inbound(
+    cfg: &GenConfig,
+    nodes: &[GenNode],
+    stock: &Stock,
+    rng: &mut ChaCha8Rng,
+) -> Vec<InboundRow> {
+    let mut rows = Vec::new();
+    for r in stock.rows.iter().filter(|r| nodes[r.node].kind == "dc") {
+        if rng.random::<f64>() < 0.05 {
+            rows.push(InboundRow {
+                node: r.node,
+                sku: r.sku,
+                qty: (f64::from(r.on_hand.max(4)) * rng.random_range(0.5..1.5)).round() as u32,
+                after_days: rng.random_range(1..=i64::from(cfg.days) + 4),
+            });
+        }
+    }
+    rows
+}
+
+/// `YYYY-MM-DD` of a day `after` days from the start.
+fn start_plus(after: i64) -> String {
+    crate::model::dates::format_day((START_DAY + after) as i32)
+}
+
 /// What orders are drawn from: customers by city population, SKUs by popularity.
 struct Demand<'a> {
     cfg: &'a GenConfig,
@@ -455,20 +516,42 @@ impl<'a> Demand<'a> {
         }
     }
 
-    /// Order `o`: its rows of orders.csv appended to `rows`.
-    fn order(&self, o: usize, rng: &mut ChaCha8Rng, rows: &mut Vec<String>) {
+    /// Order `o`: its rows of orders.csv appended to `rows`. `dates` draws its date parts: one
+    /// ship order in five must arrive within three to seven days of its creation, and one ground
+    /// order in six lets the router choose the service.
+    fn order(
+        &self,
+        o: usize,
+        rng: &mut ChaCha8Rng,
+        dates: &mut ChaCha8Rng,
+        rows: &mut Vec<String>,
+    ) {
         let city = &self.cities[draw(rng, &self.city_cumulative)];
         let lat = (city.lat + normal(rng) * 0.04).clamp(-90.0, 90.0);
         let lon = (city.lon + normal(rng) * 0.05).clamp(-180.0, 180.0);
-        let service = self.service(rng);
+        let mut service = self.service(rng);
         let created = self.created_at(o, rng);
+        let deliver_by = if service != "pickup" && dates.random::<f64>() < 0.2 {
+            let created_day =
+                (o as u64 * u64::from(self.cfg.days) / self.cfg.orders.max(1) as u64) as i64;
+            start_plus(created_day + dates.random_range(3..=7))
+        } else {
+            String::new()
+        };
+        if service == "ground" && dates.random::<f64>() < 1.0 / 6.0 {
+            service = "auto";
+        }
         let lines = line_count(rng);
         let (addr, pickup, chosen) = if service == "pickup" {
             let nearest = self.nearest_store(lat, lon);
             let chosen = self.held_at(nearest, lines, rng);
             (",".to_owned(), self.nodes[nearest].id.clone(), chosen)
         } else {
-            let chosen = self.shipped(service, lines, rng);
+            let chosen = self.shipped(
+                if service == "auto" { "ground" } else { service },
+                lines,
+                rng,
+            );
             (format!("{lat:.5},{lon:.5}"), String::new(), chosen)
         };
         for k in chosen {
@@ -481,7 +564,7 @@ impl<'a> Demand<'a> {
                 rng.random_range(3..=5)
             };
             rows.push(format!(
-                "O-{:07},{created},{addr},{service},{pickup},{},{qty}",
+                "O-{:07},{created},{addr},{service},{pickup},{},{qty},{deliver_by}",
                 o + 1,
                 self.skus[k].id
             ));
@@ -604,22 +687,56 @@ impl Output<'_> {
         self.write("nodes.csv", |w| {
             writeln!(
                 w,
-                "node_id,kind,lat,lon,ships,pickup,capacity_units,cost_per_shipment,cost_per_unit,enabled"
+                "node_id,kind,lat,lon,ships,pickup,capacity_units,cost_per_shipment,cost_per_unit,enabled,timezone,cutoff,processing_days,calendar"
             )?;
             for n in nodes {
                 let pickup = u8::from(n.kind == "store");
                 let cap = n.capacity.map(|c| c.to_string()).unwrap_or_default();
+                let (cutoff, processing, calendar) = match n.kind {
+                    "dc" => ("17:00", 0, "dc"),
+                    "store" => ("15:00", 0, "store"),
+                    _ => ("12:00", 2, "vendor"),
+                };
                 writeln!(
                     w,
-                    "{},{},{:.5},{:.5},1,{pickup},{cap},{},{},{}",
+                    "{},{},{:.5},{:.5},1,{pickup},{cap},{},{},{},{},{cutoff},{processing},{calendar}",
                     n.id,
                     n.kind,
                     n.lat,
                     n.lon,
                     n.cost_per_shipment,
                     n.cost_per_unit,
-                    u8::from(n.enabled)
+                    u8::from(n.enabled),
+                    n.timezone
                 )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// DCs and stores work every day but the holidays; vendors on weekdays only.
+    fn calendars(&self) -> Result<(), GenError> {
+        self.write("calendars.toml", |w| {
+            writeln!(w, "[dc]\nclosed = {HOLIDAYS}\n")?;
+            writeln!(w, "[store]\nclosed = {HOLIDAYS}\n")?;
+            writeln!(
+                w,
+                "[vendor]\nopen = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\"]\nclosed = {HOLIDAYS}"
+            )
+        })
+    }
+
+    fn inbound(
+        &self,
+        nodes: &[GenNode],
+        skus: &[GenSku],
+        rows: &[InboundRow],
+    ) -> Result<(), GenError> {
+        self.write("inbound.csv", |w| {
+            writeln!(w, "node_id,sku,qty,available_date")?;
+            for r in rows {
+                let (node, sku) = (&nodes[r.node].id, &skus[r.sku].id);
+                writeln!(w, "{node},{sku},{},{}", r.qty, start_plus(r.after_days))?;
             }
             Ok(())
         })
@@ -665,7 +782,7 @@ impl Output<'_> {
     /// per kg; ParcelB: cheap light parcels, dear heavy ones), and a same-day courier.
     fn rates(&self) -> Result<(), GenError> {
         self.write("rates.csv", |w| {
-            writeln!(w, "carrier,service,zone,base,per_kg,transit_days")?;
+            writeln!(w, "carrier,service,zone,base,per_kg,transit_days,weekend")?;
             for z in 1..=8u32 {
                 let zf = f64::from(z);
                 let ground_days = 1 + z.div_ceil(2);
@@ -674,17 +791,22 @@ impl Output<'_> {
                 let a_two_day = (13.5 + 1.1 * zf, 0.8 + 0.2 * zf);
                 let a_next = (22.0 + 3.2 * zf, 1.5 + 0.35 * zf);
                 let b_next = (20.0 + 3.6 * zf, 1.7 + 0.40 * zf);
-                let line = |w: &mut dyn Write, name: &str, (base, kg): (f64, f64), days: u32| {
-                    writeln!(w, "{name},{z},{base:.2},{kg:.2},{days}")
+                // (ParcelA's express services deliver on weekends; the rest on weekdays.)
+                let line = |w: &mut dyn Write,
+                            name: &str,
+                            (base, kg): (f64, f64),
+                            days: u32,
+                            weekend: u8| {
+                    writeln!(w, "{name},{z},{base:.2},{kg:.2},{days},{weekend}")
                 };
-                line(w, "ParcelA,ground", a_ground, ground_days)?;
-                line(w, "ParcelB,ground", b_ground, ground_days + 1)?;
-                line(w, "ParcelA,two_day", a_two_day, 2)?;
-                line(w, "ParcelA,next_day", a_next, 1)?;
-                line(w, "ParcelB,next_day", b_next, 1)?;
+                line(w, "ParcelA,ground", a_ground, ground_days, 0)?;
+                line(w, "ParcelB,ground", b_ground, ground_days + 1, 0)?;
+                line(w, "ParcelA,two_day", a_two_day, 2, 1)?;
+                line(w, "ParcelA,next_day", a_next, 1, 1)?;
+                line(w, "ParcelB,next_day", b_next, 1, 0)?;
             }
-            writeln!(w, "Courier,same_day,1,11.00,0.50,0")?;
-            writeln!(w, "Courier,same_day,2,17.00,0.80,0")
+            writeln!(w, "Courier,same_day,1,11.00,0.50,0,1")?;
+            writeln!(w, "Courier,same_day,2,17.00,0.80,0,1")
         })
     }
 
@@ -692,14 +814,17 @@ impl Output<'_> {
         self.write("policy.toml", |w| {
             writeln!(
                 w,
-                "split_penalty = 3.0\nbackorder_penalty = 250.0\nmax_shipments = 4\nship_from_store = true"
+                "split_penalty = 3.0\nbackorder_penalty = 250.0\nmax_shipments = 4\nship_from_store = true\nlate_penalty_per_day = 15.0\nallocate_inbound = true"
             )
         })
     }
 
     fn orders(&self, rows: &[String]) -> Result<(), GenError> {
         self.write("orders.csv", |w| {
-            writeln!(w, "order_id,created_at,lat,lon,service,pickup_node,sku,qty")?;
+            writeln!(
+                w,
+                "order_id,created_at,lat,lon,service,pickup_node,sku,qty,deliver_by"
+            )?;
             for row in rows {
                 writeln!(w, "{row}")?;
             }

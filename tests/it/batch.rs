@@ -34,7 +34,11 @@ fn check_feasible_and_priced(snapshot: &Snapshot, orders: &[Order], decisions: &
                 *picked.entry((s.node_id.clone(), order.day)).or_default() += u64::from(l.qty);
             }
         }
-        let parts = d.cost.shipping + d.cost.handling + d.cost.split + d.cost.backorder;
+        let parts = d.cost.shipping
+            + d.cost.handling
+            + d.cost.split
+            + d.cost.backorder
+            + d.cost.late.unwrap_or(0.0);
         assert!(
             (parts - d.cost.total).abs() < 1e-6,
             "{}: parts do not add up",

@@ -98,6 +98,20 @@ fn reprice(dir: &Path, decisions: &str) -> f64 {
         .get("max_shipments")
         .and_then(toml::Value::as_integer)
         .unwrap_or(4) as usize;
+    // Version 2: inbound supply sells like stock when allocated; lateness has a price.
+    let allocate_inbound = policy
+        .get("allocate_inbound")
+        .and_then(toml::Value::as_bool)
+        .unwrap_or(false);
+    let inbound_path = dir.join("inbound.csv");
+    if allocate_inbound && inbound_path.exists() {
+        for r in table(&inbound_path) {
+            *sellable
+                .entry((r["node_id"].clone(), r["sku"].clone()))
+                .or_default() += num(&r, "qty", 0.0) as i64;
+        }
+    }
+    let late_penalty = pf("late_penalty_per_day", 0.0);
     let ship_from_store = policy
         .get("ship_from_store")
         .and_then(toml::Value::as_bool)
@@ -116,19 +130,14 @@ fn reprice(dir: &Path, decisions: &str) -> f64 {
         let d: Value = serde_json::from_str(line).expect("decision JSON");
         let id = d["order_id"].as_str().expect("order_id");
         let (head, lines) = &orders[id];
-        let service =
-            head.get("service").map_or(
-                "ground",
-                |s| {
-                    if s.is_empty() { "ground" } else { s.as_str() }
-                },
-            );
+        let service = head_service(head);
         let day = head
             .get("created_at")
             .map(|c| c.get(..10).unwrap_or("").to_owned())
             .unwrap_or_default();
         let shipments = d["shipments"].as_array().expect("shipments");
         assert!(shipments.len() <= max_shipments, "{id}: too many shipments");
+        let late = check_promise(&d, head, shipments) as f64 * late_penalty;
         let (mut shipping, mut handling) = (0.0, 0.0);
         let mut allocated: HashMap<String, i64> = HashMap::new();
         for s in shipments {
@@ -172,6 +181,12 @@ fn reprice(dir: &Path, decisions: &str) -> f64 {
             }
             assert!(flag(node, "ships", true));
             assert!(ship_from_store || !is_store);
+            // An `auto` order's shipments each name the service they got.
+            let service = s["service"].as_str().expect("service");
+            assert!(
+                service == head_service(head) || head_service(head) == "auto",
+                "{id}: service {service}"
+            );
             let dist = haversine(
                 num(node, "lat", 0.0),
                 num(node, "lon", 0.0),
@@ -214,7 +229,7 @@ fn reprice(dir: &Path, decisions: &str) -> f64 {
         } else {
             split_penalty * shipments.len().saturating_sub(1) as f64
         };
-        let total = shipping + handling + split + backorder_penalty * backordered as f64;
+        let total = shipping + handling + split + backorder_penalty * backordered as f64 + late;
         let printed = d["cost"]["total"].as_f64().expect("total");
         assert!(
             (printed - total).abs() < 1e-6,
@@ -465,4 +480,40 @@ fn simulate_compares_variants_and_refuses_a_bad_change_file() {
         stderr.contains("bad.toml:4: unknown node `DC-MOON`"),
         "{stderr}"
     );
+}
+
+/// An order's service as its rows give it (empty: ground).
+fn head_service(head: &Row) -> &str {
+    head.get("service").map_or(
+        "ground",
+        |s| if s.is_empty() { "ground" } else { s.as_str() },
+    )
+}
+
+/// The promise date is the latest arrival of the shipments, and the days late are counted from
+/// it against deliver_by; returns the days late.
+fn check_promise(d: &Value, head: &Row, shipments: &[Value]) -> u32 {
+    let id = d["order_id"].as_str().unwrap_or_default();
+    let latest = shipments
+        .iter()
+        .filter_map(|s| s["delivery_date"].as_str().or(s["ready_date"].as_str()))
+        .max();
+    if d.get("promise_date").is_none() {
+        return 0;
+    }
+    assert_eq!(d["promise_date"].as_str(), latest, "{id}: promise_date");
+    let by = head.get("deliver_by").filter(|b| !b.is_empty());
+    let days = match (latest, by) {
+        (Some(p), Some(b)) => {
+            let parse = |x: &str| chrono::NaiveDate::parse_from_str(x, "%Y-%m-%d").expect("date");
+            (parse(p) - parse(b)).num_days().max(0) as u32
+        }
+        _ => 0,
+    };
+    assert_eq!(
+        d["late_days"].as_u64(),
+        Some(u64::from(days)),
+        "{id}: late_days"
+    );
+    days
 }
