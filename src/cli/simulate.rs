@@ -119,12 +119,22 @@ fn write_json(path: &std::path::Path, results: &[(String, Kpis)]) -> anyhow::Res
 /// The KPIs side by side, each variant with its difference from the base.
 fn table(results: &[(String, Kpis)]) -> String {
     type Row = (&'static str, fn(&Kpis) -> f64, usize);
-    let rows: [Row; 14] = [
+    let rows: [Row; 20] = [
         ("total cost", |k| k.cost.total, 2),
         ("  shipping", |k| k.cost.shipping, 2),
         ("  handling", |k| k.cost.handling, 2),
         ("  split", |k| k.cost.split, 2),
         ("  backorder", |k| k.cost.backorder, 2),
+        ("  lateness", |k| k.cost.late.unwrap_or(0.0), 2),
+        ("on time % (deliver_by)", |k| 100.0 * k.time.on_time_rate, 2),
+        ("late orders", |k| k.time.late_orders as f64, 0),
+        ("late days", |k| k.time.late_days as f64, 0),
+        ("mean promise days", |k| k.time.mean_promise_days, 2),
+        (
+            "p90 promise days",
+            |k| f64::from(k.time.p90_promise_days),
+            0,
+        ),
         ("cost per order", |k| k.cost_per_order.total, 4),
         ("shipments per order", |k| k.shipments_per_order, 4),
         ("split orders %", |k| 100.0 * k.split_share, 2),

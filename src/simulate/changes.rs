@@ -34,8 +34,15 @@
 //! [[disable_carrier]]
 //! carrier = "ParcelB"
 //!
+//! [[schedule]]               # when nodes work (same selectors): a new cut-off, processing
+//! kind = "store"             # days, and weekdays they close on
+//! cutoff = "14:00"
+//! processing_days = 1
+//! close_weekdays = ["sun"]
+//!
 //! [policy]                   # any of the policy keys
 //! ship_from_store = false
+//! late_penalty_per_day = 20
 //! ```
 //!
 //! Every reference must resolve: an unknown node, carrier or service, a selector that matches
@@ -88,7 +95,44 @@ struct Spec {
     #[serde(default)]
     disable_carrier: Vec<Spanned<DisableCarrier>>,
     #[serde(default)]
+    schedule: Vec<Spanned<ScheduleChange>>,
+    #[serde(default)]
     policy: Option<PolicyChange>,
+}
+
+/// A `[[schedule]]` table: which nodes (the selectors of [`NodeChange`]) and what changes in
+/// when they work.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScheduleChange {
+    #[serde(default)]
+    ids: Vec<Spanned<String>>,
+    #[serde(default)]
+    kind: Option<Spanned<String>>,
+    #[serde(default)]
+    state: Option<Spanned<String>>,
+    #[serde(default)]
+    within: Option<Circle>,
+    #[serde(default)]
+    cutoff: Option<Spanned<String>>,
+    #[serde(default)]
+    processing_days: Option<u32>,
+    #[serde(default)]
+    close_weekdays: Vec<Spanned<String>>,
+}
+
+impl ScheduleChange {
+    fn selector(&self) -> NodeChange {
+        NodeChange {
+            ids: self.ids.clone(),
+            kind: self.kind.clone(),
+            state: self.state.clone(),
+            within: self.within,
+            scale: None,
+            units: None,
+            unlimited: false,
+        }
+    }
 }
 
 /// A `[[close]]`, `[[reopen]]` or `[[capacity]]` table: which nodes (every selector given must
@@ -192,6 +236,10 @@ struct PolicyChange {
     max_shipments: Option<u32>,
     #[serde(default)]
     backorder_penalty: Option<f64>,
+    #[serde(default)]
+    late_penalty_per_day: Option<f64>,
+    #[serde(default)]
+    allocate_inbound: Option<bool>,
 }
 
 fn line_of(text: &str, span: Range<usize>) -> usize {
@@ -328,7 +376,7 @@ impl Variant {
     }
 
     /// The network with this variant's changes, in file order: close, reopen, capacity,
-    /// add_node, rates, disable_carrier, policy. Nothing is changed on error.
+    /// add_node, rates, disable_carrier, schedule, policy. Nothing is changed on error.
     pub fn apply(&self, base: &NetworkData) -> Result<NetworkData, ChangeError> {
         let mut data = base.clone();
         self.close_and_reopen(&mut data)?;
@@ -336,8 +384,69 @@ impl Variant {
         self.add_nodes(base, &mut data)?;
         self.rates(&mut data)?;
         self.disable_carriers(&mut data)?;
+        self.schedules(&mut data)?;
         self.policy(&mut data)?;
         Ok(data)
+    }
+
+    /// `[[schedule]]`: new cut-offs and processing days; closed weekdays as a new calendar per
+    /// calendar the selected nodes had (named after it and the days closed).
+    fn schedules(&self, data: &mut NetworkData) -> Result<(), ChangeError> {
+        for c in &self.spec.schedule {
+            let change = c.get_ref();
+            let cutoff = match &change.cutoff {
+                Some(t) => Some(crate::model::Cutoff::parse(t.get_ref()).ok_or_else(|| {
+                    self.error(
+                        t.span(),
+                        format!(
+                            "`cutoff` is a local time HH:MM from 00:00 to 24:00, not `{}`",
+                            t.get_ref()
+                        ),
+                    )
+                })?),
+                None => None,
+            };
+            let mut closed = Vec::new();
+            for w in &change.close_weekdays {
+                closed.push(
+                    crate::model::dates::parse_weekday(w.get_ref()).ok_or_else(|| {
+                        self.error(
+                            w.span(),
+                            format!(
+                                "a weekday is mon, tue, wed, thu, fri, sat or sun, not `{}`",
+                                w.get_ref()
+                            ),
+                        )
+                    })?,
+                );
+            }
+            for i in self.select(&data.nodes, &change.selector(), c.span())? {
+                let schedule = &mut data.nodes[i].schedule;
+                if let Some(cut) = cutoff {
+                    schedule.cutoff = cut;
+                }
+                if let Some(p) = change.processing_days {
+                    schedule.processing_days = p;
+                }
+                if !closed.is_empty() {
+                    let base = schedule.calendar.clone();
+                    let mut calendar = base
+                        .as_ref()
+                        .and_then(|id| data.calendars.get(id))
+                        .cloned()
+                        .unwrap_or_default();
+                    let mut name = base.unwrap_or_else(|| "every-day".to_owned());
+                    for &w in &closed {
+                        calendar.open[w] = false;
+                        name.push_str("-no-");
+                        name.push_str(crate::model::dates::weekday_name(w));
+                    }
+                    data.calendars.insert(name.clone(), calendar);
+                    schedule.calendar = Some(name);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn close_and_reopen(&self, data: &mut NetworkData) -> Result<(), ChangeError> {
@@ -512,6 +621,19 @@ impl Variant {
         Ok(())
     }
 
+    /// A policy key with a bad value, at its line.
+    fn policy_error(&self, key: &str) -> ChangeError {
+        ChangeError {
+            file: self.file.clone(),
+            line: self
+                .text
+                .lines()
+                .position(|l| l.trim_start().starts_with(key))
+                .map_or(1, |i| i + 1),
+            message: format!("`{key}` must be a number ≥ 0"),
+        }
+    }
+
     fn policy(&self, data: &mut NetworkData) -> Result<(), ChangeError> {
         if let Some(p) = &self.spec.policy {
             let policy = &mut data.policy;
@@ -520,6 +642,15 @@ impl Variant {
             }
             if let Some(v) = p.max_shipments {
                 policy.max_shipments = v;
+            }
+            if let Some(v) = p.allocate_inbound {
+                policy.allocate_inbound = v;
+            }
+            if let Some(v) = p.late_penalty_per_day {
+                if !(v.is_finite() && v >= 0.0) {
+                    return Err(self.policy_error("late_penalty_per_day"));
+                }
+                policy.late_penalty_per_day = Some(v);
             }
             for (value, slot, key) in [
                 (p.split_penalty, &mut policy.split_penalty, "split_penalty"),
@@ -531,15 +662,7 @@ impl Variant {
             ] {
                 if let Some(v) = value {
                     if !(v.is_finite() && v >= 0.0) {
-                        return Err(ChangeError {
-                            file: self.file.clone(),
-                            line: self
-                                .text
-                                .lines()
-                                .position(|l| l.trim_start().starts_with(key))
-                                .map_or(1, |i| i + 1),
-                            message: format!("`{key}` must be a number ≥ 0"),
-                        });
+                        return Err(self.policy_error(key));
                     }
                     *slot = v;
                 }

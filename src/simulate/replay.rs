@@ -13,7 +13,7 @@ use std::str::FromStr;
 
 use crate::batch::{BatchError, BatchOptions, reoptimize};
 use crate::model::{CostBreakdown, Decision, NodeKind, Order};
-use crate::route::{Ledger, PolicyKind, route_in_sequence};
+use crate::route::{Ledger, PolicyKind, Timeliness, route_in_sequence};
 use crate::scenario::Receipt;
 use crate::snapshot::{InventoryRow, Level, Snapshot};
 
@@ -47,6 +47,8 @@ pub struct Kpis {
     pub utilisation: Vec<Utilisation>,
     /// Nodes that reached their capacity on some day.
     pub nodes_at_capacity: u64,
+    /// Promise dates: on-time rate against `deliver_by`, promise days, lateness.
+    pub time: TimeKpis,
     /// Per UTC day of `created_at` (orders without one are day `null`), in day order.
     pub daily: Vec<Daily>,
     /// Wall-clock time of the replay.
@@ -74,6 +76,34 @@ fn promise_days(service: &str) -> u32 {
     }
 }
 
+/// How a replay keeps time (orders without `created_at` have no promise and count in none).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TimeKpis {
+    /// Orders with a promise date.
+    pub promised: u64,
+    pub mean_promise_days: f64,
+    pub p90_promise_days: u32,
+    /// Orders with `deliver_by` (and a shipment), and the share promised on time.
+    pub with_deliver_by: u64,
+    pub on_time_rate: f64,
+    pub late_orders: u64,
+    pub late_days: u64,
+}
+
+impl From<&Timeliness> for TimeKpis {
+    fn from(t: &Timeliness) -> TimeKpis {
+        TimeKpis {
+            promised: t.promised(),
+            mean_promise_days: t.mean_promise_days(),
+            p90_promise_days: t.promise_days_quantile(0.9),
+            with_deliver_by: t.with_deliver_by,
+            on_time_rate: t.on_time_rate(),
+            late_orders: t.late_orders,
+            late_days: t.late_days,
+        }
+    }
+}
+
 /// One day's orders.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Daily {
@@ -83,6 +113,10 @@ pub struct Daily {
     pub cost: f64,
     /// Share of that day's ship orders sent in more than one parcel.
     pub split_share: f64,
+    /// That day's orders' promise dates.
+    pub time: TimeKpis,
+    #[serde(skip)]
+    timeliness: Timeliness,
     #[serde(skip)]
     ship_orders: u64,
     #[serde(skip)]
@@ -338,6 +372,7 @@ struct Tally<'a> {
     /// Per service: parcels, transit days, parcels within the promise.
     transit: BTreeMap<String, (u64, u64, u64)>,
     daily: BTreeMap<Option<i32>, Daily>,
+    time: Timeliness,
 }
 
 impl<'a> Tally<'a> {
@@ -353,6 +388,7 @@ impl<'a> Tally<'a> {
             split: 0,
             transit: BTreeMap::new(),
             daily: BTreeMap::new(),
+            time: Timeliness::default(),
         }
     }
 
@@ -364,6 +400,8 @@ impl<'a> Tally<'a> {
         });
         day.orders += 1;
         day.cost += d.cost.total;
+        day.timeliness.add(order, d);
+        self.time.add(order, d);
         if is_ship {
             day.ship_orders += 1;
             if d.shipments.len() > 1 {
@@ -454,9 +492,11 @@ impl<'a> Tally<'a> {
             .into_values()
             .map(|mut d| {
                 d.split_share = d.split_orders as f64 / d.ship_orders.max(1) as f64;
+                d.time = TimeKpis::from(&d.timeliness);
                 d
             })
             .collect();
+        k.time = TimeKpis::from(&self.time);
         self.utilisation();
         self.k
     }

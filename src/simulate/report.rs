@@ -9,11 +9,12 @@ use super::replay::Kpis;
 const COLOURS: [&str; 8] = [
     "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f",
 ];
-const PARTS: [(&str, &str); 4] = [
+const PARTS: [(&str, &str); 5] = [
     ("shipping", "#4e79a7"),
     ("handling", "#59a14f"),
     ("split", "#edc948"),
     ("backorder", "#e15759"),
+    ("lateness", "#b07aa1"),
 ];
 
 fn esc(s: &str) -> String {
@@ -58,6 +59,14 @@ pub fn html(title: &str, runs: &[(String, Kpis)]) -> String {
     h.push_str("<h2>Daily cost and share of split orders</h2>\n<div class=\"grid\">");
     daily_curve(&mut h, runs, "cost per day", |d| d.cost);
     daily_curve(&mut h, runs, "split orders %", |d| 100.0 * d.split_share);
+    h.push_str("</div>\n<h2>Promises by day: on time and promise days</h2>\n<div class=\"grid\">");
+    daily_curve(&mut h, runs, "on time % (deliver_by)", |d| {
+        100.0 * d.time.on_time_rate
+    });
+    daily_curve(&mut h, runs, "mean promise days", |d| {
+        d.time.mean_promise_days
+    });
+    daily_curve(&mut h, runs, "late orders", |d| d.time.late_orders as f64);
     h.push_str("</div>\n<h2>Where units ship from</h2>\n<p>Nodes sized by units shipped, coloured by \
                 their busiest day against capacity (green: idle, red: at capacity; grey: no capacity limit).</p>\n<div class=\"grid\">");
     for (name, k) in runs {
@@ -69,12 +78,34 @@ pub fn html(title: &str, runs: &[(String, Kpis)]) -> String {
 
 fn kpi_table(h: &mut String, runs: &[(String, Kpis)]) {
     type Row = (&'static str, fn(&Kpis) -> f64, usize, bool);
-    let rows: [Row; 13] = [
+    let rows: [Row; 20] = [
         ("total cost", |k| k.cost.total, 2, true),
         ("shipping", |k| k.cost.shipping, 2, true),
         ("handling", |k| k.cost.handling, 2, true),
         ("split penalty", |k| k.cost.split, 2, true),
         ("backorder penalty", |k| k.cost.backorder, 2, true),
+        ("lateness", |k| k.cost.late.unwrap_or(0.0), 2, true),
+        (
+            "on time % (of orders with deliver_by)",
+            |k| 100.0 * k.time.on_time_rate,
+            2,
+            false,
+        ),
+        (
+            "orders with deliver_by",
+            |k| k.time.with_deliver_by as f64,
+            0,
+            false,
+        ),
+        ("late orders", |k| k.time.late_orders as f64, 0, true),
+        ("late days", |k| k.time.late_days as f64, 0, true),
+        ("mean promise days", |k| k.time.mean_promise_days, 2, true),
+        (
+            "p90 promise days",
+            |k| f64::from(k.time.p90_promise_days),
+            0,
+            true,
+        ),
         ("cost per order", |k| k.cost_per_order.total, 4, true),
         ("shipments per order", |k| k.shipments_per_order, 4, true),
         ("split orders %", |k| 100.0 * k.split_share, 2, true),
@@ -168,10 +199,13 @@ fn cost_bars(h: &mut String, runs: &[(String, Kpis)]) {
         );
         let c = &k.cost_per_order;
         let mut x = left;
-        for ((part, fill), v) in PARTS
-            .iter()
-            .zip([c.shipping, c.handling, c.split, c.backorder])
-        {
+        for ((part, fill), v) in PARTS.iter().zip([
+            c.shipping,
+            c.handling,
+            c.split,
+            c.backorder,
+            c.late.unwrap_or(0.0),
+        ]) {
             let bw = (w - left - 80.0) * v / max;
             let _ = write!(
                 h,

@@ -478,3 +478,86 @@ fn close_by_state_and_replace_rates() {
         .expect_err("refused");
     assert_eq!(err.line, 3, "{err}");
 }
+
+#[test]
+fn a_schedule_change_moves_cutoffs_and_closes_weekdays_and_the_kpis_keep_time() {
+    use fulfil::route::{Ledger, PolicyKind, route_in_sequence};
+    use fulfil::simulate::measure;
+    use fulfil::snapshot::Snapshot;
+    let dir = root().join("tests/conformance/c3-dates");
+    let data = load_snapshot(&dir).expect("loads").to_network_data();
+    let v = variant(
+        "name = \"stores shut on Saturdays, DC cut-off 15:00\"\n\
+         [[schedule]]\nkind = \"store\"\nclose_weekdays = [\"sat\"]\n\
+         [[schedule]]\nids = [\"DC-EAST\"]\ncutoff = \"15:00\"\nprocessing_days = 1\n",
+    );
+    let changed = v.apply(&data).expect("applies");
+    let st = node(&changed, "ST-NYC");
+    assert_eq!(st.schedule.calendar.as_deref(), Some("store-no-sat"));
+    let open = changed.calendars["store-no-sat"].open;
+    assert_eq!(open, [true, true, true, true, true, false, false]);
+    assert_eq!(node(&changed, "DC-EAST").schedule.cutoff.format(), "15:00");
+    assert_eq!(node(&changed, "DC-EAST").schedule.processing_days, 1);
+    // The calendar the stores had is untouched (others may still use it).
+    assert!(changed.calendars["store"].open[5]);
+
+    let run = |data: NetworkData| {
+        let snapshot = Snapshot::build(data, 1).expect("builds");
+        let orders =
+            fulfil::scenario::read_orders(&dir.join("orders.csv"), &snapshot).expect("orders");
+        let mut decisions = Vec::new();
+        let mut ledger = Ledger::new(&snapshot);
+        route_in_sequence(
+            &snapshot,
+            &mut ledger,
+            &orders,
+            PolicyKind::Optimal,
+            |_, _, r| decisions.push(r.decision),
+        )
+        .expect("routes");
+        (measure(&snapshot, &orders, &decisions), decisions)
+    };
+    let (base, _) = run(data);
+    let (after, decisions) = run(changed);
+    // d03 is a Saturday pickup: with Saturdays shut it is ready on Monday the 21st.
+    assert_eq!(
+        decisions[2].shipments[0].ready_date,
+        Some(Some("2026-12-21".into()))
+    );
+    assert!(after.time.mean_promise_days > base.time.mean_promise_days);
+    // The base KPIs of c3-dates: four orders with deliver_by (d10, d11, d12, d14), three of
+    // them late (d10 by 1 day, d12 by 3, d14 by 12).
+    assert_eq!(base.time.with_deliver_by, 4);
+    assert_eq!(base.time.late_orders, 3);
+    assert_eq!(base.time.late_days, 1 + 3 + 12);
+    assert!((base.time.on_time_rate - 0.25).abs() < 1e-9);
+    assert_eq!(
+        base.daily.iter().map(|d| d.time.promised).sum::<u64>(),
+        base.time.promised
+    );
+}
+
+#[test]
+fn a_bad_schedule_change_names_its_line() {
+    let data = base();
+    let bad = Variant::parse(
+        Path::new("what-if.toml"),
+        "name = \"x\"\n[[schedule]]\nkind = \"store\"\ncutoff = \"25:00\"\n",
+    )
+    .expect("parses");
+    let e = bad.apply(&data).expect_err("bad cutoff");
+    assert!(
+        e.to_string().contains("what-if.toml:4") && e.to_string().contains("25:00"),
+        "{e}"
+    );
+    let bad = Variant::parse(
+        Path::new("what-if.toml"),
+        "name = \"x\"\n[[schedule]]\nkind = \"store\"\nclose_weekdays = [\"someday\"]\n",
+    )
+    .expect("parses");
+    let e = bad.apply(&data).expect_err("bad weekday");
+    assert!(
+        e.to_string().contains("what-if.toml:4") && e.to_string().contains("someday"),
+        "{e}"
+    );
+}
