@@ -53,6 +53,53 @@ fn latencies(name: &str, snapshot: &Snapshot, orders: &[fulfil::model::Order]) {
     }
 }
 
+/// Per-order latency with dates on against off, measured in the same run, order by order
+/// alternately (the same orders, on the same network with and without its date features).
+fn dates_on_off(name: &str, snapshot: &Snapshot, orders: &[fulfil::model::Order]) {
+    let (plain, plain_orders) = common::undated(snapshot, orders);
+    println!("\n### Dates on against off, {name} (one core, untouched stock, µs per order)\n");
+    println!(
+        "| lines | orders | with deliver_by | p50 off | p50 on | p50 on/off | p99 off | p99 on | p99 on/off | mean on/off |"
+    );
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let mut router = Router::new();
+    for lines in [1usize, 2, 4, 8] {
+        let on = common::orders_with_lines(orders, lines, 5000);
+        let off = common::orders_with_lines(&plain_orders, lines, 5000);
+        for (a, b) in on.iter().zip(&off).take(500) {
+            let _ = router.route(snapshot, &Untouched, a, PolicyKind::Optimal);
+            let _ = router.route(&plain, &Untouched, b, PolicyKind::Optimal);
+        }
+        let (mut t_on, mut t_off) = (Vec::new(), Vec::new());
+        for (a, b) in on.iter().zip(&off) {
+            let t = Instant::now();
+            router
+                .route(&plain, &Untouched, b, PolicyKind::Optimal)
+                .expect("routes");
+            t_off.push(t.elapsed().as_secs_f64() * 1e6);
+            let t = Instant::now();
+            router
+                .route(snapshot, &Untouched, a, PolicyKind::Optimal)
+                .expect("routes");
+            t_on.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        let dated = on.iter().filter(|o| o.deliver_by.is_some()).count();
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let (m_on, m_off) = (mean(&t_on), mean(&t_off));
+        t_on.sort_by(f64::total_cmp);
+        t_off.sort_by(f64::total_cmp);
+        let (p50_on, p50_off) = (percentile(&t_on, 0.5), percentile(&t_off, 0.5));
+        let (p99_on, p99_off) = (percentile(&t_on, 0.99), percentile(&t_off, 0.99));
+        println!(
+            "| {lines} | {} | {dated} | {p50_off:.1} | {p50_on:.1} | {:.2} | {p99_off:.1} | {p99_on:.1} | {:.2} | {:.2} |",
+            t_on.len(),
+            p50_on / p50_off,
+            p99_on / p99_off,
+            m_on / m_off
+        );
+    }
+}
+
 fn main() {
     let skip_large = std::env::args().any(|a| a == "--skip-large");
     let demo = common::demo_dir();
@@ -129,6 +176,7 @@ fn main() {
     );
 
     latencies("demo network (315 nodes, 5,000 SKUs)", &snapshot, &orders);
+    dates_on_off("demo network", &snapshot, &orders);
     if !skip_large {
         let (large, large_orders) = common::load(&common::large_dir());
         latencies(
@@ -136,5 +184,6 @@ fn main() {
             &large,
             &large_orders,
         );
+        dates_on_off("large network", &large, &large_orders);
     }
 }

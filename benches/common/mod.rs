@@ -23,7 +23,8 @@ pub fn load(dir: &Path) -> (Snapshot, Vec<Order>) {
 /// 50 DCs + 2,000 stores + 100,000 SKUs, generated once into `target/bench-large`.
 pub fn large_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-large");
-    if !dir.join("orders.csv").exists() {
+    // (A copy generated before the generator wrote dates is generated again.)
+    if !dir.join("orders.csv").exists() || !dir.join("calendars.toml").exists() {
         eprintln!("generating the large network into {} ...", dir.display());
         let cfg = GenConfig {
             seed: 5,
@@ -71,4 +72,36 @@ pub fn orders_with_lines(orders: &[Order], lines: usize, count: usize) -> Vec<Or
         i += 1;
     }
     out
+}
+
+/// The same network and orders without any date feature: every node on UTC with no cut-off,
+/// processing days or calendar, no weekend carriers, no inbound supply, no lateness price;
+/// orders without `deliver_by`, and `auto` ones as ground. What routing cost before dates.
+pub fn undated(snapshot: &Snapshot, orders: &[Order]) -> (Snapshot, Vec<Order>) {
+    let mut data = snapshot.to_network_data();
+    for n in &mut data.nodes {
+        n.schedule = Default::default();
+    }
+    data.calendars.clear();
+    data.inbound.clear();
+    for r in &mut data.rates {
+        r.weekend = false;
+    }
+    data.policy.late_penalty_per_day = None;
+    data.policy.allocate_inbound = false;
+    let snapshot = Snapshot::build(data, 1).expect("undated network builds");
+    assert!(!snapshot.network_dated());
+    let orders = orders
+        .iter()
+        .map(|o| Order {
+            deliver_by: None,
+            service: if o.service == Service::Auto {
+                Service::Ground
+            } else {
+                o.service
+            },
+            ..o.clone()
+        })
+        .collect();
+    (snapshot, orders)
 }

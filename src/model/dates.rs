@@ -25,7 +25,24 @@ pub fn day_of(date: NaiveDate) -> Day {
 
 /// `YYYY-MM-DD` of a day number.
 pub fn format_day(day: Day) -> String {
-    date_of(day).format("%Y-%m-%d").to_string()
+    use chrono::Datelike;
+    let d = date_of(day);
+    let (y, m, dd) = (d.year(), d.month(), d.day());
+    let mut s = String::with_capacity(10);
+    let digits = |s: &mut String, v: u32, n: u32| {
+        for i in (0..n).rev() {
+            s.push(char::from(b'0' + (v / 10u32.pow(i) % 10) as u8));
+        }
+    };
+    if !(0..=9999).contains(&y) {
+        return d.format("%Y-%m-%d").to_string();
+    }
+    digits(&mut s, y as u32, 4);
+    s.push('-');
+    digits(&mut s, m, 2);
+    s.push('-');
+    digits(&mut s, dd, 2);
+    s
 }
 
 /// Parses `YYYY-MM-DD` (exactly that shape) into a day number.
@@ -152,6 +169,32 @@ impl Clock {
         let minute = (local.hour() * 60 + local.minute()) as u16;
         let day = day_of(local.date_naive());
         if minute < self.cutoff.0 { day } else { day + 1 }
+    }
+
+    /// The handling day of an order created at `created`, and the UTC instants (Unix seconds)
+    /// `[from, to)` between which every order gets that same handling day: from the cut-off of
+    /// the day before to the cut-off of that day.
+    pub fn handling_window(&self, created: i64) -> (Day, i64, i64) {
+        let day = self.handling_day(created);
+        let from = self.cutoff_instant(day - 1).unwrap_or(created).min(created);
+        let to = self.cutoff_instant(day).unwrap_or(created + 1).max(created + 1);
+        (day, from, to)
+    }
+
+    /// The UTC instant of `day`'s cut-off (24:00 being the next midnight); in a daylight-saving
+    /// gap, the first instant after it.
+    pub fn cutoff_instant(&self, day: Day) -> Option<i64> {
+        let local = date_of(day).and_hms_opt(0, 0, 0)?
+            + chrono::Duration::minutes(i64::from(self.cutoff.0));
+        self.timezone
+            .from_local_datetime(&local)
+            .earliest()
+            .or_else(|| {
+                self.timezone
+                    .from_local_datetime(&(local + chrono::Duration::hours(1)))
+                    .earliest()
+            })
+            .map(|t| t.with_timezone(&Utc).timestamp())
     }
 
     /// The dispatch day of a shipment handled no earlier than `handling` (steps 2 and 3); `None`

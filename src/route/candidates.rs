@@ -19,7 +19,7 @@ pub struct Candidate {
     pub capacity_left: u32,
     /// The day it would handle the order (spec step 1); meaningless when `dispatch` is `None`.
     pub handling: Day,
-    /// The day it would dispatch units it holds now; `None` for an undated order.
+    /// The day it would dispatch units it holds now; `None` unless the order has a deadline.
     pub dispatch: Option<Day>,
 }
 
@@ -86,9 +86,34 @@ pub enum Exclusion {
 const UNSEEN: u32 = u32::MAX;
 const EXCLUDED: u32 = u32::MAX - 1;
 
+/// Per node, the last handling window computed: `[from, to)` in Unix seconds, with its handling
+/// and dispatch days. Orders close in time share a node's window, so the time-zone arithmetic
+/// runs once per node and cut-off rather than once per order and node.
+#[derive(Default)]
+pub struct DateCache {
+    windows: Vec<(i64, i64, Day, Option<Day>)>,
+}
+
+impl DateCache {
+    /// The handling and dispatch days at `node` of an order created at `created`.
+    pub fn days(&mut self, snapshot: &Snapshot, node: NodeId, created: i64) -> (Day, Option<Day>) {
+        if self.windows.len() != snapshot.nodes().len() {
+            self.windows = vec![(0, 0, 0, None); snapshot.nodes().len()];
+        }
+        let w = &mut self.windows[node.index()];
+        if !(w.0 <= created && created < w.1) {
+            let clock = snapshot.clock(node);
+            let (handling, from, to) = clock.handling_window(created);
+            *w = (from, to, handling, clock.dispatch_day(handling));
+        }
+        (w.2, w.3)
+    }
+}
+
 /// Reusable buffers for candidate generation (one per thread).
 #[derive(Default)]
 pub struct CandidateSet {
+    dates: DateCache,
     stamp: Vec<u32>,
     slot: Vec<u32>,
     epoch: u32,
@@ -158,7 +183,7 @@ impl CandidateSet {
                 let ni = node_id.index();
                 if self.stamp[ni] != self.epoch {
                     self.stamp[ni] = self.epoch;
-                    self.slot[ni] = match evaluate(snapshot, avail, order, node_id, &dest, lat, lon)
+                    self.slot[ni] = match evaluate(snapshot, avail, order, node_id, &dest, (lat, lon), &mut self.dates)
                     {
                         Ok(c) => {
                             self.candidates.push(c);
@@ -242,8 +267,8 @@ pub fn evaluate(
     order: &Order,
     node_id: NodeId,
     dest: &[f64; 3],
-    lat: f64,
-    lon: f64,
+    (lat, lon): (f64, f64),
+    dates: &mut DateCache,
 ) -> Result<Candidate, Exclusion> {
     let node = snapshot.node(node_id);
     if !node.enabled {
@@ -283,14 +308,12 @@ pub fn evaluate(
         handling: 0,
         dispatch: None,
     };
-    if let Some(created) = order.created {
-        let clock = snapshot.clock(node_id);
-        candidate.handling = clock.handling_day(created);
-        candidate.dispatch = Some(
-            clock
-                .dispatch_day(candidate.handling)
-                .ok_or(Exclusion::Closed)?,
-        );
+    // Candidates need their dates only under a deadline; the decision's own dates are computed
+    // when it is priced.
+    if let (Some(created), Some(_)) = (order.created, order.deliver_by) {
+        let (handling, dispatch) = dates.days(snapshot, node_id, created);
+        candidate.handling = handling;
+        candidate.dispatch = Some(dispatch.ok_or(Exclusion::Closed)?);
         check_hard_deadline(snapshot, order, &candidate)?;
     }
     Ok(candidate)

@@ -133,7 +133,7 @@ fn price_shipment(
     let units: u32 = lines.iter().map(|(_, q)| q).sum();
     let handling = node.cost_per_shipment + node.cost_per_unit * f64::from(units);
     let floor = terms.map_or(NO_FLOOR, |t| t.floor);
-    let dispatch = order.created.and_then(|created| {
+    let dispatch = order.created.filter(|_| dated).and_then(|created| {
         let clock = snapshot.clock(node_id);
         clock.dispatch_day(clock.handling_day(created).max(floor))
     });

@@ -45,11 +45,13 @@ impl Router {
             .iter()
             .map(|l| snapshot.sku(l.sku).weight_kg * f64::from(l.qty))
             .sum();
-        let shipper = |deadline| Shipper {
-            snapshot,
-            services: order.service.shipment_services(),
-            deadline,
-            kmax: billable_kg(weight),
+        let shipper = |deadline| {
+            Shipper::new(
+                snapshot,
+                order.service.shipment_services(),
+                deadline,
+                billable_kg(weight),
+            )
         };
         let dated_by = order.deliver_by.filter(|_| order.created.is_some());
         let (by, penalty) = match (dated_by, policy.late_penalty_per_day) {
@@ -169,12 +171,12 @@ impl Router {
             .iter()
             .map(|l| snapshot.sku(l.sku).weight_kg * f64::from(l.qty))
             .sum();
-        let shipper = Shipper {
+        let shipper = Shipper::new(
             snapshot,
-            services: order.service.shipment_services(),
-            deadline: searched.deadline,
-            kmax: billable_kg(weight),
-        };
+            order.service.shipment_services(),
+            searched.deadline,
+            billable_kg(weight),
+        );
         let parcels = parcels_of(set, assignment);
         let terms = candidates
             .iter()
@@ -187,11 +189,7 @@ impl Router {
                     service: shipper
                         .quote(cand, kg, floor)
                         .or_else(|| {
-                            Shipper {
-                                deadline: None,
-                                ..shipper
-                            }
-                            .quote(cand, kg, floor)
+                            shipper.undeadlined().quote(cand, kg, floor)
                         })
                         .map_or(order.service, |q| q.service),
                     floor,

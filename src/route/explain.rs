@@ -74,7 +74,8 @@ pub fn explain(
         let excluded = match order.destination {
             Destination::Address { lat, lon } => {
                 let dest = crate::model::geo::unit_vector(lat, lon);
-                evaluate(snapshot, avail, order, n, &dest, lat, lon)
+                let mut dates = super::candidates::DateCache::default();
+                evaluate(snapshot, avail, order, n, &dest, (lat, lon), &mut dates)
                     .err()
                     .map(|e| exclusion_text(e, order))
             }

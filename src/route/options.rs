@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use h3o::{LatLng, Resolution};
 
 use super::{Availability, PolicyKind, RouteError, Routed, Router};
-use crate::model::dates::{date_of, parse_day};
+use crate::model::dates::parse_day;
 use crate::model::geo::distance_km;
 use crate::model::{Day, Destination, NodeId, Order, OrderLine, Service};
 use crate::snapshot::Snapshot;
@@ -124,27 +124,8 @@ fn promise_of(snapshot: &Snapshot, basket: &Basket, routed: Routed) -> Promise {
 /// Seconds from `t` until node `n`'s next cut-off (its next local midnight without one): the
 /// next instant at which it would handle an order a day later.
 fn seconds_to_cutoff(snapshot: &Snapshot, n: NodeId, t: i64) -> i64 {
-    use chrono::{TimeZone, Utc};
-    let clock = snapshot.clock(n);
-    let handling = clock.handling_day(t);
-    // The handling day moves at the cut-off of the handling day itself: `handling` at
-    // `cutoff` local (24:00 being the next midnight).
-    let minutes = i64::from(clock.cutoff.0);
-    let local = date_of(handling).and_hms_opt(0, 0, 0).unwrap_or_default()
-        + chrono::Duration::minutes(minutes);
-    let at = clock
-        .timezone
-        .from_local_datetime(&local)
-        .earliest()
-        .or_else(|| {
-            // A cut-off in a daylight-saving gap: the first instant after it.
-            clock
-                .timezone
-                .from_local_datetime(&(local + chrono::Duration::hours(1)))
-                .earliest()
-        })
-        .map_or(t, |d| d.with_timezone(&Utc).timestamp());
-    (at - t).max(0)
+    let (_, _, to) = snapshot.clock(n).handling_window(t);
+    (to - t).max(0)
 }
 
 /// The earliest promise date a complete decision reaches, trying each day a shipment could

@@ -86,17 +86,88 @@ pub fn dispatch_of(snapshot: &Snapshot, candidate: &Candidate, floor: Day) -> Op
     snapshot.clock(candidate.node).dispatch_day(floor)
 }
 
+/// Whether a service's carriers from a candidate (at its handling day) are on time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timely {
+    /// Every carrier: the service's price is the undated one.
+    All,
+    /// No carrier: the service is not allowed.
+    None,
+    /// Some: whether it is allowed depends on which carrier the weight picks.
+    Some,
+}
+
 /// What the search charges for shipping from its candidates, for one order and one deadline.
-#[derive(Clone, Copy)]
 pub struct Shipper<'a> {
     pub snapshot: &'a Snapshot,
     pub services: &'static [Service],
     pub deadline: Option<Day>,
     /// Billable kg of the whole order: no shipment of it is heavier.
     pub kmax: u32,
+    /// Per candidate node, per service: how its carriers stand to the deadline at its handling
+    /// day (filled as the search asks).
+    timely: std::cell::RefCell<rustc_hash::FxHashMap<u32, [Timely; 4]>>,
 }
 
-impl Shipper<'_> {
+impl<'a> Shipper<'a> {
+    pub fn new(
+        snapshot: &'a Snapshot,
+        services: &'static [Service],
+        deadline: Option<Day>,
+        kmax: u32,
+    ) -> Shipper<'a> {
+        Shipper {
+            snapshot,
+            services,
+            deadline,
+            kmax,
+            timely: Default::default(),
+        }
+    }
+
+    /// The same order's shipper without a deadline.
+    pub fn undeadlined(&self) -> Shipper<'a> {
+        Shipper::new(self.snapshot, self.services, None, self.kmax)
+    }
+
+    /// How each service's carriers from `c` (at its handling day) stand to the deadline.
+    fn timely_at(&self, c: &Candidate, dispatch: Day, limit: Day) -> [Timely; 4] {
+        if let Some(t) = self.timely.borrow().get(&c.node.0) {
+            return *t;
+        }
+        let mut t = [Timely::None; 4];
+        for (i, &s) in self.services.iter().enumerate() {
+            let opts = self.snapshot.rates().options(s, c.band);
+            let on_time = |o: &RateOption| delivery_day(dispatch, o.transit_days, o.weekend) <= limit;
+            t[i] = match (opts.iter().any(on_time), opts.iter().all(on_time)) {
+                (true, true) => Timely::All,
+                (true, false) => Timely::Some,
+                _ => Timely::None,
+            };
+        }
+        self.timely.borrow_mut().insert(c.node.0, t);
+        t
+    }
+
+    /// Under the deadline, at the candidate's own handling day: the cheapest allowed price at
+    /// `kg` and whether a service is mixed (then the slow path decides).
+    fn fast(&self, c: &Candidate, kg: u32, limit: Day) -> Option<f64> {
+        let dispatch = c.dispatch?;
+        let timely = self.timely_at(c, dispatch, limit);
+        if timely[..self.services.len()].contains(&Timely::Some) {
+            return None;
+        }
+        let rates = self.snapshot.rates();
+        let mut best = f64::INFINITY;
+        for (i, &s) in self.services.iter().enumerate() {
+            if timely[i] == Timely::All
+                && let Some((_, p)) = rates.quote(s, c.band, kg)
+            {
+                best = best.min(p);
+            }
+        }
+        Some(best)
+    }
     /// Whether costs may fall with weight, so the leaves must price exactly.
     #[inline]
     pub fn needs_exact_leaves(&self) -> bool {
@@ -120,8 +191,13 @@ impl Shipper<'_> {
     /// The exact shipping cost (infinite where no allowed rate exists).
     #[inline]
     pub fn exact(&self, c: &Candidate, kg: u32, floor: Day) -> f64 {
-        if self.deadline.is_none() {
+        let Some(limit) = self.deadline else {
             return self.undated(c, kg);
+        };
+        if floor <= c.handling
+            && let Some(p) = self.fast(c, kg, limit)
+        {
+            return p;
         }
         self.quote(c, kg, floor).map_or(f64::INFINITY, |q| q.price)
     }
@@ -130,8 +206,15 @@ impl Shipper<'_> {
     /// shipment at `kg` or at any heavier weight.
     #[inline]
     pub fn bound(&self, c: &Candidate, kg: u32, floor: Day) -> f64 {
-        if self.deadline.is_none() {
+        let Some(limit) = self.deadline else {
             return self.undated(c, kg);
+        };
+        if floor <= c.handling
+            && let Some(p) = self.fast(c, kg, limit)
+        {
+            // No service is mixed: each allowed one is priced as without dates, which only
+            // grows with weight.
+            return p;
         }
         let dispatch = dispatch_of(self.snapshot, c, floor);
         let here = self.exact(c, kg, floor);

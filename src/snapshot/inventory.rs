@@ -75,6 +75,8 @@ pub struct Inventory {
     levels: Arc<[Arc<Vec<Level>>]>,
     /// Inbound supply by entry (only entries that have some).
     inbound: Arc<FxHashMap<u32, Tiers>>,
+    /// One bit per entry: whether it has inbound supply (read before the map, on the hot path).
+    inbound_bits: Arc<[u64]>,
     /// Whether inbound units count toward ATS (policy `allocate_inbound`).
     allocate_inbound: bool,
 }
@@ -117,6 +119,7 @@ impl Inventory {
             nodes: nodes.into(),
             levels: levels.into(),
             inbound: Arc::default(),
+            inbound_bits: Arc::default(),
             allocate_inbound: false,
         }
     }
@@ -133,7 +136,7 @@ impl Inventory {
                     .push((r.available, r.qty));
             }
         }
-        let inbound = by_entry
+        let inbound: FxHashMap<u32, Tiers> = by_entry
             .into_iter()
             .map(|(e, mut tiers)| {
                 tiers.sort_by_key(|t| t.0);
@@ -147,7 +150,12 @@ impl Inventory {
                 (e, merged.into_boxed_slice())
             })
             .collect();
+        let mut bits = vec![0u64; self.nodes.len().div_ceil(64)];
+        for e in inbound.keys() {
+            bits[*e as usize / 64] |= 1 << (e % 64);
+        }
         self.inbound = Arc::new(inbound);
+        self.inbound_bits = bits.into();
         self.allocate_inbound = allocate;
         self
     }
@@ -169,7 +177,9 @@ impl Inventory {
     /// Inbound supply of an entry, earliest first (empty when none, or when it is not allocated).
     #[inline]
     pub fn inbound(&self, entry: usize) -> &[(Day, u32)] {
-        if !self.allocates_inbound() {
+        if !self.allocates_inbound()
+            || self.inbound_bits.get(entry / 64).is_none_or(|w| w & (1 << (entry % 64)) == 0)
+        {
             return &[];
         }
         self.inbound.get(&(entry as u32)).map_or(&[], |t| t)
@@ -256,6 +266,7 @@ impl Inventory {
             nodes: self.nodes.clone(),
             levels: levels.into(),
             inbound: self.inbound.clone(),
+            inbound_bits: self.inbound_bits.clone(),
             allocate_inbound: self.allocate_inbound,
         }
     }
