@@ -177,7 +177,10 @@ impl Clock {
     pub fn handling_window(&self, created: i64) -> (Day, i64, i64) {
         let day = self.handling_day(created);
         let from = self.cutoff_instant(day - 1).unwrap_or(created).min(created);
-        let to = self.cutoff_instant(day).unwrap_or(created + 1).max(created + 1);
+        let to = self
+            .cutoff_instant(day)
+            .unwrap_or(created + 1)
+            .max(created + 1);
         (day, from, to)
     }
 

@@ -183,8 +183,15 @@ impl CandidateSet {
                 let ni = node_id.index();
                 if self.stamp[ni] != self.epoch {
                     self.stamp[ni] = self.epoch;
-                    self.slot[ni] = match evaluate(snapshot, avail, order, node_id, &dest, (lat, lon), &mut self.dates)
-                    {
+                    self.slot[ni] = match evaluate(
+                        snapshot,
+                        avail,
+                        order,
+                        node_id,
+                        &dest,
+                        (lat, lon),
+                        &mut self.dates,
+                    ) {
                         Ok(c) => {
                             self.candidates.push(c);
                             (self.candidates.len() - 1) as u32

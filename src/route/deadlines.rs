@@ -188,9 +188,7 @@ impl Router {
                 Terms {
                     service: shipper
                         .quote(cand, kg, floor)
-                        .or_else(|| {
-                            shipper.undeadlined().quote(cand, kg, floor)
-                        })
+                        .or_else(|| shipper.undeadlined().quote(cand, kg, floor))
                         .map_or(order.service, |q| q.service),
                     floor,
                     inbound_units: inbound,

@@ -138,7 +138,8 @@ impl<'a> Shipper<'a> {
         let mut t = [Timely::None; 4];
         for (i, &s) in self.services.iter().enumerate() {
             let opts = self.snapshot.rates().options(s, c.band);
-            let on_time = |o: &RateOption| delivery_day(dispatch, o.transit_days, o.weekend) <= limit;
+            let on_time =
+                |o: &RateOption| delivery_day(dispatch, o.transit_days, o.weekend) <= limit;
             t[i] = match (opts.iter().any(on_time), opts.iter().all(on_time)) {
                 (true, true) => Timely::All,
                 (true, false) => Timely::Some,

@@ -178,7 +178,10 @@ impl Inventory {
     #[inline]
     pub fn inbound(&self, entry: usize) -> &[(Day, u32)] {
         if !self.allocates_inbound()
-            || self.inbound_bits.get(entry / 64).is_none_or(|w| w & (1 << (entry % 64)) == 0)
+            || self
+                .inbound_bits
+                .get(entry / 64)
+                .is_none_or(|w| w & (1 << (entry % 64)) == 0)
         {
             return &[];
         }

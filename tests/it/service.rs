@@ -981,3 +981,105 @@ async fn retries_are_safe_and_ended_reservations_refuse_other_endings() {
     let server = start(&c1(), Some(dir.path())).await;
     server.stop().await.expect("stops");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dated_decisions_and_the_checkout_promise_over_grpc() {
+    // The c3-dates network: d10 of the conformance case (auto, due 2026-12-22, lateness priced
+    // at 12 a day) takes two-day from DC-EAST and is a day late.
+    let server = start(&root().join("tests/conformance/c3-dates"), None).await;
+    let mut routing = RoutingClient::new(channel(&server).await);
+    let mut order = ship("d10", 34.0522, -118.2437, &[("A", 1)]);
+    order.created_at = "2026-12-21T20:00:00Z".into();
+    order.service = pb::Service::Auto as i32;
+    order.deliver_by = "2026-12-22".into();
+    let d = quote(&mut routing, order.clone()).await;
+    assert_eq!(d.shipments[0].node_id, "DC-EAST");
+    assert_eq!(d.shipments[0].service, "two_day");
+    assert_eq!(d.shipments[0].dispatch_date.as_deref(), Some("2026-12-21"));
+    assert_eq!(d.shipments[0].delivery_date.as_deref(), Some("2026-12-23"));
+    assert_eq!(d.promise_date.as_deref(), Some("2026-12-23"));
+    assert_eq!(d.late_days, 1);
+    let cost = d.cost.expect("cost");
+    assert!((cost.late - 12.0).abs() < 1e-9 && (cost.total - 44.65).abs() < 1e-9);
+
+    // The checkout promise for the same basket and instant.
+    let opts = routing
+        .fulfilment_options(pb::FulfilmentOptionsRequest {
+            lat: 34.0522,
+            lon: -118.2437,
+            basket: vec![pb::Line {
+                sku: "A".into(),
+                qty: 1,
+            }],
+            max_pickup_stores: 2,
+            created_at: "2026-12-21T20:00:00Z".into(),
+        })
+        .await
+        .expect("options")
+        .into_inner();
+    let next = opts
+        .options
+        .iter()
+        .find(|o| o.service == "next_day")
+        .expect("next day");
+    // The cheapest next-day parcel leaves DC-WEST (one processing day) on the 22nd and arrives
+    // on the 23rd; DC-WEST cuts off at 14:00 Los Angeles time, 22:00Z: two hours after 20:00Z.
+    assert_eq!(next.decision.as_ref().expect("decision").shipments[0].node_id, "DC-WEST");
+    assert_eq!(next.delivery_date.as_deref(), Some("2026-12-23"));
+    assert_eq!(next.order_within_seconds, Some(2 * 3600));
+    // The earliest day is the 22nd, next day from DC-EAST (c3-hard's d10: 58.95).
+    let earliest = opts.earliest.expect("earliest");
+    assert_eq!(earliest.delivery_date, "2026-12-22");
+    assert!((earliest.cost - 58.95).abs() < 1e-9, "{}", earliest.cost);
+
+    // Bad dates are refused with the field.
+    let mut bad = order.clone();
+    bad.deliver_by = "22/12/2026".into();
+    let err = routing
+        .route_order(pb::RouteOrderRequest {
+            order: Some(bad),
+            dry_run: true,
+            explain: false,
+        })
+        .await
+        .expect_err("bad deliver_by");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains("order.deliver_by"),
+        "{}",
+        err.message()
+    );
+    let mut undated = order;
+    undated.created_at = String::new();
+    let err = routing
+        .route_order(pb::RouteOrderRequest {
+            order: Some(undated),
+            dry_run: true,
+            explain: false,
+        })
+        .await
+        .expect_err("deliver_by without created_at");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("created_at"), "{}", err.message());
+    let mut network = NetworkClient::new(channel(&server).await);
+    let err = network
+        .upsert_nodes(pb::UpsertNodesRequest {
+            nodes: vec![pb::Node {
+                node_id: "DC-X".into(),
+                kind: "dc".into(),
+                ships: true,
+                enabled: true,
+                timezone: "Mars/Olympus".into(),
+                ..Default::default()
+            }],
+        })
+        .await
+        .expect_err("bad time zone");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains("nodes[0].timezone"),
+        "{}",
+        err.message()
+    );
+    server.stop().await.expect("stops");
+}
