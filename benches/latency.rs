@@ -100,6 +100,61 @@ fn dates_on_off(name: &str, snapshot: &Snapshot, orders: &[fulfil::model::Order]
     }
 }
 
+/// The checkout promise in-process: `fulfilment_options` for 3-line baskets at the demo's
+/// addresses and instants (each service's decision and date, the earliest date, three pickup
+/// stores), dates on against off in the same run.
+fn checkout_promise(snapshot: &Snapshot, orders: &[fulfil::model::Order]) {
+    use fulfil::route::{Basket, fulfilment_options};
+    let (plain, plain_orders) = common::undated(snapshot, orders);
+    println!(
+        "\n### Checkout promise (FulfilmentOptions in-process, 3-line baskets, µs per call)\n"
+    );
+    println!("| dates | baskets | p50 | p99 | p99.9 | mean | with an earliest date |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let basket = |o: &fulfil::model::Order| {
+        let fulfil::model::Destination::Address { lat, lon } = o.destination else {
+            unreachable!("ship orders only")
+        };
+        Basket {
+            lat,
+            lon,
+            lines: o.lines.clone(),
+            day: o.day,
+            created: o.created,
+        }
+    };
+    for (label, snap, pool) in [
+        (
+            "off",
+            &plain,
+            common::orders_with_lines(&plain_orders, 3, 2000),
+        ),
+        ("on", snapshot, common::orders_with_lines(orders, 3, 2000)),
+    ] {
+        for o in pool.iter().take(200) {
+            let _ = fulfilment_options(snap, &Untouched, &basket(o), 3);
+        }
+        let mut us = Vec::with_capacity(pool.len());
+        let mut earliest = 0;
+        for o in &pool {
+            let b = basket(o);
+            let t = Instant::now();
+            let found = fulfilment_options(snap, &Untouched, &b, 3).expect("options");
+            us.push(t.elapsed().as_secs_f64() * 1e6);
+            earliest += usize::from(found.earliest.is_some());
+        }
+        let mean = us.iter().sum::<f64>() / us.len() as f64;
+        us.sort_by(f64::total_cmp);
+        println!(
+            "| {label} | {} | {:.1} | {:.1} | {:.1} | {mean:.1} | {earliest} |",
+            us.len(),
+            percentile(&us, 0.5),
+            percentile(&us, 0.99),
+            percentile(&us, 0.999),
+        );
+    }
+}
+
 fn main() {
     let skip_large = std::env::args().any(|a| a == "--skip-large");
     let demo = common::demo_dir();
@@ -177,6 +232,7 @@ fn main() {
 
     latencies("demo network (315 nodes, 5,000 SKUs)", &snapshot, &orders);
     dates_on_off("demo network", &snapshot, &orders);
+    checkout_promise(&snapshot, &orders);
     if !skip_large {
         let (large, large_orders) = common::load(&common::large_dir());
         latencies(

@@ -41,6 +41,12 @@ pub fn fingerprint(order: &Order) -> u64 {
         h.write_u32(sku);
         h.write_u32(qty);
     }
+    // Version 2: the deadline is part of what was asked (left out when absent, so an order
+    // without one hashes as before).
+    if let Some(by) = order.deliver_by {
+        h.write(b"deliver_by");
+        h.write_i64(i64::from(by));
+    }
     // 0 means "not known" in the journal.
     h.finish().max(1)
 }

@@ -271,22 +271,19 @@ mod tests {
                 .timestamp()
         };
         // Summer: UTC−7, so 20:59Z is 13:59 local (before) and 21:00Z is 14:00 (after).
-        assert_eq!(
-            clock.handling_day(at("2026-07-01T20:59:00Z")),
-            day("2026-07-01")
-        );
-        assert_eq!(
-            clock.handling_day(at("2026-07-01T21:00:00Z")),
-            day("2026-07-02")
-        );
         // Winter: UTC−8, so 21:59Z is 13:59 local.
-        assert_eq!(
-            clock.handling_day(at("2026-12-01T21:59:00Z")),
-            day("2026-12-01")
-        );
-        assert_eq!(
-            clock.handling_day(at("2026-12-01T22:00:00Z")),
-            day("2026-12-02")
-        );
+        for (at_utc, handled) in [
+            ("2026-07-01T20:59:00Z", "2026-07-01"),
+            ("2026-07-01T21:00:00Z", "2026-07-02"),
+            ("2026-12-01T21:59:00Z", "2026-12-01"),
+            ("2026-12-01T22:00:00Z", "2026-12-02"),
+        ] {
+            assert_eq!(clock.handling_day(at(at_utc)), day(handled), "{at_utc}");
+        }
+        // The window of a handling day runs from one cut-off to the next.
+        let (d, from, to) = clock.handling_window(at("2026-12-01T23:00:00Z"));
+        assert_eq!(d, day("2026-12-02"));
+        assert_eq!(from, at("2026-12-01T22:00:00Z"));
+        assert_eq!(to, at("2026-12-02T22:00:00Z"));
     }
 }

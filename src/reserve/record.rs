@@ -102,7 +102,7 @@ pub struct Hold {
     /// When it was made (Unix ms) and for how long it is held (ms).
     pub at_ms: u64,
     pub ttl_ms: u64,
-    /// What the order asked for (destination, service, lines, day) as a hash, so a retried
+    /// What the order asked for (destination, service, lines, day, deliver_by) as a hash, so a retried
     /// commit of the same order is told apart from another order under the same id (0: not
     /// known, as in journals of earlier versions).
     #[serde(default, skip_serializing_if = "is_zero")]

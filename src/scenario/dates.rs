@@ -144,17 +144,7 @@ pub(crate) fn read_inbound(
     let table = Table::read(path, &["node_id", "sku", "qty", "available_date"])?;
     let mut rows = Vec::with_capacity(table.len());
     for row in table.rows() {
-        let node_text = row.string("node_id")?;
-        let node = *nodes.get(node_text).ok_or_else(|| {
-            row.error(
-                "node_id",
-                format!("unknown node `{node_text}` (not in nodes.csv)"),
-            )
-        })?;
-        let sku_text = row.string("sku")?;
-        let sku = *skus.get(sku_text).ok_or_else(|| {
-            row.error("sku", format!("unknown SKU `{sku_text}` (not in skus.csv)"))
-        })?;
+        let (node, sku) = super::network::node_and_sku(&row, nodes, skus)?;
         let available = row
             .opt_day("available_date")?
             .ok_or_else(|| row.error("available_date", "required date is empty"))?;

@@ -95,48 +95,14 @@ struct Spec {
     #[serde(default)]
     disable_carrier: Vec<Spanned<DisableCarrier>>,
     #[serde(default)]
-    schedule: Vec<Spanned<ScheduleChange>>,
+    schedule: Vec<Spanned<NodeChange>>,
     #[serde(default)]
     policy: Option<PolicyChange>,
 }
 
-/// A `[[schedule]]` table: which nodes (the selectors of [`NodeChange`]) and what changes in
-/// when they work.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ScheduleChange {
-    #[serde(default)]
-    ids: Vec<Spanned<String>>,
-    #[serde(default)]
-    kind: Option<Spanned<String>>,
-    #[serde(default)]
-    state: Option<Spanned<String>>,
-    #[serde(default)]
-    within: Option<Circle>,
-    #[serde(default)]
-    cutoff: Option<Spanned<String>>,
-    #[serde(default)]
-    processing_days: Option<u32>,
-    #[serde(default)]
-    close_weekdays: Vec<Spanned<String>>,
-}
-
-impl ScheduleChange {
-    fn selector(&self) -> NodeChange {
-        NodeChange {
-            ids: self.ids.clone(),
-            kind: self.kind.clone(),
-            state: self.state.clone(),
-            within: self.within,
-            scale: None,
-            units: None,
-            unlimited: false,
-        }
-    }
-}
-
-/// A `[[close]]`, `[[reopen]]` or `[[capacity]]` table: which nodes (every selector given must
-/// match), and for capacity, how it changes (exactly one of `scale`, `units`, `unlimited`).
+/// A `[[close]]`, `[[reopen]]`, `[[capacity]]` or `[[schedule]]` table: which nodes (every
+/// selector given must match); for capacity, how it changes (exactly one of `scale`, `units`,
+/// `unlimited`); for a schedule, what changes in when they work.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NodeChange {
@@ -154,9 +120,22 @@ struct NodeChange {
     units: Option<u32>,
     #[serde(default)]
     unlimited: bool,
+    #[serde(default)]
+    cutoff: Option<Spanned<String>>,
+    #[serde(default)]
+    processing_days: Option<u32>,
+    #[serde(default)]
+    close_weekdays: Vec<Spanned<String>>,
 }
 
 impl NodeChange {
+    /// How many schedule keys the table gives.
+    fn schedule_ways(&self) -> usize {
+        usize::from(self.cutoff.is_some())
+            + usize::from(self.processing_days.is_some())
+            + usize::from(!self.close_weekdays.is_empty())
+    }
+
     /// How many ways of changing capacity the table gives.
     fn capacity_ways(&self) -> usize {
         usize::from(self.scale.is_some())
@@ -394,6 +373,12 @@ impl Variant {
     fn schedules(&self, data: &mut NetworkData) -> Result<(), ChangeError> {
         for c in &self.spec.schedule {
             let change = c.get_ref();
+            if change.capacity_ways() > 0 {
+                return Err(self.error(
+                    c.span(),
+                    "`scale`, `units` and `unlimited` belong in a [[capacity]] table",
+                ));
+            }
             let cutoff = match &change.cutoff {
                 Some(t) => Some(crate::model::Cutoff::parse(t.get_ref()).ok_or_else(|| {
                     self.error(
@@ -420,7 +405,7 @@ impl Variant {
                     })?,
                 );
             }
-            for i in self.select(&data.nodes, &change.selector(), c.span())? {
+            for i in self.select(&data.nodes, change, c.span())? {
                 let schedule = &mut data.nodes[i].schedule;
                 if let Some(cut) = cutoff {
                     schedule.cutoff = cut;
@@ -453,12 +438,7 @@ impl Variant {
         let spec = &self.spec;
         for (list, enabled) in [(&spec.close, false), (&spec.reopen, true)] {
             for s in list {
-                if s.get_ref().capacity_ways() > 0 {
-                    return Err(self.error(
-                        s.span(),
-                        "`scale`, `units` and `unlimited` belong in a [[capacity]] table",
-                    ));
-                }
+                self.only_selectors(s)?;
                 for i in self.select(&data.nodes, s.get_ref(), s.span())? {
                     data.nodes[i].enabled = enabled;
                 }
@@ -467,9 +447,32 @@ impl Variant {
         Ok(())
     }
 
+    /// A close or reopen table has nothing but selectors.
+    fn only_selectors(&self, s: &Spanned<NodeChange>) -> Result<(), ChangeError> {
+        if s.get_ref().capacity_ways() > 0 {
+            return Err(self.error(
+                s.span(),
+                "`scale`, `units` and `unlimited` belong in a [[capacity]] table",
+            ));
+        }
+        if s.get_ref().schedule_ways() > 0 {
+            return Err(self.error(
+                s.span(),
+                "`cutoff`, `processing_days` and `close_weekdays` belong in a [[schedule]] table",
+            ));
+        }
+        Ok(())
+    }
+
     fn capacity(&self, data: &mut NetworkData) -> Result<(), ChangeError> {
         for c in &self.spec.capacity {
             let change = c.get_ref();
+            if change.schedule_ways() > 0 {
+                return Err(self.error(
+                    c.span(),
+                    "`cutoff`, `processing_days` and `close_weekdays` belong in a [[schedule]] table",
+                ));
+            }
             if change.capacity_ways() != 1 {
                 return Err(self.error(
                     c.span(),

@@ -1024,7 +1024,10 @@ async fn dated_decisions_and_the_checkout_promise_over_grpc() {
         .expect("next day");
     // The cheapest next-day parcel leaves DC-WEST (one processing day) on the 22nd and arrives
     // on the 23rd; DC-WEST cuts off at 14:00 Los Angeles time, 22:00Z: two hours after 20:00Z.
-    assert_eq!(next.decision.as_ref().expect("decision").shipments[0].node_id, "DC-WEST");
+    assert_eq!(
+        next.decision.as_ref().expect("decision").shipments[0].node_id,
+        "DC-WEST"
+    );
     assert_eq!(next.delivery_date.as_deref(), Some("2026-12-23"));
     assert_eq!(next.order_within_seconds, Some(2 * 3600));
     // The earliest day is the 22nd, next day from DC-EAST (c3-hard's d10: 58.95).
