@@ -202,8 +202,12 @@ impl CandidateSet {
                 let slot = self.slot[ni];
                 if slot != EXCLUDED {
                     let start = tiers.len() as u32;
-                    let stock =
-                        stock_and_tiers(inventory, base + i, avail.reserved(base + i), &mut tiers);
+                    // Without inbound supply every unit is on hand.
+                    let stock = if inventory.allocates_inbound() {
+                        stock_and_tiers(inventory, base + i, avail.reserved(base + i), &mut tiers)
+                    } else {
+                        ats
+                    };
                     holders.push(Holder {
                         candidate: slot,
                         ats,

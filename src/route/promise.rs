@@ -192,9 +192,24 @@ impl<'a> Shipper<'a> {
     /// The exact shipping cost (infinite where no allowed rate exists).
     #[inline]
     pub fn exact(&self, c: &Candidate, kg: u32, floor: Day) -> f64 {
-        let Some(limit) = self.deadline else {
-            return self.undated(c, kg);
-        };
+        match self.deadline {
+            None => self.undated(c, kg),
+            Some(limit) => self.exact_dated(c, kg, floor, limit),
+        }
+    }
+
+    /// The cost the search charges while it branches: never above the exact cost of this
+    /// shipment at `kg` or at any heavier weight.
+    #[inline]
+    pub fn bound(&self, c: &Candidate, kg: u32, floor: Day) -> f64 {
+        match self.deadline {
+            None => self.undated(c, kg),
+            Some(limit) => self.bound_dated(c, kg, floor, limit),
+        }
+    }
+
+    #[inline(never)]
+    fn exact_dated(&self, c: &Candidate, kg: u32, floor: Day, limit: Day) -> f64 {
         if floor <= c.handling
             && let Some(p) = self.fast(c, kg, limit)
         {
@@ -203,13 +218,8 @@ impl<'a> Shipper<'a> {
         self.quote(c, kg, floor).map_or(f64::INFINITY, |q| q.price)
     }
 
-    /// The cost the search charges while it branches: never above the exact cost of this
-    /// shipment at `kg` or at any heavier weight.
-    #[inline]
-    pub fn bound(&self, c: &Candidate, kg: u32, floor: Day) -> f64 {
-        let Some(limit) = self.deadline else {
-            return self.undated(c, kg);
-        };
+    #[inline(never)]
+    fn bound_dated(&self, c: &Candidate, kg: u32, floor: Day, limit: Day) -> f64 {
         if floor <= c.handling
             && let Some(p) = self.fast(c, kg, limit)
         {
@@ -218,7 +228,7 @@ impl<'a> Shipper<'a> {
             return p;
         }
         let dispatch = dispatch_of(self.snapshot, c, floor);
-        let here = self.exact(c, kg, floor);
+        let here = self.exact_dated(c, kg, floor, limit);
         match dispatch {
             Some(day) if self.mixed(c.band, day) => self.envelope(c, kg, floor, day, here),
             _ => here,
@@ -226,9 +236,14 @@ impl<'a> Shipper<'a> {
     }
 
     /// Without a deadline dates do not change the price: the cheapest rate over the services.
-    #[inline]
+    #[inline(always)]
     fn undated(&self, c: &Candidate, kg: u32) -> f64 {
         let rates = self.snapshot.rates();
+        if let [s] = self.services {
+            return rates
+                .quote(*s, c.band, kg)
+                .map_or(f64::INFINITY, |(_, p)| p);
+        }
         let mut best = f64::INFINITY;
         for &s in self.services {
             if let Some((_, p)) = rates.quote(s, c.band, kg) {

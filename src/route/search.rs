@@ -102,6 +102,8 @@ struct Ctx<'a> {
     set: &'a CandidateSet,
     ship: &'a Shipper<'a>,
     policy: &'a Policy,
+    /// Whether any holder has inbound tiers (else every floor is `NO_FLOOR`).
+    inbound: bool,
 }
 
 impl Search {
@@ -215,7 +217,13 @@ impl Search {
         let all_backordered: f64 = set.lines.iter().map(|l| bp * f64::from(l.qty)).sum();
         self.best_cost = all_backordered.min(upper);
         self.found = all_backordered < upper;
-        let ctx = Ctx { set, ship, policy };
+        let inbound = set.lines.iter().any(|l| !l.tiers.is_empty());
+        let ctx = Ctx {
+            set,
+            ship,
+            policy,
+            inbound,
+        };
         let root_bound = if nl > 0 {
             self.suffix_lb[0] + self.extra_lb(&ctx, 0)
         } else {
@@ -261,6 +269,9 @@ impl Search {
     /// The floor of taking `take` units of the line at `pos` from candidate `c`.
     #[inline]
     fn floor_of(&self, ctx: &Ctx<'_>, pos: usize, c: usize, take: u32) -> Day {
+        if !ctx.inbound {
+            return NO_FLOOR;
+        }
         let nc = ctx.set.candidates.len();
         let line = &ctx.set.lines[self.order[pos]];
         let holder = &line.holders[self.hold[pos * nc + c] as usize];
