@@ -122,6 +122,40 @@ pub struct CandidateSet {
 }
 
 impl CandidateSet {
+    /// Starts a new order: every node unseen (stamps cleared when the epoch wraps).
+    fn next_epoch(&mut self, nodes: usize) {
+        if self.stamp.len() != nodes {
+            self.stamp = vec![0; nodes];
+            self.slot = vec![UNSEEN; nodes];
+            self.epoch = 0;
+        }
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.stamp.fill(0);
+            self.epoch = 1;
+        }
+    }
+
+    /// Evaluates a node seen for the first time in this order: its candidate slot, or
+    /// `EXCLUDED`.
+    fn admit(
+        &mut self,
+        snapshot: &Snapshot,
+        avail: &impl Availability,
+        order: &Order,
+        node_id: NodeId,
+        dest: &[f64; 3],
+        at: (f64, f64),
+    ) -> u32 {
+        match evaluate(snapshot, avail, order, node_id, dest, at, &mut self.dates) {
+            Ok(c) => {
+                self.candidates.push(c);
+                (self.candidates.len() - 1) as u32
+            }
+            Err(_) => EXCLUDED,
+        }
+    }
+
     /// Fills the set for a ship order to (lat, lon).
     pub fn build(
         &mut self,
@@ -144,17 +178,7 @@ impl CandidateSet {
         lon: f64,
         prices: Option<&dyn UnitPrices>,
     ) {
-        let n = snapshot.nodes().len();
-        if self.stamp.len() != n {
-            self.stamp = vec![0; n];
-            self.slot = vec![UNSEEN; n];
-            self.epoch = 0;
-        }
-        self.epoch = self.epoch.wrapping_add(1);
-        if self.epoch == 0 {
-            self.stamp.fill(0);
-            self.epoch = 1;
-        }
+        self.next_epoch(snapshot.nodes().len());
         self.candidates.clear();
         let inventory = snapshot.inventory();
         let dest = crate::model::geo::unit_vector(lat, lon);
@@ -183,21 +207,7 @@ impl CandidateSet {
                 let ni = node_id.index();
                 if self.stamp[ni] != self.epoch {
                     self.stamp[ni] = self.epoch;
-                    self.slot[ni] = match evaluate(
-                        snapshot,
-                        avail,
-                        order,
-                        node_id,
-                        &dest,
-                        (lat, lon),
-                        &mut self.dates,
-                    ) {
-                        Ok(c) => {
-                            self.candidates.push(c);
-                            (self.candidates.len() - 1) as u32
-                        }
-                        Err(_) => EXCLUDED,
-                    };
+                    self.slot[ni] = self.admit(snapshot, avail, order, node_id, &dest, (lat, lon));
                 }
                 let slot = self.slot[ni];
                 if slot != EXCLUDED {

@@ -168,43 +168,77 @@ fn price_shipment(
             arrives: dispatch,
         });
     };
-    let distance = distance_km(node.lat, node.lon, lat, lon);
-    let unreachable = || RouteError::Unreachable {
-        order: order.id.clone(),
-        node: node.id.clone(),
-        service: order.service,
+    let at = Parcel {
+        node_id,
+        lines,
+        to: (lat, lon),
     };
-    let band = snapshot
-        .zones()
-        .band_index(distance)
-        .ok_or_else(unreachable)?;
-    let weight: f64 = lines
-        .iter()
-        .map(|(k, q)| snapshot.sku(*k).weight_kg * f64::from(*q))
-        .sum();
-    let kg = billable_kg(weight);
-    let services = match terms {
-        Some(t) => std::slice::from_ref(&t.service),
-        None => order.service.shipment_services(),
-    };
-    let q = quote(snapshot.rates(), services, band, kg, dispatch, None).ok_or_else(unreachable)?;
-    shipment.service = q.service.as_str().to_owned();
-    shipment.carrier = Some(snapshot.rates().carrier_name(q.option.carrier).to_owned());
-    shipment.zone = Some(snapshot.zones().zone(band));
-    shipment.distance_km = Some(distance);
-    shipment.billable_kg = Some(kg);
-    shipment.shipping_cost = q.price;
-    shipment.transit_days = Some(q.option.transit_days);
-    if dated {
-        shipment.dispatch_date = Some(dispatch.map(format_day));
-        shipment.delivery_date = Some(q.delivery.map(format_day));
+    let arrives = at.price(snapshot, order, terms, dispatch, &mut shipment)?;
+    if !dated {
+        shipment.dispatch_date = None;
+        shipment.delivery_date = None;
     }
     Ok(Priced {
+        shipping: shipment.shipping_cost,
         shipment,
-        shipping: q.price,
         handling,
-        arrives: q.delivery,
+        arrives,
     })
+}
+
+/// A parcel: a node's units to an address.
+struct Parcel<'a> {
+    node_id: NodeId,
+    lines: &'a [(SkuId, u32)],
+    to: (f64, f64),
+}
+
+impl Parcel<'_> {
+    /// Its zone, billable weight, service, carrier, price and dates, filled into `shipment`;
+    /// returns its delivery day (when dated).
+    fn price(
+        &self,
+        snapshot: &Snapshot,
+        order: &Order,
+        terms: Option<&Terms>,
+        dispatch: Option<Day>,
+        shipment: &mut Shipment,
+    ) -> Result<Option<Day>, RouteError> {
+        let node = snapshot.node(self.node_id);
+        let (lat, lon) = self.to;
+        let distance = distance_km(node.lat, node.lon, lat, lon);
+        let unreachable = || RouteError::Unreachable {
+            order: order.id.clone(),
+            node: node.id.clone(),
+            service: order.service,
+        };
+        let band = snapshot
+            .zones()
+            .band_index(distance)
+            .ok_or_else(unreachable)?;
+        let weight: f64 = self
+            .lines
+            .iter()
+            .map(|(k, q)| snapshot.sku(*k).weight_kg * f64::from(*q))
+            .sum();
+        let kg = billable_kg(weight);
+        let services = match terms {
+            Some(t) => std::slice::from_ref(&t.service),
+            None => order.service.shipment_services(),
+        };
+        let q =
+            quote(snapshot.rates(), services, band, kg, dispatch, None).ok_or_else(unreachable)?;
+        shipment.service = q.service.as_str().to_owned();
+        shipment.carrier = Some(snapshot.rates().carrier_name(q.option.carrier).to_owned());
+        shipment.zone = Some(snapshot.zones().zone(band));
+        shipment.distance_km = Some(distance);
+        shipment.billable_kg = Some(kg);
+        shipment.shipping_cost = q.price;
+        shipment.transit_days = Some(q.option.transit_days);
+        shipment.dispatch_date = Some(dispatch.map(format_day));
+        shipment.delivery_date = Some(q.delivery.map(format_day));
+        Ok(q.delivery)
+    }
 }
 
 #[cfg(test)]

@@ -76,9 +76,12 @@ pub fn html(title: &str, runs: &[(String, Kpis)]) -> String {
     h
 }
 
-fn kpi_table(h: &mut String, runs: &[(String, Kpis)]) {
-    type Row = (&'static str, fn(&Kpis) -> f64, usize, bool);
-    let rows: [Row; 20] = [
+/// A key figure: label, value, digits, whether lower is better.
+type KpiRow = (&'static str, fn(&Kpis) -> f64, usize, bool);
+
+/// The key figures of the report's table, in order.
+fn kpi_rows() -> [KpiRow; 20] {
+    [
         ("total cost", |k| k.cost.total, 2, true),
         ("shipping", |k| k.cost.shipping, 2, true),
         ("handling", |k| k.cost.handling, 2, true),
@@ -119,7 +122,11 @@ fn kpi_table(h: &mut String, runs: &[(String, Kpis)]) {
             false,
         ),
         ("nodes at capacity", |k| k.nodes_at_capacity as f64, 0, true),
-    ];
+    ]
+}
+
+fn kpi_table(h: &mut String, runs: &[(String, Kpis)]) {
+    let rows = kpi_rows();
     h.push_str("<h2>Key figures</h2>\n<table><tr><th></th>");
     for (name, _) in runs {
         let _ = write!(h, "<th>{}</th>", esc(name));

@@ -105,18 +105,7 @@ impl Snapshot {
         {
             return Err(BuildError::DanglingInventory);
         }
-        let mut pickup_cells: HashMap<CellIndex, Vec<NodeId>> = HashMap::new();
-        for (i, n) in data.nodes.iter().enumerate() {
-            if n.enabled
-                && n.pickup
-                && let Some(parent) = node_cells[i].parent(PICKUP_CELL_RESOLUTION)
-            {
-                pickup_cells
-                    .entry(parent)
-                    .or_default()
-                    .push(NodeId(i as u32));
-            }
-        }
+        let pickup_cells = pickup_cells_of(&data.nodes, &node_cells);
         let node_xyz: Vec<[f64; 3]> = data
             .nodes
             .iter()
@@ -362,4 +351,18 @@ fn inventory_of(data: &NetworkData) -> Result<Inventory, BuildError> {
     }
     Ok(Inventory::build(data.skus.len(), &rows)
         .with_inbound(&data.inbound, data.policy.allocate_inbound))
+}
+
+/// Enabled pickup nodes by their H3 cell at [`PICKUP_CELL_RESOLUTION`].
+fn pickup_cells_of(nodes: &[Node], node_cells: &[CellIndex]) -> HashMap<CellIndex, Vec<NodeId>> {
+    let mut cells: HashMap<CellIndex, Vec<NodeId>> = HashMap::new();
+    for (i, n) in nodes.iter().enumerate() {
+        if n.enabled
+            && n.pickup
+            && let Some(parent) = node_cells[i].parent(PICKUP_CELL_RESOLUTION)
+        {
+            cells.entry(parent).or_default().push(NodeId(i as u32));
+        }
+    }
+    cells
 }
