@@ -10,6 +10,9 @@ use chrono_tz::Tz;
 /// A calendar date as days since 1970-01-01 (negative before).
 pub type Day = i32;
 
+/// No inbound floor: a shipment handled on its node's handling day.
+pub const NO_FLOOR: Day = Day::MIN;
+
 /// How far date walks look for an open day before giving up (a calendar closed for ten years).
 const MAX_WALK_DAYS: i32 = 3660;
 

@@ -267,17 +267,17 @@ pub fn stock_and_tiers(
 
 impl LineCandidates {
     /// The handling floor of taking `take` units from `holder`: the day of the last inbound
-    /// tier reached, or [`super::promise::NO_FLOOR`] when they are all on hand.
+    /// tier reached, or [`crate::model::dates::NO_FLOOR`] when they are all on hand.
     #[inline]
     pub fn floor_of(&self, holder: &Holder, take: u32) -> Day {
         if take <= holder.stock {
-            return super::promise::NO_FLOOR;
+            return crate::model::dates::NO_FLOOR;
         }
         let (a, b) = (holder.tiers.0 as usize, holder.tiers.1 as usize);
         self.tiers[a..b]
             .iter()
             .find(|t| t.upto >= take)
-            .map_or(super::promise::NO_FLOOR, |t| t.day)
+            .map_or(crate::model::dates::NO_FLOOR, |t| t.day)
     }
 }
 

@@ -3,14 +3,16 @@
 //! decision with its dates.
 
 use super::RouteError;
-use super::promise::{NO_FLOOR, quote};
-use crate::model::dates::format_day;
+use crate::model::dates::{NO_FLOOR, format_day};
 use crate::model::geo::distance_km;
 use crate::model::{
     CostBreakdown, Day, Decision, DecisionLine, Destination, NodeId, Order, Service, Shipment,
     SkuId,
 };
-use crate::snapshot::Snapshot;
+use crate::snapshot::{RateOption, RateTable, Snapshot};
+
+/// Prices this close are a tie between services.
+const PRICE_TIE: f64 = 1e-9;
 
 /// `max(1, ceil(weight_kg − 1e-9))`: the weight a carrier bills for a whole shipment.
 #[inline]
@@ -58,6 +60,61 @@ impl Plan {
             .map(|(_, q)| q)
             .sum()
     }
+}
+
+/// The rate a shipment gets: its service, carrier, price and delivery day (when dated).
+#[derive(Clone, Copy, Debug)]
+pub struct Quote {
+    pub service: Service,
+    pub option: RateOption,
+    pub price: f64,
+    pub delivery: Option<Day>,
+}
+
+/// The cheapest allowed rate for a parcel of `kg` in `band` over `services`: per service the
+/// spec's carrier (cheapest, then earliest delivery, then first row), and across services the
+/// cheapest, then the earliest delivery, then the first service. With a `deadline`, a service
+/// whose carrier delivers after it is not allowed.
+pub fn quote(
+    rates: &RateTable,
+    services: &[Service],
+    band: usize,
+    kg: u32,
+    dispatch: Option<Day>,
+    deadline: Option<Day>,
+) -> Option<Quote> {
+    let mut best: Option<Quote> = None;
+    for &service in services {
+        let q = match dispatch {
+            Some(day) => rates
+                .quote_dated(service, band, kg, day)
+                .map(|(option, price, d)| (option, price, Some(d))),
+            None => rates
+                .quote(service, band, kg)
+                .map(|(option, price)| (option, price, None)),
+        };
+        let Some((option, price, delivery)) = q else {
+            continue;
+        };
+        if let (Some(limit), Some(d)) = (deadline, delivery)
+            && d > limit
+        {
+            continue;
+        }
+        let better = best.is_none_or(|b| {
+            price < b.price - PRICE_TIE
+                || ((price - b.price).abs() <= PRICE_TIE && delivery < b.delivery)
+        });
+        if better {
+            best = Some(Quote {
+                service,
+                option,
+                price,
+                delivery,
+            });
+        }
+    }
+    best
 }
 
 /// One shipment priced: what the decision prints, and its parts of the cost.

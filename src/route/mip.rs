@@ -19,8 +19,8 @@ use good_lp::{Expression, ProblemVariables, SolverModel, Variable, constraint, v
 
 use super::candidates::{Tier, stock_and_tiers};
 use super::cost::{Plan, Terms, billable_kg};
-use super::promise::NO_FLOOR;
 use super::{Availability, RouteError, ats_at, capacity_left};
+use crate::model::dates::NO_FLOOR;
 use crate::model::geo::distance_km;
 use crate::model::{Day, Destination, NodeId, NodeKind, Order, Service, SkuId};
 use crate::snapshot::Snapshot;

@@ -8,8 +8,8 @@
 
 use super::candidates::{Tier, stock_and_tiers};
 use super::cost::{Plan, Terms};
-use super::promise::NO_FLOOR;
 use super::{Availability, PolicyKind, PricedPlan, UnitPrices, ledger};
+use crate::model::dates::NO_FLOOR;
 use crate::model::{Day, Destination, NodeId, Order, Service, SkuId};
 use crate::snapshot::Snapshot;
 

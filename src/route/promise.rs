@@ -10,70 +10,11 @@
 //! while it branches, and the exact cost at the leaves.
 
 use super::candidates::Candidate;
+pub use super::cost::{Quote, quote};
+pub use crate::model::dates::NO_FLOOR;
 use crate::model::dates::delivery_day;
 use crate::model::{Day, Service};
-use crate::snapshot::{RateOption, RateTable, Snapshot};
-
-/// No inbound floor: the shipment is handled on its node's handling day.
-pub const NO_FLOOR: Day = Day::MIN;
-
-/// Prices this close are a tie between services.
-const PRICE_TIE: f64 = 1e-9;
-
-/// The rate a shipment gets: its service, carrier, price and delivery day (when dated).
-#[derive(Clone, Copy, Debug)]
-pub struct Quote {
-    pub service: Service,
-    pub option: RateOption,
-    pub price: f64,
-    pub delivery: Option<Day>,
-}
-
-/// The cheapest allowed rate for a parcel of `kg` in `band` over `services`: per service the
-/// spec's carrier (cheapest, then earliest delivery, then first row), and across services the
-/// cheapest, then the earliest delivery, then the first service. With a `deadline`, a service
-/// whose carrier delivers after it is not allowed.
-pub fn quote(
-    rates: &RateTable,
-    services: &[Service],
-    band: usize,
-    kg: u32,
-    dispatch: Option<Day>,
-    deadline: Option<Day>,
-) -> Option<Quote> {
-    let mut best: Option<Quote> = None;
-    for &service in services {
-        let q = match dispatch {
-            Some(day) => rates
-                .quote_dated(service, band, kg, day)
-                .map(|(option, price, d)| (option, price, Some(d))),
-            None => rates
-                .quote(service, band, kg)
-                .map(|(option, price)| (option, price, None)),
-        };
-        let Some((option, price, delivery)) = q else {
-            continue;
-        };
-        if let (Some(limit), Some(d)) = (deadline, delivery)
-            && d > limit
-        {
-            continue;
-        }
-        let better = best.is_none_or(|b| {
-            price < b.price - PRICE_TIE
-                || ((price - b.price).abs() <= PRICE_TIE && delivery < b.delivery)
-        });
-        if better {
-            best = Some(Quote {
-                service,
-                option,
-                price,
-                delivery,
-            });
-        }
-    }
-    best
-}
+use crate::snapshot::{RateOption, Snapshot};
 
 /// The dispatch day of a shipment from a candidate whose units are handled no earlier than
 /// `floor` (an inbound row's day, or [`NO_FLOOR`]); `None` for an undated order or a node whose

@@ -144,7 +144,7 @@ pub(crate) fn read_inbound(
     let table = Table::read(path, &["node_id", "sku", "qty", "available_date"])?;
     let mut rows = Vec::with_capacity(table.len());
     for row in table.rows() {
-        let (node, sku) = super::network::node_and_sku(&row, nodes, skus)?;
+        let (node, sku) = row.node_and_sku(nodes, skus)?;
         let available = row
             .opt_day("available_date")?
             .ok_or_else(|| row.error("available_date", "required date is empty"))?;

@@ -200,7 +200,7 @@ fn read_inventory(
     let mut seen: HashMap<(NodeId, SkuId), u64> = HashMap::with_capacity(table.len());
     let mut rows = Vec::with_capacity(table.len());
     for row in table.rows() {
-        let (node, sku) = node_and_sku(&row, nodes, skus)?;
+        let (node, sku) = row.node_and_sku(nodes, skus)?;
         let (node_text, sku_text) = (row.cell("node_id"), row.cell("sku"));
         if let Some(first) = seen.insert((node, sku), row.line) {
             return Err(row.error(
@@ -216,26 +216,6 @@ fn read_inventory(
         });
     }
     Ok(rows)
-}
-
-/// A row's `node_id` and `sku`, resolved (else: the row and column of the unknown one).
-pub(crate) fn node_and_sku(
-    row: &super::table::Row<'_>,
-    nodes: &HashMap<&str, NodeId>,
-    skus: &HashMap<&str, SkuId>,
-) -> Result<(NodeId, SkuId), LoadError> {
-    let node_text = row.string("node_id")?;
-    let node = *nodes.get(node_text).ok_or_else(|| {
-        row.error(
-            "node_id",
-            format!("unknown node `{node_text}` (not in nodes.csv)"),
-        )
-    })?;
-    let sku_text = row.string("sku")?;
-    let sku = *skus
-        .get(sku_text)
-        .ok_or_else(|| row.error("sku", format!("unknown SKU `{sku_text}` (not in skus.csv)")))?;
-    Ok((node, sku))
 }
 
 fn read_zones(path: &Path) -> Result<Vec<ZoneBand>, LoadError> {

@@ -187,6 +187,26 @@ impl Row<'_> {
         }
     }
 
+    /// The row's `node_id` and `sku`, resolved (else: the row and column of the unknown one).
+    pub fn node_and_sku(
+        &self,
+        nodes: &HashMap<&str, crate::model::NodeId>,
+        skus: &HashMap<&str, crate::model::SkuId>,
+    ) -> Result<(crate::model::NodeId, crate::model::SkuId), LoadError> {
+        let node_text = self.string("node_id")?;
+        let node = *nodes.get(node_text).ok_or_else(|| {
+            self.error(
+                "node_id",
+                format!("unknown node `{node_text}` (not in nodes.csv)"),
+            )
+        })?;
+        let sku_text = self.string("sku")?;
+        let sku = *skus.get(sku_text).ok_or_else(|| {
+            self.error("sku", format!("unknown SKU `{sku_text}` (not in skus.csv)"))
+        })?;
+        Ok((node, sku))
+    }
+
     /// A latitude in [-90, 90].
     pub fn latitude(&self, column: &str) -> Result<f64, LoadError> {
         let v = self.f64(column)?;
