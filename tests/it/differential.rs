@@ -7,41 +7,50 @@ use fulfil::scenario::{load_snapshot, read_orders};
 
 use super::support::random_scenario;
 
+/// Routes every order of the scenario in `dir` in sequence and checks each against the MIP
+/// given the same reservations; returns the decisions compared.
+fn compare_with_mip(dir: &std::path::Path, seed: u64) -> Vec<fulfil::model::Decision> {
+    let snapshot = load_snapshot(dir).expect("random scenario loads");
+    let orders = read_orders(&dir.join("orders.csv"), &snapshot).expect("orders");
+    let mut ledger = Ledger::new(&snapshot);
+    let mut router = Router::new();
+    let mut decisions = Vec::with_capacity(orders.len());
+    for order in &orders {
+        let routed = router
+            .route(&snapshot, &ledger, order, PolicyKind::Optimal)
+            .expect("routes");
+        assert!(routed.exact, "seed {seed} order {}: budget hit", order.id);
+        let mip = solve_order(&snapshot, &ledger, order).expect("MIP solves");
+        let mip_priced = price(&snapshot, order, &mip.plan).expect("MIP plan prices");
+        assert!(
+            (mip_priced.cost.total - mip.objective).abs() < 1e-5,
+            "seed {seed} order {}: MIP objective {} but its plan prices at {}\nMIP: {}",
+            order.id,
+            mip.objective,
+            mip_priced.cost.total,
+            serde_json::to_string(&mip_priced).expect("json"),
+        );
+        assert!(
+            (routed.decision.cost.total - mip.objective).abs() < 1e-5,
+            "seed {seed} order {}: search {} vs MIP {}\nsearch: {}\nMIP:    {}",
+            order.id,
+            routed.decision.cost.total,
+            mip.objective,
+            serde_json::to_string(&routed.decision).expect("json"),
+            serde_json::to_string(&mip_priced).expect("json"),
+        );
+        ledger.commit(&snapshot, order, &routed.plan);
+        decisions.push(routed.decision);
+    }
+    decisions
+}
+
 #[test]
 fn search_matches_the_exact_mip_on_random_networks() {
     let mut compared = 0;
     for seed in 0..250 {
         let s = random_scenario(seed, 8);
-        let snapshot = load_snapshot(s.path()).expect("random scenario loads");
-        let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
-        let mut ledger = Ledger::new(&snapshot);
-        let mut router = Router::new();
-        for order in &orders {
-            let routed = router
-                .route(&snapshot, &ledger, order, PolicyKind::Optimal)
-                .expect("routes");
-            assert!(routed.exact, "seed {seed} order {}: budget hit", order.id);
-            let mip = solve_order(&snapshot, &ledger, order).expect("MIP solves");
-            let mip_priced = price(&snapshot, order, &mip.plan).expect("MIP plan prices");
-            assert!(
-                (mip_priced.cost.total - mip.objective).abs() < 1e-5,
-                "seed {seed} order {}: MIP objective {} but its plan prices at {}",
-                order.id,
-                mip.objective,
-                mip_priced.cost.total
-            );
-            assert!(
-                (routed.decision.cost.total - mip.objective).abs() < 1e-5,
-                "seed {seed} order {}: search {} vs MIP {}\nsearch: {}\nMIP:    {}",
-                order.id,
-                routed.decision.cost.total,
-                mip.objective,
-                serde_json::to_string(&routed.decision).expect("json"),
-                serde_json::to_string(&mip_priced).expect("json"),
-            );
-            ledger.commit(&snapshot, order, &routed.plan);
-            compared += 1;
-        }
+        compared += compare_with_mip(s.path(), seed).len();
     }
     assert!(compared >= 2000);
 }
@@ -136,44 +145,15 @@ fn search_matches_the_exact_mip_with_dates_on() {
     // Time zones, cut-offs, calendars, weekend carriers, inbound supply, deliver_by hard and
     // priced, and `auto`: the MIP chooses each shipment's service, billable kg and handling
     // floor as binaries with the spec's carrier, price and day for each.
-    let mut compared = 0;
-    let mut late = 0;
+    let (mut compared, mut late) = (0, 0);
     for seed in 0..120 {
         let s = super::support::random_dated_scenario(seed, 8);
-        let snapshot = load_snapshot(s.path()).expect("dated scenario loads");
-        let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
-        let mut ledger = Ledger::new(&snapshot);
-        let mut router = Router::new();
-        for order in &orders {
-            let routed = router
-                .route(&snapshot, &ledger, order, PolicyKind::Optimal)
-                .expect("routes");
-            assert!(routed.exact, "seed {seed} order {}: budget hit", order.id);
-            let mip = solve_order(&snapshot, &ledger, order).expect("MIP solves");
-            let mip_priced = price(&snapshot, order, &mip.plan).expect("MIP plan prices");
-            assert!(
-                (mip_priced.cost.total - mip.objective).abs() < 1e-5,
-                "seed {seed} order {}: MIP objective {} but its plan prices at {}\nMIP: {}",
-                order.id,
-                mip.objective,
-                mip_priced.cost.total,
-                serde_json::to_string(&mip_priced).expect("json"),
-            );
-            assert!(
-                (routed.decision.cost.total - mip.objective).abs() < 1e-5,
-                "seed {seed} order {}: search {} vs MIP {}\nsearch: {}\nMIP:    {}",
-                order.id,
-                routed.decision.cost.total,
-                mip.objective,
-                serde_json::to_string(&routed.decision).expect("json"),
-                serde_json::to_string(&mip_priced).expect("json"),
-            );
-            if routed.decision.late_days.unwrap_or(0) > 0 {
-                late += 1;
-            }
-            ledger.commit(&snapshot, order, &routed.plan);
-            compared += 1;
-        }
+        let decisions = compare_with_mip(s.path(), seed);
+        compared += decisions.len();
+        late += decisions
+            .iter()
+            .filter(|d| d.late_days.unwrap_or(0) > 0)
+            .count();
     }
     assert!(compared >= 900);
     assert!(
