@@ -9,8 +9,9 @@ cargo run --release --quiet -- simulate --scenario data/demo \
   --changes data/whatif/close-nyc-stores.toml \
   --changes data/whatif/ground-rates-up-6pct.toml \
   --changes data/whatif/no-ship-from-store.toml \
+  --changes data/whatif/stores-closed-sundays.toml \
   --report "$out/report.html" --quiet
-chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,2400 \
+chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,3000 \
   --screenshot="$out/report.png" "file://$out/report.html" 2>/dev/null
 test -s "$out/report.png"
 cp "$out/report.png" docs/simulation-report.png
