@@ -140,7 +140,8 @@ impl Live {
                 }
             }
         }
-        let ids = self.record_holds(&writer, &now, fresh.iter().map(|&i| &orders[i]), taken, ack);
+        let plans = fresh.iter().map(|&i| (&orders[i], &decided[i].plan));
+        let ids = self.record_holds(&writer, &now, plans, taken, ack);
         drop(writer);
         // Every order either got its own reservation back (answered above) or was reserved now,
         // in order.
@@ -239,6 +240,7 @@ impl Live {
                 return Err(e);
             }
         }
-        Ok(self.record_holds(&writer, &now, orders, taken, ack))
+        let plans = orders.iter().zip(&result.plans);
+        Ok(self.record_holds(&writer, &now, plans, taken, ack))
     }
 }

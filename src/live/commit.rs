@@ -9,7 +9,9 @@ use std::sync::Arc;
 use super::error::LiveError;
 use super::state::{Committed, Live, State, Writer, route_on};
 use crate::model::{Destination, Order};
-use crate::reserve::{Fnv1a, Held, Hold, Record, Reservation, allocations_of};
+use crate::reserve::{
+    Fnv1a, Held, Hold, HoldInfo, HoldTerms, Record, Reservation, allocations_of, terms_of,
+};
 use crate::route::{Plan, Routed, price};
 
 /// An order decided on a version, not yet reserved ([`Live::decide`]).
@@ -99,10 +101,13 @@ impl Live {
             on_durable(Ok(()));
             return Ok(committed(&now, routed, None));
         }
-        let hold = self.hold_of(&now, order, &held);
+        let hold = self.hold_of(&now, order, &held, &routed.plan);
         let id = hold.id.clone();
-        now.book
-            .record(id.clone(), order, held, self.ttl(), hold.fingerprint);
+        let info = HoldInfo {
+            fingerprint: hold.fingerprint,
+            terms: terms_of(&routed.plan),
+        };
+        now.book.record(id.clone(), order, held, self.ttl(), info);
         self.record(&writer, vec![Record::Reserve(hold)], on_durable);
         Ok(committed(&now, routed, Some(id)))
     }
@@ -126,7 +131,7 @@ impl Live {
                 reservation_id: held.id.clone(),
             });
         }
-        let decision = price(&now.snapshot, order, &plan_of(&held.held))?;
+        let decision = price(&now.snapshot, order, &plan_of(held))?;
         Ok(Committed {
             decision,
             exact: true,
@@ -140,8 +145,9 @@ impl Live {
     }
 
     /// A new reservation of `held` for `order`, as recorded (its id is new).
-    pub(super) fn hold_of(&self, state: &State, order: &Order, held: &Held) -> Hold {
+    pub(super) fn hold_of(&self, state: &State, order: &Order, held: &Held, plan: &Plan) -> Hold {
         let snapshot = &state.snapshot;
+        let terms = hold_terms(snapshot, &terms_of(plan));
         Hold {
             id: state.book.new_id(),
             order_id: order.id.clone(),
@@ -153,6 +159,7 @@ impl Live {
             at_ms: super::state::unix_ms(),
             ttl_ms: self.ttl().as_millis() as u64,
             fingerprint: fingerprint(order),
+            terms,
         }
     }
 
@@ -162,21 +169,25 @@ impl Live {
         &self,
         writer: &Writer,
         state: &State,
-        orders: impl IntoIterator<Item = &'o Order>,
+        orders: impl IntoIterator<Item = (&'o Order, &'o Plan)>,
         taken: Vec<Held>,
         on_durable: impl FnOnce(Result<(), LiveError>) + Send + 'static,
     ) -> Vec<Option<String>> {
         let mut ids = Vec::with_capacity(taken.len());
         let mut holds = Vec::new();
-        for (order, held) in orders.into_iter().zip(taken) {
+        for ((order, plan), held) in orders.into_iter().zip(taken) {
             if held.is_empty() {
                 ids.push(None);
                 continue;
             }
-            let hold = self.hold_of(state, order, &held);
+            let hold = self.hold_of(state, order, &held, plan);
+            let info = HoldInfo {
+                fingerprint: hold.fingerprint,
+                terms: terms_of(plan),
+            };
             state
                 .book
-                .record(hold.id.clone(), order, held, self.ttl(), hold.fingerprint);
+                .record(hold.id.clone(), order, held, self.ttl(), info);
             ids.push(Some(hold.id.clone()));
             holds.push(hold);
         }
@@ -199,15 +210,38 @@ fn committed(state: &State, routed: Routed, reservation_id: Option<String>) -> C
     }
 }
 
-/// The plan a reservation's allocations make.
-fn plan_of(held: &Held) -> Plan {
+/// Shipment terms as a hold records them (node ids, service names).
+pub(super) fn hold_terms(
+    snapshot: &crate::snapshot::Snapshot,
+    terms: &[(crate::model::NodeId, crate::route::Terms)],
+) -> Vec<HoldTerms> {
+    terms
+        .iter()
+        .map(|(n, t)| HoldTerms {
+            node_id: snapshot.node(*n).id.clone(),
+            service: t.service.as_str().to_owned(),
+            floor: (t.floor != crate::model::dates::NO_FLOOR).then_some(t.floor),
+            inbound_units: t.inbound_units,
+        })
+        .collect()
+}
+
+/// The plan a reservation's allocations make, with the terms it was decided with.
+fn plan_of(r: &Reservation) -> Plan {
     let mut plan = Plan::default();
-    for &(_, node, sku, qty) in held {
+    for &(_, node, sku, qty) in &r.held {
         match plan.shipments.iter_mut().find(|(n, _)| *n == node) {
             Some((_, lines)) => lines.push((sku, qty)),
             None => plan.shipments.push((node, vec![(sku, qty)])),
         }
     }
+    // Terms for every shipment, or none (a reservation of an earlier version: the defaults).
+    let terms: Option<Vec<_>> = plan
+        .shipments
+        .iter()
+        .map(|(n, _)| r.terms.iter().find(|(m, _)| m == n).map(|(_, t)| *t))
+        .collect();
+    plan.terms = terms.unwrap_or_default();
     plan
 }
 

@@ -82,6 +82,7 @@ impl Live {
                     state,
                     expires: Instant::now() + Duration::from_millis(left),
                     fingerprint: 0,
+                    terms: Vec::new(),
                 });
             }
             Record::CapacityUsed { day, used } => {
@@ -155,6 +156,7 @@ impl Live {
             state: ReservationState::Held,
             expires: Instant::now() + left,
             fingerprint: hold.fingerprint,
+            terms: terms_of_hold(snap, &hold.terms),
         });
     }
 
@@ -356,7 +358,29 @@ impl Capture {
                 at_ms: now_ms,
                 ttl_ms: r.expires.saturating_duration_since(now).as_millis() as u64,
                 fingerprint: r.fingerprint,
+                terms: super::commit::hold_terms(snap, &r.terms),
             }));
         }
     }
+}
+
+/// A recorded hold's terms on `snap` (terms of nodes it no longer has, or of a service it cannot
+/// read, are left out: the reservation then prices with the defaults).
+fn terms_of_hold(
+    snap: &crate::snapshot::Snapshot,
+    terms: &[crate::reserve::HoldTerms],
+) -> Vec<(crate::model::NodeId, crate::route::Terms)> {
+    terms
+        .iter()
+        .filter_map(|t| {
+            let node = snap.node_id(&t.node_id)?;
+            let service = t.service.parse().ok()?;
+            let terms = crate::route::Terms {
+                service,
+                floor: t.floor.unwrap_or(crate::model::dates::NO_FLOOR),
+                inbound_units: t.inbound_units,
+            };
+            Some((node, terms))
+        })
+        .collect()
 }

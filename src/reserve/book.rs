@@ -65,6 +65,8 @@ pub struct Reservation {
     pub expires: Instant,
     /// What the order asked for, hashed (see [`crate::reserve::Hold::fingerprint`]).
     pub fingerprint: u64,
+    /// Per shipping node, the service and inbound supply it was decided with.
+    pub terms: Vec<(NodeId, crate::route::Terms)>,
 }
 
 /// Why a reservation could not be ended as asked. Nothing changed.
@@ -148,6 +150,21 @@ pub struct ReservationBook {
     held_count: AtomicU64,
     /// The held reservation of each order id.
     orders: Mutex<HashMap<String, String>>,
+}
+
+/// What a reservation keeps beside its units: the order's fingerprint and each shipment's terms.
+pub struct HoldInfo {
+    pub fingerprint: u64,
+    pub terms: Vec<(NodeId, crate::route::Terms)>,
+}
+
+/// Each shipment's terms of a plan, by node.
+pub fn terms_of(plan: &Plan) -> Vec<(NodeId, crate::route::Terms)> {
+    plan.shipments
+        .iter()
+        .zip(&plan.terms)
+        .map(|((n, _), t)| (*n, *t))
+        .collect()
 }
 
 /// The allocations of a plan with their inventory entries.
@@ -313,7 +330,7 @@ impl ReservationBook {
     }
 
     /// Records a reservation whose units are already reserved.
-    pub fn record(&self, id: String, order: &Order, held: Held, ttl: Duration, fingerprint: u64) {
+    pub fn record(&self, id: String, order: &Order, held: Held, ttl: Duration, hold: HoldInfo) {
         self.observe_id(&id);
         let r = Reservation {
             id,
@@ -322,7 +339,8 @@ impl ReservationBook {
             held,
             state: ReservationState::Held,
             expires: Instant::now() + ttl,
-            fingerprint,
+            fingerprint: hold.fingerprint,
+            terms: hold.terms,
         };
         self.insert_held(r);
     }

@@ -12,8 +12,8 @@ mod record;
 pub mod store;
 
 pub use book::{
-    ENDED_RETENTION, FinishError, Finished, Fnv1a, Held, Reservation, ReservationBook,
-    ReservationState, ReserveConflict, allocations_of,
+    ENDED_RETENTION, FinishError, Finished, Fnv1a, Held, HoldInfo, Reservation, ReservationBook,
+    ReservationState, ReserveConflict, allocations_of, terms_of,
 };
-pub use record::{Hold, Record};
+pub use record::{Hold, HoldTerms, Record};
 pub use store::{Cause, MemoryStore, Recovered, Store, StoreError};

@@ -107,6 +107,26 @@ pub struct Hold {
     /// known, as in journals of earlier versions).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub fingerprint: u64,
+    /// Per shipment, what the router chose beyond the units (scenario format v2: the service,
+    /// the inbound floor and units), so the reservation prices as it was decided (absent in
+    /// journals of earlier versions: the defaults).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub terms: Vec<HoldTerms>,
+}
+
+/// A shipment's terms as recorded: node, service, inbound floor (a day number) and units.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldTerms {
+    pub node_id: String,
+    pub service: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor: Option<i32>,
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub inbound_units: u32,
+}
+
+fn is_zero_u32(v: &u32) -> bool {
+    *v == 0
 }
 
 fn is_zero(v: &u64) -> bool {

@@ -354,6 +354,7 @@ fn a_reservation_in_both_the_checkpoint_and_the_next_segment_is_held_once() {
         at_ms: 0,
         ttl_ms: u64::MAX / 4,
         fingerprint: 0,
+        terms: Vec::new(),
     });
     // What a compaction leaves when the order was reserved between the roll and the capture.
     let j = Journal::start(data.path(), 1, std::slice::from_ref(&reserve)).expect("starts");
@@ -578,4 +579,44 @@ fn holds_expire_after_their_time_to_live_even_across_a_restart() {
         ReservationState::Expired
     );
     assert!(reserved_by_entry(&again).iter().all(|&r| r == 0));
+}
+
+#[test]
+fn a_retried_commit_after_a_restart_and_a_compaction_prices_with_the_terms_it_was_decided_with() {
+    // c3-dates' d14 (ground, two units of P from inbound supply at DC-WEST, handled from
+    // 2026-12-28) and d10 (`auto`: two-day from DC-EAST): their service and inbound floor are
+    // kept with the reservation, through the journal, a compaction and a restart.
+    let dir = super::support::root().join("tests/conformance/c3-dates");
+    let data = tempfile::tempdir().expect("temp");
+    let orders = |live: &Live| {
+        fulfil::scenario::read_orders(&dir.join("orders.csv"), &live.load().snapshot)
+            .expect("orders")
+    };
+    let first: Vec<_> = {
+        let live = Live::open(durable(&dir, data.path())).expect("opens");
+        let orders = orders(&live);
+        let picked: Vec<_> = orders
+            .iter()
+            .filter(|o| o.id == "d10" || o.id == "d14")
+            .collect();
+        let firsts = picked
+            .iter()
+            .map(|o| live.route(o, false).expect("commits").decision)
+            .collect();
+        live.compact(0).expect("compacts");
+        firsts
+    };
+    let live = Live::open(durable(&dir, data.path())).expect("reopens");
+    let orders = orders(&live);
+    let picked: Vec<_> = orders
+        .iter()
+        .filter(|o| o.id == "d10" || o.id == "d14")
+        .collect();
+    for (o, before) in picked.iter().zip(&first) {
+        let again = live.route(o, false).expect("commits again").decision;
+        assert_eq!(again.shipments, before.shipments, "{}", o.id);
+        assert_eq!(again.promise_date, before.promise_date, "{}", o.id);
+    }
+    assert_eq!(first[0].shipments[0].service, "two_day");
+    assert_eq!(first[1].shipments[0].inbound_units, 2);
 }

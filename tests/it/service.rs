@@ -1002,6 +1002,19 @@ async fn dated_decisions_and_the_checkout_promise_over_grpc() {
     let cost = d.cost.expect("cost");
     assert!((cost.late - 12.0).abs() < 1e-9 && (cost.total - 44.65).abs() < 1e-9);
 
+    // Committed, then committed again under the same id (a retry): the same reservation, with
+    // the same service and dates (the terms are kept with the reservation).
+    let first = route(&mut routing, order.clone(), false).await;
+    let again = route(&mut routing, order.clone(), false).await;
+    assert_eq!(first.reservation_id, again.reservation_id);
+    let (a, b) = (
+        first.decision.expect("decision"),
+        again.decision.expect("decision"),
+    );
+    assert_eq!(b.shipments[0].service, "two_day");
+    assert_eq!(a.shipments, b.shipments);
+    assert_eq!(a.promise_date, b.promise_date);
+
     // The checkout promise for the same basket and instant.
     let opts = routing
         .fulfilment_options(pb::FulfilmentOptionsRequest {
