@@ -40,19 +40,7 @@ impl Router {
     /// The exact search of a ship order (candidates built) under its date rules.
     pub(super) fn search_dated(&mut self, snapshot: &Snapshot, order: &Order) -> Searched {
         let policy = snapshot.policy();
-        let weight: f64 = order
-            .lines
-            .iter()
-            .map(|l| snapshot.sku(l.sku).weight_kg * f64::from(l.qty))
-            .sum();
-        let shipper = |deadline| {
-            Shipper::new(
-                snapshot,
-                order.service.shipment_services(),
-                deadline,
-                billable_kg(weight),
-            )
-        };
+        let shipper = |deadline| Shipper::for_order(snapshot, order, deadline);
         let dated_by = order.deliver_by.filter(|_| order.created.is_some());
         let (by, penalty) = match (dated_by, policy.late_penalty_per_day) {
             (Some(by), Some(penalty)) => (by, penalty),
@@ -166,17 +154,7 @@ impl Router {
                 }
             }
         }
-        let weight: f64 = order
-            .lines
-            .iter()
-            .map(|l| snapshot.sku(l.sku).weight_kg * f64::from(l.qty))
-            .sum();
-        let shipper = Shipper::new(
-            snapshot,
-            order.service.shipment_services(),
-            searched.deadline,
-            billable_kg(weight),
-        );
+        let shipper = Shipper::for_order(snapshot, order, searched.deadline);
         let parcels = parcels_of(set, assignment);
         let terms = candidates
             .iter()

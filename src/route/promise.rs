@@ -66,6 +66,22 @@ impl<'a> Shipper<'a> {
         }
     }
 
+    /// The shipper of `order` under `deadline`: its services, and its whole weight as the
+    /// heaviest a shipment can be.
+    pub fn for_order(
+        snapshot: &'a Snapshot,
+        order: &crate::model::Order,
+        deadline: Option<Day>,
+    ) -> Shipper<'a> {
+        let weight: f64 = order
+            .lines
+            .iter()
+            .map(|l| snapshot.sku(l.sku).weight_kg * f64::from(l.qty))
+            .sum();
+        let kmax = super::cost::billable_kg(weight);
+        Shipper::new(snapshot, order.service.shipment_services(), deadline, kmax)
+    }
+
     /// The same order's shipper without a deadline.
     pub fn undeadlined(&self) -> Shipper<'a> {
         Shipper::new(self.snapshot, self.services, None, self.kmax)
