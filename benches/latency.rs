@@ -119,6 +119,8 @@ fn checkout_promise(snapshot: &Snapshot, orders: &[fulfil::model::Order]) {
             lat,
             lon,
             lines: o.lines.clone(),
+            groups: o.groups.clone(),
+            channel: o.channel.clone(),
             day: o.day,
             created: o.created,
         }

@@ -95,7 +95,7 @@ fn remote(args: RouteArgs, server: &str) -> anyhow::Result<()> {
             version = resp.snapshot_version;
             // The server prints dates whenever its network uses them; an order with dates
             // shows it, as does one that uses a date feature.
-            let dated = orders.iter().any(|o| o.uses_dates())
+            let dated = orders.iter().any(|o| o.uses_v2())
                 || resp.decisions.iter().any(|d| {
                     d.promise_date.is_some()
                         || d.shipments

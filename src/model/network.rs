@@ -132,6 +132,19 @@ pub struct Node {
     pub enabled: bool,
     /// When it works (version 2): time zone, cut-off, processing days, calendar id.
     pub schedule: Schedule,
+    /// Version 2: the sales channels whose orders it may fulfil (empty: every channel).
+    pub channels: Vec<String>,
+}
+
+impl Node {
+    /// Whether it may fulfil an order of `channel` (spec: an order without a channel, or a node
+    /// without a list, always may).
+    pub fn serves(&self, channel: Option<&str>) -> bool {
+        match channel {
+            None => true,
+            Some(c) => self.channels.is_empty() || self.channels.iter().any(|n| n == c),
+        }
+    }
 }
 
 /// A node's dates as written in `nodes.csv` (version 2); the calendar is named, not resolved.
@@ -157,6 +170,8 @@ pub struct Sku {
     pub id: String,
     pub weight_kg: f64,
     pub oversize: bool,
+    /// Version 2: `false` means all allocated units of a line of it come from one node.
+    pub split_line: bool,
 }
 
 /// One distance band of `zones.csv`; `max_km = None` is the unbounded last band.

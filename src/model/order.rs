@@ -10,10 +10,26 @@ pub enum Destination {
 }
 
 /// One line of an order: repeated rows of one SKU are merged into one line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub struct OrderLine {
     pub sku: SkuId,
     pub qty: u32,
+    /// Version 2: the line's ship-together group, an index into [`Order::groups`] (`None`: no
+    /// group).
+    pub group: Option<u16>,
+    /// Version 2: the value of one unit (for `min_shipment_value`).
+    pub unit_price: f64,
+}
+
+impl OrderLine {
+    /// A line of `qty` units of `sku`, in no group and of no value.
+    pub fn new(sku: SkuId, qty: u32) -> OrderLine {
+        OrderLine {
+            sku,
+            qty,
+            ..OrderLine::default()
+        }
+    }
 }
 
 /// An order to route.
@@ -31,12 +47,32 @@ pub struct Order {
     pub service: Service,
     pub destination: Destination,
     pub lines: Vec<OrderLine>,
+    /// Version 2: the names of the order's ship-together groups (lines refer to them by index).
+    pub groups: Vec<String>,
+    /// Version 2: the sales channel (`None`: any node may fulfil it).
+    pub channel: Option<String>,
+    /// Nodes this order must not use (given over gRPC, and the nodes that rejected it).
+    pub exclude: Vec<NodeId>,
 }
 
 impl Order {
     /// Whether the order uses a date feature (`deliver_by` or `service = auto`).
     pub fn uses_dates(&self) -> bool {
         self.deliver_by.is_some() || self.service == Service::Auto
+    }
+
+    /// Whether the order uses a version 2 feature of the format (dates or order rules): its
+    /// decision then carries the version 2 fields.
+    pub fn uses_v2(&self) -> bool {
+        self.uses_dates()
+            || !self.groups.is_empty()
+            || self.channel.is_some()
+            || self.lines.iter().any(|l| l.unit_price > 0.0)
+    }
+
+    /// Whether the order uses an order rule of its own (groups, channel, excluded nodes).
+    pub fn uses_rules(&self) -> bool {
+        !self.groups.is_empty() || self.channel.is_some() || !self.exclude.is_empty()
     }
 
     /// Units ordered over all lines.

@@ -20,6 +20,12 @@ pub struct Policy {
     pub late_penalty_per_day: Option<f64>,
     /// Version 2: inbound supply counts toward ATS, handled no earlier than its date.
     pub allocate_inbound: bool,
+    /// Version 2: in an order split into two or more shipments, the least value
+    /// (`Σ unit_price × qty`) of each.
+    pub min_shipment_value: f64,
+    /// Rejections (store rejections and short picks) re-routed per reservation; past it, the
+    /// units are backordered and the reservation needs attention (fulfil's own key).
+    pub max_rejections: u32,
 }
 
 impl Default for Policy {
@@ -31,6 +37,8 @@ impl Default for Policy {
             ship_from_store: true,
             late_penalty_per_day: None,
             allocate_inbound: false,
+            min_shipment_value: 0.0,
+            max_rejections: 3,
         }
     }
 }

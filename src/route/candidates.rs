@@ -51,6 +51,11 @@ pub struct LineCandidates {
     pub line: usize,
     pub qty: u32,
     pub unit_weight: f64,
+    /// Version 2 order rules: all of the line's units from one node (`split_line = 0`), its
+    /// ship-together group, and the value of one unit.
+    pub whole: bool,
+    pub group: Option<u16>,
+    pub unit_price: f64,
     /// Every candidate that may ship this line, with its ATS ≥ 1.
     pub holders: Vec<Holder>,
     /// Inbound tiers of the holders (each holder names its range).
@@ -77,6 +82,10 @@ pub enum Exclusion {
     CapacityFull,
     /// Its calendar never opens.
     Closed,
+    /// It does not serve the order's sales channel.
+    Channel,
+    /// The order excludes it (asked so, or the node rejected the order before).
+    ExcludedByOrder,
     /// Even its fastest service delivers on `delivery`, after the order's hard `deliver_by`.
     TooLate {
         delivery: Day,
@@ -233,6 +242,9 @@ impl CandidateSet {
                 line: li,
                 qty: line.qty,
                 unit_weight: sku.weight_kg,
+                whole: !sku.split_line,
+                group: line.group,
+                unit_price: line.unit_price,
                 holders,
                 tiers,
                 extra,
@@ -301,6 +313,7 @@ pub fn evaluate(
     if node.kind == NodeKind::Store && !snapshot.policy().ship_from_store {
         return Err(Exclusion::StoreShippingOff);
     }
+    allowed_by_order(snapshot, order, node_id)?;
     let capacity_left = super::ledger::capacity_left(snapshot, avail, node_id, order.day);
     if capacity_left == 0 {
         return Err(Exclusion::CapacityFull);
@@ -338,6 +351,17 @@ pub fn evaluate(
         check_hard_deadline(snapshot, order, &candidate)?;
     }
     Ok(candidate)
+}
+
+/// The order rules about nodes (version 2): the order's channel, and the nodes it excludes.
+pub fn allowed_by_order(snapshot: &Snapshot, order: &Order, node: NodeId) -> Result<(), Exclusion> {
+    if !snapshot.node(node).serves(order.channel.as_deref()) {
+        return Err(Exclusion::Channel);
+    }
+    if order.exclude.contains(&node) {
+        return Err(Exclusion::ExcludedByOrder);
+    }
+    Ok(())
 }
 
 /// Under a hard `deliver_by`, a node whose fastest allowed service is late is no candidate.

@@ -134,7 +134,7 @@ struct Priced {
 /// backorder and lateness terms.
 pub fn price(snapshot: &Snapshot, order: &Order, plan: &Plan) -> Result<Decision, RouteError> {
     let policy = snapshot.policy();
-    let dated = snapshot.network_dated() || order.uses_dates();
+    let dated = snapshot.network_dated() || order.uses_v2();
     let mut cost = CostBreakdown::default();
     let mut shipments = Vec::with_capacity(plan.shipments.len());
     let mut promise: Option<Day> = None;

@@ -36,6 +36,13 @@ fn exclusion_text(e: Exclusion, order: &Order) -> String {
         Exclusion::ServiceNotOffered => "no carrier offers the service in this zone",
         Exclusion::CapacityFull => "no capacity left today",
         Exclusion::Closed => "its calendar never opens",
+        Exclusion::Channel => {
+            return format!(
+                "does not serve the order's channel `{}`",
+                order.channel.as_deref().unwrap_or_default()
+            );
+        }
+        Exclusion::ExcludedByOrder => "the order excludes it (asked so, or it rejected the order)",
         Exclusion::TooLate { delivery } => {
             return format!(
                 "delivers {} at the earliest, after deliver_by {}",

@@ -139,7 +139,7 @@ impl<'a, A: Availability> JointMip<'a, A> {
             order.lines.iter().map(|_| Expression::from(0.0)).collect();
         let total_units: u32 = order.lines.iter().map(|l| l.qty).sum();
         let pickup = matches!(order.destination, Destination::Pickup(_));
-        let dated = order.created.is_some() && (snapshot.network_dated() || order.uses_dates());
+        let dated = order.created.is_some() && (snapshot.network_dated() || order.uses_v2());
         // Priced lateness: the order's days late, at least each chosen shipment's.
         let late = match (dated, order.deliver_by, policy.late_penalty_per_day) {
             (true, Some(_), Some(penalty)) => {

@@ -1,6 +1,9 @@
 //! The baseline policy of common order managers: ship the whole order from the nearest node that
 //! can; otherwise cover it with as few shipments as possible, taking at each step the node that
-//! covers the most remaining units (nearest first among equals), up to `max_shipments`.
+//! covers the most remaining units (nearest first among equals), up to `max_shipments`. Under
+//! the order rules it takes a ship-together group or an unsplittable line from one node only
+//! while it is untouched, and drops its least valuable shipments until each meets
+//! `min_shipment_value`.
 
 use super::candidates::CandidateSet;
 use super::search::Take;
@@ -26,11 +29,10 @@ pub(super) fn plan(set: &CandidateSet, policy: &Policy) -> Vec<Take> {
     for _ in 0..policy.max_shipments {
         let mut best: Option<(usize, u64)> = None;
         for c in 0..nc {
-            let mut cover: u64 = 0;
-            for li in 0..nl {
-                cover += u64::from(remaining[li].min(ats[c * nl + li]));
-            }
-            let cover = cover.min(u64::from(cap[c]));
+            let cover: u64 = covers(set, &ats[c * nl..(c + 1) * nl], &remaining, cap[c])
+                .iter()
+                .map(|&(_, t)| u64::from(t))
+                .sum();
             if cover == 0 {
                 continue;
             }
@@ -43,22 +45,86 @@ pub(super) fn plan(set: &CandidateSet, policy: &Policy) -> Vec<Take> {
             }
         }
         let Some((c, _)) = best else { break };
-        for li in 0..nl {
-            let take = remaining[li].min(ats[c * nl + li]).min(cap[c]);
-            if take > 0 {
-                remaining[li] -= take;
-                cap[c] -= take;
-                ats[c * nl + li] -= take;
-                takes.push(Take {
-                    line: set.lines[li].line as u32,
-                    candidate: c as u32,
-                    units: take,
-                });
-            }
+        for (li, take) in covers(set, &ats[c * nl..(c + 1) * nl], &remaining, cap[c]) {
+            // What a group or an unsplittable line does not get here is backordered.
+            let line = &set.lines[li];
+            remaining[li] = if line.whole || line.group.is_some() {
+                0
+            } else {
+                remaining[li] - take
+            };
+            cap[c] -= take;
+            takes.push(Take {
+                line: line.line as u32,
+                candidate: c as u32,
+                units: take,
+            });
         }
         if remaining.iter().all(|&r| r == 0) {
             break;
         }
     }
+    drop_low_value(set, policy, &mut takes);
     takes
+}
+
+/// What a node holding `ats` (per line) with `cap` capacity left can take of `remaining`,
+/// line by line in order, under the rules.
+fn covers(set: &CandidateSet, ats: &[u32], remaining: &[u32], mut cap: u32) -> Vec<(usize, u32)> {
+    let mut out = Vec::new();
+    let untouched = |li: usize| remaining[li] == set.lines[li].qty;
+    for (li, line) in set.lines.iter().enumerate() {
+        if remaining[li] == 0 || out.iter().any(|&(l, _)| l == li) {
+            continue;
+        }
+        if let Some(g) = line.group {
+            let members: Vec<usize> = (0..set.lines.len())
+                .filter(|&l| set.lines[l].group == Some(g))
+                .collect();
+            let units: u32 = members.iter().map(|&l| remaining[l]).sum();
+            let fits = members
+                .iter()
+                .all(|&l| untouched(l) && ats[l] >= remaining[l]);
+            if fits && units <= cap {
+                cap -= units;
+                out.extend(members.iter().map(|&l| (l, remaining[l])));
+            }
+            continue;
+        }
+        if line.whole && !untouched(li) {
+            continue;
+        }
+        let take = remaining[li].min(ats[li]).min(cap);
+        if take > 0 {
+            cap -= take;
+            out.push((li, take));
+        }
+    }
+    out
+}
+
+/// Drops the least valuable shipment (its units backordered) while the order is split and some
+/// shipment is worth less than `min_shipment_value`.
+fn drop_low_value(set: &CandidateSet, policy: &Policy, takes: &mut Vec<Take>) {
+    let min = policy.min_shipment_value;
+    if min <= 0.0 {
+        return;
+    }
+    loop {
+        let mut values: Vec<(u32, f64)> = Vec::new();
+        for t in takes.iter() {
+            let v = set.lines[t.line as usize].unit_price * f64::from(t.units);
+            match values.iter_mut().find(|(c, _)| *c == t.candidate) {
+                Some((_, total)) => *total += v,
+                None => values.push((t.candidate, v)),
+            }
+        }
+        if values.len() < 2 || values.iter().all(|&(_, v)| v >= min - 1e-9) {
+            return;
+        }
+        let Some(&(worst, _)) = values.iter().min_by(|a, b| a.1.total_cmp(&b.1)) else {
+            return;
+        };
+        takes.retain(|t| t.candidate != worst);
+    }
 }

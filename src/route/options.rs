@@ -47,6 +47,10 @@ pub struct Basket {
     pub lat: f64,
     pub lon: f64,
     pub lines: Vec<OrderLine>,
+    /// Names of the basket's ship-together groups (lines refer to them by index).
+    pub groups: Vec<String>,
+    /// The sales channel it is sold through.
+    pub channel: Option<String>,
     /// The UTC day capacity is counted on.
     pub day: Option<i32>,
     /// When the basket is quoted (Unix seconds): the instant its promise dates start from.
@@ -64,6 +68,9 @@ impl Basket {
             service,
             destination,
             lines: self.lines.clone(),
+            groups: self.groups.clone(),
+            channel: self.channel.clone(),
+            exclude: Vec::new(),
         }
     }
 }

@@ -87,7 +87,9 @@ fn open_pickup(snapshot: &Snapshot, order: &Order) -> Option<NodeId> {
         return None;
     };
     let node = snapshot.node(node_id);
-    (node.enabled && node.pickup && snapshot.policy().max_shipments > 0).then_some(node_id)
+    let allowed = super::candidates::allowed_by_order(snapshot, order, node_id).is_ok();
+    (node.enabled && node.pickup && snapshot.policy().max_shipments > 0 && allowed)
+        .then_some(node_id)
 }
 
 /// The plan handing over `take` (per line) at `node`, with its terms.
@@ -141,18 +143,138 @@ fn ready_of(snapshot: &Snapshot, order: &Order, node: NodeId, floor: Day) -> Opt
     clock.dispatch_day(clock.handling_day(created).max(floor))
 }
 
-/// The units of each line to hand over within `capacity`, up to what `units` allows.
-fn fill(order: &Order, units: &[u32], mut capacity: u32) -> Vec<u32> {
-    order
-        .lines
-        .iter()
-        .zip(units)
-        .map(|(line, &a)| {
-            let q = line.qty.min(a).min(capacity);
-            capacity -= q;
-            q
-        })
-        .collect()
+/// The units of each line to hand over within `capacity`, of the `units` available, saving
+/// `saving(line)` per unit: a ship-together group whole or not at all, other lines unit by
+/// unit, the units that save most first (ties: in line order). With groups and too little
+/// capacity for all, the groups to take are a knapsack, solved exactly by dynamic programming
+/// over the capacity.
+fn fill(order: &Order, units: &[u32], capacity: u32, saving: &dyn Fn(usize) -> f64) -> Vec<u32> {
+    let mut take = vec![0u32; order.lines.len()];
+    // Lines outside groups: (saving per unit, line, units available).
+    let mut singles: Vec<(f64, usize, u32)> = Vec::new();
+    // Groups that can be handed over whole: (units, saving, lines).
+    let mut groups: Vec<(u32, f64, Vec<usize>)> = Vec::new();
+    for (li, line) in order.lines.iter().enumerate() {
+        let a = line.qty.min(units[li]);
+        match line.group {
+            None if a > 0 && saving(li) > 0.0 => singles.push((saving(li), li, a)),
+            None => {}
+            Some(g)
+                if groups
+                    .iter()
+                    .any(|(_, _, m)| order.lines[m[0]].group == Some(g)) => {}
+            Some(g) => {
+                let members: Vec<usize> = (0..order.lines.len())
+                    .filter(|&l| order.lines[l].group == Some(g))
+                    .collect();
+                let whole = members.iter().all(|&l| units[l] >= order.lines[l].qty);
+                let size: u32 = members.iter().map(|&l| order.lines[l].qty).sum();
+                let gain: f64 = members
+                    .iter()
+                    .map(|&l| saving(l) * f64::from(order.lines[l].qty))
+                    .sum();
+                if whole && gain > 0.0 {
+                    groups.push((size, gain, members));
+                }
+            }
+        }
+    }
+    singles.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let chosen = choose_groups(&groups, &singles, capacity);
+    let mut left = capacity;
+    for (g, (size, _, members)) in groups.iter().enumerate() {
+        if chosen[g] {
+            left -= size;
+            for &l in members {
+                take[l] = order.lines[l].qty;
+            }
+        }
+    }
+    for &(_, li, a) in &singles {
+        let q = a.min(left);
+        left -= q;
+        take[li] = q;
+    }
+    take
+}
+
+/// Which groups to hand over: all if they fit beside every single unit, else the choice that
+/// saves most with the single units filling what is left (exact knapsack over the capacity;
+/// past `KNAPSACK_CELLS` of work, the groups that save most per unit first).
+fn choose_groups(
+    groups: &[(u32, f64, Vec<usize>)],
+    singles: &[(f64, usize, u32)],
+    cap: u32,
+) -> Vec<bool> {
+    const KNAPSACK_CELLS: u64 = 20_000_000;
+    let group_units: u64 = groups.iter().map(|g| u64::from(g.0)).sum();
+    let single_units: u64 = singles.iter().map(|s| u64::from(s.2)).sum();
+    if group_units + single_units <= u64::from(cap) {
+        return vec![true; groups.len()];
+    }
+    let c_max = u64::from(cap).min(group_units) as usize;
+    if groups.len() as u64 * (c_max as u64 + 1) > KNAPSACK_CELLS {
+        return greedy_groups(groups, cap);
+    }
+    // best[c]: most saving of groups using exactly c units (None: not reachable).
+    let mut best: Vec<Option<f64>> = vec![None; c_max + 1];
+    best[0] = Some(0.0);
+    let mut took = vec![vec![false; c_max + 1]; groups.len()];
+    for (g, &(size, gain, _)) in groups.iter().enumerate() {
+        let size = size as usize;
+        for c in (size..=c_max).rev() {
+            if let Some(v) = best[c - size]
+                && best[c].is_none_or(|b| v + gain > b + 1e-9)
+            {
+                best[c] = Some(v + gain);
+                took[g][c] = true;
+            }
+        }
+    }
+    // The singles' saving with r units left, for every r.
+    let singles_saving = |mut r: u32| {
+        let mut total = 0.0;
+        for &(s, _, a) in singles {
+            let q = a.min(r);
+            r -= q;
+            total += s * f64::from(q);
+        }
+        total
+    };
+    let (mut at, mut top) = (0usize, f64::NEG_INFINITY);
+    for (c, v) in best.iter().enumerate() {
+        if let Some(v) = v {
+            let total = v + singles_saving(cap - c as u32);
+            if total > top + 1e-9 {
+                (at, top) = (c, total);
+            }
+        }
+    }
+    let mut chosen = vec![false; groups.len()];
+    for g in (0..groups.len()).rev() {
+        if took[g][at] {
+            chosen[g] = true;
+            at -= groups[g].0 as usize;
+        }
+    }
+    chosen
+}
+
+/// The groups that save most per unit first, while they fit.
+fn greedy_groups(groups: &[(u32, f64, Vec<usize>)], mut cap: u32) -> Vec<bool> {
+    let mut by: Vec<usize> = (0..groups.len()).collect();
+    by.sort_by(|&a, &b| {
+        let (ga, gb) = (&groups[a], &groups[b]);
+        (gb.1 / f64::from(gb.0)).total_cmp(&(ga.1 / f64::from(ga.0)))
+    });
+    let mut chosen = vec![false; groups.len()];
+    for g in by {
+        if groups[g].0 <= cap {
+            cap -= groups[g].0;
+            chosen[g] = true;
+        }
+    }
+    chosen
 }
 
 /// The decision of a pickup order: the cheapest (optimal) or everything available (baseline).
@@ -170,14 +292,17 @@ pub(super) fn pickup_plan(
     let supply = supply(snapshot, avail, node_id, order);
     let capacity = ledger::capacity_left(snapshot, avail, node_id, order.day);
     let waits = waits(&supply);
+    let saving = |_: usize| bp - node.cost_per_unit;
     if kind == PolicyKind::Nearest {
-        let all = waits.last().map(|w| fill(order, &w.units, capacity));
+        let all = waits
+            .last()
+            .map(|w| fill(order, &w.units, capacity, &|_| 1.0));
         return all.map_or_else(Plan::default, |t| plan_of(order, node_id, &supply, &t));
     }
     let total: u32 = order.lines.iter().map(|l| l.qty).sum();
     let mut best = (bp * f64::from(total), Plan::default());
     for w in &waits {
-        let take = fill(order, &w.units, capacity);
+        let take = fill(order, &w.units, capacity, &saving);
         let m: u32 = take.iter().sum();
         if m == 0 {
             continue;
@@ -223,28 +348,19 @@ pub(super) fn priced_pickup(
     let node = snapshot.node(node_id);
     let supply = supply(snapshot, avail, node_id, order);
     let capacity = ledger::capacity_left(snapshot, avail, node_id, order.day);
+    let saving = |li: usize| {
+        supply[li].entry.map_or(f64::NEG_INFINITY, |e| {
+            bp - node.cost_per_unit - prices.unit_price(e, node_id, order.day)
+        })
+    };
     for w in waits(&supply) {
-        // (saving per unit, line index, units available)
-        let mut gains: Vec<(f64, usize, u32)> = Vec::new();
-        for (li, (s, &a)) in supply.iter().zip(&w.units).enumerate() {
-            let (Some(e), q) = (s.entry, a.min(order.lines[li].qty)) else {
-                continue;
-            };
-            let saving = bp - node.cost_per_unit - prices.unit_price(e, node_id, order.day);
-            if q > 0 && saving > 0.0 {
-                gains.push((saving, li, q));
-            }
-        }
-        gains.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        let mut left = capacity;
-        let mut saved = 0.0;
-        let mut take = vec![0u32; order.lines.len()];
-        for &(saving, li, q) in &gains {
-            let q = q.min(left);
-            left -= q;
-            take[li] = q;
-            saved += saving * f64::from(q);
-        }
+        let take = fill(order, &w.units, capacity, &saving);
+        let saved: f64 = take
+            .iter()
+            .enumerate()
+            .filter(|&(_, &q)| q > 0)
+            .map(|(li, &q)| saving(li) * f64::from(q))
+            .sum();
         let plan = plan_of(order, node_id, &supply, &take);
         let floor = plan.terms.first().map_or(NO_FLOOR, |t| t.floor);
         let Some(late) = late_price(snapshot, order, ready_of(snapshot, order, node_id, floor))

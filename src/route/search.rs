@@ -73,8 +73,12 @@ pub struct Search {
     open_rank: Vec<u32>,
     /// Handling floor of each open candidate's shipment (its latest inbound units).
     floor: Vec<Day>,
+    /// Value of each open candidate's shipment (`Σ unit_price × units`).
+    value: Vec<f64>,
     // Per line (in search order).
     order: Vec<usize>,
+    /// Per line: the order rule it is searched under.
+    rule: Vec<Rule>,
     /// Per line: its holders, cheapest alone first.
     sorted: Vec<Vec<Ranked>>,
     ats: Vec<u32>,
@@ -104,6 +108,35 @@ struct Ctx<'a> {
     policy: &'a Policy,
     /// Whether any holder has inbound tiers (else every floor is `NO_FLOOR`).
     inbound: bool,
+    /// `min_shipment_value` when it can bind (some line has a price), else 0.
+    min_value: f64,
+}
+
+/// One greedy shipment: the takes (position, units), its cost (with the backorder of an
+/// unsplittable line's rest), the backorder it saves (and moves into its cost), its value.
+#[derive(Default)]
+struct Greedy {
+    takes: Vec<(usize, u32)>,
+    cost: f64,
+    saved_backorder: f64,
+    value: f64,
+}
+
+/// A group being decided: first and end position, units, weight and value.
+type GroupAt = (usize, usize, u32, f64, f64);
+
+/// How a line is searched (version 2 order rules).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rule {
+    /// Its units from any nodes.
+    Free,
+    /// Its units from one node (`split_line = 0`); the rest backordered.
+    Whole,
+    /// The first line of a ship-together group, whose lines run to `end` (exclusive): all
+    /// their units from one node, or all backordered.
+    Group { end: usize },
+    /// A later line of a group, decided with its first.
+    Member,
 }
 
 impl Search {
@@ -131,6 +164,8 @@ impl Search {
         self.open_rank.resize(nc, CLOSED);
         self.floor.clear();
         self.floor.resize(nc, NO_FLOOR);
+        self.value.clear();
+        self.value.resize(nc, 0.0);
         self.cap.clear();
         self.cap
             .extend(set.candidates.iter().map(|c| c.capacity_left));
@@ -162,6 +197,7 @@ impl Search {
                 })
                 .then(la.line.cmp(&lb.line))
         });
+        self.place_groups(set);
 
         let bp = policy.backorder_penalty;
         self.sorted.resize_with(nl, Vec::new);
@@ -218,11 +254,17 @@ impl Search {
         self.best_cost = all_backordered.min(upper);
         self.found = all_backordered < upper;
         let inbound = set.lines.iter().any(|l| !l.tiers.is_empty());
+        let priced = set.lines.iter().any(|l| l.unit_price > 0.0);
         let ctx = Ctx {
             set,
             ship,
             policy,
             inbound,
+            min_value: if priced {
+                policy.min_shipment_value
+            } else {
+                0.0
+            },
         };
         let root_bound = if nl > 0 {
             self.suffix_lb[0] + self.extra_lb(&ctx, 0)
@@ -266,6 +308,58 @@ impl Search {
         }
     }
 
+    /// Puts the lines of each ship-together group next to each other in the search order (at
+    /// the place of its first line) and sets each line's rule.
+    fn place_groups(&mut self, set: &CandidateSet) {
+        let nl = set.lines.len();
+        if set.lines.iter().any(|l| l.group.is_some()) {
+            let mut placed = vec![false; nl];
+            let mut out = Vec::with_capacity(nl);
+            for &li in &self.order {
+                if placed[li] {
+                    continue;
+                }
+                let group = set.lines[li].group;
+                for &lj in &self.order {
+                    if lj == li || (group.is_some() && set.lines[lj].group == group) {
+                        placed[lj] = true;
+                        out.push(lj);
+                    }
+                }
+            }
+            self.order = out;
+        }
+        self.rule.clear();
+        for pos in 0..nl {
+            let line = &set.lines[self.order[pos]];
+            let rule = match line.group {
+                Some(g) if pos > 0 && set.lines[self.order[pos - 1]].group == Some(g) => {
+                    Rule::Member
+                }
+                Some(g) => {
+                    let len = self.order[pos..]
+                        .iter()
+                        .take_while(|&&l| set.lines[l].group == Some(g))
+                        .count();
+                    Rule::Group { end: pos + len }
+                }
+                None if line.whole => Rule::Whole,
+                None => Rule::Free,
+            };
+            self.rule.push(rule);
+        }
+    }
+
+    /// Whether the open shipments meet `min_shipment_value` (it binds only on a split order).
+    fn values_ok(&self, ctx: &Ctx<'_>) -> bool {
+        ctx.min_value <= 0.0
+            || self.open.len() < 2
+            || self
+                .open
+                .iter()
+                .all(|&c| self.value[c as usize] >= ctx.min_value - EPS)
+    }
+
     /// The floor of taking `take` units of the line at `pos` from candidate `c`.
     #[inline]
     fn floor_of(&self, ctx: &Ctx<'_>, pos: usize, c: usize, take: u32) -> Day {
@@ -298,6 +392,9 @@ impl Search {
 
     fn start_line(&mut self, ctx: &Ctx<'_>, pos: usize, cost: f64) {
         if pos == ctx.set.lines.len() {
+            if !self.values_ok(ctx) {
+                return;
+            }
             let cost = cost + self.leaf_correction(ctx);
             if cost < self.best_cost - EPS {
                 self.best_cost = cost;
@@ -311,26 +408,169 @@ impl Search {
             return;
         }
         self.open_at_line_start[pos] = self.open.len() as u32;
+        if let Rule::Group { end } = self.rule[pos] {
+            return self.step_group(ctx, pos, end, cost);
+        }
         let qty = ctx.set.lines[self.order[pos]].qty;
         self.step(ctx, pos, qty, 0, 0, cost);
     }
 
+    /// Decides a ship-together group, the lines `pos..end`: all of its units from one node —
+    /// one already shipping, or a holder of its first line — or all of them backordered.
+    fn step_group(&mut self, ctx: &Ctx<'_>, pos: usize, end: usize, cost: f64) {
+        self.visited += 1;
+        if self.visited > self.budget {
+            self.out_of_budget = true;
+            return;
+        }
+        let rest_lb = self.suffix_lb[end];
+        let lines = || (pos..end).map(|p| &ctx.set.lines[self.order[p]]);
+        let units: u32 = lines().map(|l| l.qty).sum();
+        let weight: f64 = lines().map(|l| l.unit_weight * f64::from(l.qty)).sum();
+        let value: f64 = lines().map(|l| l.unit_price * f64::from(l.qty)).sum();
+        let group = (pos, end, units, weight, value);
+        for a in 0..self.open.len() {
+            let c = self.open[a] as usize;
+            let Some((picking, floor)) = self.group_fits(ctx, group, c) else {
+                continue;
+            };
+            let cand = &ctx.set.candidates[c];
+            let new_floor = self.floor[c].max(floor);
+            let new_ship = ctx
+                .ship
+                .bound(cand, billable_kg(self.weight[c] + weight), new_floor);
+            let delta = picking + new_ship - self.shipping[c];
+            if cost + delta + rest_lb < self.best_cost - EPS {
+                self.try_group(ctx, group, c, (new_ship, new_floor), cost + delta);
+            }
+            if self.out_of_budget {
+                return;
+            }
+        }
+        if self.open.len() < ctx.policy.max_shipments as usize {
+            let split = if self.open.is_empty() {
+                0.0
+            } else {
+                ctx.policy.split_penalty
+            };
+            let nsorted = self.sorted[pos].len();
+            for b in 0..nsorted {
+                if b == self.sorted_upto[pos] {
+                    self.sorted[pos][b..].sort_unstable_by(by_key);
+                    self.sorted_upto[pos] = nsorted;
+                }
+                let Ranked {
+                    alone: key,
+                    candidate: c,
+                    ..
+                } = self.sorted[pos][b];
+                let c = c as usize;
+                // Shipping the whole group from c costs at least shipping its first unit alone.
+                if cost + split + key + rest_lb >= self.best_cost - EPS {
+                    break;
+                }
+                if self.open_rank[c] != CLOSED {
+                    continue;
+                }
+                let Some((picking, floor)) = self.group_fits(ctx, group, c) else {
+                    continue;
+                };
+                let cand = &ctx.set.candidates[c];
+                let new_ship = ctx.ship.bound(cand, billable_kg(weight), floor);
+                let delta = split + cand.cost_per_shipment + picking + new_ship;
+                if cost + delta + rest_lb >= self.best_cost - EPS {
+                    continue;
+                }
+                self.open_rank[c] = self.open.len() as u32;
+                self.open.push(c as u32);
+                self.try_group(ctx, group, c, (new_ship, floor), cost + delta);
+                self.open.pop();
+                self.open_rank[c] = CLOSED;
+                if self.out_of_budget {
+                    return;
+                }
+            }
+        }
+        let back = ctx.policy.backorder_penalty * f64::from(units);
+        if cost + back + rest_lb < self.best_cost - EPS {
+            self.start_line(ctx, end, cost + back);
+        }
+    }
+
+    /// The picking cost and handling floor of a group's units at candidate `c`, if it holds
+    /// them all and has the capacity.
+    fn group_fits(&self, ctx: &Ctx<'_>, group: GroupAt, c: usize) -> Option<(f64, Day)> {
+        let (pos, end, units, _, _) = group;
+        if self.cap[c] < units {
+            return None;
+        }
+        let nc = ctx.set.candidates.len();
+        let (mut picking, mut floor) = (0.0, NO_FLOOR);
+        for p in pos..end {
+            let qty = ctx.set.lines[self.order[p]].qty;
+            if self.ats[p * nc + c] < qty {
+                return None;
+            }
+            picking += self.unit[p * nc + c] * f64::from(qty);
+            floor = floor.max(self.floor_of(ctx, p, c, qty));
+        }
+        Some((picking, floor))
+    }
+
+    /// Adds a group's units to `c`'s shipment (open already), goes on after the group, and
+    /// takes them back.
+    fn try_group(
+        &mut self,
+        ctx: &Ctx<'_>,
+        group: GroupAt,
+        c: usize,
+        (ship, floor): (f64, Day),
+        cost: f64,
+    ) {
+        let (pos, end, units, weight, value) = group;
+        let old = (
+            self.weight[c],
+            self.shipping[c],
+            self.floor[c],
+            self.value[c],
+        );
+        self.weight[c] += weight;
+        self.shipping[c] = ship;
+        self.floor[c] = floor;
+        self.value[c] += value;
+        self.cap[c] -= units;
+        for p in pos..end {
+            self.stack.push(Take {
+                line: p as u32,
+                candidate: c as u32,
+                units: ctx.set.lines[self.order[p]].qty,
+            });
+        }
+        self.start_line(ctx, end, cost);
+        self.stack.truncate(self.stack.len() - (end - pos));
+        self.cap[c] += units;
+        (
+            self.weight[c],
+            self.shipping[c],
+            self.floor[c],
+            self.value[c],
+        ) = old;
+    }
+
     /// A good first incumbent makes the bound bite from the start: the cheapest decision that
     /// ships from one node alone, then adds nodes greedily (each time the one that lowers the
-    /// cost most) while that helps and `max_shipments` allows. One greedy loop, kept whole so
-    /// its running totals stay local.
+    /// cost most) while that helps and `max_shipments` allows, under the order rules (an
+    /// unsplittable line and a group are taken from one node; the result is kept only if it
+    /// meets `min_shipment_value`).
     fn seed_incumbent(&mut self, ctx: &Ctx<'_>) {
         let nc = ctx.set.candidates.len();
         let bp = ctx.policy.backorder_penalty;
         let max_shipments = ctx.policy.max_shipments as usize;
         let mut remaining: Vec<u32> = self.order.iter().map(|&li| ctx.set.lines[li].qty).collect();
         let mut chosen: Vec<Take> = Vec::new();
-        let mut used: Vec<usize> = Vec::new();
-        let mut fixed = 0.0; // cost of the shipments chosen so far
-        loop {
-            if used.len() >= max_shipments {
-                break;
-            }
+        let mut used: Vec<(usize, f64)> = Vec::new();
+        let mut fixed = 0.0; // cost of the shipments chosen so far, and of closed lines' rest
+        while used.len() < max_shipments {
             let backorder_now: f64 = remaining.iter().map(|&r| bp * f64::from(r)).sum();
             let split = if used.is_empty() {
                 0.0
@@ -339,33 +579,13 @@ impl Search {
             };
             let mut best: Option<(f64, usize)> = None;
             for c in 0..nc {
-                if used.contains(&c) {
+                if used.iter().any(|&(u, _)| u == c) {
                     continue;
                 }
-                let cand = &ctx.set.candidates[c];
-                let mut cap = cand.capacity_left;
-                let (mut units, mut weight, mut back, mut picking) = (0u32, 0.0, 0.0, 0.0);
-                let mut floor = NO_FLOOR;
-                for (pos, &rem) in remaining.iter().enumerate() {
-                    let take = rem.min(self.ats[pos * nc + c]).min(cap);
-                    if take > 0 {
-                        floor = floor.max(self.floor_of(ctx, pos, c, take));
-                    }
-                    cap -= take;
-                    units += take;
-                    picking += self.unit[pos * nc + c] * f64::from(take);
-                    weight += ctx.set.lines[self.order[pos]].unit_weight * f64::from(take);
-                    back += bp * f64::from(rem - take);
-                }
-                if units == 0 {
+                let Some(g) = self.greedy_at(ctx, c, &remaining) else {
                     continue;
-                }
-                let total = fixed
-                    + split
-                    + cand.cost_per_shipment
-                    + picking
-                    + ctx.ship.exact(cand, billable_kg(weight), floor)
-                    + back;
+                };
+                let total = fixed + split + g.cost + backorder_now - g.saved_backorder;
                 if best.is_none_or(|(b, _)| total < b) {
                     best = Some((total, c));
                 }
@@ -374,32 +594,28 @@ impl Search {
             if total >= fixed + backorder_now - EPS {
                 break;
             }
-            let cand = &ctx.set.candidates[c];
-            let mut cap = cand.capacity_left;
-            let (mut picking, mut weight) = (0.0, 0.0);
-            let mut floor = NO_FLOOR;
-            for (pos, rem) in remaining.iter_mut().enumerate() {
-                let take = (*rem).min(self.ats[pos * nc + c]).min(cap);
-                if take > 0 {
-                    floor = floor.max(self.floor_of(ctx, pos, c, take));
-                    cap -= take;
-                    picking += self.unit[pos * nc + c] * f64::from(take);
-                    weight += ctx.set.lines[self.order[pos]].unit_weight * f64::from(take);
-                    *rem -= take;
-                    chosen.push(Take {
-                        line: pos as u32,
-                        candidate: c as u32,
-                        units: take,
-                    });
-                }
+            let Some(g) = self.greedy_at(ctx, c, &remaining) else {
+                break;
+            };
+            for &(pos, take) in &g.takes {
+                // A group's or unsplittable line's rest is backordered (in `g.cost`).
+                remaining[pos] = match self.rule[pos] {
+                    Rule::Free => remaining[pos] - take,
+                    _ => 0,
+                };
+                chosen.push(Take {
+                    line: pos as u32,
+                    candidate: c as u32,
+                    units: take,
+                });
             }
-            fixed += split
-                + cand.cost_per_shipment
-                + picking
-                + ctx.ship.exact(cand, billable_kg(weight), floor);
-            used.push(c);
+            fixed += split + g.cost;
+            used.push((c, g.value));
             let total_now = fixed + remaining.iter().map(|&r| bp * f64::from(r)).sum::<f64>();
-            if total_now < self.best_cost - EPS {
+            let values_ok = ctx.min_value <= 0.0
+                || used.len() < 2
+                || used.iter().all(|&(_, v)| v >= ctx.min_value - EPS);
+            if values_ok && total_now < self.best_cost - EPS {
                 self.best_cost = total_now;
                 self.found = true;
                 self.best.clear();
@@ -409,6 +625,67 @@ impl Search {
                 break;
             }
         }
+    }
+
+    /// What one new shipment from candidate `c` takes of the `remaining` units under the order
+    /// rules (a group or an unsplittable line only while untouched), and what it costs; `None`
+    /// if it takes nothing.
+    fn greedy_at(&self, ctx: &Ctx<'_>, c: usize, remaining: &[u32]) -> Option<Greedy> {
+        let nc = ctx.set.candidates.len();
+        let bp = ctx.policy.backorder_penalty;
+        let cand = &ctx.set.candidates[c];
+        let mut cap = cand.capacity_left;
+        let mut g = Greedy::default();
+        let (mut units, mut weight, mut floor) = (0u32, 0.0, NO_FLOOR);
+        let mut pos = 0;
+        while pos < remaining.len() {
+            let qty = ctx.set.lines[self.order[pos]].qty;
+            let (from, to) = match self.rule[pos] {
+                Rule::Group { end } => (pos, end),
+                _ => (pos, pos + 1),
+            };
+            pos = to;
+            let untouched = (from..to).all(|p| remaining[p] == ctx.set.lines[self.order[p]].qty);
+            let takes: Vec<(usize, u32)> = match self.rule[from] {
+                Rule::Group { .. } => {
+                    let fits = untouched
+                        && (from..to).all(|p| self.ats[p * nc + c] >= remaining[p])
+                        && cap >= (from..to).map(|p| remaining[p]).sum::<u32>();
+                    if !fits {
+                        continue;
+                    }
+                    (from..to).map(|p| (p, remaining[p])).collect()
+                }
+                Rule::Whole if !untouched || qty == 0 => continue,
+                _ => vec![(from, remaining[from].min(self.ats[from * nc + c]).min(cap))],
+            };
+            for (p, take) in takes {
+                if take == 0 {
+                    continue;
+                }
+                let line = &ctx.set.lines[self.order[p]];
+                floor = floor.max(self.floor_of(ctx, p, c, take));
+                cap -= take;
+                units += take;
+                g.cost += self.unit[p * nc + c] * f64::from(take);
+                g.saved_backorder += bp * f64::from(take);
+                g.value += line.unit_price * f64::from(take);
+                weight += line.unit_weight * f64::from(take);
+                g.takes.push((p, take));
+            }
+        }
+        if units == 0 {
+            return None;
+        }
+        g.cost += cand.cost_per_shipment + ctx.ship.exact(cand, billable_kg(weight), floor);
+        // An unsplittable line taken in part backorders the rest for good.
+        for &(p, take) in &g.takes {
+            if self.rule[p] == Rule::Whole {
+                g.cost += bp * f64::from(remaining[p] - take);
+                g.saved_backorder += bp * f64::from(remaining[p] - take);
+            }
+        }
+        Some(g)
     }
 
     /// What the lines from `pos` on must cost beyond `suffix_lb`: some line either makes do with
@@ -472,6 +749,11 @@ impl Search {
         let rest_lb = self.suffix_lb[pos + 1];
         let open_start = self.open_at_line_start[pos] as usize;
         let max_shipments = ctx.policy.max_shipments as usize;
+        let bp = ctx.policy.backorder_penalty;
+        let whole = self.rule[pos] == Rule::Whole;
+        // What each unit left of the line costs at least: an unsplittable line backorders it.
+        let left_lb = if whole { bp } else { unit_lb };
+        let price = line.unit_price;
 
         // Phase A: nodes that were already shipping when this line started.
         for a in a_from..open_start {
@@ -488,7 +770,7 @@ impl Search {
                 let new_ship = ctx.ship.bound(cand, billable_kg(new_weight), new_floor);
                 let delta = self.unit[pos * nc + c] * f64::from(take) + new_ship - self.shipping[c];
                 let left = rem - take;
-                if cost + delta + unit_lb * f64::from(left) + rest_lb >= self.best_cost - EPS {
+                if cost + delta + left_lb * f64::from(left) + rest_lb >= self.best_cost - EPS {
                     continue;
                 }
                 let (old_w, old_s, old_f) = (self.weight[c], self.shipping[c], self.floor[c]);
@@ -496,6 +778,7 @@ impl Search {
                 self.shipping[c] = new_ship;
                 self.floor[c] = new_floor;
                 self.cap[c] -= take;
+                self.value[c] += price * f64::from(take);
                 self.stack.push(Take {
                     line: pos as u32,
                     candidate: c as u32,
@@ -503,10 +786,13 @@ impl Search {
                 });
                 if left == 0 {
                     self.start_line(ctx, pos + 1, cost + delta);
+                } else if whole {
+                    self.start_line(ctx, pos + 1, cost + delta + bp * f64::from(left));
                 } else {
                     self.step(ctx, pos, left, a + 1, 0, cost + delta);
                 }
                 self.stack.pop();
+                self.value[c] -= price * f64::from(take);
                 self.cap[c] += take;
                 self.weight[c] = old_w;
                 self.shipping[c] = old_s;
@@ -558,7 +844,7 @@ impl Search {
                         + self.unit[pos * nc + c] * f64::from(take)
                         + new_ship;
                     let left = rem - take;
-                    if cost + delta + unit_lb * f64::from(left) + rest_lb >= self.best_cost - EPS {
+                    if cost + delta + left_lb * f64::from(left) + rest_lb >= self.best_cost - EPS {
                         continue;
                     }
                     self.open_rank[c] = self.open.len() as u32;
@@ -566,6 +852,7 @@ impl Search {
                     self.weight[c] = new_weight;
                     self.shipping[c] = new_ship;
                     self.floor[c] = new_floor;
+                    self.value[c] = price * f64::from(take);
                     self.cap[c] -= take;
                     self.stack.push(Take {
                         line: pos as u32,
@@ -574,11 +861,14 @@ impl Search {
                     });
                     if left == 0 {
                         self.start_line(ctx, pos + 1, cost + delta);
+                    } else if whole {
+                        self.start_line(ctx, pos + 1, cost + delta + bp * f64::from(left));
                     } else {
                         self.step(ctx, pos, left, open_start, b + 1, cost + delta);
                     }
                     self.stack.pop();
                     self.cap[c] += take;
+                    self.value[c] = 0.0;
                     self.weight[c] = 0.0;
                     self.shipping[c] = 0.0;
                     self.floor[c] = NO_FLOOR;
@@ -592,7 +882,7 @@ impl Search {
         }
 
         // Backorder what is left of the line.
-        let back = ctx.policy.backorder_penalty * f64::from(rem);
+        let back = bp * f64::from(rem);
         if cost + back + rest_lb < self.best_cost - EPS {
             self.start_line(ctx, pos + 1, cost + back);
         }

@@ -158,6 +158,7 @@ fn nodes_from(table: Table) -> Result<Vec<Node>, LoadError> {
             cost_per_unit: row.non_negative("cost_per_unit", 0.0)?,
             enabled: row.bool("enabled", true)?,
             schedule: super::dates::schedule(&row)?,
+            channels: row.names("channels")?,
         });
     }
     Ok(nodes)
@@ -186,6 +187,7 @@ fn read_skus(path: &Path) -> Result<Vec<Sku>, LoadError> {
             id: id.to_owned(),
             weight_kg,
             oversize: row.bool("oversize", false)?,
+            split_line: row.bool("split_line", true)?,
         });
     }
     Ok(skus)

@@ -19,6 +19,7 @@ struct Header {
     service: Service,
     pickup_node: Option<NodeId>,
     deliver_by: Option<crate::model::Day>,
+    channel: Option<String>,
 }
 
 /// How order rows name SKUs and nodes: resolved against a snapshot, or interned as they come.
@@ -102,6 +103,8 @@ fn orders_from_table(table: &Table, mut snapshot: impl Resolve) -> Result<Vec<Or
             row.error("sku", format!("unknown SKU `{sku_text}` (not in skus.csv)"))
         })?;
         let qty = row.u32("qty", 1)?;
+        let group = row.cell("group");
+        let unit_price = row.non_negative("unit_price", 0.0)?;
         match by_id.get(id) {
             Some(&i) => {
                 let (first, first_line) = &headers[i];
@@ -114,13 +117,10 @@ fn orders_from_table(table: &Table, mut snapshot: impl Resolve) -> Result<Vec<Or
                     ));
                 }
                 let order = &mut orders[i];
+                let line = new_line(&row, order, sku, qty, group, unit_price)?;
                 match order.lines.iter_mut().find(|l| l.sku == sku) {
-                    Some(line) => {
-                        line.qty = line.qty.checked_add(qty).ok_or_else(|| {
-                            row.error("qty", format!("total quantity of `{sku_text}` overflows"))
-                        })?;
-                    }
-                    None => order.lines.push(OrderLine { sku, qty }),
+                    Some(first) => merge_line(&row, first, &line, sku_text)?,
+                    None => order.lines.push(line),
                 }
             }
             None => {
@@ -141,7 +141,8 @@ fn orders_from_table(table: &Table, mut snapshot: impl Resolve) -> Result<Vec<Or
                 };
                 let created = row.cell("created_at");
                 by_id.insert(id.to_owned(), orders.len());
-                orders.push(Order {
+                let channel = header.channel.clone();
+                let mut order = Order {
                     id: id.to_owned(),
                     created_at: (!created.is_empty()).then(|| created.to_owned()),
                     day: header.created_at.map(|t| t.div_euclid(86_400) as i32),
@@ -149,13 +150,77 @@ fn orders_from_table(table: &Table, mut snapshot: impl Resolve) -> Result<Vec<Or
                     deliver_by: header.deliver_by,
                     service: header.service,
                     destination,
-                    lines: vec![OrderLine { sku, qty }],
-                });
+                    lines: Vec::new(),
+                    groups: Vec::new(),
+                    channel,
+                    exclude: Vec::new(),
+                };
+                let line = new_line(&row, &mut order, sku, qty, group, unit_price)?;
+                order.lines.push(line);
+                orders.push(order);
                 headers.push((header, row.line));
             }
         }
     }
     Ok(orders)
+}
+
+/// A line of `order` from one row, its group named in `order.groups` (version 2).
+fn new_line(
+    row: &Row<'_>,
+    order: &mut Order,
+    sku: SkuId,
+    qty: u32,
+    group: &str,
+    unit_price: f64,
+) -> Result<OrderLine, LoadError> {
+    let group = if group.is_empty() {
+        None
+    } else {
+        let i = match order.groups.iter().position(|g| g == group) {
+            Some(i) => i,
+            None => {
+                order.groups.push(group.to_owned());
+                order.groups.len() - 1
+            }
+        };
+        Some(
+            u16::try_from(i)
+                .map_err(|_| row.error("group", "an order may have at most 65,536 groups"))?,
+        )
+    };
+    Ok(OrderLine {
+        sku,
+        qty,
+        group,
+        unit_price,
+    })
+}
+
+/// Adds a repeated row of a SKU to its first line: the same group and unit price, or an error.
+fn merge_line(
+    row: &Row<'_>,
+    first: &mut OrderLine,
+    line: &OrderLine,
+    sku_text: &str,
+) -> Result<(), LoadError> {
+    if first.group != line.group {
+        return Err(row.error(
+            "group",
+            format!("SKU `{sku_text}` is repeated in this order with another group"),
+        ));
+    }
+    if first.unit_price != line.unit_price {
+        return Err(row.error(
+            "unit_price",
+            format!("SKU `{sku_text}` is repeated in this order with another unit_price"),
+        ));
+    }
+    first.qty = first
+        .qty
+        .checked_add(line.qty)
+        .ok_or_else(|| row.error("qty", format!("total quantity of `{sku_text}` overflows")))?;
+    Ok(())
 }
 
 fn read_header(row: &Row<'_>, snapshot: &mut impl Resolve) -> Result<Header, LoadError> {
@@ -227,6 +292,9 @@ fn read_header(row: &Row<'_>, snapshot: &mut impl Resolve) -> Result<Header, Loa
         service,
         pickup_node,
         deliver_by,
+        channel: Some(row.cell("channel"))
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned),
     })
 }
 
@@ -243,6 +311,8 @@ fn first_difference(a: &Header, b: &Header) -> Option<&'static str> {
         Some("pickup_node")
     } else if a.deliver_by != b.deliver_by {
         Some("deliver_by")
+    } else if a.channel != b.channel {
+        Some("channel")
     } else {
         None
     }

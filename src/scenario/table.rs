@@ -155,6 +155,24 @@ impl Row<'_> {
         Ok(v)
     }
 
+    /// A `;`-separated list of names (version 2 `channels`); empty when the cell is.
+    pub fn names(&self, column: &str) -> Result<Vec<String>, LoadError> {
+        let v = self.cell(column);
+        if v.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut out: Vec<String> = Vec::new();
+        for name in v.split(';').map(str::trim) {
+            if name.is_empty() {
+                return Err(self.error(column, format!("empty name in the list `{v}`")));
+            }
+            if !out.iter().any(|n| n == name) {
+                out.push(name.to_owned());
+            }
+        }
+        Ok(out)
+    }
+
     /// An optional integer with a lower bound; `None` when empty.
     pub fn opt_u32(&self, column: &str, min: u32) -> Result<Option<u32>, LoadError> {
         let v = self.cell(column);

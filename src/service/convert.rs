@@ -97,6 +97,7 @@ pub fn lines_of(
     lines: &[pb::Line],
     snapshot: &Snapshot,
     field: &str,
+    groups: &mut Vec<String>,
 ) -> Result<Vec<OrderLine>, Status> {
     if lines.is_empty() {
         return Err(invalid(field, "an order needs at least one line"));
@@ -115,14 +116,71 @@ pub fn lines_of(
         let sku = snapshot.sku_id(&l.sku).ok_or_else(|| {
             Status::not_found(format!("{field}[{i}].sku: unknown SKU `{}`", l.sku))
         })?;
+        if !(l.unit_price.is_finite() && l.unit_price >= 0.0) {
+            return Err(invalid(
+                &format!("{field}[{i}].unit_price"),
+                format!("expected a finite number ≥ 0, found {}", l.unit_price),
+            ));
+        }
+        let group = group_index(groups, &l.group, &format!("{field}[{i}].group"))?;
+        let line = OrderLine {
+            sku,
+            qty: l.qty,
+            group,
+            unit_price: l.unit_price,
+        };
         match out.iter_mut().find(|o| o.sku == sku) {
+            Some(o) if o.group != group || o.unit_price != l.unit_price => {
+                return Err(invalid(
+                    &format!("{field}[{i}]"),
+                    format!(
+                        "SKU `{}` is repeated with another group or unit_price",
+                        l.sku
+                    ),
+                ));
+            }
             Some(o) => {
                 o.qty = o
                     .qty
                     .checked_add(l.qty)
                     .ok_or_else(|| invalid(&format!("{field}[{i}].qty"), "total overflows"))?;
             }
-            None => out.push(OrderLine { sku, qty: l.qty }),
+            None => out.push(line),
+        }
+    }
+    Ok(out)
+}
+
+/// The index of group `name` in `groups` (added when new); `None` for no group.
+fn group_index(groups: &mut Vec<String>, name: &str, field: &str) -> Result<Option<u16>, Status> {
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let i = match groups.iter().position(|g| g == name) {
+        Some(i) => i,
+        None => {
+            groups.push(name.to_owned());
+            groups.len() - 1
+        }
+    };
+    u16::try_from(i)
+        .map(Some)
+        .map_err(|_| invalid(field, "an order may have at most 65,536 groups"))
+}
+
+/// The nodes an order excludes, resolved.
+fn excluded_of(
+    o: &pb::Order,
+    snapshot: &Snapshot,
+    field: &str,
+) -> Result<Vec<crate::model::NodeId>, Status> {
+    let mut out = Vec::with_capacity(o.exclude_nodes.len());
+    for (i, id) in o.exclude_nodes.iter().enumerate() {
+        let node = snapshot.node_id(id).ok_or_else(|| {
+            Status::not_found(format!("{field}.exclude_nodes[{i}]: unknown node `{id}`"))
+        })?;
+        if !out.contains(&node) {
+            out.push(node);
         }
     }
     Ok(out)
@@ -158,6 +216,8 @@ pub fn order_of(o: &pb::Order, snapshot: &Snapshot, field: &str) -> Result<Order
         Destination::Address { lat, lon }
     };
     let created = instant_of(&o.created_at, &format!("{field}.created_at"))?;
+    let mut groups = Vec::new();
+    let lines = lines_of(&o.lines, snapshot, &format!("{field}.lines"), &mut groups)?;
     Ok(Order {
         id: o.order_id.clone(),
         created_at: (!o.created_at.is_empty()).then(|| o.created_at.clone()),
@@ -166,7 +226,10 @@ pub fn order_of(o: &pb::Order, snapshot: &Snapshot, field: &str) -> Result<Order
         deliver_by: deliver_by_of(o, created, service, field)?,
         service,
         destination,
-        lines: lines_of(&o.lines, snapshot, &format!("{field}.lines"))?,
+        lines,
+        groups,
+        channel: (!o.channel.is_empty()).then(|| o.channel.clone()),
+        exclude: excluded_of(o, snapshot, field)?,
     })
 }
 
@@ -174,6 +237,7 @@ pub fn decision_pb(d: &Decision, exact: bool) -> pb::Decision {
     let line = |l: &crate::model::DecisionLine| pb::Line {
         sku: l.sku.clone(),
         qty: l.qty,
+        ..Default::default()
     };
     pb::Decision {
         order_id: d.order_id.clone(),
@@ -231,7 +295,26 @@ pub fn node_of(n: &pb::Node, i: usize) -> Result<Node, Status> {
         cost_per_unit: n.cost_per_unit,
         enabled: n.enabled,
         schedule: schedule_of(n, i)?,
+        channels: channels_of(&n.channels, i)?,
     })
+}
+
+/// A node's channel list: names without `;` (the text it is recorded as), duplicates dropped.
+fn channels_of(channels: &[String], i: usize) -> Result<Vec<String>, Status> {
+    let mut out: Vec<String> = Vec::with_capacity(channels.len());
+    for (j, c) in channels.iter().enumerate() {
+        let c = c.trim();
+        if c.is_empty() || c.contains(';') || c.contains(',') || c.contains('"') {
+            return Err(invalid(
+                &format!("nodes[{i}].channels[{j}]"),
+                format!("expected a channel name without `;`, `,` or quotes, found `{c}`"),
+            ));
+        }
+        if !out.iter().any(|o| o == c) {
+            out.push(c.to_owned());
+        }
+    }
+    Ok(out)
 }
 
 /// A node's version 2 schedule fields (the calendar id is checked when the snapshot is built).
@@ -299,7 +382,18 @@ pub fn order_pb(o: &Order, names: &Interner) -> pb::Order {
             .map(|l| pb::Line {
                 sku: names.skus[l.sku.index()].clone(),
                 qty: l.qty,
+                group: l
+                    .group
+                    .map(|g| o.groups[usize::from(g)].clone())
+                    .unwrap_or_default(),
+                unit_price: l.unit_price,
             })
+            .collect(),
+        channel: o.channel.clone().unwrap_or_default(),
+        exclude_nodes: o
+            .exclude
+            .iter()
+            .map(|n| names.nodes[n.index()].clone())
             .collect(),
     }
 }

@@ -238,10 +238,13 @@ fn options(
     let snap = &state.snapshot;
     let (lat, lon) = coordinate(Some(req.lat), Some(req.lon), "request")?;
     let created = instant_of(&req.created_at, "created_at")?;
+    let mut groups = Vec::new();
     let basket = Basket {
         lat,
         lon,
-        lines: lines_of(&req.basket, snap, "basket")?,
+        lines: lines_of(&req.basket, snap, "basket", &mut groups)?,
+        groups,
+        channel: (!req.channel.is_empty()).then(|| req.channel.clone()),
         day: created.map(|t| t.div_euclid(86_400) as i32),
         created,
     };

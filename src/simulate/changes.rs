@@ -531,6 +531,7 @@ impl Variant {
                 cost_per_unit: add.cost_per_unit,
                 enabled: true,
                 schedule: crate::model::Schedule::default(),
+                channels: Vec::new(),
             });
             let new_node = NodeId((data.nodes.len() - 1) as u32);
             if let Some(from) = &add.copy_stock_from {

@@ -137,7 +137,10 @@ impl Snapshot {
             || !data.inbound.is_empty()
             || rates.any_weekend()
             || data.policy.late_penalty_per_day.is_some()
-            || data.policy.allocate_inbound;
+            || data.policy.allocate_inbound
+            || data.policy.min_shipment_value > 0.0
+            || data.nodes.iter().any(|n| !n.channels.is_empty())
+            || data.skus.iter().any(|k| !k.split_line);
         Ok(Snapshot {
             version,
             nodes: data.nodes.into(),
@@ -214,8 +217,10 @@ impl Snapshot {
 
     pub fn with_policy(&self, policy: Policy, version: u64) -> Snapshot {
         let inventory = Arc::new(self.inventory.allocating_inbound(policy.allocate_inbound));
-        let network_dated =
-            self.network_dated || policy.late_penalty_per_day.is_some() || policy.allocate_inbound;
+        let network_dated = self.network_dated
+            || policy.late_penalty_per_day.is_some()
+            || policy.allocate_inbound
+            || policy.min_shipment_value > 0.0;
         Snapshot {
             policy,
             version,
@@ -231,7 +236,8 @@ impl Snapshot {
         &self.clocks[id.index()]
     }
 
-    /// Whether the network uses a date feature; decisions then carry dates.
+    /// Whether the network uses a version 2 feature (dates, inbound supply, order rules);
+    /// decisions then carry the version 2 fields (spec: "Decisions, version 2").
     pub fn network_dated(&self) -> bool {
         self.network_dated
     }

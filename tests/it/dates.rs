@@ -283,9 +283,12 @@ Solo,ground,1,5,0.5,1,0\nSolo,ground,2,6,1,2,0\nSolo,next_day,2,20,0,1,0\n";
         lines: vec![fulfil::model::OrderLine {
             sku: snapshot.sku_id("P").expect("P"),
             qty: 1,
+            ..Default::default()
         }],
         day: Some(monday_10.div_euclid(86_400) as i32),
         created: Some(monday_10),
+        groups: Vec::new(),
+        channel: None,
     };
     let o = fulfilment_options(&snapshot, &Ledger::new(&snapshot), &basket, 3).expect("options");
     let day = |d: Option<i32>| d.map(fulfil::model::dates::format_day);

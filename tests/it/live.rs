@@ -18,6 +18,9 @@ pub(super) fn order(live: &Live, id: &str, lon: f64, lines: &[(&str, u32)]) -> O
         day: None,
         created: None,
         deliver_by: None,
+        groups: Vec::new(),
+        channel: None,
+        exclude: Vec::new(),
         service: Service::Ground,
         destination: Destination::Address { lat: 0.0, lon },
         lines: lines
@@ -25,6 +28,7 @@ pub(super) fn order(live: &Live, id: &str, lon: f64, lines: &[(&str, u32)]) -> O
             .map(|(s, q)| OrderLine {
                 sku: snap.snapshot.sku_id(s).expect("sku"),
                 qty: *q,
+                ..Default::default()
             })
             .collect(),
     }
@@ -169,6 +173,9 @@ fn releases_confirms_and_inventory_survive_compaction_and_replay() {
             day: None,
             created: None,
             deliver_by: None,
+            groups: Vec::new(),
+            channel: None,
+            exclude: Vec::new(),
             service: Service::Ground,
             destination: Destination::Address {
                 lat: 40.73,
@@ -177,6 +184,7 @@ fn releases_confirms_and_inventory_survive_compaction_and_replay() {
             lines: vec![OrderLine {
                 sku: live.load().snapshot.sku_id("A").expect("A"),
                 qty: 2,
+                ..Default::default()
             }],
         };
         ids.push(

@@ -76,6 +76,7 @@ fn dc(id: &str, lon: f64) -> Node {
         cost_per_unit: 0.5,
         enabled: true,
         schedule: Default::default(),
+        channels: Vec::new(),
     }
 }
 

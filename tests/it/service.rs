@@ -52,6 +52,7 @@ pub fn ship(id: &str, lat: f64, lon: f64, lines: &[(&str, u32)]) -> pb::Order {
             .map(|(s, q)| pb::Line {
                 sku: (*s).into(),
                 qty: *q,
+                ..Default::default()
             })
             .collect(),
         ..Default::default()
@@ -66,6 +67,7 @@ pub fn pickup(id: &str, node: &str, sku: &str, qty: u32) -> pb::Order {
         lines: vec![pb::Line {
             sku: sku.into(),
             qty,
+            ..Default::default()
         }],
         ..Default::default()
     }
@@ -175,6 +177,7 @@ async fn health_reflection_and_batch_match_the_cli() {
         let line = pb::Line {
             sku: f[6].into(),
             qty: f[7].parse().expect("qty"),
+            ..Default::default()
         };
         if let Some(o) = orders.iter_mut().find(|o| o.order_id == f[0]) {
             o.lines.push(line);
@@ -468,9 +471,11 @@ async fn reservations_inventory_and_network_changes() {
             basket: vec![pb::Line {
                 sku: "A".into(),
                 qty: 1,
+                ..Default::default()
             }],
             max_pickup_stores: 2,
             created_at: String::new(),
+            channel: String::new(),
         })
         .await
         .expect("options")
@@ -522,6 +527,7 @@ async fn bad_input_is_refused_with_the_field() {
                     .map(|_| pb::Line {
                         sku: "A".into(),
                         qty: 1,
+                        ..Default::default()
                     })
                     .collect(),
                 ..ship("o", 40.0, -73.0, &[])
@@ -1023,9 +1029,11 @@ async fn dated_decisions_and_the_checkout_promise_over_grpc() {
             basket: vec![pb::Line {
                 sku: "A".into(),
                 qty: 1,
+                ..Default::default()
             }],
             max_pickup_stores: 2,
             created_at: "2026-12-21T20:00:00Z".into(),
+            channel: String::new(),
         })
         .await
         .expect("options")
