@@ -81,6 +81,15 @@ struct InboundArc {
     column: usize,
 }
 
+/// The version 2 rule variables of one order: per unsplittable line and per group, one binary
+/// per node that may ship it; per open shipment, its binary and value.
+#[derive(Default)]
+struct RuleVars {
+    whole: std::collections::BTreeMap<usize, Vec<Variable>>,
+    groups: std::collections::BTreeMap<u16, Vec<Variable>>,
+    values: Vec<(Variable, Expression)>,
+}
+
 /// Orders sharing stock and capacity, as one MIP.
 pub struct JointMip<'a, A: Availability> {
     snapshot: &'a Snapshot,
@@ -150,8 +159,13 @@ impl<'a, A: Availability> JointMip<'a, A> {
             _ => None,
         };
 
+        let mut rules = RuleVars::default();
         for (n, node) in snapshot.nodes().iter().enumerate() {
             let node_id = NodeId(n as u32);
+            // Version 2: the order's channel and the nodes it excludes.
+            if !node.serves(order.channel.as_deref()) || order.exclude.contains(&node_id) {
+                continue;
+            }
             // Which parcel options (base, per_kg) this node has to the destination, if it may ship.
             let mut band_of_node = None;
             let options: Vec<(f64, f64)> = match order.destination {
@@ -200,6 +214,8 @@ impl<'a, A: Availability> JointMip<'a, A> {
             let mut any = false;
             // Inbound tiers used by this node's lines: (day, units, column variable).
             let mut pending: Vec<(Day, u32, Variable)> = Vec::new();
+            let mut node_arcs: Vec<(usize, Variable)> = Vec::new();
+            let mut value = Expression::from(0.0);
             for (li, line) in order.lines.iter().enumerate() {
                 let sku = snapshot.sku(line.sku);
                 if sku.oversize && node.kind == NodeKind::Store && !pickup {
@@ -226,12 +242,15 @@ impl<'a, A: Availability> JointMip<'a, A> {
                 }
                 units += x;
                 weight += sku.weight_kg * x;
+                value += line.unit_price * x;
                 allocated[li] += x;
+                node_arcs.push((li, x));
                 any = true;
             }
             if !any {
                 continue;
             }
+            self.one_node_rules(order, &node_arcs, &mut rules);
             if node.capacity_units.is_some() {
                 *self
                     .picks
@@ -240,6 +259,7 @@ impl<'a, A: Availability> JointMip<'a, A> {
             }
             let y = self.vars.add(variable().binary());
             opened.push(y);
+            rules.values.push((y, value));
             self.constraints
                 .push(constraint!(units.clone() <= f64::from(capacity) * y));
             self.objective += node.cost_per_shipment * y + node.cost_per_unit * units.clone();
@@ -291,11 +311,73 @@ impl<'a, A: Availability> JointMip<'a, A> {
             self.constraints
                 .push(constraint!(count <= f64::from(policy.max_shipments)));
         }
+        self.order_rules(order, rules, &opened);
         for (li, line) in order.lines.iter().enumerate() {
             let a = std::mem::take(&mut allocated[li]);
             self.constant += policy.backorder_penalty * f64::from(line.qty);
             self.objective -= policy.backorder_penalty * a.clone();
             self.constraints.push(constraint!(a <= f64::from(line.qty)));
+        }
+    }
+
+    /// Version 2 rules at one node: an unsplittable line's units there only if it is the
+    /// line's one node (a binary per line and node); a group's lines there all whole under one
+    /// binary if the node holds them all, else none of them.
+    fn one_node_rules(&mut self, order: &Order, arcs: &[(usize, Variable)], rules: &mut RuleVars) {
+        for &(li, x) in arcs {
+            let line = &order.lines[li];
+            if line.group.is_none() && !self.snapshot.sku(line.sku).split_line {
+                let w = self.vars.add(variable().binary());
+                self.constraints
+                    .push(constraint!(x <= f64::from(line.qty) * w));
+                rules.whole.entry(li).or_default().push(w);
+            }
+        }
+        for g in 0..order.groups.len() as u16 {
+            let members: Vec<usize> = (0..order.lines.len())
+                .filter(|&l| order.lines[l].group == Some(g))
+                .collect();
+            let here: Vec<(usize, Variable)> = arcs
+                .iter()
+                .copied()
+                .filter(|(l, _)| order.lines[*l].group == Some(g))
+                .collect();
+            if here.len() == members.len() {
+                let v = self.vars.add(variable().binary());
+                for (l, x) in here {
+                    let qty = f64::from(order.lines[l].qty);
+                    self.constraints.push(constraint!(x == qty * v));
+                }
+                rules.groups.entry(g).or_default().push(v);
+            } else {
+                for (_, x) in here {
+                    self.constraints.push(constraint!(x <= 0.0));
+                }
+            }
+        }
+    }
+
+    /// Version 2 rules over the order's nodes: one node per unsplittable line and per group,
+    /// and, when the order is split, every open shipment worth `min_shipment_value` (`split`
+    /// is 1 whenever two or more shipments are open).
+    fn order_rules(&mut self, order: &Order, rules: RuleVars, opened: &[Variable]) {
+        for choices in rules.whole.into_values().chain(rules.groups.into_values()) {
+            let count: Expression = choices.into_iter().sum();
+            self.constraints.push(constraint!(count <= 1.0));
+        }
+        let min = self.snapshot.policy().min_shipment_value;
+        let pickup = matches!(order.destination, Destination::Pickup(_));
+        if min <= 0.0 || pickup || opened.len() < 2 {
+            return;
+        }
+        let split = self.vars.add(variable().binary());
+        let count: Expression = opened.iter().copied().sum();
+        let most = opened.len() as f64;
+        self.constraints
+            .push(constraint!(count <= 1.0 + most * split));
+        for (y, value) in rules.values {
+            self.constraints
+                .push(constraint!(value >= min * y + min * split - min));
         }
     }
 

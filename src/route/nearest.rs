@@ -54,6 +54,7 @@ pub(super) fn plan(set: &CandidateSet, policy: &Policy) -> Vec<Take> {
                 remaining[li] - take
             };
             cap[c] -= take;
+            ats[c * nl + li] -= take;
             takes.push(Take {
                 line: line.line as u32,
                 candidate: c as u32,

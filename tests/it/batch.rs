@@ -311,3 +311,48 @@ fn the_same_backlog_gives_the_same_answer_every_run() {
         assert_eq!(again.plans, first.plans);
     }
 }
+
+#[test]
+fn batch_under_order_rules_equals_the_joint_mip_and_its_bound_holds() {
+    // Columns come from the rule-aware search, the exact completion from the rule-aware MIP:
+    // the joint answer obeys every rule, equals the MIP, and the heuristic's bound stays valid.
+    for seed in 0..30 {
+        let s = super::support::with_rules(
+            super::support::random_scenario_with(7000 + seed, 6, 3..=5),
+            seed,
+        );
+        let snapshot = load_snapshot(s.path()).expect("loads");
+        let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
+        let start = Ledger::new(&snapshot);
+        let mut model = JointMip::new(&snapshot, &start);
+        for o in &orders {
+            model.add_order(o);
+        }
+        let exact = model.solve(None, 1).expect("MIP solves");
+        assert!(exact.optimal);
+        let result = run(&snapshot, &orders, &BatchOptions::default());
+        let total = check_feasible_and_priced(&snapshot, &orders, &result.decisions);
+        super::properties::check_rules(&snapshot, &orders, &result.decisions);
+        assert!(
+            (total - exact.objective).abs() < 1e-5,
+            "seed {seed}: batch {total} vs exact {}",
+            exact.objective
+        );
+        let heuristic = run(
+            &snapshot,
+            &orders,
+            &BatchOptions {
+                exact_max_arcs: 0,
+                ..BatchOptions::default()
+            },
+        );
+        let h_total = check_feasible_and_priced(&snapshot, &orders, &heuristic.decisions);
+        super::properties::check_rules(&snapshot, &orders, &heuristic.decisions);
+        assert!(
+            heuristic.lower_bound <= exact.objective + 1e-6,
+            "seed {seed}: bound above the optimum"
+        );
+        assert!(h_total >= exact.objective - 1e-6);
+        assert!(h_total <= heuristic.baseline.cost.total + 1e-9);
+    }
+}

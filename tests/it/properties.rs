@@ -155,8 +155,101 @@ fn check_dates(snapshot: &Snapshot, order: &Order, d: &Decision, exact: bool) {
     }
 }
 
+/// Every decision obeys the order rules (spec v2, "Order rules"): nodes in the order's channel,
+/// an unsplittable line from one node, a group whole from one node or wholly backordered, and
+/// every shipment of a split order worth `min_shipment_value`.
+pub(super) fn check_rules(snapshot: &Snapshot, orders: &[Order], decisions: &[Decision]) {
+    let min = snapshot.policy().min_shipment_value;
+    for (order, d) in orders.iter().zip(decisions) {
+        let id = &order.id;
+        let line_of = |sku: &str| {
+            order
+                .lines
+                .iter()
+                .find(|l| snapshot.sku(l.sku).id == sku)
+                .expect("a line of the order")
+        };
+        let mut values = Vec::new();
+        for s in &d.shipments {
+            let node = snapshot.node(snapshot.node_id(&s.node_id).expect("node"));
+            assert!(
+                node.serves(order.channel.as_deref()),
+                "{id}: {} off channel",
+                s.node_id
+            );
+            values.push(
+                s.lines
+                    .iter()
+                    .map(|l| line_of(&l.sku).unit_price * f64::from(l.qty))
+                    .sum::<f64>(),
+            );
+        }
+        if d.shipments.len() > 1 && matches!(order.destination, Destination::Address { .. }) {
+            assert!(
+                values.iter().all(|&v| v >= min - 1e-9),
+                "{id}: a shipment under {min}: {values:?}"
+            );
+        }
+        for line in &order.lines {
+            let sku = &snapshot.sku(line.sku).id;
+            let nodes: Vec<(&str, u32)> = d
+                .shipments
+                .iter()
+                .flat_map(|s| {
+                    s.lines
+                        .iter()
+                        .filter(|l| &l.sku == sku)
+                        .map(|l| (s.node_id.as_str(), l.qty))
+                })
+                .collect();
+            if !snapshot.sku(line.sku).split_line || line.group.is_some() {
+                assert!(nodes.len() <= 1, "{id}: line {sku} from {nodes:?}");
+            }
+            if let Some(g) = line.group {
+                let shipped: u32 = nodes.iter().map(|n| n.1).sum();
+                assert!(
+                    shipped == 0 || shipped == line.qty,
+                    "{id}: group line {sku} in part"
+                );
+                for other in order.lines.iter().filter(|l| l.group == Some(g)) {
+                    let osku = &snapshot.sku(other.sku).id;
+                    let onodes: Vec<&str> = d
+                        .shipments
+                        .iter()
+                        .filter(|s| s.lines.iter().any(|l| &l.sku == osku))
+                        .map(|s| s.node_id.as_str())
+                        .collect();
+                    let here: Vec<&str> = nodes.iter().map(|n| n.0).collect();
+                    assert_eq!(
+                        onodes,
+                        here,
+                        "{id}: group {} split",
+                        order.groups[usize::from(g)]
+                    );
+                }
+            }
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn runs_under_order_rules_obey_them_never_oversell_and_add_up(seed in 1_000u64..1_000_000, nearest in any::<bool>(), dated in any::<bool>()) {
+        let plain = if dated {
+            super::support::random_dated_scenario(seed, 25)
+        } else {
+            random_scenario(seed, 25)
+        };
+        let s = super::support::with_rules(plain, seed);
+        let snapshot = load_snapshot(s.path()).expect("loads");
+        let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
+        let kind = if nearest { PolicyKind::Nearest } else { PolicyKind::Optimal };
+        let (decisions, _) = route_all(&snapshot, &orders, kind, |_| {}).expect("routes");
+        check_run_as(&snapshot, &orders, &decisions, !nearest);
+        check_rules(&snapshot, &orders, &decisions);
+    }
 
     #[test]
     fn dated_runs_never_oversell_and_costs_add_up(seed in 1_000u64..1_000_000, nearest in any::<bool>()) {

@@ -356,3 +356,66 @@ pub fn random_dated_scenario(seed: u64, orders: usize) -> Scenario {
         ("orders.csv", &order_rows),
     ])
 }
+
+/// Adds the version 2 order rules to a generated scenario (its CSV files have no quoted cells):
+/// node `channels`, SKU `split_line`, order `channel`, line `group` and `unit_price`, and a
+/// policy `min_shipment_value`, drawn from `seed`.
+pub fn with_rules(s: Scenario, seed: u64) -> Scenario {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_0f_7a1e5);
+    let dir = s.path().to_path_buf();
+    let channels = ["", "", "web", "web;app", "marketplace", "app;marketplace"];
+    add_column(&dir.join("nodes.csv"), "channels", |_| {
+        channels[rng.random_range(0..channels.len())].to_owned()
+    });
+    add_column(&dir.join("skus.csv"), "split_line", |_| {
+        u8::from(rng.random_bool(0.6)).to_string()
+    });
+    // Order-level and per (order, SKU) values, so the rows of one order agree.
+    let mut order_channel = std::collections::HashMap::new();
+    let mut line_rule = std::collections::HashMap::new();
+    let order_channels = ["", "web", "app", "marketplace"];
+    add_columns(
+        &dir.join("orders.csv"),
+        &["group", "unit_price", "channel"],
+        |row| {
+            let (order, sku) = (row[0].to_owned(), row[6].to_owned());
+            let channel = order_channel
+                .entry(order.clone())
+                .or_insert_with(|| order_channels[rng.random_range(0..4)].to_owned())
+                .clone();
+            let (group, price) = line_rule
+                .entry((order, sku))
+                .or_insert_with(|| {
+                    let group = ["", "", "g1", "g2"][rng.random_range(0..4)].to_owned();
+                    (group, format!("{:.2}", rng.random_range(0.0..60.0)))
+                })
+                .clone();
+            vec![group, price, channel]
+        },
+    );
+    let policy = dir.join("policy.toml");
+    let mut text = std::fs::read_to_string(&policy).expect("policy");
+    if rng.random_bool(0.7) {
+        text.push_str(&format!(
+            "min_shipment_value = {:.2}\n",
+            rng.random_range(5.0..80.0)
+        ));
+    }
+    std::fs::write(&policy, text).expect("policy written");
+    s
+}
+
+fn add_column(path: &Path, name: &str, mut value: impl FnMut(&[&str]) -> String) {
+    add_columns(path, &[name], |row| vec![value(row)]);
+}
+
+fn add_columns(path: &Path, names: &[&str], mut values: impl FnMut(&[&str]) -> Vec<String>) {
+    let text = std::fs::read_to_string(path).expect("generated file");
+    let mut lines = text.lines();
+    let mut out = format!("{},{}\n", lines.next().expect("header"), names.join(","));
+    for line in lines {
+        let row: Vec<&str> = line.split(',').collect();
+        out.push_str(&format!("{line},{}\n", values(&row).join(",")));
+    }
+    std::fs::write(path, out).expect("file written");
+}
