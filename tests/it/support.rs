@@ -361,7 +361,7 @@ pub fn random_dated_scenario(seed: u64, orders: usize) -> Scenario {
 /// node `channels`, SKU `split_line`, order `channel`, line `group` and `unit_price`, and a
 /// policy `min_shipment_value`, drawn from `seed`.
 pub fn with_rules(s: Scenario, seed: u64) -> Scenario {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_0f_7a1e5);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x05ee_d0f7_a1e5);
     let dir = s.path().to_path_buf();
     let channels = ["", "", "web", "web;app", "marketplace", "app;marketplace"];
     add_column(&dir.join("nodes.csv"), "channels", |_| {
