@@ -10,7 +10,8 @@ use super::error::LiveError;
 use super::state::{Committed, Live, State, Writer, route_on};
 use crate::model::{Destination, Order};
 use crate::reserve::{
-    Fnv1a, Held, Hold, HoldInfo, HoldTerms, Record, Reservation, allocations_of, terms_of,
+    Fnv1a, Held, Hold, HoldInfo, HoldTerms, OrderRecord, Record, Reroutes, Reservation,
+    allocations_of, terms_of,
 };
 use crate::route::{Plan, Routed, price};
 
@@ -106,6 +107,7 @@ impl Live {
         let info = HoldInfo {
             fingerprint: hold.fingerprint,
             terms: terms_of(&routed.plan),
+            reroutes: hold.reroutes.clone(),
         };
         now.book.record(id.clone(), order, held, self.ttl(), info);
         self.record(&writer, vec![Record::Reserve(hold)], on_durable);
@@ -160,6 +162,10 @@ impl Live {
             ttl_ms: self.ttl().as_millis() as u64,
             fingerprint: fingerprint(order),
             terms,
+            reroutes: Reroutes {
+                order: Some(OrderRecord::of(snapshot, order)),
+                ..Reroutes::default()
+            },
         }
     }
 
@@ -184,6 +190,7 @@ impl Live {
             let info = HoldInfo {
                 fingerprint: hold.fingerprint,
                 terms: terms_of(plan),
+                reroutes: hold.reroutes.clone(),
             };
             state
                 .book

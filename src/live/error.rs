@@ -42,6 +42,17 @@ pub enum LiveError {
         state: &'static str,
         wanted: &'static str,
     },
+    /// A rejection or amendment that does not fit the reservation (a node it does not use, a
+    /// line it does not hold, another order id); nothing changed.
+    #[error("reservation `{id}`: {reason}")]
+    InvalidReroute { id: String, reason: String },
+    /// A request id given again for a different request on the same reservation.
+    #[error("request id `{request_id}` was already used for another request on reservation `{id}`")]
+    RequestReused { id: String, request_id: String },
+    /// The reservation keeps no order to re-route (made by an earlier version), or its order
+    /// no longer reads on the current network.
+    #[error("reservation `{id}` cannot be re-routed: {reason}")]
+    NotReroutable { id: String, reason: String },
     /// The order id holds an open reservation made for other lines or another address.
     #[error(
         "order `{order_id}` already holds reservation `{reservation_id}` for a different order \

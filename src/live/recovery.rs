@@ -64,6 +64,7 @@ impl Live {
     fn replay(&self, record: Record) -> Result<(), LiveError> {
         match record {
             Record::Reserve(hold) => self.replay_hold(hold),
+            Record::Reroute(reroute) => self.replay_reroute(reroute)?,
             Record::ReserveMany { holds } => holds.into_iter().for_each(|h| self.replay_hold(h)),
             Record::ReservationIds { next } => self.load().book.ids_from(next),
             Record::Ended {
@@ -71,6 +72,7 @@ impl Live {
                 order_id,
                 state,
                 expires_ms,
+                reroutes,
             } => {
                 let state = ReservationState::parse(&state).unwrap_or(ReservationState::Released);
                 let left = expires_ms.saturating_sub(unix_ms());
@@ -83,6 +85,7 @@ impl Live {
                     expires: Instant::now() + Duration::from_millis(left),
                     fingerprint: 0,
                     terms: Vec::new(),
+                    reroutes,
                 });
             }
             Record::CapacityUsed { day, used } => {
@@ -137,15 +140,7 @@ impl Live {
             return;
         }
         let snap = &state.snapshot;
-        let held = hold
-            .allocations
-            .iter()
-            .filter_map(|(n, k, q)| {
-                let n = snap.node_id(n)?;
-                let k = snap.sku_id(k)?;
-                Some((snap.inventory().entry(n, k)?, n, k, *q))
-            })
-            .collect();
+        let held = held_of_hold(snap, &hold);
         let left = (hold.at_ms.saturating_add(hold.ttl_ms)).saturating_sub(unix_ms());
         let left = Duration::from_millis(left).min(super::state::MAX_RESERVATION_TTL);
         state.book.restore(Reservation {
@@ -157,6 +152,7 @@ impl Live {
             expires: Instant::now() + left,
             fingerprint: hold.fingerprint,
             terms: terms_of_hold(snap, &hold.terms),
+            reroutes: hold.reroutes,
         });
     }
 
@@ -342,31 +338,52 @@ impl Capture {
                     order_id: r.order_id.clone(),
                     state: r.state.as_str().to_owned(),
                     expires_ms,
+                    reroutes: r.reroutes.clone(),
                 });
             }
         }
         for r in &self.held {
-            out.push(Record::Reserve(Hold {
-                allocations: r
-                    .held
-                    .iter()
-                    .map(|&(_, n, k, q)| (snap.node(n).id.clone(), snap.sku(k).id.clone(), q))
-                    .collect(),
-                id: r.id.clone(),
-                order_id: r.order_id.clone(),
-                day: r.day,
-                at_ms: now_ms,
-                ttl_ms: r.expires.saturating_duration_since(now).as_millis() as u64,
-                fingerprint: r.fingerprint,
-                terms: super::commit::hold_terms(snap, &r.terms),
-            }));
+            out.push(Record::Reserve(hold_of_reservation(snap, r)));
         }
     }
 }
 
+/// A held reservation as its record: ids by name, and the time it has left.
+pub(super) fn hold_of_reservation(snap: &crate::snapshot::Snapshot, r: &Reservation) -> Hold {
+    let now = Instant::now();
+    Hold {
+        allocations: r
+            .held
+            .iter()
+            .map(|&(_, n, k, q)| (snap.node(n).id.clone(), snap.sku(k).id.clone(), q))
+            .collect(),
+        id: r.id.clone(),
+        order_id: r.order_id.clone(),
+        day: r.day,
+        at_ms: unix_ms(),
+        ttl_ms: r.expires.saturating_duration_since(now).as_millis() as u64,
+        fingerprint: r.fingerprint,
+        terms: super::commit::hold_terms(snap, &r.terms),
+        reroutes: r.reroutes.clone(),
+    }
+}
+
+/// A recorded hold's allocations on `snap` (those of nodes or SKUs it no longer has are left
+/// out).
+pub(super) fn held_of_hold(snap: &crate::snapshot::Snapshot, hold: &Hold) -> crate::reserve::Held {
+    hold.allocations
+        .iter()
+        .filter_map(|(n, k, q)| {
+            let n = snap.node_id(n)?;
+            let k = snap.sku_id(k)?;
+            Some((snap.inventory().entry(n, k)?, n, k, *q))
+        })
+        .collect()
+}
+
 /// A recorded hold's terms on `snap` (terms of nodes it no longer has, or of a service it cannot
 /// read, are left out: the reservation then prices with the defaults).
-fn terms_of_hold(
+pub(super) fn terms_of_hold(
     snap: &crate::snapshot::Snapshot,
     terms: &[crate::reserve::HoldTerms],
 ) -> Vec<(crate::model::NodeId, crate::route::Terms)> {

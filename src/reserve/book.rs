@@ -67,6 +67,8 @@ pub struct Reservation {
     pub fingerprint: u64,
     /// Per shipping node, the service and inbound supply it was decided with.
     pub terms: Vec<(NodeId, crate::route::Terms)>,
+    /// The order by name, its rejections and attention, and recent requests.
+    pub reroutes: super::Reroutes,
 }
 
 /// Why a reservation could not be ended as asked. Nothing changed.
@@ -156,6 +158,7 @@ pub struct ReservationBook {
 pub struct HoldInfo {
     pub fingerprint: u64,
     pub terms: Vec<(NodeId, crate::route::Terms)>,
+    pub reroutes: super::Reroutes,
 }
 
 /// Each shipment's terms of a plan, by node.
@@ -341,6 +344,7 @@ impl ReservationBook {
             expires: Instant::now() + ttl,
             fingerprint: hold.fingerprint,
             terms: hold.terms,
+            reroutes: hold.reroutes,
         };
         self.insert_held(r);
     }
@@ -376,13 +380,29 @@ impl ReservationBook {
     /// Puts back a reservation as it was (journal replay, or a move to a new book): its units and
     /// capacity are counted without a limit check, since they were acknowledged.
     pub fn restore(&self, r: Reservation) {
-        let cap = self.day(r.day);
-        for &(e, node, _, qty) in &r.held {
+        self.count_in(r.day, &r.held);
+        self.observe_id(&r.id);
+        self.insert_held(r);
+    }
+
+    /// Counts units and capacity that were acknowledged, without a limit check.
+    pub fn count_in(&self, day: Option<i32>, held: &Held) {
+        let cap = self.day(day);
+        for &(e, node, _, qty) in held {
             self.reserved[e].fetch_add(qty, Ordering::AcqRel);
             cap[node.index()].fetch_add(qty, Ordering::AcqRel);
         }
-        self.observe_id(&r.id);
-        self.insert_held(r);
+    }
+
+    /// Replaces the record of a held reservation (same id and order id) by `r`, whose units
+    /// the caller has already counted; the counters are not touched.
+    pub fn replace(&self, r: Reservation) {
+        let mut shard = self.shards[shard_of(&r.id)]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(slot) = shard.map.get_mut(&r.id) {
+            *slot = r;
+        }
     }
 
     /// Keeps generated ids above any id seen (replayed from the journal).

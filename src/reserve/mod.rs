@@ -9,11 +9,13 @@
 mod book;
 pub mod journal;
 mod record;
+pub mod reroutes;
 pub mod store;
 
 pub use book::{
     ENDED_RETENTION, FinishError, Finished, Fnv1a, Held, HoldInfo, Reservation, ReservationBook,
     ReservationState, ReserveConflict, allocations_of, terms_of,
 };
-pub use record::{Hold, HoldTerms, Record};
+pub use record::{Hold, HoldTerms, Record, Reroute};
+pub use reroutes::{OrderRecord, RequestMemo, Reroutes};
 pub use store::{Cause, MemoryStore, Recovered, Store, StoreError};

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ReservationState;
+use super::reroutes::Reroutes;
 
 /// One acknowledged change.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -12,6 +13,11 @@ use super::ReservationState;
 pub enum Record {
     /// An order's units and capacity were reserved.
     Reserve(Hold),
+    /// A held reservation's order was re-routed (a store rejected it, came up short, or the
+    /// customer amended it): the reservation's units and capacity are given back, the on-hand
+    /// corrections of a short pick applied, and the reservation taken again as `hold` says —
+    /// one record, so after a crash all of it happened or none.
+    Reroute(Reroute),
     /// Several orders were reserved together (a committed batch): one record, so on disk they
     /// are all there or none is.
     ReserveMany {
@@ -36,6 +42,9 @@ pub enum Record {
         state: String,
         /// When it is forgotten (Unix ms).
         expires_ms: u64,
+        /// Its re-routing state (so a retried request keeps its answer).
+        #[serde(default, skip_serializing_if = "Reroutes::is_empty")]
+        reroutes: Reroutes,
     },
     /// Capacity used on a day beyond what held reservations account for: the units of
     /// confirmed orders, which were picked that day (written by compaction).
@@ -112,6 +121,22 @@ pub struct Hold {
     /// journals of earlier versions: the defaults).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub terms: Vec<HoldTerms>,
+    /// The order by name, rejections, attention and recent requests (absent in journals of
+    /// earlier versions).
+    #[serde(default, skip_serializing_if = "Reroutes::is_empty")]
+    pub reroutes: Reroutes,
+}
+
+/// A re-route as journaled (see [`Record::Reroute`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reroute {
+    /// `reject`, `short_pick` or `amend`.
+    pub cause: String,
+    /// Units found missing: on_hand goes down by them, (node_id, sku, units).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub corrections: Vec<(String, String, u32)>,
+    /// The reservation after (same id).
+    pub hold: Hold,
 }
 
 /// A shipment's terms as recorded: node, service, inbound floor (a day number) and units.
@@ -159,6 +184,7 @@ impl Record {
     pub fn kind(&self) -> &'static str {
         match self {
             Record::Reserve(_) => "reserve",
+            Record::Reroute(_) => "reroute",
             Record::ReserveMany { .. } => "reserve_many",
             Record::ReservationIds { .. } => "reservation_ids",
             Record::SourceSequence { .. } => "source_sequence",

@@ -26,7 +26,11 @@ pub fn code_of(e: &LiveError) -> Code {
             ChangeProblem::NeedsOneOf | ChangeProblem::Overflow { .. } => Code::InvalidArgument,
         },
         LiveError::UnknownReservation { .. } => Code::NotFound,
-        LiveError::ReservationEnded { .. } => Code::FailedPrecondition,
+        LiveError::ReservationEnded { .. } | LiveError::NotReroutable { .. } => {
+            Code::FailedPrecondition
+        }
+        LiveError::InvalidReroute { .. } => Code::InvalidArgument,
+        LiveError::RequestReused { .. } => Code::AlreadyExists,
         LiveError::OrderHeld { .. } => Code::AlreadyExists,
         LiveError::PlanTaken { .. } | LiveError::NetworkChanged { .. } => Code::Aborted,
         LiveError::DecisionDoesNotFit { .. } => Code::Internal,

@@ -5,10 +5,11 @@ use std::time::Instant;
 
 use tonic::{Request, Response, Status};
 
+use super::convert::{decision_pb, order_of};
 use super::errors::status_of;
 use super::pb;
 use super::state::{Shared, observe};
-use crate::live::Live;
+use crate::live::{Live, LiveError, Rejection, Rerouted};
 use crate::reserve::{Reservation, ReservationState};
 
 pub struct ReservationsService {
@@ -34,7 +35,83 @@ fn response(live: &Live, r: &Reservation) -> pb::ReservationResponse {
                 qty: q,
             })
             .collect(),
+        rejections: r.reroutes.rejections,
+        rejected_nodes: r.reroutes.rejected.clone(),
+        needs_attention: r.reroutes.attention.is_some(),
+        attention_reason: r.reroutes.attention.clone().unwrap_or_default(),
     }
+}
+
+/// Runs a re-route on the blocking pool (it decides an order) and answers once it is durable.
+async fn reroute(
+    live: Arc<Live>,
+    rpc: &'static str,
+    f: impl FnOnce(&Live, crate::live::OnDurable) -> Result<Rerouted, LiveError> + Send + 'static,
+) -> Result<Response<pb::RerouteResponse>, Status> {
+    let start = Instant::now();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let worker = live.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        f(
+            &worker,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        )
+    })
+    .await
+    .map_err(|e| Status::internal(format!("re-route task failed: {e}")));
+    let result = match answer {
+        Err(s) => Err(s),
+        Ok(Err(e)) => Err(status_of(&e)),
+        Ok(Ok(done)) => match rx.await {
+            Ok(Ok(())) => Ok(pb::RerouteResponse {
+                decision: Some(decision_pb(&done.decision, true)),
+                reservation: Some(response(&live, &done.reservation)),
+                snapshot_version: done.version,
+                repeated: done.repeated,
+            }),
+            Ok(Err(e)) => Err(status_of(&e)),
+            Err(_) => Err(Status::unavailable("the store stopped")),
+        },
+    };
+    observe(rpc, start, &result);
+    result.map(Response::new)
+}
+
+/// A rejection request, checked.
+fn rejection_of(req: pb::RejectRequest) -> Result<Rejection, Status> {
+    if req.reservation_id.is_empty() {
+        return Err(Status::invalid_argument("reservation_id: required"));
+    }
+    if req.node_id.is_empty() {
+        return Err(Status::invalid_argument("node_id: required"));
+    }
+    for (i, l) in req.lines.iter().enumerate() {
+        if l.sku.is_empty() || l.qty == 0 {
+            return Err(Status::invalid_argument(format!(
+                "lines[{i}]: a SKU and a qty of at least 1 are required"
+            )));
+        }
+    }
+    check_request_id(&req.request_id)?;
+    Ok(Rejection {
+        reservation_id: req.reservation_id,
+        node_id: req.node_id,
+        lines: req.lines.into_iter().map(|l| (l.sku, l.qty)).collect(),
+        short_pick: req.short_pick,
+        reason: req.reason,
+        request_id: req.request_id,
+    })
+}
+
+fn check_request_id(id: &str) -> Result<(), Status> {
+    if id.is_empty() || id.len() > 200 {
+        return Err(Status::invalid_argument(
+            "request_id: required, 1 to 200 characters (a retry sends the same one)",
+        ));
+    }
+    Ok(())
 }
 
 /// Ends a reservation as `to`, answering once the change is durable.
@@ -111,6 +188,68 @@ impl pb::reservations_server::Reservations for ReservationsService {
                 .map_err(|e| status_of(&e))
         };
         observe("Get", start, &result);
+        result.map(Response::new)
+    }
+
+    async fn reject(
+        &self,
+        request: Request<pb::RejectRequest>,
+    ) -> Result<Response<pb::RerouteResponse>, Status> {
+        let live = self.live.get()?;
+        let rej = match rejection_of(request.into_inner()) {
+            Ok(r) => r,
+            Err(s) => {
+                observe("Reject", Instant::now(), &Err::<(), _>(s.clone()));
+                return Err(s);
+            }
+        };
+        reroute(live, "Reject", move |l, ack| l.reject(&rej, ack)).await
+    }
+
+    async fn amend(
+        &self,
+        request: Request<pb::AmendRequest>,
+    ) -> Result<Response<pb::RerouteResponse>, Status> {
+        let live = self.live.get()?;
+        let req = request.into_inner();
+        let checked = (|| {
+            if req.reservation_id.is_empty() {
+                return Err(Status::invalid_argument("reservation_id: required"));
+            }
+            check_request_id(&req.request_id)?;
+            let o = req
+                .order
+                .as_ref()
+                .ok_or_else(|| Status::invalid_argument("order: required"))?;
+            order_of(o, &live.load().snapshot, "order")
+        })();
+        let order = match checked {
+            Ok(o) => o,
+            Err(s) => {
+                observe("Amend", Instant::now(), &Err::<(), _>(s.clone()));
+                return Err(s);
+            }
+        };
+        let (id, request_id) = (req.reservation_id, req.request_id);
+        reroute(live, "Amend", move |l, ack| {
+            l.amend(&id, &order, &request_id, ack)
+        })
+        .await
+    }
+
+    async fn list_attention(
+        &self,
+        _request: Request<pb::ListAttentionRequest>,
+    ) -> Result<Response<pb::ListAttentionResponse>, Status> {
+        let start = Instant::now();
+        let live = self.live.get()?;
+        let reservations = live
+            .needing_attention()
+            .iter()
+            .map(|r| response(&live, r))
+            .collect();
+        let result = Ok(pb::ListAttentionResponse { reservations });
+        observe("ListAttention", start, &result);
         result.map(Response::new)
     }
 }

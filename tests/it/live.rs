@@ -363,6 +363,7 @@ fn a_reservation_in_both_the_checkpoint_and_the_next_segment_is_held_once() {
         ttl_ms: u64::MAX / 4,
         fingerprint: 0,
         terms: Vec::new(),
+        reroutes: Default::default(),
     });
     // What a compaction leaves when the order was reserved between the roll and the capture.
     let j = Journal::start(data.path(), 1, std::slice::from_ref(&reserve)).expect("starts");

@@ -6,6 +6,7 @@ mod conformance;
 mod crash;
 mod dates;
 mod differential;
+mod exceptions;
 mod hand_worked;
 mod journal;
 mod live;
