@@ -298,25 +298,38 @@ fn thirty_two_threads_committing_rejecting_and_amending_never_oversell_or_lose_a
                 for i in 0..12u32 {
                     let id = format!("t{t}-{i}");
                     let lon = f64::from((t + i) % 5);
-                    let o = order(&live, &id, lon, &[("P", 1 + (t + i) % 4), ("Q", i % 2)]);
+                    let lines: &[(&str, u32)] = if i % 2 == 0 {
+                        &[("P", 1 + (t + i) % 4)]
+                    } else {
+                        &[("P", 1 + (t + i) % 4), ("Q", 1)]
+                    };
+                    let o = order(&live, &id, lon, lines);
                     let Ok(c) = live.route(&o, false) else {
                         continue;
                     };
                     let Some(rid) = c.reservation_id else {
                         continue;
                     };
-                    let node = nodes[((t + i) % 3) as usize];
+                    // Mostly the node that ships it; now and then one that does not (refused).
+                    let node = match c.decision.shipments.first() {
+                        Some(s) if i % 6 != 5 => s.node_id.clone(),
+                        _ => nodes[((t + i) % 3) as usize].to_string(),
+                    };
+                    let node = node.as_str();
                     let short = i % 3 == 0;
-                    let _ = live.reject_and_wait(&rejection(
-                        &rid,
-                        node,
-                        &[],
-                        short,
-                        &format!("{id}-r"),
-                    ));
+                    let request = format!("{id}-r");
+                    if live
+                        .reject_and_wait(&rejection(&rid, node, &[], short, &request))
+                        .is_ok()
+                    {
+                        rerouted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
                     if i % 4 == 1 {
                         let amended = order(&live, &id, lon + 1.0, &[("P", 2)]);
-                        let _ = live.amend_and_wait(&rid, &amended, &format!("{id}-a"));
+                        let request = format!("{id}-a");
+                        if live.amend_and_wait(&rid, &amended, &request).is_ok() {
+                            rerouted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
                     }
                     if i % 5 == 2 {
                         let _ = live.release(&rid);
