@@ -1,5 +1,6 @@
 //! Command-line definitions. Help text comes from these doc comments.
 
+mod exceptions;
 mod generate;
 mod journal;
 mod loadgen;
@@ -38,9 +39,27 @@ pub enum Command {
     /// Inspect a data folder's journal without changing it.
     #[command(subcommand)]
     Journal(JournalCommand),
+    /// Replay a file of store rejections and short picks (events.csv) against a running
+    /// service, as a store system integration does, printing each re-route (JSON Lines).
+    Exceptions(ExceptionsArgs),
     /// Drive a running server with route calls (and inventory changes) and report throughput
     /// and latency percentiles.
     Loadgen(LoadgenArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ExceptionsArgs {
+    /// The server, e.g. http://127.0.0.1:50051.
+    #[arg(long)]
+    pub server: String,
+    /// The events: columns event (reject or short_pick), reservation_id, node_id, and optional
+    /// sku, qty, reason, request_id (default: FILE:LINE, so a replay of the same file is
+    /// answered from the service's memory and changes nothing).
+    #[arg(long)]
+    pub file: PathBuf,
+    /// Where to write the answers (default: standard output).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -270,6 +289,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Gen(args) => generate::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Loadgen(args) => loadgen::run(args),
+        Command::Exceptions(args) => exceptions::run(args),
         Command::Journal(JournalCommand::Verify { dir }) => journal::verify(&dir),
     }
 }

@@ -4,6 +4,7 @@
 mod dates;
 mod decisions;
 mod error;
+mod events;
 pub mod generate;
 mod network;
 mod orders;
@@ -15,6 +16,7 @@ use std::path::Path;
 pub use dates::parse_calendars;
 pub use decisions::{write_decision, write_decisions};
 pub use error::{Invalid, LoadError};
+pub use events::{Event, read_events};
 pub use network::{
     load_network, nodes_csv, parse_nodes, parse_policy, parse_rates, rates_csv, read_policy,
 };

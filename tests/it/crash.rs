@@ -469,3 +469,235 @@ fn journal_verify_reports_what_a_data_folder_holds_and_refuses_damage() {
         "still damaged: nothing was rewritten"
     );
 }
+
+fn reject(id: &str, node: &str, short: bool, request: &str) -> pb::RejectRequest {
+    pb::RejectRequest {
+        reservation_id: id.into(),
+        node_id: node.into(),
+        lines: Vec::new(),
+        short_pick: short,
+        reason: "test".into(),
+        request_id: request.into(),
+    }
+}
+
+/// Units on hand per (node, SKU) in the c1-rules scenario.
+fn c1_on_hand() -> std::collections::HashMap<(String, String), u32> {
+    let text = std::fs::read_to_string(root().join("tests/conformance/c1-rules/inventory.csv"))
+        .expect("inventory");
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (
+                (f[0].to_owned(), f[1].to_owned()),
+                f[2].parse().expect("on_hand"),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_exceptions_through_the_server_and_the_cli_are_exact_and_survive_sigkill() {
+    use tonic::Code;
+    let data = tempfile::tempdir().expect("temp");
+    let (mut child, url) = spawn(data.path());
+    let ch = connect(&url).await;
+    let mut routing = RoutingClient::new(ch.clone());
+    let mut reservations = ReservationsClient::new(ch.clone());
+    let r = routing
+        .route_order(commit(ship("x1", 40.73, -73.93, &[("A", 2)])))
+        .await
+        .expect("commit")
+        .into_inner();
+    let first = r.decision.expect("decision").shipments[0].node_id.clone();
+    let rr = reservations
+        .reject(reject(&r.reservation_id, &first, false, "x1-1"))
+        .await
+        .expect("reject")
+        .into_inner();
+    let to = rr.decision.expect("decision").shipments[0].node_id.clone();
+    assert_ne!(to, first);
+    assert_eq!(
+        rr.reservation.expect("reservation").rejected_nodes,
+        [first.clone()]
+    );
+    // Clear refusals.
+    for (req, code) in [
+        (reject("r-999", &first, false, "z"), Code::NotFound),
+        (
+            reject(&r.reservation_id, &first, false, "z"),
+            Code::InvalidArgument,
+        ),
+        (
+            reject(&r.reservation_id, &to, false, ""),
+            Code::InvalidArgument,
+        ),
+        (
+            reject(&r.reservation_id, &to, true, "x1-1"),
+            Code::AlreadyExists,
+        ),
+    ] {
+        let err = reservations.reject(req).await.expect_err("refused");
+        assert_eq!(err.code(), code, "{}", err.message());
+    }
+    // The store system's file, replayed twice through the CLI: the second time, every answer
+    // is a repeat.
+    let events = data.path().join("events.csv");
+    std::fs::write(
+        &events,
+        format!(
+            "event,reservation_id,node_id,sku,qty,reason\nshort_pick,{},{to},A,1,not on the shelf\n",
+            r.reservation_id
+        ),
+    )
+    .expect("events");
+    for round in 0..2 {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_fulfil"))
+            .args(["exceptions", "--server", &url, "--file"])
+            .arg(&events)
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line: serde_json::Value =
+            serde_json::from_slice(out.stdout.split(|&b| b == b'\n').next().expect("line"))
+                .expect("json");
+        assert_eq!(line["repeated"], round == 1, "{line}");
+        assert!(
+            !line["rerouted_to"]
+                .as_array()
+                .expect("nodes")
+                .iter()
+                .any(|n| n == &first[..] || n == &to[..]),
+            "{line}"
+        );
+    }
+    // Amend: a confirmed reservation cannot be amended.
+    let amended = reservations
+        .amend(pb::AmendRequest {
+            reservation_id: r.reservation_id.clone(),
+            order: Some(ship("x1", 40.73, -73.93, &[("A", 1), ("B", 1)])),
+            request_id: "x1-a".into(),
+        })
+        .await
+        .expect("amend")
+        .into_inner();
+    assert_eq!(allocated(&amended.decision.expect("decision")), 2);
+    reservations
+        .confirm(pb::ReservationRef {
+            reservation_id: r.reservation_id.clone(),
+        })
+        .await
+        .expect("confirm");
+    let err = reservations
+        .amend(pb::AmendRequest {
+            reservation_id: r.reservation_id.clone(),
+            order: Some(ship("x1", 40.73, -73.93, &[("A", 1)])),
+            request_id: "x1-b".into(),
+        })
+        .await
+        .expect_err("confirmed");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+
+    // 32 clients commit, reject and amend at once; the server is killed while they do.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let tasks: Vec<_> = (0..32)
+        .map(|t| {
+            let ch = ch.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut routing = RoutingClient::new(ch.clone());
+                let mut reservations = ReservationsClient::new(ch);
+                let mut acked = Vec::new();
+                for i in 0.. {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let id = format!("c{t}-{i}");
+                    let lon = -74.0 - f64::from(t % 8) * 5.0;
+                    let Ok(c) = routing
+                        .route_order(commit(ship(&id, 40.7, lon, &[("A", 1 + t % 3)])))
+                        .await
+                    else {
+                        break;
+                    };
+                    let c = c.into_inner();
+                    let Some(node) = c
+                        .decision
+                        .and_then(|d| d.shipments.first().map(|s| s.node_id.clone()))
+                    else {
+                        continue;
+                    };
+                    let req = reject(&c.reservation_id, &node, i % 2 == 0, &format!("{id}-r"));
+                    match reservations.reject(req).await {
+                        Ok(_) => acked.push((c.reservation_id.clone(), node)),
+                        Err(s) if s.code() == Code::Unavailable || s.code() == Code::Unknown => {
+                            break;
+                        }
+                        Err(_) => {}
+                    }
+                }
+                acked
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut acked = Vec::new();
+    for t in tasks {
+        acked.extend(t.await.expect("task"));
+    }
+    assert!(
+        acked.len() >= 20,
+        "only {} rejections acknowledged",
+        acked.len()
+    );
+
+    // After a restart every acknowledged rejection is there, nothing is held at a node that
+    // rejected it, and no (node, SKU) holds more than it had.
+    let (mut child, url) = spawn(data.path());
+    let ch = connect(&url).await;
+    let mut reservations = ReservationsClient::new(ch);
+    let mut held: std::collections::HashMap<(String, String), u32> = Default::default();
+    let mut seen = std::collections::HashSet::new();
+    for (id, node) in &acked {
+        let r = reservations
+            .get(pb::ReservationRef {
+                reservation_id: id.clone(),
+            })
+            .await
+            .expect("an acknowledged reservation survives")
+            .into_inner();
+        assert!(
+            r.rejected_nodes.contains(node),
+            "{id}: rejection by {node} lost"
+        );
+        assert!(
+            r.allocations
+                .iter()
+                .all(|a| !r.rejected_nodes.contains(&a.node_id)),
+            "{id}"
+        );
+        if seen.insert(id.clone()) && r.state == "held" {
+            for a in &r.allocations {
+                *held.entry((a.node_id.clone(), a.sku.clone())).or_default() += a.qty;
+            }
+        }
+    }
+    let on_hand = c1_on_hand();
+    for ((node, sku), units) in held {
+        let have = on_hand
+            .get(&(node.clone(), sku.clone()))
+            .copied()
+            .unwrap_or(0);
+        assert!(units <= have, "{node}/{sku}: {units} held of {have}");
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+}
