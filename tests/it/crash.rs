@@ -520,7 +520,7 @@ async fn store_exceptions_through_the_server_and_the_cli_are_exact_and_survive_s
     assert_ne!(to, first);
     assert_eq!(
         rr.reservation.expect("reservation").rejected_nodes,
-        [first.clone()]
+        std::slice::from_ref(&first)
     );
     // Clear refusals.
     for (req, code) in [
