@@ -7,7 +7,7 @@ use anyhow::Context;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fulfil::scenario::{load_snapshot, read_orders, read_receipts};
-use fulfil::simulate::{Kpis, ReplayPolicy, Variant, replay_with_receipts};
+use fulfil::simulate::{Kpis, Rejections, ReplayPolicy, Variant, replay_with};
 use fulfil::snapshot::Snapshot;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -35,8 +35,9 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         None => Vec::new(),
     };
     // A variant that adds nodes keeps the base's ids first, so the orders resolve the same way.
-    let mut runs: Vec<(String, &Snapshot)> = vec![("base".to_owned(), &base)];
-    runs.extend(variants.iter().map(|(n, s)| (n.clone(), s)));
+    let none = Rejections::default();
+    let mut runs: Vec<(String, &Snapshot, &Rejections)> = vec![("base".to_owned(), &base, &none)];
+    runs.extend(variants.iter().map(|(n, s, r)| (n.clone(), s, r)));
     if !args.quiet {
         eprintln!(
             "replaying {} orders ({} receipts) on {} network(s) with the {} policy ...",
@@ -51,12 +52,12 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     let results: Vec<(String, Kpis)> = runs
         .par_iter()
         .enumerate()
-        .map(|(i, (name, snap))| {
+        .map(|(i, (name, snap, rejections))| {
             let progress = |n: usize| {
                 done[i].store(n, Ordering::Relaxed);
                 bar.set_position(done.iter().map(|d| d.load(Ordering::Relaxed) as u64).sum());
             };
-            replay_with_receipts(snap, &orders, &receipts, &policy, &progress)
+            replay_with(snap, &orders, &receipts, &policy, rejections, &progress)
                 .map(|(_, _, k)| (name.clone(), k))
                 .with_context(|| format!("variant `{name}`"))
         })
@@ -77,15 +78,18 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
 }
 
 /// Every change file read and applied before anything runs: a bad one fails fast.
-fn variants(args: &SimulateArgs, base: &Snapshot) -> anyhow::Result<Vec<(String, Snapshot)>> {
+fn variants(
+    args: &SimulateArgs,
+    base: &Snapshot,
+) -> anyhow::Result<Vec<(String, Snapshot, Rejections)>> {
     let data = base.to_network_data();
-    let mut variants: Vec<(String, Snapshot)> = Vec::with_capacity(args.changes.len());
+    let mut variants = Vec::with_capacity(args.changes.len());
     for path in &args.changes {
         let v = Variant::read(path)?;
         let changed = v.apply(&data)?;
         let snap = Snapshot::build(changed, 1)
             .with_context(|| format!("{}: the changed network is invalid", path.display()))?;
-        variants.push((v.name.clone(), snap));
+        variants.push((v.name.clone(), snap, v.rejections()?));
     }
     Ok(variants)
 }
@@ -119,7 +123,7 @@ fn write_json(path: &std::path::Path, results: &[(String, Kpis)]) -> anyhow::Res
 /// The KPIs side by side, each variant with its difference from the base.
 fn table(results: &[(String, Kpis)]) -> String {
     type Row = (&'static str, fn(&Kpis) -> f64, usize);
-    let rows: [Row; 20] = [
+    let rows: [Row; 24] = [
         ("total cost", |k| k.cost.total, 2),
         ("  shipping", |k| k.cost.shipping, 2),
         ("  handling", |k| k.cost.handling, 2),
@@ -143,6 +147,14 @@ fn table(results: &[(String, Kpis)]) -> String {
         ("mean distance km", |k| k.mean_distance_km, 1),
         ("units from stores", |k| k.units_from_stores as f64, 0),
         ("nodes at capacity", |k| k.nodes_at_capacity as f64, 0),
+        ("store rejections", |k| k.exceptions.rejections as f64, 0),
+        ("re-routes", |k| k.exceptions.reroutes as f64, 0),
+        ("re-route extra cost", |k| k.exceptions.extra_cost, 2),
+        (
+            "orders need attention",
+            |k| k.exceptions.attention_orders as f64,
+            0,
+        ),
         ("run time s", |k| k.run_time.as_secs_f64(), 3),
     ];
     let mut out = format!("{:<22}", "");

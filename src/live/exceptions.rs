@@ -15,12 +15,12 @@ use super::commit::{decide_and_take, fingerprint};
 use super::error::LiveError;
 use super::recovery::{held_of_hold, hold_of_reservation, terms_of_hold};
 use super::state::{Live, State, Writer};
-use crate::model::{Decision, NodeId, Order, OrderLine, SkuId};
+use crate::model::{Decision, NodeId, Order, SkuId};
 use crate::reserve::{
     Held, OrderRecord, Record, RequestMemo, Reroute, Reroutes, Reservation, ReservationState,
     terms_of,
 };
-use crate::route::{Plan, Terms, price};
+use crate::route::{Plan, Terms, price, rerouted_order};
 
 /// A store's rejection of its part of a reservation, or a short pick.
 #[derive(Debug, Clone)]
@@ -524,33 +524,15 @@ fn add_group_mates(now: &State, order: &Order, here: &Held, released: &mut Held)
 /// The order for the units `released`: the same address, service, deadline and rules, handled
 /// from now, never at a node in `rejected`.
 fn sub_order(now: &State, order: &Order, released: &Held, rejected: &[String]) -> Order {
-    let mut lines: Vec<OrderLine> = Vec::new();
-    for &(_, _, k, q) in released {
-        match lines.iter_mut().find(|l| l.sku == k) {
-            Some(l) => l.qty += q,
-            None => {
-                let from = order.lines.iter().find(|l| l.sku == k);
-                lines.push(OrderLine {
-                    sku: k,
-                    qty: q,
-                    group: from.and_then(|l| l.group),
-                    unit_price: from.map_or(0.0, |l| l.unit_price),
-                });
-            }
-        }
-    }
-    let mut sub = Order {
-        lines,
-        ..order.clone()
-    };
-    if sub.created.is_some() {
-        let secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        sub.created = Some(secs.max(order.created.unwrap_or(0)));
-    }
-    add_excluded(now, &mut sub, rejected);
-    sub
+    let units: Vec<(SkuId, u32)> = released.iter().map(|&(_, _, k, q)| (k, q)).collect();
+    let nodes: Vec<NodeId> = rejected
+        .iter()
+        .filter_map(|n| now.snapshot.node_id(n))
+        .collect();
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    rerouted_order(order, &units, &nodes, Some(secs))
 }
 
 /// Adds the nodes named in `nodes` (those the network still has) to the order's exclusions.

@@ -14,6 +14,7 @@ mod nearest;
 mod options;
 mod pickup;
 pub mod promise;
+mod reroute;
 mod run;
 mod search;
 mod speculate;
@@ -25,6 +26,7 @@ pub use cost::{Plan, Terms, billable_kg, price};
 pub use explain::{NodeExplanation, Outcome, explain};
 pub use ledger::{Availability, Ledger, Untouched, ats_at, capacity_left};
 pub use options::{Basket, Options, fulfilment_options};
+pub use reroute::rerouted_order;
 pub use run::{RunSummary, Timeliness, route_all};
 pub use speculate::route_in_sequence;
 

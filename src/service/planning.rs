@@ -15,7 +15,7 @@ use super::convert::order_of;
 use super::pb;
 use super::state::{Shared, observe};
 use crate::model::Order;
-use crate::simulate::{Kpis, ReplayPolicy, Variant, html, replay_with_receipts};
+use crate::simulate::{Kpis, Rejections, ReplayPolicy, Variant, html, replay_with};
 use crate::snapshot::Snapshot;
 
 pub struct PlanningService {
@@ -26,7 +26,7 @@ type EventStream = Pin<Box<dyn Stream<Item = Result<pb::SimulateEvent, Status>> 
 
 /// What a validated request runs.
 struct Plan {
-    runs: Vec<(String, Snapshot)>,
+    runs: Vec<(String, Snapshot, Rejections)>,
     orders: Vec<Order>,
     policy: ReplayPolicy,
     report: bool,
@@ -55,7 +55,7 @@ fn prepare(live: &crate::live::Live, req: pb::SimulateRequest) -> Result<Plan, S
             .collect::<Result<_, _>>()?
     };
     let data = base.to_network_data();
-    let mut runs = vec![("base".to_owned(), base.clone())];
+    let mut runs = vec![("base".to_owned(), base.clone(), Rejections::default())];
     for (i, v) in req.variants.iter().enumerate() {
         let name = if v.file_name.is_empty() {
             format!("variants[{i}]")
@@ -72,7 +72,8 @@ fn prepare(live: &crate::live::Live, req: pb::SimulateRequest) -> Result<Plan, S
                 "variants[{i}]: the changed network is invalid: {e}"
             ))
         })?;
-        runs.push((variant.name.clone(), snap));
+        let rejections = variant.rejections().map_err(bad)?;
+        runs.push((variant.name.clone(), snap, rejections));
     }
     Ok(Plan {
         runs,
@@ -93,7 +94,7 @@ fn run(plan: Plan, tx: mpsc::Sender<Result<pb::SimulateEvent, Status>>) -> Resul
         plan.runs
             .par_iter()
             .enumerate()
-            .map(|(i, (name, snap))| {
+            .map(|(i, (name, snap, rejections))| {
                 let progress = |n: usize| {
                     done[i].store(n, Ordering::Relaxed);
                     let now = start.elapsed().as_millis() as u64;
@@ -111,7 +112,7 @@ fn run(plan: Plan, tx: mpsc::Sender<Result<pb::SimulateEvent, Status>>) -> Resul
                         }));
                     }
                 };
-                replay_with_receipts(snap, &plan.orders, &[], &plan.policy, &progress)
+                replay_with(snap, &plan.orders, &[], &plan.policy, rejections, &progress)
                     .map(|(_, _, k)| (name.clone(), k))
                     .map_err(|e| Status::invalid_argument(format!("variant `{name}`: {e}")))
             })

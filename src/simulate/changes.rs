@@ -98,6 +98,19 @@ struct Spec {
     schedule: Vec<Spanned<NodeChange>>,
     #[serde(default)]
     policy: Option<PolicyChange>,
+    #[serde(default)]
+    reject: Vec<Spanned<RejectRate>>,
+}
+
+/// A `[[reject]]` table: nodes of `kind` reject `rate` of the shipments sent to them (each
+/// re-routed as a store system's rejection is), drawn from `seed`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RejectRate {
+    kind: Spanned<String>,
+    rate: f64,
+    #[serde(default)]
+    seed: u64,
 }
 
 /// A `[[close]]`, `[[reopen]]`, `[[capacity]]` or `[[schedule]]` table: which nodes (every
@@ -262,6 +275,27 @@ impl Variant {
             text: text.to_owned(),
             spec,
         })
+    }
+
+    /// The store rejections of the variant's `[[reject]]` tables (none: nothing is rejected).
+    pub fn rejections(&self) -> Result<super::Rejections, ChangeError> {
+        let mut out = super::Rejections::default();
+        for r in &self.spec.reject {
+            let kind = self.kind(&r.get_ref().kind)?;
+            let rate = r.get_ref().rate;
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(self.error(r.span(), format!("`rate` {rate} is not in [0, 1]")));
+            }
+            if out.rates.iter().any(|(k, _)| *k == kind) {
+                return Err(self.error(
+                    r.span(),
+                    format!("a second `[[reject]]` for kind `{}`", kind.as_str()),
+                ));
+            }
+            out.rates.push((kind, rate));
+            out.seed ^= r.get_ref().seed;
+        }
+        Ok(out)
     }
 
     /// The variant's description, if it has one.

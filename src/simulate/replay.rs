@@ -51,6 +51,8 @@ pub struct Kpis {
     pub time: TimeKpis,
     /// Per UTC day of `created_at` (orders without one are day `null`), in day order.
     pub daily: Vec<Daily>,
+    /// Store rejections of the what-if (`[[reject]]`) and their re-routes.
+    pub exceptions: super::ExceptionKpis,
     /// Wall-clock time of the replay.
     #[serde(serialize_with = "seconds")]
     pub run_time: Duration,
@@ -232,7 +234,30 @@ pub fn replay_with_receipts(
     policy: &ReplayPolicy,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<(Vec<Order>, Vec<Decision>, Kpis), BatchError> {
+    let none = super::Rejections::default();
+    replay_with(snapshot, orders, receipts, policy, &none, progress)
+}
+
+/// Orders decided between two turns of store rejections (they reject soon after a decision).
+const REJECTION_TURN: usize = 32;
+
+/// As [`replay_with_receipts`], with store rejections: after each turn of orders, their
+/// shipments are rejected at the what-if's rates and re-routed (see `exceptions.rs`).
+pub fn replay_with(
+    snapshot: &Snapshot,
+    orders: &[Order],
+    receipts: &[Receipt],
+    policy: &ReplayPolicy,
+    rejections: &super::Rejections,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<(Vec<Order>, Vec<Decision>, Kpis), BatchError> {
     let start = Instant::now();
+    let mut rejecter = super::exceptions::Rejecter::new(rejections);
+    let turn = if rejections.rates.is_empty() {
+        usize::MAX
+    } else {
+        REJECTION_TURN
+    };
     let ordered: Vec<Order> = replay_order(orders)
         .into_iter()
         .map(|i| orders[i].clone())
@@ -251,7 +276,10 @@ pub fn replay_with_receipts(
                 let until = receipts.get(next_receipt).map_or(ordered.len(), |r| {
                     from + times[from..].partition_point(|t| t.is_none_or(|t| t < r.at_ms))
                 });
-                (until.max(from + 1), times[from])
+                (
+                    until.max(from + 1).min(from.saturating_add(turn)),
+                    times[from],
+                )
             }
             ReplayPolicy::Batch { window_ms, .. } => {
                 // The window of the first order; orders without a time form one window.
@@ -274,10 +302,11 @@ pub fn replay_with_receipts(
             next_receipt += due;
         }
         let run = &ordered[from..until];
+        let mut decided = Vec::with_capacity(run.len());
         match policy {
             ReplayPolicy::Route(kind) => {
                 route_in_sequence(&current, &mut ledger, run, *kind, |_, _, r| {
-                    decisions.push(r.decision)
+                    decided.push((r.plan, r.decision))
                 })?;
             }
             ReplayPolicy::Batch { options, .. } => {
@@ -285,13 +314,17 @@ pub fn replay_with_receipts(
                 for (order, plan) in run.iter().zip(&result.plans) {
                     ledger.commit(&current, order, plan);
                 }
-                decisions.extend(result.decisions);
+                decided.extend(result.plans.into_iter().zip(result.decisions));
             }
+        }
+        for (order, (plan, decision)) in run.iter().zip(decided) {
+            decisions.push(rejecter.apply(&current, &mut ledger, order, plan, decision)?);
         }
         from = until;
         progress(from);
     }
     let mut kpis = measure(&current, &ordered, &decisions);
+    kpis.exceptions = rejecter.kpis;
     kpis.run_time = start.elapsed();
     Ok((ordered, decisions, kpis))
 }

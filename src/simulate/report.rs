@@ -80,7 +80,7 @@ pub fn html(title: &str, runs: &[(String, Kpis)]) -> String {
 type KpiRow = (&'static str, fn(&Kpis) -> f64, usize, bool);
 
 /// The key figures of the report's table, in order.
-fn kpi_rows() -> [KpiRow; 20] {
+fn kpi_rows() -> [KpiRow; 24] {
     [
         ("total cost", |k| k.cost.total, 2, true),
         ("shipping", |k| k.cost.shipping, 2, true),
@@ -122,6 +122,20 @@ fn kpi_rows() -> [KpiRow; 20] {
             false,
         ),
         ("nodes at capacity", |k| k.nodes_at_capacity as f64, 0, true),
+        (
+            "store rejections",
+            |k| k.exceptions.rejections as f64,
+            0,
+            true,
+        ),
+        ("re-routes", |k| k.exceptions.reroutes as f64, 0, true),
+        ("re-route extra cost", |k| k.exceptions.extra_cost, 2, true),
+        (
+            "orders needing attention",
+            |k| k.exceptions.attention_orders as f64,
+            0,
+            true,
+        ),
     ]
 }
 
