@@ -22,10 +22,20 @@ pub struct Policy {
     pub allocate_inbound: bool,
     /// Version 2: in an order split into two or more shipments, the least value
     /// (`Σ unit_price × qty`) of each.
+    #[serde(skip_serializing_if = "is_zero")]
     pub min_shipment_value: f64,
     /// Rejections (store rejections and short picks) re-routed per reservation; past it, the
     /// units are backordered and the reservation needs attention (fulfil's own key).
+    #[serde(skip_serializing_if = "is_default_rejections")]
     pub max_rejections: u32,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
+}
+
+fn is_default_rejections(v: &u32) -> bool {
+    *v == 3
 }
 
 impl Default for Policy {

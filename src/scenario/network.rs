@@ -404,6 +404,11 @@ pub fn parse_policy(path: &Path, text: &str) -> Result<Policy, LoadError> {
         )?;
     }
     check(
+        policy.min_shipment_value.is_finite() && policy.min_shipment_value >= 0.0,
+        "min_shipment_value",
+        format!("expected a number ≥ 0, found {}", policy.min_shipment_value),
+    )?;
+    check(
         policy.max_shipments >= 1,
         "max_shipments",
         format!(

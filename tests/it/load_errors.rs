@@ -243,3 +243,26 @@ fn an_order_using_dates_needs_created_at() {
     ));
     assert_names(&m, &["orders.csv:3", "column `deliver_by`", "disagrees"]);
 }
+
+#[test]
+fn order_rule_fields() {
+    // Version 2 order rules: every bad cell names its file, line and column.
+    let m = network_error(&[(
+        "nodes.csv",
+        "node_id,kind,lat,lon,channels\nDC-A,dc,0,0,web;;app\n",
+    )]);
+    assert_names(&m, &["nodes.csv:2", "column `channels`", "empty name"]);
+    let m = network_error(&[("skus.csv", "sku,weight_kg,split_line\nP,1,maybe\n")]);
+    assert_names(&m, &["skus.csv:2", "column `split_line`", "`maybe`"]);
+    let m = network_error(&[("policy.toml", "min_shipment_value = -5\n")]);
+    assert_names(&m, &["policy.toml:1", "min_shipment_value", "≥ 0"]);
+    let m = orders_error("order_id,lat,lon,sku,qty,unit_price\no1,0,0,P,1,-2\n");
+    assert_names(&m, &["orders.csv:2", "column `unit_price`", "≥ 0"]);
+    let m = orders_error("order_id,lat,lon,sku,qty,group\no1,0,0,P,1,kit\no1,0,0,P,1,other\n");
+    assert_names(&m, &["orders.csv:3", "column `group`", "another group"]);
+    let m = orders_error("order_id,lat,lon,sku,qty,channel\no1,0,0,P,1,web\no1,0,0,P,1,app\n");
+    assert_names(
+        &m,
+        &["orders.csv:3", "column `channel`", "first row (line 2)"],
+    );
+}

@@ -14,6 +14,7 @@ mod live_model;
 mod live_safety;
 mod load_errors;
 mod properties;
+mod rules;
 mod service;
 mod service_stress;
 mod simulate;
