@@ -1107,3 +1107,62 @@ async fn dated_decisions_and_the_checkout_promise_over_grpc() {
     );
     server.stop().await.expect("stops");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_rules_travel_over_grpc() {
+    let server = start(&c1(), None).await;
+    let ch = channel(&server).await;
+    let mut routing = RoutingClient::new(ch);
+    // Near NYC the store would ship A; excluded, the order goes elsewhere.
+    let near = ship("e1", 40.73, -73.93, &[("A", 1)]);
+    let first = quote(&mut routing, near.clone()).await;
+    let node = first.shipments[0].node_id.clone();
+    let excluded = quote(
+        &mut routing,
+        pb::Order {
+            exclude_nodes: vec![node.clone()],
+            ..near.clone()
+        },
+    )
+    .await;
+    assert!(excluded.shipments.iter().all(|s| s.node_id != node));
+    // A group travels whole: A and D together from one node.
+    let mut kit = ship("e2", 40.73, -73.93, &[("A", 1), ("D", 1)]);
+    for l in &mut kit.lines {
+        l.group = "kit".into();
+        l.unit_price = 10.0;
+    }
+    let d = quote(&mut routing, kit).await;
+    assert_eq!(d.shipments.len(), 1, "{d:?}");
+    assert_eq!(d.shipments[0].lines.len(), 2);
+    // Unknown excluded node, bad unit price: refused naming the field.
+    let err = routing
+        .route_order(pb::RouteOrderRequest {
+            order: Some(pb::Order {
+                exclude_nodes: vec!["NOPE".into()],
+                ..near.clone()
+            }),
+            dry_run: true,
+            explain: false,
+        })
+        .await
+        .expect_err("unknown node");
+    assert_eq!(err.code(), tonic::Code::NotFound);
+    assert!(
+        err.message().contains("exclude_nodes[0]"),
+        "{}",
+        err.message()
+    );
+    let mut bad = near;
+    bad.lines[0].unit_price = -1.0;
+    let err = routing
+        .route_order(pb::RouteOrderRequest {
+            order: Some(bad),
+            dry_run: true,
+            explain: false,
+        })
+        .await
+        .expect_err("negative price");
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(err.message().contains("unit_price"), "{}", err.message());
+}
