@@ -100,6 +100,54 @@ fn dates_on_off(name: &str, snapshot: &Snapshot, orders: &[fulfil::model::Order]
     }
 }
 
+/// Per-order latency with the order rules on against off, in the same run, order by order
+/// alternately (the same orders on the same network, with and without channels, groups,
+/// unsplittable SKUs and a minimum shipment value).
+fn rules_on_off(name: &str, snapshot: &Snapshot, orders: &[fulfil::model::Order]) {
+    let (ruled, ruled_orders) = common::with_rules(snapshot, orders);
+    println!("\n### Order rules on against off, {name} (one core, untouched stock, µs per order)\n");
+    println!(
+        "| lines | orders | grouped | p50 off | p50 on | p50 on/off | p99 off | p99 on | p99 on/off | mean on/off |"
+    );
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let mut router = Router::new();
+    for lines in [1usize, 2, 4, 8] {
+        let on = common::orders_with_lines(&ruled_orders, lines, 5000);
+        let off = common::orders_with_lines(orders, lines, 5000);
+        for (a, b) in on.iter().zip(&off).take(500) {
+            let _ = router.route(&ruled, &Untouched, a, PolicyKind::Optimal);
+            let _ = router.route(snapshot, &Untouched, b, PolicyKind::Optimal);
+        }
+        let (mut t_on, mut t_off) = (Vec::new(), Vec::new());
+        for (a, b) in on.iter().zip(&off) {
+            let t = Instant::now();
+            router
+                .route(snapshot, &Untouched, b, PolicyKind::Optimal)
+                .expect("routes");
+            t_off.push(t.elapsed().as_secs_f64() * 1e6);
+            let t = Instant::now();
+            router
+                .route(&ruled, &Untouched, a, PolicyKind::Optimal)
+                .expect("routes");
+            t_on.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        let grouped = on.iter().filter(|o| !o.groups.is_empty()).count();
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let (m_on, m_off) = (mean(&t_on), mean(&t_off));
+        t_on.sort_by(f64::total_cmp);
+        t_off.sort_by(f64::total_cmp);
+        let (p50_on, p50_off) = (percentile(&t_on, 0.5), percentile(&t_off, 0.5));
+        let (p99_on, p99_off) = (percentile(&t_on, 0.99), percentile(&t_off, 0.99));
+        println!(
+            "| {lines} | {} | {grouped} | {p50_off:.1} | {p50_on:.1} | {:.2} | {p99_off:.1} | {p99_on:.1} | {:.2} | {:.2} |",
+            t_on.len(),
+            p50_on / p50_off,
+            p99_on / p99_off,
+            m_on / m_off
+        );
+    }
+}
+
 /// The checkout promise in-process: `fulfilment_options` for 3-line baskets at the demo's
 /// addresses and instants (each service's decision and date, the earliest date, three pickup
 /// stores), dates on against off in the same run.
@@ -160,6 +208,11 @@ fn checkout_promise(snapshot: &Snapshot, orders: &[fulfil::model::Order]) {
 fn main() {
     let skip_large = std::env::args().any(|a| a == "--skip-large");
     let demo = common::demo_dir();
+    if std::env::args().any(|a| a == "--rules-only") {
+        let (snapshot, orders) = common::load(&demo);
+        rules_on_off("demo network", &snapshot, &orders);
+        return;
+    }
 
     println!("### Snapshot build\n");
     println!("| network | nodes | SKUs | inventory rows | load + build | index bytes per row |");
@@ -234,6 +287,7 @@ fn main() {
 
     latencies("demo network (315 nodes, 5,000 SKUs)", &snapshot, &orders);
     dates_on_off("demo network", &snapshot, &orders);
+    rules_on_off("demo network", &snapshot, &orders);
     checkout_promise(&snapshot, &orders);
     if !skip_large {
         let (large, large_orders) = common::load(&common::large_dir());

@@ -105,3 +105,43 @@ pub fn undated(snapshot: &Snapshot, orders: &[Order]) -> (Snapshot, Vec<Order>) 
         .collect();
     (snapshot, orders)
 }
+
+/// The same network and orders with the version 2 order rules in use: stores serve web and app
+/// only, dropship vendors web only, every fifth SKU unsplittable, a minimum shipment value of
+/// 15; orders spread over no channel, web, app and marketplace, lines priced 5 to 60, and in a
+/// third of the orders with two or more lines the first two lines a ship-together group.
+pub fn with_rules(snapshot: &Snapshot, orders: &[Order]) -> (Snapshot, Vec<Order>) {
+    use fulfil::model::NodeKind;
+    let mut data = snapshot.to_network_data();
+    for n in &mut data.nodes {
+        n.channels = match n.kind {
+            NodeKind::Store => vec!["web".into(), "app".into()],
+            NodeKind::Dropship => vec!["web".into()],
+            NodeKind::Dc => Vec::new(),
+        };
+    }
+    for (i, k) in data.skus.iter_mut().enumerate() {
+        k.split_line = i % 5 != 0;
+    }
+    data.policy.min_shipment_value = 15.0;
+    let snapshot = Snapshot::build(data, 1).expect("ruled network builds");
+    let channels = [None, Some("web"), Some("app"), Some("marketplace")];
+    let orders = orders
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let mut o = o.clone();
+            o.channel = channels[i % 4].map(str::to_owned);
+            for l in &mut o.lines {
+                l.unit_price = 5.0 + f64::from(l.sku.0 % 56);
+            }
+            if i % 3 == 0 && o.lines.len() >= 2 {
+                o.groups = vec!["kit".into()];
+                o.lines[0].group = Some(0);
+                o.lines[1].group = Some(0);
+            }
+            o
+        })
+        .collect();
+    (snapshot, orders)
+}

@@ -71,6 +71,7 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
                 orders: orders.clone(),
                 errors: errors.clone(),
                 commit: args.commit.then_some(args.commit_share),
+                exceptions: args.exceptions,
                 first: t,
                 stride: args.concurrency,
                 window,
@@ -78,8 +79,12 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
             tasks.push(tokio::spawn(worker.run()));
         }
         let mut all: Vec<u32> = Vec::new();
+        let (mut rejects, mut amends) = (Vec::new(), Vec::new());
         for t in tasks {
-            all.extend(t.await.context("load task failed")?);
+            let got = t.await.context("load task failed")?;
+            all.extend(got.route);
+            rejects.extend(got.reject);
+            amends.extend(got.amend);
         }
         let elapsed = measured_from.elapsed().as_secs_f64();
         if let Some(inv) = inventory {
@@ -89,6 +94,20 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         let errors = errors.load(Ordering::Relaxed);
         let sent = inventory_sent.load(Ordering::Relaxed);
         report(&args, &all, elapsed, errors, sent);
+        for (name, mut v) in [("reject", rejects), ("amend", amends)] {
+            if v.is_empty() {
+                continue;
+            }
+            v.sort_unstable();
+            println!(
+                "{name:<6} ms        p50 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}  ({} calls)",
+                percentile(&v, 0.5),
+                percentile(&v, 0.99),
+                percentile(&v, 0.999),
+                percentile(&v, 1.0),
+                v.len()
+            );
+        }
         anyhow::Ok(())
     })
 }
@@ -138,23 +157,41 @@ struct Worker {
     errors: Arc<AtomicU64>,
     /// The share of calls that commit (then release), if any do.
     commit: Option<f64>,
+    /// Committed orders are rejected and amended before their release.
+    exceptions: bool,
     first: usize,
     stride: usize,
     /// Calls are counted from the first instant and made until the second.
     window: (Instant, Instant),
 }
 
+/// Latencies of the calls made in the window, in nanoseconds.
+#[derive(Default)]
+struct Latencies {
+    route: Vec<u32>,
+    reject: Vec<u32>,
+    amend: Vec<u32>,
+}
+
+fn since(t0: Instant) -> u32 {
+    t0.elapsed().as_nanos().min(u128::from(u32::MAX)) as u32
+}
+
 impl Worker {
     /// The latencies of the calls made in the window, in nanoseconds.
-    async fn run(self) -> Vec<u32> {
+    async fn run(self) -> Latencies {
         let (measured_from, deadline) = self.window;
         let mut routing = RoutingClient::new(self.channel.clone());
         let mut reservations = ReservationsClient::new(self.channel);
-        let mut lat_ns: Vec<u32> = Vec::with_capacity(100_000);
+        let mut lat = Latencies {
+            route: Vec::with_capacity(100_000),
+            ..Latencies::default()
+        };
         let mut i = self.first;
         let mut n = 0u64;
         while Instant::now() < deadline {
             let order = self.orders[i % self.orders.len()].clone();
+            let again = order.clone();
             i += self.stride;
             // Commits spread evenly: call n commits when the running share says so.
             let this_commits = self
@@ -169,12 +206,47 @@ impl Worker {
                     explain: false,
                 })
                 .await;
-            if t0 >= measured_from {
-                lat_ns.push(t0.elapsed().as_nanos().min(u128::from(u32::MAX)) as u32);
+            let counted = t0 >= measured_from;
+            if counted {
+                lat.route.push(since(t0));
             }
             match r {
                 Ok(resp) => {
-                    let id = resp.into_inner().reservation_id;
+                    let resp = resp.into_inner();
+                    let id = resp.reservation_id.clone();
+                    if this_commits && !id.is_empty() && self.exceptions {
+                        let node = resp
+                            .decision
+                            .and_then(|d| d.shipments.first().map(|s| s.node_id.clone()));
+                        let tag = format!("lg-{}-{n}", self.first);
+                        let t1 = Instant::now();
+                        let rej = reservations
+                            .reject(pb::RejectRequest {
+                                reservation_id: id.clone(),
+                                node_id: node.unwrap_or_default(),
+                                request_id: format!("{tag}-r"),
+                                reason: "loadgen".into(),
+                                ..Default::default()
+                            })
+                            .await;
+                        if counted {
+                            lat.reject.push(since(t1));
+                        }
+                        let t2 = Instant::now();
+                        let amend = reservations
+                            .amend(pb::AmendRequest {
+                                reservation_id: id.clone(),
+                                order: Some(again),
+                                request_id: format!("{tag}-a"),
+                            })
+                            .await;
+                        if counted {
+                            lat.amend.push(since(t2));
+                        }
+                        if rej.is_err() || amend.is_err() {
+                            self.errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
                     if this_commits && !id.is_empty() {
                         let _ = reservations
                             .release(pb::ReservationRef { reservation_id: id })
@@ -186,7 +258,7 @@ impl Worker {
                 }
             }
         }
-        lat_ns
+        lat
     }
 }
 

@@ -104,6 +104,11 @@ pub struct LoadgenArgs {
     /// checkout flow that quotes several times per order placed.
     #[arg(long, default_value_t = 1.0, requires = "commit")]
     pub commit_share: f64,
+    /// With --commit: after each committed order, its first shipment's node rejects it
+    /// (Reservations.Reject, re-routed) and the order is amended (Reservations.Amend) before the
+    /// release; their latencies are reported beside the route calls'.
+    #[arg(long, requires = "commit")]
+    pub exceptions: bool,
     /// Inventory changes per second streamed in meanwhile.
     #[arg(long, default_value_t = 0)]
     pub inventory_rate: u32,
