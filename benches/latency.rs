@@ -103,9 +103,16 @@ fn dates_on_off(name: &str, snapshot: &Snapshot, orders: &[fulfil::model::Order]
 /// Per-order latency with the order rules on against off, in the same run, order by order
 /// alternately (the same orders on the same network, with and without channels, groups,
 /// unsplittable SKUs and a minimum shipment value).
-fn rules_on_off(name: &str, snapshot: &Snapshot, orders: &[fulfil::model::Order]) {
-    let (ruled, ruled_orders) = common::with_rules(snapshot, orders);
-    println!("\n### Order rules on against off, {name} (one core, untouched stock, µs per order)\n");
+fn rules_on_off(name: &str, snapshot: &Snapshot, orders: &[fulfil::model::Order], channels: bool) {
+    let (ruled, ruled_orders) = common::with_rules(snapshot, orders, channels);
+    let which = if channels {
+        "all rules"
+    } else {
+        "groups, unsplittable SKUs and minimum value (no channels)"
+    };
+    println!(
+        "\n### Order rules on against off, {which}, {name} (one core, untouched stock, µs per order)\n"
+    );
     println!(
         "| lines | orders | grouped | p50 off | p50 on | p50 on/off | p99 off | p99 on | p99 on/off | mean on/off |"
     );
@@ -210,7 +217,8 @@ fn main() {
     let demo = common::demo_dir();
     if std::env::args().any(|a| a == "--rules-only") {
         let (snapshot, orders) = common::load(&demo);
-        rules_on_off("demo network", &snapshot, &orders);
+        rules_on_off("demo network", &snapshot, &orders, true);
+        rules_on_off("demo network", &snapshot, &orders, false);
         return;
     }
 
@@ -287,7 +295,8 @@ fn main() {
 
     latencies("demo network (315 nodes, 5,000 SKUs)", &snapshot, &orders);
     dates_on_off("demo network", &snapshot, &orders);
-    rules_on_off("demo network", &snapshot, &orders);
+    rules_on_off("demo network", &snapshot, &orders, true);
+    rules_on_off("demo network", &snapshot, &orders, false);
     checkout_promise(&snapshot, &orders);
     if !skip_large {
         let (large, large_orders) = common::load(&common::large_dir());

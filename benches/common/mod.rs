@@ -110,10 +110,11 @@ pub fn undated(snapshot: &Snapshot, orders: &[Order]) -> (Snapshot, Vec<Order>) 
 /// only, dropship vendors web only, every fifth SKU unsplittable, a minimum shipment value of
 /// 15; orders spread over no channel, web, app and marketplace, lines priced 5 to 60, and in a
 /// third of the orders with two or more lines the first two lines a ship-together group.
-pub fn with_rules(snapshot: &Snapshot, orders: &[Order]) -> (Snapshot, Vec<Order>) {
+/// Without `channels`, no node or order names a channel.
+pub fn with_rules(snapshot: &Snapshot, orders: &[Order], channels: bool) -> (Snapshot, Vec<Order>) {
     use fulfil::model::NodeKind;
     let mut data = snapshot.to_network_data();
-    for n in &mut data.nodes {
+    for n in data.nodes.iter_mut().filter(|_| channels) {
         n.channels = match n.kind {
             NodeKind::Store => vec!["web".into(), "app".into()],
             NodeKind::Dropship => vec!["web".into()],
@@ -125,13 +126,17 @@ pub fn with_rules(snapshot: &Snapshot, orders: &[Order]) -> (Snapshot, Vec<Order
     }
     data.policy.min_shipment_value = 15.0;
     let snapshot = Snapshot::build(data, 1).expect("ruled network builds");
-    let channels = [None, Some("web"), Some("app"), Some("marketplace")];
+    let order_channels = if channels {
+        [None, Some("web"), Some("app"), Some("marketplace")]
+    } else {
+        [None; 4]
+    };
     let orders = orders
         .iter()
         .enumerate()
         .map(|(i, o)| {
             let mut o = o.clone();
-            o.channel = channels[i % 4].map(str::to_owned);
+            o.channel = order_channels[i % 4].map(str::to_owned);
             for l in &mut o.lines {
                 l.unit_price = 5.0 + f64::from(l.sku.0 % 56);
             }
