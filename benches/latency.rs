@@ -58,51 +58,17 @@ fn latencies(name: &str, snapshot: &Snapshot, orders: &[fulfil::model::Order]) {
 fn dates_on_off(name: &str, snapshot: &Snapshot, orders: &[fulfil::model::Order]) {
     let (plain, plain_orders) = common::undated(snapshot, orders);
     println!("\n### Dates on against off, {name} (one core, untouched stock, µs per order)\n");
-    println!(
-        "| lines | orders | with deliver_by | p50 off | p50 on | p50 on/off | p99 off | p99 on | p99 on/off | mean on/off |"
+    on_off(
+        "with deliver_by",
+        (&plain, &plain_orders),
+        (snapshot, orders),
+        |o| o.deliver_by.is_some(),
     );
-    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-    let mut router = Router::new();
-    for lines in [1usize, 2, 4, 8] {
-        let on = common::orders_with_lines(orders, lines, 5000);
-        let off = common::orders_with_lines(&plain_orders, lines, 5000);
-        for (a, b) in on.iter().zip(&off).take(500) {
-            let _ = router.route(snapshot, &Untouched, a, PolicyKind::Optimal);
-            let _ = router.route(&plain, &Untouched, b, PolicyKind::Optimal);
-        }
-        let (mut t_on, mut t_off) = (Vec::new(), Vec::new());
-        for (a, b) in on.iter().zip(&off) {
-            let t = Instant::now();
-            router
-                .route(&plain, &Untouched, b, PolicyKind::Optimal)
-                .expect("routes");
-            t_off.push(t.elapsed().as_secs_f64() * 1e6);
-            let t = Instant::now();
-            router
-                .route(snapshot, &Untouched, a, PolicyKind::Optimal)
-                .expect("routes");
-            t_on.push(t.elapsed().as_secs_f64() * 1e6);
-        }
-        let dated = on.iter().filter(|o| o.deliver_by.is_some()).count();
-        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-        let (m_on, m_off) = (mean(&t_on), mean(&t_off));
-        t_on.sort_by(f64::total_cmp);
-        t_off.sort_by(f64::total_cmp);
-        let (p50_on, p50_off) = (percentile(&t_on, 0.5), percentile(&t_off, 0.5));
-        let (p99_on, p99_off) = (percentile(&t_on, 0.99), percentile(&t_off, 0.99));
-        println!(
-            "| {lines} | {} | {dated} | {p50_off:.1} | {p50_on:.1} | {:.2} | {p99_off:.1} | {p99_on:.1} | {:.2} | {:.2} |",
-            t_on.len(),
-            p50_on / p50_off,
-            p99_on / p99_off,
-            m_on / m_off
-        );
-    }
 }
 
 /// Per-order latency with the order rules on against off, in the same run, order by order
-/// alternately (the same orders on the same network, with and without channels, groups,
-/// unsplittable SKUs and a minimum shipment value).
+/// alternately (the same orders on the same network, with and without groups, unsplittable
+/// SKUs, a minimum shipment value and, with `channels`, sales channels).
 fn rules_on_off(name: &str, snapshot: &Snapshot, orders: &[fulfil::model::Order], channels: bool) {
     let (ruled, ruled_orders) = common::with_rules(snapshot, orders, channels);
     let which = if channels {
@@ -113,32 +79,48 @@ fn rules_on_off(name: &str, snapshot: &Snapshot, orders: &[fulfil::model::Order]
     println!(
         "\n### Order rules on against off, {which}, {name} (one core, untouched stock, µs per order)\n"
     );
+    on_off(
+        "grouped",
+        (snapshot, orders),
+        (&ruled, &ruled_orders),
+        |o| !o.groups.is_empty(),
+    );
+}
+
+/// One table of per-order latency, `off` against `on`, for orders of 1, 2, 4 and 8 lines, timed
+/// alternately in the same run; `counted` says which orders the third column counts.
+fn on_off(
+    label: &str,
+    off: (&Snapshot, &[fulfil::model::Order]),
+    on: (&Snapshot, &[fulfil::model::Order]),
+    counted: fn(&fulfil::model::Order) -> bool,
+) {
     println!(
-        "| lines | orders | grouped | p50 off | p50 on | p50 on/off | p99 off | p99 on | p99 on/off | mean on/off |"
+        "| lines | orders | {label} | p50 off | p50 on | p50 on/off | p99 off | p99 on | p99 on/off | mean on/off |"
     );
     println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     let mut router = Router::new();
     for lines in [1usize, 2, 4, 8] {
-        let on = common::orders_with_lines(&ruled_orders, lines, 5000);
-        let off = common::orders_with_lines(orders, lines, 5000);
-        for (a, b) in on.iter().zip(&off).take(500) {
-            let _ = router.route(&ruled, &Untouched, a, PolicyKind::Optimal);
-            let _ = router.route(snapshot, &Untouched, b, PolicyKind::Optimal);
+        let on_orders = common::orders_with_lines(on.1, lines, 5000);
+        let off_orders = common::orders_with_lines(off.1, lines, 5000);
+        for (a, b) in on_orders.iter().zip(&off_orders).take(500) {
+            let _ = router.route(on.0, &Untouched, a, PolicyKind::Optimal);
+            let _ = router.route(off.0, &Untouched, b, PolicyKind::Optimal);
         }
         let (mut t_on, mut t_off) = (Vec::new(), Vec::new());
-        for (a, b) in on.iter().zip(&off) {
+        for (a, b) in on_orders.iter().zip(&off_orders) {
             let t = Instant::now();
             router
-                .route(snapshot, &Untouched, b, PolicyKind::Optimal)
+                .route(off.0, &Untouched, b, PolicyKind::Optimal)
                 .expect("routes");
             t_off.push(t.elapsed().as_secs_f64() * 1e6);
             let t = Instant::now();
             router
-                .route(&ruled, &Untouched, a, PolicyKind::Optimal)
+                .route(on.0, &Untouched, a, PolicyKind::Optimal)
                 .expect("routes");
             t_on.push(t.elapsed().as_secs_f64() * 1e6);
         }
-        let grouped = on.iter().filter(|o| !o.groups.is_empty()).count();
+        let count = on_orders.iter().filter(|o| counted(o)).count();
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
         let (m_on, m_off) = (mean(&t_on), mean(&t_off));
         t_on.sort_by(f64::total_cmp);
@@ -146,7 +128,7 @@ fn rules_on_off(name: &str, snapshot: &Snapshot, orders: &[fulfil::model::Order]
         let (p50_on, p50_off) = (percentile(&t_on, 0.5), percentile(&t_off, 0.5));
         let (p99_on, p99_off) = (percentile(&t_on, 0.99), percentile(&t_off, 0.99));
         println!(
-            "| {lines} | {} | {grouped} | {p50_off:.1} | {p50_on:.1} | {:.2} | {p99_off:.1} | {p99_on:.1} | {:.2} | {:.2} |",
+            "| {lines} | {} | {count} | {p50_off:.1} | {p50_on:.1} | {:.2} | {p99_off:.1} | {p99_on:.1} | {:.2} | {:.2} |",
             t_on.len(),
             p50_on / p50_off,
             p99_on / p99_off,

@@ -350,6 +350,28 @@ impl Search {
         }
     }
 
+    /// The split penalty a new shipment pays (none for the first).
+    #[inline]
+    fn split_cost(&self, ctx: &Ctx<'_>) -> f64 {
+        if self.open.is_empty() {
+            0.0
+        } else {
+            ctx.policy.split_penalty
+        }
+    }
+
+    /// The `b`-th holder of the line at `pos`, cheapest alone first (the tail is sorted when a
+    /// scan first reaches it).
+    #[inline]
+    fn ranked(&mut self, pos: usize, b: usize) -> Ranked {
+        if b == self.sorted_upto[pos] {
+            let n = self.sorted[pos].len();
+            self.sorted[pos][b..].sort_unstable_by(by_key);
+            self.sorted_upto[pos] = n;
+        }
+        self.sorted[pos][b]
+    }
+
     /// Whether the open shipments meet `min_shipment_value` (it binds only on a split order).
     fn values_ok(&self, ctx: &Ctx<'_>) -> bool {
         ctx.min_value <= 0.0
@@ -448,22 +470,13 @@ impl Search {
             }
         }
         if self.open.len() < ctx.policy.max_shipments as usize {
-            let split = if self.open.is_empty() {
-                0.0
-            } else {
-                ctx.policy.split_penalty
-            };
-            let nsorted = self.sorted[pos].len();
-            for b in 0..nsorted {
-                if b == self.sorted_upto[pos] {
-                    self.sorted[pos][b..].sort_unstable_by(by_key);
-                    self.sorted_upto[pos] = nsorted;
-                }
+            let split = self.split_cost(ctx);
+            for b in 0..self.sorted[pos].len() {
                 let Ranked {
                     alone: key,
                     candidate: c,
                     ..
-                } = self.sorted[pos][b];
+                } = self.ranked(pos, b);
                 let c = c as usize;
                 // Shipping the whole group from c costs at least shipping its first unit alone.
                 if cost + split + key + rest_lb >= self.best_cost - EPS {
@@ -696,11 +709,7 @@ impl Search {
         let nc = ctx.set.candidates.len();
         let bp = ctx.policy.backorder_penalty;
         let can_open = self.open.len() < ctx.policy.max_shipments as usize;
-        let split = if self.open.is_empty() {
-            0.0
-        } else {
-            ctx.policy.split_penalty
-        };
+        let split = self.split_cost(ctx);
         let mut extra: f64 = 0.0;
         for p in pos..ctx.set.lines.len() {
             let mut per_unit = bp;
@@ -805,22 +814,13 @@ impl Search {
 
         // Phase B: holders not shipping at line start, cheapest alone first.
         if self.open.len() < max_shipments {
-            let split = if self.open.is_empty() {
-                0.0
-            } else {
-                ctx.policy.split_penalty
-            };
-            let nsorted = self.sorted[pos].len();
-            for b in b_from..nsorted {
-                if b == self.sorted_upto[pos] {
-                    self.sorted[pos][b..].sort_unstable_by(by_key);
-                    self.sorted_upto[pos] = nsorted;
-                }
+            let split = self.split_cost(ctx);
+            for b in b_from..self.sorted[pos].len() {
                 let Ranked {
                     alone: key,
                     candidate: c,
                     ats,
-                } = self.sorted[pos][b];
+                } = self.ranked(pos, b);
                 let c = c as usize;
                 if (self.open_rank[c] as usize) < open_start {
                     continue;

@@ -154,50 +154,58 @@ fn batch_gives_scarce_capacity_to_the_order_that_needs_it() {
     ));
 }
 
+/// The batch on one small backlog against the exact joint MIP: equal to it, never worse than
+/// sequential; without the exact MIP, a valid bound and a feasible answer no worse than
+/// sequential. `rules`: every decision also obeys the order rules. Whether it beat sequential.
+fn against_the_joint_mip(snapshot: &Snapshot, orders: &[Order], seed: u64, rules: bool) -> bool {
+    let start = Ledger::new(snapshot);
+    let mut model = JointMip::new(snapshot, &start);
+    for o in orders {
+        model.add_order(o);
+    }
+    let exact = model.solve(None, 1).expect("MIP solves");
+    assert!(exact.optimal);
+    let check = |decisions: &[Decision]| {
+        if rules {
+            super::properties::check_rules(snapshot, orders, decisions);
+        }
+        check_feasible_and_priced(snapshot, orders, decisions)
+    };
+    let result = run(snapshot, orders, &BatchOptions::default());
+    let total = check(&result.decisions);
+    assert!(
+        (total - exact.objective).abs() < 1e-5,
+        "seed {seed}: batch {total} vs exact {}",
+        exact.objective
+    );
+    assert!((result.summary.cost.total - total).abs() < 1e-6);
+    assert!(total <= result.baseline.cost.total + 1e-9);
+    let heuristic = run(
+        snapshot,
+        orders,
+        &BatchOptions {
+            exact_max_arcs: 0,
+            ..BatchOptions::default()
+        },
+    );
+    let h_total = check(&heuristic.decisions);
+    assert!(
+        heuristic.lower_bound <= exact.objective + 1e-6,
+        "seed {seed}: bound {} above the optimum {}",
+        heuristic.lower_bound,
+        exact.objective
+    );
+    assert!(h_total >= exact.objective - 1e-6);
+    assert!(h_total <= heuristic.baseline.cost.total + 1e-9);
+    total < result.baseline.cost.total - 1e-6
+}
+
 #[test]
 fn batch_equals_the_exact_joint_mip_on_small_random_networks() {
     let mut improved = 0;
     for seed in 0..40 {
         let (_s, snapshot, orders) = random_loaded(5000 + seed, 6, 3..=5);
-        let start = Ledger::new(&snapshot);
-        let mut model = JointMip::new(&snapshot, &start);
-        for o in &orders {
-            model.add_order(o);
-        }
-        let exact = model.solve(None, 1).expect("MIP solves");
-        assert!(exact.optimal);
-
-        let result = run(&snapshot, &orders, &BatchOptions::default());
-        let total = check_feasible_and_priced(&snapshot, &orders, &result.decisions);
-        assert!(
-            (total - exact.objective).abs() < 1e-5,
-            "seed {seed}: batch {total} vs exact {}",
-            exact.objective
-        );
-        assert!((result.summary.cost.total - total).abs() < 1e-6);
-        assert!(total <= result.baseline.cost.total + 1e-9);
-        if total < result.baseline.cost.total - 1e-6 {
-            improved += 1;
-        }
-
-        // Without the exact MIP: a valid bound, a feasible answer no worse than sequential.
-        let heuristic = run(
-            &snapshot,
-            &orders,
-            &BatchOptions {
-                exact_max_arcs: 0,
-                ..BatchOptions::default()
-            },
-        );
-        let h_total = check_feasible_and_priced(&snapshot, &orders, &heuristic.decisions);
-        assert!(
-            heuristic.lower_bound <= exact.objective + 1e-6,
-            "seed {seed}: bound {} above the optimum {}",
-            heuristic.lower_bound,
-            exact.objective
-        );
-        assert!(h_total >= exact.objective - 1e-6);
-        assert!(h_total <= heuristic.baseline.cost.total + 1e-9);
+        improved += usize::from(against_the_joint_mip(&snapshot, &orders, seed, false));
     }
     assert!(improved > 0, "no random batch beat sequential routing");
 }
@@ -323,36 +331,6 @@ fn batch_under_order_rules_equals_the_joint_mip_and_its_bound_holds() {
         );
         let snapshot = load_snapshot(s.path()).expect("loads");
         let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
-        let start = Ledger::new(&snapshot);
-        let mut model = JointMip::new(&snapshot, &start);
-        for o in &orders {
-            model.add_order(o);
-        }
-        let exact = model.solve(None, 1).expect("MIP solves");
-        assert!(exact.optimal);
-        let result = run(&snapshot, &orders, &BatchOptions::default());
-        let total = check_feasible_and_priced(&snapshot, &orders, &result.decisions);
-        super::properties::check_rules(&snapshot, &orders, &result.decisions);
-        assert!(
-            (total - exact.objective).abs() < 1e-5,
-            "seed {seed}: batch {total} vs exact {}",
-            exact.objective
-        );
-        let heuristic = run(
-            &snapshot,
-            &orders,
-            &BatchOptions {
-                exact_max_arcs: 0,
-                ..BatchOptions::default()
-            },
-        );
-        let h_total = check_feasible_and_priced(&snapshot, &orders, &heuristic.decisions);
-        super::properties::check_rules(&snapshot, &orders, &heuristic.decisions);
-        assert!(
-            heuristic.lower_bound <= exact.objective + 1e-6,
-            "seed {seed}: bound above the optimum"
-        );
-        assert!(h_total >= exact.objective - 1e-6);
-        assert!(h_total <= heuristic.baseline.cost.total + 1e-9);
+        against_the_joint_mip(&snapshot, &orders, seed, true);
     }
 }
