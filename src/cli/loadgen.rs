@@ -217,33 +217,16 @@ impl Worker {
                     if this_commits && !id.is_empty() && self.exceptions {
                         let node = resp
                             .decision
-                            .and_then(|d| d.shipments.first().map(|s| s.node_id.clone()));
+                            .and_then(|d| d.shipments.first().map(|s| s.node_id.clone()))
+                            .unwrap_or_default();
                         let tag = format!("lg-{}-{n}", self.first);
-                        let t1 = Instant::now();
-                        let rej = reservations
-                            .reject(pb::RejectRequest {
-                                reservation_id: id.clone(),
-                                node_id: node.unwrap_or_default(),
-                                request_id: format!("{tag}-r"),
-                                reason: "loadgen".into(),
-                                ..Default::default()
-                            })
-                            .await;
+                        let (t_reject, t_amend, ok) =
+                            exceptions(&mut reservations, &id, node, again, &tag).await;
                         if counted {
-                            lat.reject.push(since(t1));
+                            lat.reject.push(t_reject);
+                            lat.amend.push(t_amend);
                         }
-                        let t2 = Instant::now();
-                        let amend = reservations
-                            .amend(pb::AmendRequest {
-                                reservation_id: id.clone(),
-                                order: Some(again),
-                                request_id: format!("{tag}-a"),
-                            })
-                            .await;
-                        if counted {
-                            lat.amend.push(since(t2));
-                        }
-                        if rej.is_err() || amend.is_err() {
+                        if !ok {
                             self.errors.fetch_add(1, Ordering::Relaxed);
                         }
                     }
@@ -260,6 +243,37 @@ impl Worker {
         }
         lat
     }
+}
+
+/// A committed reservation rejected by `node` and then amended with the same order: the two
+/// latencies (ns) and whether both succeeded.
+async fn exceptions(
+    reservations: &mut ReservationsClient<Channel>,
+    id: &str,
+    node: String,
+    order: pb::Order,
+    tag: &str,
+) -> (u32, u32, bool) {
+    let t1 = Instant::now();
+    let reject = reservations
+        .reject(pb::RejectRequest {
+            reservation_id: id.to_owned(),
+            node_id: node,
+            request_id: format!("{tag}-r"),
+            reason: "loadgen".into(),
+            ..Default::default()
+        })
+        .await;
+    let t_reject = since(t1);
+    let t2 = Instant::now();
+    let amend = reservations
+        .amend(pb::AmendRequest {
+            reservation_id: id.to_owned(),
+            order: Some(order),
+            request_id: format!("{tag}-a"),
+        })
+        .await;
+    (t_reject, since(t2), reject.is_ok() && amend.is_ok())
 }
 
 /// Prints the run's throughput and latency percentiles (`all` sorted).

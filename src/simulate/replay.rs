@@ -302,24 +302,13 @@ pub fn replay_with(
             next_receipt += due;
         }
         let run = &ordered[from..until];
-        let mut decided = Vec::with_capacity(run.len());
-        match policy {
-            ReplayPolicy::Route(kind) => {
-                route_in_sequence(&current, &mut ledger, run, *kind, |_, _, r| {
-                    decided.push((r.plan, r.decision))
-                })?;
-            }
-            ReplayPolicy::Batch { options, .. } => {
-                let result = reoptimize(&current, &ledger, run, options, &|_| {})?;
-                for (order, plan) in run.iter().zip(&result.plans) {
-                    ledger.commit(&current, order, plan);
-                }
-                decided.extend(result.plans.into_iter().zip(result.decisions));
-            }
-        }
-        for (order, (plan, decision)) in run.iter().zip(decided) {
-            decisions.push(rejecter.apply(&current, &mut ledger, order, plan, decision)?);
-        }
+        decisions.extend(decide_run(
+            &current,
+            &mut ledger,
+            run,
+            policy,
+            &mut rejecter,
+        )?);
         from = until;
         progress(from);
     }
@@ -327,6 +316,37 @@ pub fn replay_with(
     kpis.exceptions = rejecter.kpis;
     kpis.run_time = start.elapsed();
     Ok((ordered, decisions, kpis))
+}
+
+/// Decides one run of orders with the replay's policy on what `ledger` leaves, then lets the
+/// what-if's rejections re-route their shipments.
+fn decide_run(
+    current: &Snapshot,
+    ledger: &mut Ledger,
+    run: &[Order],
+    policy: &ReplayPolicy,
+    rejecter: &mut super::exceptions::Rejecter<'_>,
+) -> Result<Vec<Decision>, BatchError> {
+    let mut decided = Vec::with_capacity(run.len());
+    match policy {
+        ReplayPolicy::Route(kind) => {
+            route_in_sequence(current, ledger, run, *kind, |_, _, r| {
+                decided.push((r.plan, r.decision))
+            })?;
+        }
+        ReplayPolicy::Batch { options, .. } => {
+            let result = reoptimize(current, ledger, run, options, &|_| {})?;
+            for (order, plan) in run.iter().zip(&result.plans) {
+                ledger.commit(current, order, plan);
+            }
+            decided.extend(result.plans.into_iter().zip(result.decisions));
+        }
+    }
+    let mut out = Vec::with_capacity(run.len());
+    for (order, (plan, decision)) in run.iter().zip(decided) {
+        out.push(rejecter.apply(current, ledger, order, plan, decision)?);
+    }
+    Ok(out)
 }
 
 /// `snapshot` with an inventory row (on_hand 0) for every receipt's (node, SKU) that has none.
