@@ -328,6 +328,31 @@ impl Live {
         )
     }
 
+    /// Adds SKUs or replaces them (weight, oversize, `split_line`), by id.
+    pub fn upsert_skus(&self, skus: Vec<crate::model::Sku>) -> Result<u64, LiveError> {
+        let text = validate::skus_text(&skus)?;
+        self.upsert_skus_csv(&text)
+    }
+
+    /// Adds or replaces the SKUs of `skus.csv` text (the record of an upsert).
+    pub(super) fn upsert_skus_csv(&self, text: &str) -> Result<u64, LiveError> {
+        let skus = crate::scenario::parse_skus(text)?;
+        self.change_network(
+            Record::UpsertSkus {
+                skus_csv: text.to_owned(),
+            },
+            |data| {
+                for k in skus {
+                    match data.skus.iter_mut().find(|m| m.id == k.id) {
+                        Some(m) => *m = k,
+                        None => data.skus.push(k),
+                    }
+                }
+                Ok(())
+            },
+        )
+    }
+
     /// Replaces every carrier rate, from `rates.csv` text.
     pub fn replace_rates(&self, rates_csv: &str) -> Result<u64, LiveError> {
         let record = Record::ReplaceRates {

@@ -27,6 +27,13 @@ pub enum LiveError {
         node_id: String,
         reason: String,
     },
+    /// A SKU of an upsert is refused: `index` is its place in the request.
+    #[error("skus[{index}] (`{sku}`): {reason}")]
+    InvalidSku {
+        index: usize,
+        sku: String,
+        reason: String,
+    },
     /// A setting of the live network is out of range.
     #[error("{setting}: {reason}")]
     InvalidSetting {

@@ -117,6 +117,9 @@ impl Live {
             Record::UpsertNodes { nodes_csv } => {
                 self.upsert_nodes_csv(&nodes_csv)?;
             }
+            Record::UpsertSkus { skus_csv } => {
+                self.upsert_skus_csv(&skus_csv)?;
+            }
             Record::ReplaceRates { rates_csv } => {
                 self.replace_rates(&rates_csv)?;
             }
@@ -249,6 +252,9 @@ impl Capture {
         if self.network_changed {
             out.push(Record::UpsertNodes {
                 nodes_csv: crate::scenario::nodes_csv(snap.nodes()),
+            });
+            out.push(Record::UpsertSkus {
+                skus_csv: crate::scenario::skus_csv(snap.skus()),
             });
             let data = snap.to_network_data();
             out.push(Record::ReplaceRates {

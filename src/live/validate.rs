@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use super::error::ChangeProblem;
 use super::error::LiveError;
 use crate::model::{Node, Policy};
-use crate::scenario::{LoadError, nodes_csv, parse_nodes, parse_policy};
+use crate::scenario::{LoadError, nodes_csv, parse_nodes, parse_policy, parse_skus, skus_csv};
 use crate::snapshot::Snapshot;
 
 /// The `nodes.csv` text of an upsert, checked: it parses under the scenario rules into exactly
@@ -49,6 +49,46 @@ pub fn nodes_text(nodes: &[Node]) -> Result<String, LiveError> {
             node_id: n.id.clone(),
             reason: "does not survive the journal's nodes.csv round trip".into(),
         });
+    }
+    Ok(text)
+}
+
+/// The `skus.csv` text of SKUs, checked by the scenario's SKU parser (ids, weights, flags) and
+/// the round trip through it.
+pub fn skus_text(skus: &[crate::model::Sku]) -> Result<String, LiveError> {
+    let bad = |index: usize, reason: String| LiveError::InvalidSku {
+        index,
+        sku: skus[index].id.clone(),
+        reason,
+    };
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, k) in skus.iter().enumerate() {
+        if k.id.trim().is_empty() || k.id.trim() != k.id || k.id.chars().any(char::is_control) {
+            return Err(bad(
+                i,
+                "sku is empty, or has spaces or control characters at an end".into(),
+            ));
+        }
+        if !(k.weight_kg.is_finite() && k.weight_kg > 0.0) {
+            return Err(bad(
+                i,
+                format!("weight_kg: expected a weight > 0, found {}", k.weight_kg),
+            ));
+        }
+        if let Some(first) = seen.insert(&k.id, i) {
+            return Err(bad(i, format!("sku repeats skus[{first}]")));
+        }
+    }
+    let text = skus_csv(skus);
+    let parsed = parse_skus(&text).map_err(|e| LiveError::InvalidSetting {
+        setting: "skus",
+        reason: e.to_string(),
+    })?;
+    if let Some(i) = parsed.iter().zip(skus).position(|(p, k)| p != k) {
+        return Err(bad(
+            i,
+            "does not survive the journal's skus.csv round trip".into(),
+        ));
     }
     Ok(text)
 }

@@ -85,6 +85,10 @@ pub enum Record {
     UpsertNodes {
         nodes_csv: String,
     },
+    /// SKUs were added or replaced (`skus.csv` text of the changed SKUs).
+    UpsertSkus {
+        skus_csv: String,
+    },
     /// Rates were replaced (`rates.csv` text).
     ReplaceRates {
         rates_csv: String,
@@ -196,6 +200,7 @@ impl Record {
             Record::Inventory { .. } => "inventory",
             Record::LoadScenario { .. } => "load_scenario",
             Record::UpsertNodes { .. } => "upsert_nodes",
+            Record::UpsertSkus { .. } => "upsert_skus",
             Record::ReplaceRates { .. } => "replace_rates",
             Record::ReplacePolicy { .. } => "replace_policy",
             Record::CheckpointEnd { .. } => "checkpoint_end",

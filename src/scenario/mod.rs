@@ -18,7 +18,8 @@ pub use decisions::{write_decision, write_decisions};
 pub use error::{Invalid, LoadError};
 pub use events::{Event, read_events};
 pub use network::{
-    load_network, nodes_csv, parse_nodes, parse_policy, parse_rates, rates_csv, read_policy,
+    load_network, nodes_csv, parse_nodes, parse_policy, parse_rates, parse_skus, rates_csv,
+    read_policy, skus_csv,
 };
 pub use orders::{Interner, Resolve, read_orders, read_orders_from, read_orders_unresolved};
 pub use receipts::{Receipt, read_receipts};

@@ -78,11 +78,11 @@ pub fn parse_nodes(text: &str) -> Result<Vec<Node>, LoadError> {
 /// Writes nodes as `nodes.csv` text.
 pub fn nodes_csv(nodes: &[Node]) -> String {
     let mut out = String::from(
-        "node_id,kind,lat,lon,ships,pickup,capacity_units,cost_per_shipment,cost_per_unit,enabled,timezone,cutoff,processing_days,calendar\n",
+        "node_id,kind,lat,lon,ships,pickup,capacity_units,cost_per_shipment,cost_per_unit,enabled,timezone,cutoff,processing_days,calendar,channels\n",
     );
     for n in nodes {
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             csv_field(&n.id),
             n.kind.as_str(),
             n.lat,
@@ -96,7 +96,8 @@ pub fn nodes_csv(nodes: &[Node]) -> String {
             n.schedule.timezone.name(),
             n.schedule.cutoff.format(),
             n.schedule.processing_days,
-            csv_field(n.schedule.calendar.as_deref().unwrap_or(""))
+            csv_field(n.schedule.calendar.as_deref().unwrap_or("")),
+            csv_field(&n.channels.join(";"))
         ));
     }
     out
@@ -165,7 +166,34 @@ fn nodes_from(table: Table) -> Result<Vec<Node>, LoadError> {
 }
 
 fn read_skus(path: &Path) -> Result<Vec<Sku>, LoadError> {
-    let table = Table::read(path, &["sku", "weight_kg"])?;
+    skus_from(Table::read(path, &["sku", "weight_kg"])?)
+}
+
+/// Parses `skus.csv` text (for SKU changes that arrive as text).
+pub fn parse_skus(text: &str) -> Result<Vec<Sku>, LoadError> {
+    skus_from(Table::from_reader(
+        Path::new("skus.csv"),
+        text.as_bytes(),
+        &["sku", "weight_kg"],
+    )?)
+}
+
+/// Writes SKUs as `skus.csv` text.
+pub fn skus_csv(skus: &[Sku]) -> String {
+    let mut out = String::from("sku,weight_kg,oversize,split_line\n");
+    for k in skus {
+        out.push_str(&format!(
+            "{},{},{},{}\n",
+            csv_field(&k.id),
+            k.weight_kg,
+            u8::from(k.oversize),
+            u8::from(k.split_line)
+        ));
+    }
+    out
+}
+
+fn skus_from(table: Table) -> Result<Vec<Sku>, LoadError> {
     let mut seen = HashMap::new();
     let mut skus = Vec::with_capacity(table.len());
     for row in table.rows() {

@@ -18,6 +18,7 @@ pub fn code_of(e: &LiveError) -> Code {
         LiveError::Build(_)
         | LiveError::EmptyNetwork
         | LiveError::InvalidNode { .. }
+        | LiveError::InvalidSku { .. }
         | LiveError::InvalidSetting { .. }
         | LiveError::DuplicateOrder { .. }
         | LiveError::Batch(_) => Code::InvalidArgument,

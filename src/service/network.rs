@@ -148,6 +148,27 @@ impl pb::network_server::Network for NetworkService {
         .await
     }
 
+    async fn upsert_skus(
+        &self,
+        request: Request<pb::UpsertSkusRequest>,
+    ) -> Result<Response<pb::SnapshotInfo>, Status> {
+        let skus: Vec<crate::model::Sku> = request
+            .into_inner()
+            .skus
+            .into_iter()
+            .map(|k| crate::model::Sku {
+                id: k.sku,
+                weight_kg: k.weight_kg,
+                oversize: k.oversize,
+                split_line: k.split_line.unwrap_or(true),
+            })
+            .collect();
+        if skus.is_empty() {
+            return Err(Status::invalid_argument("skus: at least one SKU is needed"));
+        }
+        change(self.live.get()?, "UpsertSkus", move |l| l.upsert_skus(skus)).await
+    }
+
     async fn replace_rates(
         &self,
         request: Request<pb::ReplaceRatesRequest>,

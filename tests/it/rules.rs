@@ -94,3 +94,47 @@ fn a_pickup_hands_over_a_group_whole_or_not_at_all() {
     assert_eq!(d.shipments[0].lines.len(), 1);
     assert_eq!(d.shipments[0].lines[0].sku, "W");
 }
+
+#[test]
+fn channels_and_unsplittable_skus_changed_live_survive_a_restart_and_a_compaction() {
+    use fulfil::live::Live;
+    use fulfil::model::Sku;
+    let s = super::live::scarce();
+    let data = tempfile::tempdir().expect("temp");
+    let options = super::live::durable(s.path(), data.path());
+    let live = Live::open(options.clone()).expect("opens");
+    let mut node = live.load().snapshot.node(fulfil::model::NodeId(0)).clone();
+    node.channels = vec!["web".into(), "app".into()];
+    live.upsert_nodes(vec![node]).expect("upsert node");
+    live.upsert_skus(vec![Sku {
+        id: "P".into(),
+        weight_kg: 0.5,
+        oversize: false,
+        split_line: false,
+    }])
+    .expect("upsert SKU");
+    let bad = live.upsert_skus(vec![Sku {
+        id: "P".into(),
+        weight_kg: -1.0,
+        oversize: false,
+        split_line: true,
+    }]);
+    assert!(
+        bad.expect_err("refused")
+            .to_string()
+            .contains("skus[0] (`P`)")
+    );
+    let check = |l: &Live| {
+        let st = l.load();
+        let snap = &st.snapshot;
+        assert_eq!(snap.node(fulfil::model::NodeId(0)).channels, ["web", "app"]);
+        assert!(!snap.sku(snap.sku_id("P").expect("P")).split_line);
+    };
+    check(&live);
+    drop(live);
+    let again = Live::open(options.clone()).expect("reopens");
+    check(&again);
+    again.compact(0).expect("compacts");
+    drop(again);
+    check(&Live::open(options).expect("reopens after compaction"));
+}
