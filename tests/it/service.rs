@@ -1166,3 +1166,51 @@ async fn order_rules_travel_over_grpc() {
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
     assert!(err.message().contains("unit_price"), "{}", err.message());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reservation_rejected_past_max_rejections_needs_attention() {
+    use fulfil::service::pb::reservations_client::ReservationsClient;
+    let server = start(&c1(), None).await;
+    let ch = channel(&server).await;
+    let mut routing = RoutingClient::new(ch.clone());
+    let mut reservations = ReservationsClient::new(ch);
+    let r = route(&mut routing, ship("att", 40.73, -73.93, &[("A", 1)]), false).await;
+    let mut node = r.decision.expect("decision").shipments[0].node_id.clone();
+    // Four nodes hold A; each rejects in turn. The fourth rejection is past max_rejections (3).
+    for i in 1..=4 {
+        let rr = reservations
+            .reject(pb::RejectRequest {
+                reservation_id: r.reservation_id.clone(),
+                node_id: node.clone(),
+                reason: format!("rejection {i}"),
+                request_id: format!("att-{i}"),
+                ..Default::default()
+            })
+            .await
+            .expect("reject")
+            .into_inner();
+        let res = rr.reservation.expect("reservation");
+        assert_eq!(res.rejections, i);
+        assert_eq!(res.needs_attention, i == 4, "{res:?}");
+        match rr.decision.expect("decision").shipments.first() {
+            Some(s) => node = s.node_id.clone(),
+            None => assert!(i >= 3, "backordered at rejection {i}"),
+        }
+        if res.allocations.is_empty() {
+            break;
+        }
+    }
+    let listed = reservations
+        .list_attention(pb::ListAttentionRequest {})
+        .await
+        .expect("list")
+        .into_inner()
+        .reservations;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].reservation_id, r.reservation_id);
+    assert!(
+        listed[0].attention_reason.contains("max_rejections 3"),
+        "{:?}",
+        listed[0]
+    );
+}
