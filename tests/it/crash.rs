@@ -612,7 +612,7 @@ async fn store_exceptions_through_the_server_and_the_cli_are_exact_and_survive_s
             tokio::spawn(async move {
                 let mut routing = RoutingClient::new(ch.clone());
                 let mut reservations = ReservationsClient::new(ch);
-                let mut acked = Vec::new();
+                let (mut acked, mut amended) = (Vec::new(), Vec::new());
                 for i in 0.. {
                     if stop.load(std::sync::atomic::Ordering::Relaxed) {
                         break;
@@ -638,10 +638,27 @@ async fn store_exceptions_through_the_server_and_the_cli_are_exact_and_survive_s
                         Err(s) if s.code() == Code::Unavailable || s.code() == Code::Unknown => {
                             break;
                         }
-                        Err(_) => {}
+                        Err(_) => continue,
+                    }
+                    // Every third order is then amended down to one unit.
+                    if i % 3 == 0 {
+                        let amend = pb::AmendRequest {
+                            reservation_id: c.reservation_id.clone(),
+                            order: Some(ship(&id, 40.7, lon, &[("A", 1)])),
+                            request_id: format!("{id}-a"),
+                        };
+                        match reservations.amend(amend).await {
+                            Ok(_) => amended.push(c.reservation_id.clone()),
+                            Err(s)
+                                if s.code() == Code::Unavailable || s.code() == Code::Unknown =>
+                            {
+                                break;
+                            }
+                            Err(_) => {}
+                        }
                     }
                 }
-                acked
+                (acked, amended)
             })
         })
         .collect();
@@ -649,15 +666,18 @@ async fn store_exceptions_through_the_server_and_the_cli_are_exact_and_survive_s
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let mut acked = Vec::new();
+    let (mut acked, mut amended_ids) = (Vec::new(), Vec::new());
     for t in tasks {
-        acked.extend(t.await.expect("task"));
+        let (a, b) = t.await.expect("task");
+        acked.extend(a);
+        amended_ids.extend(b);
     }
     assert!(
         acked.len() >= 20,
         "only {} rejections acknowledged",
         acked.len()
     );
+    assert!(!amended_ids.is_empty(), "no amendment acknowledged");
 
     // After a restart every acknowledged rejection is there, nothing is held at a node that
     // rejected it, and no (node, SKU) holds more than it had.
@@ -689,6 +709,21 @@ async fn store_exceptions_through_the_server_and_the_cli_are_exact_and_survive_s
                 *held.entry((a.node_id.clone(), a.sku.clone())).or_default() += a.qty;
             }
         }
+    }
+    // An acknowledged amendment (down to one unit) survives: nothing more is held for it.
+    for id in &amended_ids {
+        let r = reservations
+            .get(pb::ReservationRef {
+                reservation_id: id.clone(),
+            })
+            .await
+            .expect("an amended reservation survives")
+            .into_inner();
+        let units: u32 = r.allocations.iter().map(|a| a.qty).sum();
+        assert!(
+            units <= 1,
+            "{id}: {units} units held after its amendment to one"
+        );
     }
     let on_hand = c1_on_hand();
     for ((node, sku), units) in held {
