@@ -64,19 +64,32 @@ fn rejection(id: &str, node: &str, lines: &[(&str, u32)], short: bool, request: 
     }
 }
 
-#[test]
-fn rejections_and_short_picks_reroute_never_back_correct_on_hand_and_survive_a_restart() {
+/// A durable live network on the scarce scenario (DC-A at lon 0, DC-B at 2, DC-C at 4) with
+/// order `o1` (2 × P near DC-A) committed: the scenario, the data folder, the options, the live
+/// network and the reservation id.
+fn one_commit() -> (
+    super::support::Scenario,
+    tempfile::TempDir,
+    fulfil::live::LiveOptions,
+    Live,
+    String,
+) {
     let s = scarce();
     let data = tempfile::tempdir().expect("temp");
     let options = durable(s.path(), data.path());
     let live = Live::open(options.clone()).expect("opens");
-    // Near DC-A (lon 0), then DC-B (lon 2), then DC-C (lon 4).
     let o = order(&live, "o1", 0.1, &[("P", 2)]);
     let id = live
         .route(&o, false)
         .expect("commit")
         .reservation_id
         .expect("id");
+    (s, data, options, live, id)
+}
+
+#[test]
+fn rejections_and_short_picks_reroute_never_back_correct_on_hand_and_survive_a_restart() {
+    let (_s, _data, options, live, id) = one_commit();
     assert_eq!(holds(&live, &id), [("DC-A".to_string(), 2)]);
 
     // DC-A rejects: both units go to DC-B; DC-A's stock is free again, on_hand unchanged.
@@ -190,16 +203,7 @@ fn rejections_and_short_picks_reroute_never_back_correct_on_hand_and_survive_a_r
 
 #[test]
 fn an_amendment_replaces_the_order_at_once_and_a_confirmed_one_cannot_be_amended() {
-    let s = scarce();
-    let data = tempfile::tempdir().expect("temp");
-    let options = durable(s.path(), data.path());
-    let live = Live::open(options.clone()).expect("opens");
-    let o = order(&live, "o1", 0.1, &[("P", 2)]);
-    let id = live
-        .route(&o, false)
-        .expect("commit")
-        .reservation_id
-        .expect("id");
+    let (_s, _data, options, live, id) = one_commit();
     // The customer wants 5 and lives near DC-C now.
     let amended = order(&live, "o1", 3.9, &[("P", 5)]);
     let a = live.amend_and_wait(&id, &amended, "a1").expect("amend");
