@@ -14,5 +14,5 @@ pub use dates::{Calendar, Clock, Cutoff, Day};
 pub use decision::{CostBreakdown, Decision, DecisionLine, Shipment};
 pub use ids::{CarrierId, NodeId, SkuId};
 pub use network::{CarrierRate, Node, NodeKind, Schedule, Service, Sku, ZoneBand};
-pub use order::{Destination, Order, OrderLine};
+pub use order::{Destination, Order, OrderLine, TooManyGroups, group_index};
 pub use policy::Policy;

@@ -21,15 +21,25 @@ pub struct OrderLine {
     pub unit_price: f64,
 }
 
-impl OrderLine {
-    /// A line of `qty` units of `sku`, in no group and of no value.
-    pub fn new(sku: SkuId, qty: u32) -> OrderLine {
-        OrderLine {
-            sku,
-            qty,
-            ..OrderLine::default()
-        }
+/// An order names more ship-together groups than a line can refer to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("an order may have at most 65,536 groups")]
+pub struct TooManyGroups;
+
+/// The index of group `name` among an order's `groups` (added when new), for
+/// [`OrderLine::group`]; `None` for no group (an empty name).
+pub fn group_index(groups: &mut Vec<String>, name: &str) -> Result<Option<u16>, TooManyGroups> {
+    if name.is_empty() {
+        return Ok(None);
     }
+    let i = match groups.iter().position(|g| g == name) {
+        Some(i) => i,
+        None => {
+            groups.push(name.to_owned());
+            groups.len() - 1
+        }
+    };
+    u16::try_from(i).map(Some).map_err(|_| TooManyGroups)
 }
 
 /// An order to route.
@@ -68,11 +78,6 @@ impl Order {
             || !self.groups.is_empty()
             || self.channel.is_some()
             || self.lines.iter().any(|l| l.unit_price > 0.0)
-    }
-
-    /// Whether the order uses an order rule of its own (groups, channel, excluded nodes).
-    pub fn uses_rules(&self) -> bool {
-        !self.groups.is_empty() || self.channel.is_some() || !self.exclude.is_empty()
     }
 
     /// Units ordered over all lines.

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::dates::{format_day, parse_day};
-use crate::model::{Decision, Destination, Order, OrderLine, Service};
+use crate::model::{Decision, Destination, Order, OrderLine, Service, group_index};
 use crate::snapshot::Snapshot;
 
 /// Request ids remembered per reservation (the oldest is forgotten first).
@@ -113,7 +113,7 @@ fn is_zero_f64(v: &f64) -> bool {
 
 /// Why a recorded order does not read on a version of the network.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("order `{order_id}` names {what} `{name}`, which this network no longer has")]
+#[error("order `{order_id}` does not read on this network: {what} `{name}`")]
 pub struct Unresolved {
     pub order_id: String,
     pub what: &'static str,
@@ -166,27 +166,29 @@ impl OrderRecord {
         let service: Service = self
             .service
             .parse()
-            .map_err(|_| missing("service", &self.service))?;
+            .map_err(|_| missing("unknown service", &self.service))?;
         let destination = match (&self.pickup_node, self.lat, self.lon) {
-            (Some(p), _, _) => {
-                Destination::Pickup(snapshot.node_id(p).ok_or_else(|| missing("node", p))?)
-            }
+            (Some(p), _, _) => Destination::Pickup(
+                snapshot
+                    .node_id(p)
+                    .ok_or_else(|| missing("unknown node", p))?,
+            ),
             (None, Some(lat), Some(lon)) => Destination::Address { lat, lon },
-            _ => return Err(missing("destination", "")),
+            _ => return Err(missing("no address or pickup node", "")),
         };
         let mut groups: Vec<String> = Vec::new();
         let mut lines = Vec::with_capacity(self.lines.len());
         for l in &self.lines {
             let sku = snapshot
                 .sku_id(&l.sku)
-                .ok_or_else(|| missing("SKU", &l.sku))?;
-            let group = l.group.as_ref().map(|g| {
-                let i = groups.iter().position(|x| x == g).unwrap_or_else(|| {
-                    groups.push(g.clone());
-                    groups.len() - 1
-                });
-                i as u16
-            });
+                .ok_or_else(|| missing("unknown SKU", &l.sku))?;
+            let group =
+                group_index(&mut groups, l.group.as_deref().unwrap_or("")).map_err(|_| {
+                    missing(
+                        "more than 65,536 groups, at",
+                        l.group.as_deref().unwrap_or(""),
+                    )
+                })?;
             lines.push(OrderLine {
                 sku,
                 qty: l.qty,

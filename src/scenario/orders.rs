@@ -7,7 +7,7 @@ use chrono::DateTime;
 
 use super::LoadError;
 use super::table::{Row, Table};
-use crate::model::{Destination, NodeId, Order, OrderLine, Service, SkuId};
+use crate::model::{Destination, NodeId, Order, OrderLine, Service, SkuId, group_index};
 use crate::snapshot::Snapshot;
 
 /// The order-level fields every row of one order must repeat.
@@ -174,21 +174,8 @@ fn new_line(
     group: &str,
     unit_price: f64,
 ) -> Result<OrderLine, LoadError> {
-    let group = if group.is_empty() {
-        None
-    } else {
-        let i = match order.groups.iter().position(|g| g == group) {
-            Some(i) => i,
-            None => {
-                order.groups.push(group.to_owned());
-                order.groups.len() - 1
-            }
-        };
-        Some(
-            u16::try_from(i)
-                .map_err(|_| row.error("group", "an order may have at most 65,536 groups"))?,
-        )
-    };
+    let group =
+        group_index(&mut order.groups, group).map_err(|e| row.error("group", e.to_string()))?;
     Ok(OrderLine {
         sku,
         qty,

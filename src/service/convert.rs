@@ -122,7 +122,8 @@ pub fn lines_of(
                 format!("expected a finite number ≥ 0, found {}", l.unit_price),
             ));
         }
-        let group = group_index(groups, &l.group, &format!("{field}[{i}].group"))?;
+        let group = crate::model::group_index(groups, &l.group)
+            .map_err(|e| invalid(&format!("{field}[{i}].group"), e.to_string()))?;
         let line = OrderLine {
             sku,
             qty: l.qty,
@@ -149,23 +150,6 @@ pub fn lines_of(
         }
     }
     Ok(out)
-}
-
-/// The index of group `name` in `groups` (added when new); `None` for no group.
-fn group_index(groups: &mut Vec<String>, name: &str, field: &str) -> Result<Option<u16>, Status> {
-    if name.is_empty() {
-        return Ok(None);
-    }
-    let i = match groups.iter().position(|g| g == name) {
-        Some(i) => i,
-        None => {
-            groups.push(name.to_owned());
-            groups.len() - 1
-        }
-    };
-    u16::try_from(i)
-        .map(Some)
-        .map_err(|_| invalid(field, "an order may have at most 65,536 groups"))
 }
 
 /// The nodes an order excludes, resolved.
