@@ -317,12 +317,7 @@ impl Live {
                 nodes_csv: text.to_owned(),
             },
             |data| {
-                for n in nodes {
-                    match data.nodes.iter_mut().find(|m| m.id == n.id) {
-                        Some(m) => *m = n,
-                        None => data.nodes.push(n),
-                    }
-                }
+                upsert_by_id(&mut data.nodes, nodes, |n| &n.id);
                 Ok(())
             },
         )
@@ -342,12 +337,7 @@ impl Live {
                 skus_csv: text.to_owned(),
             },
             |data| {
-                for k in skus {
-                    match data.skus.iter_mut().find(|m| m.id == k.id) {
-                        Some(m) => *m = k,
-                        None => data.skus.push(k),
-                    }
-                }
+                upsert_by_id(&mut data.skus, skus, |k| &k.id);
                 Ok(())
             },
         )
@@ -400,6 +390,17 @@ impl Live {
             writer.network_changed = true;
             Ok(())
         })
+    }
+}
+
+/// Replaces the items of `list` with the id of one of `items`, and adds the others at the end
+/// (so the ids already there keep their places).
+fn upsert_by_id<T>(list: &mut Vec<T>, items: Vec<T>, id: impl Fn(&T) -> &str) {
+    for item in items {
+        match list.iter_mut().find(|m| id(m) == id(&item)) {
+            Some(m) => *m = item,
+            None => list.push(item),
+        }
     }
 }
 

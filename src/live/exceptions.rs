@@ -484,7 +484,7 @@ fn released_units(
             take_units(&entries, qty)
         });
     }
-    add_group_mates(now, order, &here, &mut released);
+    add_group_mates(order, &here, &mut released);
     Ok((released, missing))
 }
 
@@ -502,8 +502,7 @@ fn take_units(entries: &Held, mut qty: u32) -> Held {
 }
 
 /// Adds to `released` every unit at the node of a group one of whose lines is released.
-fn add_group_mates(now: &State, order: &Order, here: &Held, released: &mut Held) {
-    let _ = now;
+fn add_group_mates(order: &Order, here: &Held, released: &mut Held) {
     let groups: Vec<u16> = released
         .iter()
         .filter_map(|h| order.lines.iter().find(|l| l.sku == h.2)?.group)

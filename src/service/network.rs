@@ -216,7 +216,7 @@ impl pb::network_server::Network for NetworkService {
             late_penalty_per_day: p.late_penalty_per_day,
             allocate_inbound: p.allocate_inbound,
             min_shipment_value: p.min_shipment_value,
-            max_rejections: p.max_rejections.unwrap_or(3),
+            max_rejections: p.max_rejections.unwrap_or(Policy::default().max_rejections),
         };
         change(self.live.get()?, "ReplacePolicy", move |l| {
             l.replace_policy(policy)

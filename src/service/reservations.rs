@@ -94,7 +94,6 @@ fn rejection_of(req: pb::RejectRequest) -> Result<Rejection, Status> {
             )));
         }
     }
-    check_request_id(&req.request_id)?;
     Ok(Rejection {
         reservation_id: req.reservation_id,
         node_id: req.node_id,
@@ -103,15 +102,6 @@ fn rejection_of(req: pb::RejectRequest) -> Result<Rejection, Status> {
         reason: req.reason,
         request_id: req.request_id,
     })
-}
-
-fn check_request_id(id: &str) -> Result<(), Status> {
-    if id.is_empty() || id.len() > 200 {
-        return Err(Status::invalid_argument(
-            "request_id: required, 1 to 200 characters (a retry sends the same one)",
-        ));
-    }
-    Ok(())
 }
 
 /// Ends a reservation as `to`, answering once the change is durable.
@@ -216,7 +206,6 @@ impl pb::reservations_server::Reservations for ReservationsService {
             if req.reservation_id.is_empty() {
                 return Err(Status::invalid_argument("reservation_id: required"));
             }
-            check_request_id(&req.request_id)?;
             let o = req
                 .order
                 .as_ref()
