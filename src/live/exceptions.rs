@@ -11,7 +11,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::commit::{decide_and_take, fingerprint};
+use super::commit::{OnDurable, decide_and_take, fingerprint};
 use super::error::LiveError;
 use super::recovery::{held_of_hold, hold_of_reservation, terms_of_hold};
 use super::state::{Live, State, Writer};
@@ -48,12 +48,9 @@ pub struct Rerouted {
     pub repeated: bool,
 }
 
-/// Runs once a re-route is durable, or with why not.
-type Ack = Box<dyn FnOnce(Result<(), LiveError>) + Send>;
-
 impl Live {
     /// Applies a store's rejection or short pick: see the module documentation.
-    pub fn reject(&self, rej: &Rejection, on_durable: Ack) -> Result<Rerouted, LiveError> {
+    pub fn reject(&self, rej: &Rejection, on_durable: OnDurable) -> Result<Rerouted, LiveError> {
         let kind = if rej.short_pick {
             "short_pick"
         } else {
@@ -107,7 +104,7 @@ impl Live {
         id: &str,
         order: &Order,
         request_id: &str,
-        on_durable: Ack,
+        on_durable: OnDurable,
     ) -> Result<Rerouted, LiveError> {
         let writer = self.write()?;
         let now = self.load();
@@ -179,7 +176,7 @@ impl Live {
         order: Order,
         mut reroutes: Reroutes,
         change: Change<'_>,
-        on_durable: Ack,
+        on_durable: OnDurable,
     ) -> Result<Rerouted, LiveError> {
         let before = self.load();
         before.book.unreserve(r.day, &change.released);

@@ -659,7 +659,7 @@ impl Search {
             };
             pos = to;
             let untouched = (from..to).all(|p| remaining[p] == ctx.set.lines[self.order[p]].qty);
-            let takes: Vec<(usize, u32)> = match self.rule[from] {
+            match self.rule[from] {
                 Rule::Group { .. } => {
                     let fits = untouched
                         && (from..to).all(|p| self.ats[p * nc + c] >= remaining[p])
@@ -667,12 +667,13 @@ impl Search {
                     if !fits {
                         continue;
                     }
-                    (from..to).map(|p| (p, remaining[p])).collect()
                 }
                 Rule::Whole if !untouched || qty == 0 => continue,
-                _ => vec![(from, remaining[from].min(self.ats[from * nc + c]).min(cap))],
-            };
-            for (p, take) in takes {
+                _ => {}
+            }
+            for (p, &rem) in remaining.iter().enumerate().take(to).skip(from) {
+                // A group's lines whole (they fit), any other line as much as there is.
+                let take = rem.min(self.ats[p * nc + c]).min(cap);
                 if take == 0 {
                     continue;
                 }
