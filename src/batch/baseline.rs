@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::BatchError;
 use super::solution::Solution;
 use crate::model::Order;
-use crate::route::{Ledger, PolicyKind, RouteError, RunSummary, route_in_sequence};
+use crate::route::{Cancel, Ledger, PolicyKind, RouteError, RunSummary, route_in_sequence};
 use crate::snapshot::Snapshot;
 
 /// Refuses a batch that names an order twice.
@@ -29,6 +29,7 @@ pub(crate) fn sequential(
     start: &Ledger,
     orders: &[Order],
     t0: Instant,
+    cancel: &Cancel,
 ) -> Result<(Solution, RunSummary), RouteError> {
     let mut ledger = start.clone();
     let mut summary = RunSummary::default();
@@ -39,6 +40,7 @@ pub(crate) fn sequential(
         &mut ledger,
         orders,
         PolicyKind::Optimal,
+        cancel,
         |_, order, routed| {
             summary.add(order, &routed.decision);
             costs.push(routed.decision.cost.total);

@@ -64,7 +64,7 @@ pub(crate) fn improve(
             if solution.costs[o] <= alone[o] + 1e-9 {
                 continue; // as cheap as it can be: nothing to gain
             }
-            if o % 256 == 0 && Instant::now() >= deadline {
+            if o % 256 == 0 && (Instant::now() >= deadline || run.options.cancel.is_cancelled()) {
                 return Ok(improved_total + improved);
             }
             solution.ledger.release(snapshot, order, &solution.plans[o]);

@@ -43,7 +43,7 @@ pub(crate) fn lagrangian(
     incumbent.report(Phase::Bound, 0);
     let mut state = Lagrangian::new(run);
     while state.rounds.count < run.options.max_rounds {
-        if Instant::now() >= run.deadlines.bound {
+        if Instant::now() >= run.deadlines.bound || run.options.cancel.is_cancelled() {
             break;
         }
         let Some(priced) = price_all(run, &state.duals.pi, run.deadlines.bound)? else {

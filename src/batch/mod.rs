@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 
 use crate::model::{Decision, Order};
-use crate::route::{Ledger, RouteError, Router, RunSummary, price};
+use crate::route::{Cancel, Ledger, RouteError, Router, RunSummary, price};
 use crate::snapshot::Snapshot;
 use incumbent::Incumbent;
 use lagrange::Rounds;
@@ -69,6 +69,9 @@ pub struct BatchOptions {
     pub exact_max_arcs: usize,
     /// Lagrangian rounds at most (default 400).
     pub max_rounds: usize,
+    /// Stops the run between steps and inside its long loops (the joint MIPs stop at their
+    /// time limit): a cancelled run answers `RouteError::Cancelled`, never a partial result.
+    pub cancel: Cancel,
 }
 
 impl Default for BatchOptions {
@@ -78,6 +81,7 @@ impl Default for BatchOptions {
             gap_target: 1e-4,
             exact_max_arcs: 20_000,
             max_rounds: 400,
+            cancel: Cancel::never(),
         }
     }
 }
@@ -105,14 +109,19 @@ pub fn reoptimize(
     let t0 = Instant::now();
     baseline::check_unique(orders)?;
     progress(&Progress::starting());
-    let (first, sequential) = baseline::sequential(snapshot, start, orders, t0)?;
+    let cancel = &options.cancel;
+    let (first, sequential) = baseline::sequential(snapshot, start, orders, t0, cancel)?;
     let run = Run::new(snapshot, start, orders, options, t0);
     let mut incumbent = Incumbent::new(first, t0, progress);
     let mut pool = Pool::seeded(&run, incumbent.best());
     let mut router = Router::new();
+    router.set_cancel(cancel.clone());
     let rounds = lagrange::lagrangian(&run, &mut incumbent, &mut pool, &mut router)?;
+    cancel.check()?;
     joint::joint(&run, &mut incumbent, &mut pool, &mut router, &rounds)?;
+    cancel.check()?;
     polish::polish(&run, &mut incumbent, &rounds, &mut router)?;
+    cancel.check()?;
     Ok(finish(&run, incumbent, sequential, &rounds, pool.len())?)
 }
 

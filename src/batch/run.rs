@@ -75,6 +75,6 @@ impl<'a> Run<'a> {
 
     /// Whether the run's time is up.
     pub fn out_of_time(&self) -> bool {
-        Instant::now() >= self.deadlines.end
+        Instant::now() >= self.deadlines.end || self.options.cancel.is_cancelled()
     }
 }

@@ -19,9 +19,7 @@ pub fn run(args: ExceptionsArgs) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     let (mut rerouted, mut repeated, mut refused) = (0, 0, 0);
     runtime.block_on(async {
-        let mut client = ReservationsClient::connect(args.server.clone())
-            .await
-            .with_context(|| format!("cannot connect to {}", args.server))?;
+        let mut client = ReservationsClient::new(args.client.connect(&args.server).await?);
         for e in &events {
             let answer = client.reject(request(e)).await;
             let line = match answer {

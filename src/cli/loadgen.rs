@@ -4,12 +4,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use super::client::Conn;
 use anyhow::Context;
 use fulfil::service::pb::{
     self, network_client::NetworkClient, reservations_client::ReservationsClient,
     routing_client::RoutingClient,
 };
-use tonic::transport::Channel;
 
 use super::LoadgenArgs;
 use fulfil::service::order_pb;
@@ -136,23 +136,17 @@ fn check(args: &LoadgenArgs) -> anyhow::Result<()> {
 }
 
 /// `--connections` connections to the server.
-async fn connect(args: &LoadgenArgs) -> anyhow::Result<Vec<Channel>> {
-    let endpoint = Channel::from_shared(args.server.clone()).context("bad --server address")?;
+async fn connect(args: &LoadgenArgs) -> anyhow::Result<Vec<Conn>> {
     let mut channels = Vec::with_capacity(args.connections);
     for _ in 0..args.connections {
-        channels.push(
-            endpoint
-                .connect()
-                .await
-                .with_context(|| format!("cannot connect to {}", args.server))?,
-        );
+        channels.push(args.client.connect(&args.server).await?);
     }
     Ok(channels)
 }
 
 /// One concurrent caller: routes orders `first`, `first + stride`, … until the window ends.
 struct Worker {
-    channel: Channel,
+    channel: Conn,
     orders: Arc<Vec<pb::Order>>,
     errors: Arc<AtomicU64>,
     /// The share of calls that commit (then release), if any do.
@@ -248,7 +242,7 @@ impl Worker {
 /// A committed reservation rejected by `node` and then amended with the same order: the two
 /// latencies (ns) and whether both succeeded.
 async fn exceptions(
-    reservations: &mut ReservationsClient<Channel>,
+    reservations: &mut ReservationsClient<Conn>,
     id: &str,
     node: String,
     order: pb::Order,
@@ -309,12 +303,7 @@ fn report(args: &LoadgenArgs, all: &[u32], elapsed: f64, errors: u64, inventory_
     }
 }
 
-async fn batch(
-    channel: Channel,
-    orders: &[pb::Order],
-    n: usize,
-    commit: bool,
-) -> anyhow::Result<()> {
+async fn batch(channel: Conn, orders: &[pb::Order], n: usize, commit: bool) -> anyhow::Result<()> {
     let mut routing = RoutingClient::new(channel.clone())
         .max_decoding_message_size(256 << 20)
         .max_encoding_message_size(256 << 20);
@@ -392,7 +381,7 @@ fn inventory_pairs(scenario: &std::path::Path) -> anyhow::Result<Vec<(String, St
 }
 
 async fn stream_inventory(
-    channel: Channel,
+    channel: Conn,
     pairs: Vec<(String, String)>,
     rate: u32,
     (measured_from, deadline): (Instant, Instant),

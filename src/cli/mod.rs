@@ -1,5 +1,6 @@
 //! Command-line definitions. Help text comes from these doc comments.
 
+mod client;
 mod exceptions;
 mod generate;
 mod journal;
@@ -42,6 +43,9 @@ pub enum Command {
     /// Replay a file of store rejections and short picks (events.csv) against a running
     /// service, as a store system integration does, printing each re-route (JSON Lines).
     Exceptions(ExceptionsArgs),
+    /// Manage bearer tokens for `fulfil serve --auth-file`.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Drive a running server with route calls (and inventory changes) and report throughput
     /// and latency percentiles.
     Loadgen(LoadgenArgs),
@@ -60,6 +64,22 @@ pub struct ExceptionsArgs {
     /// Where to write the answers (default: standard output).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub client: client::ClientArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Print a fresh random token (give it to the client) and the auth-file entry that admits
+    /// it (paste it into the file; it holds the token's SHA-256, never the token).
+    New {
+        /// The token's name, written in audit lines.
+        #[arg(long)]
+        name: String,
+        /// What the token may do.
+        #[arg(long, value_enum)]
+        role: fulfil::service::Role,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -116,6 +136,8 @@ pub struct LoadgenArgs {
     /// with --commit, reserved, then released untimed before the next of three rounds).
     #[arg(long)]
     pub batch: Option<usize>,
+    #[command(flatten)]
+    pub client: client::ClientArgs,
 }
 
 #[derive(Args, Debug)]
@@ -140,6 +162,36 @@ pub struct ServeArgs {
     /// drop the rest, and say so in the log.
     #[arg(long, env = "FULFIL_JOURNAL_RECOVER", default_value = "refuse")]
     pub journal_recover: fulfil::reserve::journal::RecoverMode,
+    /// PEM certificate chain: gRPC and metrics are served over TLS (reloaded on SIGHUP).
+    #[arg(long, env = "FULFIL_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "FULFIL_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA certificates: clients must present a certificate they signed (mutual TLS).
+    #[arg(long, env = "FULFIL_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// TOML file of bearer tokens with roles (`[[token]]` name, role, sha256); every call but
+    /// health and reflection then needs a token. Reloaded on SIGHUP. `fulfil token new` makes
+    /// entries.
+    #[arg(long, env = "FULFIL_AUTH_FILE")]
+    pub auth_file: Option<PathBuf>,
+    /// Allow listening beyond loopback without TLS and an auth file (warned about every minute).
+    #[arg(long)]
+    pub insecure: bool,
+    /// The folder LoadScenario may read scenarios under [default: none, LoadScenario refused].
+    #[arg(long, env = "FULFIL_SCENARIO_ROOT")]
+    pub scenario_root: Option<PathBuf>,
+    /// Calls computed at once; a call beyond is answered RESOURCE_EXHAUSTED at once
+    /// [default: 8 per core, at least 16].
+    #[arg(long, env = "FULFIL_MAX_IN_FLIGHT")]
+    pub max_in_flight: Option<usize>,
+    /// Reoptimize and Simulate calls at once [default: one per two cores, at least 1].
+    #[arg(long, env = "FULFIL_MAX_HEAVY_CALLS")]
+    pub max_heavy_calls: Option<usize>,
+    /// The largest request message, in bytes.
+    #[arg(long, env = "FULFIL_MAX_MESSAGE_BYTES", default_value_t = 16 << 20)]
+    pub max_message_bytes: usize,
 }
 
 #[derive(Args, Debug)]
@@ -172,6 +224,8 @@ pub struct RouteArgs {
     /// Print no summary on standard error.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub client: client::ClientArgs,
 }
 
 #[derive(Args, Debug)]
@@ -296,5 +350,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Loadgen(args) => loadgen::run(args),
         Command::Exceptions(args) => exceptions::run(args),
         Command::Journal(JournalCommand::Verify { dir }) => journal::verify(&dir),
+        Command::Token(TokenCommand::New { name, role }) => {
+            anyhow::ensure!(!name.trim().is_empty(), "--name: a token needs a name");
+            let (token, entry) = fulfil::service::new_token(&name, role);
+            println!("# The token (give it to the client once; it is not stored anywhere):");
+            println!("{token}");
+            println!();
+            println!("# Add to the --auth-file, then send SIGHUP to the server:");
+            print!("{entry}");
+            Ok(())
+        }
     }
 }

@@ -75,9 +75,7 @@ fn remote(args: RouteArgs, server: &str) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     let start = Instant::now();
     let (decisions, version) = runtime.block_on(async {
-        let mut client = RoutingClient::connect(server.to_owned())
-            .await
-            .with_context(|| format!("cannot connect to {server}"))?;
+        let mut client = RoutingClient::new(args.client.connect(server).await?);
         let mut decisions = Vec::with_capacity(orders.len());
         let mut version = 0;
         for chunk in orders.chunks(1000) {

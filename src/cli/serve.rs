@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use fulfil::service::{ServeConfig, serve};
+use fulfil::service::{ServeConfig, TlsFiles, serve};
 use tracing_subscriber::EnvFilter;
 
 use super::ServeArgs;
@@ -15,16 +15,30 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let config = ServeConfig {
-        scenario: args.scenario,
-        listen: args.listen,
-        metrics_listen: args.metrics_listen,
-        data_dir: args.data_dir,
-        reservation_ttl: ttl(args.reservation_ttl_secs)?,
-        journal_recover: args.journal_recover,
-    };
+    let mut config = ServeConfig::new(args.scenario, args.listen);
+    config.metrics_listen = args.metrics_listen;
+    config.data_dir = args.data_dir;
+    config.reservation_ttl = ttl(args.reservation_ttl_secs)?;
+    config.journal_recover = args.journal_recover;
+    config.tls = args.tls_cert.zip(args.tls_key).map(|(cert, key)| TlsFiles {
+        cert,
+        key,
+        client_ca: args.tls_client_ca,
+    });
+    config.auth_file = args.auth_file;
+    config.insecure = args.insecure;
+    config.scenario_root = args.scenario_root;
+    if let Some(n) = args.max_in_flight {
+        config.limits.max_in_flight = n;
+    }
+    if let Some(n) = args.max_heavy_calls {
+        config.limits.max_heavy = n;
+    }
+    config.limits.max_message_bytes = args.max_message_bytes;
     config.validate()?;
+    // Blocking work is bounded by the in-flight limit; the pool a little above it.
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(config.limits.max_in_flight + 16)
         .enable_all()
         .build()
         .context("starting the async runtime")?;

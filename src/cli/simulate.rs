@@ -57,9 +57,17 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
                 done[i].store(n, Ordering::Relaxed);
                 bar.set_position(done.iter().map(|d| d.load(Ordering::Relaxed) as u64).sum());
             };
-            replay_with(snap, &orders, &receipts, &policy, rejections, &progress)
-                .map(|(_, _, k)| (name.clone(), k))
-                .with_context(|| format!("variant `{name}`"))
+            replay_with(
+                snap,
+                &orders,
+                &receipts,
+                &policy,
+                rejections,
+                &fulfil::route::Cancel::never(),
+                &progress,
+            )
+            .map(|(_, _, k)| (name.clone(), k))
+            .with_context(|| format!("variant `{name}`"))
         })
         .collect::<anyhow::Result<_>>()?;
     bar.finish_and_clear();

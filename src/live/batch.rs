@@ -10,7 +10,7 @@ use super::state::{Committed, Live, State, wait_durable};
 use crate::batch::{BatchOptions, BatchResult, Progress, reoptimize};
 use crate::model::Order;
 use crate::reserve::Held;
-use crate::route::{Ledger, PolicyKind, Routed, route_in_sequence};
+use crate::route::{Cancel, Ledger, PolicyKind, Routed, route_in_sequence};
 
 /// A batch decided on the live network.
 #[derive(Debug, Clone)]
@@ -57,6 +57,17 @@ impl Live {
         orders: &[Order],
         dry_run: bool,
     ) -> Result<Vec<Committed>, LiveError> {
+        self.route_batch_until(orders, dry_run, &Cancel::never())
+    }
+
+    /// As [`Live::route_batch`], stopping with `RouteError::Cancelled` (nothing reserved) once
+    /// `cancel` is cancelled while the orders are being decided.
+    pub fn route_batch_until(
+        &self,
+        orders: &[Order],
+        dry_run: bool,
+        cancel: &Cancel,
+    ) -> Result<Vec<Committed>, LiveError> {
         if !dry_run {
             unique_ids(orders)?;
         }
@@ -68,6 +79,7 @@ impl Live {
             &mut ledger,
             orders,
             PolicyKind::Optimal,
+            cancel,
             |_, _, r| decided.push(r),
         )?;
         if dry_run {
@@ -179,6 +191,7 @@ impl Live {
             options,
             progress,
         )?;
+        options.cancel.check()?;
         let version = state.snapshot.version();
         if !commit {
             return Ok(LiveBatch {

@@ -7,12 +7,13 @@ use std::hash::Hasher;
 use std::sync::Arc;
 
 use super::error::LiveError;
-use super::state::{Committed, Live, State, Writer, route_on};
+use super::state::{Committed, Live, State, Writer, route_on, route_until};
 use crate::model::{Destination, Order};
 use crate::reserve::{
     Fnv1a, Held, Hold, HoldInfo, HoldTerms, OrderRecord, Record, Reroutes, Reservation,
     allocations_of, terms_of,
 };
+use crate::route::Cancel;
 use crate::route::{Plan, Routed, price};
 
 /// An order decided on a version, not yet reserved ([`Live::decide`]).
@@ -62,9 +63,10 @@ impl Live {
         &self,
         order: &Order,
         dry_run: bool,
+        cancel: &Cancel,
         on_durable: impl FnOnce(Result<(), LiveError>) + Send + 'static,
     ) -> Result<Committed, LiveError> {
-        let decided = self.decide(order)?;
+        let decided = self.decide(order, cancel)?;
         if dry_run {
             on_durable(Ok(()));
             return Ok(committed(&decided.state, decided.routed, None));
@@ -74,9 +76,9 @@ impl Live {
 
     /// The first phase of a commit, without the writer: the order decided on the current
     /// version.
-    pub fn decide(&self, order: &Order) -> Result<Decided, LiveError> {
+    pub fn decide(&self, order: &Order, cancel: &Cancel) -> Result<Decided, LiveError> {
         let state = self.load();
-        let routed = route_on(&state, order)?;
+        let routed = route_until(&state, order, cancel)?;
         Ok(Decided { state, routed })
     }
 
@@ -116,7 +118,7 @@ impl Live {
 
     /// Decides and reserves an order, and waits until it is durable.
     pub fn route(&self, order: &Order, dry_run: bool) -> Result<Committed, LiveError> {
-        super::state::wait_durable(|ack| self.reserve(order, dry_run, ack))
+        super::state::wait_durable(|ack| self.reserve(order, dry_run, &Cancel::never(), ack))
     }
 
     /// The answer to a commit of an order id that holds `held`: that reservation, priced on

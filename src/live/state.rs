@@ -22,7 +22,7 @@ use super::error::LiveError;
 use crate::model::{Decision, NodeId, Order};
 use crate::reserve::journal::RecoverMode;
 use crate::reserve::{Record, Reservation, ReservationBook, Store, StoreError};
-use crate::route::{PolicyKind, RouteError, Routed, Router};
+use crate::route::{Cancel, PolicyKind, RouteError, Routed, Router};
 use crate::snapshot::Snapshot;
 
 /// The longest time-to-live a reservation may be given.
@@ -132,13 +132,26 @@ thread_local! {
 
 /// Decides `order` on a version, against what its book holds now.
 pub(super) fn route_on(state: &State, order: &Order) -> Result<Routed, RouteError> {
+    route_until(state, order, &Cancel::never())
+}
+
+/// As [`route_on`], stopping with `RouteError::Cancelled` once `cancel` is.
+pub(super) fn route_until(
+    state: &State,
+    order: &Order,
+    cancel: &Cancel,
+) -> Result<Routed, RouteError> {
     ROUTER.with(|r| {
-        r.borrow_mut().route(
+        let mut router = r.borrow_mut();
+        router.set_cancel(cancel.clone());
+        let routed = router.route(
             &state.snapshot,
             &state.book.view(),
             order,
             PolicyKind::Optimal,
-        )
+        );
+        router.set_cancel(Cancel::never());
+        routed
     })
 }
 

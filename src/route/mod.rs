@@ -4,6 +4,7 @@
 //! The entry point is [`Router::route`]: pure and synchronous, it reads a snapshot and what is
 //! already reserved, and returns the cheapest feasible decision for one order.
 
+mod cancel;
 mod candidates;
 pub mod cost;
 mod deadlines;
@@ -21,6 +22,7 @@ mod speculate;
 
 use std::str::FromStr;
 
+pub use cancel::{Cancel, CancelOnDrop};
 pub use candidates::{Candidate, Exclusion, UnitPrices};
 pub use cost::{Plan, Terms, billable_kg, price};
 pub use explain::{NodeExplanation, Outcome, explain};
@@ -82,6 +84,9 @@ pub enum RouteError {
         node: String,
         service: Service,
     },
+    /// The caller cancelled the work (client gone, deadline passed) before it was done.
+    #[error("cancelled before the decision was made")]
+    Cancelled,
 }
 
 /// A routed order: the plan to reserve and its priced decision.
@@ -113,6 +118,7 @@ pub struct Router {
     candidates: CandidateSet,
     search: Search,
     budget: u64,
+    cancel: Cancel,
 }
 
 impl Default for Router {
@@ -127,6 +133,7 @@ impl Router {
             candidates: CandidateSet::default(),
             search: Search::default(),
             budget: DEFAULT_SEARCH_BUDGET,
+            cancel: Cancel::never(),
         }
     }
 
@@ -134,6 +141,13 @@ impl Router {
     pub fn with_budget(mut self, budget: u64) -> Router {
         self.budget = budget.max(1);
         self
+    }
+
+    /// Routes until `cancel` is cancelled: then the search stops within a few thousand nodes
+    /// and [`Router::route`] answers [`RouteError::Cancelled`].
+    pub fn set_cancel(&mut self, cancel: Cancel) {
+        self.search.set_cancel(cancel.clone());
+        self.cancel = cancel;
     }
 
     /// Decides one order against `snapshot` and what `avail` says is already taken.
@@ -145,6 +159,7 @@ impl Router {
         kind: PolicyKind,
     ) -> Result<Routed, RouteError> {
         validate(snapshot, order)?;
+        self.cancel.check()?;
         let Destination::Address { lat, lon } = order.destination else {
             let plan = pickup::pickup_plan(snapshot, avail, order, kind);
             let decision = price(snapshot, order, &plan)?;
@@ -171,6 +186,7 @@ impl Router {
                     .filter(|_| snapshot.policy().late_penalty_per_day.is_none()),
             },
         };
+        self.cancel.check()?;
         let plan = self.plan_from(order, &searched, snapshot);
         let decision = price(snapshot, order, &plan)?;
         debug_assert!(

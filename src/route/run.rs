@@ -226,6 +226,7 @@ pub fn route_all(
         &mut ledger,
         orders,
         kind,
+        &super::Cancel::never(),
         |i, order, routed| {
             summary.add(order, &routed.decision);
             if !routed.exact {

@@ -100,7 +100,12 @@ pub struct Search {
     visited: u64,
     budget: u64,
     out_of_budget: bool,
+    /// Checked every [`CANCEL_EVERY`] nodes: a cancelled search stops as if out of budget.
+    cancel: super::Cancel,
 }
+
+/// Search nodes between two looks at the cancellation token.
+const CANCEL_EVERY: u64 = 4096;
 
 struct Ctx<'a> {
     set: &'a CandidateSet,
@@ -140,6 +145,21 @@ enum Rule {
 }
 
 impl Search {
+    pub fn set_cancel(&mut self, cancel: super::Cancel) {
+        self.cancel = cancel;
+    }
+
+    /// Counts one search node; true when the search must stop (budget spent or cancelled).
+    fn spend(&mut self) -> bool {
+        self.visited += 1;
+        if self.visited > self.budget
+            || (self.visited % CANCEL_EVERY == 0 && self.cancel.is_cancelled())
+        {
+            self.out_of_budget = true;
+        }
+        self.out_of_budget
+    }
+
     /// Finds a cheapest allocation for the ship order whose candidates are in `set`, if one
     /// is cheaper than `upper` (infinite: always, since backordering everything is feasible).
     ///
@@ -440,9 +460,7 @@ impl Search {
     /// Decides a ship-together group, the lines `pos..end`: all of its units from one node —
     /// one already shipping, or a holder of its first line — or all of them backordered.
     fn step_group(&mut self, ctx: &Ctx<'_>, pos: usize, end: usize, cost: f64) {
-        self.visited += 1;
-        if self.visited > self.budget {
-            self.out_of_budget = true;
+        if self.spend() {
             return;
         }
         let rest_lb = self.suffix_lb[end];
@@ -747,9 +765,7 @@ impl Search {
         b_from: usize,
         cost: f64,
     ) {
-        self.visited += 1;
-        if self.visited > self.budget {
-            self.out_of_budget = true;
+        if self.spend() {
             return;
         }
         let nc = ctx.set.candidates.len();

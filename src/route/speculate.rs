@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 
-use super::{Availability, Ledger, PolicyKind, RouteError, Routed, Router};
+use super::{Availability, Cancel, Ledger, PolicyKind, RouteError, Routed, Router};
 use crate::model::{Destination, NodeId, Order, SkuId};
 use crate::snapshot::Snapshot;
 
@@ -29,9 +29,16 @@ pub fn route_in_sequence(
     ledger: &mut Ledger,
     orders: &[Order],
     kind: PolicyKind,
+    cancel: &Cancel,
     mut each: impl FnMut(usize, &Order, Routed),
 ) -> Result<(), RouteError> {
     let mut router = Router::new();
+    router.set_cancel(cancel.clone());
+    let new_router = || {
+        let mut r = Router::new();
+        r.set_cancel(cancel.clone());
+        r
+    };
     if rayon::current_num_threads() < 2 {
         // Nothing to gain from speculation on one thread.
         for (i, order) in orders.iter().enumerate() {
@@ -47,6 +54,7 @@ pub fn route_in_sequence(
     let mut stamp: Vec<u32> = vec![0; snapshot.inventory().len()];
     let mut chunk_no = 0u32;
     for chunk in orders.chunks(CHUNK) {
+        cancel.check()?;
         chunk_no += 1;
         let base = ledger.clone();
         // A state change can only alter a decision where what is left falls below what an order
@@ -63,7 +71,7 @@ pub fn route_in_sequence(
             .unwrap_or(0);
         let speculative: Vec<Result<Routed, RouteError>> = chunk
             .par_iter()
-            .map_init(Router::new, |r, o| r.route(snapshot, &base, o, kind))
+            .map_init(new_router, |r, o| r.route(snapshot, &base, o, kind))
             .collect();
         let mut touched_entries: HashMap<SkuId, Vec<usize>> = HashMap::new();
         let mut touched_nodes: HashMap<Option<i32>, HashSet<NodeId>> = HashMap::new();

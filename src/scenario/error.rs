@@ -44,6 +44,31 @@ impl fmt::Display for Invalid {
     }
 }
 
+impl Invalid {
+    /// As the error reads, without any text of the file: the message's first line, cut before
+    /// the `found …` that quotes a cell (for answers to remote callers, who must not read files
+    /// through errors).
+    pub fn redacted(&self) -> String {
+        let first = self.message.lines().next().unwrap_or_default();
+        let cut = ["(found", " found", "`"]
+            .iter()
+            .filter_map(|m| first.find(m))
+            .min();
+        let message = match cut {
+            Some(at) => format!(
+                "{} (the value is not shown)",
+                first[..at].trim_end_matches([' ', ',', ';', ':'])
+            ),
+            None => first.to_owned(),
+        };
+        Invalid {
+            message,
+            ..self.clone()
+        }
+        .to_string()
+    }
+}
+
 impl LoadError {
     pub(crate) fn invalid(
         path: impl Into<PathBuf>,

@@ -1,10 +1,11 @@
-//! The server's background loops: reservation expiry with the health and gauges beside it, and
-//! journal compaction. Each holds only a weak reference to the live state, so it ends when the
-//! server does. (Group commit is not a loop here: the journal's writer thread takes every append
-//! waiting, writes them and syncs once — `reserve/journal`.)
+//! The server's background loops: reservation expiry with the health and gauges beside it (and
+//! the store's recovery after a failure), and journal compaction. Each holds only a weak
+//! reference to the server's state, so it ends when the server does. (Group commit is not a
+//! loop here: the journal's writer thread takes every append waiting, writes them and syncs
+//! once — `reserve/journal`.)
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
@@ -13,7 +14,8 @@ use super::network::NetworkService;
 use super::pb;
 use super::reservations::ReservationsService;
 use super::routing::RoutingService;
-use crate::live::Live;
+use super::state::Shared;
+use crate::live::{Live, LiveOptions};
 
 /// How often due reservations are expired (and the gauges and the store's health looked at).
 pub const EXPIRY_INTERVAL: Duration = Duration::from_millis(500);
@@ -22,19 +24,26 @@ pub const COMPACTION_INTERVAL: Duration = Duration::from_secs(10);
 /// The segment size past which a new generation starts from a checkpoint of the current state.
 pub const COMPACTION_SEGMENT_BYTES: u64 = 64 << 20;
 
-/// Starts both loops.
-pub(super) fn spawn(live: &Arc<Live>, health: HealthReporter) {
-    tokio::spawn(compaction(Arc::downgrade(live)));
-    tokio::spawn(housekeeping(Arc::downgrade(live), health));
+/// How often a failed store is opened again to see whether it writes.
+pub const RECOVERY_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Starts both loops; they end when the server's shared state does.
+pub(super) fn spawn(shared: &Shared, options: LiveOptions, health: HealthReporter) {
+    tokio::spawn(compaction(shared.downgrade()));
+    tokio::spawn(housekeeping(shared.downgrade(), options, health));
 }
+
+type WeakShared = std::sync::Weak<arc_swap::ArcSwapOption<Live>>;
 
 /// Compaction: once the current segment passes [`COMPACTION_SEGMENT_BYTES`], a new generation
 /// starts from a checkpoint of the current state (written off the commit path).
-async fn compaction(live: std::sync::Weak<Live>) {
+async fn compaction(shared: WeakShared) {
     let mut tick = tokio::time::interval(COMPACTION_INTERVAL);
     loop {
         tick.tick().await;
-        let Some(live) = live.upgrade() else { break };
+        let Some(Ok(live)) = Shared::upgrade(&shared).map(|s| s.get()) else {
+            break;
+        };
         let compact = move || live.compact(COMPACTION_SEGMENT_BYTES);
         if let Ok(Err(e)) = tokio::task::spawn_blocking(compact).await {
             tracing::warn!("journal compaction failed: {e}");
@@ -42,39 +51,85 @@ async fn compaction(live: std::sync::Weak<Live>) {
     }
 }
 
-/// Housekeeping: expire reservations, publish gauges, report a failed store in health.
-async fn housekeeping(live: std::sync::Weak<Live>, health: HealthReporter) {
+/// Housekeeping: expire reservations, publish gauges; when the store fails, health
+/// NOT_SERVING for the services that change state and the store opened again every
+/// [`RECOVERY_INTERVAL`] until it writes.
+async fn housekeeping(shared: WeakShared, options: LiveOptions, health: HealthReporter) {
     let mut tick = tokio::time::interval(EXPIRY_INTERVAL);
-    let mut reported = false;
+    let mut failed_since: Option<Instant> = None;
     loop {
         tick.tick().await;
-        let Some(live) = live.upgrade() else { break };
-        if !reported && let Some(reason) = live.failure() {
-            reported = true;
-            tracing::error!(
-                "store failed ({reason}): health NOT_SERVING for the services that change state"
-            );
-            set_changing(&health, ServingStatus::NotServing).await;
+        let Some(Ok(live)) = Shared::upgrade(&shared).map(|s| s.get()) else {
+            break;
+        };
+        if let Some(reason) = live.failure() {
+            let since = *failed_since.get_or_insert_with(|| {
+                tracing::error!(
+                    "store failed ({reason}): health NOT_SERVING for the services that change \
+                     state; reopening it every {RECOVERY_INTERVAL:?} until it writes"
+                );
+                metrics::counter!("fulfil_store_failures_total").increment(1);
+                Instant::now()
+            });
+            if since.elapsed() >= RECOVERY_INTERVAL
+                && let Some(s) = Shared::upgrade(&shared)
+                && reopen(&s, &options).await
+            {
+                failed_since = None;
+                set_changing(&health, ServingStatus::Serving).await;
+            } else {
+                set_changing(&health, ServingStatus::NotServing).await;
+            }
+            continue;
         }
-        let expired = tokio::task::spawn_blocking({
-            let live = live.clone();
-            move || live.expire_due()
-        })
-        .await
-        .unwrap_or(0);
-        if expired > 0 {
-            metrics::counter!("fulfil_reservations_expired_total").increment(expired as u64);
-        }
-        let info = live.info();
-        metrics::gauge!("fulfil_reservations_held").set(info.reservations_held as f64);
-        metrics::gauge!("fulfil_snapshot_age_seconds").set(info.age.as_secs_f64());
-        metrics::gauge!("fulfil_snapshot_version").set(info.version as f64);
+        expire_and_measure(live).await;
     }
 }
 
+/// Opens the store again from what is durable (as a restart would) and puts the new live state
+/// in place; false while the store still cannot write.
+async fn reopen(shared: &Shared, options: &LiveOptions) -> bool {
+    let options = options.clone();
+    match tokio::task::spawn_blocking(move || Live::open(options)).await {
+        Ok(Ok(live)) => {
+            let info = live.info();
+            tracing::warn!(
+                reservations_held = info.reservations_held,
+                "store writes again: state reopened from what is durable; changes accepted"
+            );
+            shared.set(Arc::new(live));
+            true
+        }
+        Ok(Err(e)) => {
+            tracing::debug!("store still failing: {e}");
+            false
+        }
+        Err(e) => {
+            tracing::error!("reopening the store panicked: {e}");
+            false
+        }
+    }
+}
+
+async fn expire_and_measure(live: Arc<Live>) {
+    let expired = tokio::task::spawn_blocking({
+        let live = live.clone();
+        move || live.expire_due()
+    })
+    .await
+    .unwrap_or(0);
+    if expired > 0 {
+        metrics::counter!("fulfil_reservations_expired_total").increment(expired as u64);
+    }
+    let info = live.info();
+    metrics::gauge!("fulfil_reservations_held").set(info.reservations_held as f64);
+    metrics::gauge!("fulfil_snapshot_age_seconds").set(info.age.as_secs_f64());
+    metrics::gauge!("fulfil_snapshot_version").set(info.version as f64);
+}
+
 /// Sets the health of the services that change state (Routing, Reservations, Network) and of
-/// the server as a whole: SERVING once loaded, NOT_SERVING after the store failed (they refuse
-/// every change until a restart).
+/// the server as a whole: SERVING once loaded, NOT_SERVING while the store has failed (they
+/// refuse every change until it is reopened).
 pub(super) async fn set_changing(health: &HealthReporter, status: ServingStatus) {
     use tonic::server::NamedService;
     for name in [

@@ -171,9 +171,33 @@ fn excluded_of(
 }
 
 /// A protobuf order, checked and resolved against `snapshot`.
+/// The most lines one order may have.
+pub const MAX_LINES_PER_ORDER: usize = 1_000;
+/// The most orders one RouteBatch or Reoptimize call may carry.
+pub const MAX_ORDERS_PER_CALL: usize = 100_000;
+
+/// INVALID_ARGUMENT unless `orders` is within [`MAX_ORDERS_PER_CALL`].
+pub fn check_order_count(orders: usize) -> Result<(), Status> {
+    if orders > MAX_ORDERS_PER_CALL {
+        return Err(Status::invalid_argument(format!(
+            "orders: {orders} orders, above the limit of {MAX_ORDERS_PER_CALL} per call"
+        )));
+    }
+    Ok(())
+}
+
 pub fn order_of(o: &pb::Order, snapshot: &Snapshot, field: &str) -> Result<Order, Status> {
     if o.order_id.is_empty() {
         return Err(invalid(&format!("{field}.order_id"), "required"));
+    }
+    if o.lines.len() > MAX_LINES_PER_ORDER {
+        return Err(invalid(
+            &format!("{field}.lines"),
+            &format!(
+                "{} lines, above the limit of {MAX_LINES_PER_ORDER} per order",
+                o.lines.len()
+            ),
+        ));
     }
     let service = service_of(o.service)?;
     let destination = if service == Service::Pickup {

@@ -2,6 +2,7 @@
 
 use tonic::{Code, Status};
 
+use crate::batch::BatchError;
 use crate::live::{ChangeProblem, LiveError};
 use crate::route::RouteError;
 use crate::scenario::LoadError;
@@ -11,6 +12,8 @@ pub fn code_of(e: &LiveError) -> Code {
     match e {
         LiveError::Load(LoadError::Io { .. }) => Code::NotFound,
         LiveError::Load(_) => Code::InvalidArgument,
+        LiveError::Route(RouteError::Cancelled)
+        | LiveError::Batch(BatchError::Route(RouteError::Cancelled)) => Code::Cancelled,
         LiveError::Route(RouteError::UnknownSku { .. } | RouteError::UnknownNode { .. }) => {
             Code::NotFound
         }

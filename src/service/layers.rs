@@ -1,21 +1,391 @@
-//! The layers every call passes through before its handler, as tower middleware on the tonic
-//! server ([`envelope`]). This is the room for the production envelope: bearer-token
-//! authentication and roles, the in-flight limit and load shedding, deadlines. A layer here sees
-//! the HTTP request (path `/fulfil.v1.Routing/RouteOrder`, metadata) and may answer it without
-//! reaching a handler; handlers stay free of those concerns.
+//! The envelope every call passes through before its handler, as one tower layer on the tonic
+//! server ([`Envelope`]). For a call to a `fulfil.v1` service, in order:
 //!
-//! Today the stack is empty: every call goes straight to its handler.
+//! 1. **Authentication**: with an auth file, the `authorization: Bearer TOKEN` metadata names a
+//!    token (UNAUTHENTICATED otherwise); without one every caller is `anonymous` admin.
+//! 2. **Role**: the role the rpc needs whatever its body says (`access::needed`;
+//!    PERMISSION_DENIED naming it). Handlers ask for more where the body commits.
+//! 3. **Deadline**: a call whose `grpc-timeout` has already run out is answered
+//!    DEADLINE_EXCEEDED without reaching its handler; the deadline goes into the request's
+//!    extensions ([`Deadline`]) for handlers that size their work by it.
+//! 4. **Load shedding**: at most `max_in_flight` calls at a time (the inventory stream aside,
+//!    which h2's per-connection stream limit bounds) and `max_heavy` Reoptimize/Simulate calls;
+//!    a call beyond is answered RESOURCE_EXHAUSTED at once instead of waiting in a queue. The
+//!    permits are held until the response body ends (a Simulate stream holds its own).
+//! 5. **Message size**: every request message above `max_message_bytes` is refused with
+//!    INVALID_ARGUMENT as soon as its length prefix arrives ([`MessageLimit`]).
+//!
+//! Health and reflection pass straight through: probes answer under overload. Handlers stay free
+//! of all of this but the committing role (`access::require`).
 
-use tower::ServiceBuilder;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+use bytes::{Buf, Bytes};
+use http_body::Frame;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tonic::Status;
+use tonic::body::Body;
 use tower::layer::util::{Identity, Stack};
 
-/// The stack of layers [`envelope`] builds (a layer added there is added here too).
-pub(super) type Envelope = ServiceBuilder<Identity>;
+use super::access::{self, Caller, Role, Tokens};
 
 /// The server's layer once the envelope is on it (tonic stacks it over its own identity).
 pub(super) type Layered = Stack<Envelope, Identity>;
 
-/// The stack of layers in front of every service (health and reflection included).
-pub(super) fn envelope() -> Envelope {
-    ServiceBuilder::new()
+/// Limits of the envelope.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Calls computed at once; more are shed.
+    pub max_in_flight: usize,
+    /// Reoptimize and Simulate calls at once; more are shed.
+    pub max_heavy: usize,
+    /// The largest request message.
+    pub max_message_bytes: usize,
+}
+
+impl Limits {
+    /// Defaults from the core count: 8 calls in flight per core (at least 16), one heavy call
+    /// per two cores (at least 1), 16 MiB messages.
+    pub fn from_cores(cores: usize) -> Limits {
+        Limits {
+            max_in_flight: (8 * cores).max(16),
+            max_heavy: (cores / 2).max(1),
+            max_message_bytes: 16 << 20,
+        }
+    }
+}
+
+/// The deadline of a call (from `grpc-timeout`), in its extensions.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline(pub Instant);
+
+/// The tokens in force: `None` without an auth file. Swapped whole on SIGHUP.
+pub type TokensInForce = Arc<ArcSwapOption<Tokens>>;
+
+/// The envelope layer; clones share the tokens and the permits.
+#[derive(Clone)]
+pub struct Envelope {
+    tokens: TokensInForce,
+    in_flight: Arc<Semaphore>,
+    heavy: Arc<Semaphore>,
+    limits: Limits,
+}
+
+impl Envelope {
+    pub fn new(tokens: TokensInForce, limits: Limits) -> Envelope {
+        Envelope {
+            tokens,
+            in_flight: Arc::new(Semaphore::new(limits.max_in_flight.max(1))),
+            heavy: Arc::new(Semaphore::new(limits.max_heavy.max(1))),
+            limits,
+        }
+    }
+
+    /// Everything the envelope decides before the handler: the caller, the permits held for
+    /// the call, or the status it is answered with.
+    fn admit(&self, req: &mut http::Request<Body>) -> Result<Vec<OwnedSemaphorePermit>, Status> {
+        let path = req.uri().path().to_owned();
+        let Some(needed) = access::needed(&path) else {
+            return Ok(Vec::new());
+        };
+        let caller = match &*self.tokens.load() {
+            Some(tokens) => access::authenticate(tokens, req.headers().get("authorization"))
+                .inspect_err(|_| refused("unauthenticated"))?,
+            None => Caller::anonymous(),
+        };
+        caller
+            .check(&path, needed)
+            .inspect_err(|_| refused("permission_denied"))?;
+        if needed != Role::Reader {
+            access::audit(&caller, &path);
+        }
+        req.extensions_mut().insert(caller);
+        if let Some(timeout) = grpc_timeout(req.headers()) {
+            if timeout.is_zero() {
+                refused("deadline");
+                return Err(Status::deadline_exceeded("the call's deadline had passed"));
+            }
+            req.extensions_mut()
+                .insert(Deadline(Instant::now() + timeout));
+        }
+        self.permits(&path)
+    }
+
+    /// The permits a call holds, or RESOURCE_EXHAUSTED at once.
+    fn permits(&self, path: &str) -> Result<Vec<OwnedSemaphorePermit>, Status> {
+        let mut held = Vec::with_capacity(2);
+        if path.ends_with("/StreamInventory") {
+            return Ok(held);
+        }
+        let shed = |what: &str, limit: usize| {
+            metrics::counter!("fulfil_calls_shed_total", "rpc" => rpc_name(path)).increment(1);
+            Status::resource_exhausted(format!(
+                "the server is at its limit of {limit} {what} at once; retry with backoff"
+            ))
+        };
+        if path.ends_with("/Reoptimize") || path.ends_with("/Simulate") {
+            let p = self.heavy.clone().try_acquire_owned();
+            held.push(p.map_err(|_| shed("Reoptimize and Simulate calls", self.limits.max_heavy))?);
+        }
+        let p = self.in_flight.clone().try_acquire_owned();
+        held.push(p.map_err(|_| shed("calls", self.limits.max_in_flight))?);
+        Ok(held)
+    }
+}
+
+/// Counts a call refused by the envelope, by reason.
+fn refused(reason: &'static str) {
+    metrics::counter!("fulfil_calls_refused_total", "reason" => reason).increment(1);
+}
+
+/// `Method` of `/package.Service/Method`.
+fn rpc_name(path: &str) -> String {
+    path.rsplit('/').next().unwrap_or(path).to_owned()
+}
+
+impl<S> tower::Layer<S> for Envelope {
+    type Service = EnvelopeService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        EnvelopeService {
+            inner,
+            envelope: self.clone(),
+        }
+    }
+}
+
+/// The envelope around the server's routes.
+#[derive(Clone)]
+pub struct EnvelopeService<S> {
+    inner: S,
+    envelope: Envelope,
+}
+
+type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+impl<S> tower::Service<http::Request<Body>> for EnvelopeService<S>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
+        let permits = match self.envelope.admit(&mut req) {
+            Ok(p) => p,
+            Err(status) => return Box::pin(async move { Ok(status.into_http()) }),
+        };
+        let limit = self.envelope.limits.max_message_bytes;
+        let req = req.map(|body| Body::new(MessageLimit::new(body, limit)));
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let response = inner.call(req).await?;
+            if permits.is_empty() {
+                return Ok(response);
+            }
+            Ok(response.map(|body| {
+                Body::new(Holding {
+                    body,
+                    _permits: permits,
+                })
+            }))
+        })
+    }
+}
+
+/// A response body that holds the call's permits until it is dropped.
+struct Holding {
+    body: Body,
+    _permits: Vec<OwnedSemaphorePermit>,
+}
+
+impl http_body::Body for Holding {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// A request body that fails with INVALID_ARGUMENT as soon as a gRPC message's length prefix
+/// says it is above the limit (the 5-byte prefix: a compression flag, then the length, big
+/// endian). It reads the prefixes as they stream past, so it limits every message of a stream.
+pub struct MessageLimit {
+    body: Body,
+    limit: usize,
+    framing: Framing,
+}
+
+/// Where a body is in its messages.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Framing {
+    /// Bytes of the current prefix seen (0..5), and the prefix.
+    prefix_len: usize,
+    prefix: [u8; 5],
+    /// Bytes of the current message still to come after its prefix.
+    rest: u64,
+}
+
+impl Framing {
+    /// Reads `chunk`; the length of the first message above `limit`, if one starts in it.
+    pub fn read(&mut self, mut chunk: &[u8], limit: usize) -> Option<u64> {
+        while !chunk.is_empty() {
+            if self.rest > 0 {
+                let skip = (self.rest.min(chunk.len() as u64)) as usize;
+                self.rest -= skip as u64;
+                chunk = &chunk[skip..];
+                continue;
+            }
+            let take = (5 - self.prefix_len).min(chunk.len());
+            self.prefix[self.prefix_len..self.prefix_len + take].copy_from_slice(&chunk[..take]);
+            self.prefix_len += take;
+            chunk = &chunk[take..];
+            if self.prefix_len == 5 {
+                self.prefix_len = 0;
+                let len = u32::from_be_bytes([
+                    self.prefix[1],
+                    self.prefix[2],
+                    self.prefix[3],
+                    self.prefix[4],
+                ]);
+                if len as u64 > limit as u64 {
+                    return Some(len.into());
+                }
+                self.rest = len.into();
+            }
+        }
+        None
+    }
+}
+
+impl MessageLimit {
+    pub fn new(body: Body, limit: usize) -> MessageLimit {
+        MessageLimit {
+            body,
+            limit,
+            framing: Framing::default(),
+        }
+    }
+}
+
+impl http_body::Body for MessageLimit {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        let this = &mut *self;
+        let frame = match Pin::new(&mut this.body).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => frame,
+            other => return other,
+        };
+        if let Some(data) = frame.data_ref()
+            && let Some(len) = this.framing.read(data.chunk(), this.limit)
+        {
+            refused("message_size");
+            return Poll::Ready(Some(Err(Status::invalid_argument(format!(
+                "a request message of {len} bytes is above the server's limit of {} bytes \
+                 (--max-message-bytes)",
+                this.limit
+            )))));
+        }
+        Poll::Ready(Some(Ok(frame)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// The `grpc-timeout` of a call: digits then a unit (H, M, S, m, u, n).
+fn grpc_timeout(headers: &http::HeaderMap) -> Option<Duration> {
+    let v = headers.get("grpc-timeout")?.to_str().ok()?;
+    if v.len() < 2 || v.len() > 9 {
+        return None;
+    }
+    let (digits, unit) = v.split_at(v.len() - 1);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(len: u32) -> Vec<u8> {
+        let mut m = vec![0u8];
+        m.extend_from_slice(&len.to_be_bytes());
+        m.extend(std::iter::repeat_n(7u8, len as usize));
+        m
+    }
+
+    #[test]
+    fn framing_finds_the_first_message_above_the_limit_across_chunks() {
+        let mut stream = message(10);
+        stream.extend(message(3));
+        stream.extend(message(40));
+        for split in 0..stream.len() {
+            let mut f = Framing::default();
+            let (a, b) = stream.split_at(split);
+            let found = f.read(a, 32).or_else(|| f.read(b, 32));
+            assert_eq!(found, Some(40), "split at {split}");
+        }
+        let mut f = Framing::default();
+        assert_eq!(f.read(&message(32), 32), None);
+        assert_eq!(f, Framing::default(), "ends between messages");
+    }
+
+    #[test]
+    fn grpc_timeouts_parse_by_unit() {
+        let t = |v: &str| {
+            let mut h = http::HeaderMap::new();
+            h.insert("grpc-timeout", v.parse().expect("header"));
+            grpc_timeout(&h)
+        };
+        assert_eq!(t("500m"), Some(Duration::from_millis(500)));
+        assert_eq!(t("2S"), Some(Duration::from_secs(2)));
+        assert_eq!(t("0n"), Some(Duration::ZERO));
+        assert_eq!(t("5x"), None);
+        assert_eq!(t("m"), None);
+    }
 }

@@ -2,16 +2,19 @@
 //! server start and stop. Handlers validate, load the live state once, convert, call the core
 //! (`live`, `route`) and convert back; CPU work runs off the async workers.
 
+mod access;
 mod background;
 mod convert;
 mod errors;
 mod layers;
+mod metrics_http;
 mod network;
 mod planning;
 mod reservations;
 mod routing;
 mod server;
 mod state;
+mod tls;
 
 /// Types and stubs generated from `proto/fulfil/v1/fulfil.proto`.
 #[allow(clippy::all, missing_docs)]
@@ -23,7 +26,10 @@ pub mod pb {
         include_bytes!(concat!(env!("OUT_DIR"), "/fulfil_v1_descriptor.bin"));
 }
 
+pub use access::{Role, Tokens, new_token};
 pub use background::{COMPACTION_INTERVAL, COMPACTION_SEGMENT_BYTES, EXPIRY_INTERVAL};
 pub use convert::{decision_of, order_pb};
 pub use errors::status_of;
+pub use layers::{Framing, Limits};
 pub use server::{ServeConfig, ServeError, Server, serve};
+pub use tls::{TlsFiles, server_config};

@@ -1,5 +1,6 @@
 //! The Network service: changes to the live snapshot.
 
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,59 @@ use crate::model::Policy;
 
 pub struct NetworkService {
     pub live: Shared,
+    /// The folder `LoadScenario` may read under (none: the call is refused).
+    pub scenario_root: Option<PathBuf>,
+}
+
+/// The scenario folder `path` names under `root` (a relative path is taken from the root): no
+/// `..`, and neither the folder nor any file in it may lead out of the root through a symlink.
+fn scenario_under(root: Option<&Path>, path: &str) -> Result<PathBuf, Status> {
+    let root = root.ok_or_else(|| {
+        Status::failed_precondition(
+            "LoadScenario is off: the server was started without --scenario-root",
+        )
+    })?;
+    let asked = Path::new(path);
+    if asked.components().any(|c| c == Component::ParentDir) {
+        return Err(Status::permission_denied(format!(
+            "path: `{path}` has a `..`; name a folder under the scenario root"
+        )));
+    }
+    let outside =
+        || Status::permission_denied(format!("path: `{path}` is not under the scenario root"));
+    let root = root
+        .canonicalize()
+        .map_err(|e| Status::unavailable(format!("the scenario root cannot be read: {e}")))?;
+    let dir = root.join(asked).canonicalize().map_err(|_| {
+        Status::not_found(format!(
+            "path: `{path}`: no such folder under the scenario root"
+        ))
+    })?;
+    if !dir.starts_with(&root) {
+        return Err(outside());
+    }
+    let entries = std::fs::read_dir(&dir)
+        .map_err(|_| Status::invalid_argument(format!("path: `{path}` is not a folder")))?;
+    for entry in entries.flatten() {
+        let real = entry.path().canonicalize();
+        if real.as_ref().is_ok_and(|r| !r.starts_with(&root)) {
+            return Err(Status::permission_denied(format!(
+                "path: `{path}`: {} leads out of the scenario root",
+                entry.file_name().to_string_lossy()
+            )));
+        }
+    }
+    Ok(dir)
+}
+
+/// A load error as a remote caller sees it: the file, line and column, never the file's text.
+fn load_status(e: &LiveError) -> Status {
+    match e {
+        LiveError::Load(crate::scenario::LoadError::Invalid(inv)) => {
+            Status::invalid_argument(inv.redacted())
+        }
+        other => status_of(other),
+    }
 }
 
 pub fn info_pb(live: &Live) -> pb::SnapshotInfo {
@@ -120,10 +174,19 @@ impl pb::network_server::Network for NetworkService {
         if path.is_empty() {
             return Err(Status::invalid_argument("path: required"));
         }
-        change(self.live.get()?, "LoadScenario", move |l| {
-            l.load_scenario(&path)
+        let dir = scenario_under(self.scenario_root.as_deref(), &path)?;
+        let live = self.live.get()?;
+        let start = Instant::now();
+        let result = tokio::task::spawn_blocking(move || {
+            live.load_scenario(&dir.to_string_lossy())
+                .map_err(|e| load_status(&e))?;
+            Ok(info_pb(&live))
         })
         .await
+        .map_err(|e| Status::internal(e.to_string()))
+        .and_then(|r| r);
+        observe("LoadScenario", start, &result);
+        result.map(Response::new)
     }
 
     async fn upsert_nodes(

@@ -13,8 +13,9 @@ use tonic::{Request, Response, Status};
 
 use super::convert::order_of;
 use super::pb;
-use super::state::{Shared, observe};
+use super::state::{Shared, blocking, observe};
 use crate::model::Order;
+use crate::route::Cancel;
 use crate::simulate::{Kpis, Rejections, ReplayPolicy, Variant, html, replay_with};
 use crate::snapshot::Snapshot;
 
@@ -34,6 +35,7 @@ struct Plan {
 }
 
 fn prepare(live: &crate::live::Live, req: pb::SimulateRequest) -> Result<Plan, Status> {
+    super::convert::check_order_count(req.orders.len())?;
     let state = live.load();
     let base = state.snapshot.clone();
     let policy: ReplayPolicy = if req.policy.is_empty() {
@@ -85,7 +87,11 @@ fn prepare(live: &crate::live::Live, req: pb::SimulateRequest) -> Result<Plan, S
 }
 
 /// Runs the replays, sending progress at most every 200 ms, then the result.
-fn run(plan: Plan, tx: mpsc::Sender<Result<pb::SimulateEvent, Status>>) -> Result<(), Status> {
+fn run(
+    plan: Plan,
+    tx: mpsc::Sender<Result<pb::SimulateEvent, Status>>,
+    cancel: &Cancel,
+) -> Result<(), Status> {
     let total = (plan.orders.len() * plan.runs.len()) as u64;
     let done: Vec<AtomicUsize> = plan.runs.iter().map(|_| AtomicUsize::new(0)).collect();
     let start = Instant::now();
@@ -112,9 +118,17 @@ fn run(plan: Plan, tx: mpsc::Sender<Result<pb::SimulateEvent, Status>>) -> Resul
                         }));
                     }
                 };
-                replay_with(snap, &plan.orders, &[], &plan.policy, rejections, &progress)
-                    .map(|(_, _, k)| (name.clone(), k))
-                    .map_err(|e| Status::invalid_argument(format!("variant `{name}`: {e}")))
+                replay_with(
+                    snap,
+                    &plan.orders,
+                    &[],
+                    &plan.policy,
+                    rejections,
+                    cancel,
+                    &progress,
+                )
+                .map(|(_, _, k)| (name.clone(), k))
+                .map_err(|e| Status::invalid_argument(format!("variant `{name}`: {e}")))
             })
             .collect::<Result<_, _>>()?;
     let json: Vec<serde_json::Value> = results
@@ -156,14 +170,28 @@ impl pb::planning_server::Planning for PlanningService {
         let live = self.live.get()?;
         let req = request.into_inner();
         // Validation (and the sandbox copy) before the stream starts: bad input is a plain error.
-        let plan = tokio::task::spawn_blocking(move || prepare(&live, req))
-            .await
-            .map_err(|e| Status::internal(format!("worker failed: {e}")))?;
+        let plan = blocking(move |_| prepare(&live, req)).await;
         observe("Simulate", start, &plan);
         let plan = plan?;
         let (tx, rx) = mpsc::channel(64);
+        // The replays stop when the client stops reading (cancelled, gone, deadline passed).
+        let cancel = Cancel::new();
+        tokio::spawn({
+            let (weak, cancel) = (tx.downgrade(), cancel.clone());
+            async move {
+                // Ends when the replays are done (every sender gone) or the client is.
+                while let Some(tx) = weak.upgrade() {
+                    if tx.is_closed() {
+                        cancel.cancel();
+                        break;
+                    }
+                    drop(tx);
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        });
         tokio::task::spawn_blocking(move || {
-            if let Err(status) = run(plan, tx.clone()) {
+            if let Err(status) = run(plan, tx.clone(), &cancel) {
                 let _ = tx.blocking_send(Err(status));
             }
         });

@@ -5,25 +5,18 @@ use std::time::Instant;
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{coordinate, decision_pb, instant_of, lines_of, order_of};
+use super::access::{Role, require};
+use super::convert::{check_order_count, coordinate, decision_pb, instant_of, lines_of, order_of};
 use super::errors::status_of;
 use super::pb;
-use super::state::{Shared, observe};
+use super::state::{Shared, blocking, observe, time_left};
 use crate::live::Live;
 use crate::model::Order;
 use crate::model::dates::format_day;
-use crate::route::{Basket, Outcome, explain, fulfilment_options};
+use crate::route::{Basket, Cancel, Outcome, explain, fulfilment_options};
 
 pub struct RoutingService {
     pub live: Shared,
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, Status> + Send + 'static,
-) -> Result<T, Status> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Status::internal(format!("worker failed: {e}")))?
 }
 
 /// Orders of more lines than this are decided on the blocking pool; smaller ones take
@@ -48,16 +41,16 @@ async fn route_one(
     };
     let (order, committed) = if order.lines.len() > INLINE_LINES {
         let live = live.clone();
-        blocking(move || {
+        blocking(move |cancel| {
             let c = live
-                .reserve(&order, dry_run, on_durable)
+                .reserve(&order, dry_run, cancel, on_durable)
                 .map_err(|e| status_of(&e))?;
             Ok((order, c))
         })
         .await?
     } else {
         let c = live
-            .reserve(&order, dry_run, on_durable)
+            .reserve(&order, dry_run, &Cancel::never(), on_durable)
             .map_err(|e| status_of(&e))?;
         (order, c)
     };
@@ -127,7 +120,12 @@ fn explanation_of(
     Ok(pb::Explanation { candidates })
 }
 
-fn route_batch(live: &Live, req: pb::RouteBatchRequest) -> Result<pb::RouteBatchResponse, Status> {
+fn route_batch(
+    live: &Live,
+    req: pb::RouteBatchRequest,
+    work: &Work,
+) -> Result<pb::RouteBatchResponse, Status> {
+    check_order_count(req.orders.len())?;
     let state = live.load();
     use rayon::prelude::*;
     let orders: Vec<Order> = req
@@ -137,7 +135,7 @@ fn route_batch(live: &Live, req: pb::RouteBatchRequest) -> Result<pb::RouteBatch
         .map(|(i, o)| order_of(o, &state.snapshot, &format!("orders[{i}]")))
         .collect::<Result<_, _>>()?;
     let committed = live
-        .route_batch(&orders, req.dry_run)
+        .route_batch_until(&orders, req.dry_run, &work.cancel)
         .map_err(|e| status_of(&e))?;
     Ok(pb::RouteBatchResponse {
         snapshot_version: committed
@@ -154,9 +152,14 @@ fn route_batch(live: &Live, req: pb::RouteBatchRequest) -> Result<pb::RouteBatch
     })
 }
 
-fn reoptimize(live: &Live, req: pb::ReoptimizeRequest) -> Result<pb::ReoptimizeResponse, Status> {
+fn reoptimize(
+    live: &Live,
+    req: pb::ReoptimizeRequest,
+    work: &Work,
+) -> Result<pb::ReoptimizeResponse, Status> {
     use crate::batch::{BatchOptions, Status as Stop};
     use rayon::prelude::*;
+    check_order_count(req.orders.len())?;
     let defaults = BatchOptions::default();
     let time_limit = match req.time_limit_seconds {
         0.0 => defaults.time_limit,
@@ -187,9 +190,15 @@ fn reoptimize(live: &Live, req: pb::ReoptimizeRequest) -> Result<pb::ReoptimizeR
         .map(|(i, o)| order_of(o, &state.snapshot, &format!("orders[{i}]")))
         .collect::<Result<_, _>>()?;
     drop(state);
+    // The run ends (with its best answer) before the caller's deadline does.
+    let time_limit = match work.time_left {
+        Some(left) => time_limit.min(left.mul_f64(0.8)),
+        None => time_limit,
+    };
     let options = BatchOptions {
         time_limit,
         gap_target,
+        cancel: work.cancel.clone(),
         ..defaults
     };
     let batch = live
@@ -233,6 +242,7 @@ fn reoptimize(live: &Live, req: pb::ReoptimizeRequest) -> Result<pb::ReoptimizeR
 fn options(
     live: &Live,
     req: pb::FulfilmentOptionsRequest,
+    _work: &Work,
 ) -> Result<pb::FulfilmentOptionsResponse, Status> {
     let state = live.load();
     let snap = &state.snapshot;
@@ -298,18 +308,34 @@ fn options(
     })
 }
 
+/// What a call's work may read of the call: its cancellation and the time left before its
+/// deadline.
+struct Work {
+    cancel: Cancel,
+    time_left: Option<std::time::Duration>,
+}
+
 impl RoutingService {
-    /// A unary call decided by `f` on the blocking pool, on the live network, with its metrics.
+    /// A unary call decided by `f` on the blocking pool, on the live network, with its metrics;
+    /// cancelled when the call is.
     async fn on_blocking_pool<Req: Send + 'static, Resp: Send + 'static>(
         &self,
         rpc: &'static str,
         request: Request<Req>,
-        f: fn(&Live, Req) -> Result<Resp, Status>,
+        f: fn(&Live, Req, &Work) -> Result<Resp, Status>,
     ) -> Result<Response<Resp>, Status> {
         let start = Instant::now();
         let live = self.live.get()?;
+        let time_left = time_left(&request);
         let req = request.into_inner();
-        let result = blocking(move || f(&live, req)).await;
+        let result = blocking(move |cancel| {
+            let work = Work {
+                cancel: cancel.clone(),
+                time_left,
+            };
+            f(&live, req, &work)
+        })
+        .await;
         observe(rpc, start, &result);
         result.map(Response::new)
     }
@@ -322,6 +348,9 @@ impl pb::routing_server::Routing for RoutingService {
         request: Request<pb::RouteOrderRequest>,
     ) -> Result<Response<pb::RouteOrderResponse>, Status> {
         let start = Instant::now();
+        if !request.get_ref().dry_run {
+            require(&request, "RouteOrder (committing)", Role::Router)?;
+        }
         let live = self.live.get()?;
         let req = request.into_inner();
         let result = route_one(live, req).await;
@@ -333,6 +362,9 @@ impl pb::routing_server::Routing for RoutingService {
         &self,
         request: Request<pb::RouteBatchRequest>,
     ) -> Result<Response<pb::RouteBatchResponse>, Status> {
+        if !request.get_ref().dry_run {
+            require(&request, "RouteBatch (committing)", Role::Router)?;
+        }
         self.on_blocking_pool("RouteBatch", request, route_batch)
             .await
     }
@@ -341,6 +373,9 @@ impl pb::routing_server::Routing for RoutingService {
         &self,
         request: Request<pb::ReoptimizeRequest>,
     ) -> Result<Response<pb::ReoptimizeResponse>, Status> {
+        if request.get_ref().commit {
+            require(&request, "Reoptimize (committing)", Role::Admin)?;
+        }
         self.on_blocking_pool("Reoptimize", request, reoptimize)
             .await
     }

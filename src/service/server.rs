@@ -8,11 +8,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwapOption;
+
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tonic::transport::server::{Router, TcpIncoming};
 use tonic_health::ServingStatus;
 
+use super::access::{AuthFileError, Tokens};
+use super::layers::{Limits, TokensInForce};
 use super::network::NetworkService;
 use super::pb;
 use super::pb::network_server::NetworkServer;
@@ -23,7 +27,8 @@ use super::planning::PlanningService;
 use super::reservations::ReservationsService;
 use super::routing::RoutingService;
 use super::state::Shared;
-use super::{background, layers};
+use super::tls::{self, Tls, TlsError, TlsFiles};
+use super::{background, layers, metrics_http};
 use crate::live::{Live, LiveError, LiveOptions};
 
 /// Everything `fulfil serve` needs.
@@ -36,9 +41,38 @@ pub struct ServeConfig {
     pub reservation_ttl: Duration,
     /// What recovery does with a damaged journal.
     pub journal_recover: crate::reserve::journal::RecoverMode,
+    /// TLS for gRPC and metrics; none: plaintext.
+    pub tls: Option<TlsFiles>,
+    /// Bearer tokens with roles; none: every caller may do everything.
+    pub auth_file: Option<PathBuf>,
+    /// Allows a non-loopback listener without TLS and tokens (warned about every minute).
+    pub insecure: bool,
+    /// The folder `LoadScenario` may read under; none: the call is refused.
+    pub scenario_root: Option<PathBuf>,
+    /// In-flight, heavy-call and message-size limits.
+    pub limits: Limits,
 }
 
 impl ServeConfig {
+    /// A config with the defaults: loopback, no metrics, no journal, 30-minute holds, no TLS or
+    /// tokens, no scenario root, limits from the core count.
+    pub fn new(scenario: impl Into<PathBuf>, listen: SocketAddr) -> ServeConfig {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        ServeConfig {
+            scenario: scenario.into(),
+            listen,
+            metrics_listen: None,
+            data_dir: None,
+            reservation_ttl: Duration::from_secs(1800),
+            journal_recover: crate::reserve::journal::RecoverMode::Refuse,
+            tls: None,
+            auth_file: None,
+            insecure: false,
+            scenario_root: None,
+            limits: Limits::from_cores(cores),
+        }
+    }
+
     /// Checks what can be checked before binding any port.
     pub fn validate(&self) -> Result<(), ServeError> {
         let scenario = || self.scenario.clone();
@@ -66,7 +100,66 @@ impl ServeConfig {
         {
             return Err(ServeError::DataDirNotAFolder { path: dir.clone() });
         }
+        if let Some(root) = &self.scenario_root
+            && !root.is_dir()
+        {
+            return Err(ServeError::NoScenarioRoot { path: root.clone() });
+        }
+        if self.limits.max_in_flight == 0 || self.limits.max_message_bytes < 1024 {
+            return Err(ServeError::Limits);
+        }
+        self.check_exposure()
+    }
+
+    /// A listener beyond loopback needs TLS and tokens (metrics: TLS), unless `insecure`.
+    fn check_exposure(&self) -> Result<(), ServeError> {
+        if self.insecure {
+            return Ok(());
+        }
+        if !self.listen.ip().is_loopback() {
+            let missing = match (&self.tls, &self.auth_file) {
+                (None, None) => Some("--tls-cert/--tls-key and --auth-file"),
+                (None, Some(_)) => Some("--tls-cert/--tls-key"),
+                (Some(_), None) => Some("--auth-file"),
+                (Some(_), Some(_)) => None,
+            };
+            if let Some(missing) = missing {
+                return Err(ServeError::Exposed {
+                    addr: self.listen,
+                    missing,
+                });
+            }
+        }
+        if let Some(m) = self.metrics_listen
+            && !m.ip().is_loopback()
+            && self.tls.is_none()
+        {
+            return Err(ServeError::Exposed {
+                addr: m,
+                missing: "--tls-cert/--tls-key (metrics)",
+            });
+        }
         Ok(())
+    }
+
+    /// The live state's options.
+    fn live_options(&self) -> LiveOptions {
+        LiveOptions {
+            scenario: self.scenario.clone(),
+            data_dir: self.data_dir.clone(),
+            reservation_ttl: self.reservation_ttl,
+            recover: self.journal_recover,
+        }
+    }
+
+    /// Whether the server listens beyond loopback without TLS or tokens (allowed by `insecure`).
+    fn exposed_insecurely(&self) -> bool {
+        let grpc =
+            !self.listen.ip().is_loopback() && (self.tls.is_none() || self.auth_file.is_none());
+        let metrics = self
+            .metrics_listen
+            .is_some_and(|m| !m.ip().is_loopback() && self.tls.is_none());
+        grpc || metrics
     }
 }
 
@@ -85,6 +178,23 @@ pub enum ServeError {
     SameAddress { addr: SocketAddr },
     #[error("data dir {} is not a folder", path.display())]
     DataDirNotAFolder { path: PathBuf },
+    #[error("scenario root {} is not a folder", path.display())]
+    NoScenarioRoot { path: PathBuf },
+    #[error("--max-in-flight must be at least 1 and --max-message-bytes at least 1024")]
+    Limits,
+    #[error(
+        "refusing to listen on {addr} without {missing}: anyone who can reach it could change \
+         the network and drain the stock. Add {missing}, listen on 127.0.0.1, or pass \
+         --insecure to accept the risk"
+    )]
+    Exposed {
+        addr: SocketAddr,
+        missing: &'static str,
+    },
+    #[error("{0}")]
+    Tls(#[from] TlsError),
+    #[error("{0}")]
+    Auth(#[from] AuthFileError),
     #[error("cannot listen on {addr}: {error}")]
     Listen {
         addr: SocketAddr,
@@ -92,9 +202,8 @@ pub enum ServeError {
     },
     #[error("cannot read the listening address: {error}")]
     LocalAddr { error: std::io::Error },
-    #[error("cannot start metrics on {addr}: {error}")]
+    #[error("cannot start metrics: {error}")]
     Metrics {
-        addr: SocketAddr,
         error: metrics_exporter_prometheus::BuildError,
     },
     #[error("reflection: {error}")]
@@ -114,8 +223,12 @@ pub enum ServeError {
 /// A running server (for tests and embedding).
 pub struct Server {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served, when it is.
+    pub metrics_addr: Option<SocketAddr>,
     shutdown: Option<oneshot::Sender<()>>,
     join: tokio::task::JoinHandle<Result<(), ServeError>>,
+    /// The server's helper tasks (reload on SIGHUP, warnings, metrics) end when this goes.
+    _alive: Arc<()>,
 }
 
 impl Server {
@@ -134,22 +247,27 @@ impl Server {
 /// the background loops.
 pub async fn serve(config: ServeConfig) -> Result<Server, ServeError> {
     config.validate()?;
-    let listen = config.listen;
-    let listener = TcpListener::bind(listen)
-        .await
-        .map_err(|error| ServeError::Listen {
-            addr: listen,
-            error,
-        })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|error| ServeError::LocalAddr { error })?;
-    if let Some(m) = config.metrics_listen {
-        metrics_exporter_prometheus::PrometheusBuilder::new()
-            .with_http_listener(m)
-            .install()
-            .map_err(|error| ServeError::Metrics { addr: m, error })?;
-    }
+    let tls = config
+        .tls
+        .as_ref()
+        .map(Tls::load)
+        .transpose()?
+        .map(Arc::new);
+    let tokens: TokensInForce = Arc::new(ArcSwapOption::from(
+        config
+            .auth_file
+            .as_deref()
+            .map(Tokens::load)
+            .transpose()?
+            .map(Arc::new),
+    ));
+    let alive = Arc::new(());
+    reload_on_hangup(&alive, config.auth_file.clone(), &tokens, tls.clone());
+    let (listener, addr) = bind(config.listen).await?;
+    let metrics_addr = match config.metrics_listen {
+        Some(m) => Some(start_metrics(m, tls.as_deref(), &alive).await?),
+        None => None,
+    };
     let shared = Shared::default();
     let (health, health_service) = tonic_health::server::health_reporter();
     health
@@ -159,40 +277,177 @@ pub async fn serve(config: ServeConfig) -> Result<Server, ServeError> {
         .set_service_status("", ServingStatus::NotServing)
         .await;
     let (tx, rx) = oneshot::channel::<()>();
-    let router = services(&shared, health_service)?;
-    let join = tokio::spawn(async move {
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-        let drained = async {
-            let _ = rx.await;
-            tracing::info!("shutting down: draining calls in flight");
-        };
-        router
-            .serve_with_incoming_shutdown(incoming, drained)
-            .await
-            .map_err(|error| ServeError::Transport { error })
-    });
-    tracing::info!(%addr, "listening (NOT_SERVING while the network loads)");
+    let router = services(&shared, health_service, &config, tokens)?;
+    let join = tokio::spawn(run(router, listener, tls.clone(), rx));
+    tracing::info!(
+        %addr,
+        tls = tls.is_some(),
+        auth = config.auth_file.is_some(),
+        "listening (NOT_SERVING while the network loads)"
+    );
+    if let Some(m) = metrics_addr {
+        tracing::info!(addr = %m, "metrics on /metrics");
+    }
+    if config.insecure && config.exposed_insecurely() {
+        warn_insecure(&alive);
+    }
     let live = load(&config).await?;
     shared.set(live.clone());
     health
         .set_serving::<pb::planning_server::PlanningServer<PlanningService>>()
         .await;
     background::set_changing(&health, ServingStatus::Serving).await;
-    background::spawn(&live, health);
+    background::spawn(&shared, config.live_options(), health);
     Ok(Server {
         addr,
+        metrics_addr,
         shutdown: Some(tx),
         join,
+        _alive: alive,
     })
 }
 
-/// Every service behind the [`layers::envelope`]: health, reflection, and the four of
+async fn bind(listen: SocketAddr) -> Result<(TcpListener, SocketAddr), ServeError> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|error| ServeError::Listen {
+            addr: listen,
+            error,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|error| ServeError::LocalAddr { error })?;
+    Ok((listener, addr))
+}
+
+/// Serves the router on `listener` (through TLS when configured) until `stop` fires, then
+/// drains the calls in flight.
+async fn run(
+    router: Router<layers::Layered>,
+    listener: TcpListener,
+    tls: Option<Arc<Tls>>,
+    stop: oneshot::Receiver<()>,
+) -> Result<(), ServeError> {
+    let drained = async {
+        let _ = stop.await;
+        tracing::info!("shutting down: draining calls in flight");
+    };
+    let served = match tls {
+        Some(tls) => {
+            let incoming = tls::incoming(listener, tls.grpc.clone());
+            router.serve_with_incoming_shutdown(incoming, drained).await
+        }
+        None => {
+            let incoming = TcpIncoming::from(listener)
+                .with_nodelay(Some(true))
+                .with_keepalive(Some(KEEPALIVE));
+            router.serve_with_incoming_shutdown(incoming, drained).await
+        }
+    };
+    served.map_err(|error| ServeError::Transport { error })
+}
+
+/// Starts `/metrics` on `listen` (with the server's TLS); its address.
+async fn start_metrics(
+    listen: SocketAddr,
+    tls: Option<&Tls>,
+    alive: &Arc<()>,
+) -> Result<SocketAddr, ServeError> {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|error| ServeError::Metrics { error })?;
+    let (listener, addr) = bind(listen).await?;
+    let task = tokio::spawn(metrics_http::serve(
+        listener,
+        handle,
+        tls.map(|t| t.metrics.clone()),
+    ));
+    let alive = Arc::downgrade(alive);
+    tokio::spawn(async move {
+        while alive.upgrade().is_some() {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        task.abort();
+    });
+    Ok(addr)
+}
+
+/// On SIGHUP: the auth file and the TLS files read again; what fails to load is logged and the
+/// old stays in force. The handler is registered before this returns (a SIGHUP would otherwise
+/// end the process).
+fn reload_on_hangup(
+    alive: &Arc<()>,
+    auth_file: Option<PathBuf>,
+    tokens: &TokensInForce,
+    tls: Option<Arc<Tls>>,
+) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hup = match signal(SignalKind::hangup()) {
+            Ok(h) => h,
+            Err(e) => return tracing::warn!("no reload on SIGHUP: {e}"),
+        };
+        let (alive, tokens) = (Arc::downgrade(alive), tokens.clone());
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() && alive.upgrade().is_some() {
+                reload(auth_file.as_deref(), &tokens, tls.as_deref());
+            }
+        });
+    }
+}
+
+fn reload(auth_file: Option<&std::path::Path>, tokens: &TokensInForce, tls: Option<&Tls>) {
+    if let Some(path) = auth_file {
+        match Tokens::load(path) {
+            Ok(t) => {
+                tracing::info!(tokens = t.len(), "SIGHUP: auth file reloaded");
+                tokens.store(Some(Arc::new(t)));
+            }
+            Err(e) => tracing::error!("SIGHUP: {e}; the tokens in force stay"),
+        }
+    }
+    if let Some(tls) = tls {
+        match tls.reload() {
+            Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+            Err(e) => tracing::error!("SIGHUP: {e}; the certificate in force stays"),
+        }
+    }
+}
+
+/// `--insecure` beyond loopback: said at start and every minute.
+fn warn_insecure(alive: &Arc<()>) {
+    const SAY: &str = "INSECURE: listening beyond loopback without TLS and tokens (--insecure); \
+                       anyone who can reach the port can change the network and the stock";
+    tracing::warn!("{SAY}");
+    let alive = Arc::downgrade(alive);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if alive.upgrade().is_none() {
+                break;
+            }
+            tracing::warn!("{SAY}");
+        }
+    });
+}
+
+/// TCP and HTTP/2 keep-alive: a dead client's connection (and its streams) is closed.
+const KEEPALIVE: Duration = Duration::from_secs(60);
+/// Streams one connection may have open at once.
+const STREAMS_PER_CONNECTION: u32 = 256;
+
+/// Every service behind the [`layers::Envelope`]: health, reflection, and the four of
 /// `fulfil.proto`, all sharing `shared`.
 fn services(
     shared: &Shared,
     health: tonic_health::pb::health_server::HealthServer<
         impl tonic_health::pb::health_server::Health,
     >,
+    config: &ServeConfig,
+    tokens: TokensInForce,
 ) -> Result<Router<layers::Layered>, ServeError> {
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -200,26 +455,35 @@ fn services(
         .build_v1()
         .map_err(|error| ServeError::Reflection { error })?;
     let live = || shared.clone();
+    // The envelope refuses larger messages first, with INVALID_ARGUMENT; this is a backstop.
+    let max = config.limits.max_message_bytes.saturating_mul(2);
+    let network = NetworkService {
+        live: live(),
+        scenario_root: config.scenario_root.clone(),
+    };
     Ok(tonic::transport::Server::builder()
-        .layer(layers::envelope())
+        .http2_keepalive_interval(Some(KEEPALIVE))
+        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+        .max_concurrent_streams(Some(STREAMS_PER_CONNECTION))
+        .layer(layers::Envelope::new(tokens, config.limits))
         .add_service(health)
         .add_service(reflection)
-        .add_service(RoutingServer::new(RoutingService { live: live() }))
-        .add_service(ReservationsServer::new(ReservationsService {
-            live: live(),
-        }))
-        .add_service(NetworkServer::new(NetworkService { live: live() }))
-        .add_service(PlanningServer::new(PlanningService { live: live() })))
+        .add_service(
+            RoutingServer::new(RoutingService { live: live() }).max_decoding_message_size(max),
+        )
+        .add_service(
+            ReservationsServer::new(ReservationsService { live: live() })
+                .max_decoding_message_size(max),
+        )
+        .add_service(NetworkServer::new(network).max_decoding_message_size(max))
+        .add_service(
+            PlanningServer::new(PlanningService { live: live() }).max_decoding_message_size(max),
+        ))
 }
 
 /// Opens the live state (replaying the data folder) on the blocking pool.
 async fn load(config: &ServeConfig) -> Result<Arc<Live>, ServeError> {
-    let options = LiveOptions {
-        scenario: config.scenario.clone(),
-        data_dir: config.data_dir.clone(),
-        reservation_ttl: config.reservation_ttl,
-        recover: config.journal_recover,
-    };
+    let options = config.live_options();
     let live = tokio::task::spawn_blocking(move || Live::open(options))
         .await
         .map_err(|error| ServeError::LoadTask { error })?

@@ -13,7 +13,7 @@ use std::str::FromStr;
 
 use crate::batch::{BatchError, BatchOptions, reoptimize};
 use crate::model::{CostBreakdown, Decision, NodeKind, Order};
-use crate::route::{Ledger, PolicyKind, Timeliness, route_in_sequence};
+use crate::route::{Cancel, Ledger, PolicyKind, Timeliness, route_in_sequence};
 use crate::scenario::Receipt;
 use crate::snapshot::{InventoryRow, Level, Snapshot};
 
@@ -235,7 +235,8 @@ pub fn replay_with_receipts(
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<(Vec<Order>, Vec<Decision>, Kpis), BatchError> {
     let none = super::Rejections::default();
-    replay_with(snapshot, orders, receipts, policy, &none, progress)
+    let never = Cancel::never();
+    replay_with(snapshot, orders, receipts, policy, &none, &never, progress)
 }
 
 /// Orders decided between two turns of store rejections (they reject soon after a decision).
@@ -249,6 +250,7 @@ pub fn replay_with(
     receipts: &[Receipt],
     policy: &ReplayPolicy,
     rejections: &super::Rejections,
+    cancel: &Cancel,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<(Vec<Order>, Vec<Decision>, Kpis), BatchError> {
     let start = Instant::now();
@@ -308,6 +310,7 @@ pub fn replay_with(
             run,
             policy,
             &mut rejecter,
+            cancel,
         )?);
         from = until;
         progress(from);
@@ -326,16 +329,21 @@ fn decide_run(
     run: &[Order],
     policy: &ReplayPolicy,
     rejecter: &mut super::exceptions::Rejecter<'_>,
+    cancel: &Cancel,
 ) -> Result<Vec<Decision>, BatchError> {
     let mut decided = Vec::with_capacity(run.len());
     match policy {
         ReplayPolicy::Route(kind) => {
-            route_in_sequence(current, ledger, run, *kind, |_, _, r| {
+            route_in_sequence(current, ledger, run, *kind, cancel, |_, _, r| {
                 decided.push((r.plan, r.decision))
             })?;
         }
         ReplayPolicy::Batch { options, .. } => {
-            let result = reoptimize(current, ledger, run, options, &|_| {})?;
+            let options = BatchOptions {
+                cancel: cancel.clone(),
+                ..options.clone()
+            };
+            let result = reoptimize(current, ledger, run, &options, &|_| {})?;
             for (order, plan) in run.iter().zip(&result.plans) {
                 ledger.commit(current, order, plan);
             }

@@ -2,7 +2,6 @@
 //! reflection, bad input, a snapshot swap under load, and concurrent commits that never oversell.
 
 use std::path::Path;
-use std::time::Duration;
 
 use fulfil::service::pb::{
     self, network_client::NetworkClient, reservations_client::ReservationsClient,
@@ -15,16 +14,25 @@ use tonic::transport::Channel;
 use super::support::root;
 
 pub async fn start(scenario: &Path, data_dir: Option<&Path>) -> Server {
-    serve(ServeConfig {
-        scenario: scenario.to_owned(),
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        metrics_listen: None,
-        data_dir: data_dir.map(Path::to_owned),
-        reservation_ttl: Duration::from_secs(1800),
-        journal_recover: Default::default(),
-    })
-    .await
-    .expect("server starts")
+    start_with(scenario, |c| c.data_dir = data_dir.map(Path::to_owned)).await
+}
+
+/// A server on 127.0.0.1:0 with the defaults as `set` changes them.
+pub async fn start_with(scenario: &Path, set: impl FnOnce(&mut ServeConfig)) -> Server {
+    let mut config = ServeConfig::new(scenario, "127.0.0.1:0".parse().expect("addr"));
+    set(&mut config);
+    serve(config).await.expect("server starts")
+}
+
+/// Copies the files of scenario folder `from` into `to`.
+pub fn copy_scenario(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read dir") {
+        let e = e.expect("entry");
+        if e.path().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).expect("copy");
+        }
+    }
 }
 
 pub async fn channel(server: &Server) -> Channel {
@@ -703,15 +711,20 @@ async fn concurrent_commits_never_oversell_and_swaps_do_not_disturb_readers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_scenario_swaps_the_network_or_changes_nothing() {
-    let server = start(&c1(), None).await;
+    let scenarios = tempfile::tempdir().expect("temp");
+    copy_scenario(
+        &root().join("tests/conformance/c2-policy"),
+        &scenarios.path().join("c2"),
+    );
+    let server = start_with(&c1(), |c| {
+        c.scenario_root = Some(scenarios.path().to_owned())
+    })
+    .await;
     let ch = channel(&server).await;
     let mut network = NetworkClient::new(ch.clone());
     let mut routing = RoutingClient::new(ch);
-    let c2 = root().join("tests/conformance/c2-policy");
     let info = network
-        .load_scenario(pb::LoadScenarioRequest {
-            path: c2.display().to_string(),
-        })
+        .load_scenario(pb::LoadScenarioRequest { path: "c2".into() })
         .await
         .expect("loads")
         .into_inner();
@@ -724,7 +737,8 @@ async fn load_scenario_swaps_the_network_or_changes_nothing() {
     let d = quote(&mut routing, same_day).await;
     assert!((total(&d) - 40.0).abs() < 1e-9, "{}", total(&d));
 
-    let empty = tempfile::tempdir().expect("temp");
+    let empty = scenarios.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
     for (name, text) in [
         ("nodes.csv", "node_id,kind,lat,lon\n"),
         ("skus.csv", "sku,weight_kg\n"),
@@ -735,11 +749,11 @@ async fn load_scenario_swaps_the_network_or_changes_nothing() {
             "carrier,service,zone,base,per_kg,transit_days\n",
         ),
     ] {
-        std::fs::write(empty.path().join(name), text).expect("write");
+        std::fs::write(empty.join(name), text).expect("write");
     }
     let err = network
         .load_scenario(pb::LoadScenarioRequest {
-            path: empty.path().display().to_string(),
+            path: empty.display().to_string(),
         })
         .await
         .expect_err("an empty network");

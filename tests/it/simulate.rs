@@ -512,6 +512,7 @@ fn a_schedule_change_moves_cutoffs_and_closes_weekdays_and_the_kpis_keep_time() 
             &mut ledger,
             &orders,
             PolicyKind::Optimal,
+            &fulfil::route::Cancel::never(),
             |_, _, r| decisions.push(r.decision),
         )
         .expect("routes");
@@ -573,7 +574,16 @@ fn store_rejections_are_rerouted_seeded_and_counted() {
     let run = |text: &str| {
         let v = variant(text);
         let rejections = v.rejections().expect("rejections");
-        replay_with(&snapshot, &orders, &[], &policy, &rejections, &|_| {}).expect("replays")
+        replay_with(
+            &snapshot,
+            &orders,
+            &[],
+            &policy,
+            &rejections,
+            &fulfil::route::Cancel::never(),
+            &|_| {},
+        )
+        .expect("replays")
     };
     let (_, base, base_kpis) = run("name = \"base\"\n");
     // Every DC rejects everything: nothing leaves a DC, the units go elsewhere or, past
