@@ -153,7 +153,7 @@ impl Search {
     fn spend(&mut self) -> bool {
         self.visited += 1;
         if self.visited > self.budget
-            || (self.visited % CANCEL_EVERY == 0 && self.cancel.is_cancelled())
+            || (self.visited.is_multiple_of(CANCEL_EVERY) && self.cancel.is_cancelled())
         {
             self.out_of_budget = true;
         }

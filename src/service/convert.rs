@@ -193,7 +193,7 @@ pub fn order_of(o: &pb::Order, snapshot: &Snapshot, field: &str) -> Result<Order
     if o.lines.len() > MAX_LINES_PER_ORDER {
         return Err(invalid(
             &format!("{field}.lines"),
-            &format!(
+            format!(
                 "{} lines, above the limit of {MAX_LINES_PER_ORDER} per order",
                 o.lines.len()
             ),

@@ -243,7 +243,7 @@ pub struct MessageLimit {
 }
 
 /// Where a body is in its messages.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct Framing {
     /// Bytes of the current prefix seen (0..5), and the prefix.
     prefix_len: usize,
@@ -372,7 +372,7 @@ mod tests {
         }
         let mut f = Framing::default();
         assert_eq!(f.read(&message(32), 32), None);
-        assert_eq!(f, Framing::default(), "ends between messages");
+        assert_eq!((f.prefix_len, f.rest), (0, 0), "ends between messages");
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod conformance;
 mod crash;
 mod dates;
 mod differential;
+mod envelope;
 mod exceptions;
 mod hand_worked;
 mod journal;

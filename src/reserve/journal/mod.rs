@@ -143,25 +143,28 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Reserves `len` bytes of disk from `offset` (the file grows to cover them, reading as zeros),
-/// so appends there change no file size and a data flush needs no metadata write.
+/// so appends there change no file size and a data flush needs no metadata write. `false` when
+/// the disk has no room for the whole reservation: appends then grow the file as far as the
+/// disk allows (a write that does not fit fails then), and the next append tries again.
 #[cfg(target_os = "linux")]
-fn preallocate(file: &File, offset: u64, len: u64) -> std::io::Result<()> {
+fn preallocate(file: &File, offset: u64, len: u64) -> std::io::Result<bool> {
     use std::os::fd::AsRawFd;
     // SAFETY: a plain system call on a file descriptor this function borrows for its duration.
     let rc = unsafe {
         libc::posix_fallocate(file.as_raw_fd(), offset as libc::off_t, len as libc::off_t)
     };
     match rc {
-        0 => Ok(()),
+        0 => Ok(true),
         // Filesystems without fallocate: appends simply grow the file.
-        libc::EOPNOTSUPP | libc::EINVAL => Ok(()),
+        libc::EOPNOTSUPP | libc::EINVAL => Ok(true),
+        libc::ENOSPC => Ok(false),
         e => Err(std::io::Error::from_raw_os_error(e)),
     }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn preallocate(_file: &File, _offset: u64, _len: u64) -> std::io::Result<()> {
-    Ok(())
+fn preallocate(_file: &File, _offset: u64, _len: u64) -> std::io::Result<bool> {
+    Ok(true)
 }
 
 /// The segment being appended to.
@@ -179,14 +182,14 @@ impl Segment {
     fn create(dir: &Path, generation: u64) -> std::io::Result<Segment> {
         let path = segment_path(dir, generation);
         let file = create_private(&path)?;
-        preallocate(&file, 0, PREALLOCATE)?;
+        let reserved = preallocate(&file, 0, PREALLOCATE)?;
         file.sync_all()?;
         sync_dir(dir)?;
         Ok(Segment {
             out: BufWriter::with_capacity(1 << 20, file),
             generation,
             written: 0,
-            allocated: PREALLOCATE,
+            allocated: if reserved { PREALLOCATE } else { 0 },
         })
     }
 
@@ -196,8 +199,9 @@ impl Segment {
             // Every 16 MiB: one quick allocation of extents, no data written.
             let more = (end - self.allocated).max(PREALLOCATE);
             self.out.flush()?;
-            preallocate(self.out.get_ref(), self.allocated, more)?;
-            self.allocated += more;
+            if preallocate(self.out.get_ref(), self.allocated, more)? {
+                self.allocated += more;
+            }
         }
         self.out.write_all(bytes)?;
         self.written = end;
