@@ -115,7 +115,6 @@ pub fn reoptimize(
     let mut incumbent = Incumbent::new(first, t0, progress);
     let mut pool = Pool::seeded(&run, incumbent.best());
     let mut router = Router::new();
-    router.set_cancel(cancel.clone());
     let rounds = lagrange::lagrangian(&run, &mut incumbent, &mut pool, &mut router)?;
     cancel.check()?;
     joint::joint(&run, &mut incumbent, &mut pool, &mut router, &rounds)?;

@@ -14,7 +14,7 @@ use fulfil::service::pb::{
 use super::LoadgenArgs;
 use fulfil::service::order_pb;
 
-fn percentile(sorted: &[u32], p: f64) -> f64 {
+pub(super) fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -30,8 +30,8 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     if orders.is_empty() {
         anyhow::bail!("{}: no orders", args.scenario.join("orders.csv").display());
     }
-    let orders: Arc<Vec<pb::Order>> =
-        Arc::new(orders.iter().map(|o| order_pb(o, &names)).collect());
+    let orders: Vec<pb::Order> = orders.iter().map(|o| order_pb(o, &names)).collect();
+    let orders = Arc::new(merged(orders, args.merge));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.threads)
         .enable_all()
@@ -42,6 +42,9 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         let channel = channels[0].clone();
         if let Some(n) = args.batch {
             return batch(channel, &orders, n, args.commit).await;
+        }
+        if args.overload {
+            return super::overload::run(&args, channels, orders).await;
         }
         // Calls during the warm-up (new connections, the server's first allocations) are made
         // but not counted.
@@ -79,12 +82,13 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
             tasks.push(tokio::spawn(worker.run()));
         }
         let mut all: Vec<u32> = Vec::new();
-        let (mut rejects, mut amends) = (Vec::new(), Vec::new());
+        let (mut rejects, mut amends, mut shed) = (Vec::new(), Vec::new(), Vec::new());
         for t in tasks {
             let got = t.await.context("load task failed")?;
             all.extend(got.route);
             rejects.extend(got.reject);
             amends.extend(got.amend);
+            shed.extend(got.shed);
         }
         let elapsed = measured_from.elapsed().as_secs_f64();
         if let Some(inv) = inventory {
@@ -94,7 +98,7 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         let errors = errors.load(Ordering::Relaxed);
         let sent = inventory_sent.load(Ordering::Relaxed);
         report(&args, &all, elapsed, errors, sent);
-        for (name, mut v) in [("reject", rejects), ("amend", amends)] {
+        for (name, mut v) in [("shed", shed), ("reject", rejects), ("amend", amends)] {
             if v.is_empty() {
                 continue;
             }
@@ -110,6 +114,29 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         }
         anyhow::Ok(())
     })
+}
+
+/// Orders of `k` orders' lines each (the first's customer): heavier calls, for a server whose
+/// work should outweigh the generator's.
+fn merged(orders: Vec<pb::Order>, k: usize) -> Vec<pb::Order> {
+    if k <= 1 {
+        return orders;
+    }
+    orders
+        .chunks(k)
+        .map(|c| {
+            let mut o = c[0].clone();
+            o.lines = c
+                .iter()
+                .filter(|x| x.pickup_node.is_empty())
+                .flat_map(|x| x.lines.iter().cloned())
+                .collect();
+            let mut seen = std::collections::HashSet::new();
+            o.lines.retain(|l| seen.insert(l.sku.clone()));
+            o
+        })
+        .filter(|o| !o.lines.is_empty())
+        .collect()
 }
 
 /// Refuses settings that cannot make a run.
@@ -162,9 +189,35 @@ struct Worker {
 /// Latencies of the calls made in the window, in nanoseconds.
 #[derive(Default)]
 struct Latencies {
+    /// Route calls the server accepted (answered, with a decision or an error).
     route: Vec<u32>,
+    /// Route calls the server shed (RESOURCE_EXHAUSTED at its in-flight limit).
+    shed: Vec<u32>,
     reject: Vec<u32>,
     amend: Vec<u32>,
+}
+
+/// Releases a reservation, retrying while the server sheds the call (a load generator must
+/// give back every unit it took).
+pub(super) async fn release(
+    reservations: &mut ReservationsClient<Conn>,
+    id: String,
+) -> Result<(), tonic::Status> {
+    let mut pause = Duration::from_micros(200);
+    loop {
+        match reservations
+            .release(pb::ReservationRef {
+                reservation_id: id.clone(),
+            })
+            .await
+        {
+            Err(s) if s.code() == tonic::Code::ResourceExhausted => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            other => return other.map(|_| ()),
+        }
+    }
 }
 
 fn since(t0: Instant) -> u32 {
@@ -201,8 +254,13 @@ impl Worker {
                 })
                 .await;
             let counted = t0 >= measured_from;
+            let shed = matches!(&r, Err(s) if s.code() == tonic::Code::ResourceExhausted);
             if counted {
-                lat.route.push(since(t0));
+                if shed {
+                    lat.shed.push(since(t0));
+                } else {
+                    lat.route.push(since(t0));
+                }
             }
             match r {
                 Ok(resp) => {
@@ -225,11 +283,10 @@ impl Worker {
                         }
                     }
                     if this_commits && !id.is_empty() {
-                        let _ = reservations
-                            .release(pb::ReservationRef { reservation_id: id })
-                            .await;
+                        let _ = release(&mut reservations, id).await;
                     }
                 }
+                Err(_) if shed => {}
                 Err(_) => {
                     self.errors.fetch_add(1, Ordering::Relaxed);
                 }
@@ -342,11 +399,7 @@ async fn batch(channel: Conn, orders: &[pb::Order], n: usize, commit: bool) -> a
                 for id in chunk {
                     let mut reservations = ReservationsClient::new(channel.clone());
                     let id = id.clone();
-                    calls.spawn(async move {
-                        reservations
-                            .release(pb::ReservationRef { reservation_id: id })
-                            .await
-                    });
+                    calls.spawn(async move { release(&mut reservations, id).await });
                 }
                 while let Some(r) = calls.join_next().await {
                     r.context("release task failed")?

@@ -3,8 +3,10 @@
 mod client;
 mod exceptions;
 mod generate;
+mod health;
 mod journal;
 mod loadgen;
+mod overload;
 mod reoptimize;
 mod route;
 mod serve;
@@ -43,6 +45,8 @@ pub enum Command {
     /// Replay a file of store rejections and short picks (events.csv) against a running
     /// service, as a store system integration does, printing each re-route (JSON Lines).
     Exceptions(ExceptionsArgs),
+    /// Ask a running server whether it is SERVING (standard gRPC health): exit 0 if so.
+    Health(HealthArgs),
     /// Manage bearer tokens for `fulfil serve --auth-file`.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -66,6 +70,31 @@ pub struct ExceptionsArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub client: client::ClientArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct HealthArgs {
+    /// The server (https:// with --tls-ca).
+    #[arg(
+        long,
+        env = "FULFIL_HEALTH_SERVER",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub server: String,
+    /// The service to ask about [default: the server as a whole].
+    #[arg(long, default_value = "")]
+    pub service: String,
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 3.0)]
+    pub timeout_secs: f64,
+    #[command(flatten)]
+    pub client: client::ClientArgs,
+}
+
+impl HealthArgs {
+    fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.timeout_secs.clamp(0.1, 600.0))
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -136,6 +165,14 @@ pub struct LoadgenArgs {
     /// with --commit, reserved, then released untimed before the next of three rounds).
     #[arg(long)]
     pub batch: Option<usize>,
+    /// The overload benchmark: the sustainable rate S (closed loop at --concurrency), then open
+    /// loops at S/4 (the unloaded latency) and at 10×S; reports the accepted calls' p99 against
+    /// the unloaded p99, and how fast shed calls are answered.
+    #[arg(long, conflicts_with_all = ["batch", "commit", "inventory_rate"])]
+    pub overload: bool,
+    /// Each call carries the lines of this many orders of the file (heavier calls).
+    #[arg(long, default_value_t = 1)]
+    pub merge: usize,
     #[command(flatten)]
     pub client: client::ClientArgs,
 }
@@ -182,13 +219,17 @@ pub struct ServeArgs {
     /// The folder LoadScenario may read scenarios under [default: none, LoadScenario refused].
     #[arg(long, env = "FULFIL_SCENARIO_ROOT")]
     pub scenario_root: Option<PathBuf>,
-    /// Calls computed at once; a call beyond is answered RESOURCE_EXHAUSTED at once
-    /// [default: 8 per core, at least 16].
+    /// Calls in flight at once; a call beyond is answered RESOURCE_EXHAUSTED at once
+    /// [default: 64 per core].
     #[arg(long, env = "FULFIL_MAX_IN_FLIGHT")]
     pub max_in_flight: Option<usize>,
     /// Reoptimize and Simulate calls at once [default: one per two cores, at least 1].
     #[arg(long, env = "FULFIL_MAX_HEAVY_CALLS")]
     pub max_heavy_calls: Option<usize>,
+    /// Orders decided on the blocking pool at once (orders of more than 16 lines, RouteBatch,
+    /// FulfilmentOptions); a call beyond is shed [default: one per core].
+    #[arg(long, env = "FULFIL_MAX_DECISIONS")]
+    pub max_decisions: Option<usize>,
     /// The largest request message, in bytes.
     #[arg(long, env = "FULFIL_MAX_MESSAGE_BYTES", default_value_t = 16 << 20)]
     pub max_message_bytes: usize,
@@ -350,6 +391,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Loadgen(args) => loadgen::run(args),
         Command::Exceptions(args) => exceptions::run(args),
         Command::Journal(JournalCommand::Verify { dir }) => journal::verify(&dir),
+        Command::Health(args) => health::run(args),
         Command::Token(TokenCommand::New { name, role }) => {
             anyhow::ensure!(!name.trim().is_empty(), "--name: a token needs a name");
             let (token, entry) = fulfil::service::new_token(&name, role);

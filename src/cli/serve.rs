@@ -34,6 +34,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(n) = args.max_heavy_calls {
         config.limits.max_heavy = n;
     }
+    if let Some(n) = args.max_decisions {
+        config.limits.max_decisions = n;
+    }
     config.limits.max_message_bytes = args.max_message_bytes;
     config.validate()?;
     // Blocking work is bounded by the in-flight limit; the pool a little above it.

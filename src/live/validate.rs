@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use super::error::ChangeProblem;
 use super::error::LiveError;
 use crate::model::{Node, Policy};
+use crate::reserve::journal::{create_private, create_private_dir};
 use crate::scenario::{LoadError, nodes_csv, parse_nodes, parse_policy, parse_skus, skus_csv};
 use crate::snapshot::Snapshot;
 
@@ -171,12 +172,12 @@ pub fn keep_scenario(dir: &Path, data: &Path) -> Result<(PathBuf, String), LiveE
     let copy = scenario_copy(data, &sha);
     let tmp = copy.with_extension("tmp");
     let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
+    create_private_dir(&tmp).map_err(|e| io(&tmp, e))?;
     for (name, bytes) in &files {
+        use std::io::Write;
         let path = tmp.join(name);
-        std::fs::write(&path, bytes).map_err(|e| io(&path, e))?;
-        std::fs::File::open(&path)
-            .and_then(|f| f.sync_all())
+        create_private(&path)
+            .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
             .map_err(|e| io(&path, e))?;
     }
     let _ = std::fs::remove_dir_all(&copy);

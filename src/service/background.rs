@@ -29,6 +29,7 @@ pub const RECOVERY_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Starts both loops; they end when the server's shared state does.
 pub(super) fn spawn(shared: &Shared, options: LiveOptions, health: HealthReporter) {
+    // (Both loops read the network through a weak handle.)
     tokio::spawn(compaction(shared.downgrade()));
     tokio::spawn(housekeeping(shared.downgrade(), options, health));
 }
@@ -41,7 +42,7 @@ async fn compaction(shared: WeakShared) {
     let mut tick = tokio::time::interval(COMPACTION_INTERVAL);
     loop {
         tick.tick().await;
-        let Some(Ok(live)) = Shared::upgrade(&shared).map(|s| s.get()) else {
+        let Some(live) = Shared::upgrade(&shared) else {
             break;
         };
         let compact = move || live.compact(COMPACTION_SEGMENT_BYTES);
@@ -59,7 +60,7 @@ async fn housekeeping(shared: WeakShared, options: LiveOptions, health: HealthRe
     let mut failed_since: Option<Instant> = None;
     loop {
         tick.tick().await;
-        let Some(Ok(live)) = Shared::upgrade(&shared).map(|s| s.get()) else {
+        let Some(live) = Shared::upgrade(&shared) else {
             break;
         };
         if let Some(reason) = live.failure() {
@@ -71,10 +72,7 @@ async fn housekeeping(shared: WeakShared, options: LiveOptions, health: HealthRe
                 metrics::counter!("fulfil_store_failures_total").increment(1);
                 Instant::now()
             });
-            if since.elapsed() >= RECOVERY_INTERVAL
-                && let Some(s) = Shared::upgrade(&shared)
-                && reopen(&s, &options).await
-            {
+            if since.elapsed() >= RECOVERY_INTERVAL && reopen(&shared, &options).await {
                 failed_since = None;
                 set_changing(&health, ServingStatus::Serving).await;
             } else {
@@ -88,7 +86,7 @@ async fn housekeeping(shared: WeakShared, options: LiveOptions, health: HealthRe
 
 /// Opens the store again from what is durable (as a restart would) and puts the new live state
 /// in place; false while the store still cannot write.
-async fn reopen(shared: &Shared, options: &LiveOptions) -> bool {
+async fn reopen(shared: &WeakShared, options: &LiveOptions) -> bool {
     let options = options.clone();
     match tokio::task::spawn_blocking(move || Live::open(options)).await {
         Ok(Ok(live)) => {
@@ -97,7 +95,10 @@ async fn reopen(shared: &Shared, options: &LiveOptions) -> bool {
                 reservations_held = info.reservations_held,
                 "store writes again: state reopened from what is durable; changes accepted"
             );
-            shared.set(Arc::new(live));
+            match shared.upgrade() {
+                Some(s) => s.store(Some(Arc::new(live))),
+                None => return false,
+            }
             true
         }
         Ok(Err(e)) => {

@@ -43,17 +43,23 @@ pub struct Limits {
     pub max_in_flight: usize,
     /// Reoptimize and Simulate calls at once; more are shed.
     pub max_heavy: usize,
+    /// Orders decided on the blocking pool at once (large orders, batches, fulfilment options);
+    /// a call that finds every slot taken is shed.
+    pub max_decisions: usize,
     /// The largest request message.
     pub max_message_bytes: usize,
 }
 
 impl Limits {
-    /// Defaults from the core count: 8 calls in flight per core (at least 16), one heavy call
-    /// per two cores (at least 1), 16 MiB messages.
+    /// Defaults from the core count: 64 calls in flight per core (commits mostly wait for the
+    /// journal's flush, and more of them share one), one decision on the blocking pool per
+    /// core, one heavy call per two cores (at least 1), 16 MiB messages.
     pub fn from_cores(cores: usize) -> Limits {
+        let cores = cores.max(1);
         Limits {
-            max_in_flight: (8 * cores).max(16),
+            max_in_flight: 64 * cores,
             max_heavy: (cores / 2).max(1),
+            max_decisions: cores,
             max_message_bytes: 16 << 20,
         }
     }
@@ -100,7 +106,7 @@ impl Envelope {
         caller
             .check(&path, needed)
             .inspect_err(|_| refused("permission_denied"))?;
-        if needed != Role::Reader {
+        if matches!(needed, Role::Router | Role::Inventory | Role::Admin) {
             access::audit(&caller, &path);
         }
         req.extensions_mut().insert(caller);

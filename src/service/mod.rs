@@ -28,7 +28,7 @@ pub mod pb {
 
 pub use access::{Role, Tokens, new_token};
 pub use background::{COMPACTION_INTERVAL, COMPACTION_SEGMENT_BYTES, EXPIRY_INTERVAL};
-pub use convert::{decision_of, order_pb};
+pub use convert::{decision_of, node_of, order_of, order_pb};
 pub use errors::status_of;
 pub use layers::{Framing, Limits};
 pub use server::{ServeConfig, ServeError, Server, serve};

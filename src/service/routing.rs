@@ -24,6 +24,7 @@ pub struct RoutingService {
 const INLINE_LINES: usize = 16;
 
 async fn route_one(
+    shared: &Shared,
     live: Arc<Live>,
     req: pb::RouteOrderRequest,
 ) -> Result<pb::RouteOrderResponse, Status> {
@@ -41,13 +42,14 @@ async fn route_one(
     };
     let (order, committed) = if order.lines.len() > INLINE_LINES {
         let live = live.clone();
-        blocking(move |cancel| {
-            let c = live
-                .reserve(&order, dry_run, cancel, on_durable)
-                .map_err(|e| status_of(&e))?;
-            Ok((order, c))
-        })
-        .await?
+        shared
+            .decide(move |cancel| {
+                let c = live
+                    .reserve(&order, dry_run, cancel, on_durable)
+                    .map_err(|e| status_of(&e))?;
+                Ok((order, c))
+            })
+            .await?
     } else {
         let c = live
             .reserve(&order, dry_run, &Cancel::never(), on_durable)
@@ -318,6 +320,7 @@ struct Work {
 impl RoutingService {
     /// A unary call decided by `f` on the blocking pool, on the live network, with its metrics;
     /// cancelled when the call is.
+    /// Reoptimize has its own limit (`--max-heavy-calls`) and takes no decision slot.
     async fn on_blocking_pool<Req: Send + 'static, Resp: Send + 'static>(
         &self,
         rpc: &'static str,
@@ -328,14 +331,18 @@ impl RoutingService {
         let live = self.live.get()?;
         let time_left = time_left(&request);
         let req = request.into_inner();
-        let result = blocking(move |cancel| {
+        let work = move |cancel: &Cancel| {
             let work = Work {
                 cancel: cancel.clone(),
                 time_left,
             };
             f(&live, req, &work)
-        })
-        .await;
+        };
+        let result = if rpc == "Reoptimize" {
+            blocking(work).await
+        } else {
+            self.live.decide(work).await
+        };
         observe(rpc, start, &result);
         result.map(Response::new)
     }
@@ -353,7 +360,7 @@ impl pb::routing_server::Routing for RoutingService {
         }
         let live = self.live.get()?;
         let req = request.into_inner();
-        let result = route_one(live, req).await;
+        let result = route_one(&self.live, live, req).await;
         observe("RouteOrder", start, &result);
         result.map(Response::new)
     }

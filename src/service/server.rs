@@ -105,7 +105,12 @@ impl ServeConfig {
         {
             return Err(ServeError::NoScenarioRoot { path: root.clone() });
         }
-        if self.limits.max_in_flight == 0 || self.limits.max_message_bytes < 1024 {
+        let l = &self.limits;
+        if l.max_in_flight == 0
+            || l.max_heavy == 0
+            || l.max_decisions == 0
+            || l.max_message_bytes < 1024
+        {
             return Err(ServeError::Limits);
         }
         self.check_exposure()
@@ -180,7 +185,10 @@ pub enum ServeError {
     DataDirNotAFolder { path: PathBuf },
     #[error("scenario root {} is not a folder", path.display())]
     NoScenarioRoot { path: PathBuf },
-    #[error("--max-in-flight must be at least 1 and --max-message-bytes at least 1024")]
+    #[error(
+        "--max-in-flight, --max-heavy-calls and --max-decisions must be at least 1, and \
+         --max-message-bytes at least 1024"
+    )]
     Limits,
     #[error(
         "refusing to listen on {addr} without {missing}: anyone who can reach it could change \
@@ -268,7 +276,7 @@ pub async fn serve(config: ServeConfig) -> Result<Server, ServeError> {
         Some(m) => Some(start_metrics(m, tls.as_deref(), &alive).await?),
         None => None,
     };
-    let shared = Shared::default();
+    let shared = Shared::new(config.limits.max_decisions);
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_not_serving::<pb::routing_server::RoutingServer<RoutingService>>()

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arc_swap::ArcSwapOption;
+use tokio::sync::Semaphore;
 use tonic::Status;
 
 use super::errors::outcome_label;
@@ -13,28 +14,65 @@ use crate::route::{Cancel, CancelOnDrop};
 /// The live network once it is loaded; handlers answer UNAVAILABLE before. Replaced whole
 /// when the store recovers from a failure (`background.rs`): a call holds the one it started
 /// on.
-#[derive(Clone, Default)]
-pub struct Shared(Arc<ArcSwapOption<Live>>);
+///
+/// Beside it, the decision slots: orders decided on the blocking pool (large orders, batches,
+/// fulfilment options) take one for as long as they compute, and a call that finds none free is
+/// shed at once (RESOURCE_EXHAUSTED) rather than queued, so the decisions that run keep a core
+/// each and answers stay as fast as on an idle server.
+#[derive(Clone)]
+pub struct Shared {
+    live: Arc<ArcSwapOption<Live>>,
+    decisions: Arc<Semaphore>,
+    max_decisions: usize,
+}
 
 impl Shared {
+    /// No network yet; `max_decisions` decision slots.
+    pub fn new(max_decisions: usize) -> Shared {
+        Shared {
+            live: Arc::default(),
+            decisions: Arc::new(Semaphore::new(max_decisions.max(1))),
+            max_decisions: max_decisions.max(1),
+        }
+    }
+
     pub fn get(&self) -> Result<Arc<Live>, Status> {
-        self.0
+        self.live
             .load_full()
             .ok_or_else(|| Status::unavailable("the network is still loading"))
     }
 
     /// Makes a loaded network the one handlers use.
     pub fn set(&self, live: Arc<Live>) {
-        self.0.store(Some(live));
+        self.live.store(Some(live));
     }
 
     /// A handle that does not keep the server's state alive (for the background loops).
     pub fn downgrade(&self) -> std::sync::Weak<ArcSwapOption<Live>> {
-        Arc::downgrade(&self.0)
+        Arc::downgrade(&self.live)
     }
 
-    pub fn upgrade(weak: &std::sync::Weak<ArcSwapOption<Live>>) -> Option<Shared> {
-        weak.upgrade().map(Shared)
+    /// The live network behind a handle from [`Shared::downgrade`], while the server runs.
+    pub fn upgrade(weak: &std::sync::Weak<ArcSwapOption<Live>>) -> Option<Arc<Live>> {
+        weak.upgrade().and_then(|l| l.load_full())
+    }
+
+    /// As [`blocking`], holding a decision slot while `f` runs; RESOURCE_EXHAUSTED at once when
+    /// every slot is taken.
+    pub async fn decide<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Cancel) -> Result<T, Status> + Send + 'static,
+    ) -> Result<T, Status> {
+        let Ok(slot) = self.decisions.clone().try_acquire_owned() else {
+            metrics::counter!("fulfil_calls_shed_total", "rpc" => "decision").increment(1);
+            return Err(Status::resource_exhausted(format!(
+                "the server is deciding {} orders at once, its limit; retry with backoff",
+                self.max_decisions
+            )));
+        };
+        let result = blocking(f).await;
+        drop(slot);
+        result
     }
 }
 
@@ -59,13 +97,19 @@ pub async fn blocking<T: Send + 'static>(
     let cancel = Cancel::new();
     let guard = CancelOnDrop::new(&cancel);
     let result = tokio::task::spawn_blocking(move || {
-        if cancel.is_cancelled() {
-            metrics::counter!("fulfil_calls_cancelled_total").increment(1);
-            return Err(Status::cancelled(
+        let result = if cancel.is_cancelled() {
+            Err(Status::cancelled(
                 "the call was cancelled before its work started",
-            ));
+            ))
+        } else {
+            f(&cancel)
+        };
+        // Counted here, where the work ends: the call that started it may be gone already.
+        if matches!(&result, Err(s) if s.code() == tonic::Code::Cancelled) {
+            metrics::counter!("fulfil_calls_cancelled_total").increment(1);
+            tracing::debug!("abandoned work stopped");
         }
-        f(&cancel)
+        result
     })
     .await;
     guard.disarm();

@@ -577,6 +577,7 @@ async fn calls_beyond_the_limits_are_shed_or_refused_at_once() {
         c.limits = Limits {
             max_in_flight: 2,
             max_heavy: 1,
+            max_decisions: 1,
             max_message_bytes: 4096,
         }
     })
@@ -810,4 +811,200 @@ async fn a_full_disk_makes_commits_unavailable_and_health_not_serving_until_it_h
     }
     server.stop().await.expect("stops");
     drop(disk);
+}
+
+/// `/proc/PID/status`: (threads, resident MiB).
+fn threads_and_rss(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (field("Threads:"), field("VmRSS:") / 1024)
+}
+
+fn scrape(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let mut body = String::new();
+    if let Ok(mut s) = std::net::TcpStream::connect(addr) {
+        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+        let _ = s.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n");
+        let _ = s.read_to_string(&mut body);
+    }
+    body
+}
+
+/// The sum of a counter's samples in a Prometheus text page.
+fn counter(page: &str, name: &str) -> f64 {
+    page.lines()
+        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .fold(0.0, |a, b| a + b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_thousand_line_orders_are_cancelled_and_the_server_stays_small() {
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .to_string();
+    let mut child = Killed(
+        std::process::Command::new(env!("CARGO_BIN_EXE_fulfil"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--metrics-listen",
+                &metrics,
+            ])
+            .arg("--scenario")
+            .arg(root().join("data/demo"))
+            .env("FULFIL_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("fulfil serve starts"),
+    );
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.0.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("listening line");
+    let url = format!("http://{}", line.trim().trim_start_matches("listening on "));
+    let ch = Channel::from_shared(url)
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connects");
+    let lines: Vec<(String, u32)> = (1..=1000).map(|i| (format!("SKU-{i:05}"), 1)).collect();
+    let lines: Vec<(&str, u32)> = lines.iter().map(|(s, q)| (s.as_str(), *q)).collect();
+    let order = ship("big", 40.73, -73.93, &lines);
+    let until = std::time::Instant::now() + Duration::from_secs(4);
+    let mut clients = Vec::new();
+    for c in 0..32 {
+        let mut routing = RoutingClient::new(ch.clone());
+        let order = pb::Order {
+            order_id: format!("big-{c}"),
+            ..order.clone()
+        };
+        clients.push(tokio::spawn(async move {
+            let mut codes = Vec::new();
+            while std::time::Instant::now() < until {
+                let mut r = tonic::Request::new(pb::RouteOrderRequest {
+                    order: Some(order.clone()),
+                    dry_run: true,
+                    ..Default::default()
+                });
+                r.set_timeout(Duration::from_millis(500));
+                let (code, message) = match routing.route_order(r).await {
+                    Ok(_) => (Code::Ok, String::new()),
+                    Err(s) => (
+                        s.code(),
+                        format!("{} {:?}", s.message(), std::error::Error::source(&s)),
+                    ),
+                };
+                if code == Code::ResourceExhausted {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                codes.push((code, message));
+            }
+            codes
+        }));
+    }
+    let (mut threads, mut rss) = (0, 0);
+    while std::time::Instant::now() < until {
+        let (t, r) = threads_and_rss(child.0.id());
+        (threads, rss) = (threads.max(t), rss.max(r));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut codes = Vec::new();
+    for c in clients {
+        codes.extend(c.await.expect("client"));
+    }
+    // A deadline shows as CANCELLED ("Timeout expired") or, when the server gives up on the
+    // stream before the client has sent the whole order, UNKNOWN (a reset or broken pipe on
+    // the client's side); anything else is a wrong answer.
+    let wrong: Vec<_> = codes
+        .iter()
+        .filter(|(c, m)| {
+            !matches!(
+                c,
+                Code::Ok | Code::DeadlineExceeded | Code::Cancelled | Code::ResourceExhausted
+            ) && !(*c == Code::Unknown && (m.contains("reset") || m.contains("broken pipe")))
+        })
+        .take(5)
+        .collect();
+    assert!(wrong.is_empty(), "unexpected answers: {wrong:?}");
+    assert!(threads < 64, "the server grew to {threads} threads");
+    assert!(rss < 1024, "the server grew to {rss} MiB");
+    // Once the clients are gone the server answers at once, and says what it cancelled.
+    let mut network = NetworkClient::new(ch.clone());
+    let mut quick = tonic::Request::new(pb::SnapshotInfoRequest {});
+    quick.set_timeout(Duration::from_secs(2));
+    network
+        .get_snapshot_info(quick)
+        .await
+        .expect("answers after the load");
+    let page = scrape(&metrics);
+    let shed = counter(&page, "fulfil_calls_shed_total");
+    eprintln!(
+        "threads max {threads}, RSS max {rss} MiB, {} calls, shed {shed}",
+        codes.len()
+    );
+    assert!(
+        shed > 0.0,
+        "32 clients on one decision slot per core are shed:\n{page}"
+    );
+    // A re-optimization of 20,000 orders allowed 60 s, whose client goes away after 1.5 s,
+    // stops: the run itself reports it was cancelled (counted where it ends, on its own thread).
+    let mut names = fulfil::scenario::Interner::default();
+    let demo =
+        fulfil::scenario::read_orders_unresolved(&root().join("data/demo/orders.csv"), &mut names)
+            .expect("demo orders");
+    let backlog: Vec<pb::Order> = demo
+        .iter()
+        .take(20_000)
+        .map(|o| fulfil::service::order_pb(o, &names))
+        .collect();
+    let mut routing = RoutingClient::new(ch.clone());
+    let call = tokio::spawn(async move {
+        routing
+            .reoptimize(pb::ReoptimizeRequest {
+                orders: backlog,
+                time_limit_seconds: 60.0,
+                ..Default::default()
+            })
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    call.abort();
+    let mut cancelled = 0.0;
+    for _ in 0..100 {
+        cancelled = counter(&scrape(&metrics), "fulfil_calls_cancelled_total");
+        if cancelled > 0.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        cancelled > 0.0,
+        "the abandoned re-optimization stops and says so (server: {:?}):\n{}",
+        child.0.try_wait(),
+        scrape(&metrics)
+    );
+}
+
+/// A child process killed (and reaped) when dropped, also when a test fails.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

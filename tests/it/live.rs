@@ -629,3 +629,46 @@ fn a_retried_commit_after_a_restart_and_a_compaction_prices_with_the_terms_it_wa
     assert_eq!(first[0].shipments[0].service, "two_day");
     assert_eq!(first[1].shipments[0].inbound_units, 2);
 }
+
+#[test]
+fn cancelled_work_answers_cancelled_and_reserves_nothing() {
+    use fulfil::live::LiveError;
+    use fulfil::route::{Cancel, RouteError};
+    let s = scarce();
+    let data = tempfile::tempdir().expect("temp");
+    let live = Live::open(durable(s.path(), data.path())).expect("opens");
+    let orders: Vec<Order> = (0..40)
+        .map(|i| order(&live, &format!("c{i}"), f64::from(i % 5), &[("P", 1)]))
+        .collect();
+    let cancelled = Cancel::new();
+    cancelled.cancel();
+    let is_cancelled = |e: &LiveError| {
+        matches!(
+            e,
+            LiveError::Route(RouteError::Cancelled)
+                | LiveError::Batch(fulfil::batch::BatchError::Route(RouteError::Cancelled))
+        )
+    };
+    let err = live
+        .route_batch_until(&orders, false, &cancelled)
+        .expect_err("cancelled batch");
+    assert!(is_cancelled(&err), "{err}");
+    let err = live
+        .reserve(&orders[0], false, &cancelled, |_| {})
+        .expect_err("cancelled order");
+    assert!(is_cancelled(&err), "{err}");
+    let options = fulfil::batch::BatchOptions {
+        cancel: cancelled.clone(),
+        ..Default::default()
+    };
+    let Err(err) = live.reoptimize(&orders, &options, true, &|_| {}) else {
+        panic!("a cancelled re-optimization answers");
+    };
+    assert!(is_cancelled(&err), "{err}");
+    assert_eq!(live.info().reservations_held, 0, "nothing reserved");
+    // A token nobody cancels changes nothing.
+    let done = live
+        .route_batch_until(&orders, false, &Cancel::never())
+        .expect("commits");
+    assert_eq!(done.len(), orders.len());
+}

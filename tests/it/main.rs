@@ -7,6 +7,7 @@ mod crash;
 mod dates;
 mod differential;
 mod envelope;
+mod fuzzed;
 mod exceptions;
 mod hand_worked;
 mod journal;

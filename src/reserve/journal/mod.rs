@@ -89,8 +89,18 @@ fn legacy_path(dir: &Path) -> PathBuf {
     dir.join("journal.log")
 }
 
+/// A folder (and its parents) that only its owner may enter: the data folder and the scenario
+/// copies in it hold the retailer's network, stock and orders.
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path)
+}
+
 /// A new file, readable and writable by its owner only.
-fn create_private(path: &Path) -> std::io::Result<File> {
+pub fn create_private(path: &Path) -> std::io::Result<File> {
     let mut options = OpenOptions::new();
     options.create(true).write(true).truncate(true);
     #[cfg(unix)]
@@ -219,7 +229,7 @@ impl Journal {
     /// everything older, and opens an empty segment to append to. `generation` must be above
     /// every generation in `dir` ([`Recovered::generation`] + 1).
     pub fn start(dir: &Path, generation: u64, state: &[Record]) -> Result<Journal, JournalError> {
-        std::fs::create_dir_all(dir).map_err(|source| JournalError::Io {
+        create_private_dir(dir).map_err(|source| JournalError::Io {
             path: dir.to_owned(),
             source,
         })?;
