@@ -191,10 +191,9 @@ fn written_journal(data: &Path) -> std::path::PathBuf {
         let _ = live.release(id);
     }
     drop(live);
-    let segment = (1..10)
+    (1..10)
         .rev()
         .map(|g| segment_path(data, g))
         .find(|p| p.exists())
-        .expect("a segment");
-    segment
+        .expect("a segment")
 }
