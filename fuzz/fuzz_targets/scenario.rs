@@ -1,24 +1,15 @@
-//! Scenario loading: the input is split at 0xFF bytes into nodes.csv, skus.csv,
-//! inventory.csv, zones.csv, rates.csv, policy.toml and orders.csv of a scenario folder, which
+//! Scenario loading: the input is split at 0xFF bytes into the network files of a scenario
+//! folder (`scenario::NETWORK_FILES`, in order) and its orders.csv, which
 //! is loaded (and its orders read against it). Any input must give a scenario or a load error:
 //! never a panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-const FILES: [&str; 7] = [
-    "nodes.csv",
-    "skus.csv",
-    "inventory.csv",
-    "zones.csv",
-    "rates.csv",
-    "policy.toml",
-    "orders.csv",
-];
-
 fuzz_target!(|data: &[u8]| {
     let dir = tempfile::tempdir().expect("temp");
-    for (name, part) in FILES.iter().zip(data.split(|b| *b == 0xFF)) {
+    let files = fulfil::scenario::NETWORK_FILES.iter().chain(&["orders.csv"]);
+    for (name, part) in files.zip(data.split(|b| *b == 0xFF)) {
         std::fs::write(dir.path().join(name), part).expect("write");
     }
     if let Ok(snapshot) = fulfil::scenario::load_snapshot(dir.path()) {

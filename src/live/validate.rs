@@ -12,7 +12,9 @@ use super::error::ChangeProblem;
 use super::error::LiveError;
 use crate::model::{Node, Policy};
 use crate::reserve::journal::{create_private, create_private_dir};
-use crate::scenario::{LoadError, nodes_csv, parse_nodes, parse_policy, parse_skus, skus_csv};
+use crate::scenario::{
+    LoadError, NETWORK_FILES, nodes_csv, parse_nodes, parse_policy, parse_skus, skus_csv,
+};
 use crate::snapshot::Snapshot;
 
 /// The `nodes.csv` text of an upsert, checked: it parses under the scenario rules into exactly
@@ -129,18 +131,6 @@ pub fn adjusted(on_hand: u32, adjust: i64) -> Result<u32, ChangeProblem> {
     let v = i64::from(on_hand).saturating_add(adjust);
     u32::try_from(v.max(0)).map_err(|_| ChangeProblem::Overflow { on_hand, adjust })
 }
-
-/// The network files of a scenario folder, as the copy a data folder keeps.
-const NETWORK_FILES: [&str; 8] = [
-    "nodes.csv",
-    "skus.csv",
-    "inventory.csv",
-    "zones.csv",
-    "rates.csv",
-    "policy.toml",
-    "calendars.toml",
-    "inbound.csv",
-];
 
 /// Network files a scenario may leave out.
 const OPTIONAL_FILES: [&str; 3] = ["policy.toml", "calendars.toml", "inbound.csv"];

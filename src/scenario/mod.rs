@@ -26,6 +26,18 @@ pub use receipts::{Receipt, read_receipts};
 
 use crate::snapshot::Snapshot;
 
+/// The network files of a scenario folder (the orders aside), in the order they are read.
+pub const NETWORK_FILES: [&str; 8] = [
+    "nodes.csv",
+    "skus.csv",
+    "inventory.csv",
+    "zones.csv",
+    "rates.csv",
+    "policy.toml",
+    "calendars.toml",
+    "inbound.csv",
+];
+
 /// Loads the network files of a scenario folder into a snapshot of version 1.
 pub fn load_snapshot(dir: &Path) -> Result<Snapshot, LoadError> {
     let data = load_network(dir)?;

@@ -13,7 +13,7 @@
 //!    a call beyond is answered RESOURCE_EXHAUSTED at once instead of waiting in a queue. The
 //!    permits are held until the response body ends (a Simulate stream holds its own).
 //! 5. **Message size**: every request message above `max_message_bytes` is refused with
-//!    INVALID_ARGUMENT as soon as its length prefix arrives ([`MessageLimit`]).
+//!    INVALID_ARGUMENT as soon as its length prefix arrives ([`Guarded`]).
 //!
 //! Health and reflection pass straight through: probes answer under overload. Handlers stay free
 //! of all of this but the committing role (`access::require`).
@@ -195,7 +195,7 @@ where
             Err(status) => return Box::pin(async move { Ok(status.into_http()) }),
         };
         let limit = self.envelope.limits.max_message_bytes;
-        let req = req.map(|body| Body::new(MessageLimit::new(body, limit)));
+        let req = req.map(|body| Body::new(Guarded::limited(body, limit)));
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
@@ -203,49 +203,40 @@ where
             if permits.is_empty() {
                 return Ok(response);
             }
-            Ok(response.map(|body| {
-                Body::new(Holding {
-                    body,
-                    _permits: permits,
-                })
-            }))
+            Ok(response.map(|body| Body::new(Guarded::holding(body, permits))))
         })
     }
 }
 
-/// A response body that holds the call's permits until it is dropped.
-struct Holding {
+/// A body passed through unchanged but for the envelope's two jobs: a request body checks each
+/// gRPC message's length prefix as it streams past and fails with INVALID_ARGUMENT as soon as
+/// one is above the limit (the 5-byte prefix: a compression flag, then the length, big endian),
+/// so every message of a stream is limited; a response body holds the call's permits until it
+/// is dropped.
+pub struct Guarded {
     body: Body,
+    limit: Option<(usize, Framing)>,
     _permits: Vec<OwnedSemaphorePermit>,
 }
 
-impl http_body::Body for Holding {
-    type Data = Bytes;
-    type Error = Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
+impl Guarded {
+    /// A request body whose messages may be at most `limit` bytes.
+    pub fn limited(body: Body, limit: usize) -> Guarded {
+        Guarded {
+            body,
+            limit: Some((limit, Framing::default())),
+            _permits: Vec::new(),
+        }
     }
 
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+    /// A response body holding `permits` until it is dropped.
+    fn holding(body: Body, permits: Vec<OwnedSemaphorePermit>) -> Guarded {
+        Guarded {
+            body,
+            limit: None,
+            _permits: permits,
+        }
     }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.body.size_hint()
-    }
-}
-
-/// A request body that fails with INVALID_ARGUMENT as soon as a gRPC message's length prefix
-/// says it is above the limit (the 5-byte prefix: a compression flag, then the length, big
-/// endian). It reads the prefixes as they stream past, so it limits every message of a stream.
-pub struct MessageLimit {
-    body: Body,
-    limit: usize,
-    framing: Framing,
 }
 
 /// Where a body is in its messages.
@@ -274,12 +265,8 @@ impl Framing {
             chunk = &chunk[take..];
             if self.prefix_len == 5 {
                 self.prefix_len = 0;
-                let len = u32::from_be_bytes([
-                    self.prefix[1],
-                    self.prefix[2],
-                    self.prefix[3],
-                    self.prefix[4],
-                ]);
+                let [_, a, b, c, d] = self.prefix;
+                let len = u32::from_be_bytes([a, b, c, d]);
                 if len as u64 > limit as u64 {
                     return Some(len.into());
                 }
@@ -290,17 +277,7 @@ impl Framing {
     }
 }
 
-impl MessageLimit {
-    pub fn new(body: Body, limit: usize) -> MessageLimit {
-        MessageLimit {
-            body,
-            limit,
-            framing: Framing::default(),
-        }
-    }
-}
-
-impl http_body::Body for MessageLimit {
+impl http_body::Body for Guarded {
     type Data = Bytes;
     type Error = Status;
 
@@ -313,14 +290,13 @@ impl http_body::Body for MessageLimit {
             Poll::Ready(Some(Ok(frame))) => frame,
             other => return other,
         };
-        if let Some(data) = frame.data_ref()
-            && let Some(len) = this.framing.read(data.chunk(), this.limit)
+        if let (Some(data), Some((limit, framing))) = (frame.data_ref(), this.limit.as_mut())
+            && let Some(len) = framing.read(data.chunk(), *limit)
         {
             refused("message_size");
             return Poll::Ready(Some(Err(Status::invalid_argument(format!(
-                "a request message of {len} bytes is above the server's limit of {} bytes \
-                 (--max-message-bytes)",
-                this.limit
+                "a request message of {len} bytes is above the server's limit of {limit} bytes \
+                 (--max-message-bytes)"
             )))));
         }
         Poll::Ready(Some(Ok(frame)))

@@ -714,6 +714,18 @@ fn fill(path: &Path) {
     let _ = f.flush();
 }
 
+/// Whether Routing's health becomes `status` (1 SERVING, 2 NOT_SERVING) within `tries` tenths
+/// of a second.
+async fn becomes(ch: &Channel, status: i32, tries: u32) -> bool {
+    for _ in 0..tries {
+        if changing_status(ch).await == status {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
 async fn changing_status(ch: &Channel) -> i32 {
     let mut health = tonic_health::pb::health_client::HealthClient::new(ch.clone());
     health
@@ -763,15 +775,10 @@ async fn a_full_disk_makes_commits_unavailable_and_health_not_serving_until_it_h
     }
     let refused = refused.expect("a commit on a full disk is refused");
     assert_eq!(refused.code(), Code::Unavailable, "{}", refused.message());
-    let mut down = false;
-    for _ in 0..50 {
-        if changing_status(&ch).await == 2 {
-            down = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(down, "health NOT_SERVING while the journal cannot write");
+    assert!(
+        becomes(&ch, 2, 50).await,
+        "health NOT_SERVING while the journal cannot write"
+    );
     let err = routing
         .route_order(commit("d2"))
         .await
@@ -786,15 +793,10 @@ async fn a_full_disk_makes_commits_unavailable_and_health_not_serving_until_it_h
         .await
         .expect("a quote while the disk is full");
     std::fs::remove_file(&filler).expect("room again");
-    let mut up = false;
-    for _ in 0..100 {
-        if changing_status(&ch).await == 1 {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(up, "health SERVING again once the journal writes");
+    assert!(
+        becomes(&ch, 1, 100).await,
+        "health SERVING again once the journal writes"
+    );
     let after = routing
         .route_order(commit("d3"))
         .await

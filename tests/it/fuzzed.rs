@@ -44,14 +44,8 @@ fn edits() -> impl Strategy<Value = Vec<(usize, u8, u8)>> {
     proptest::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 1..6)
 }
 
-const FILES: [&str; 6] = [
-    "nodes.csv",
-    "skus.csv",
-    "inventory.csv",
-    "zones.csv",
-    "rates.csv",
-    "policy.toml",
-];
+/// The files c1 has (it has no calendars or inbound).
+const FILES: &[&str] = fulfil::scenario::NETWORK_FILES.split_at(6).0;
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
