@@ -98,19 +98,8 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         let errors = errors.load(Ordering::Relaxed);
         let sent = inventory_sent.load(Ordering::Relaxed);
         report(&args, &all, elapsed, errors, sent);
-        for (name, mut v) in [("shed", shed), ("reject", rejects), ("amend", amends)] {
-            if v.is_empty() {
-                continue;
-            }
-            v.sort_unstable();
-            println!(
-                "{name:<6} ms        p50 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}  ({} calls)",
-                percentile(&v, 0.5),
-                percentile(&v, 0.99),
-                percentile(&v, 0.999),
-                percentile(&v, 1.0),
-                v.len()
-            );
+        for (name, v) in [("shed", shed), ("reject", rejects), ("amend", amends)] {
+            report_latencies(name, v);
         }
         anyhow::Ok(())
     })
@@ -325,6 +314,22 @@ async fn exceptions(
         })
         .await;
     (t_reject, since(t2), reject.is_ok() && amend.is_ok())
+}
+
+/// Prints the percentiles of one kind of call, if any was made.
+fn report_latencies(name: &str, mut v: Vec<u32>) {
+    if v.is_empty() {
+        return;
+    }
+    v.sort_unstable();
+    println!(
+        "{name:<6} ms        p50 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}  ({} calls)",
+        percentile(&v, 0.5),
+        percentile(&v, 0.99),
+        percentile(&v, 0.999),
+        percentile(&v, 1.0),
+        v.len()
+    );
 }
 
 /// Prints the run's throughput and latency percentiles (`all` sorted).

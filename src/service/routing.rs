@@ -154,15 +154,14 @@ fn route_batch(
     })
 }
 
-fn reoptimize(
-    live: &Live,
-    req: pb::ReoptimizeRequest,
+/// The batch options of a Reoptimize call: its time limit (at most 80% of the time left before
+/// the call's deadline, so the run answers with its best plan before it), gap target and
+/// cancellation.
+fn batch_options(
+    req: &pb::ReoptimizeRequest,
     work: &Work,
-) -> Result<pb::ReoptimizeResponse, Status> {
-    use crate::batch::{BatchOptions, Status as Stop};
-    use rayon::prelude::*;
-    check_order_count(req.orders.len())?;
-    let defaults = BatchOptions::default();
+) -> Result<crate::batch::BatchOptions, Status> {
+    let defaults = crate::batch::BatchOptions::default();
     let time_limit = match req.time_limit_seconds {
         0.0 => defaults.time_limit,
         t if t.is_finite() && t > 0.0 && t <= 3600.0 => std::time::Duration::from_secs_f64(t),
@@ -181,6 +180,25 @@ fn reoptimize(
             )));
         }
     };
+    Ok(crate::batch::BatchOptions {
+        time_limit: work
+            .time_left
+            .map_or(time_limit, |left| time_limit.min(left.mul_f64(0.8))),
+        gap_target,
+        cancel: work.cancel.clone(),
+        ..defaults
+    })
+}
+
+fn reoptimize(
+    live: &Live,
+    req: pb::ReoptimizeRequest,
+    work: &Work,
+) -> Result<pb::ReoptimizeResponse, Status> {
+    use crate::batch::Status as Stop;
+    use rayon::prelude::*;
+    check_order_count(req.orders.len())?;
+    let options = batch_options(&req, work)?;
     if req.orders.is_empty() {
         return Err(Status::invalid_argument("orders: the backlog is empty"));
     }
@@ -192,17 +210,6 @@ fn reoptimize(
         .map(|(i, o)| order_of(o, &state.snapshot, &format!("orders[{i}]")))
         .collect::<Result<_, _>>()?;
     drop(state);
-    // The run ends (with its best answer) before the caller's deadline does.
-    let time_limit = match work.time_left {
-        Some(left) => time_limit.min(left.mul_f64(0.8)),
-        None => time_limit,
-    };
-    let options = BatchOptions {
-        time_limit,
-        gap_target,
-        cancel: work.cancel.clone(),
-        ..defaults
-    };
     let batch = live
         .reoptimize(&orders, &options, req.commit, &|_| {})
         .map_err(|e| status_of(&e))?;
