@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::client::Conn;
+use super::percentile::percentile;
 use anyhow::Context;
 use fulfil::service::pb::{
     self, network_client::NetworkClient, reservations_client::ReservationsClient,
@@ -13,14 +14,6 @@ use fulfil::service::pb::{
 
 use super::LoadgenArgs;
 use fulfil::service::order_pb;
-
-pub(super) fn percentile(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    f64::from(sorted[i]) / 1e6
-}
 
 pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     check(&args)?;

@@ -7,6 +7,7 @@ mod health;
 mod journal;
 mod loadgen;
 mod overload;
+mod percentile;
 mod reoptimize;
 mod route;
 mod serve;

@@ -133,7 +133,7 @@ async fn open_loop(conns: &[Conn], orders: &Arc<Vec<pb::Order>>, rate: f64, d: D
 }
 
 fn ms(sorted: &[u32], p: f64) -> f64 {
-    super::loadgen::percentile(sorted, p)
+    super::percentile::percentile(sorted, p)
 }
 
 fn print(name: &str, target: Option<f64>, run: &mut Run) {

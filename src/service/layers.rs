@@ -94,8 +94,8 @@ impl Envelope {
     /// Everything the envelope decides before the handler: the caller, the permits held for
     /// the call, or the status it is answered with.
     fn admit(&self, req: &mut http::Request<Body>) -> Result<Vec<OwnedSemaphorePermit>, Status> {
-        let path = req.uri().path().to_owned();
-        let Some(needed) = access::needed(&path) else {
+        let path = req.uri().path();
+        let Some(needed) = access::needed(path) else {
             return Ok(Vec::new());
         };
         let caller = match &*self.tokens.load() {
@@ -104,21 +104,24 @@ impl Envelope {
             None => Caller::anonymous(),
         };
         caller
-            .check(&path, needed)
+            .check(path, needed)
             .inspect_err(|_| refused("permission_denied"))?;
         if matches!(needed, Role::Router | Role::Inventory | Role::Admin) {
-            access::audit(&caller, &path);
+            access::audit(&caller, path);
         }
-        req.extensions_mut().insert(caller);
-        if let Some(timeout) = grpc_timeout(req.headers()) {
-            if timeout.is_zero() {
+        let deadline = match grpc_timeout(req.headers()) {
+            Some(t) if t.is_zero() => {
                 refused("deadline");
                 return Err(Status::deadline_exceeded("the call's deadline had passed"));
             }
-            req.extensions_mut()
-                .insert(Deadline(Instant::now() + timeout));
+            t => t.map(|t| Deadline(Instant::now() + t)),
+        };
+        let permits = self.permits(path)?;
+        req.extensions_mut().insert(caller);
+        if let Some(d) = deadline {
+            req.extensions_mut().insert(d);
         }
-        self.permits(&path)
+        Ok(permits)
     }
 
     /// The permits a call holds, or RESOURCE_EXHAUSTED at once.

@@ -31,23 +31,27 @@ fn answer(handle: &PrometheusHandle, path: &str) -> Response {
     r
 }
 
-/// Serves `/metrics` on `listener` until the task is dropped; upkeep of the histograms every
-/// few seconds.
+/// Serves `/metrics` on `listener` while the server is `alive`, with upkeep of the histograms
+/// every few seconds.
 pub(super) async fn serve(
     listener: TcpListener,
     handle: PrometheusHandle,
     tls: Option<Arc<ArcSwap<rustls::ServerConfig>>>,
+    alive: std::sync::Weak<()>,
 ) {
-    let upkeep = handle.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(5));
-        loop {
-            tick.tick().await;
-            upkeep.run_upkeep();
-        }
-    });
+    let mut upkeep = tokio::time::interval(Duration::from_secs(5));
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let accepted = tokio::select! {
+            _ = upkeep.tick() => {
+                if alive.upgrade().is_none() {
+                    break;
+                }
+                handle.run_upkeep();
+                continue;
+            }
+            a = listener.accept() => a,
+        };
+        let Ok((stream, _)) = accepted else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };

@@ -30,6 +30,6 @@ pub use access::{Role, Tokens, new_token};
 pub use background::{COMPACTION_INTERVAL, COMPACTION_SEGMENT_BYTES, EXPIRY_INTERVAL};
 pub use convert::{decision_of, node_of, order_of, order_pb};
 pub use errors::status_of;
-pub use layers::{Framing, Limits};
+pub use layers::Limits;
 pub use server::{ServeConfig, ServeError, Server, serve};
-pub use tls::{TlsFiles, server_config};
+pub use tls::TlsFiles;

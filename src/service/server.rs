@@ -159,12 +159,11 @@ impl ServeConfig {
 
     /// Whether the server listens beyond loopback without TLS or tokens (allowed by `insecure`).
     fn exposed_insecurely(&self) -> bool {
-        let grpc =
-            !self.listen.ip().is_loopback() && (self.tls.is_none() || self.auth_file.is_none());
-        let metrics = self
-            .metrics_listen
-            .is_some_and(|m| !m.ip().is_loopback() && self.tls.is_none());
-        grpc || metrics
+        let strict = ServeConfig {
+            insecure: false,
+            ..self.clone()
+        };
+        strict.check_exposure().is_err()
     }
 }
 
@@ -365,18 +364,12 @@ async fn start_metrics(
         .install_recorder()
         .map_err(|error| ServeError::Metrics { error })?;
     let (listener, addr) = bind(listen).await?;
-    let task = tokio::spawn(metrics_http::serve(
+    tokio::spawn(metrics_http::serve(
         listener,
         handle,
         tls.map(|t| t.metrics.clone()),
+        Arc::downgrade(alive),
     ));
-    let alive = Arc::downgrade(alive);
-    tokio::spawn(async move {
-        while alive.upgrade().is_some() {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        task.abort();
-    });
     Ok(addr)
 }
 
