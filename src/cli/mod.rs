@@ -6,6 +6,7 @@ mod generate;
 mod health;
 mod journal;
 mod loadgen;
+mod logging;
 mod overload;
 mod percentile;
 mod reoptimize;
@@ -18,9 +19,17 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// `fulfil --version`: the crate version and the git revision it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("FULFIL_GIT_REVISION"),
+    ")"
+);
+
 /// fulfil: decides which node ships which order line, with which carrier, at the least cost.
 #[derive(Parser, Debug)]
-#[command(name = "fulfil", version, about, long_about = None)]
+#[command(name = "fulfil", version = VERSION, about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -234,6 +243,18 @@ pub struct ServeArgs {
     /// The largest request message, in bytes.
     #[arg(long, env = "FULFIL_MAX_MESSAGE_BYTES", default_value_t = 16 << 20)]
     pub max_message_bytes: usize,
+    /// Log lines as text or JSON (one object per line) on standard error; the filter is
+    /// FULFIL_LOG (default info).
+    #[arg(long, env = "FULFIL_LOG_FORMAT", value_enum, default_value_t)]
+    pub log_format: logging::LogFormat,
+    /// Export traces (a span per call, decide, commit, journal fsync) over OTLP/gRPC to this
+    /// collector, e.g. http://127.0.0.1:4317 [default: no traces].
+    #[arg(long, env = "FULFIL_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+    /// On SIGTERM or SIGINT: health NOT_SERVING at once, then the calls in flight get this many
+    /// seconds to finish before they are dropped.
+    #[arg(long, env = "FULFIL_DRAIN_TIMEOUT_SECS", default_value_t = 30.0)]
+    pub drain_timeout_secs: f64,
 }
 
 #[derive(Args, Debug)]

@@ -19,13 +19,7 @@ pub fn run(args: ReoptimizeArgs) -> anyhow::Result<()> {
     if !(args.gap.is_finite() && args.gap >= 0.0) {
         anyhow::bail!("--gap must be a fraction ≥ 0 (e.g. 0.01 for 1%)");
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FULFIL_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    super::logging::init(super::logging::LogFormat::Text, "warn")?;
     let load_start = Instant::now();
     let snapshot = load_snapshot(&args.scenario)?;
     let orders_path = args

@@ -4,17 +4,41 @@ use std::time::Duration;
 
 use anyhow::Context;
 use fulfil::service::{ServeConfig, TlsFiles, serve};
-use tracing_subscriber::EnvFilter;
 
 use super::ServeArgs;
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("FULFIL_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let (log_format, otlp) = (args.log_format, args.otlp_endpoint.clone());
+    let config = config_of(args)?;
+    // Blocking work is bounded by the in-flight limit; the pool a little above it.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(config.limits.max_in_flight + 16)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let traces = runtime.block_on(async {
+        super::logging::init_with_traces(log_format, "info", otlp.as_deref())
+    })?;
+    let served = runtime.block_on(async move {
+        let server = serve(config).await?;
+        // Handlers are in place before the address is announced: a SIGTERM sent as soon as a
+        // client sees it drains the server instead of killing it.
+        let signal = shutdown_signal();
+        // Printed on stdout so scripts and tests can find the port of `--listen 127.0.0.1:0`.
+        println!("listening on {}", server.addr);
+        signal.await;
+        tracing::info!("shutting down: health NOT_SERVING, draining calls in flight");
+        Ok::<_, anyhow::Error>(server.stop().await?)
+    });
+    // Outside the runtime's workers: the exporter's task still runs on the runtime.
+    if let Some(t) = traces {
+        t.shutdown();
+    }
+    served
+}
+
+/// The server's config from the command line, checked.
+fn config_of(args: ServeArgs) -> anyhow::Result<ServeConfig> {
     let mut config = ServeConfig::new(args.scenario, args.listen);
     config.metrics_listen = args.metrics_listen;
     config.data_dir = args.data_dir;
@@ -38,23 +62,19 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         config.limits.max_decisions = n;
     }
     config.limits.max_message_bytes = args.max_message_bytes;
+    config.drain_timeout = drain_timeout(args.drain_timeout_secs)?;
     config.validate()?;
-    // Blocking work is bounded by the in-flight limit; the pool a little above it.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .max_blocking_threads(config.limits.max_in_flight + 16)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async move {
-        let server = serve(config).await?;
-        // Handlers are in place before the address is announced: a SIGTERM sent as soon as a
-        // client sees it drains the server instead of killing it.
-        let signal = shutdown_signal();
-        // Printed on stdout so scripts and tests can find the port of `--listen 127.0.0.1:0`.
-        println!("listening on {}", server.addr);
-        signal.await;
-        Ok(server.stop().await?)
-    })
+    Ok(config)
+}
+
+/// The drain timeout, refused unless it is a number of seconds in [0, 1 hour].
+fn drain_timeout(secs: f64) -> anyhow::Result<Duration> {
+    if !(secs.is_finite() && (0.0..=3600.0).contains(&secs)) {
+        anyhow::bail!(
+            "--drain-timeout-secs: a number of seconds in [0, 3600] is needed, found {secs}"
+        );
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 /// The reservation time-to-live, refused unless it is a number of seconds in range.

@@ -77,6 +77,8 @@ impl Live {
     /// The first phase of a commit, without the writer: the order decided on the current
     /// version.
     pub fn decide(&self, order: &Order, cancel: &Cancel) -> Result<Decided, LiveError> {
+        let _span = tracing::debug_span!("decide", order_id = %order.id, lines = order.lines.len())
+            .entered();
         let state = self.load();
         let routed = route_until(&state, order, cancel)?;
         Ok(Decided { state, routed })
@@ -91,6 +93,7 @@ impl Live {
         decided: Decided,
         on_durable: impl FnOnce(Result<(), LiveError>) + Send + 'static,
     ) -> Result<Committed, LiveError> {
+        let _span = tracing::debug_span!("commit", order_id = %order.id).entered();
         let writer = self.write()?;
         let now = self.load();
         if let Some(held) = now.book.held_by_order(&order.id) {

@@ -8,12 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tonic_health::ServingStatus;
-use tonic_health::server::HealthReporter;
 
-use super::network::NetworkService;
-use super::pb;
-use super::reservations::ReservationsService;
-use super::routing::RoutingService;
+use super::health::Health;
 use super::state::Shared;
 use crate::live::{Live, LiveOptions};
 
@@ -28,7 +24,7 @@ pub const COMPACTION_SEGMENT_BYTES: u64 = 64 << 20;
 pub const RECOVERY_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Starts both loops; they end when the server's shared state does.
-pub(super) fn spawn(shared: &Shared, options: LiveOptions, health: HealthReporter) {
+pub(super) fn spawn(shared: &Shared, options: LiveOptions, health: Health) {
     // (Both loops read the network through a weak handle.)
     tokio::spawn(compaction(shared.downgrade()));
     tokio::spawn(housekeeping(shared.downgrade(), options, health));
@@ -55,7 +51,7 @@ async fn compaction(shared: WeakShared) {
 /// Housekeeping: expire reservations, publish gauges; when the store fails, health
 /// NOT_SERVING for the services that change state and the store opened again every
 /// [`RECOVERY_INTERVAL`] until it writes.
-async fn housekeeping(shared: WeakShared, options: LiveOptions, health: HealthReporter) {
+async fn housekeeping(shared: WeakShared, options: LiveOptions, health: Health) {
     let mut tick = tokio::time::interval(EXPIRY_INTERVAL);
     let mut failed_since: Option<Instant> = None;
     loop {
@@ -74,9 +70,9 @@ async fn housekeeping(shared: WeakShared, options: LiveOptions, health: HealthRe
             });
             if since.elapsed() >= RECOVERY_INTERVAL && reopen(&shared, &options).await {
                 failed_since = None;
-                set_changing(&health, ServingStatus::Serving).await;
+                health.set_changing(ServingStatus::Serving).await;
             } else {
-                set_changing(&health, ServingStatus::NotServing).await;
+                health.set_changing(ServingStatus::NotServing).await;
             }
             continue;
         }
@@ -126,19 +122,4 @@ async fn expire_and_measure(live: Arc<Live>) {
     metrics::gauge!("fulfil_reservations_held").set(info.reservations_held as f64);
     metrics::gauge!("fulfil_snapshot_age_seconds").set(info.age.as_secs_f64());
     metrics::gauge!("fulfil_snapshot_version").set(info.version as f64);
-}
-
-/// Sets the health of the services that change state (Routing, Reservations, Network) and of
-/// the server as a whole: SERVING once loaded, NOT_SERVING while the store has failed (they
-/// refuse every change until it is reopened).
-pub(super) async fn set_changing(health: &HealthReporter, status: ServingStatus) {
-    use tonic::server::NamedService;
-    for name in [
-        pb::routing_server::RoutingServer::<RoutingService>::NAME,
-        pb::reservations_server::ReservationsServer::<ReservationsService>::NAME,
-        pb::network_server::NetworkServer::<NetworkService>::NAME,
-        "",
-    ] {
-        health.set_service_status(name, status).await;
-    }
 }

@@ -46,13 +46,3 @@ pub fn code_of(e: &LiveError) -> Code {
 pub fn status_of(e: &LiveError) -> Status {
     Status::new(code_of(e), e.to_string())
 }
-
-/// Whether a status is a client's mistake (for metrics).
-pub fn outcome_label(status: &Status) -> &'static str {
-    match status.code() {
-        Code::InvalidArgument | Code::NotFound | Code::FailedPrecondition | Code::AlreadyExists => {
-            "invalid"
-        }
-        _ => "error",
-    }
-}

@@ -32,6 +32,7 @@ use tonic::body::Body;
 use tower::layer::util::{Identity, Stack};
 
 use super::access::{self, Caller, Role, Tokens};
+use super::observe::{CallMetrics, Observed, RequestId, call_span};
 
 /// The server's layer once the envelope is on it (tonic stacks it over its own identity).
 pub(super) type Layered = Stack<Envelope, Identity>;
@@ -193,21 +194,42 @@ where
     }
 
     fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
+        let id = RequestId::of(req.headers());
+        let mut metrics = CallMetrics::start(req.uri().path());
+        let span = call_span(req.headers(), req.uri().path(), &id);
+        req.extensions_mut().insert(id.clone());
         let permits = match self.envelope.admit(&mut req) {
             Ok(p) => p,
-            Err(status) => return Box::pin(async move { Ok(status.into_http()) }),
+            Err(status) => {
+                let mut response = status.into_http();
+                metrics.finish_from_headers(response.headers());
+                echo(&mut response, &id);
+                return Box::pin(async move { Ok(response) });
+            }
         };
         let limit = self.envelope.limits.max_message_bytes;
         let req = req.map(|body| Body::new(Guarded::limited(body, limit)));
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move {
-            let response = inner.call(req).await?;
-            if permits.is_empty() {
+        let call = async move {
+            let mut response = inner.call(req).await?;
+            echo(&mut response, &id);
+            if !permits.is_empty() {
+                response = response.map(|body| Body::new(Guarded::holding(body, permits)));
+            }
+            if metrics.finish_from_headers(response.headers()) {
                 return Ok(response);
             }
-            Ok(response.map(|body| Body::new(Guarded::holding(body, permits))))
-        })
+            Ok(response.map(|body| Body::new(Observed::new(body, metrics))))
+        };
+        Box::pin(tracing::Instrument::instrument(call, span))
+    }
+}
+
+/// The call's request id, echoed in the response headers.
+fn echo(response: &mut http::Response<Body>, id: &RequestId) {
+    if let Ok(v) = http::HeaderValue::from_str(id.as_str()) {
+        response.headers_mut().insert("x-request-id", v);
     }
 }
 

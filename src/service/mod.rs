@@ -6,14 +6,17 @@ mod access;
 mod background;
 mod convert;
 mod errors;
+mod health;
 mod layers;
 mod metrics_http;
 mod network;
+mod observe;
 mod planning;
 mod reservations;
 mod routing;
 mod server;
 mod state;
+mod telemetry;
 mod tls;
 
 /// Types and stubs generated from `proto/fulfil/v1/fulfil.proto`.
@@ -32,4 +35,5 @@ pub use convert::{decision_of, node_of, order_of, order_pb};
 pub use errors::status_of;
 pub use layers::Limits;
 pub use server::{ServeConfig, ServeError, Server, serve};
+pub use telemetry::LATENCY_BUCKETS;
 pub use tls::TlsFiles;

@@ -2,15 +2,16 @@
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::convert::node_of;
 use super::errors::status_of;
+use super::observe::CallLog;
 use super::pb;
-use super::state::{Shared, observe};
+use super::state::Shared;
 use crate::live::{InventoryChange, Live, LiveError};
 use crate::model::Policy;
 
@@ -86,10 +87,8 @@ pub fn info_pb(live: &Live) -> pb::SnapshotInfo {
 
 async fn change(
     live: Arc<Live>,
-    rpc: &'static str,
     f: impl FnOnce(&Live) -> Result<u64, LiveError> + Send + 'static,
 ) -> Result<Response<pb::SnapshotInfo>, Status> {
-    let start = Instant::now();
     let result = tokio::task::spawn_blocking(move || {
         f(&live).map_err(|e| status_of(&e))?;
         Ok(info_pb(&live))
@@ -97,7 +96,6 @@ async fn change(
     .await
     .map_err(|e| Status::internal(e.to_string()))
     .and_then(|r| r);
-    observe(rpc, start, &result);
     result.map(Response::new)
 }
 
@@ -170,43 +168,46 @@ impl pb::network_server::Network for NetworkService {
         &self,
         request: Request<pb::LoadScenarioRequest>,
     ) -> Result<Response<pb::SnapshotInfo>, Status> {
-        let path = request.into_inner().path;
-        if path.is_empty() {
-            return Err(Status::invalid_argument("path: required"));
-        }
-        let dir = scenario_under(self.scenario_root.as_deref(), &path)?;
-        let live = self.live.get()?;
-        let start = Instant::now();
-        let result = tokio::task::spawn_blocking(move || {
-            live.load_scenario(&dir.to_string_lossy())
-                .map_err(|e| load_status(&e))?;
-            Ok(info_pb(&live))
+        let log = CallLog::of("LoadScenario", &request);
+        log.around(async move {
+            let path = request.into_inner().path;
+            if path.is_empty() {
+                return Err(Status::invalid_argument("path: required"));
+            }
+            let dir = scenario_under(self.scenario_root.as_deref(), &path)?;
+            let live = self.live.get()?;
+            let result = tokio::task::spawn_blocking(move || {
+                live.load_scenario(&dir.to_string_lossy())
+                    .map_err(|e| load_status(&e))?;
+                Ok(info_pb(&live))
+            })
+            .await
+            .map_err(|e| Status::internal(e.to_string()))
+            .and_then(|r| r);
+            result.map(Response::new)
         })
         .await
-        .map_err(|e| Status::internal(e.to_string()))
-        .and_then(|r| r);
-        observe("LoadScenario", start, &result);
-        result.map(Response::new)
     }
 
     async fn upsert_nodes(
         &self,
         request: Request<pb::UpsertNodesRequest>,
     ) -> Result<Response<pb::SnapshotInfo>, Status> {
-        let nodes = request
-            .into_inner()
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| node_of(n, i))
-            .collect::<Result<Vec<_>, _>>()?;
-        if nodes.is_empty() {
-            return Err(Status::invalid_argument(
-                "nodes: at least one node is needed",
-            ));
-        }
-        change(self.live.get()?, "UpsertNodes", move |l| {
-            l.upsert_nodes(nodes)
+        let log = CallLog::of("UpsertNodes", &request);
+        log.around(async move {
+            let nodes = request
+                .into_inner()
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| node_of(n, i))
+                .collect::<Result<Vec<_>, _>>()?;
+            if nodes.is_empty() {
+                return Err(Status::invalid_argument(
+                    "nodes: at least one node is needed",
+                ));
+            }
+            change(self.live.get()?, move |l| l.upsert_nodes(nodes)).await
         })
         .await
     }
@@ -215,53 +216,58 @@ impl pb::network_server::Network for NetworkService {
         &self,
         request: Request<pb::UpsertSkusRequest>,
     ) -> Result<Response<pb::SnapshotInfo>, Status> {
-        let skus: Vec<crate::model::Sku> = request
-            .into_inner()
-            .skus
-            .into_iter()
-            .map(|k| crate::model::Sku {
-                id: k.sku,
-                weight_kg: k.weight_kg,
-                oversize: k.oversize,
-                split_line: k.split_line.unwrap_or(true),
-            })
-            .collect();
-        if skus.is_empty() {
-            return Err(Status::invalid_argument("skus: at least one SKU is needed"));
-        }
-        change(self.live.get()?, "UpsertSkus", move |l| l.upsert_skus(skus)).await
+        let log = CallLog::of("UpsertSkus", &request);
+        log.around(async move {
+            let skus: Vec<crate::model::Sku> = request
+                .into_inner()
+                .skus
+                .into_iter()
+                .map(|k| crate::model::Sku {
+                    id: k.sku,
+                    weight_kg: k.weight_kg,
+                    oversize: k.oversize,
+                    split_line: k.split_line.unwrap_or(true),
+                })
+                .collect();
+            if skus.is_empty() {
+                return Err(Status::invalid_argument("skus: at least one SKU is needed"));
+            }
+            change(self.live.get()?, move |l| l.upsert_skus(skus)).await
+        })
+        .await
     }
 
     async fn replace_rates(
         &self,
         request: Request<pb::ReplaceRatesRequest>,
     ) -> Result<Response<pb::SnapshotInfo>, Status> {
-        let rates: Vec<crate::model::CarrierRate> = request
-            .into_inner()
-            .rates
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let service = r.service.parse().map_err(|()| {
-                    Status::invalid_argument(format!(
-                        "rates[{i}].service: unknown service `{}`",
-                        r.service
-                    ))
-                })?;
-                Ok(crate::model::CarrierRate {
-                    carrier: r.carrier,
-                    service,
-                    zone: r.zone,
-                    base: r.base,
-                    per_kg: r.per_kg,
-                    transit_days: r.transit_days,
-                    weekend: r.weekend,
+        let log = CallLog::of("ReplaceRates", &request);
+        log.around(async move {
+            let rates: Vec<crate::model::CarrierRate> = request
+                .into_inner()
+                .rates
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let service = r.service.parse().map_err(|()| {
+                        Status::invalid_argument(format!(
+                            "rates[{i}].service: unknown service `{}`",
+                            r.service
+                        ))
+                    })?;
+                    Ok(crate::model::CarrierRate {
+                        carrier: r.carrier,
+                        service,
+                        zone: r.zone,
+                        base: r.base,
+                        per_kg: r.per_kg,
+                        transit_days: r.transit_days,
+                        weekend: r.weekend,
+                    })
                 })
-            })
-            .collect::<Result<_, Status>>()?;
-        let text = crate::scenario::rates_csv(&rates);
-        change(self.live.get()?, "ReplaceRates", move |l| {
-            l.replace_rates(&text)
+                .collect::<Result<_, Status>>()?;
+            let text = crate::scenario::rates_csv(&rates);
+            change(self.live.get()?, move |l| l.replace_rates(&text)).await
         })
         .await
     }
@@ -270,19 +276,20 @@ impl pb::network_server::Network for NetworkService {
         &self,
         request: Request<pb::Policy>,
     ) -> Result<Response<pb::SnapshotInfo>, Status> {
-        let p = request.into_inner();
-        let policy = Policy {
-            split_penalty: p.split_penalty,
-            backorder_penalty: p.backorder_penalty,
-            max_shipments: p.max_shipments,
-            ship_from_store: p.ship_from_store,
-            late_penalty_per_day: p.late_penalty_per_day,
-            allocate_inbound: p.allocate_inbound,
-            min_shipment_value: p.min_shipment_value,
-            max_rejections: p.max_rejections.unwrap_or(Policy::default().max_rejections),
-        };
-        change(self.live.get()?, "ReplacePolicy", move |l| {
-            l.replace_policy(policy)
+        let log = CallLog::of("ReplacePolicy", &request);
+        log.around(async move {
+            let p = request.into_inner();
+            let policy = Policy {
+                split_penalty: p.split_penalty,
+                backorder_penalty: p.backorder_penalty,
+                max_shipments: p.max_shipments,
+                ship_from_store: p.ship_from_store,
+                late_penalty_per_day: p.late_penalty_per_day,
+                allocate_inbound: p.allocate_inbound,
+                min_shipment_value: p.min_shipment_value,
+                max_rejections: p.max_rejections.unwrap_or(Policy::default().max_rejections),
+            };
+            change(self.live.get()?, move |l| l.replace_policy(policy)).await
         })
         .await
     }
@@ -291,52 +298,54 @@ impl pb::network_server::Network for NetworkService {
         &self,
         request: Request<Streaming<pb::InventoryChange>>,
     ) -> Result<Response<pb::StreamInventoryResponse>, Status> {
-        let start = Instant::now();
-        let live = self.live.get()?;
-        // Changes are applied in order as they arrive; a burst is applied as one version.
-        let stream = request
-            .into_inner()
-            .chunks_timeout(INVENTORY_BURST_CHANGES, INVENTORY_BURST);
-        tokio::pin!(stream);
-        let mut total = pb::StreamInventoryResponse {
-            snapshot_version: live.info().version,
-            ..Default::default()
-        };
-        let mut received = 0u64;
-        let mut result = Ok(());
-        while let Some(chunk) = stream.next().await {
-            let mut changes = Vec::with_capacity(chunk.len());
-            let mut broken = None;
-            for msg in chunk {
-                match msg {
-                    Ok(m) => changes.push(change_of(m)),
-                    Err(e) => {
-                        broken = Some(e);
+        let log = CallLog::of("StreamInventory", &request);
+        log.around(async move {
+            let live = self.live.get()?;
+            // Changes are applied in order as they arrive; a burst is applied as one version.
+            let stream = request
+                .into_inner()
+                .chunks_timeout(INVENTORY_BURST_CHANGES, INVENTORY_BURST);
+            tokio::pin!(stream);
+            let mut total = pb::StreamInventoryResponse {
+                snapshot_version: live.info().version,
+                ..Default::default()
+            };
+            let mut received = 0u64;
+            let mut result = Ok(());
+            while let Some(chunk) = stream.next().await {
+                let mut changes = Vec::with_capacity(chunk.len());
+                let mut broken = None;
+                for msg in chunk {
+                    match msg {
+                        Ok(m) => changes.push(change_of(m)),
+                        Err(e) => {
+                            broken = Some(e);
+                            break;
+                        }
+                    }
+                }
+                let n = changes.len() as u64;
+                match apply_burst(live.clone(), changes, received, total.applied).await {
+                    Ok(a) => {
+                        total.applied += a.applied;
+                        total.skipped_repeats += a.skipped;
+                        total.snapshot_version = a.version;
+                    }
+                    Err(status) => {
+                        result = Err(status);
                         break;
                     }
                 }
-            }
-            let n = changes.len() as u64;
-            match apply_burst(live.clone(), changes, received, total.applied).await {
-                Ok(a) => {
-                    total.applied += a.applied;
-                    total.skipped_repeats += a.skipped;
-                    total.snapshot_version = a.version;
-                }
-                Err(status) => {
-                    result = Err(status);
+                received += n;
+                if let Some(e) = broken {
+                    result = Err(e);
                     break;
                 }
             }
-            received += n;
-            if let Some(e) = broken {
-                result = Err(e);
-                break;
-            }
-        }
-        let result = result.map(|()| total);
-        observe("StreamInventory", start, &result);
-        result.map(Response::new)
+            let result = result.map(|()| total);
+            result.map(Response::new)
+        })
+        .await
     }
 
     async fn get_snapshot_info(

@@ -13,7 +13,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert::order_of;
 use super::pb;
-use super::state::{Shared, blocking, observe};
+use super::state::{Shared, blocking};
 use crate::model::Order;
 use crate::route::Cancel;
 use crate::simulate::{Kpis, Rejections, ReplayPolicy, Variant, html, replay_with};
@@ -166,13 +166,10 @@ impl pb::planning_server::Planning for PlanningService {
         &self,
         request: Request<pb::SimulateRequest>,
     ) -> Result<Response<Self::SimulateStream>, Status> {
-        let start = Instant::now();
         let live = self.live.get()?;
         let req = request.into_inner();
         // Validation (and the sandbox copy) before the stream starts: bad input is a plain error.
-        let plan = blocking(move |_| prepare(&live, req)).await;
-        observe("Simulate", start, &plan);
-        let plan = plan?;
+        let plan = blocking(move |_| prepare(&live, req)).await?;
         let (tx, rx) = mpsc::channel(64);
         // The replays stop when the client stops reading (cancelled, gone, deadline passed).
         let cancel = Cancel::new();

@@ -1,14 +1,14 @@
 //! The Reservations service.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use tonic::{Request, Response, Status};
 
 use super::convert::{decision_pb, order_of};
 use super::errors::status_of;
+use super::observe::CallLog;
 use super::pb;
-use super::state::{Shared, observe};
+use super::state::Shared;
 use crate::live::{Live, LiveError, Rejection, Rerouted};
 use crate::reserve::{Reservation, ReservationState};
 
@@ -45,10 +45,9 @@ fn response(live: &Live, r: &Reservation) -> pb::ReservationResponse {
 /// Runs a re-route on the blocking pool (it decides an order) and answers once it is durable.
 async fn reroute(
     live: Arc<Live>,
-    rpc: &'static str,
+    log: (CallLog, String),
     f: impl FnOnce(&Live, crate::live::OnDurable) -> Result<Rerouted, LiveError> + Send + 'static,
 ) -> Result<Response<pb::RerouteResponse>, Status> {
-    let start = Instant::now();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let worker = live.clone();
     let answer = tokio::task::spawn_blocking(move || {
@@ -75,7 +74,13 @@ async fn reroute(
             Err(_) => Err(Status::unavailable("the store stopped")),
         },
     };
-    observe(rpc, start, &result);
+    let (log, reservation_id) = log;
+    let order_id = result
+        .as_ref()
+        .ok()
+        .and_then(|r| r.reservation.as_ref())
+        .map_or("", |r| r.order_id.as_str());
+    log.done(&result, order_id, &reservation_id);
     result.map(Response::new)
 }
 
@@ -106,31 +111,41 @@ fn rejection_of(req: pb::RejectRequest) -> Result<Rejection, Status> {
 
 /// Ends a reservation as `to`, answering once the change is durable.
 async fn finish(
-    live: Arc<Live>,
+    shared: &Shared,
+    request: Request<pb::ReservationRef>,
     rpc: &'static str,
-    req: pb::ReservationRef,
     to: ReservationState,
 ) -> Result<Response<pb::ReservationResponse>, Status> {
-    let start = Instant::now();
-    let result = if req.reservation_id.is_empty() {
-        Err(Status::invalid_argument("reservation_id: required"))
-    } else {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        live.finish(
-            &req.reservation_id,
-            to,
-            Box::new(move |r| {
-                let _ = tx.send(r);
-            }),
-        );
-        match rx.await {
-            Ok(Ok(r)) => Ok(response(&live, &r)),
-            Ok(Err(e)) => Err(status_of(&e)),
-            Err(_) => Err(Status::unavailable("the store stopped")),
-        }
-    };
-    observe(rpc, start, &result);
+    let log = CallLog::of(rpc, &request);
+    let req = request.into_inner();
+    let result = finished(shared, &req, to).await;
+    let order_id = result.as_ref().map_or("", |r| r.order_id.as_str());
+    log.done(&result, order_id, &req.reservation_id);
     result.map(Response::new)
+}
+
+async fn finished(
+    shared: &Shared,
+    req: &pb::ReservationRef,
+    to: ReservationState,
+) -> Result<pb::ReservationResponse, Status> {
+    let live = shared.get()?;
+    if req.reservation_id.is_empty() {
+        return Err(Status::invalid_argument("reservation_id: required"));
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    live.finish(
+        &req.reservation_id,
+        to,
+        Box::new(move |r| {
+            let _ = tx.send(r);
+        }),
+    );
+    match rx.await {
+        Ok(Ok(r)) => Ok(response(&live, &r)),
+        Ok(Err(e)) => Err(status_of(&e)),
+        Err(_) => Err(Status::unavailable("the store stopped")),
+    }
 }
 
 #[tonic::async_trait]
@@ -139,69 +154,60 @@ impl pb::reservations_server::Reservations for ReservationsService {
         &self,
         request: Request<pb::ReservationRef>,
     ) -> Result<Response<pb::ReservationResponse>, Status> {
-        let live = self.live.get()?;
-        finish(
-            live,
-            "Release",
-            request.into_inner(),
-            ReservationState::Released,
-        )
-        .await
+        finish(&self.live, request, "Release", ReservationState::Released).await
     }
 
     async fn confirm(
         &self,
         request: Request<pb::ReservationRef>,
     ) -> Result<Response<pb::ReservationResponse>, Status> {
-        let live = self.live.get()?;
-        finish(
-            live,
-            "Confirm",
-            request.into_inner(),
-            ReservationState::Confirmed,
-        )
-        .await
+        finish(&self.live, request, "Confirm", ReservationState::Confirmed).await
     }
 
     async fn get(
         &self,
         request: Request<pb::ReservationRef>,
     ) -> Result<Response<pb::ReservationResponse>, Status> {
-        let start = Instant::now();
         let live = self.live.get()?;
         let id = request.into_inner().reservation_id;
-        let result = if id.is_empty() {
-            Err(Status::invalid_argument("reservation_id: required"))
-        } else {
-            live.reservation(&id)
-                .map(|r| response(&live, &r))
-                .map_err(|e| status_of(&e))
-        };
-        observe("Get", start, &result);
-        result.map(Response::new)
+        if id.is_empty() {
+            return Err(Status::invalid_argument("reservation_id: required"));
+        }
+        live.reservation(&id)
+            .map(|r| Response::new(response(&live, &r)))
+            .map_err(|e| status_of(&e))
     }
 
     async fn reject(
         &self,
         request: Request<pb::RejectRequest>,
     ) -> Result<Response<pb::RerouteResponse>, Status> {
-        let live = self.live.get()?;
-        let rej = match rejection_of(request.into_inner()) {
-            Ok(r) => r,
+        let rpc = if request.get_ref().short_pick {
+            "ShortPick"
+        } else {
+            "Reject"
+        };
+        let log = CallLog::of(rpc, &request);
+        let req = request.into_inner();
+        let id = req.reservation_id.clone();
+        let checked = self.live.get().and_then(|l| Ok((l, rejection_of(req)?)));
+        let (live, rej) = match checked {
+            Ok(c) => c,
             Err(s) => {
-                observe("Reject", Instant::now(), &Err::<(), _>(s.clone()));
+                log.done(&Err::<(), _>(s.clone()), "", &id);
                 return Err(s);
             }
         };
-        reroute(live, "Reject", move |l, ack| l.reject(&rej, ack)).await
+        reroute(live, (log, id), move |l, ack| l.reject(&rej, ack)).await
     }
 
     async fn amend(
         &self,
         request: Request<pb::AmendRequest>,
     ) -> Result<Response<pb::RerouteResponse>, Status> {
-        let live = self.live.get()?;
+        let log = CallLog::of("Amend", &request);
         let req = request.into_inner();
+        let live = self.live.get()?;
         let checked = (|| {
             if req.reservation_id.is_empty() {
                 return Err(Status::invalid_argument("reservation_id: required"));
@@ -215,12 +221,13 @@ impl pb::reservations_server::Reservations for ReservationsService {
         let order = match checked {
             Ok(o) => o,
             Err(s) => {
-                observe("Amend", Instant::now(), &Err::<(), _>(s.clone()));
+                log.done(&Err::<(), _>(s.clone()), "", &req.reservation_id);
                 return Err(s);
             }
         };
         let (id, request_id) = (req.reservation_id, req.request_id);
-        reroute(live, "Amend", move |l, ack| {
+        let logged = (log, id.clone());
+        reroute(live, logged, move |l, ack| {
             l.amend(&id, &order, &request_id, ack)
         })
         .await
@@ -230,15 +237,12 @@ impl pb::reservations_server::Reservations for ReservationsService {
         &self,
         _request: Request<pb::ListAttentionRequest>,
     ) -> Result<Response<pb::ListAttentionResponse>, Status> {
-        let start = Instant::now();
         let live = self.live.get()?;
         let reservations = live
             .needing_attention()
             .iter()
             .map(|r| response(&live, r))
             .collect();
-        let result = Ok(pb::ListAttentionResponse { reservations });
-        observe("ListAttention", start, &result);
-        result.map(Response::new)
+        Ok(Response::new(pb::ListAttentionResponse { reservations }))
     }
 }

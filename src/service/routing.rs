@@ -1,15 +1,16 @@
 //! The Routing service.
 
+use std::any::TypeId;
 use std::sync::Arc;
-use std::time::Instant;
 
 use tonic::{Request, Response, Status};
 
 use super::access::{Role, require};
 use super::convert::{check_order_count, coordinate, decision_pb, instant_of, lines_of, order_of};
 use super::errors::status_of;
+use super::observe::CallLog;
 use super::pb;
-use super::state::{Shared, blocking, observe, time_left};
+use super::state::{Shared, blocking, time_left};
 use crate::live::Live;
 use crate::model::Order;
 use crate::model::dates::format_day;
@@ -57,8 +58,7 @@ async fn route_one(
         (order, c)
     };
     durable(rx).await?;
-    let outcome = outcome_of(&committed.decision);
-    metrics::counter!("fulfil_decisions_total", "outcome" => outcome).increment(1);
+    count_decisions("RouteOrder", dry_run, [&committed.decision]);
     let explanation = if req.explain {
         Some(explanation_of(&live, &order, &committed.decision)?)
     } else {
@@ -85,14 +85,32 @@ async fn durable(
     }
 }
 
-/// The decision's label in `fulfil_decisions_total`.
-fn outcome_of(decision: &crate::model::Decision) -> &'static str {
-    if decision.backordered.is_empty() {
-        "complete"
-    } else if decision.shipments.is_empty() {
-        "backordered"
-    } else {
-        "partial"
+/// Counts decisions in `fulfil_decisions_total` by rpc, mode and outcome.
+fn count_decisions<'a>(
+    rpc: &'static str,
+    dry_run: bool,
+    decisions: impl IntoIterator<Item = &'a crate::model::Decision>,
+) {
+    let mut counts = [0u64; 3];
+    for d in decisions {
+        counts[if d.backordered.is_empty() {
+            0
+        } else if d.shipments.is_empty() {
+            2
+        } else {
+            1
+        }] += 1;
+    }
+    let mode = if dry_run { "dry_run" } else { "commit" };
+    for (n, outcome) in counts
+        .into_iter()
+        .zip(["complete", "partial", "backordered"])
+    {
+        if n > 0 {
+            metrics::counter!("fulfil_decisions_total", "rpc" => rpc, "mode" => mode,
+                "outcome" => outcome)
+            .increment(n);
+        }
     }
 }
 
@@ -139,6 +157,11 @@ fn route_batch(
     let committed = live
         .route_batch_until(&orders, req.dry_run, &work.cancel)
         .map_err(|e| status_of(&e))?;
+    count_decisions(
+        "RouteBatch",
+        req.dry_run,
+        committed.iter().map(|c| &c.decision),
+    );
     Ok(pb::RouteBatchResponse {
         snapshot_version: committed
             .last()
@@ -213,6 +236,7 @@ fn reoptimize(
     let batch = live
         .reoptimize(&orders, &options, req.commit, &|_| {})
         .map_err(|e| status_of(&e))?;
+    count_decisions("Reoptimize", !req.commit, &batch.result.decisions);
     let (r, b) = (&batch.result.summary, &batch.result.baseline);
     Ok(pb::ReoptimizeResponse {
         decisions: batch
@@ -325,16 +349,29 @@ struct Work {
 }
 
 impl RoutingService {
-    /// A unary call decided by `f` on the blocking pool, on the live network, with its metrics;
-    /// cancelled when the call is.
-    /// Reoptimize has its own limit (`--max-heavy-calls`) and takes no decision slot.
+    /// A unary call decided by `f` on the blocking pool, on the live network; cancelled when
+    /// the call is. Reoptimize has its own limit (`--max-heavy-calls`) and takes no decision
+    /// slot. A call that commits (`log`) writes its log line.
     async fn on_blocking_pool<Req: Send + 'static, Resp: Send + 'static>(
         &self,
-        rpc: &'static str,
         request: Request<Req>,
+        log: Option<CallLog>,
         f: fn(&Live, Req, &Work) -> Result<Resp, Status>,
     ) -> Result<Response<Resp>, Status> {
-        let start = Instant::now();
+        let result = self.decide_on_pool(request, f).await;
+        if let Some(log) = log {
+            log.done(&result, "", "");
+        }
+        result.map(Response::new)
+    }
+
+    async fn decide_on_pool<Req: Send + 'static, Resp: Send + 'static>(
+        &self,
+        request: Request<Req>,
+        f: fn(&Live, Req, &Work) -> Result<Resp, Status>,
+    ) -> Result<Resp, Status> {
+        // Reoptimize runs under the heavy-call limit and takes no decision slot.
+        let heavy = TypeId::of::<Req>() == TypeId::of::<pb::ReoptimizeRequest>();
         let live = self.live.get()?;
         let time_left = time_left(&request);
         let req = request.into_inner();
@@ -345,13 +382,11 @@ impl RoutingService {
             };
             f(&live, req, &work)
         };
-        let result = if rpc == "Reoptimize" {
+        if heavy {
             blocking(work).await
         } else {
             self.live.decide(work).await
-        };
-        observe(rpc, start, &result);
-        result.map(Response::new)
+        }
     }
 }
 
@@ -361,14 +396,25 @@ impl pb::routing_server::Routing for RoutingService {
         &self,
         request: Request<pb::RouteOrderRequest>,
     ) -> Result<Response<pb::RouteOrderResponse>, Status> {
-        let start = Instant::now();
-        if !request.get_ref().dry_run {
+        let commit = !request.get_ref().dry_run;
+        if commit {
             require(&request, "RouteOrder (committing)", Role::Router)?;
         }
-        let live = self.live.get()?;
+        let log = CallLog::of("RouteOrder", &request);
         let req = request.into_inner();
-        let result = route_one(&self.live, live, req).await;
-        observe("RouteOrder", start, &result);
+        let order_id = req
+            .order
+            .as_ref()
+            .map(|o| o.order_id.clone())
+            .unwrap_or_default();
+        let result = match self.live.get() {
+            Ok(live) => route_one(&self.live, live, req).await,
+            Err(s) => Err(s),
+        };
+        if commit {
+            let reservation = result.as_ref().map_or("", |r| r.reservation_id.as_str());
+            log.done(&result, &order_id, reservation);
+        }
         result.map(Response::new)
     }
 
@@ -376,29 +422,30 @@ impl pb::routing_server::Routing for RoutingService {
         &self,
         request: Request<pb::RouteBatchRequest>,
     ) -> Result<Response<pb::RouteBatchResponse>, Status> {
-        if !request.get_ref().dry_run {
+        let commit = !request.get_ref().dry_run;
+        if commit {
             require(&request, "RouteBatch (committing)", Role::Router)?;
         }
-        self.on_blocking_pool("RouteBatch", request, route_batch)
-            .await
+        let log = commit.then(|| CallLog::of("RouteBatch", &request));
+        self.on_blocking_pool(request, log, route_batch).await
     }
 
     async fn reoptimize(
         &self,
         request: Request<pb::ReoptimizeRequest>,
     ) -> Result<Response<pb::ReoptimizeResponse>, Status> {
-        if request.get_ref().commit {
+        let commit = request.get_ref().commit;
+        if commit {
             require(&request, "Reoptimize (committing)", Role::Admin)?;
         }
-        self.on_blocking_pool("Reoptimize", request, reoptimize)
-            .await
+        let log = commit.then(|| CallLog::of("Reoptimize", &request));
+        self.on_blocking_pool(request, log, reoptimize).await
     }
 
     async fn fulfilment_options(
         &self,
         request: Request<pb::FulfilmentOptionsRequest>,
     ) -> Result<Response<pb::FulfilmentOptionsResponse>, Status> {
-        self.on_blocking_pool("FulfilmentOptions", request, options)
-            .await
+        self.on_blocking_pool(request, None, options).await
     }
 }

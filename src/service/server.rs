@@ -16,6 +16,7 @@ use tonic::transport::server::{Router, TcpIncoming};
 use tonic_health::ServingStatus;
 
 use super::access::{AuthFileError, Tokens};
+use super::health::Health;
 use super::layers::{Limits, TokensInForce};
 use super::network::NetworkService;
 use super::pb;
@@ -28,7 +29,7 @@ use super::reservations::ReservationsService;
 use super::routing::RoutingService;
 use super::state::Shared;
 use super::tls::{self, Tls, TlsError, TlsFiles};
-use super::{background, layers, metrics_http};
+use super::{background, layers, metrics_http, telemetry};
 use crate::live::{Live, LiveError, LiveOptions};
 
 /// Everything `fulfil serve` needs.
@@ -51,6 +52,8 @@ pub struct ServeConfig {
     pub scenario_root: Option<PathBuf>,
     /// In-flight, heavy-call and message-size limits.
     pub limits: Limits,
+    /// How long [`Server::stop`] waits for calls in flight before it drops them.
+    pub drain_timeout: Duration,
 }
 
 impl ServeConfig {
@@ -70,6 +73,7 @@ impl ServeConfig {
             insecure: false,
             scenario_root: None,
             limits: Limits::from_cores(cores),
+            drain_timeout: Duration::from_secs(30),
         }
     }
 
@@ -230,8 +234,10 @@ pub enum ServeError {
 /// A running server (for tests and embedding).
 pub struct Server {
     pub addr: SocketAddr,
-    /// Where `/metrics` is served, when it is.
+    /// Where `/metrics` (and `/healthz`, `/readyz`) is served, when it is.
     pub metrics_addr: Option<SocketAddr>,
+    health: Health,
+    drain_timeout: Duration,
     shutdown: Option<oneshot::Sender<()>>,
     join: tokio::task::JoinHandle<Result<(), ServeError>>,
     /// The server's helper tasks (reload on SIGHUP, warnings, metrics) end when this goes.
@@ -239,14 +245,25 @@ pub struct Server {
 }
 
 impl Server {
-    /// Asks the server to stop and waits for calls in flight to finish.
+    /// Stops the server: health NOT_SERVING first (load balancers and `/readyz` see it), then
+    /// no new calls and the calls in flight drained for at most the drain timeout; those still
+    /// running then are dropped (their clients see the connection close).
     pub async fn stop(mut self) -> Result<(), ServeError> {
+        self.health.set_all(ServingStatus::NotServing).await;
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        self.join
-            .await
-            .map_err(|error| ServeError::ServerTask { error })?
+        match tokio::time::timeout(self.drain_timeout, &mut self.join).await {
+            Ok(joined) => joined.map_err(|error| ServeError::ServerTask { error })?,
+            Err(_) => {
+                tracing::warn!(
+                    timeout_secs = self.drain_timeout.as_secs_f64(),
+                    "calls still in flight after the drain timeout: dropped"
+                );
+                self.join.abort();
+                Ok(())
+            }
+        }
     }
 }
 
@@ -271,18 +288,12 @@ pub async fn serve(config: ServeConfig) -> Result<Server, ServeError> {
     let alive = Arc::new(());
     reload_on_hangup(&alive, config.auth_file.clone(), &tokens, tls.clone());
     let (listener, addr) = bind(config.listen).await?;
+    let (health, health_service) = Health::new().await;
     let metrics_addr = match config.metrics_listen {
-        Some(m) => Some(start_metrics(m, tls.as_deref(), &alive).await?),
+        Some(m) => Some(start_metrics(m, tls.as_deref(), &alive, &health).await?),
         None => None,
     };
     let shared = Shared::new(config.limits.max_decisions);
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_not_serving::<pb::routing_server::RoutingServer<RoutingService>>()
-        .await;
-    health
-        .set_service_status("", ServingStatus::NotServing)
-        .await;
     let (tx, rx) = oneshot::channel::<()>();
     let router = services(&shared, health_service, &config, tokens)?;
     let join = tokio::spawn(run(router, listener, tls.clone(), rx));
@@ -293,21 +304,26 @@ pub async fn serve(config: ServeConfig) -> Result<Server, ServeError> {
         "listening (NOT_SERVING while the network loads)"
     );
     if let Some(m) = metrics_addr {
-        tracing::info!(addr = %m, "metrics on /metrics");
+        tracing::info!(addr = %m, "metrics on /metrics, probes on /healthz and /readyz");
+    }
+    if config.data_dir.is_none() {
+        tracing::warn!(
+            "no --data-dir: reservations and inventory changes are kept in memory only and \
+             are lost when the server stops"
+        );
     }
     if config.insecure && config.exposed_insecurely() {
         warn_insecure(&alive);
     }
     let live = load(&config).await?;
     shared.set(live.clone());
-    health
-        .set_serving::<pb::planning_server::PlanningServer<PlanningService>>()
-        .await;
-    background::set_changing(&health, ServingStatus::Serving).await;
-    background::spawn(&shared, config.live_options(), health);
+    health.set_all(ServingStatus::Serving).await;
+    background::spawn(&shared, config.live_options(), health.clone());
     Ok(Server {
         addr,
         metrics_addr,
+        health,
+        drain_timeout: config.drain_timeout,
         shutdown: Some(tx),
         join,
         _alive: alive,
@@ -354,19 +370,22 @@ async fn run(
     served.map_err(|error| ServeError::Transport { error })
 }
 
-/// Starts `/metrics` on `listen` (with the server's TLS); its address.
+/// Starts `/metrics`, `/healthz` and `/readyz` on `listen` (with the server's TLS); its
+/// address.
 async fn start_metrics(
     listen: SocketAddr,
     tls: Option<&Tls>,
     alive: &Arc<()>,
+    health: &Health,
 ) -> Result<SocketAddr, ServeError> {
-    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .install_recorder()
-        .map_err(|error| ServeError::Metrics { error })?;
+    let exporter = telemetry::exporter().map_err(|error| ServeError::Metrics { error })?;
     let (listener, addr) = bind(listen).await?;
     tokio::spawn(metrics_http::serve(
         listener,
-        handle,
+        metrics_http::Endpoints {
+            exporter,
+            ready: health.ready(),
+        },
         tls.map(|t| t.metrics.clone()),
         Arc::downgrade(alive),
     ));
@@ -455,6 +474,12 @@ fn services(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(|error| ServeError::Reflection { error })?;
+    // The older v1alpha, which Python's grpcio-reflection and older grpcurl still ask for.
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .map_err(|error| ServeError::Reflection { error })?;
     let live = || shared.clone();
     // The envelope refuses larger messages first, with INVALID_ARGUMENT; this is a backstop.
     let max = config.limits.max_message_bytes.saturating_mul(2);
@@ -469,6 +494,7 @@ fn services(
         .layer(layers::Envelope::new(tokens, config.limits))
         .add_service(health)
         .add_service(reflection)
+        .add_service(reflection_v1alpha)
         .add_service(
             RoutingServer::new(RoutingService { live: live() }).max_decoding_message_size(max),
         )

@@ -1,13 +1,11 @@
 //! What every handler shares: the live network once it is loaded, and the request metrics.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use arc_swap::ArcSwapOption;
 use tokio::sync::Semaphore;
 use tonic::Status;
 
-use super::errors::outcome_label;
 use crate::live::Live;
 use crate::route::{Cancel, CancelOnDrop};
 
@@ -76,17 +74,6 @@ impl Shared {
     }
 }
 
-/// Records a request's count and latency under its rpc name.
-pub fn observe<T>(rpc: &'static str, start: Instant, result: &Result<T, Status>) {
-    let outcome = match result {
-        Ok(_) => "ok",
-        Err(s) => outcome_label(s),
-    };
-    metrics::counter!("fulfil_requests_total", "rpc" => rpc, "outcome" => outcome).increment(1);
-    metrics::histogram!("fulfil_request_seconds", "rpc" => rpc)
-        .record(start.elapsed().as_secs_f64());
-}
-
 /// Runs `f` on the blocking pool with a cancellation token that is cancelled when this future
 /// is dropped — the client cancelled or its deadline passed and tonic dropped the call — so
 /// the work stops at its next check; a job that only starts after that answers CANCELLED at
@@ -96,7 +83,9 @@ pub async fn blocking<T: Send + 'static>(
 ) -> Result<T, Status> {
     let cancel = Cancel::new();
     let guard = CancelOnDrop::new(&cancel);
+    let span = tracing::Span::current();
     let result = tokio::task::spawn_blocking(move || {
+        let _span = span.enter();
         let result = if cancel.is_cancelled() {
             Err(Status::cancelled(
                 "the call was cancelled before its work started",
@@ -121,5 +110,5 @@ pub fn time_left<T>(request: &tonic::Request<T>) -> Option<std::time::Duration> 
     request
         .extensions()
         .get::<super::layers::Deadline>()
-        .map(|d| d.0.saturating_duration_since(Instant::now()))
+        .map(|d| d.0.saturating_duration_since(std::time::Instant::now()))
 }

@@ -233,51 +233,6 @@ async fn route_client_mode_through_the_binary() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metrics_are_served_for_prometheus() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let metrics_addr = format!("127.0.0.1:{port}");
-    let data = tempfile::tempdir().expect("temp");
-    let (mut child, url) = spawn_with(data.path(), &["--metrics-listen", &metrics_addr]);
-    let mut routing = RoutingClient::new(connect(&url).await);
-    routing
-        .route_order(commit(ship("m1", 40.73, -73.93, &[("A", 1)])))
-        .await
-        .expect("commit");
-    let _ = quote(&mut routing, ship("m2", 40.73, -73.93, &[("A", 1)])).await;
-    let mut body = String::new();
-    for _ in 0..50 {
-        if let Ok(mut s) = std::net::TcpStream::connect(&metrics_addr) {
-            use std::io::{Read, Write};
-            s.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
-                .expect("send");
-            body.clear();
-            s.read_to_string(&mut body).expect("read");
-            if body.contains("fulfil_reservations_held") {
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    for name in [
-        "fulfil_requests_total",
-        "fulfil_request_seconds",
-        "fulfil_decisions_total",
-        "fulfil_journal_fsync_seconds",
-        "fulfil_snapshot_version",
-        "fulfil_snapshot_age_seconds",
-        "fulfil_reservations_held",
-    ] {
-        assert!(body.contains(name), "{name} missing from /metrics:\n{body}");
-    }
-    assert!(body.contains("rpc=\"RouteOrder\""), "{body}");
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reaped");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_and_exits_cleanly() {
     let data = tempfile::tempdir().expect("temp");
     let (mut child, url) = spawn(data.path());

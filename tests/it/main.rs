@@ -15,6 +15,7 @@ mod live;
 mod live_model;
 mod live_safety;
 mod load_errors;
+mod ops;
 mod properties;
 mod rules;
 mod service;

@@ -363,6 +363,8 @@ fn writer(mut segment: Segment, dir: &Path, written: &AtomicU64, rx: mpsc::Recei
         }
         let result = write_group(&mut segment, &batch);
         written.store(segment.written, Ordering::Relaxed);
+        metrics::gauge!("fulfil_journal_segment_bytes").set(segment.written as f64);
+        metrics::histogram!("fulfil_journal_group_records").record(batch.len() as f64);
         if let Err(reason) = &result {
             tracing::error!("journal write failed, refusing further changes: {reason}");
             broken = Some(reason.clone());
@@ -380,6 +382,7 @@ fn writer(mut segment: Segment, dir: &Path, written: &AtomicU64, rx: mpsc::Recei
 
 /// Writes a group of appends and flushes once.
 fn write_group(segment: &mut Segment, batch: &[Command]) -> Result<(), Cause> {
+    let _span = tracing::debug_span!("journal_fsync", records = batch.len()).entered();
     let start = Instant::now();
     for c in batch {
         if let Command::Append(bytes, _) = c {

@@ -1,0 +1,68 @@
+//! The server's health, said two ways with one source: the standard gRPC health service (per
+//! service and `""` for the whole server) and the `ready` flag behind `/readyz` on the metrics
+//! port, true exactly when `""` is SERVING.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tonic::server::NamedService;
+use tonic_health::ServingStatus;
+use tonic_health::pb::health_server::{Health as HealthApi, HealthServer};
+use tonic_health::server::HealthReporter;
+
+use super::network::NetworkService;
+use super::pb;
+use super::planning::PlanningService;
+use super::reservations::ReservationsService;
+use super::routing::RoutingService;
+
+/// The services that change state, and the server as a whole (`""`).
+const CHANGING: [&str; 4] = [
+    pb::routing_server::RoutingServer::<RoutingService>::NAME,
+    pb::reservations_server::ReservationsServer::<ReservationsService>::NAME,
+    pb::network_server::NetworkServer::<NetworkService>::NAME,
+    "",
+];
+
+/// Writes the server's health; clones share it.
+#[derive(Clone)]
+pub struct Health {
+    reporter: HealthReporter,
+    ready: Arc<AtomicBool>,
+}
+
+impl Health {
+    /// NOT_SERVING everywhere; the gRPC service that answers for it.
+    pub async fn new() -> (Health, HealthServer<impl HealthApi>) {
+        let (reporter, service) = tonic_health::server::health_reporter();
+        let health = Health {
+            reporter,
+            ready: Arc::default(),
+        };
+        health.set_all(ServingStatus::NotServing).await;
+        (health, service)
+    }
+
+    /// The flag `/readyz` reads.
+    pub fn ready(&self) -> Arc<AtomicBool> {
+        self.ready.clone()
+    }
+
+    /// Sets the health of the services that change state (Routing, Reservations, Network) and
+    /// of the server as a whole: SERVING once loaded, NOT_SERVING while the store has failed
+    /// (they refuse every change until it is reopened).
+    pub async fn set_changing(&self, status: ServingStatus) {
+        for name in CHANGING {
+            self.reporter.set_service_status(name, status).await;
+        }
+        self.ready
+            .store(status == ServingStatus::Serving, Ordering::Release);
+    }
+
+    /// Sets every service's health, Planning's too (at start and when shutting down).
+    pub async fn set_all(&self, status: ServingStatus) {
+        let planning = pb::planning_server::PlanningServer::<PlanningService>::NAME;
+        self.reporter.set_service_status(planning, status).await;
+        self.set_changing(status).await;
+    }
+}

@@ -1,0 +1,280 @@
+//! What is recorded of every call: its request id (the client's `x-request-id`, or one made
+//! here; echoed back in the response headers), its gRPC metrics (`grpc_server_*`, labelled as
+//! go-grpc-prometheus and its dashboards expect, recorded when the response ends so the code is
+//! the one the client saw), its tracing span, and for calls that change state one log line
+//! ([`CallLog`]) with the order, the reservation and the outcome.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body::Frame;
+use tonic::body::Body;
+use tonic::{Code, Status};
+
+/// The request id of a call, in its request extensions.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub Arc<str>);
+
+impl RequestId {
+    /// The client's `x-request-id` when it is 1–128 visible ASCII characters, else a new one
+    /// (16 hex digits).
+    pub fn of(headers: &http::HeaderMap) -> RequestId {
+        let given = headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()));
+        RequestId(match given {
+            Some(v) => v.into(),
+            None => format!("{:016x}", rand::random::<u64>()).into(),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The span of a call (`grpc`, at debug level: exported as a trace when `--otlp-endpoint` is
+/// set, silent otherwise), a child of the client's trace when its `traceparent` header has one.
+pub fn call_span(headers: &http::HeaderMap, path: &str, id: &RequestId) -> tracing::Span {
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let span = tracing::debug_span!("grpc", rpc = path, request_id = id.as_str());
+    if !span.is_disabled() && headers.contains_key("traceparent") {
+        let parent =
+            opentelemetry::global::get_text_map_propagator(|p| p.extract(&Headers(headers)));
+        let _ = span.set_parent(parent);
+    }
+    span
+}
+
+/// Request headers as OpenTelemetry's propagators read them.
+struct Headers<'a>(&'a http::HeaderMap);
+
+impl opentelemetry::propagation::Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+/// The gRPC metrics of one call, recorded once: when its status is known, or as `Canceled`
+/// when the response is dropped before.
+pub struct CallMetrics {
+    labels: [(&'static str, String); 3],
+    start: Instant,
+    done: bool,
+}
+
+impl CallMetrics {
+    /// Counts the call as started.
+    pub fn start(path: &str) -> CallMetrics {
+        let (service, method) = path
+            .trim_start_matches('/')
+            .split_once('/')
+            .unwrap_or(("unknown", path));
+        let labels = [
+            ("grpc_type", grpc_type(method).to_owned()),
+            ("grpc_service", service.to_owned()),
+            ("grpc_method", method.to_owned()),
+        ];
+        metrics::counter!("grpc_server_started_total", &labels).increment(1);
+        CallMetrics {
+            labels,
+            start: Instant::now(),
+            done: false,
+        }
+    }
+
+    /// Records the call's end with `code`.
+    pub fn finish(&mut self, code: Code) {
+        if std::mem::replace(&mut self.done, true) {
+            return;
+        }
+        let mut labels = self.labels.to_vec();
+        labels.push(("grpc_code", code_name(code).to_owned()));
+        metrics::counter!("grpc_server_handled_total", &labels).increment(1);
+        metrics::histogram!("grpc_server_handling_seconds", &labels)
+            .record(self.start.elapsed().as_secs_f64());
+    }
+
+    /// Records the end of a response that carries its status in its headers (an error answered
+    /// without a body); true if it did.
+    pub fn finish_from_headers(&mut self, headers: &http::HeaderMap) -> bool {
+        match status_in(headers) {
+            Some(code) => {
+                self.finish(code);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Drop for CallMetrics {
+    fn drop(&mut self) {
+        self.finish(Code::Cancelled);
+    }
+}
+
+/// The status code in `grpc-status`, if present.
+fn status_in(headers: &http::HeaderMap) -> Option<Code> {
+    let v = headers
+        .get("grpc-status")?
+        .to_str()
+        .ok()?
+        .parse::<i32>()
+        .ok()?;
+    Some(Code::from_i32(v))
+}
+
+/// `unary`, `client_stream` or `server_stream` (go-grpc-prometheus's words) for our methods.
+fn grpc_type(method: &str) -> &'static str {
+    match method {
+        "StreamInventory" => "client_stream",
+        "Simulate" | "Watch" => "server_stream",
+        "ServerReflectionInfo" => "bidi_stream",
+        _ => "unary",
+    }
+}
+
+/// A code's name as gRPC's Go implementation (and so Prometheus dashboards) spells it.
+fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "Canceled",
+        Code::Unknown => "Unknown",
+        Code::InvalidArgument => "InvalidArgument",
+        Code::DeadlineExceeded => "DeadlineExceeded",
+        Code::NotFound => "NotFound",
+        Code::AlreadyExists => "AlreadyExists",
+        Code::PermissionDenied => "PermissionDenied",
+        Code::ResourceExhausted => "ResourceExhausted",
+        Code::FailedPrecondition => "FailedPrecondition",
+        Code::Aborted => "Aborted",
+        Code::OutOfRange => "OutOfRange",
+        Code::Unimplemented => "Unimplemented",
+        Code::Internal => "Internal",
+        Code::Unavailable => "Unavailable",
+        Code::DataLoss => "DataLoss",
+        Code::Unauthenticated => "Unauthenticated",
+    }
+}
+
+/// A response body passed through unchanged, recording the call's metrics when its trailers
+/// (with the status) go by, or when it is dropped.
+pub struct Observed {
+    body: Body,
+    metrics: CallMetrics,
+}
+
+impl Observed {
+    pub fn new(body: Body, metrics: CallMetrics) -> Observed {
+        Observed { body, metrics }
+    }
+}
+
+impl http_body::Body for Observed {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.body).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(trailers) = frame.trailers_ref() {
+                    this.metrics.finish_from_headers(trailers);
+                }
+            }
+            Poll::Ready(Some(Err(status))) => this.metrics.finish(status.code()),
+            Poll::Ready(None) => this.metrics.finish(Code::Ok),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// The log line of a call that changes state: `target=fulfil::calls`, with the rpc, the request
+/// id, the order and reservation it concerns, and its outcome — `ok` (info), `refused` (warn:
+/// the request was wrong or not allowed now) or `failed` (error: the server could not do it).
+pub struct CallLog {
+    rpc: &'static str,
+    request_id: Option<RequestId>,
+}
+
+impl CallLog {
+    /// The log of `request`'s call, named `rpc`.
+    pub fn of<T>(rpc: &'static str, request: &tonic::Request<T>) -> CallLog {
+        CallLog {
+            rpc,
+            request_id: request.extensions().get::<RequestId>().cloned(),
+        }
+    }
+
+    /// Runs `work` and writes its line (no order or reservation: a network or inventory call).
+    pub async fn around<T>(
+        self,
+        work: impl std::future::Future<Output = Result<T, Status>>,
+    ) -> Result<T, Status> {
+        let result = work.await;
+        self.done(&result, "", "");
+        result
+    }
+
+    /// Writes the line: `order_id` and `reservation_id` as known (empty: none).
+    pub fn done<T>(&self, result: &Result<T, Status>, order_id: &str, reservation_id: &str) {
+        let request_id = self.request_id.as_ref().map_or("", RequestId::as_str);
+        let rpc = self.rpc;
+        match result {
+            Ok(_) => tracing::info!(
+                target: "fulfil::calls", rpc, request_id, order_id, reservation_id,
+                outcome = "ok", "{rpc} done"
+            ),
+            Err(s) if is_refusal(s.code()) => tracing::warn!(
+                target: "fulfil::calls", rpc, request_id, order_id, reservation_id,
+                outcome = "refused", code = code_name(s.code()), reason = s.message(),
+                "{rpc} refused"
+            ),
+            Err(s) => tracing::error!(
+                target: "fulfil::calls", rpc, request_id, order_id, reservation_id,
+                outcome = "failed", code = code_name(s.code()), reason = s.message(),
+                "{rpc} failed"
+            ),
+        }
+    }
+}
+
+/// Codes that say the request was wrong or not allowed now, rather than that the server failed.
+fn is_refusal(code: Code) -> bool {
+    matches!(
+        code,
+        Code::InvalidArgument
+            | Code::NotFound
+            | Code::AlreadyExists
+            | Code::PermissionDenied
+            | Code::FailedPrecondition
+            | Code::OutOfRange
+            | Code::Unauthenticated
+            | Code::ResourceExhausted
+            | Code::Aborted
+            | Code::Cancelled
+            | Code::DeadlineExceeded
+    )
+}
