@@ -394,8 +394,11 @@ fn version_names_the_git_revision() {
 /// keeps each span's name, trace id and parent span id.
 #[derive(Default, Clone)]
 struct Receiver {
-    spans: std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>, Vec<u8>, Vec<u8>)>>>,
+    spans: std::sync::Arc<std::sync::Mutex<Vec<Span>>>,
 }
+
+/// A received span: name, trace id, span id, parent span id.
+type Span = (String, Vec<u8>, Vec<u8>, Vec<u8>);
 
 #[tonic::async_trait]
 impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService
