@@ -84,9 +84,10 @@ pub struct ExceptionsArgs {
 
 #[derive(Args, Debug)]
 pub struct HealthArgs {
-    /// The server (https:// with --tls-ca).
+    /// The server (https:// with --tls-ca); `--addr` is the same flag.
     #[arg(
         long,
+        visible_alias = "addr",
         env = "FULFIL_HEALTH_SERVER",
         default_value = "http://127.0.0.1:50051"
     )]

@@ -2,6 +2,7 @@
 
 mod batch;
 mod cli;
+mod clients;
 mod conformance;
 mod crash;
 mod dates;
