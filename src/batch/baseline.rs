@@ -41,7 +41,7 @@ pub(crate) fn sequential(
         orders,
         PolicyKind::Optimal,
         cancel,
-        |_, order, routed| {
+        |_, order, routed, _| {
             summary.add(order, &routed.decision);
             costs.push(routed.decision.cost.total);
             plans.push(routed.plan);

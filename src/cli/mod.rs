@@ -2,6 +2,7 @@
 
 mod client;
 mod exceptions;
+mod exports;
 mod generate;
 mod health;
 mod journal;
@@ -339,9 +340,17 @@ pub struct SimulateArgs {
     /// Write the KPIs of every variant as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Write a self-contained HTML report (charts and a map) to this file.
+    /// Write a self-contained HTML report (charts, maps, breakdowns by cause and service) to
+    /// this file (`-`: standard output).
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Write the KPIs of every variant as CSV, one row each (`-`: standard output).
+    #[arg(long)]
+    pub kpis_csv: Option<PathBuf>,
+    /// Write every order a variant decided differently from the base (nodes, cost, promise,
+    /// backorders) as CSV (`-`: standard output).
+    #[arg(long)]
+    pub diff_csv: Option<PathBuf>,
     /// Print nothing on standard error.
     #[arg(long, short)]
     pub quiet: bool,

@@ -1,18 +1,19 @@
 //! `fulfil simulate`: the base network and its variants replayed side by side.
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use anyhow::Context;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fulfil::scenario::{load_snapshot, read_orders, read_receipts};
-use fulfil::simulate::{Kpis, Rejections, ReplayPolicy, Variant, replay_with};
+use fulfil::simulate::{About, Kpis, Rejections, ReplayPolicy, Variant, replay_with};
 use fulfil::snapshot::Snapshot;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
 use super::SimulateArgs;
+use super::exports::Replayed;
 
 pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     let policy: ReplayPolicy = args
@@ -37,7 +38,11 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     // A variant that adds nodes keeps the base's ids first, so the orders resolve the same way.
     let none = Rejections::default();
     let mut runs: Vec<(String, &Snapshot, &Rejections)> = vec![("base".to_owned(), &base, &none)];
-    runs.extend(variants.iter().map(|(n, s, r)| (n.clone(), s, r)));
+    runs.extend(
+        variants
+            .iter()
+            .map(|v| (v.name.clone(), &v.snapshot, &v.rejections)),
+    );
     if !args.quiet {
         eprintln!(
             "replaying {} orders ({} receipts) on {} network(s) with the {} policy ...",
@@ -47,65 +52,153 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
             args.policy
         );
     }
-    let bar = progress_bar(args.quiet, (orders.len() * runs.len()) as u64);
-    let done: Vec<AtomicUsize> = runs.iter().map(|_| AtomicUsize::new(0)).collect();
-    let results: Vec<(String, Kpis)> = runs
+    let progress = Progress::new(args.quiet, (orders.len() * runs.len()) as u64, runs.len());
+    let replayed: Vec<Replayed> = runs
         .par_iter()
         .enumerate()
         .map(|(i, (name, snap, rejections))| {
-            let progress = |n: usize| {
-                done[i].store(n, Ordering::Relaxed);
-                bar.set_position(done.iter().map(|d| d.load(Ordering::Relaxed) as u64).sum());
-            };
+            let cancel = fulfil::route::Cancel::never();
+            let each = |n: usize| progress.set(i, n);
             replay_with(
-                snap,
-                &orders,
-                &receipts,
-                &policy,
-                rejections,
-                &fulfil::route::Cancel::never(),
-                &progress,
+                snap, &orders, &receipts, &policy, rejections, &cancel, &each,
             )
-            .map(|(_, _, k)| (name.clone(), k))
+            .map(|(o, d, k)| (name.clone(), o, d, k))
             .with_context(|| format!("variant `{name}`"))
         })
         .collect::<anyhow::Result<_>>()?;
-    bar.finish_and_clear();
+    progress.finish();
+    let about = About {
+        title: format!("fulfil simulation: {}", args.scenario.display()),
+        policy: args.policy.clone(),
+        descriptions: std::iter::once(None)
+            .chain(variants.iter().map(|v| v.description.clone()))
+            .collect(),
+    };
+    write_outputs(&args, &about, &replayed)
+}
+
+/// A variant read and applied: its network and how its stores behave.
+struct Applied {
+    name: String,
+    description: Option<String>,
+    snapshot: Snapshot,
+    rejections: Rejections,
+}
+
+/// The JSON, report and CSV files asked for, and the table on standard error.
+fn write_outputs(args: &SimulateArgs, about: &About, replayed: &[Replayed]) -> anyhow::Result<()> {
+    let results: Vec<(String, Kpis)> = replayed
+        .iter()
+        .map(|(n, _, _, k)| (n.clone(), k.clone()))
+        .collect();
     if let Some(path) = &args.json {
         write_json(path, &results)?;
     }
     if let Some(path) = &args.report {
-        let title = format!("fulfil simulation: {}", args.scenario.display());
-        std::fs::write(path, fulfil::simulate::html(&title, &results))
+        let html = fulfil::simulate::html(about, &results);
+        output(path)?
+            .write_all(html.as_bytes())
             .with_context(|| format!("{}: cannot write the report", path.display()))?;
+    }
+    if let Some(path) = &args.kpis_csv {
+        super::exports::kpis_csv(output(path)?, replayed)
+            .with_context(|| format!("{}", path.display()))?;
+    }
+    if let Some(path) = &args.diff_csv {
+        let rows = super::exports::diff_csv(output(path)?, replayed)
+            .with_context(|| format!("{}", path.display()))?;
+        if !args.quiet {
+            eprintln!(
+                "{rows} orders decided differently from the base: {}",
+                path.display()
+            );
+        }
     }
     if !args.quiet {
         eprint!("{}", table(&results));
+        for (name, k) in &results {
+            if let Some(note) = fulfil::simulate::pickup_note(k) {
+                eprintln!("{name}: {note}");
+            }
+        }
     }
     Ok(())
 }
 
+/// A file to write, or standard output for `-`.
+pub fn output(path: &std::path::Path) -> anyhow::Result<Box<dyn Write>> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(std::io::stdout().lock()));
+    }
+    let f = File::create(path).with_context(|| format!("{}: cannot create", path.display()))?;
+    Ok(Box::new(std::io::BufWriter::new(f)))
+}
+
 /// Every change file read and applied before anything runs: a bad one fails fast.
-fn variants(
-    args: &SimulateArgs,
-    base: &Snapshot,
-) -> anyhow::Result<Vec<(String, Snapshot, Rejections)>> {
+fn variants(args: &SimulateArgs, base: &Snapshot) -> anyhow::Result<Vec<Applied>> {
     let data = base.to_network_data();
     let mut variants = Vec::with_capacity(args.changes.len());
     for path in &args.changes {
         let v = Variant::read(path)?;
         let changed = v.apply(&data)?;
-        let snap = Snapshot::build(changed, 1)
+        let snapshot = Snapshot::build(changed, 1)
             .with_context(|| format!("{}: the changed network is invalid", path.display()))?;
-        variants.push((v.name.clone(), snap, v.rejections()?));
+        variants.push(Applied {
+            name: v.name.clone(),
+            description: v.description().map(str::to_owned),
+            snapshot,
+            rejections: v.rejections()?,
+        });
     }
     Ok(variants)
 }
 
-fn progress_bar(quiet: bool, len: u64) -> ProgressBar {
-    if quiet {
-        return ProgressBar::hidden();
+/// Progress of the replays: a bar on a terminal; otherwise a line at every tenth of the work
+/// (so logs of a batch job show it too).
+struct Progress {
+    bar: ProgressBar,
+    done: Vec<AtomicUsize>,
+    total: u64,
+    lines: bool,
+    said: AtomicUsize,
+}
+
+impl Progress {
+    fn new(quiet: bool, total: u64, runs: usize) -> Progress {
+        let terminal = std::io::stderr().is_terminal();
+        Progress {
+            bar: if quiet || !terminal {
+                ProgressBar::hidden()
+            } else {
+                progress_bar(total)
+            },
+            done: (0..runs).map(|_| AtomicUsize::new(0)).collect(),
+            total,
+            lines: !quiet && !terminal,
+            said: AtomicUsize::new(0),
+        }
     }
+
+    fn set(&self, run: usize, decided: usize) {
+        self.done[run].store(decided, Ordering::Relaxed);
+        let sum: u64 = self
+            .done
+            .iter()
+            .map(|d| d.load(Ordering::Relaxed) as u64)
+            .sum();
+        self.bar.set_position(sum);
+        let tenth = (sum * 10 / self.total.max(1)) as usize;
+        if self.lines && tenth > self.said.fetch_max(tenth, Ordering::Relaxed) {
+            eprintln!("{sum}/{} orders decided ({}%)", self.total, tenth * 10);
+        }
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+fn progress_bar(len: u64) -> ProgressBar {
     let bar = ProgressBar::new(len);
     bar.set_style(
         ProgressStyle::with_template(

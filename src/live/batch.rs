@@ -80,7 +80,7 @@ impl Live {
             orders,
             PolicyKind::Optimal,
             cancel,
-            |_, _, r| decided.push(r),
+            |_, _, r, _| decided.push(r),
         )?;
         if dry_run {
             let version = decided_on.snapshot.version();

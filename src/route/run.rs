@@ -227,7 +227,7 @@ pub fn route_all(
         orders,
         kind,
         &super::Cancel::never(),
-        |i, order, routed| {
+        |i, order, routed, _| {
             summary.add(order, &routed.decision);
             if !routed.exact {
                 summary.inexact_orders += 1;

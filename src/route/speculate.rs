@@ -30,7 +30,7 @@ pub fn route_in_sequence(
     orders: &[Order],
     kind: PolicyKind,
     cancel: &Cancel,
-    mut each: impl FnMut(usize, &Order, Routed),
+    mut each: impl FnMut(usize, &Order, Routed, &Ledger),
 ) -> Result<(), RouteError> {
     let mut router = Router::new();
     router.set_cancel(cancel.clone());
@@ -44,7 +44,7 @@ pub fn route_in_sequence(
         for (i, order) in orders.iter().enumerate() {
             let routed = router.route(snapshot, &*ledger, order, kind)?;
             ledger.commit(snapshot, order, &routed.plan);
-            each(i, order, routed);
+            each(i, order, routed, ledger);
         }
         return Ok(());
     }
@@ -109,7 +109,7 @@ pub fn route_in_sequence(
                     }
                 }
             }
-            each(done, order, routed);
+            each(done, order, routed, ledger);
             done += 1;
         }
     }

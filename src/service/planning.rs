@@ -32,6 +32,7 @@ struct Plan {
     policy: ReplayPolicy,
     report: bool,
     version: u64,
+    about: crate::simulate::About,
 }
 
 fn prepare(live: &crate::live::Live, req: pb::SimulateRequest) -> Result<Plan, Status> {
@@ -58,6 +59,15 @@ fn prepare(live: &crate::live::Live, req: pb::SimulateRequest) -> Result<Plan, S
     };
     let data = base.to_network_data();
     let mut runs = vec![("base".to_owned(), base.clone(), Rejections::default())];
+    let mut about = crate::simulate::About {
+        title: "fulfil simulation (service sandbox)".to_owned(),
+        policy: if req.policy.is_empty() {
+            "optimal".to_owned()
+        } else {
+            req.policy.clone()
+        },
+        descriptions: vec![None],
+    };
     for (i, v) in req.variants.iter().enumerate() {
         let name = if v.file_name.is_empty() {
             format!("variants[{i}]")
@@ -76,6 +86,9 @@ fn prepare(live: &crate::live::Live, req: pb::SimulateRequest) -> Result<Plan, S
         })?;
         let rejections = variant.rejections().map_err(bad)?;
         runs.push((variant.name.clone(), snap, rejections));
+        about
+            .descriptions
+            .push(variant.description().map(str::to_owned));
     }
     Ok(Plan {
         runs,
@@ -83,6 +96,7 @@ fn prepare(live: &crate::live::Live, req: pb::SimulateRequest) -> Result<Plan, S
         policy,
         report: req.report_html,
         version: base.version(),
+        about,
     })
 }
 
@@ -138,7 +152,7 @@ fn run(
     let kpis_json = serde_json::to_string(&json)
         .map_err(|e| Status::internal(format!("encoding the KPIs: {e}")))?;
     let report_html = if plan.report {
-        html("fulfil simulation (service sandbox)", &results)
+        html(&plan.about, &results)
     } else {
         String::new()
     };

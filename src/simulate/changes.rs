@@ -1,7 +1,10 @@
 //! What-if changes to a network, one named variant per TOML file, applied to [`NetworkData`].
+//! `docs/whatif-format.md` documents every table with a worked example on the demo network
+//! (`data/whatif/worked-example.toml`); in short:
 //!
 //! ```toml
 //! name = "close NYC stores, rates +6%"
+//! description = "what a planner reads under the name in the report"
 //!
 //! [[close]]                  # disable nodes: every selector given must match
 //! kind = "store"             # ids = [...], kind, state = "NY" (the state of the nearest bundled
@@ -19,7 +22,7 @@
 //! kind = "dc"
 //! lat = 39.53
 //! lon = -119.81
-//! copy_stock_from = "DC-01-ALL"
+//! copy_stock_from = "DC-01-MEM"
 //! stock_scale = 0.5
 //! capacity_units = 4000
 //! cost_per_shipment = 2.0
@@ -39,6 +42,13 @@
 //! cutoff = "14:00"
 //! processing_days = 1
 //! close_weekdays = ["sun"]
+//!
+//! [pickup]                   # pickups at a store this variant closes: backorder (default),
+//! when_closed = "nearest_open_store"  # nearest_open_store, or ship (to the store's address)
+//!
+//! [[reject]]                 # stores reject 4% of their shipments (re-routed)
+//! kind = "store"
+//! rate = 0.04
 //!
 //! [policy]                   # any of the policy keys
 //! ship_from_store = false
@@ -100,6 +110,15 @@ struct Spec {
     policy: Option<PolicyChange>,
     #[serde(default)]
     reject: Vec<Spanned<RejectRate>>,
+    #[serde(default)]
+    pickup: Option<Spanned<PickupChange>>,
+}
+
+/// The `[pickup]` table: what becomes of pickup orders at a store the variant closes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PickupChange {
+    when_closed: String,
 }
 
 /// A `[[reject]]` table: nodes of `kind` reject `rate` of the shipments sent to them (each
@@ -294,6 +313,12 @@ impl Variant {
             }
             out.rates.push((kind, rate));
             out.seed ^= r.get_ref().seed;
+        }
+        if let Some(p) = &self.spec.pickup {
+            out.pickups =
+                p.get_ref().when_closed.parse().map_err(|e: String| {
+                    self.error(p.span(), format!("[pickup] when_closed: {e}"))
+                })?;
         }
         Ok(out)
     }

@@ -12,11 +12,13 @@ use crate::model::{Decision, NodeId, NodeKind, Order};
 use crate::route::{Ledger, Plan, PolicyKind, RouteError, Router, price, rerouted_order};
 use crate::snapshot::Snapshot;
 
-/// Which node kinds reject what share of their shipments.
+/// How a variant's stores behave: which node kinds reject what share of their shipments, and
+/// what becomes of pickups at a store the variant closed.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Rejections {
     pub rates: Vec<(NodeKind, f64)>,
     pub seed: u64,
+    pub pickups: super::PickupRule,
 }
 
 /// What the rejections did in one replay.

@@ -1,15 +1,21 @@
 //! Network simulation for planners: what-if variants of a network (change files), and replays of
 //! order history against them with the KPIs a planner compares.
 
+mod breakdown;
+mod causes;
 mod changes;
+mod charts;
 mod exceptions;
 mod replay;
 mod report;
+mod states;
 
+pub use breakdown::pickup_note;
+pub use causes::{CAUSES, CauseTally, ClosedPickups, PickupRule, classify, redirect_pickups};
 pub use changes::{ChangeError, Variant};
 pub use exceptions::{ExceptionKpis, Rejections};
 pub use replay::{
-    Daily, Kpis, ReplayPolicy, Transit, Utilisation, measure, replay, replay_order, replay_with,
-    replay_with_receipts,
+    Daily, Kpis, ReplayPolicy, ServiceKpis, Transit, Utilisation, measure, replay, replay_order,
+    replay_with, replay_with_receipts,
 };
-pub use report::html;
+pub use report::{About, html};

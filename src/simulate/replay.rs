@@ -53,9 +53,23 @@ pub struct Kpis {
     pub daily: Vec<Daily>,
     /// Store rejections of the what-if (`[[reject]]`) and their re-routes.
     pub exceptions: super::ExceptionKpis,
+    /// Backordered units by cause (`causes.rs`): orders, units, backorder cost.
+    pub backorder_causes: BTreeMap<String, super::CauseTally>,
+    /// Per service the orders asked for: orders, cost, units backordered.
+    pub by_service: BTreeMap<String, ServiceKpis>,
+    /// Pickup orders at stores the variant closed, and the rule they followed.
+    pub closed_pickups: super::ClosedPickups,
     /// Wall-clock time of the replay.
     #[serde(serialize_with = "seconds")]
     pub run_time: Duration,
+}
+
+/// The orders of one service level.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct ServiceKpis {
+    pub orders: u64,
+    pub cost: f64,
+    pub units_backordered: u64,
 }
 
 /// Parcels of one service and their carriers' transit days.
@@ -254,6 +268,8 @@ pub fn replay_with(
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<(Vec<Order>, Vec<Decision>, Kpis), BatchError> {
     let start = Instant::now();
+    let (orders, closed_pickups) = super::redirect_pickups(snapshot, orders, rejections.pickups);
+    let orders = &orders[..];
     let mut rejecter = super::exceptions::Rejecter::new(rejections);
     let turn = if rejections.rates.is_empty() {
         usize::MAX
@@ -269,6 +285,7 @@ pub fn replay_with(
     let mut current = with_rows_for(snapshot, receipts);
     let mut ledger = Ledger::new(&current);
     let mut decisions = Vec::with_capacity(ordered.len());
+    let mut causes = Vec::with_capacity(ordered.len());
     let times: Vec<Option<i64>> = ordered.iter().map(created_ms).collect();
     let (mut next_receipt, mut from) = (0, 0);
     while from < ordered.len() {
@@ -304,25 +321,23 @@ pub fn replay_with(
             next_receipt += due;
         }
         let run = &ordered[from..until];
-        decisions.extend(decide_run(
-            &current,
-            &mut ledger,
-            run,
-            policy,
-            &mut rejecter,
-            cancel,
-        )?);
+        for (d, c) in decide_run(&current, &mut ledger, run, policy, &mut rejecter, cancel)? {
+            decisions.push(d);
+            causes.push(c);
+        }
         from = until;
         progress(from);
     }
-    let mut kpis = measure(&current, &ordered, &decisions);
+    let mut kpis = measure_with(&current, &ordered, &decisions, &causes);
     kpis.exceptions = rejecter.kpis;
+    kpis.closed_pickups = closed_pickups;
     kpis.run_time = start.elapsed();
     Ok((ordered, decisions, kpis))
 }
 
 /// Decides one run of orders with the replay's policy on what `ledger` leaves, then lets the
-/// what-if's rejections re-route their shipments.
+/// what-if's rejections re-route their shipments; each decision with the causes of its
+/// backorders (on the state it was decided on; for a batch, at the window's end).
 fn decide_run(
     current: &Snapshot,
     ledger: &mut Ledger,
@@ -330,12 +345,14 @@ fn decide_run(
     policy: &ReplayPolicy,
     rejecter: &mut super::exceptions::Rejecter<'_>,
     cancel: &Cancel,
-) -> Result<Vec<Decision>, BatchError> {
+) -> Result<Vec<(Decision, super::causes::Causes)>, BatchError> {
     let mut decided = Vec::with_capacity(run.len());
+    let mut causes = Vec::with_capacity(run.len());
     match policy {
         ReplayPolicy::Route(kind) => {
-            route_in_sequence(current, ledger, run, *kind, cancel, |_, _, r| {
-                decided.push((r.plan, r.decision))
+            route_in_sequence(current, ledger, run, *kind, cancel, |_, o, r, now| {
+                causes.push(super::classify(current, now, o, &r.decision));
+                decided.push((r.plan, r.decision));
             })?;
         }
         ReplayPolicy::Batch { options, .. } => {
@@ -347,12 +364,21 @@ fn decide_run(
             for (order, plan) in run.iter().zip(&result.plans) {
                 ledger.commit(current, order, plan);
             }
+            for (order, d) in run.iter().zip(&result.decisions) {
+                causes.push(super::classify(current, &*ledger, order, d));
+            }
             decided.extend(result.plans.into_iter().zip(result.decisions));
         }
     }
     let mut out = Vec::with_capacity(run.len());
-    for (order, (plan, decision)) in run.iter().zip(decided) {
-        out.push(rejecter.apply(current, ledger, order, plan, decision)?);
+    for ((order, (plan, decision)), mut why) in run.iter().zip(decided).zip(causes) {
+        let before = decision.backordered_units();
+        let decision = rejecter.apply(current, ledger, order, plan, decision)?;
+        let rejected = decision.backordered_units().saturating_sub(before);
+        if rejected > 0 {
+            why.push(("store_rejection", rejected));
+        }
+        out.push((decision, why));
     }
     Ok(out)
 }
@@ -409,11 +435,29 @@ fn receive(snapshot: &Snapshot, receipts: &[Receipt]) -> Snapshot {
     snapshot.with_inventory(inv.with_levels(&changes), snapshot.version() + 1)
 }
 
-/// The KPIs of decided orders (`orders[i]` decided by `decisions[i]`).
+/// The KPIs of decided orders (`orders[i]` decided by `decisions[i]`), their backorders'
+/// causes classified on `snapshot` as it is.
 pub fn measure(snapshot: &Snapshot, orders: &[Order], decisions: &[Decision]) -> Kpis {
+    let untouched = crate::route::Untouched;
+    let causes: Vec<_> = orders
+        .iter()
+        .zip(decisions)
+        .map(|(o, d)| super::classify(snapshot, &untouched, o, d))
+        .collect();
+    measure_with(snapshot, orders, decisions, &causes)
+}
+
+/// As [`measure`], with each order's backorder causes as the replay found them.
+fn measure_with(
+    snapshot: &Snapshot,
+    orders: &[Order],
+    decisions: &[Decision],
+    causes: &[super::causes::Causes],
+) -> Kpis {
     let mut tally = Tally::new(snapshot);
-    for (order, d) in orders.iter().zip(decisions) {
+    for ((order, d), why) in orders.iter().zip(decisions).zip(causes) {
         tally.add(order, d);
+        super::causes::tally(&mut tally.k.backorder_causes, why, d);
     }
     tally.finish()
 }
@@ -470,6 +514,13 @@ impl<'a> Tally<'a> {
             }
         }
         let k = &mut self.k;
+        let service = k
+            .by_service
+            .entry(order.service.as_str().to_owned())
+            .or_default();
+        service.orders += 1;
+        service.cost += d.cost.total;
+        service.units_backordered += d.backordered_units();
         k.orders += 1;
         k.cost.add(&d.cost);
         k.shipments += d.shipments.len() as u64;

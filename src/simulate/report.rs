@@ -4,7 +4,17 @@
 
 use std::fmt::Write;
 
+use super::charts::{daily_curve, date, map, map_defs};
 use super::replay::Kpis;
+
+/// What the report says about how it was made: its title, the replay policy, the fulfil
+/// version, and each run's description (the what-if's `description`; `None` for the base).
+#[derive(Clone, Debug, Default)]
+pub struct About {
+    pub title: String,
+    pub policy: String,
+    pub descriptions: Vec<Option<String>>,
+}
 
 const COLOURS: [&str; 8] = [
     "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f",
@@ -17,41 +27,24 @@ const PARTS: [(&str, &str); 5] = [
     ("lateness", "#b07aa1"),
 ];
 
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
 
-fn colour(i: usize) -> &'static str {
+pub(super) fn colour(i: usize) -> &'static str {
     COLOURS[i % COLOURS.len()]
 }
 
-/// The report for `runs` (the first is the base), titled `title`.
-pub fn html(title: &str, runs: &[(String, Kpis)]) -> String {
+/// The report for `runs` (the first is the base).
+pub fn html(about: &About, runs: &[(String, Kpis)]) -> String {
     let mut h = String::new();
-    let _ = write!(
-        h,
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>{t}</title><style>\
-         body{{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;margin:24px;color:#222;background:#fafafa}}\
-         h1{{font-size:22px}} h2{{font-size:17px;margin-top:28px}}\
-         table{{border-collapse:collapse;background:#fff}} td,th{{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}}\
-         th:first-child,td:first-child{{text-align:left}} .up{{color:#c0392b}} .down{{color:#1e8449}}\
-         .grid{{display:flex;flex-wrap:wrap;gap:16px}} .card{{background:#fff;border:1px solid #ddd;padding:8px}}\
-         .legend span{{display:inline-block;margin-right:14px}} .sw{{display:inline-block;width:10px;height:10px;margin-right:4px}}\
-         </style></head><body>\n<h1>{t}</h1>\n",
-        t = esc(title)
-    );
-    let _ = writeln!(
-        h,
-        "<p>{} orders replayed on {} network(s). Differences are against <b>{}</b>.</p>",
-        runs.first().map_or(0, |r| r.1.orders),
-        runs.len(),
-        esc(runs.first().map_or("base", |r| r.0.as_str()))
-    );
+    head(&mut h, &about.title);
+    intro(&mut h, about, runs);
     kpi_table(&mut h, runs);
+    super::breakdown::sections(&mut h, runs);
     h.push_str("<h2>Cost per order and its parts</h2>\n");
     cost_bars(&mut h, runs);
     h.push_str("<h2>Parcels by zone</h2>\n");
@@ -67,13 +60,70 @@ pub fn html(title: &str, runs: &[(String, Kpis)]) -> String {
         d.time.mean_promise_days
     });
     daily_curve(&mut h, runs, "late orders", |d| d.time.late_orders as f64);
-    h.push_str("</div>\n<h2>Where units ship from</h2>\n<p>Nodes sized by units shipped, coloured by \
-                their busiest day against capacity (green: idle, red: at capacity; grey: no capacity limit).</p>\n<div class=\"grid\">");
+    h.push_str(
+        "</div>\n<h2>Where units ship from</h2>\n<p>Nodes sized by units shipped (hover for \
+                a node's name and figures), coloured by their busiest day against capacity.</p>\n",
+    );
+    map_defs(&mut h);
+    h.push_str("<div class=\"grid\">");
     for (name, k) in runs {
         map(&mut h, name, k);
     }
     h.push_str("</div>\n</body></html>\n");
     h
+}
+
+fn head(h: &mut String, title: &str) {
+    let _ = write!(
+        h,
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>{t}</title><style>\
+         body{{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;margin:24px;color:#222;background:#fafafa}}\
+         h1{{font-size:22px}} h2{{font-size:17px;margin-top:28px}}\
+         table{{border-collapse:collapse;background:#fff}} td,th{{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}}\
+         th:first-child,td:first-child{{text-align:left}} .up{{color:#c0392b}} .down{{color:#1e8449}}\
+         .grid{{display:flex;flex-wrap:wrap;gap:16px}} .card{{background:#fff;border:1px solid #ddd;padding:8px}}\
+         .legend span{{display:inline-block;margin-right:14px}} .sw{{display:inline-block;width:10px;height:10px;margin-right:4px}}\
+         .note{{background:#fff8e1;border-left:4px solid #f0b400;padding:6px 10px;margin:6px 0}} dd{{margin:0 0 6px 18px;color:#444}}\
+         </style></head><body>\n<h1>{t}</h1>\n",
+        t = esc(title)
+    );
+}
+
+/// What was replayed, when, how, and what each variant changes.
+fn intro(h: &mut String, about: &About, runs: &[(String, Kpis)]) {
+    let days: Vec<Option<i32>> = runs
+        .first()
+        .map(|r| r.1.daily.iter().map(|d| d.day).collect())
+        .unwrap_or_default();
+    let span = match (days.iter().flatten().min(), days.iter().flatten().max()) {
+        (Some(a), Some(b)) => format!(" created {} to {}", date(Some(*a)), date(Some(*b))),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        h,
+        "<p>{} orders{span} replayed on {} network(s) with the <b>{}</b> policy, by fulfil {} ({}). \
+         Differences are against <b>{}</b>.</p>",
+        runs.first().map_or(0, |r| r.1.orders),
+        runs.len(),
+        esc(&about.policy),
+        env!("CARGO_PKG_VERSION"),
+        env!("FULFIL_GIT_REVISION"),
+        esc(runs.first().map_or("base", |r| r.0.as_str()))
+    );
+    h.push_str("<dl>");
+    for (i, (name, _)) in runs.iter().enumerate() {
+        let text = about.descriptions.get(i).cloned().flatten();
+        let text = text.unwrap_or_else(|| {
+            if i == 0 {
+                "the network as loaded".to_owned()
+            } else {
+                "(no description)".to_owned()
+            }
+        });
+        let _ = write!(h, "<dt><b>{}</b></dt><dd>{}</dd>", esc(name), esc(&text));
+    }
+    h.push_str("</dl>\n");
 }
 
 /// A key figure: label, value, digits, whether lower is better.
@@ -312,7 +362,7 @@ fn zone_histogram(h: &mut String, runs: &[(String, Kpis)]) {
     legend(h, runs);
 }
 
-fn legend(h: &mut String, runs: &[(String, Kpis)]) {
+pub(super) fn legend(h: &mut String, runs: &[(String, Kpis)]) {
     h.push_str("<div class=\"legend\">");
     for (i, (name, _)) in runs.iter().enumerate() {
         let _ = write!(
@@ -323,102 +373,4 @@ fn legend(h: &mut String, runs: &[(String, Kpis)]) {
         );
     }
     h.push_str("</div>\n");
-}
-
-fn daily_curve(
-    h: &mut String,
-    runs: &[(String, Kpis)],
-    label: &str,
-    f: fn(&super::replay::Daily) -> f64,
-) {
-    let (w, ht, pad) = (370.0, 200.0, 30.0);
-    let days = runs.iter().map(|(_, k)| k.daily.len()).max().unwrap_or(0);
-    let max = runs
-        .iter()
-        .flat_map(|(_, k)| k.daily.iter().map(f))
-        .fold(0.0, f64::max)
-        .max(1e-9);
-    let _ = write!(
-        h,
-        "<div class=\"card\"><div>{label}</div><svg width=\"{w}\" height=\"{ht}\" viewBox=\"0 0 {w} {ht}\" role=\"img\">\
-         <line x1=\"{pad}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#999\"/>\
-         <text x=\"2\" y=\"12\" font-size=\"10\">{max:.0}</text>",
-        ht - pad,
-        w - 5.0,
-        ht - pad
-    );
-    for (ri, (name, k)) in runs.iter().enumerate() {
-        let pts: Vec<String> = k
-            .daily
-            .iter()
-            .enumerate()
-            .map(|(i, d)| {
-                let x = pad + (w - pad - 10.0) * i as f64 / (days.max(2) - 1) as f64;
-                let y = (ht - pad) - (ht - pad - 10.0) * f(d) / max;
-                format!("{x:.1},{y:.1}")
-            })
-            .collect();
-        let _ = write!(
-            h,
-            "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"><title>{}</title></polyline>",
-            colour(ri),
-            pts.join(" "),
-            esc(name)
-        );
-    }
-    let _ = write!(
-        h,
-        "<text x=\"{pad}\" y=\"{:.1}\" font-size=\"10\">day 1</text><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\">day {days}</text></svg>",
-        ht - 12.0,
-        w - 45.0,
-        ht - 12.0
-    );
-    legend(h, runs);
-    h.push_str("</div>");
-}
-
-/// Nodes on a plain equirectangular map of the contiguous US (with Alaska and Hawaii clamped to
-/// the edges), sized by units shipped and coloured by peak utilisation.
-fn map(h: &mut String, name: &str, k: &Kpis) {
-    let (w, ht) = (460.0, 280.0);
-    let (lon0, lon1, lat0, lat1) = (-125.0, -66.0, 24.0, 50.0);
-    let max_units = k
-        .utilisation
-        .iter()
-        .map(|u| u.units)
-        .max()
-        .unwrap_or(1)
-        .max(1) as f64;
-    let _ = write!(
-        h,
-        "<div class=\"card\"><div>{}</div><svg width=\"{w}\" height=\"{ht}\" viewBox=\"0 0 {w} {ht}\" role=\"img\">\
-         <rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{ht}\" fill=\"#eef3f7\"/>",
-        esc(name)
-    );
-    // Busiest last, so the big circles do not hide the small ones beneath.
-    let mut nodes: Vec<&super::replay::Utilisation> = k.utilisation.iter().collect();
-    nodes.sort_by(|a, b| b.units.cmp(&a.units).then(a.node_id.cmp(&b.node_id)));
-    for u in nodes.iter().rev() {
-        let x = ((u.lon.clamp(lon0, lon1) - lon0) / (lon1 - lon0)) * (w - 20.0) + 10.0;
-        let y = ((lat1 - u.lat.clamp(lat0, lat1)) / (lat1 - lat0)) * (ht - 20.0) + 10.0;
-        let r = 1.5 + 12.0 * (u.units as f64 / max_units).sqrt();
-        let fill = match u.capacity_per_day {
-            None => "#999999".to_owned(),
-            Some(_) => {
-                let t = u.peak_utilisation.clamp(0.0, 1.0);
-                let (r0, g0) = ((40.0 + 200.0 * t) as u8, (170.0 - 130.0 * t) as u8);
-                format!("#{r0:02x}{g0:02x}40")
-            }
-        };
-        let _ = write!(
-            h,
-            "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"{r:.1}\" fill=\"{fill}\" fill-opacity=\"0.75\" stroke=\"#333\" stroke-width=\"0.4\">\
-             <title>{} ({}): {} units, peak {:.0}% of capacity</title></circle>",
-            esc(&u.node_id),
-            u.kind,
-            u.units,
-            100.0 * u.peak_utilisation
-        );
-    }
-    h.push_str("</svg></div>");
 }

@@ -372,7 +372,7 @@ mod receipts {
 mod report {
     use fulfil::route::PolicyKind;
 
-    use fulfil::simulate::{html, replay};
+    use fulfil::simulate::{About, html, replay};
 
     use super::super::support::random_loaded;
 
@@ -381,8 +381,13 @@ mod report {
         let (_s, snapshot, orders) = random_loaded(41, 60, 5..=5);
         let run = || {
             let (_, _, k) = replay(&snapshot, &orders, PolicyKind::Optimal).expect("replays");
+            let about = About {
+                title: "test <report>".to_owned(),
+                policy: "optimal".to_owned(),
+                descriptions: vec![None, Some("the same <network>".to_owned())],
+            };
             html(
-                "test <report>",
+                &about,
                 &[("base".to_owned(), k.clone()), ("same".to_owned(), k)],
             )
         };
@@ -398,6 +403,36 @@ mod report {
             "bars, zones, two curves and maps"
         );
         assert!(a.contains("<circle"), "the map shows nodes");
+        let states = a
+            .split("id=\"us-states\" d=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the states' outline is defined once");
+        assert!(
+            states.matches('M').count() >= 49,
+            "every state of the lower 48"
+        );
+        assert_eq!(a.matches("id=\"us-states\"").count(), 1);
+        assert_eq!(
+            a.matches("<use href=\"#us-states\"/>").count(),
+            2,
+            "one per map"
+        );
+        assert!(
+            a.contains("class=\"size-legend\""),
+            "maps have a size legend"
+        );
+        assert!(
+            a.matches("class=\"tick\"").count() >= 10,
+            "curves have y ticks"
+        );
+        assert!(
+            a.contains("the same &lt;network&gt;"),
+            "descriptions shown, escaped"
+        );
+        assert!(a.contains("<b>optimal</b> policy"), "the policy is said");
+        assert!(a.contains(env!("CARGO_PKG_VERSION")), "and the version");
+        assert!(a.contains("Backorders by cause") && a.contains("Orders by service"));
     }
 }
 
@@ -513,7 +548,7 @@ fn a_schedule_change_moves_cutoffs_and_closes_weekdays_and_the_kpis_keep_time() 
             &orders,
             PolicyKind::Optimal,
             &fulfil::route::Cancel::never(),
-            |_, _, r| decisions.push(r.decision),
+            |_, _, r, _| decisions.push(r.decision),
         )
         .expect("routes");
         (measure(&snapshot, &orders, &decisions), decisions)
@@ -634,5 +669,110 @@ fn store_rejections_are_rerouted_seeded_and_counted() {
             .expect_err("refused")
             .to_string()
             .contains("depot")
+    );
+}
+
+/// c1 with two pickups at ST-NYC (A×2, E×1) and a ground order of 60 E to New York, run on a
+/// variant that closes ST-NYC with `rule`: the KPIs.
+fn closed_pickups(rule: Option<&str>) -> (fulfil::simulate::Kpis, fulfil::simulate::Kpis) {
+    use fulfil::scenario::read_orders;
+    use fulfil::simulate::{ReplayPolicy, replay_with};
+    let dir = root().join("tests/conformance/c1-rules");
+    let snapshot = load_snapshot(&dir).expect("loads");
+    let dir_tmp = tempfile::tempdir().expect("temp");
+    let csv = dir_tmp.path().join("orders.csv");
+    std::fs::write(
+        &csv,
+        "order_id,created_at,lat,lon,service,pickup_node,sku,qty\n\
+         p1,2026-03-01T10:00:00Z,,,pickup,ST-NYC,A,2\n\
+         p2,2026-03-01T10:05:00Z,,,pickup,ST-NYC,E,1\n\
+         e60,2026-03-01T11:00:00Z,40.7306,-73.9352,ground,,E,60\n",
+    )
+    .expect("orders");
+    let orders = read_orders(&csv, &snapshot).expect("orders");
+    let policy = ReplayPolicy::Route(fulfil::route::PolicyKind::Optimal);
+    let mut text = "name = \"close ST-NYC\"\n[[close]]\nids = [\"ST-NYC\"]\n".to_owned();
+    if let Some(rule) = rule {
+        text.push_str(&format!("[pickup]\nwhen_closed = \"{rule}\"\n"));
+    }
+    let v = variant(&text);
+    let changed = fulfil::snapshot::Snapshot::build(
+        v.apply(&snapshot.to_network_data()).expect("applies"),
+        1,
+    )
+    .expect("builds");
+    let run = |snap: &fulfil::snapshot::Snapshot, rej: &fulfil::simulate::Rejections| {
+        let never = fulfil::route::Cancel::never();
+        replay_with(snap, &orders, &[], &policy, rej, &never, &|_| {})
+            .expect("replays")
+            .2
+    };
+    let base = run(&snapshot, &fulfil::simulate::Rejections::default());
+    let closed = run(&changed, &v.rejections().expect("rules"));
+    (base, closed)
+}
+
+fn cause(k: &fulfil::simulate::Kpis, name: &str) -> (u64, u64, f64) {
+    let t = k.backorder_causes.get(name).copied().unwrap_or_default();
+    (t.orders, t.units, t.cost)
+}
+
+#[test]
+fn pickups_at_a_closed_store_are_backordered_by_default_and_counted_by_cause() {
+    let (base, closed) = closed_pickups(None);
+    // Base: both pickups served at ST-NYC, which uses its 3 units of capacity for the day; e60
+    // gets VX-CHI's 50 E; ST-NYC's 2 E left are out of capacity, 8 are nowhere to be had.
+    assert_eq!(base.units_backordered, 10);
+    assert_eq!(cause(&base, "capacity"), (1, 2, 500.0));
+    assert_eq!(cause(&base, "no_stock"), (1, 8, 2000.0));
+    assert_eq!(base.closed_pickups.orders, 0);
+    // ST-NYC closed: its 3 pickup units are backordered for that reason (250 each); e60 gets
+    // only VX-CHI's 50: 3 of the 10 left are stuck at the closed store, 7 nowhere.
+    let c = &closed.closed_pickups;
+    assert_eq!((c.orders, c.units, c.redirected), (2, 3, 0));
+    assert_eq!(c.rule, fulfil::simulate::PickupRule::Backorder);
+    assert_eq!(cause(&closed, "pickup_store_closed"), (2, 3, 750.0));
+    assert_eq!(cause(&closed, "closed_node"), (1, 3, 750.0));
+    assert_eq!(cause(&closed, "no_stock"), (1, 7, 1750.0));
+    assert_eq!(cause(&closed, "capacity"), (0, 0, 0.0));
+    assert_eq!(closed.units_backordered, 13);
+    // The causes add up to the backorder cost, and the services to the total.
+    let by_cause: f64 = closed.backorder_causes.values().map(|t| t.cost).sum();
+    assert!((by_cause - closed.cost.backorder).abs() < 1e-9);
+    let by_service: f64 = closed.by_service.values().map(|s| s.cost).sum();
+    assert!((by_service - closed.cost.total).abs() < 1e-6);
+    assert_eq!(closed.by_service["pickup"].units_backordered, 3);
+    assert_eq!(closed.by_service["pickup"].orders, 2);
+}
+
+#[test]
+fn pickups_at_a_closed_store_follow_the_stated_rule() {
+    // Nearest open store: ST-LA (ST-CHI is disabled in c1). It holds A but no E.
+    let (_, nearest) = closed_pickups(Some("nearest_open_store"));
+    let c = &nearest.closed_pickups;
+    assert_eq!((c.orders, c.units, c.redirected), (2, 3, 2));
+    assert_eq!(cause(&nearest, "pickup_store_closed"), (0, 0, 0.0));
+    assert_eq!(cause(&nearest, "no_stock"), (2, 8, 2000.0));
+    assert_eq!(cause(&nearest, "closed_node"), (1, 3, 750.0));
+    // Ship: both become ground orders to the store's address; E×1 comes from VX-CHI, which then
+    // has 49 for e60.
+    let (_, ship) = closed_pickups(Some("ship"));
+    assert_eq!(ship.closed_pickups.redirected, 2);
+    assert!(!ship.by_service.contains_key("pickup"));
+    assert_eq!(ship.by_service["ground"].orders, 3);
+    assert_eq!(cause(&ship, "closed_node"), (1, 3, 750.0));
+    assert_eq!(cause(&ship, "no_stock"), (1, 8, 2000.0));
+    assert_eq!(ship.units_backordered, 11);
+    // A rule that does not exist names the file and line.
+    let err = Variant::parse(
+        Path::new("w.toml"),
+        "name = \"x\"\n[pickup]\nwhen_closed = \"teleport\"\n",
+    )
+    .expect("parses")
+    .rejections()
+    .expect_err("unknown rule");
+    assert!(
+        err.to_string().contains("w.toml:2") && err.to_string().contains("teleport"),
+        "{err}"
     );
 }
