@@ -517,3 +517,89 @@ fn check_promise(d: &Value, head: &Row, shipments: &[Value]) -> u32 {
     );
     days
 }
+
+#[test]
+fn simulate_exports_kpis_and_changed_orders_as_csv_and_progress_lines_off_a_terminal() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scen = root().join("tests/conformance/c1-rules");
+    let change = dir.path().join("close.toml");
+    std::fs::write(
+        &change,
+        "name = \"no east DC\"\ndescription = \"DC-EAST closes\"\n[[close]]\nids = [\"DC-EAST\"]\n",
+    )
+    .expect("w");
+    let diff = dir.path().join("diff.csv");
+    let out = fulfil()
+        .args(["simulate", "--scenario"])
+        .arg(&scen)
+        .arg("--changes")
+        .arg(&change)
+        .args(["--kpis-csv", "-", "--diff-csv"])
+        .arg(&diff)
+        .output()
+        .expect("run fulfil simulate");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("orders decided (100%)"),
+        "progress lines: {stderr}"
+    );
+    let mut kpis = csv::Reader::from_reader(stdout.as_bytes());
+    let header = kpis.headers().expect("header").clone();
+    let rows: Vec<csv::StringRecord> = kpis.records().map(|r| r.expect("row")).collect();
+    assert_eq!(rows.len(), 2, "{stdout}");
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("{name}: {header:?}"))
+    };
+    assert_eq!(&rows[1][col("variant")], "no east DC");
+    for r in &rows {
+        let cost: f64 = r[col("cost")].parse().expect("cost");
+        let parts: f64 = ["shipping", "handling", "split", "backorder", "late"]
+            .iter()
+            .map(|p| r[col(p)].parse::<f64>().expect("part"))
+            .sum();
+        assert!(
+            (cost - parts).abs() < 0.05,
+            "cost = sum of parts in cents: {r:?}"
+        );
+        assert_eq!(
+            r[col("cost")].split('.').nth(1).map(str::len),
+            Some(2),
+            "cents"
+        );
+        let by_cause: u64 = fulfil::simulate::CAUSES
+            .iter()
+            .map(|c| {
+                r[col(&format!("backordered_{c}"))]
+                    .parse::<u64>()
+                    .expect("units")
+            })
+            .sum();
+        assert_eq!(
+            by_cause,
+            r[col("units_backordered")].parse::<u64>().expect("units")
+        );
+    }
+    let changed = table(&diff);
+    assert!(!changed.is_empty(), "closing a DC changes some orders");
+    for row in &changed {
+        assert_eq!(row["variant"], "no east DC");
+        assert!(
+            row["base_nodes"].contains("DC-EAST")
+                || row["changed"].contains("promise")
+                || row["changed"].contains("cost")
+        );
+        assert!(!row["variant_nodes"].contains("DC-EAST"), "{row:?}");
+        let delta = num(row, "variant_cost", 0.0) - num(row, "base_cost", 0.0);
+        assert!(
+            (delta - num(row, "cost_change", 0.0)).abs() < 0.011,
+            "{row:?}"
+        );
+    }
+}
