@@ -83,13 +83,27 @@ pub enum Status {
     Stalled,
 }
 
+impl Status {
+    /// The one spelling of the status, in the CLI, its JSON and gRPC's `ReoptimizeResponse`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Optimal => "optimal",
+            Status::GapReached => "gap_reached",
+            Status::TimeLimit => "time_limit",
+            Status::Stalled => "stalled",
+        }
+    }
+}
+
+/// The spelling, then what it means.
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        let meaning = match self {
             Status::Optimal => "proven optimal",
-            Status::GapReached => "gap target reached",
-            Status::TimeLimit => "time limit reached (best answer so far)",
-            Status::Stalled => "bound converged (best answer found)",
-        })
+            Status::GapReached => "the gap target was reached",
+            Status::TimeLimit => "the time limit came first: the best answer so far",
+            Status::Stalled => "the bound converged: the best answer found",
+        };
+        write!(f, "{} ({meaning})", self.as_str())
     }
 }

@@ -7,6 +7,19 @@ use fulfil::scenario::generate::{GenConfig, generate};
 use super::GenArgs;
 
 pub fn run(args: GenArgs) -> anyhow::Result<()> {
+    let existing: Vec<&str> = fulfil::scenario::NETWORK_FILES
+        .iter()
+        .chain(&["orders.csv", "receipts.csv"])
+        .copied()
+        .filter(|f| args.out.join(f).exists())
+        .collect();
+    if !existing.is_empty() && !args.force {
+        anyhow::bail!(
+            "{}: already holds {} (use --force to overwrite)",
+            args.out.display(),
+            existing.join(", ")
+        );
+    }
     let cfg = GenConfig {
         seed: args.seed,
         dcs: args.dcs,

@@ -385,6 +385,9 @@ pub struct GenArgs {
     /// Stock level: multiplies every node's units on hand (1.0 is a healthy network).
     #[arg(long, default_value_t = 1.0)]
     pub stock: f64,
+    /// Overwrite the scenario files already in --out (without it, existing files are refused).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Where decisions go: a new file at `path` (created now, so a bad path fails before any work),

@@ -62,7 +62,8 @@ pub fn run(args: ReoptimizeArgs) -> anyhow::Result<()> {
         &report,
     )?;
     bar.finish_and_clear();
-    match write_decisions(&mut out, &result.decisions).and_then(|()| out.flush()) {
+    // The joint plan's decisions come from the MIP, not a per-order search: each is exact.
+    match write_decisions(&mut out, &result.decisions, &[]).and_then(|()| out.flush()) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
         Err(e) => return Err(anyhow::Error::new(e).context("writing decisions")),
@@ -116,7 +117,7 @@ fn summary_json(r: &BatchResult) -> serde_json::Value {
         })
     };
     serde_json::json!({
-        "status": format!("{:?}", r.status),
+        "status": r.status.as_str(),
         "cost": r.summary.cost.total,
         "lower_bound": r.lower_bound,
         "gap": r.gap(),

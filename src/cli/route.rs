@@ -33,7 +33,7 @@ pub fn run(args: RouteArgs) -> anyhow::Result<()> {
         super::say_loaded(&snapshot, orders.len(), load_time);
     }
     let (decisions, summary) = route_all(&snapshot, &orders, kind, |_| {})?;
-    match write_decisions(&mut out, &decisions).and_then(|()| out.flush()) {
+    match write_decisions(&mut out, &decisions, &summary.inexact).and_then(|()| out.flush()) {
         Ok(()) => {}
         // A reader that stopped early (`| head`) is not an error of ours.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
@@ -74,9 +74,10 @@ fn remote(args: RouteArgs, server: &str) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     let start = Instant::now();
-    let (decisions, version) = runtime.block_on(async {
+    let (decisions, inexact, version) = runtime.block_on(async {
         let mut client = RoutingClient::new(args.client.connect(server).await?);
         let mut decisions = Vec::with_capacity(orders.len());
+        let mut inexact = Vec::new();
         let mut version = 0;
         for chunk in orders.chunks(1000) {
             let resp = client
@@ -100,16 +101,17 @@ fn remote(args: RouteArgs, server: &str) -> anyhow::Result<()> {
                             .iter()
                             .any(|s| s.dispatch_date.is_some() || s.ready_date.is_some())
                 });
-            decisions.extend(
-                resp.decisions
-                    .iter()
-                    .map(|d| fulfil::service::decision_of(d, dated)),
-            );
+            for d in &resp.decisions {
+                if !d.exact {
+                    inexact.push(decisions.len());
+                }
+                decisions.push(fulfil::service::decision_of(d, dated));
+            }
         }
-        anyhow::Ok((decisions, version))
+        anyhow::Ok((decisions, inexact, version))
     })?;
     let elapsed = start.elapsed();
-    match write_decisions(&mut out, &decisions).and_then(|()| out.flush()) {
+    match write_decisions(&mut out, &decisions, &inexact).and_then(|()| out.flush()) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
         Err(e) => return Err(anyhow::Error::new(e).context("writing decisions")),

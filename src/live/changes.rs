@@ -248,7 +248,7 @@ impl Live {
         let dir = std::path::absolute(Path::new(path)).map_err(|e| {
             LiveError::Load(crate::scenario::LoadError::Io {
                 path: path.into(),
-                source: e,
+                error: e,
             })
         })?;
         // Not while a compaction runs: it removes the copies its checkpoint does not name.

@@ -140,7 +140,7 @@ const OPTIONAL_FILES: [&str; 3] = ["policy.toml", "calendars.toml", "inbound.csv
 pub fn keep_scenario(dir: &Path, data: &Path) -> Result<(PathBuf, String), LiveError> {
     let io = |path: &Path, e: std::io::Error| LoadError::Io {
         path: path.to_owned(),
-        source: e,
+        error: e,
     };
     let mut files = Vec::new();
     let mut hash = Sha256::new();

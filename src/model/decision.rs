@@ -19,7 +19,9 @@ pub struct Shipment {
     pub distance_km: Option<f64>,
     pub billable_kg: Option<u32>,
     pub lines: Vec<DecisionLine>,
+    #[serde(serialize_with = "cents")]
     pub shipping_cost: f64,
+    #[serde(serialize_with = "cents")]
     pub handling_cost: f64,
     /// Carrier transit days of the chosen rate (0 for pickup). An addition to the v1 fields.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -77,14 +79,41 @@ impl Shipment {
 /// The cost of a decision and its parts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CostBreakdown {
+    #[serde(serialize_with = "cents")]
     pub shipping: f64,
+    #[serde(serialize_with = "cents")]
     pub handling: f64,
+    #[serde(serialize_with = "cents")]
     pub split: f64,
+    #[serde(serialize_with = "cents")]
     pub backorder: f64,
     /// Version 2: `late_penalty_per_day × late_days` (left out of a scenario without dates).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "cents_opt"
+    )]
     pub late: Option<f64>,
+    #[serde(serialize_with = "cents")]
     pub total: f64,
+}
+
+/// Money as JSON prints it: rounded to cents (half away from zero), so sums of floating-point
+/// parts print as the prices they are (7.8, not 7.800000000000001). Prices from rates and costs
+/// given in cents are exact in cents; finer inputs are rounded in the output only.
+pub fn round_cents(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+fn cents<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(round_cents(*v))
+}
+
+fn cents_opt<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_some(&round_cents(*v)),
+        None => s.serialize_none(),
+    }
 }
 
 impl CostBreakdown {

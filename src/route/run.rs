@@ -20,6 +20,8 @@ pub struct RunSummary {
     pub cost: CostBreakdown,
     /// Orders whose search stopped at its budget (decision feasible, optimality not proven).
     pub inexact_orders: u64,
+    /// Their places in the run (what `fulfil route` prints as `"exact": false`).
+    pub inexact: Vec<usize>,
     pub elapsed: Duration,
     /// Promise dates of the run (scenario format v2).
     pub time: Timeliness,
@@ -231,6 +233,7 @@ pub fn route_all(
             summary.add(order, &routed.decision);
             if !routed.exact {
                 summary.inexact_orders += 1;
+                summary.inexact.push(i);
             }
             decisions.push(routed.decision);
             if i % 1024 == 1023 {

@@ -63,10 +63,10 @@ pub(crate) fn read_calendars(path: &Path) -> Result<BTreeMap<String, Calendar>, 
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
-        Err(source) => {
+        Err(error) => {
             return Err(LoadError::Io {
                 path: path.to_owned(),
-                source,
+                error,
             });
         }
     };

@@ -9,11 +9,11 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum LoadError {
     /// A file could not be opened or read.
-    #[error("{path}: cannot read: {source}")]
+    /// (The OS error is in the message, not chained as a source: printed once.)
+    #[error("{path}: cannot read: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A file's content is wrong at a place.
     #[error("{0}")]

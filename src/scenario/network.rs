@@ -385,10 +385,10 @@ pub fn read_policy(path: &Path) -> Result<Policy, LoadError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Policy::default()),
-        Err(source) => {
+        Err(error) => {
             return Err(LoadError::Io {
                 path: path.to_owned(),
-                source,
+                error,
             });
         }
     };

@@ -22,9 +22,9 @@ pub(crate) struct Row<'a> {
 impl Table {
     /// Reads `path`, checking that `required` columns exist.
     pub fn read(path: &Path, required: &[&str]) -> Result<Table, LoadError> {
-        let file = std::fs::File::open(path).map_err(|source| LoadError::Io {
+        let file = std::fs::File::open(path).map_err(|error| LoadError::Io {
             path: path.to_owned(),
-            source,
+            error,
         })?;
         Self::from_reader(path, std::io::BufReader::new(file), required)
     }

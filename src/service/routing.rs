@@ -218,7 +218,6 @@ fn reoptimize(
     req: pb::ReoptimizeRequest,
     work: &Work,
 ) -> Result<pb::ReoptimizeResponse, Status> {
-    use crate::batch::Status as Stop;
     use rayon::prelude::*;
     check_order_count(req.orders.len())?;
     let options = batch_options(&req, work)?;
@@ -251,13 +250,7 @@ fn reoptimize(
             .iter()
             .map(|id| id.clone().unwrap_or_default())
             .collect(),
-        status: match batch.result.status {
-            Stop::Optimal => "optimal",
-            Stop::GapReached => "gap_reached",
-            Stop::TimeLimit => "time_limit",
-            Stop::Stalled => "stalled",
-        }
-        .to_owned(),
+        status: batch.result.status.as_str().to_owned(),
         cost: r.cost.total,
         lower_bound: batch.result.lower_bound,
         gap: batch.result.gap(),

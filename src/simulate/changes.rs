@@ -70,11 +70,21 @@ use crate::snapshot::{InventoryRow, NetworkData};
 
 /// A change file that could not be read or applied.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{}:{line}: {message}", file.display())]
+#[error("{}{}: {message}", file.display(), at_line(*line))]
 pub struct ChangeError {
     pub file: PathBuf,
+    /// 1-based; 0 when the error is about the whole file (it cannot be read).
     pub line: usize,
     pub message: String,
+}
+
+/// `:LINE`, or nothing for line 0 (no "line 0" in messages).
+fn at_line(line: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(":{line}")
+    }
 }
 
 /// A named set of changes: one variant of the network.

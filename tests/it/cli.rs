@@ -307,6 +307,38 @@ fn the_same_seed_generates_the_same_scenario() {
         let b = std::fs::read(dir.path().join("b").join(file)).expect("b");
         assert!(a == b, "{file} differs between runs of the same seed");
     }
+    // A folder that holds a scenario is not overwritten without --force.
+    let again = |force: bool| {
+        let mut c = fulfil();
+        c.args([
+            "gen", "--seed", "10", "--stores", "20", "--skus", "100", "--orders", "50",
+        ])
+        .arg("--out")
+        .arg(dir.path().join("a"));
+        if force {
+            c.arg("--force");
+        }
+        c.output().expect("run fulfil gen")
+    };
+    let refused = again(false);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("already holds nodes.csv") && err.contains("--force"),
+        "{err}"
+    );
+    let read = |run: &str, f: &str| std::fs::read(dir.path().join(run).join(f)).expect("file");
+    assert_eq!(
+        read("a", "orders.csv"),
+        read("b", "orders.csv"),
+        "untouched"
+    );
+    assert!(again(true).status.success());
+    assert_ne!(
+        read("a", "orders.csv"),
+        read("b", "orders.csv"),
+        "overwritten with seed 10"
+    );
 }
 
 #[test]
