@@ -51,12 +51,19 @@ impl Health {
     /// Sets the health of the services that change state (Routing, Reservations, Network) and
     /// of the server as a whole: SERVING once loaded, NOT_SERVING while the store has failed
     /// (they refuse every change until it is reopened).
+    /// `/readyz` turns 503 before any watcher hears NOT_SERVING, and 200 only after SERVING
+    /// was said.
     pub async fn set_changing(&self, status: ServingStatus) {
+        let serving = status == ServingStatus::Serving;
+        if !serving {
+            self.ready.store(false, Ordering::Release);
+        }
         for name in CHANGING {
             self.reporter.set_service_status(name, status).await;
         }
-        self.ready
-            .store(status == ServingStatus::Serving, Ordering::Release);
+        if serving {
+            self.ready.store(true, Ordering::Release);
+        }
     }
 
     /// Sets every service's health, Planning's too (at start and when shutting down).

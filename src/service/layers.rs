@@ -15,6 +15,10 @@
 //! 5. **Message size**: every request message above `max_message_bytes` is refused with
 //!    INVALID_ARGUMENT as soon as its length prefix arrives ([`Guarded`]).
 //!
+//! Around all of it, for every call: a request id (the client's `x-request-id` or a new one,
+//! echoed back), a span, and the `grpc_server_*` metrics recorded when the response ends
+//! (`observe.rs`).
+//!
 //! Health and reflection pass straight through: probes answer under overload. Handlers stay free
 //! of all of this but the committing role (`access::require`).
 
@@ -32,7 +36,7 @@ use tonic::body::Body;
 use tower::layer::util::{Identity, Stack};
 
 use super::access::{self, Caller, Role, Tokens};
-use super::observe::{CallMetrics, Observed, RequestId, call_span};
+use super::observe::{CallMetrics, RequestId, call_span};
 
 /// The server's layer once the envelope is on it (tonic stacks it over its own identity).
 pub(super) type Layered = Stack<Envelope, Identity>;
@@ -214,13 +218,8 @@ where
         let call = async move {
             let mut response = inner.call(req).await?;
             echo(&mut response, &id);
-            if !permits.is_empty() {
-                response = response.map(|body| Body::new(Guarded::holding(body, permits)));
-            }
-            if metrics.finish_from_headers(response.headers()) {
-                return Ok(response);
-            }
-            Ok(response.map(|body| Body::new(Observed::new(body, metrics))))
+            metrics.finish_from_headers(response.headers());
+            Ok(response.map(|body| Body::new(Guarded::holding(body, permits, metrics))))
         };
         Box::pin(tracing::Instrument::instrument(call, span))
     }
@@ -233,15 +232,16 @@ fn echo(response: &mut http::Response<Body>, id: &RequestId) {
     }
 }
 
-/// A body passed through unchanged but for the envelope's two jobs: a request body checks each
+/// A body passed through unchanged but for the envelope's jobs: a request body checks each
 /// gRPC message's length prefix as it streams past and fails with INVALID_ARGUMENT as soon as
 /// one is above the limit (the 5-byte prefix: a compression flag, then the length, big endian),
 /// so every message of a stream is limited; a response body holds the call's permits until it
-/// is dropped.
+/// is dropped and records the call's metrics when its status goes by (or it is dropped).
 pub struct Guarded {
     body: Body,
     limit: Option<(usize, Framing)>,
     _permits: Vec<OwnedSemaphorePermit>,
+    metrics: Option<CallMetrics>,
 }
 
 impl Guarded {
@@ -251,15 +251,17 @@ impl Guarded {
             body,
             limit: Some((limit, Framing::default())),
             _permits: Vec::new(),
+            metrics: None,
         }
     }
 
-    /// A response body holding `permits` until it is dropped.
-    fn holding(body: Body, permits: Vec<OwnedSemaphorePermit>) -> Guarded {
+    /// A response body holding `permits` until it is dropped, recording `metrics`.
+    fn holding(body: Body, permits: Vec<OwnedSemaphorePermit>, metrics: CallMetrics) -> Guarded {
         Guarded {
             body,
             limit: None,
             _permits: permits,
+            metrics: Some(metrics),
         }
     }
 }
@@ -311,7 +313,11 @@ impl http_body::Body for Guarded {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
         let this = &mut *self;
-        let frame = match Pin::new(&mut this.body).poll_frame(cx) {
+        let polled = Pin::new(&mut this.body).poll_frame(cx);
+        if let Some(m) = this.metrics.as_mut() {
+            m.observe(&polled);
+        }
+        let frame = match polled {
             Poll::Ready(Some(Ok(frame))) => frame,
             other => return other,
         };

@@ -4,14 +4,12 @@
 //! the one the client saw), its tracing span, and for calls that change state one log line
 //! ([`CallLog`]) with the order, the reservation and the outcome.
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::Instant;
 
 use bytes::Bytes;
 use http_body::Frame;
-use tonic::body::Body;
 use tonic::{Code, Status};
 
 /// The request id of a call, in its request extensions.
@@ -103,6 +101,21 @@ impl CallMetrics {
             .record(self.start.elapsed().as_secs_f64());
     }
 
+    /// Looks at what a response body gave: its trailers (with the status), its error, or its
+    /// end.
+    pub fn observe(&mut self, polled: &Poll<Option<Result<Frame<Bytes>, Status>>>) {
+        match polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(trailers) = frame.trailers_ref() {
+                    self.finish_from_headers(trailers);
+                }
+            }
+            Poll::Ready(Some(Err(status))) => self.finish(status.code()),
+            Poll::Ready(None) => self.finish(Code::Ok),
+            Poll::Pending => {}
+        }
+    }
+
     /// Records the end of a response that carries its status in its headers (an error answered
     /// without a body); true if it did.
     pub fn finish_from_headers(&mut self, headers: &http::HeaderMap) -> bool {
@@ -163,51 +176,6 @@ fn code_name(code: Code) -> &'static str {
         Code::Unavailable => "Unavailable",
         Code::DataLoss => "DataLoss",
         Code::Unauthenticated => "Unauthenticated",
-    }
-}
-
-/// A response body passed through unchanged, recording the call's metrics when its trailers
-/// (with the status) go by, or when it is dropped.
-pub struct Observed {
-    body: Body,
-    metrics: CallMetrics,
-}
-
-impl Observed {
-    pub fn new(body: Body, metrics: CallMetrics) -> Observed {
-        Observed { body, metrics }
-    }
-}
-
-impl http_body::Body for Observed {
-    type Data = Bytes;
-    type Error = Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
-        let this = &mut *self;
-        let polled = Pin::new(&mut this.body).poll_frame(cx);
-        match &polled {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(trailers) = frame.trailers_ref() {
-                    this.metrics.finish_from_headers(trailers);
-                }
-            }
-            Poll::Ready(Some(Err(status))) => this.metrics.finish(status.code()),
-            Poll::Ready(None) => this.metrics.finish(Code::Ok),
-            Poll::Pending => {}
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.body.size_hint()
     }
 }
 

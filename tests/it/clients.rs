@@ -41,6 +41,28 @@ fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(last).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
+/// The reservation a client's output names, read through the Rust client: made for `order` and
+/// confirmed.
+async fn confirmed(
+    ch: tonic::transport::Channel,
+    done: &serde_json::Value,
+    order: &str,
+) -> pb::ReservationResponse {
+    let id = done["reservation_id"].as_str().expect("a reservation id");
+    let got = ReservationsClient::new(ch)
+        .get(pb::ReservationRef {
+            reservation_id: id.to_owned(),
+        })
+        .await
+        .expect("the reservation exists")
+        .into_inner();
+    assert_eq!(
+        (got.order_id.as_str(), got.state.as_str()),
+        (order, "confirmed")
+    );
+    got
+}
+
 fn c1() -> PathBuf {
     root().join("tests/conformance/c1-rules")
 }
@@ -86,20 +108,8 @@ async fn the_python_client_checks_out_feeds_inventory_and_reflects() {
         done["chosen"], "ground",
         "the cheapest complete option: {out}"
     );
-    let id = done["reservation_id"]
-        .as_str()
-        .expect("a reservation id")
-        .to_owned();
     let ch = channel(&server).await;
-    let got = ReservationsClient::new(ch.clone())
-        .get(pb::ReservationRef { reservation_id: id })
-        .await
-        .expect("the reservation exists")
-        .into_inner();
-    assert_eq!(
-        (got.order_id.as_str(), got.state.as_str()),
-        ("PY-1", "confirmed")
-    );
+    let got = confirmed(ch.clone(), &done, "PY-1").await;
     assert_eq!(got.allocations.iter().map(|a| a.qty).sum::<u32>(), 2);
 
     // The feed sets ST-NYC's A to 0 and DC-EAST's to 0: a quote then has nothing near NYC but
@@ -191,18 +201,6 @@ async fn the_typescript_client_checks_out() {
     ]));
     let done = json(&out);
     assert_eq!(done["state"], "confirmed", "{out}");
-    let id = done["reservation_id"]
-        .as_str()
-        .expect("a reservation id")
-        .to_owned();
-    let got = ReservationsClient::new(channel(&server).await)
-        .get(pb::ReservationRef { reservation_id: id })
-        .await
-        .expect("the reservation exists")
-        .into_inner();
-    assert_eq!(
-        (got.order_id.as_str(), got.state.as_str()),
-        ("TS-1", "confirmed")
-    );
+    confirmed(channel(&server).await, &done, "TS-1").await;
     server.stop().await.expect("stops");
 }

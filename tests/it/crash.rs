@@ -44,7 +44,7 @@ fn spawn_with(data: &Path, extra: &[&str]) -> (Child, String) {
     (child, format!("http://{addr}"))
 }
 
-async fn connect(url: &str) -> Channel {
+pub(super) async fn connect(url: &str) -> Channel {
     for _ in 0..100 {
         if let Ok(ch) = Channel::from_shared(url.to_owned())
             .expect("uri")

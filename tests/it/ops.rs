@@ -12,8 +12,8 @@ use std::time::Duration;
 use fulfil::service::pb::{
     self, reservations_client::ReservationsClient, routing_client::RoutingClient,
 };
-use tonic::transport::Channel;
 
+use super::crash::connect;
 use super::service::ship;
 use super::support::root;
 
@@ -53,20 +53,6 @@ fn free_addr() -> String {
         .expect("a free port")
         .port();
     format!("127.0.0.1:{port}")
-}
-
-async fn connect(url: &str) -> Channel {
-    for _ in 0..100 {
-        if let Ok(ch) = Channel::from_shared(url.to_owned())
-            .expect("uri")
-            .connect()
-            .await
-        {
-            return ch;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("cannot connect to {url}");
 }
 
 /// `GET path` on the metrics port: status code and body.
