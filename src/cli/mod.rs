@@ -391,16 +391,16 @@ pub struct GenArgs {
 }
 
 /// Where decisions go: a new file at `path` (created now, so a bad path fails before any work),
-/// or standard output.
+/// or standard output (no path, or `-`).
 fn output(path: Option<&std::path::Path>) -> anyhow::Result<Box<dyn std::io::Write>> {
     use anyhow::Context;
     use std::io::BufWriter;
     Ok(match path {
-        Some(path) => Box::new(BufWriter::new(
+        Some(path) if path.as_os_str() != "-" => Box::new(BufWriter::new(
             std::fs::File::create(path)
                 .with_context(|| format!("{}: cannot create", path.display()))?,
         )),
-        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+        _ => Box::new(BufWriter::new(std::io::stdout().lock())),
     })
 }
 

@@ -9,6 +9,7 @@ use fulfil::batch::{BatchOptions, BatchResult, Phase, Progress, reoptimize};
 use fulfil::route::Ledger;
 use fulfil::scenario::{load_snapshot, read_orders, write_decisions};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
 
 use super::ReoptimizeArgs;
 
@@ -42,7 +43,8 @@ pub fn run(args: ReoptimizeArgs) -> anyhow::Result<()> {
         gap_target: args.gap,
         ..BatchOptions::default()
     };
-    let bar = if args.quiet {
+    let lines = !args.quiet && !std::io::stderr().is_terminal();
+    let bar = if args.quiet || lines {
         ProgressBar::hidden()
     } else {
         let bar = ProgressBar::new_spinner();
@@ -53,7 +55,20 @@ pub fn run(args: ReoptimizeArgs) -> anyhow::Result<()> {
         bar.enable_steady_tick(Duration::from_millis(120));
         bar
     };
-    let report = |p: &Progress| bar.set_message(describe(p, args.time_limit));
+    // Off a terminal (a batch job's log): a line when the phase changes or every 5 s.
+    let last = std::sync::Mutex::new((String::new(), Instant::now()));
+    let report = |p: &Progress| {
+        let text = describe(p, args.time_limit);
+        if !lines {
+            return bar.set_message(text);
+        }
+        let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+        let phase = text.split(':').next().unwrap_or_default().to_owned();
+        if phase != last.0 || last.1.elapsed() >= Duration::from_secs(5) {
+            eprintln!("{text}");
+            *last = (phase, Instant::now());
+        }
+    };
     let result = reoptimize(
         &snapshot,
         &Ledger::new(&snapshot),

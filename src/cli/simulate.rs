@@ -211,7 +211,7 @@ fn progress_bar(len: u64) -> ProgressBar {
 
 /// The KPIs of every variant as a JSON array of `{variant, kpis}`.
 fn write_json(path: &std::path::Path, results: &[(String, Kpis)]) -> anyhow::Result<()> {
-    let mut f = File::create(path).with_context(|| format!("{}: cannot create", path.display()))?;
+    let mut f = output(path)?;
     let json: Vec<serde_json::Value> = results
         .iter()
         .map(|(n, k)| serde_json::json!({ "variant": n, "kpis": k }))

@@ -20,8 +20,11 @@ pub(crate) struct Row<'a> {
 }
 
 impl Table {
-    /// Reads `path`, checking that `required` columns exist.
+    /// Reads `path` (`-`: standard input), checking that `required` columns exist.
     pub fn read(path: &Path, required: &[&str]) -> Result<Table, LoadError> {
+        if path.as_os_str() == "-" {
+            return Self::from_reader(path, std::io::stdin().lock(), required);
+        }
         let file = std::fs::File::open(path).map_err(|error| LoadError::Io {
             path: path.to_owned(),
             error,

@@ -635,3 +635,38 @@ fn simulate_exports_kpis_and_changed_orders_as_csv_and_progress_lines_off_a_term
         );
     }
 }
+
+#[test]
+fn orders_from_standard_input_decide_as_from_the_file_and_say_exact() {
+    use std::io::Write as _;
+    let scen = root().join("tests/conformance/c1-rules");
+    let from_file = fulfil()
+        .args(["route", "-q", "--out", "-", "--scenario"])
+        .arg(&scen)
+        .output()
+        .expect("runs");
+    let mut child = fulfil()
+        .args(["route", "-q", "--orders", "-", "--scenario"])
+        .arg(&scen)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let orders = std::fs::read(scen.join("orders.csv")).expect("orders");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&orders)
+        .expect("write");
+    let from_stdin = child.wait_with_output().expect("waits");
+    assert!(from_file.status.success() && from_stdin.status.success());
+    assert_eq!(from_file.stdout, from_stdin.stdout);
+    let text = String::from_utf8_lossy(&from_stdin.stdout);
+    for line in text.lines() {
+        let d: Value = serde_json::from_str(line).expect("JSON");
+        assert_eq!(d["exact"], true, "{line}");
+        let total = d["cost"]["total"].as_f64().expect("total");
+        assert_eq!((total * 100.0).round() / 100.0, total, "cents: {line}");
+    }
+}
