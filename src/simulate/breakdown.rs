@@ -5,8 +5,8 @@
 use std::fmt::Write;
 
 use super::causes::{CAUSES, PickupRule};
+use super::marks::esc;
 use super::replay::Kpis;
-use super::report::esc;
 
 /// Every breakdown section.
 pub fn sections(h: &mut String, runs: &[(String, Kpis)]) {

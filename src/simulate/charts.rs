@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
+use super::marks::{colour, esc, legend};
 use super::replay::{Daily, Kpis, Utilisation};
-use super::report::{colour, esc, legend};
 use super::states::{Projection, outline};
 
 /// A round step for about `n` ticks up to `max` (1, 2 or 5 × a power of ten).

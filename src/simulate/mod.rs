@@ -6,6 +6,7 @@ mod causes;
 mod changes;
 mod charts;
 mod exceptions;
+mod marks;
 mod replay;
 mod report;
 mod states;

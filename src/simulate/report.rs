@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use super::charts::{daily_curve, date, map, map_defs};
+use super::marks::{colour, esc, legend};
 use super::replay::Kpis;
 
 /// What the report says about how it was made: its title, the replay policy, the fulfil
@@ -16,9 +17,6 @@ pub struct About {
     pub descriptions: Vec<Option<String>>,
 }
 
-const COLOURS: [&str; 8] = [
-    "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f",
-];
 const PARTS: [(&str, &str); 5] = [
     ("shipping", "#4e79a7"),
     ("handling", "#59a14f"),
@@ -26,17 +24,6 @@ const PARTS: [(&str, &str); 5] = [
     ("backorder", "#e15759"),
     ("lateness", "#b07aa1"),
 ];
-
-pub(super) fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-pub(super) fn colour(i: usize) -> &'static str {
-    COLOURS[i % COLOURS.len()]
-}
 
 /// The report for `runs` (the first is the base).
 pub fn html(about: &About, runs: &[(String, Kpis)]) -> String {
@@ -360,17 +347,4 @@ fn zone_histogram(h: &mut String, runs: &[(String, Kpis)]) {
     }
     h.push_str("</svg>\n");
     legend(h, runs);
-}
-
-pub(super) fn legend(h: &mut String, runs: &[(String, Kpis)]) {
-    h.push_str("<div class=\"legend\">");
-    for (i, (name, _)) in runs.iter().enumerate() {
-        let _ = write!(
-            h,
-            "<span><i class=\"sw\" style=\"background:{}\"></i>{}</span>",
-            colour(i),
-            esc(name)
-        );
-    }
-    h.push_str("</div>\n");
 }

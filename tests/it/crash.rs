@@ -19,6 +19,17 @@ fn spawn(data: &Path) -> (Child, String) {
 }
 
 fn spawn_with(data: &Path, extra: &[&str]) -> (Child, String) {
+    spawn_logging(data, extra, "warn", Stdio::null())
+}
+
+/// `fulfil serve` on c1-rules over `data` with `extra` flags, logging at `filter` to `stderr`:
+/// the child and its gRPC URL.
+pub(super) fn spawn_logging(
+    data: &Path,
+    extra: &[&str],
+    filter: &str,
+    stderr: Stdio,
+) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_fulfil"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(extra)
@@ -26,9 +37,9 @@ fn spawn_with(data: &Path, extra: &[&str]) -> (Child, String) {
         .arg(root().join("tests/conformance/c1-rules"))
         .arg("--data-dir")
         .arg(data)
-        .env("FULFIL_LOG", "warn")
+        .env("FULFIL_LOG", filter)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("fulfil serve starts");
     let stdout = child.stdout.take().expect("stdout");

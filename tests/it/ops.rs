@@ -4,7 +4,7 @@
 //! OTLP/gRPC receiver.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -13,7 +13,7 @@ use fulfil::service::pb::{
     self, reservations_client::ReservationsClient, routing_client::RoutingClient,
 };
 
-use super::crash::connect;
+use super::crash::{connect, spawn_logging};
 use super::service::ship;
 use super::support::root;
 
@@ -23,28 +23,7 @@ fn serve(data: &Path, extra: &[&str], log: Option<&Path>) -> (Child, String) {
         Some(p) => Stdio::from(std::fs::File::create(p).expect("log file")),
         None => Stdio::null(),
     };
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fulfil"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .arg("--scenario")
-        .arg(root().join("tests/conformance/c1-rules"))
-        .arg("--data-dir")
-        .arg(data)
-        .env("FULFIL_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .expect("fulfil serve starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("listening line");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line `{line}`"))
-        .to_owned();
-    (child, format!("http://{addr}"))
+    spawn_logging(data, extra, "info", stderr)
 }
 
 fn free_addr() -> String {
