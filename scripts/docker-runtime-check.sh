@@ -42,9 +42,11 @@ trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do grep -q "network loaded" "$root.log" && break; sleep 0.1; done
 grep "network loaded" "$root.log"
 grep -q "addr=0.0.0.0:50051" "$root.log"
-# HEALTHCHECK CMD ["fulfil", "health"], with the environment the entrypoint gives it
-chroot --userspec=10001 "$root" env -i "${env_tls[@]}" FULFIL_HEALTH_SERVER=https://127.0.0.1:50051 \
-  /usr/local/bin/fulfil health --timeout-secs 4
+# HEALTHCHECK CMD ["fulfil-entrypoint", "health", "--timeout-secs", "4"]: the entrypoint gives the
+# health check the address and TLS it gives `serve`
+chroot --userspec=10001 "$root" env -i PATH=/usr/local/bin:/usr/bin:/bin "${env_tls[@]}" \
+  fulfil-entrypoint health --timeout-secs 4
+curl -sf --cacert "$secrets/ca.pem" https://localhost:9000/readyz
 ./target/release/fulfil route --server https://127.0.0.1:50051 --tls-ca "$secrets/ca.pem" --tls-domain localhost \
   --token "$token" --orders data/demo/orders.csv --dry-run 2>&1 | tail -3
 curl -sf --cacert "$secrets/ca.pem" https://localhost:9000/metrics | grep -E "^fulfil_(snapshot_version|reservations_held)"

@@ -179,6 +179,35 @@ fn code_name(code: Code) -> &'static str {
     }
 }
 
+/// Counts decisions in `fulfil_decisions_total` by rpc, mode and outcome.
+pub fn count_decisions<'a>(
+    rpc: &'static str,
+    dry_run: bool,
+    decisions: impl IntoIterator<Item = &'a crate::model::Decision>,
+) {
+    let mut counts = [0u64; 3];
+    for d in decisions {
+        counts[if d.backordered.is_empty() {
+            0
+        } else if d.shipments.is_empty() {
+            2
+        } else {
+            1
+        }] += 1;
+    }
+    let mode = if dry_run { "dry_run" } else { "commit" };
+    for (n, outcome) in counts
+        .into_iter()
+        .zip(["complete", "partial", "backordered"])
+    {
+        if n > 0 {
+            metrics::counter!("fulfil_decisions_total", "rpc" => rpc, "mode" => mode,
+                "outcome" => outcome)
+            .increment(n);
+        }
+    }
+}
+
 /// The log line of a call that changes state: `target=fulfil::calls`, with the rpc, the request
 /// id, the order and reservation it concerns, and its outcome — `ok` (info), `refused` (warn:
 /// the request was wrong or not allowed now) or `failed` (error: the server could not do it).
@@ -194,6 +223,11 @@ impl CallLog {
             rpc,
             request_id: request.extensions().get::<RequestId>().cloned(),
         }
+    }
+
+    /// The rpc's name.
+    pub fn rpc(&self) -> &'static str {
+        self.rpc
     }
 
     /// Runs `work` and writes its line (no order or reservation: a network or inventory call).

@@ -6,7 +6,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{decision_pb, order_of};
 use super::errors::status_of;
-use super::observe::CallLog;
+use super::observe::{CallLog, count_decisions};
 use super::pb;
 use super::state::Shared;
 use crate::live::{Live, LiveError, Rejection, Rerouted};
@@ -64,12 +64,17 @@ async fn reroute(
         Err(s) => Err(s),
         Ok(Err(e)) => Err(status_of(&e)),
         Ok(Ok(done)) => match rx.await {
-            Ok(Ok(())) => Ok(pb::RerouteResponse {
-                decision: Some(decision_pb(&done.decision, true)),
-                reservation: Some(response(&live, &done.reservation)),
-                snapshot_version: done.version,
-                repeated: done.repeated,
-            }),
+            Ok(Ok(())) => {
+                if !done.repeated {
+                    count_decisions(log.0.rpc(), false, [&done.decision]);
+                }
+                Ok(pb::RerouteResponse {
+                    decision: Some(decision_pb(&done.decision, true)),
+                    reservation: Some(response(&live, &done.reservation)),
+                    snapshot_version: done.version,
+                    repeated: done.repeated,
+                })
+            }
             Ok(Err(e)) => Err(status_of(&e)),
             Err(_) => Err(Status::unavailable("the store stopped")),
         },

@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 use super::access::{Role, require};
 use super::convert::{check_order_count, coordinate, decision_pb, instant_of, lines_of, order_of};
 use super::errors::status_of;
-use super::observe::CallLog;
+use super::observe::{CallLog, count_decisions};
 use super::pb;
 use super::state::{Shared, blocking, time_left};
 use crate::live::Live;
@@ -82,35 +82,6 @@ async fn durable(
         Err(_) => Err(Status::unavailable(
             "the store stopped before the commit was durable",
         )),
-    }
-}
-
-/// Counts decisions in `fulfil_decisions_total` by rpc, mode and outcome.
-fn count_decisions<'a>(
-    rpc: &'static str,
-    dry_run: bool,
-    decisions: impl IntoIterator<Item = &'a crate::model::Decision>,
-) {
-    let mut counts = [0u64; 3];
-    for d in decisions {
-        counts[if d.backordered.is_empty() {
-            0
-        } else if d.shipments.is_empty() {
-            2
-        } else {
-            1
-        }] += 1;
-    }
-    let mode = if dry_run { "dry_run" } else { "commit" };
-    for (n, outcome) in counts
-        .into_iter()
-        .zip(["complete", "partial", "backordered"])
-    {
-        if n > 0 {
-            metrics::counter!("fulfil_decisions_total", "rpc" => rpc, "mode" => mode,
-                "outcome" => outcome)
-            .increment(n);
-        }
     }
 }
 

@@ -117,7 +117,7 @@ fn describe_envelope() {
 fn describe_decisions() {
     describe_counter!(
         "fulfil_decisions_total",
-        "Orders decided, by rpc (RouteOrder, RouteBatch, Reoptimize, Reject, Amend), mode \
+        "Orders decided, by rpc (RouteOrder, RouteBatch, Reoptimize; Reject, ShortPick, Amend for re-routes), mode \
          (commit, dry_run) and outcome (complete, partial, backordered)"
     );
     describe_counter!(

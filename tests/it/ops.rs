@@ -105,10 +105,24 @@ async fn metrics_have_grpc_labels_histogram_buckets_help_build_and_process() {
     let (mut child, url) = serve(data.path(), &["--metrics-listen", &metrics], None);
     let ch = connect(&url).await;
     let mut routing = RoutingClient::new(ch.clone());
-    routing
+    let made = routing
         .route_order(commit(ship("m1", 40.73, -73.93, &[("A", 1)]), "m1"))
         .await
-        .expect("commit");
+        .expect("commit")
+        .into_inner();
+    let node = made.decision.expect("decision").shipments[0]
+        .node_id
+        .clone();
+    // A store system rejects it: the re-route is a decision too.
+    ReservationsClient::new(ch.clone())
+        .reject(pb::RejectRequest {
+            reservation_id: made.reservation_id,
+            node_id: node,
+            request_id: "rj-1".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("re-routed");
     let missing = ReservationsClient::new(ch)
         .get(pb::ReservationRef {
             reservation_id: "R-none".into(),
@@ -193,6 +207,12 @@ async fn metrics_have_grpc_labels_histogram_buckets_help_build_and_process() {
         "outcome=\"complete\"",
     ];
     assert_eq!(sample(&all, "fulfil_decisions_total", &decided), Some(1.0));
+    let rerouted = ["rpc=\"Reject\"", "mode=\"commit\""];
+    assert_eq!(
+        sample(&all, "fulfil_decisions_total", &rerouted),
+        Some(1.0),
+        "{body}"
+    );
     let version = format!("version=\"{}\"", env!("CARGO_PKG_VERSION"));
     assert_eq!(
         sample(&all, "fulfil_build_info", &[&version, "revision=\""]),
