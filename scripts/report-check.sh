@@ -50,7 +50,7 @@ document.body.insertAdjacentHTML('beforeend', '<pre id="check">' + r.join('\n') 
 </script>
 JS
 "${chrome[@]}" --dump-dom "file://$out/check.html" 2>/dev/null > "$out/dom.html"
-check=$(sed -n '/<pre id="check">/,/<\/pre>/p' "$out/dom.html" | sed 's/<[^>]*>//g')
+check=$(sed 's/<[^>]*>//g' "$out/dom.html" | grep -E '^(states|circles|dates|causes|notes) ')
 echo "$check"
 read -r _ w_h <<<"$(grep '^states' <<<"$check")"
 w=${w_h%x*}; h=${w_h#*x}
@@ -60,7 +60,7 @@ grep -q ' outside 0$' <<<"$check" || { echo "report-check: node circles outside 
 [ "$(grep '^dates' <<<"$check" | cut -d' ' -f2)" -ge 20 ] || { echo "report-check: date labels missing" >&2; exit 1; }
 [ "$(grep '^causes' <<<"$check" | cut -d' ' -f2)" -ge 3 ] || { echo "report-check: no cause breakdown" >&2; exit 1; }
 [ "$(grep '^notes' <<<"$check" | cut -d' ' -f2)" -ge 2 ] || { echo "report-check: the closed-store pickup notes are missing" >&2; exit 1; }
-"${chrome[@]}" --window-size=1280,5200 --screenshot="$out/report.png" "file://$out/report.html" 2>/dev/null
+"${chrome[@]}" --window-size=1280,5700 --screenshot="$out/report.png" "file://$out/report.html" 2>/dev/null
 test -s "$out/report.png"
 cp "$out/report.png" docs/simulation-report.png
 echo "report-check: passed; wrote docs/simulation-report.png"
