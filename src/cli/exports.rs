@@ -12,7 +12,7 @@ use fulfil::simulate::{CAUSES, Kpis};
 pub type Replayed = (String, Vec<Order>, Vec<Decision>, Kpis);
 
 fn cents(v: f64) -> String {
-    format!("{:.2}", (v * 100.0).round() / 100.0)
+    format!("{:.2}", fulfil::model::round_cents(v))
 }
 
 /// The KPIs of every variant as CSV (one row each; backordered units per cause at the end).

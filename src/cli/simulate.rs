@@ -1,6 +1,5 @@
 //! `fulfil simulate`: the base network and its variants replayed side by side.
 
-use std::fs::File;
 use std::io::{IsTerminal, Write};
 
 use anyhow::Context;
@@ -12,8 +11,8 @@ use fulfil::snapshot::Snapshot;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
-use super::SimulateArgs;
 use super::exports::Replayed;
+use super::{SimulateArgs, output};
 
 pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     let policy: ReplayPolicy = args
@@ -96,16 +95,16 @@ fn write_outputs(args: &SimulateArgs, about: &About, replayed: &[Replayed]) -> a
     }
     if let Some(path) = &args.report {
         let html = fulfil::simulate::html(about, &results);
-        output(path)?
+        output(Some(path))?
             .write_all(html.as_bytes())
             .with_context(|| format!("{}: cannot write the report", path.display()))?;
     }
     if let Some(path) = &args.kpis_csv {
-        super::exports::kpis_csv(output(path)?, replayed)
+        super::exports::kpis_csv(output(Some(path))?, replayed)
             .with_context(|| format!("{}", path.display()))?;
     }
     if let Some(path) = &args.diff_csv {
-        let rows = super::exports::diff_csv(output(path)?, replayed)
+        let rows = super::exports::diff_csv(output(Some(path))?, replayed)
             .with_context(|| format!("{}", path.display()))?;
         if !args.quiet {
             eprintln!(
@@ -123,15 +122,6 @@ fn write_outputs(args: &SimulateArgs, about: &About, replayed: &[Replayed]) -> a
         }
     }
     Ok(())
-}
-
-/// A file to write, or standard output for `-`.
-pub fn output(path: &std::path::Path) -> anyhow::Result<Box<dyn Write>> {
-    if path.as_os_str() == "-" {
-        return Ok(Box::new(std::io::stdout().lock()));
-    }
-    let f = File::create(path).with_context(|| format!("{}: cannot create", path.display()))?;
-    Ok(Box::new(std::io::BufWriter::new(f)))
 }
 
 /// Every change file read and applied before anything runs: a bad one fails fast.
@@ -211,7 +201,7 @@ fn progress_bar(len: u64) -> ProgressBar {
 
 /// The KPIs of every variant as a JSON array of `{variant, kpis}`.
 fn write_json(path: &std::path::Path, results: &[(String, Kpis)]) -> anyhow::Result<()> {
-    let mut f = output(path)?;
+    let mut f = output(Some(path))?;
     let json: Vec<serde_json::Value> = results
         .iter()
         .map(|(n, k)| serde_json::json!({ "variant": n, "kpis": k }))

@@ -1,6 +1,5 @@
 //! The Routing service.
 
-use std::any::TypeId;
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
@@ -312,17 +311,25 @@ struct Work {
     time_left: Option<std::time::Duration>,
 }
 
+/// What a call on the blocking pool runs under: a decision slot (shed when none is free), or
+/// only the envelope's heavy-call limit (Reoptimize).
+#[derive(Clone, Copy)]
+enum Slot {
+    Decision,
+    Heavy,
+}
+
 impl RoutingService {
-    /// A unary call decided by `f` on the blocking pool, on the live network; cancelled when
-    /// the call is. Reoptimize has its own limit (`--max-heavy-calls`) and takes no decision
-    /// slot. A call that commits (`log`) writes its log line.
+    /// A unary call decided by `f` on the blocking pool, on the live network, in `slot`;
+    /// cancelled when the call is. A call that commits (`log`) writes its log line.
     async fn on_blocking_pool<Req: Send + 'static, Resp: Send + 'static>(
         &self,
         request: Request<Req>,
+        slot: Slot,
         log: Option<CallLog>,
         f: fn(&Live, Req, &Work) -> Result<Resp, Status>,
     ) -> Result<Response<Resp>, Status> {
-        let result = self.decide_on_pool(request, f).await;
+        let result = self.decide_on_pool(request, slot, f).await;
         if let Some(log) = log {
             log.done(&result, "", "");
         }
@@ -332,10 +339,9 @@ impl RoutingService {
     async fn decide_on_pool<Req: Send + 'static, Resp: Send + 'static>(
         &self,
         request: Request<Req>,
+        slot: Slot,
         f: fn(&Live, Req, &Work) -> Result<Resp, Status>,
     ) -> Result<Resp, Status> {
-        // Reoptimize runs under the heavy-call limit and takes no decision slot.
-        let heavy = TypeId::of::<Req>() == TypeId::of::<pb::ReoptimizeRequest>();
         let live = self.live.get()?;
         let time_left = time_left(&request);
         let req = request.into_inner();
@@ -346,10 +352,9 @@ impl RoutingService {
             };
             f(&live, req, &work)
         };
-        if heavy {
-            blocking(work).await
-        } else {
-            self.live.decide(work).await
+        match slot {
+            Slot::Heavy => blocking(work).await,
+            Slot::Decision => self.live.decide(work).await,
         }
     }
 }
@@ -391,7 +396,8 @@ impl pb::routing_server::Routing for RoutingService {
             require(&request, "RouteBatch (committing)", Role::Router)?;
         }
         let log = commit.then(|| CallLog::of("RouteBatch", &request));
-        self.on_blocking_pool(request, log, route_batch).await
+        self.on_blocking_pool(request, Slot::Decision, log, route_batch)
+            .await
     }
 
     async fn reoptimize(
@@ -403,13 +409,15 @@ impl pb::routing_server::Routing for RoutingService {
             require(&request, "Reoptimize (committing)", Role::Admin)?;
         }
         let log = commit.then(|| CallLog::of("Reoptimize", &request));
-        self.on_blocking_pool(request, log, reoptimize).await
+        self.on_blocking_pool(request, Slot::Heavy, log, reoptimize)
+            .await
     }
 
     async fn fulfilment_options(
         &self,
         request: Request<pb::FulfilmentOptionsRequest>,
     ) -> Result<Response<pb::FulfilmentOptionsResponse>, Status> {
-        self.on_blocking_pool(request, None, options).await
+        self.on_blocking_pool(request, Slot::Decision, None, options)
+            .await
     }
 }
