@@ -58,12 +58,22 @@ pub enum Command {
     Exceptions(ExceptionsArgs),
     /// Ask a running server whether it is SERVING (standard gRPC health): exit 0 if so.
     Health(HealthArgs),
+    /// Apply the shared store's schema migrations to a database (`serve --store` also applies
+    /// them at start) and list what is applied.
+    Migrate(MigrateArgs),
     /// Manage bearer tokens for `fulfil serve --auth-file`.
     #[command(subcommand)]
     Token(TokenCommand),
     /// Drive a running server with route calls (and inventory changes) and report throughput
     /// and latency percentiles.
     Loadgen(LoadgenArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct MigrateArgs {
+    /// The database: postgres://user@host:port/db.
+    #[arg(long, env = "FULFIL_STORE", hide_env_values = true)]
+    pub store: String,
 }
 
 #[derive(Args, Debug)]
@@ -201,8 +211,15 @@ pub struct ServeArgs {
     #[arg(long, env = "FULFIL_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
     /// Folder for the journal of acknowledged changes; without it nothing survives a restart.
+    /// With --store, it only keeps copies of scenarios (default: a temporary folder).
     #[arg(long, env = "FULFIL_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// A shared store instead of the journal: `postgres://user@host:port/db` (PostgreSQL, or
+    /// CockroachDB / YugabyteDB). Several replicas on one database route from memory and commit
+    /// there; migrations are applied at start. The URL may carry a password: prefer
+    /// FULFIL_STORE from a secret over the command line.
+    #[arg(long, env = "FULFIL_STORE", hide_env_values = true)]
+    pub store: Option<String>,
     /// Seconds a reservation is held unless confirmed or released.
     #[arg(long, env = "FULFIL_RESERVATION_TTL_SECS", default_value_t = 1800.0)]
     pub reservation_ttl_secs: f64,
@@ -427,6 +444,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Exceptions(args) => exceptions::run(args),
         Command::Journal(JournalCommand::Verify { dir }) => journal::verify(&dir),
         Command::Health(args) => health::run(args),
+        Command::Migrate(args) => {
+            let applied = fulfil::reserve::postgres::migrate(&args.store)?;
+            let latest = fulfil::reserve::postgres::schema::MIGRATIONS
+                .last()
+                .map_or(0, |m| m.version);
+            match applied.as_slice() {
+                [] => println!("the schema is up to date (version {latest})"),
+                done => println!("applied migrations {done:?}; the schema is at version {latest}"),
+            }
+            Ok(())
+        }
         Command::Token(TokenCommand::New { name, role }) => {
             anyhow::ensure!(!name.trim().is_empty(), "--name: a token needs a name");
             let (token, entry) = fulfil::service::new_token(&name, role);

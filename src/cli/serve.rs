@@ -42,6 +42,7 @@ fn config_of(args: ServeArgs) -> anyhow::Result<ServeConfig> {
     let mut config = ServeConfig::new(args.scenario, args.listen);
     config.metrics_listen = args.metrics_listen;
     config.data_dir = args.data_dir;
+    config.store = args.store;
     config.reservation_ttl = ttl(args.reservation_ttl_secs)?;
     config.journal_recover = args.journal_recover;
     config.tls = args.tls_cert.zip(args.tls_key).map(|(cert, key)| TlsFiles {

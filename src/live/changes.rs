@@ -276,13 +276,58 @@ impl Live {
     ) -> Result<u64, LiveError> {
         let base_record = record.clone();
         self.network_turn(record, |writer, _, version| {
-            self.rebuild(writer, loaded.to_network_data(), version, false)?;
-            writer.base = Some(self.load().snapshot.clone());
-            writer.base_record = Some(base_record);
-            writer.network_changed = false;
-            writer.sources.clear();
+            self.install_scenario(writer, loaded, base_record, version)
+        })
+    }
+
+    /// With a shared store that holds nothing yet: the `--scenario` folder becomes its network
+    /// (copied into the store, so every replica loads the same one). If another replica did
+    /// this first, its network was applied when the turn began and nothing more is done.
+    pub(super) fn initialize_shared(&self) -> Result<(), LiveError> {
+        let Some(data) = self.options.data_dir.clone() else {
+            return Err(LiveError::InvalidSetting {
+                setting: "data folder",
+                reason: "a shared store needs a local folder for scenario copies".into(),
+            });
+        };
+        let dir = std::path::absolute(&self.options.scenario).map_err(|e| {
+            LiveError::Load(crate::scenario::LoadError::Io {
+                path: self.options.scenario.clone(),
+                error: e,
+            })
+        })?;
+        let (copy, sha) = validate::keep_scenario(&dir, &data)?;
+        let loaded = validate::scenario_snapshot(&copy)?;
+        let record = Record::LoadScenario {
+            path: dir.display().to_string(),
+            sha256: Some(sha),
+        };
+        wait_durable(|ack| {
+            let mut writer = self.write()?;
+            if self.store.as_ref().is_some_and(|s| s.position() > 0) {
+                return Ok(());
+            }
+            let version = self.load().snapshot.version() + 1;
+            self.install_scenario(&mut writer, loaded, record.clone(), version)?;
+            self.record(&writer, vec![record], ack);
+            tracing::info!("the shared store was empty: it starts from the --scenario folder");
             Ok(())
         })
+    }
+
+    fn install_scenario(
+        &self,
+        writer: &mut Writer,
+        loaded: Snapshot,
+        record: Record,
+        version: u64,
+    ) -> Result<(), LiveError> {
+        self.rebuild(writer, loaded.to_network_data(), version, false)?;
+        writer.base = Some(self.load().snapshot.clone());
+        writer.base_record = Some(record);
+        writer.network_changed = false;
+        writer.sources.clear();
+        Ok(())
     }
 
     /// One turn of the writer for a change of the network: `apply` makes version `current + 1`

@@ -230,7 +230,7 @@ impl Live {
             hold: hold_of_reservation(&state.snapshot, &after),
         });
         metrics::counter!("fulfil_reroutes_total", "kind" => change.kind).increment(1);
-        self.record(writer, vec![record], on_durable);
+        self.record_releasing(writer, vec![record], &r.held, on_durable);
         Ok(Rerouted {
             decision,
             reservation: after,

@@ -11,6 +11,7 @@ use super::error::LiveError;
 use super::state::{DayUse, Live, LiveOptions, Writer, confirmed_capacity, unix_ms};
 use super::validate;
 use crate::reserve::journal::JournalStore;
+use crate::reserve::postgres::PgStore;
 use crate::reserve::{Hold, Record, Reservation, ReservationState, Store};
 use crate::snapshot::Snapshot;
 
@@ -21,11 +22,24 @@ const CHECKPOINT_ENDED: usize = 100_000;
 impl Live {
     /// Loads the scenario, replays the journal in `options.data_dir` (if any) and starts a new
     /// generation of it from the current state.
-    pub fn open(options: LiveOptions) -> Result<Live, LiveError> {
-        let store = options
-            .data_dir
-            .as_ref()
-            .map(|d| Arc::new(JournalStore::new(d, options.recover)) as Arc<dyn Store>);
+    /// With `options.store_url`, the shared store on PostgreSQL instead (the data folder, a
+    /// temporary one if none is given, then only keeps scenario copies).
+    pub fn open(mut options: LiveOptions) -> Result<Live, LiveError> {
+        let store: Option<Arc<dyn Store>> = match &options.store_url {
+            Some(url) => {
+                let data = options
+                    .data_dir
+                    .get_or_insert_with(|| {
+                        std::env::temp_dir().join(format!("fulfil-{}", std::process::id()))
+                    })
+                    .clone();
+                Some(Arc::new(PgStore::connect(url, &data)?))
+            }
+            None => options
+                .data_dir
+                .as_ref()
+                .map(|d| Arc::new(JournalStore::new(d, options.recover)) as Arc<dyn Store>),
+        };
         Live::open_with(options, store)
     }
 
@@ -42,6 +56,16 @@ impl Live {
             let replayed = recovered.records.len();
             for r in recovered.records {
                 live.replay(r)?;
+            }
+            if store.shared() {
+                // The state is the database's; a replica starting writes nothing there unless
+                // the database is new.
+                live.replaying = false;
+                if replayed == 0 {
+                    live.initialize_shared()?;
+                }
+                tracing::info!(replayed, position = store.position(), "shared store read");
+                return Ok(live);
             }
             // A new generation starts from the current state in as few records as possible.
             let compacted = {
@@ -61,7 +85,7 @@ impl Live {
     }
 
     /// Applies one record during start-up, through the methods that applied it live.
-    fn replay(&self, record: Record) -> Result<(), LiveError> {
+    pub(super) fn replay(&self, record: Record) -> Result<(), LiveError> {
         match record {
             Record::Reserve(hold) => self.replay_hold(hold),
             Record::Reroute(reroute) => self.replay_reroute(reroute)?,

@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -24,6 +25,9 @@ use crate::reserve::journal::RecoverMode;
 use crate::reserve::{Record, Reservation, ReservationBook, Store, StoreError};
 use crate::route::{Cancel, PolicyKind, RouteError, Routed, Router};
 use crate::snapshot::Snapshot;
+
+/// How long a shared store may not answer before answers are flagged stale.
+pub const STALE_AFTER: Duration = Duration::from_secs(2);
 
 /// The longest time-to-live a reservation may be given.
 pub const MAX_RESERVATION_TTL: Duration = Duration::from_secs(366 * 86_400);
@@ -46,6 +50,9 @@ pub struct LiveOptions {
     pub reservation_ttl: Duration,
     /// What recovery does with a damaged journal.
     pub recover: RecoverMode,
+    /// A shared store (`postgres://…`) instead of the journal; `data_dir` then only keeps
+    /// scenario copies.
+    pub store_url: Option<String>,
 }
 
 impl LiveOptions {
@@ -56,6 +63,7 @@ impl LiveOptions {
             data_dir: None,
             reservation_ttl: Duration::from_secs(900),
             recover: RecoverMode::Refuse,
+            store_url: None,
         }
     }
 
@@ -124,6 +132,49 @@ pub struct Live {
     pub(super) options: LiveOptions,
     /// True while replaying: changes are applied but not recorded again.
     pub(super) replaying: bool,
+    /// With a shared store, the turn of this process: held from the store's `begin_turn`
+    /// (other replicas' changes applied) to its `end_turn`, by a change or by following.
+    turn: Mutex<()>,
+    /// Changes waiting for the turn (a turn that sees some leaves the transaction open for them).
+    waiting: AtomicUsize,
+}
+
+thread_local! {
+    /// True on a thread applying other replicas' changes: they take the writer, but neither
+    /// start a turn nor are recorded again.
+    static FOLLOWING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The writer, held: the one place a change is decided, applied and recorded. With a shared
+/// store it is also the process's turn among all replicas, ended (committed, or left open for
+/// the next change waiting) when it is dropped.
+pub(super) struct Turn<'a> {
+    live: &'a Live,
+    writer: MutexGuard<'a, Writer>,
+    shared: Option<MutexGuard<'a, ()>>,
+}
+
+impl std::ops::Deref for Turn<'_> {
+    type Target = Writer;
+    fn deref(&self) -> &Writer {
+        &self.writer
+    }
+}
+
+impl std::ops::DerefMut for Turn<'_> {
+    fn deref_mut(&mut self) -> &mut Writer {
+        &mut self.writer
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        if self.shared.is_some()
+            && let Some(store) = &self.live.store
+        {
+            store.end_turn(self.live.waiting.load(Ordering::Acquire) > 0);
+        }
+    }
 }
 
 thread_local! {
@@ -179,6 +230,8 @@ impl Live {
             compacting: Mutex::new(()),
             options,
             replaying: true,
+            turn: Mutex::new(()),
+            waiting: AtomicUsize::new(0),
         }
     }
 
@@ -188,15 +241,114 @@ impl Live {
     }
 
     /// Takes the writer: the one place every change is decided, applied and recorded. Refused
-    /// once the store has failed.
-    pub(super) fn write(&self) -> Result<MutexGuard<'_, Writer>, LiveError> {
+    /// once the store has failed. With a shared store, the turn is taken first and the other
+    /// replicas' changes are applied before the writer is handed out; a store that cannot be
+    /// reached refuses the change (nothing changed: the live state stays as it is).
+    pub(super) fn write(&self) -> Result<Turn<'_>, LiveError> {
+        let store = self
+            .store
+            .as_ref()
+            .filter(|s| s.shared() && !self.replaying && !FOLLOWING.get());
+        let Some(store) = store else {
+            let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+            self.refuse_if_failed()?;
+            return Ok(Turn {
+                live: self,
+                writer,
+                shared: None,
+            });
+        };
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        let turn = self.turn.lock().unwrap_or_else(|e| e.into_inner());
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        if let Err(e) = self.refuse_if_failed() {
+            store.end_turn(false);
+            return Err(e);
+        }
+        let missed = store.begin_turn().map_err(|e| self.store_refused(e))?;
+        if let Err(e) = self.apply_followed(missed) {
+            store.end_turn(false);
+            return Err(e);
+        }
         let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(Turn {
+            live: self,
+            writer,
+            shared: Some(turn),
+        })
+    }
+
+    fn refuse_if_failed(&self) -> Result<(), LiveError> {
         match self.failed.get() {
             Some(cause) => Err(LiveError::Unavailable {
                 cause: cause.clone(),
             }),
-            None => Ok(writer),
+            None => Ok(()),
         }
+    }
+
+    /// A shared store's refusal: unreachable leaves this state as it is; a divergence fails it
+    /// (it is read anew from the store).
+    fn store_refused(&self, e: StoreError) -> LiveError {
+        if matches!(e, StoreError::Diverged { .. }) {
+            self.fail(&e);
+        }
+        LiveError::Unavailable { cause: e }
+    }
+
+    /// Marks the live state failed: every change is refused until it is opened anew.
+    fn fail(&self, e: &StoreError) {
+        if self.failed.set(e.clone()).is_ok() {
+            tracing::error!("store failed; every change is refused from now on: {e}");
+        }
+    }
+
+    /// Applies other replicas' changes, in order, through the methods that applied them there.
+    fn apply_followed(&self, records: Vec<Record>) -> Result<(), LiveError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let n = records.len();
+        FOLLOWING.set(true);
+        let result = records.into_iter().try_for_each(|r| self.replay(r));
+        FOLLOWING.set(false);
+        metrics::counter!("fulfil_store_followed_total").increment(n as u64);
+        result.map_err(|e| {
+            let e = StoreError::Diverged {
+                what: format!("another replica's change does not apply here: {e}"),
+            };
+            self.fail(&e);
+            LiveError::Unavailable { cause: e }
+        })
+    }
+
+    /// With a shared store: applies what other replicas committed since this one last saw
+    /// (outside any change; the service calls it when the store signals, and on a timer).
+    /// Returns how many changes were applied.
+    pub fn follow(&self) -> Result<usize, LiveError> {
+        let Some(store) = self.store.as_ref().filter(|s| s.shared()) else {
+            return Ok(0);
+        };
+        self.refuse_if_failed()?;
+        let _turn = self.turn.lock().unwrap_or_else(|e| e.into_inner());
+        let records = store.follow().map_err(|e| self.store_refused(e))?;
+        let n = records.len();
+        self.apply_followed(records)?;
+        Ok(n)
+    }
+
+    /// True when answers are made on a state that may miss other replicas' changes: the
+    /// shared store has not answered for [`STALE_AFTER`], or this state failed and waits to
+    /// be read anew. Never with a local store.
+    pub fn stale(&self) -> bool {
+        self.shared_store().is_some_and(|s| {
+            self.failed.get().is_some() || s.unreachable_for().is_some_and(|d| d >= STALE_AFTER)
+        })
+    }
+
+    /// The shared store, if this live state has one (for the service's follower loop).
+    pub fn shared_store(&self) -> Option<Arc<dyn Store>> {
+        self.store.clone().filter(|s| s.shared())
     }
 
     /// Why changes are refused, if the store has failed.
@@ -218,26 +370,42 @@ impl Live {
     /// everything handed over before is durable. A failure marks the live state failed.
     pub(super) fn record(
         &self,
-        _writer: &Writer,
+        writer: &Writer,
         records: Vec<Record>,
         ack: impl FnOnce(Result<(), LiveError>) + Send + 'static,
     ) {
-        let Some(store) = self.store.as_ref().filter(|_| !self.replaying) else {
+        self.record_releasing(writer, records, &Vec::new(), ack)
+    }
+
+    /// As [`record`](Self::record), for a change that also gave back `released` (entries its
+    /// records no longer name: a shared store rewrites their rows too).
+    pub(super) fn record_releasing(
+        &self,
+        _writer: &Writer,
+        records: Vec<Record>,
+        released: &crate::reserve::Held,
+        ack: impl FnOnce(Result<(), LiveError>) + Send + 'static,
+    ) {
+        let recording = !self.replaying && !FOLLOWING.get();
+        let Some(store) = self.store.as_ref().filter(|_| recording) else {
             return ack(Ok(()));
         };
         let failed = self.failed.clone();
-        store.append(
-            records,
-            Box::new(move |result: Result<(), StoreError>| {
-                if let Err(e) = &result {
-                    let first = failed.set(e.clone()).is_ok();
-                    if first {
-                        tracing::error!("store failed; every change is refused from now on: {e}");
-                    }
+        let ack: crate::reserve::store::Ack = Box::new(move |result: Result<(), StoreError>| {
+            if let Err(e) = &result {
+                let first = failed.set(e.clone()).is_ok();
+                if first {
+                    tracing::error!("store failed; every change is refused from now on: {e}");
                 }
-                ack(result.map_err(LiveError::from));
-            }),
-        );
+            }
+            ack(result.map_err(LiveError::from));
+        });
+        if store.shared() {
+            let rows = super::project::projection(&self.load(), &records, released);
+            store.append_projected(records, rows, ack);
+        } else {
+            store.append(records, ack);
+        }
     }
 
     pub fn reservation(&self, id: &str) -> Result<Reservation, LiveError> {

@@ -572,6 +572,13 @@ impl ReservationBook {
             .collect()
     }
 
+    /// Capacity used at `node` on `day` (held and confirmed orders).
+    pub fn capacity_used(&self, day: Option<i32>, node: NodeId) -> u32 {
+        self.existing_day(day)
+            .and_then(|d| d.get(node.index()).map(|c| c.load(Ordering::Acquire)))
+            .unwrap_or(0)
+    }
+
     /// Units reserved at an entry.
     pub fn reserved_at(&self, entry: usize) -> u32 {
         self.reserved[entry].load(Ordering::Acquire)

@@ -8,6 +8,7 @@
 
 mod book;
 pub mod journal;
+pub mod postgres;
 mod record;
 pub mod reroutes;
 pub mod store;
@@ -18,4 +19,7 @@ pub use book::{
 };
 pub use record::{Hold, HoldTerms, Record, Reroute};
 pub use reroutes::{OrderRecord, RequestMemo, Reroutes};
-pub use store::{Cause, MemoryStore, Recovered, Store, StoreError};
+pub use store::{
+    CapacityRow, Cause, MemoryStore, Projection, Recovered, ReservationRow, StockRow, Store,
+    StoreError,
+};

@@ -42,6 +42,16 @@ pub enum StoreError {
     /// Reading what the store holds failed or found damage.
     #[error(transparent)]
     Recovery(Cause),
+    /// A shared store cannot be reached; nothing was changed.
+    #[error("the store cannot be reached: {source}")]
+    Unreachable {
+        #[source]
+        source: Cause,
+    },
+    /// The rows in a shared store disagree with what this process applied (another writer, or
+    /// a hand-made change): nothing was written, and this process must read the store again.
+    #[error("the store disagrees with this replica: {what}")]
+    Diverged { what: String },
 }
 
 /// The underlying error of a [`StoreError`], shared by every change it fails.
@@ -95,6 +105,104 @@ pub trait Store: Send + Sync {
 
     /// Bytes (or records) appended since the last roll: when compaction pays.
     fn size(&self) -> u64;
+
+    // A store shared by several replicas (PostgreSQL) also orders their changes. The embedded
+    // journal and the memory store have one writer only, and keep these defaults.
+
+    /// True if other processes append to this store too.
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Starts a turn of the writer: the store orders it after every other writer's (a shared
+    /// store holds its lock until [`end_turn`](Store::end_turn)) and returns what they appended
+    /// since this process last saw, in order, to be applied before the turn's change is decided.
+    fn begin_turn(&self) -> Result<Vec<Record>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// Ends a turn: appends are committed (at once, or with the next turn's when `more_waiting`:
+    /// group commit) and acknowledged.
+    fn end_turn(&self, _more_waiting: bool) {}
+
+    /// As [`append`](Store::append), with the rows the change left (a shared store writes them
+    /// beside its records, so SQL sees the state).
+    fn append_projected(&self, records: Vec<Record>, _rows: Projection, ack: Ack) {
+        self.append(records, ack)
+    }
+
+    /// What other writers appended since this process last saw, outside any turn.
+    fn follow(&self) -> Result<Vec<Record>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// Waits at most `timeout` for other writers to append (true: something may have come).
+    fn wait_for_changes(&self, timeout: std::time::Duration) -> bool {
+        std::thread::sleep(timeout);
+        false
+    }
+
+    /// The position of the last change this process saw (0: none yet).
+    fn position(&self) -> u64 {
+        0
+    }
+
+    /// How long since the store last answered (`None`: it is answering, or is local).
+    fn unreachable_for(&self) -> Option<std::time::Duration> {
+        None
+    }
+}
+
+/// The rows a change left, as a shared store keeps them beside its log: stock per node and SKU,
+/// capacity used per node and day, reservations. Computed by the live state after the change.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Projection {
+    /// Every row is written anew (the network's structure changed).
+    pub full: bool,
+    /// Rows as they are after the change.
+    pub stock: Vec<StockRow>,
+    pub capacity: Vec<CapacityRow>,
+    pub reservations: Vec<ReservationRow>,
+    /// Units new reservations took, (node_id, sku, units): added in the database only where
+    /// `sellable − reserved` still covers them, so a divergence is refused there.
+    pub taken: Vec<(String, String, u32)>,
+    /// The network version after the change.
+    pub network_version: u64,
+}
+
+/// One node and SKU's stock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockRow {
+    pub node_id: String,
+    pub sku: String,
+    pub on_hand: u32,
+    pub safety_stock: u32,
+    /// What reservations may take (on_hand − safety_stock, plus inbound units the policy lets
+    /// orders allocate): the limit of the guarded update.
+    pub sellable: u32,
+    pub reserved: u32,
+}
+
+/// Capacity used at a node on a day (`None`: orders without a day).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapacityRow {
+    pub node_id: String,
+    pub day: Option<i32>,
+    pub used: u32,
+}
+
+/// One reservation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReservationRow {
+    pub id: String,
+    pub order_id: String,
+    /// held, released, confirmed or expired.
+    pub state: &'static str,
+    pub day: Option<i32>,
+    /// Held: when it expires; ended: when it is forgotten (Unix ms).
+    pub expires_ms: u64,
+    /// (node_id, sku, units).
+    pub allocations: Vec<(String, String, u32)>,
 }
 
 /// A store in memory: for tests of replay and of interleavings. Acks run at once unless

@@ -23,11 +23,42 @@ pub const COMPACTION_SEGMENT_BYTES: u64 = 64 << 20;
 /// How often a failed store is opened again to see whether it writes.
 pub const RECOVERY_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Starts both loops; they end when the server's shared state does.
+/// With a shared store: how long the follower waits for a notification before it polls.
+pub const FOLLOW_POLL: Duration = Duration::from_millis(250);
+
+/// Starts the loops; they end when the server's shared state does.
 pub(super) fn spawn(shared: &Shared, options: LiveOptions, health: Health) {
-    // (Both loops read the network through a weak handle.)
+    // (Every loop reads the network through a weak handle.)
     tokio::spawn(compaction(shared.downgrade()));
-    tokio::spawn(housekeeping(shared.downgrade(), options, health));
+    tokio::spawn(housekeeping(shared.downgrade(), options.clone(), health));
+    if options.store_url.is_some() {
+        let weak = shared.downgrade();
+        let spawned = std::thread::Builder::new()
+            .name("fulfil-follow".into())
+            .spawn(move || follow(weak));
+        if let Err(e) = spawned {
+            tracing::error!("cannot start the follower thread: {e}");
+        }
+    }
+}
+
+/// The follower (a thread: it blocks on the database): applies what other replicas commit, as
+/// soon as their notification arrives, and every [`FOLLOW_POLL`] in any case (after a
+/// reconnection, or on a database without notifications).
+fn follow(shared: WeakShared) {
+    loop {
+        let Some(store) = Shared::upgrade(&shared).and_then(|l| l.shared_store()) else {
+            break;
+        };
+        store.wait_for_changes(FOLLOW_POLL);
+        drop(store);
+        let Some(live) = Shared::upgrade(&shared) else {
+            break;
+        };
+        if let Err(e) = live.follow() {
+            tracing::debug!("following the shared store: {e}");
+        }
+    }
 }
 
 type WeakShared = std::sync::Weak<arc_swap::ArcSwapOption<Live>>;
@@ -54,6 +85,7 @@ async fn compaction(shared: WeakShared) {
 async fn housekeeping(shared: WeakShared, options: LiveOptions, health: Health) {
     let mut tick = tokio::time::interval(EXPIRY_INTERVAL);
     let mut failed_since: Option<Instant> = None;
+    let mut store_down = false;
     loop {
         tick.tick().await;
         let Some(live) = Shared::upgrade(&shared) else {
@@ -76,7 +108,31 @@ async fn housekeeping(shared: WeakShared, options: LiveOptions, health: Health) 
             }
             continue;
         }
+        shared_store_health(&live, &health, &mut store_down).await;
         expire_and_measure(live).await;
+    }
+}
+
+/// With a shared store that does not answer: health NOT_SERVING for the services that change
+/// state (their calls are refused with UNAVAILABLE), SERVING again once it answers; the gauge
+/// says for how long.
+async fn shared_store_health(live: &Live, health: &Health, down: &mut bool) {
+    let Some(store) = live.shared_store() else {
+        return;
+    };
+    let unreachable = store.unreachable_for();
+    metrics::gauge!("fulfil_store_unreachable_seconds")
+        .set(unreachable.map_or(0.0, |d| d.as_secs_f64()));
+    metrics::gauge!("fulfil_store_stale").set(if live.stale() { 1.0 } else { 0.0 });
+    metrics::gauge!("fulfil_store_position").set(store.position() as f64);
+    if unreachable.is_some() != *down {
+        *down = unreachable.is_some();
+        if *down {
+            tracing::error!("the shared store does not answer: changes refused until it does");
+            health.set_changing(ServingStatus::NotServing).await;
+        } else {
+            health.set_changing(ServingStatus::Serving).await;
+        }
     }
 }
 

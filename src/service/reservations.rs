@@ -139,13 +139,16 @@ async fn finished(
         return Err(Status::invalid_argument("reservation_id: required"));
     }
     let (tx, rx) = tokio::sync::oneshot::channel();
-    live.finish(
-        &req.reservation_id,
-        to,
-        Box::new(move |r| {
-            let _ = tx.send(r);
-        }),
-    );
+    let done: crate::live::OnFinished = Box::new(move |r| {
+        let _ = tx.send(r);
+    });
+    if live.shared_store().is_some() {
+        // A shared store's turn talks to the database: on the blocking pool.
+        let (live, id) = (live.clone(), req.reservation_id.clone());
+        tokio::task::spawn_blocking(move || live.finish(&id, to, done));
+    } else {
+        live.finish(&req.reservation_id, to, done);
+    }
     match rx.await {
         Ok(Ok(r)) => Ok(response(&live, &r)),
         Ok(Err(e)) => Err(status_of(&e)),

@@ -50,6 +50,16 @@ async fn route_one(
                 Ok((order, c))
             })
             .await?
+    } else if !dry_run && live.shared_store().is_some() {
+        // A shared store's turn talks to the database: never on an async worker.
+        let live = live.clone();
+        super::state::blocking(move |cancel| {
+            let c = live
+                .reserve(&order, dry_run, cancel, on_durable)
+                .map_err(|e| status_of(&e))?;
+            Ok((order, c))
+        })
+        .await?
     } else {
         let c = live
             .reserve(&order, dry_run, &Cancel::never(), on_durable)
@@ -68,7 +78,17 @@ async fn route_one(
         snapshot_version: committed.version,
         reservation_id: committed.reservation_id.unwrap_or_default(),
         explanation,
+        stale: stale(&live),
     })
+}
+
+/// Whether an answer was made on a state cut off from the shared store (counted).
+fn stale(live: &Live) -> bool {
+    let stale = live.stale();
+    if stale {
+        metrics::counter!("fulfil_stale_answers_total").increment(1);
+    }
+    stale
 }
 
 /// Waits for the store's ack of a commit (a dry run is acknowledged at once).
@@ -301,6 +321,7 @@ fn options(
         options,
         pickup_stores,
         earliest,
+        stale: stale(live),
     })
 }
 

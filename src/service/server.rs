@@ -39,6 +39,9 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     pub metrics_listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
+    /// A shared store (`postgres://…`) instead of the journal: several replicas on one
+    /// database. The data folder then only keeps scenario copies.
+    pub store: Option<String>,
     pub reservation_ttl: Duration,
     /// What recovery does with a damaged journal.
     pub journal_recover: crate::reserve::journal::RecoverMode,
@@ -66,6 +69,7 @@ impl ServeConfig {
             listen,
             metrics_listen: None,
             data_dir: None,
+            store: None,
             reservation_ttl: Duration::from_secs(1800),
             journal_recover: crate::reserve::journal::RecoverMode::Refuse,
             tls: None,
@@ -103,6 +107,11 @@ impl ServeConfig {
             && !dir.is_dir()
         {
             return Err(ServeError::DataDirNotAFolder { path: dir.clone() });
+        }
+        if let Some(url) = &self.store
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(ServeError::StoreUrl);
         }
         if let Some(root) = &self.scenario_root
             && !root.is_dir()
@@ -158,6 +167,7 @@ impl ServeConfig {
             data_dir: self.data_dir.clone(),
             reservation_ttl: self.reservation_ttl,
             recover: self.journal_recover,
+            store_url: self.store.clone(),
         }
     }
 
@@ -186,6 +196,8 @@ pub enum ServeError {
     SameAddress { addr: SocketAddr },
     #[error("data dir {} is not a folder", path.display())]
     DataDirNotAFolder { path: PathBuf },
+    #[error("--store: a postgres://… or postgresql://… URL is needed")]
+    StoreUrl,
     #[error("scenario root {} is not a folder", path.display())]
     NoScenarioRoot { path: PathBuf },
     #[error(
@@ -306,7 +318,7 @@ pub async fn serve(config: ServeConfig) -> Result<Server, ServeError> {
     if let Some(m) = metrics_addr {
         tracing::info!(addr = %m, "metrics on /metrics, probes on /healthz and /readyz");
     }
-    if config.data_dir.is_none() {
+    if config.data_dir.is_none() && config.store.is_none() {
         tracing::warn!(
             "no --data-dir: reservations and inventory changes are kept in memory only and \
              are lost when the server stops"

@@ -55,6 +55,7 @@ pub(super) fn durable(scenario: &std::path::Path, data: &std::path::Path) -> Liv
         data_dir: Some(data.to_owned()),
         reservation_ttl: Duration::from_secs(600),
         recover: Default::default(),
+        store_url: None,
     }
 }
 
@@ -163,6 +164,7 @@ fn releases_confirms_and_inventory_survive_compaction_and_replay() {
         data_dir: Some(data.path().to_owned()),
         reservation_ttl: Duration::from_secs(600),
         recover: Default::default(),
+        store_url: None,
     };
     let live = Live::open(options.clone()).expect("opens");
     let mut ids = Vec::new();
@@ -447,6 +449,7 @@ fn batches_and_single_commits_racing_never_oversell_and_reserve_what_they_acknow
             data_dir: None,
             reservation_ttl: Duration::from_secs(600),
             recover: Default::default(),
+            store_url: None,
         })
         .expect("opens"),
     );
