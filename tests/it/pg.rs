@@ -3,7 +3,7 @@
 //! user (`nobody` when the tests run as root, as CI does), stopped when dropped. Without a
 //! PostgreSQL binary a test says so and passes outside CI; with `CI=true` it fails.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 pub struct Pg {
@@ -167,10 +167,6 @@ impl Pg {
             .unwrap_or("0")
             .parse()
             .expect("a number")
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.path()
     }
 }
 

@@ -286,3 +286,366 @@ async fn two_replicas_with_64_clients_on_scarce_stock_never_oversell() {
 async fn three_replicas_with_64_clients_on_scarce_stock_never_oversell() {
     scarce_stock_on(3).await;
 }
+
+/// What a stream of commits (each released at once when `release`) left: the acknowledged
+/// reservations with the replica and instant of their ack, the acknowledged releases, the
+/// refusals' codes and instants.
+#[derive(Default)]
+struct Outcome {
+    acked: Vec<(Acked, usize, Instant)>,
+    released: Vec<String>,
+    refused: Vec<(Code, Instant)>,
+}
+
+/// `per_replica` clients on each replica commit orders of one unit of A (each released at once
+/// when `release`) until `stop`.
+fn stream_commits(
+    channels: &[Channel],
+    per_replica: usize,
+    release: bool,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> (Arc<Mutex<Outcome>>, Vec<tokio::task::JoinHandle<()>>) {
+    let out = Arc::new(Mutex::new(Outcome::default()));
+    let mut tasks = Vec::new();
+    for (r, ch) in channels.iter().enumerate() {
+        for c in 0..per_replica {
+            let mut routing = RoutingClient::new(ch.clone());
+            let mut res = ReservationsClient::new(ch.clone());
+            let (out, stop) = (out.clone(), stop.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut k = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    k += 1;
+                    let (lat, lon) = PLACES[k % PLACES.len()];
+                    let order = ship(&format!("r{r}-c{c}-{k}"), lat, lon, &[("A", 1)]);
+                    let r_ = match routing.route_order(commit(order)).await {
+                        Ok(resp) => resp.into_inner(),
+                        Err(s) => {
+                            out.lock().unwrap().refused.push((s.code(), Instant::now()));
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            continue;
+                        }
+                    };
+                    if r_.reservation_id.is_empty() {
+                        continue;
+                    }
+                    let allocs = allocations_of(&r_.decision.unwrap_or_default());
+                    let id = r_.reservation_id;
+                    out.lock()
+                        .unwrap()
+                        .acked
+                        .push(((id.clone(), allocs), r, Instant::now()));
+                    if release {
+                        let rr = pb::ReservationRef {
+                            reservation_id: id.clone(),
+                        };
+                        if res.release(rr).await.is_ok() {
+                            out.lock().unwrap().released.push(id);
+                        }
+                    }
+                }
+            }));
+        }
+    }
+    (out, tasks)
+}
+
+/// The state of each reservation in the database.
+fn states_in_db(pg: &Pg) -> HashMap<String, String> {
+    pg.query("SELECT id, state FROM fulfil_reservations")
+        .into_iter()
+        .map(|r| {
+            (
+                r[0].clone().unwrap_or_default(),
+                r[1].clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// Every acknowledged commit in the log once, in the rows in its acknowledged state (released
+/// if its release was acknowledged), and no row over its sellable units.
+fn acknowledged_in_db(pg: &Pg, out: &Outcome) {
+    let log = reserves_in_log(pg);
+    let states = states_in_db(pg);
+    let released: std::collections::HashSet<&String> = out.released.iter().collect();
+    for ((id, _), _, _) in &out.acked {
+        assert_eq!(log.get(id), Some(&1), "reservation {id} in the log once");
+        let want = if released.contains(id) {
+            "released"
+        } else {
+            "held"
+        };
+        assert_eq!(
+            states.get(id).map(String::as_str),
+            Some(want),
+            "{id}'s state"
+        );
+    }
+    assert_eq!(
+        pg.number("SELECT count(*) FROM fulfil_stock WHERE reserved > sellable OR reserved < 0"),
+        0,
+        "no row oversold"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_killed_under_load_loses_nothing_acknowledged() {
+    let Some(pg) = Pg::start() else { return };
+    let (mut rs, chs) = replicas(&pg, 2, &[]).await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (out, tasks) = stream_commits(&chs, 16, true, stop.clone());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    rs[0].kill();
+    let killed = Instant::now();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in tasks {
+        t.await.expect("client");
+    }
+    let out = std::mem::take(&mut *out.lock().unwrap());
+    let after = out
+        .acked
+        .iter()
+        .filter(|(_, r, at)| *r == 1 && *at > killed)
+        .count();
+    assert!(after > 0, "the surviving replica went on committing");
+    assert!(
+        out.acked.iter().any(|(_, r, _)| *r == 0),
+        "the killed replica had committed before"
+    );
+    acknowledged_in_db(&pg, &out);
+    // A new replica reads every acknowledged reservation, in its acknowledged state.
+    let again = Replica::spawn(&pg, &[]);
+    let ch = again.ready().await;
+    let mut res = ReservationsClient::new(ch);
+    let released: std::collections::HashSet<&String> = out.released.iter().collect();
+    for ((id, _), _, _) in &out.acked {
+        let got = res
+            .get(pb::ReservationRef {
+                reservation_id: id.clone(),
+            })
+            .await
+            .unwrap_or_else(|s| panic!("{id} after the restart: {s}"))
+            .into_inner();
+        let want = if released.contains(id) {
+            "released"
+        } else {
+            "held"
+        };
+        assert_eq!(got.state, want, "{id} after the restart");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_stopped_under_load_refuses_commits_answers_stale_and_recovers() {
+    let Some(pg) = Pg::start() else { return };
+    let pg = Arc::new(pg);
+    let (_rs, chs) = replicas(&pg, 2, &[]).await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (out, tasks) = stream_commits(&chs, 8, true, stop.clone());
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let p = pg.clone();
+    tokio::task::spawn_blocking(move || p.stop_server())
+        .await
+        .expect("stop");
+    let down = Instant::now();
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+
+    // Meanwhile: dry runs answer, flagged stale; the services that change state NOT_SERVING.
+    let mut routing = RoutingClient::new(chs[0].clone());
+    let dry = routing
+        .route_order(pb::RouteOrderRequest {
+            order: Some(ship("dry", 40.73, -73.93, &[("A", 1)])),
+            dry_run: true,
+            explain: false,
+        })
+        .await
+        .expect("a dry run answers with the database down")
+        .into_inner();
+    assert!(
+        dry.stale,
+        "a dry run with the database down is flagged stale"
+    );
+    let mut health = tonic_health::pb::health_client::HealthClient::new(chs[1].clone());
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "fulfil.v1.Reservations".into(),
+        })
+        .await
+        .expect("health")
+        .into_inner()
+        .status;
+    assert_eq!(
+        status, 2,
+        "Reservations NOT_SERVING while the database is down"
+    );
+
+    let p = pg.clone();
+    tokio::task::spawn_blocking(move || p.start_server())
+        .await
+        .expect("start");
+    let up = Instant::now();
+    // Both replicas commit again.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let back = {
+            let o = out.lock().unwrap();
+            (0..2).all(|r| o.acked.iter().any(|(_, rr, at)| *rr == r && *at > up))
+        };
+        if back {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the replicas commit again after the database"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in tasks {
+        t.await.expect("client");
+    }
+    let out = std::mem::take(&mut *out.lock().unwrap());
+    let during: Vec<Code> = out
+        .refused
+        .iter()
+        .filter(|(_, at)| *at > down && *at < up)
+        .map(|(c, _)| *c)
+        .collect();
+    assert!(
+        !during.is_empty(),
+        "commits were refused while the database was down"
+    );
+    assert!(
+        during.iter().all(|c| *c == Code::Unavailable),
+        "refused as UNAVAILABLE: {during:?}"
+    );
+    let acked_while_down = out
+        .acked
+        .iter()
+        .filter(|(_, _, at)| *at > down + Duration::from_millis(500) && *at < up)
+        .count();
+    assert_eq!(
+        acked_while_down, 0,
+        "nothing acknowledged while the database was down"
+    );
+    acknowledged_in_db(&pg, &out);
+    let fresh = routing
+        .route_order(pb::RouteOrderRequest {
+            order: Some(ship("dry2", 40.73, -73.93, &[("A", 1)])),
+            dry_run: true,
+            explain: false,
+        })
+        .await
+        .expect("dry run")
+        .into_inner();
+    assert!(!fresh.stale, "not stale once the database answers");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_racing_to_expire_expire_each_hold_once() {
+    let Some(pg) = Pg::start() else { return };
+    let (_rs, chs) = replicas(&pg, 3, &["--reservation-ttl-secs", "1"]).await;
+    let (acked, refused) = commit_from(&chs, 12, 3, &[("A", 1)]).await;
+    assert!(refused.is_empty(), "{refused:?}");
+    assert!(acked.len() >= 30, "holds to expire: {}", acked.len());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while pg.number("SELECT count(*) FROM fulfil_reservations WHERE state = 'held'") > 0 {
+        assert!(Instant::now() < deadline, "every hold expires");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut expired: HashMap<String, i64> = HashMap::new();
+    for row in pg.query(
+        "SELECT record->>'id', count(*) FROM fulfil_changes WHERE kind = 'expire' GROUP BY 1",
+    ) {
+        expired.insert(
+            row[0].clone().unwrap_or_default(),
+            row[1].as_deref().unwrap_or("0").parse().unwrap(),
+        );
+    }
+    for (id, _) in &acked {
+        assert_eq!(expired.get(id), Some(&1), "{id} expired exactly once");
+    }
+    assert_eq!(
+        expired.len(),
+        acked.len(),
+        "only acknowledged holds expired"
+    );
+    assert_eq!(
+        pg.number("SELECT coalesce(sum(reserved), 0) FROM fulfil_stock"),
+        0,
+        "every unit back"
+    );
+    // Who expired them: more than one replica may have, but never the same hold twice.
+    let writers =
+        pg.number("SELECT count(DISTINCT replica) FROM fulfil_changes WHERE kind = 'expire'");
+    assert!(writers >= 1);
+    for ch in &chs {
+        let mut res = ReservationsClient::new(ch.clone());
+        for (id, _) in &acked {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                let got = res
+                    .get(pb::ReservationRef {
+                        reservation_id: id.clone(),
+                    })
+                    .await
+                    .expect("get")
+                    .into_inner();
+                if got.state == "expired" {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{id} is {} on a replica",
+                    got.state
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+#[test]
+fn migrate_is_idempotent_and_a_bad_store_is_refused_with_its_reason() {
+    let Some(pg) = Pg::start() else { return };
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_fulfil"))
+            .args(args)
+            .output()
+            .expect("fulfil runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, stdout, _) = run(&["migrate", "--store", &pg.url()]);
+    assert!(ok && stdout.contains("applied migrations [1]"), "{stdout}");
+    let (ok, stdout, _) = run(&["migrate", "--store", &pg.url()]);
+    assert!(ok && stdout.contains("up to date (version 1)"), "{stdout}");
+    assert_eq!(pg.number("SELECT count(*) FROM fulfil_migrations"), 1);
+    let scenario = root().join("tests/conformance/c1-rules");
+    let scenario = scenario.to_string_lossy();
+    let (ok, _, stderr) = run(&["serve", "--scenario", &scenario, "--store", "mysql://x/y"]);
+    assert!(!ok && stderr.contains("--store: a postgres://"), "{stderr}");
+    // A database that does not answer: the start is refused, saying so.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let nowhere = format!("postgres://fulfil@127.0.0.1:{port}/postgres");
+    let (ok, _, stderr) = run(&[
+        "serve",
+        "--scenario",
+        &scenario,
+        "--listen",
+        "127.0.0.1:0",
+        "--store",
+        &nowhere,
+    ]);
+    assert!(!ok && stderr.contains("cannot be reached"), "{stderr}");
+    let (ok, _, stderr) = run(&["migrate", "--store", &nowhere]);
+    assert!(!ok && stderr.contains("cannot be reached"), "{stderr}");
+}

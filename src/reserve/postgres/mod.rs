@@ -12,6 +12,7 @@
 //! commit). Replicas follow each other between turns through `LISTEN`/`NOTIFY` and by polling
 //! the head. Nothing is acknowledged before its commit.
 
+mod pending;
 mod rows;
 pub mod schema;
 
@@ -57,6 +58,8 @@ struct Conn {
     /// The sequence number of the last change this process applied.
     seen: u64,
     turn: Option<Turn>,
+    /// Statements prepared on `client`.
+    prepared: rows::Prepared,
 }
 
 /// An open transaction holding the head's lock.
@@ -66,7 +69,8 @@ struct Turn {
     acks: Vec<Ack>,
     /// A write failed: the transaction is rolled back at its end and every ack fails.
     broken: Option<StoreError>,
-    network_version: Option<u64>,
+    /// What the commit writes.
+    pending: pending::Pending,
     /// Commit at the end of this turn, waiting or not (a compaction's roll).
     commit_now: bool,
 }
@@ -184,14 +188,18 @@ impl PgStore {
         f: impl FnOnce(&Self, &mut Client, u64) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let seen = conn.seen;
-        let result = self.client(conn).and_then(|c| f(self, c, seen));
-        if let Err(e) = &result {
-            conn.client = None;
-            if matches!(e, StoreError::Unreachable { .. }) {
-                self.failed_to_answer();
+        // (A failed or backed-off connection attempt is counted by `open_client`.)
+        let client = self.client(conn)?;
+        let result = f(self, client, seen);
+        match &result {
+            Err(e) => {
+                conn.client = None;
+                conn.prepared = rows::Prepared::default();
+                if matches!(e, StoreError::Unreachable { .. }) {
+                    self.failed_to_answer();
+                }
             }
-        } else {
-            self.answered();
+            Ok(_) => self.answered(),
         }
         result
     }
@@ -204,13 +212,7 @@ impl PgStore {
         after: u64,
         upto: u64,
     ) -> Result<Vec<Record>, StoreError> {
-        let rows = client
-            .query(
-                "SELECT seq, record::text FROM fulfil_changes
-                 WHERE seq > $1 AND seq <= $2 ORDER BY seq",
-                &[&(after as i64), &(upto as i64)],
-            )
-            .map_err(unreachable)?;
+        let rows = rows::changes(client, after, upto)?;
         if rows.len() as u64 != upto - after {
             return Err(StoreError::Diverged {
                 what: format!(
@@ -221,10 +223,8 @@ impl PgStore {
             });
         }
         let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let seq: i64 = row.get(0);
-            let text: &str = row.get(1);
-            let record: Record = serde_json::from_str(text).map_err(|e| StoreError::Diverged {
+        for (seq, text) in rows {
+            let record: Record = serde_json::from_str(&text).map_err(|e| StoreError::Diverged {
                 what: format!("change {seq} cannot be read: {e}"),
             })?;
             self.fetch_scenario(client, &record)?;
@@ -290,7 +290,7 @@ impl Store for PgStore {
             }));
         };
         if turn.broken.is_none()
-            && let Err(e) = self.write(client, turn, &records, &rows)
+            && let Err(e) = self.write(client, turn, &records, rows)
         {
             turn.broken = Some(e);
         }
@@ -341,7 +341,7 @@ impl Store for PgStore {
             next: head + 1,
             acks: Vec::new(),
             broken: None,
-            network_version: None,
+            pending: pending::Pending::default(),
             commit_now: false,
         });
         Ok(records)
@@ -444,14 +444,14 @@ impl PgStore {
         Ok((records, head))
     }
 
-    /// Writes one append into the turn's transaction: its records, a loaded scenario's files,
-    /// and the rows the change left.
+    /// Takes one append into the turn: a loaded scenario's files go to the database now; the
+    /// records and the rows they left wait for the commit.
     fn write(
         &self,
         client: &mut Client,
         turn: &mut Turn,
         records: &[Record],
-        projection: &Projection,
+        projection: Projection,
     ) -> Result<(), StoreError> {
         for r in records {
             if let Record::LoadScenario {
@@ -461,13 +461,8 @@ impl PgStore {
                 rows::upload_scenario(client, sha, &self.scenarios.join(sha))?;
             }
         }
-        let first = turn.next;
-        rows::insert_changes(client, first, records, &self.replica)?;
+        turn.pending.add(turn.next, records, projection)?;
         turn.next += records.len() as u64;
-        if !records.is_empty() || projection.full {
-            rows::project(client, projection, turn.next - 1)?;
-            turn.network_version = Some(projection.network_version);
-        }
         Ok(())
     }
 
@@ -479,14 +474,25 @@ impl PgStore {
                 let _ = c.batch_execute("ROLLBACK");
             }
             conn.client = None;
+            conn.prepared = rows::Prepared::default();
             return Err(e.clone());
         }
-        let sql = if turn.acks.is_empty() {
-            "ROLLBACK".to_owned()
+        let result = if turn.acks.is_empty() {
+            self.on_conn(conn, |_, c, _| {
+                c.batch_execute("ROLLBACK").map_err(unreachable)
+            })
         } else {
-            rows::commit_sql(last, turn.network_version)
+            let sql = rows::commit_sql(last, turn.pending.network_version);
+            let mut prepared = std::mem::take(&mut conn.prepared);
+            let result = self.on_conn(conn, |s, c, _| {
+                rows::write_pending(c, &mut prepared, &turn.pending, &s.replica)?;
+                c.batch_execute(&sql).map_err(unreachable)
+            });
+            if conn.client.is_some() {
+                conn.prepared = prepared;
+            }
+            result
         };
-        let result = self.on_conn(conn, |_, c, _| c.batch_execute(&sql).map_err(unreachable));
         match result {
             Ok(()) => {
                 if !turn.acks.is_empty() {

@@ -1,25 +1,59 @@
 //! The SQL of the shared store, one function per statement or small group of statements. Rows
 //! go in as arrays (`unnest`), one round trip per table.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use postgres::Client;
+use postgres::{Client, Statement};
 
-use super::super::Record;
-use super::super::store::{Projection, StoreError};
+use super::super::store::StoreError;
+use super::super::{Record, ReservationRow, StockRow};
+use super::pending::Pending;
 use super::{CHANNEL, unreachable};
 
 /// How `fulfil_capacity.day` stores "no day".
 pub const NO_DAY: i32 = i32::MIN;
 
-/// Locks the head (the turn's order among all writers) and returns its sequence number.
+/// Locks the head (the turn's order among all writers) and returns its sequence number (one
+/// round trip).
 pub fn lock_head(client: &mut Client) -> Result<u64, StoreError> {
-    client.batch_execute("BEGIN").map_err(unreachable)?;
-    let row = client
-        .query_one("SELECT seq FROM fulfil_head WHERE id = 1 FOR UPDATE", &[])
+    let msgs = client
+        .simple_query("BEGIN; SELECT seq FROM fulfil_head WHERE id = 1 FOR UPDATE")
         .map_err(unreachable)?;
-    Ok(row.get::<_, i64>(0) as u64)
+    first_number(&msgs).ok_or_else(|| StoreError::Diverged {
+        what: "fulfil_head has no row 1 (run `fulfil migrate`)".into(),
+    })
+}
+
+/// The first column of the first row of a simple query, as a number.
+fn first_number(msgs: &[postgres::SimpleQueryMessage]) -> Option<u64> {
+    msgs.iter().find_map(|m| match m {
+        postgres::SimpleQueryMessage::Row(r) => r.get(0)?.parse().ok(),
+        _ => None,
+    })
+}
+
+/// The changes after `after` up to `upto`, as (seq, JSON) (one round trip).
+pub fn changes(
+    client: &mut Client,
+    after: u64,
+    upto: u64,
+) -> Result<Vec<(u64, String)>, StoreError> {
+    let msgs = client
+        .simple_query(&format!(
+            "SELECT seq, record::text FROM fulfil_changes
+             WHERE seq > {after} AND seq <= {upto} ORDER BY seq"
+        ))
+        .map_err(unreachable)?;
+    Ok(msgs
+        .iter()
+        .filter_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(r) => {
+                Some((r.get(0)?.parse().ok()?, r.get(1)?.to_owned()))
+            }
+            _ => None,
+        })
+        .collect())
 }
 
 /// The statements that end a turn: the head moved to `last`, the other replicas told, commit.
@@ -34,41 +68,63 @@ pub fn commit_sql(last: u64, network_version: Option<u64>) -> String {
     )
 }
 
-/// Inserts `records` as changes `first`, `first + 1`, ….
-pub fn insert_changes(
-    client: &mut Client,
-    first: u64,
-    records: &[Record],
-    replica: &str,
-) -> Result<(), StoreError> {
-    if records.is_empty() {
-        return Ok(());
-    }
-    let mut seqs = Vec::with_capacity(records.len());
-    let mut kinds = Vec::with_capacity(records.len());
-    let mut texts = Vec::with_capacity(records.len());
-    let mut sizes = Vec::with_capacity(records.len());
-    for (i, r) in records.iter().enumerate() {
-        let text = serde_json::to_string(r).map_err(StoreError::write_failed)?;
-        seqs.push((first + i as u64) as i64);
-        kinds.push(r.kind());
-        sizes.push(text.len() as i32);
-        texts.push(text);
-    }
-    client
-        .execute(
-            "INSERT INTO fulfil_changes (seq, kind, record, bytes, replica)
-             SELECT s, k, r::jsonb, b, $5
-             FROM unnest($1::bigint[], $2::text[], $3::text[], $4::integer[]) AS t(s, k, r, b)",
-            &[&seqs, &kinds, &texts, &sizes, &replica],
-        )
-        .map_err(unreachable)?;
-    Ok(())
+/// Statements prepared once per connection (each use is then one round trip).
+#[derive(Default)]
+pub struct Prepared {
+    map: HashMap<&'static str, Statement>,
 }
 
-/// Writes the rows a change left. Units taken by new reservations are added only where the
-/// database still has them available; anything else is refused as a divergence.
-pub fn project(client: &mut Client, p: &Projection, seq: u64) -> Result<(), StoreError> {
+impl Prepared {
+    fn get(&mut self, client: &mut Client, sql: &'static str) -> Result<Statement, StoreError> {
+        if let Some(s) = self.map.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = client.prepare(sql).map_err(unreachable)?;
+        self.map.insert(sql, s.clone());
+        Ok(s)
+    }
+}
+
+const INSERT_CHANGES: &str = "INSERT INTO fulfil_changes (seq, kind, record, bytes, replica)
+     SELECT s, k, r::jsonb, b, $5
+     FROM unnest($1::bigint[], $2::text[], $3::text[], $4::integer[]) AS t(s, k, r, b)";
+
+const UPSERT_STOCK: &str = "INSERT INTO fulfil_stock
+         (node_id, sku, on_hand, safety_stock, sellable, reserved)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[],
+                          $6::bigint[])
+     ON CONFLICT (node_id, sku) DO UPDATE SET on_hand = excluded.on_hand,
+         safety_stock = excluded.safety_stock, sellable = excluded.sellable,
+         reserved = excluded.reserved";
+
+/// The guarded update: `reserved += units` only where `sellable − reserved ≥ units`.
+const TAKE: &str = "UPDATE fulfil_stock AS s SET reserved = s.reserved + t.q
+     FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(n, k, q)
+     WHERE s.node_id = t.n AND s.sku = t.k AND s.sellable - s.reserved >= t.q";
+
+const UPSERT_CAPACITY: &str = "INSERT INTO fulfil_capacity (node_id, day, used)
+     SELECT * FROM unnest($1::text[], $2::integer[], $3::bigint[])
+     ON CONFLICT (node_id, day) DO UPDATE SET used = excluded.used";
+
+const UPSERT_RESERVATIONS: &str = "INSERT INTO fulfil_reservations
+         (id, order_id, state, day, expires_at_ms, allocations, seq)
+     SELECT i, o, s, d, e, a::jsonb, q
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::bigint[], $6::text[],
+                 $7::bigint[]) AS t(i, o, s, d, e, a, q)
+     ON CONFLICT (id) DO UPDATE SET order_id = excluded.order_id, state = excluded.state,
+         day = excluded.day, expires_at_ms = excluded.expires_at_ms,
+         allocations = excluded.allocations, seq = excluded.seq";
+
+/// Writes a group's changes and the rows they left: one statement per table (rows in chunks).
+/// Units taken are added only where the database still has them available; anything else is
+/// refused as a divergence.
+pub fn write_pending(
+    client: &mut Client,
+    prepared: &mut Prepared,
+    p: &Pending,
+    replica: &str,
+) -> Result<(), StoreError> {
+    insert_changes(client, prepared, &p.changes, replica)?;
     if p.full {
         client
             .batch_execute(
@@ -77,152 +133,125 @@ pub fn project(client: &mut Client, p: &Projection, seq: u64) -> Result<(), Stor
             )
             .map_err(unreachable)?;
     }
-    for chunk in p.stock.chunks(10_000) {
-        upsert_stock(client, chunk)?;
+    let stock: Vec<&StockRow> = p.stock.values().collect();
+    for chunk in stock.chunks(CHUNK) {
+        upsert_stock(client, prepared, chunk)?;
     }
-    take(client, &p.taken)?;
-    for chunk in p.capacity.chunks(10_000) {
-        upsert_capacity(client, chunk)?;
+    take(client, prepared, &p.taken)?;
+    let capacity: Vec<_> = p.capacity.iter().collect();
+    for chunk in capacity.chunks(CHUNK) {
+        let nodes: Vec<&str> = chunk.iter().map(|((n, _), _)| n.as_str()).collect();
+        let days: Vec<i32> = chunk.iter().map(|((_, d), _)| *d).collect();
+        let used: Vec<i64> = chunk.iter().map(|(_, u)| **u).collect();
+        let st = prepared.get(client, UPSERT_CAPACITY)?;
+        client
+            .execute(&st, &[&nodes, &days, &used])
+            .map_err(unreachable)?;
     }
-    for chunk in p.reservations.chunks(10_000) {
-        upsert_reservations(client, chunk, seq)?;
+    let reservations: Vec<_> = p.reservations.values().collect();
+    for chunk in reservations.chunks(CHUNK) {
+        upsert_reservations(client, prepared, chunk)?;
     }
     Ok(())
 }
 
-fn upsert_stock(client: &mut Client, rows: &[super::super::StockRow]) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
+/// Rows per statement.
+const CHUNK: usize = 10_000;
+
+fn insert_changes(
+    client: &mut Client,
+    prepared: &mut Prepared,
+    changes: &[(i64, &'static str, String, i32)],
+    replica: &str,
+) -> Result<(), StoreError> {
+    for chunk in changes.chunks(CHUNK) {
+        let seqs: Vec<i64> = chunk.iter().map(|c| c.0).collect();
+        let kinds: Vec<&str> = chunk.iter().map(|c| c.1).collect();
+        let texts: Vec<&str> = chunk.iter().map(|c| c.2.as_str()).collect();
+        let sizes: Vec<i32> = chunk.iter().map(|c| c.3).collect();
+        let st = prepared.get(client, INSERT_CHANGES)?;
+        client
+            .execute(&st, &[&seqs, &kinds, &texts, &sizes, &replica])
+            .map_err(unreachable)?;
     }
+    Ok(())
+}
+
+fn upsert_stock(
+    client: &mut Client,
+    prepared: &mut Prepared,
+    rows: &[&StockRow],
+) -> Result<(), StoreError> {
     let nodes: Vec<&str> = rows.iter().map(|r| r.node_id.as_str()).collect();
     let skus: Vec<&str> = rows.iter().map(|r| r.sku.as_str()).collect();
     let on_hand: Vec<i64> = rows.iter().map(|r| i64::from(r.on_hand)).collect();
     let safety: Vec<i64> = rows.iter().map(|r| i64::from(r.safety_stock)).collect();
     let sellable: Vec<i64> = rows.iter().map(|r| i64::from(r.sellable)).collect();
     let reserved: Vec<i64> = rows.iter().map(|r| i64::from(r.reserved)).collect();
+    let st = prepared.get(client, UPSERT_STOCK)?;
     client
         .execute(
-            "INSERT INTO fulfil_stock (node_id, sku, on_hand, safety_stock, sellable, reserved)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[],
-                                  $5::bigint[], $6::bigint[])
-             ON CONFLICT (node_id, sku) DO UPDATE SET on_hand = excluded.on_hand,
-                 safety_stock = excluded.safety_stock, sellable = excluded.sellable,
-                 reserved = excluded.reserved",
+            &st,
             &[&nodes, &skus, &on_hand, &safety, &sellable, &reserved],
         )
         .map_err(unreachable)?;
     Ok(())
 }
 
-/// The guarded update: `reserved += units` only where `sellable − reserved ≥ units`.
-fn take(client: &mut Client, taken: &[(String, String, u32)]) -> Result<(), StoreError> {
-    let mut sums: BTreeMap<(&str, &str), i64> = BTreeMap::new();
-    for (n, k, q) in taken {
-        *sums.entry((n.as_str(), k.as_str())).or_default() += i64::from(*q);
-    }
-    if sums.is_empty() {
+fn take(
+    client: &mut Client,
+    prepared: &mut Prepared,
+    taken: &BTreeMap<(String, String), i64>,
+) -> Result<(), StoreError> {
+    if taken.is_empty() {
         return Ok(());
     }
-    let nodes: Vec<&str> = sums.keys().map(|k| k.0).collect();
-    let skus: Vec<&str> = sums.keys().map(|k| k.1).collect();
-    let units: Vec<i64> = sums.values().copied().collect();
+    let nodes: Vec<&str> = taken.keys().map(|k| k.0.as_str()).collect();
+    let skus: Vec<&str> = taken.keys().map(|k| k.1.as_str()).collect();
+    let units: Vec<i64> = taken.values().copied().collect();
+    let st = prepared.get(client, TAKE)?;
     let updated = client
-        .execute(
-            "UPDATE fulfil_stock AS s SET reserved = s.reserved + t.q
-             FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(n, k, q)
-             WHERE s.node_id = t.n AND s.sku = t.k
-               AND s.sellable - s.reserved >= t.q",
-            &[&nodes, &skus, &units],
-        )
+        .execute(&st, &[&nodes, &skus, &units])
         .map_err(unreachable)?;
-    if updated as usize != sums.len() {
-        let pairs: Vec<String> = sums
+    if updated as usize != taken.len() {
+        let pairs: Vec<String> = taken
             .iter()
             .take(4)
             .map(|((n, k), q)| format!("{q} of {k} at {n}"))
             .collect();
         return Err(StoreError::Diverged {
             what: format!(
-                "the database does not have {} available (of {} node and SKU pairs, {} could \
-                 take their units)",
+                "the database does not have all of {} available ({} of {} node and SKU pairs \
+                 could take their units)",
                 pairs.join(", "),
-                sums.len(),
-                updated
+                updated,
+                taken.len()
             ),
         });
     }
     Ok(())
 }
 
-fn upsert_capacity(
-    client: &mut Client,
-    rows: &[super::super::CapacityRow],
-) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let mut by_key: BTreeMap<(&str, i32), i64> = BTreeMap::new();
-    for r in rows {
-        by_key.insert(
-            (r.node_id.as_str(), r.day.unwrap_or(NO_DAY)),
-            i64::from(r.used),
-        );
-    }
-    let nodes: Vec<&str> = by_key.keys().map(|k| k.0).collect();
-    let days: Vec<i32> = by_key.keys().map(|k| k.1).collect();
-    let used: Vec<i64> = by_key.values().copied().collect();
-    client
-        .execute(
-            "INSERT INTO fulfil_capacity (node_id, day, used)
-             SELECT * FROM unnest($1::text[], $2::integer[], $3::bigint[])
-             ON CONFLICT (node_id, day) DO UPDATE SET used = excluded.used",
-            &[&nodes, &days, &used],
-        )
-        .map_err(unreachable)?;
-    Ok(())
-}
-
 fn upsert_reservations(
     client: &mut Client,
-    rows: &[super::super::ReservationRow],
-    seq: u64,
+    prepared: &mut Prepared,
+    rows: &[&(ReservationRow, i64)],
 ) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let mut by_id: BTreeMap<&str, &super::super::ReservationRow> = BTreeMap::new();
-    for r in rows {
-        by_id.insert(r.id.as_str(), r);
-    }
-    let ids: Vec<&str> = by_id.keys().copied().collect();
-    let orders: Vec<&str> = by_id.values().map(|r| r.order_id.as_str()).collect();
-    let states: Vec<&str> = by_id.values().map(|r| r.state).collect();
-    let days: Vec<Option<i32>> = by_id.values().map(|r| r.day).collect();
-    let expires: Vec<i64> = by_id.values().map(|r| r.expires_ms as i64).collect();
-    let allocations: Vec<String> = by_id
-        .values()
-        .map(|r| serde_json::to_string(&r.allocations).unwrap_or_else(|_| "[]".to_owned()))
+    let ids: Vec<&str> = rows.iter().map(|(r, _)| r.id.as_str()).collect();
+    let orders: Vec<&str> = rows.iter().map(|(r, _)| r.order_id.as_str()).collect();
+    let states: Vec<&str> = rows.iter().map(|(r, _)| r.state).collect();
+    let days: Vec<Option<i32>> = rows.iter().map(|(r, _)| r.day).collect();
+    let expires: Vec<i64> = rows.iter().map(|(r, _)| r.expires_ms as i64).collect();
+    let allocations: Vec<String> = rows
+        .iter()
+        .map(|(r, _)| serde_json::to_string(&r.allocations).unwrap_or_else(|_| "[]".to_owned()))
         .collect();
+    let seqs: Vec<i64> = rows.iter().map(|(_, s)| *s).collect();
+    let st = prepared.get(client, UPSERT_RESERVATIONS)?;
     client
         .execute(
-            "INSERT INTO fulfil_reservations
-                 (id, order_id, state, day, expires_at_ms, allocations, seq)
-             SELECT i, o, s, d, e, a::jsonb, $7
-             FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::bigint[],
-                         $6::text[]) AS t(i, o, s, d, e, a)
-             ON CONFLICT (id) DO UPDATE SET order_id = excluded.order_id,
-                 state = excluded.state, day = excluded.day,
-                 expires_at_ms = excluded.expires_at_ms, allocations = excluded.allocations,
-                 seq = excluded.seq",
-            &[
-                &ids,
-                &orders,
-                &states,
-                &days,
-                &expires,
-                &allocations,
-                &(seq as i64),
-            ],
+            &st,
+            &[&ids, &orders, &states, &days, &expires, &allocations, &seqs],
         )
         .map_err(unreachable)?;
     Ok(())
