@@ -50,6 +50,10 @@ pub fn exporter() -> Result<&'static Exporter, BuildError> {
             Matcher::Full("fulfil_journal_group_records".into()),
             GROUP_BUCKETS,
         )?
+        .set_buckets_for_metric(
+            Matcher::Full("fulfil_store_group_appends".into()),
+            GROUP_BUCKETS,
+        )?
         .install_recorder()?;
     let process = metrics_process::Collector::default();
     process.describe();
@@ -165,6 +169,36 @@ fn describe_store() {
     describe_histogram!(
         "fulfil_journal_group_records",
         "Records written per fsync (group commit)"
+    );
+    describe_histogram!(
+        "fulfil_store_group_appends",
+        "Changes committed per shared-store transaction (group commit)"
+    );
+    describe_histogram!(
+        "fulfil_store_commit_seconds",
+        Unit::Seconds,
+        "Time to write a group's changes and rows to the shared store and commit"
+    );
+    describe_counter!(
+        "fulfil_store_followed_total",
+        "Changes of other replicas applied from the shared store"
+    );
+    describe_gauge!(
+        "fulfil_store_position",
+        "Sequence number of the last shared-store change this replica applied"
+    );
+    describe_gauge!(
+        "fulfil_store_unreachable_seconds",
+        Unit::Seconds,
+        "How long the shared store has not answered (0: it answers)"
+    );
+    describe_gauge!(
+        "fulfil_store_stale",
+        "1 while answers are made on a state cut off from the shared store for over 2 s"
+    );
+    describe_counter!(
+        "fulfil_stale_answers_total",
+        "Dry-run decisions and options answered on a stale state (shared store unreachable)"
     );
     describe_gauge!(
         "fulfil_journal_segment_bytes",

@@ -288,11 +288,11 @@ async fn three_replicas_with_64_clients_on_scarce_stock_never_oversell() {
 }
 
 /// What a stream of commits (each released at once when `release`) left: the acknowledged
-/// reservations with the replica and instant of their ack, the acknowledged releases, the
-/// refusals' codes and instants.
+/// reservations with the replica and the instants their request was sent and answered, the
+/// acknowledged releases, the refusals' codes and instants.
 #[derive(Default)]
 struct Outcome {
-    acked: Vec<(Acked, usize, Instant)>,
+    acked: Vec<(Acked, usize, Instant, Instant)>,
     released: Vec<String>,
     refused: Vec<(Code, Instant)>,
 }
@@ -318,6 +318,7 @@ fn stream_commits(
                     k += 1;
                     let (lat, lon) = PLACES[k % PLACES.len()];
                     let order = ship(&format!("r{r}-c{c}-{k}"), lat, lon, &[("A", 1)]);
+                    let sent = Instant::now();
                     let r_ = match routing.route_order(commit(order)).await {
                         Ok(resp) => resp.into_inner(),
                         Err(s) => {
@@ -334,7 +335,7 @@ fn stream_commits(
                     out.lock()
                         .unwrap()
                         .acked
-                        .push(((id.clone(), allocs), r, Instant::now()));
+                        .push(((id.clone(), allocs), r, sent, Instant::now()));
                     if release {
                         let rr = pb::ReservationRef {
                             reservation_id: id.clone(),
@@ -369,18 +370,18 @@ fn acknowledged_in_db(pg: &Pg, out: &Outcome) {
     let log = reserves_in_log(pg);
     let states = states_in_db(pg);
     let released: std::collections::HashSet<&String> = out.released.iter().collect();
-    for ((id, _), _, _) in &out.acked {
+    for ((id, _), _, _, _) in &out.acked {
         assert_eq!(log.get(id), Some(&1), "reservation {id} in the log once");
-        let want = if released.contains(id) {
-            "released"
+        let state = states.get(id).map(String::as_str);
+        if released.contains(id) {
+            assert_eq!(state, Some("released"), "{id}'s acknowledged release");
         } else {
-            "held"
-        };
-        assert_eq!(
-            states.get(id).map(String::as_str),
-            Some(want),
-            "{id}'s state"
-        );
+            // A release whose answer was lost (its replica killed) may have happened.
+            assert!(
+                matches!(state, Some("held" | "released")),
+                "{id}: {state:?}"
+            );
+        }
     }
     assert_eq!(
         pg.number("SELECT count(*) FROM fulfil_stock WHERE reserved > sellable OR reserved < 0"),
@@ -407,11 +408,11 @@ async fn a_replica_killed_under_load_loses_nothing_acknowledged() {
     let after = out
         .acked
         .iter()
-        .filter(|(_, r, at)| *r == 1 && *at > killed)
+        .filter(|(_, r, _, at)| *r == 1 && *at > killed)
         .count();
     assert!(after > 0, "the surviving replica went on committing");
     assert!(
-        out.acked.iter().any(|(_, r, _)| *r == 0),
+        out.acked.iter().any(|(_, r, _, _)| *r == 0),
         "the killed replica had committed before"
     );
     acknowledged_in_db(&pg, &out);
@@ -420,7 +421,8 @@ async fn a_replica_killed_under_load_loses_nothing_acknowledged() {
     let ch = again.ready().await;
     let mut res = ReservationsClient::new(ch);
     let released: std::collections::HashSet<&String> = out.released.iter().collect();
-    for ((id, _), _, _) in &out.acked {
+    let states = states_in_db(&pg);
+    for ((id, _), _, _, _) in &out.acked {
         let got = res
             .get(pb::ReservationRef {
                 reservation_id: id.clone(),
@@ -428,11 +430,11 @@ async fn a_replica_killed_under_load_loses_nothing_acknowledged() {
             .await
             .unwrap_or_else(|s| panic!("{id} after the restart: {s}"))
             .into_inner();
-        let want = if released.contains(id) {
-            "released"
-        } else {
-            "held"
-        };
+        // As the database has it (a release whose answer was lost may have happened).
+        let want = states.get(id).cloned().unwrap_or_default();
+        if released.contains(id) {
+            assert_eq!(want, "released", "{id}'s acknowledged release");
+        }
         assert_eq!(got.state, want, "{id} after the restart");
     }
 }
@@ -481,6 +483,7 @@ async fn the_database_stopped_under_load_refuses_commits_answers_stale_and_recov
         "Reservations NOT_SERVING while the database is down"
     );
 
+    let restarting = Instant::now();
     let p = pg.clone();
     tokio::task::spawn_blocking(move || p.start_server())
         .await
@@ -491,7 +494,7 @@ async fn the_database_stopped_under_load_refuses_commits_answers_stale_and_recov
     loop {
         let back = {
             let o = out.lock().unwrap();
-            (0..2).all(|r| o.acked.iter().any(|(_, rr, at)| *rr == r && *at > up))
+            (0..2).all(|r| o.acked.iter().any(|(_, rr, _, at)| *rr == r && *at > up))
         };
         if back {
             break;
@@ -510,7 +513,7 @@ async fn the_database_stopped_under_load_refuses_commits_answers_stale_and_recov
     let during: Vec<Code> = out
         .refused
         .iter()
-        .filter(|(_, at)| *at > down && *at < up)
+        .filter(|(_, at)| *at > down && *at < restarting)
         .map(|(c, _)| *c)
         .collect();
     assert!(
@@ -521,10 +524,11 @@ async fn the_database_stopped_under_load_refuses_commits_answers_stale_and_recov
         during.iter().all(|c| *c == Code::Unavailable),
         "refused as UNAVAILABLE: {during:?}"
     );
+    // A commit asked and answered while the database was down cannot have been acknowledged.
     let acked_while_down = out
         .acked
         .iter()
-        .filter(|(_, _, at)| *at > down + Duration::from_millis(500) && *at < up)
+        .filter(|(_, _, sent, at)| *sent > down && *at < restarting)
         .count();
     assert_eq!(
         acked_while_down, 0,

@@ -362,7 +362,9 @@ impl Store for PgStore {
             return; // the next turn goes on in this transaction
         }
         let Some(turn) = conn.turn.take() else { return };
+        let t0 = Instant::now();
         let result = self.finish(&mut conn, &turn);
+        metrics::histogram!("fulfil_store_commit_seconds").record(t0.elapsed().as_secs_f64());
         drop(conn);
         metrics::histogram!("fulfil_store_group_appends").record(turn.acks.len() as f64);
         for ack in turn.acks {
