@@ -653,3 +653,132 @@ fn migrate_is_idempotent_and_a_bad_store_is_refused_with_its_reason() {
     let (ok, _, stderr) = run(&["migrate", "--store", &nowhere]);
     assert!(!ok && stderr.contains("cannot be reached"), "{stderr}");
 }
+
+/// The live state of a replica in this process, on the shared store.
+fn in_process(pg: &Pg, data: &std::path::Path) -> fulfil::live::Live {
+    fulfil::live::Live::open(fulfil::live::LiveOptions {
+        scenario: root().join("tests/conformance/c1-rules"),
+        data_dir: Some(data.to_owned()),
+        reservation_ttl: Duration::from_secs(600),
+        recover: Default::default(),
+        store_url: Some(pg.url()),
+    })
+    .expect("opens on the shared store")
+}
+
+/// Stock and reserved units per (node, sku), and held reservations, of a live state.
+fn state_of(
+    live: &fulfil::live::Live,
+) -> (Vec<(String, String, u32, u32, u32)>, Vec<(String, u32)>) {
+    let s = live.load();
+    let snap = &s.snapshot;
+    let inv = snap.inventory();
+    let mut stock: Vec<_> = (0..inv.len())
+        .map(|e| {
+            let st = inv.stock(e);
+            (
+                snap.node(st.node).id.clone(),
+                snap.sku(inv.sku_of(e)).id.clone(),
+                st.on_hand,
+                st.safety_stock,
+                s.book.reserved_at(e),
+            )
+        })
+        .collect();
+    stock.sort();
+    let (held, _) = s.book.scan(usize::MAX);
+    let mut held: Vec<_> = held
+        .iter()
+        .map(|r| (r.id.clone(), r.held.iter().map(|h| h.3).sum()))
+        .collect();
+    held.sort();
+    (stock, held)
+}
+
+#[test]
+fn followers_checkpoints_and_a_loaded_scenario_reach_every_replica() {
+    use fulfil::live::InventoryChange;
+    let Some(pg) = Pg::start() else { return };
+    let (da, db, dc) = (tempdir(), tempdir(), tempdir());
+    let a = in_process(&pg, da.path());
+    let b = in_process(&pg, db.path());
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let o = super::live::order(&a, &format!("o{i}"), -73.93, &[("A", 2), ("D", 1)]);
+        let c = a.route(&o, false).expect("commit on a");
+        ids.push(c.reservation_id.expect("reserved"));
+    }
+    assert!(b.follow().expect("b follows") >= 6);
+    assert_eq!(state_of(&a), state_of(&b), "b follows a");
+    // A change on b reaches a; an order id retried on b finds a's reservation.
+    b.release(&ids[0]).expect("release on b");
+    let retried = super::live::order(&b, "o1", -73.93, &[("A", 2), ("D", 1)]);
+    let again = b.route(&retried, false).expect("retry on b");
+    assert_eq!(
+        again.reservation_id.as_ref(),
+        Some(&ids[1]),
+        "the same reservation"
+    );
+    a.follow().expect("a follows");
+    assert_eq!(
+        a.reservation(&ids[0]).expect("known").state,
+        fulfil::reserve::ReservationState::Released
+    );
+    let set = |n: &str, q: u32, seq: u64| InventoryChange {
+        node_id: n.into(),
+        sku: "D".into(),
+        set_on_hand: Some(q),
+        adjust: None,
+        safety_stock: None,
+        source: "wms".into(),
+        sequence: seq,
+    };
+    a.apply_inventory_blocking(&[set("DC-EAST", 7, 1)])
+        .expect("stock on a");
+    b.follow().expect("b follows");
+    assert_eq!(state_of(&a), state_of(&b));
+    // The same source and sequence on b is a replay: skipped, as on one server.
+    let applied = b
+        .apply_inventory_blocking(&[set("DC-EAST", 1, 1)])
+        .expect("replayed sequence");
+    assert_eq!(
+        applied.applied, 0,
+        "an old sequence is skipped on any replica"
+    );
+    // Two checkpoints: the changes before the first are dropped; a new replica starts from
+    // the newest and the changes after it.
+    assert!(b.compact(0).expect("compacts"));
+    let first = pg.number("SELECT max(seq) FROM fulfil_checkpoints");
+    b.release(&ids[2]).expect("release");
+    assert!(a.compact(0).expect("compacts on a, after following"));
+    assert_eq!(pg.number("SELECT count(*) FROM fulfil_checkpoints"), 1);
+    assert_eq!(
+        pg.number(&format!(
+            "SELECT count(*) FROM fulfil_changes WHERE seq <= {first}"
+        )),
+        0,
+        "changes up to the previous checkpoint dropped"
+    );
+    b.release(&ids[3]).expect("release after the checkpoint");
+    let c = in_process(&pg, dc.path());
+    a.follow().expect("a follows");
+    assert_eq!(
+        state_of(&c),
+        state_of(&a),
+        "a new replica: checkpoint and changes"
+    );
+    // A scenario loaded on one replica is loaded on the others from the database's copy.
+    let c2 = root().join("tests/conformance/c2-policy");
+    a.load_scenario(&c2.to_string_lossy()).expect("load on a");
+    std::fs::remove_dir_all(db.path().join("scenarios")).ok();
+    b.follow().expect("b follows the load");
+    assert_eq!(b.info().nodes, a.info().nodes);
+    assert_eq!(state_of(&a), state_of(&b));
+    let sum: i64 = pg.number("SELECT coalesce(sum(on_hand), 0) FROM fulfil_stock");
+    let local: i64 = state_of(&a).0.iter().map(|s| i64::from(s.2)).sum();
+    assert_eq!(sum, local, "the rows were written anew for the new network");
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp")
+}
