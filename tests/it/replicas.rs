@@ -666,10 +666,11 @@ fn in_process(pg: &Pg, data: &std::path::Path) -> fulfil::live::Live {
     .expect("opens on the shared store")
 }
 
+/// (node, sku, on_hand, safety_stock, reserved) per entry; (id, units) per held reservation.
+type Rows = (Vec<(String, String, u32, u32, u32)>, Vec<(String, u32)>);
+
 /// Stock and reserved units per (node, sku), and held reservations, of a live state.
-fn state_of(
-    live: &fulfil::live::Live,
-) -> (Vec<(String, String, u32, u32, u32)>, Vec<(String, u32)>) {
+fn state_of(live: &fulfil::live::Live) -> Rows {
     let s = live.load();
     let snap = &s.snapshot;
     let inv = snap.inventory();
