@@ -5,11 +5,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use super::state::{State, unix_ms};
 use crate::model::NodeId;
 use crate::reserve::{
-    CapacityRow, Held, Hold, Projection, Record, Reservation, ReservationRow, StockRow,
+    CapacityRow, Held, Hold, Projection, Record, Reservation, ReservationBook, ReservationRow,
+    StockRow,
 };
+use crate::snapshot::Snapshot;
+
+/// The state a projection reads: the snapshot and book right after the change, and the time.
+pub(super) struct State<'a> {
+    pub snapshot: &'a Snapshot,
+    pub book: &'a ReservationBook,
+    /// Now, in Unix ms.
+    pub now_ms: u64,
+}
 
 /// What `records` (just applied to `state`) touched; `extra` are entries a change released
 /// that its records no longer name (a re-routed reservation's old units).
@@ -27,7 +36,7 @@ pub(super) fn projection(state: &State, records: &[Record], extra: &Held) -> Pro
     if t.full {
         return full(state);
     }
-    let snap = &state.snapshot;
+    let snap = state.snapshot;
     let stock: Vec<StockRow> = t.entries.iter().map(|&e| stock_row(state, e)).collect();
     let named: BTreeSet<(&str, &str)> = stock
         .iter()
@@ -99,7 +108,7 @@ impl Touched {
 
     /// A new hold: its units go in as guarded additions (`take`), or as rows.
     fn hold(&mut self, state: &State, h: &Hold, take: bool) {
-        let snap = &state.snapshot;
+        let snap = state.snapshot;
         for (n, k, q) in &h.allocations {
             if take {
                 self.taken.push((n.clone(), k.clone(), *q));
@@ -124,7 +133,7 @@ impl Touched {
     }
 
     fn pair(&mut self, state: &State, node: &str, sku: &str) {
-        let snap = &state.snapshot;
+        let snap = state.snapshot;
         if let (Some(n), Some(k)) = (snap.node_id(node), snap.sku_id(sku))
             && let Some(e) = snap.inventory().entry(n, k)
         {
@@ -134,7 +143,7 @@ impl Touched {
 }
 
 fn stock_row(state: &State, e: usize) -> StockRow {
-    let snap = &state.snapshot;
+    let snap = state.snapshot;
     let s = snap.inventory().stock(e);
     StockRow {
         node_id: snap.node(s.node).id.clone(),
@@ -147,7 +156,7 @@ fn stock_row(state: &State, e: usize) -> StockRow {
 }
 
 fn reservation_row(state: &State, r: &Reservation) -> ReservationRow {
-    let snap = &state.snapshot;
+    let snap = state.snapshot;
     let now = Instant::now();
     let left = r.expires.saturating_duration_since(now).as_millis() as u64;
     ReservationRow {
@@ -155,7 +164,7 @@ fn reservation_row(state: &State, r: &Reservation) -> ReservationRow {
         order_id: r.order_id.clone(),
         state: r.state.as_str(),
         day: r.day,
-        expires_ms: unix_ms() + left,
+        expires_ms: state.now_ms + left,
         allocations: r
             .held
             .iter()
@@ -166,7 +175,7 @@ fn reservation_row(state: &State, r: &Reservation) -> ReservationRow {
 
 /// Every row (the network's structure changed).
 fn full(state: &State) -> Projection {
-    let snap = &state.snapshot;
+    let snap = state.snapshot;
     let stock = (0..snap.inventory().len())
         .map(|e| stock_row(state, e))
         .collect();

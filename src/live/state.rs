@@ -401,7 +401,13 @@ impl Live {
             ack(result.map_err(LiveError::from));
         });
         if store.shared() {
-            let rows = super::project::projection(&self.load(), &records, released);
+            let now = self.load();
+            let at = super::project::State {
+                snapshot: &now.snapshot,
+                book: &now.book,
+                now_ms: unix_ms(),
+            };
+            let rows = super::project::projection(&at, &records, released);
             store.append_projected(records, rows, ack);
         } else {
             store.append(records, ack);

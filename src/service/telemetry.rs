@@ -78,6 +78,7 @@ fn describe() {
     describe_envelope();
     describe_decisions();
     describe_store();
+    describe_shared_store();
 }
 
 fn describe_grpc() {
@@ -170,6 +171,29 @@ fn describe_store() {
         "fulfil_journal_group_records",
         "Records written per fsync (group commit)"
     );
+    describe_gauge!(
+        "fulfil_journal_segment_bytes",
+        Unit::Bytes,
+        "Bytes in the journal's current segment (compacted past 64 MiB)"
+    );
+    describe_counter!(
+        "fulfil_journal_compactions_total",
+        "Journal compactions (new generation from a checkpoint)"
+    );
+    describe_histogram!(
+        "fulfil_journal_compaction_seconds",
+        Unit::Seconds,
+        "Time of a compaction, from roll to checkpoint on disk"
+    );
+    describe_histogram!(
+        "fulfil_journal_compaction_capture_seconds",
+        Unit::Seconds,
+        "Time the writer was held to capture the state for a checkpoint"
+    );
+}
+
+/// The shared store's metrics (`serve --store`).
+fn describe_shared_store() {
     describe_histogram!(
         "fulfil_store_group_appends",
         "Changes committed per shared-store transaction (group commit)"
@@ -199,24 +223,5 @@ fn describe_store() {
     describe_counter!(
         "fulfil_stale_answers_total",
         "Dry-run decisions and options answered on a stale state (shared store unreachable)"
-    );
-    describe_gauge!(
-        "fulfil_journal_segment_bytes",
-        Unit::Bytes,
-        "Bytes in the journal's current segment (compacted past 64 MiB)"
-    );
-    describe_counter!(
-        "fulfil_journal_compactions_total",
-        "Journal compactions (new generation from a checkpoint)"
-    );
-    describe_histogram!(
-        "fulfil_journal_compaction_seconds",
-        Unit::Seconds,
-        "Time of a compaction, from roll to checkpoint on disk"
-    );
-    describe_histogram!(
-        "fulfil_journal_compaction_capture_seconds",
-        Unit::Seconds,
-        "Time the writer was held to capture the state for a checkpoint"
     );
 }

@@ -89,19 +89,23 @@ impl Pg {
         self.dir.path().join("data")
     }
 
-    /// Runs one of the server's programs as the cluster's user; panics with its output if it
-    /// fails.
-    fn run(&self, program: &str, args: &[&str]) {
+    /// One of the server's programs, run as the cluster's user.
+    fn command(&self, program: &str) -> Command {
         let exe = self.bin.join(program);
-        let mut cmd = match &self.user {
+        match &self.user {
             Some(u) => {
                 let mut c = Command::new("runuser");
                 c.args(["-u", u, "--"]).arg(&exe);
                 c
             }
             None => Command::new(&exe),
-        };
-        let out = cmd
+        }
+    }
+
+    /// Runs one of the server's programs; panics with its output if it fails.
+    fn run(&self, program: &str, args: &[&str]) {
+        let out = self
+            .command(program)
             .args(args)
             .current_dir(self.dir.path())
             .output()
@@ -173,16 +177,8 @@ impl Pg {
 impl Drop for Pg {
     fn drop(&mut self) {
         let data = self.data().display().to_string();
-        let exe = self.bin.join("pg_ctl");
-        let mut cmd = match &self.user {
-            Some(u) => {
-                let mut c = Command::new("runuser");
-                c.args(["-u", u, "--"]).arg(&exe);
-                c
-            }
-            None => Command::new(&exe),
-        };
-        let _ = cmd
+        let _ = self
+            .command("pg_ctl")
             .args(["-D", &data, "-m", "immediate", "-w", "stop"])
             .output();
     }

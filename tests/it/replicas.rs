@@ -5,7 +5,6 @@
 //! expiry races between replicas expire each hold once.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,9 +15,10 @@ use fulfil::service::pb::{
 use tonic::Code;
 use tonic::transport::Channel;
 
-use super::crash::connect;
+use super::crash::{connect, spawn_logging};
 use super::pg::Pg;
 use super::service::ship;
+use super::service_stress::allocations;
 use super::support::root;
 
 /// One `fulfil serve --store` process on c1-rules, killed when dropped.
@@ -31,31 +31,15 @@ struct Replica {
 impl Replica {
     fn spawn(pg: &Pg, extra: &[&str]) -> Replica {
         let data = tempfile::tempdir().expect("temp");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fulfil"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--store", &pg.url()])
-            .args(extra)
-            .arg("--scenario")
-            .arg(root().join("tests/conformance/c1-rules"))
-            .arg("--data-dir")
-            .arg(data.path())
-            .env("FULFIL_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("fulfil serve starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("listening line");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line `{line}`"))
-            .to_owned();
+        let url = pg.url();
+        let args: Vec<&str> = ["--store", url.as_str()]
+            .into_iter()
+            .chain(extra.iter().copied())
+            .collect();
+        let (child, url) = spawn_logging(data.path(), &args, "warn", Stdio::null());
         Replica {
             child,
-            url: format!("http://{addr}"),
+            url,
             _data: data,
         }
     }
@@ -121,17 +105,6 @@ const PLACES: [(f64, f64); 4] = [
 /// An acknowledged reservation: its id and allocations (node, sku, units).
 type Acked = (String, Vec<(String, String, u32)>);
 
-fn allocations_of(d: &pb::Decision) -> Vec<(String, String, u32)> {
-    d.shipments
-        .iter()
-        .flat_map(|s| {
-            s.lines
-                .iter()
-                .map(|l| (s.node_id.clone(), l.sku.clone(), l.qty))
-        })
-        .collect()
-}
-
 /// `clients` tasks, client `i` on replica `i % n`, each committing `per_client` orders of
 /// `lines`; returns what was acknowledged and the codes of the refusals.
 async fn commit_from(
@@ -158,7 +131,7 @@ async fn commit_from(
                             acked
                                 .lock()
                                 .unwrap()
-                                .push((r.reservation_id, allocations_of(&d)));
+                                .push((r.reservation_id, allocations(&d)));
                         }
                     }
                     Err(s) => refused.lock().unwrap().push(s.code()),
@@ -330,7 +303,7 @@ fn stream_commits(
                     if r_.reservation_id.is_empty() {
                         continue;
                     }
-                    let allocs = allocations_of(&r_.decision.unwrap_or_default());
+                    let allocs = allocations(&r_.decision.unwrap_or_default());
                     let id = r_.reservation_id;
                     out.lock()
                         .unwrap()

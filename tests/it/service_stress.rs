@@ -20,7 +20,7 @@ use super::service::{channel, commit, ship, start};
 /// What a client was told: per reservation, its allocations and its last acknowledged state.
 type Acked = BTreeMap<String, (Vec<(String, String, u32)>, &'static str)>;
 
-fn allocations(d: &pb::Decision) -> Vec<(String, String, u32)> {
+pub(super) fn allocations(d: &pb::Decision) -> Vec<(String, String, u32)> {
     d.shipments
         .iter()
         .flat_map(|s| {

@@ -8,6 +8,9 @@ use std::collections::BTreeMap;
 use super::super::store::{Projection, StoreError};
 use super::super::{Record, ReservationRow, StockRow};
 
+/// How `fulfil_capacity.day` stores "no day".
+pub const NO_DAY: i32 = i32::MIN;
+
 /// The group's writes, in the order they must reach the database.
 #[derive(Default)]
 pub struct Pending {
@@ -60,7 +63,7 @@ impl Pending {
             *self.taken.entry((n, k)).or_default() += i64::from(q);
         }
         for c in rows.capacity {
-            let day = c.day.unwrap_or(super::rows::NO_DAY);
+            let day = c.day.unwrap_or(NO_DAY);
             self.capacity.insert((c.node_id, day), i64::from(c.used));
         }
         for r in rows.reservations {

@@ -11,9 +11,6 @@ use super::super::{Record, ReservationRow, StockRow};
 use super::pending::Pending;
 use super::{CHANNEL, unreachable};
 
-/// How `fulfil_capacity.day` stores "no day".
-pub const NO_DAY: i32 = i32::MIN;
-
 /// Locks the head (the turn's order among all writers) and returns its sequence number (one
 /// round trip).
 pub fn lock_head(client: &mut Client) -> Result<u64, StoreError> {
