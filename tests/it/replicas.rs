@@ -756,3 +756,83 @@ fn followers_checkpoints_and_a_loaded_scenario_reach_every_replica() {
 fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp")
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_frozen_under_load_stalls_the_others_at_most_for_the_idle_timeout() {
+    let Some(pg) = Pg::start() else { return };
+    let (rs, chs) = replicas(&pg, 2, &[]).await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (out, tasks) = stream_commits(&chs, 8, true, stop.clone());
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // Frozen, perhaps in the middle of its turn with the head locked: the database ends its
+    // session once it has been idle in a transaction for IDLE_IN_TURN.
+    let pid = rs[0].child.id() as libc::pid_t;
+    // SAFETY: signalling a child process of this test.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let frozen = Instant::now();
+    let limit = fulfil::reserve::postgres::IDLE_IN_TURN + Duration::from_secs(10);
+    loop {
+        let going = out
+            .lock()
+            .unwrap()
+            .acked
+            .iter()
+            .any(|(_, r, sent, _)| *r == 1 && *sent > frozen);
+        if going {
+            break;
+        }
+        assert!(frozen.elapsed() < limit, "the other replica goes on");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in tasks {
+        t.await.expect("client");
+    }
+    let out = std::mem::take(&mut *out.lock().unwrap());
+    acknowledged_in_db(&pg, &out);
+}
+
+#[test]
+fn a_turn_left_open_by_a_stalled_replica_is_ended_by_the_database() {
+    use fulfil::reserve::postgres::{IDLE_IN_TURN, PgStore};
+    use fulfil::reserve::{Projection, Record, Store};
+    let Some(pg) = Pg::start() else { return };
+    let (da, db) = (tempdir(), tempdir());
+    let b = in_process(&pg, db.path());
+    // A replica that takes the head and then stops answering (frozen, or cut off).
+    let stalled = PgStore::connect(&pg.url(), da.path()).expect("connects");
+    stalled.recover().expect("recovers");
+    stalled.begin_turn().expect("takes the head");
+    let t0 = Instant::now();
+    let o = super::live::order(&b, "after-the-stall", -73.93, &[("A", 1)]);
+    let c = b
+        .route(&o, false)
+        .expect("commits once the stalled turn is ended");
+    assert!(c.reservation_id.is_some());
+    let waited = t0.elapsed();
+    assert!(
+        waited + Duration::from_secs(1) >= IDLE_IN_TURN
+            && waited < IDLE_IN_TURN + Duration::from_secs(5),
+        "waited {waited:?} for a turn idle for {IDLE_IN_TURN:?}"
+    );
+    // What the stalled replica appends now is refused, never acknowledged.
+    let (tx, rx) = std::sync::mpsc::channel();
+    stalled.append_projected(
+        vec![Record::Release { id: "r-1".into() }],
+        Projection::default(),
+        Box::new(move |r| {
+            let _ = tx.send(r);
+        }),
+    );
+    stalled.end_turn(false);
+    assert!(
+        rx.recv().expect("ack").is_err(),
+        "the ended turn commits nothing"
+    );
+    assert_eq!(
+        pg.number("SELECT count(*) FROM fulfil_changes WHERE kind = 'release'"),
+        0
+    );
+}

@@ -86,11 +86,7 @@ impl PgStore {
     /// Connects to `url`, applies the migrations the database lacks, and keeps scenario copies
     /// under `data`.
     pub fn connect(url: &str, data: &Path) -> Result<PgStore, StoreError> {
-        let mut config: postgres::Config = url.parse().map_err(unreachable)?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(Duration::from_secs(3));
-        }
-        config.application_name("fulfil");
+        let config = config_of(url)?;
         let mut client = config.connect(NoTls).map_err(unreachable)?;
         schema::migrate(&mut client).map_err(|e| StoreError::Recovery(Arc::new(e)))?;
         Ok(PgStore {
@@ -549,10 +545,38 @@ fn replica_name() -> String {
 /// Connects to `url` and applies the migrations it lacks (`fulfil migrate`); returns the
 /// versions applied now.
 pub fn migrate(url: &str) -> Result<Vec<i32>, StoreError> {
+    let mut client = config_of(url)?.connect(NoTls).map_err(unreachable)?;
+    schema::migrate(&mut client).map_err(|e| StoreError::Recovery(Arc::new(e)))
+}
+
+/// A session idle inside a transaction longer than this is ended by the database, so a replica
+/// that stops (frozen, or cut off) while it holds the head frees it for the others.
+pub const IDLE_IN_TURN: Duration = Duration::from_secs(10);
+
+/// The connection settings of `url`, with what the store needs beside them: timeouts that turn
+/// a stalled peer into an error (connect, TCP, a session idle in its turn, a lock wait, a
+/// statement) and quiet notices. Settings the URL gives itself are kept.
+fn config_of(url: &str) -> Result<postgres::Config, StoreError> {
     let mut config: postgres::Config = url.parse().map_err(unreachable)?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(3));
     }
-    let mut client = config.connect(NoTls).map_err(unreachable)?;
-    schema::migrate(&mut client).map_err(|e| StoreError::Recovery(Arc::new(e)))
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(Duration::from_secs(10));
+    }
+    config.keepalives_idle(Duration::from_secs(10));
+    if config.get_application_name().is_none() {
+        config.application_name("fulfil");
+    }
+    let ours = format!(
+        "-c idle_in_transaction_session_timeout={} -c lock_timeout=15000 \
+         -c statement_timeout=60000 -c client_min_messages=warning",
+        IDLE_IN_TURN.as_millis()
+    );
+    let options = match config.get_options() {
+        Some(given) => format!("{ours} {given}"),
+        None => ours,
+    };
+    config.options(&options);
+    Ok(config)
 }
