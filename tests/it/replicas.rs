@@ -836,3 +836,32 @@ fn a_turn_left_open_by_a_stalled_replica_is_ended_by_the_database() {
         0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_starting_together_on_an_empty_database_make_its_network_once() {
+    let Some(pg) = Pg::start() else { return };
+    // Each prints its address before it loads: the three migrate and load at once.
+    let rs: Vec<Replica> = (0..3).map(|_| Replica::spawn(&pg, &[])).collect();
+    let mut nodes = Vec::new();
+    for r in &rs {
+        let ch = r.ready().await;
+        let mut net = fulfil::service::pb::network_client::NetworkClient::new(ch);
+        let info = net
+            .get_snapshot_info(pb::SnapshotInfoRequest {})
+            .await
+            .expect("info")
+            .into_inner();
+        nodes.push(info.nodes);
+    }
+    assert_eq!(
+        versions,
+        vec![6, 6, 6],
+        "every replica has c1-rules' six nodes"
+    );
+    assert_eq!(pg.number("SELECT count(*) FROM fulfil_migrations"), 1);
+    assert_eq!(
+        pg.number("SELECT count(*) FROM fulfil_changes WHERE kind = 'load_scenario'"),
+        1,
+        "one replica made the network"
+    );
+}

@@ -39,14 +39,15 @@ pub enum MigrateError {
 
 /// Applies the migrations the database lacks; returns the versions applied now.
 pub fn migrate(client: &mut Client) -> Result<Vec<i32>, MigrateError> {
-    client
-        .batch_execute(
-            "CREATE TABLE IF NOT EXISTS fulfil_migrations (
-                 version integer PRIMARY KEY,
-                 name text NOT NULL,
-                 applied_at timestamptz NOT NULL DEFAULT now())",
-        )
-        .map_err(MigrateError::Read)?;
+    let create = "CREATE TABLE IF NOT EXISTS fulfil_migrations (
+                      version integer PRIMARY KEY,
+                      name text NOT NULL,
+                      applied_at timestamptz NOT NULL DEFAULT now())";
+    // Two replicas creating it at once: the second fails once the first has committed, and
+    // then finds it.
+    if client.batch_execute(create).is_err() {
+        client.batch_execute(create).map_err(MigrateError::Read)?;
+    }
     let known = MIGRATIONS.last().map_or(0, |m| m.version);
     let found = applied(client)?.into_iter().max().unwrap_or(0);
     if found > known {
