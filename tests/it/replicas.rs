@@ -854,7 +854,7 @@ async fn replicas_starting_together_on_an_empty_database_make_its_network_once()
         nodes.push(info.nodes);
     }
     assert_eq!(
-        versions,
+        nodes,
         vec![6, 6, 6],
         "every replica has c1-rules' six nodes"
     );
