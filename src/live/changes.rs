@@ -245,14 +245,21 @@ impl Live {
     /// folder, its network files are copied there first and loaded from the copy, which the
     /// record names by hash: a replay never reads `path` again.
     pub fn load_scenario(&self, path: &str) -> Result<u64, LiveError> {
-        let dir = std::path::absolute(Path::new(path)).map_err(|e| {
+        // Not while a compaction runs: it removes the copies its checkpoint does not name.
+        let _no_compaction = self.compacting.lock().unwrap_or_else(|e| e.into_inner());
+        let (snapshot, record) = self.scenario_to_load(Path::new(path))?;
+        self.replace_scenario(snapshot, record)
+    }
+
+    /// A scenario folder loaded (from its copy in the data folder, if there is one) and the
+    /// record that names it.
+    fn scenario_to_load(&self, path: &Path) -> Result<(Snapshot, Record), LiveError> {
+        let dir = std::path::absolute(path).map_err(|e| {
             LiveError::Load(crate::scenario::LoadError::Io {
                 path: path.into(),
                 error: e,
             })
         })?;
-        // Not while a compaction runs: it removes the copies its checkpoint does not name.
-        let _no_compaction = self.compacting.lock().unwrap_or_else(|e| e.into_inner());
         let (snapshot, sha256) = match &self.options.data_dir {
             Some(data) => {
                 validate::scenario_snapshot(&dir)?;
@@ -265,7 +272,7 @@ impl Live {
             path: dir.display().to_string(),
             sha256,
         };
-        self.replace_scenario(snapshot, record)
+        Ok((snapshot, record))
     }
 
     /// Puts a loaded scenario in place (live, or replaying its record).
@@ -284,24 +291,13 @@ impl Live {
     /// (copied into the store, so every replica loads the same one). If another replica did
     /// this first, its network was applied when the turn began and nothing more is done.
     pub(super) fn initialize_shared(&self) -> Result<(), LiveError> {
-        let Some(data) = self.options.data_dir.clone() else {
+        if self.options.data_dir.is_none() {
             return Err(LiveError::InvalidSetting {
                 setting: "data folder",
                 reason: "a shared store needs a local folder for scenario copies".into(),
             });
-        };
-        let dir = std::path::absolute(&self.options.scenario).map_err(|e| {
-            LiveError::Load(crate::scenario::LoadError::Io {
-                path: self.options.scenario.clone(),
-                error: e,
-            })
-        })?;
-        let (copy, sha) = validate::keep_scenario(&dir, &data)?;
-        let loaded = validate::scenario_snapshot(&copy)?;
-        let record = Record::LoadScenario {
-            path: dir.display().to_string(),
-            sha256: Some(sha),
-        };
+        }
+        let (loaded, record) = self.scenario_to_load(&self.options.scenario)?;
         wait_durable(|ack| {
             let mut writer = self.write()?;
             if self.store.as_ref().is_some_and(|s| s.position() > 0) {

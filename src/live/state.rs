@@ -298,9 +298,7 @@ impl Live {
 
     /// Marks the live state failed: every change is refused until it is opened anew.
     fn fail(&self, e: &StoreError) {
-        if self.failed.set(e.clone()).is_ok() {
-            tracing::error!("store failed; every change is refused from now on: {e}");
-        }
+        mark_failed(&self.failed, e);
     }
 
     /// Applies other replicas' changes, in order, through the methods that applied them there.
@@ -393,10 +391,7 @@ impl Live {
         let failed = self.failed.clone();
         let ack: crate::reserve::store::Ack = Box::new(move |result: Result<(), StoreError>| {
             if let Err(e) = &result {
-                let first = failed.set(e.clone()).is_ok();
-                if first {
-                    tracing::error!("store failed; every change is refused from now on: {e}");
-                }
+                mark_failed(&failed, e);
             }
             ack(result.map_err(LiveError::from));
         });
@@ -437,6 +432,14 @@ impl Live {
     /// The scenario folder the network started from.
     pub fn scenario(&self) -> &Path {
         &self.options.scenario
+    }
+}
+
+/// Marks a live state failed (once, said once): every change is refused until it is opened
+/// anew.
+fn mark_failed(failed: &OnceLock<StoreError>, e: &StoreError) {
+    if failed.set(e.clone()).is_ok() {
+        tracing::error!("store failed; every change is refused from now on: {e}");
     }
 }
 

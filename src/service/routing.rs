@@ -40,26 +40,22 @@ async fn route_one(
     let on_durable = move |r: Result<(), crate::live::LiveError>| {
         let _ = tx.send(r);
     };
-    let (order, committed) = if order.lines.len() > INLINE_LINES {
+    let heavy = order.lines.len() > INLINE_LINES;
+    // A shared store's turn talks to the database: never on an async worker.
+    let to_database = !dry_run && live.shared_store().is_some();
+    let (order, committed) = if heavy || to_database {
         let live = live.clone();
-        shared
-            .decide(move |cancel| {
-                let c = live
-                    .reserve(&order, dry_run, cancel, on_durable)
-                    .map_err(|e| status_of(&e))?;
-                Ok((order, c))
-            })
-            .await?
-    } else if !dry_run && live.shared_store().is_some() {
-        // A shared store's turn talks to the database: never on an async worker.
-        let live = live.clone();
-        super::state::blocking(move |cancel| {
+        let work = move |cancel: &Cancel| {
             let c = live
                 .reserve(&order, dry_run, cancel, on_durable)
                 .map_err(|e| status_of(&e))?;
             Ok((order, c))
-        })
-        .await?
+        };
+        if heavy {
+            shared.decide(work).await?
+        } else {
+            super::state::blocking(work).await?
+        }
     } else {
         let c = live
             .reserve(&order, dry_run, &Cancel::never(), on_durable)
