@@ -107,11 +107,6 @@ impl PgStore {
         })
     }
 
-    /// This replica's name in `fulfil_changes.replica`.
-    pub fn replica(&self) -> &str {
-        &self.replica
-    }
-
     fn lock(&self) -> MutexGuard<'_, Conn> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -229,14 +224,6 @@ impl PgStore {
         Ok(out)
     }
 
-    /// The head's sequence number, as committed.
-    fn head(client: &mut Client) -> Result<u64, StoreError> {
-        let row = client
-            .query_one("SELECT seq FROM fulfil_head WHERE id = 1", &[])
-            .map_err(unreachable)?;
-        Ok(row.get::<_, i64>(0) as u64)
-    }
-
     fn aux<T>(
         &self,
         f: impl FnOnce(&mut Client) -> Result<T, StoreError>,
@@ -348,13 +335,12 @@ impl Store for PgStore {
         let Some(turn) = conn.turn.as_ref() else {
             return;
         };
-        let empty = turn.acks.is_empty() && turn.broken.is_none();
-        if !empty
-            && more_waiting
-            && !turn.commit_now
-            && turn.broken.is_none()
+        let defer = more_waiting
+            && !turn.acks.is_empty()
             && turn.acks.len() < MAX_GROUP
-        {
+            && turn.broken.is_none()
+            && !turn.commit_now;
+        if defer {
             return; // the next turn goes on in this transaction
         }
         let Some(turn) = conn.turn.take() else { return };
@@ -374,7 +360,7 @@ impl Store for PgStore {
             return Ok(Vec::new());
         }
         let (records, upto) = self.on_conn(&mut conn, |s, c, seen| {
-            let head = Self::head(c)?;
+            let head = rows::head(c)?;
             let upto = head.min(seen + FOLLOW_BATCH as u64);
             if upto <= seen {
                 return Ok((Vec::new(), seen));
@@ -402,13 +388,27 @@ impl Store for PgStore {
             return false;
         };
         let heard = {
+            // This replica's own commits notify it too: those it has already applied.
+            let mine = |n: &postgres::Notification| n.payload() == self.replica;
             let mut notes = client.notifications();
-            let first = notes.timeout_iter(timeout).next();
-            if let Ok(Some(_)) = first {
+            let deadline = Instant::now() + timeout;
+            let heard = loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break Ok(false);
+                }
+                match notes.timeout_iter(left).next() {
+                    Ok(Some(n)) if mine(&n) => continue,
+                    Ok(Some(_)) => break Ok(true),
+                    Ok(None) => break Ok(false),
+                    Err(e) => break Err(e),
+                }
+            };
+            if let Ok(true) = heard {
                 // Whatever else came is read by the same follow.
                 while let Ok(Some(_)) = notes.iter().next() {}
             }
-            first.map(|n| n.is_some())
+            heard
         };
         heard.unwrap_or_else(|e| {
             tracing::debug!("listening for changes failed: {e}");
@@ -436,7 +436,7 @@ impl PgStore {
         for r in &records {
             self.fetch_scenario(client, r)?;
         }
-        let head = Self::head(client)?;
+        let head = rows::head(client)?;
         records.extend(self.read_changes(client, from, head)?);
         client.batch_execute("COMMIT").map_err(unreachable)?;
         Ok((records, head))
@@ -480,7 +480,7 @@ impl PgStore {
                 c.batch_execute("ROLLBACK").map_err(unreachable)
             })
         } else {
-            let sql = rows::commit_sql(last, turn.pending.network_version);
+            let sql = rows::commit_sql(last, turn.pending.network_version, &self.replica);
             let mut prepared = std::mem::take(&mut conn.prepared);
             let result = self.on_conn(conn, |s, c, _| {
                 rows::write_pending(c, &mut prepared, &turn.pending, &s.replica)?;

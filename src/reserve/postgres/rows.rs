@@ -53,16 +53,28 @@ pub fn changes(
         .collect())
 }
 
-/// The statements that end a turn: the head moved to `last`, the other replicas told, commit.
-pub fn commit_sql(last: u64, network_version: Option<u64>) -> String {
+/// The statements that end a turn: the head moved to `last`, the other replicas told (the
+/// payload names this replica, whose own follower ignores it), commit.
+pub fn commit_sql(last: u64, network_version: Option<u64>, replica: &str) -> String {
     let version = network_version
         .map(|v| format!(", network_version = {v}"))
         .unwrap_or_default();
+    let replica = replica.replace('\'', "''");
     format!(
         "UPDATE fulfil_head SET seq = {last}{version}, updated_at = now() WHERE id = 1;
-         NOTIFY {CHANNEL};
+         NOTIFY {CHANNEL}, '{replica}';
          COMMIT"
     )
+}
+
+/// The head's sequence number, as committed (one round trip).
+pub fn head(client: &mut Client) -> Result<u64, StoreError> {
+    let msgs = client
+        .simple_query("SELECT seq FROM fulfil_head WHERE id = 1")
+        .map_err(unreachable)?;
+    first_number(&msgs).ok_or_else(|| StoreError::Diverged {
+        what: "fulfil_head has no row 1 (run `fulfil migrate`)".into(),
+    })
 }
 
 /// Statements prepared once per connection (each use is then one round trip).
@@ -280,10 +292,7 @@ pub fn newest_checkpoint(client: &mut Client) -> Result<(Vec<Record>, u64), Stor
 pub fn checkpoint(client: &mut Client, seq: u64, state: &[Record]) -> Result<(), StoreError> {
     let mut head = 0;
     for _ in 0..100 {
-        head = client
-            .query_one("SELECT seq FROM fulfil_head WHERE id = 1", &[])
-            .map_err(unreachable)?
-            .get::<_, i64>(0) as u64;
+        head = self::head(client)?;
         if head >= seq {
             break;
         }
