@@ -72,7 +72,19 @@ impl Live {
                 let writer = live.write()?;
                 live.capture(&writer).records()
             };
-            store.start(recovered.generation + 1, &compacted)?;
+            if let Err(e) = store.start(recovered.generation + 1, &compacted) {
+                if !e.out_of_space() {
+                    return Err(e.into());
+                }
+                // Starting needs no free space: what is durable is served, and changes are
+                // refused (UNAVAILABLE) until the store is opened again with room to write.
+                tracing::error!(
+                    replayed,
+                    "the store cannot start a new generation: {e}. Serving what is durable; \
+                     changes are refused until there is room to write"
+                );
+                live.fail(&e);
+            }
             tracing::info!(
                 replayed,
                 compacted = compacted.len(),
@@ -152,7 +164,7 @@ impl Live {
                     crate::scenario::parse_policy(std::path::Path::new("policy"), &policy_toml)?;
                 self.replace_policy_parsed(policy_toml, policy)?;
             }
-            Record::CheckpointEnd { .. } => {}
+            Record::CheckpointEnd { .. } | Record::SegmentStart { .. } => {}
         }
         Ok(())
     }

@@ -297,7 +297,7 @@ impl Live {
     }
 
     /// Marks the live state failed: every change is refused until it is opened anew.
-    fn fail(&self, e: &StoreError) {
+    pub(super) fn fail(&self, e: &StoreError) {
         mark_failed(&self.failed, e);
     }
 

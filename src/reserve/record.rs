@@ -102,6 +102,12 @@ pub enum Record {
     CheckpointEnd {
         records: u64,
     },
+    /// The first record of every journal segment, written and flushed when the segment is
+    /// created: its generation. A segment the journal's control file counts on that does not
+    /// start with it was emptied or replaced. Never replayed.
+    SegmentStart {
+        generation: u64,
+    },
 }
 
 /// One reservation as journaled.
@@ -204,6 +210,7 @@ impl Record {
             Record::ReplaceRates { .. } => "replace_rates",
             Record::ReplacePolicy { .. } => "replace_policy",
             Record::CheckpointEnd { .. } => "checkpoint_end",
+            Record::SegmentStart { .. } => "segment_start",
         }
     }
 }

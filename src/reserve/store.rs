@@ -58,6 +58,24 @@ pub enum StoreError {
 pub type Cause = Arc<dyn std::error::Error + Send + Sync>;
 
 impl StoreError {
+    /// Whether the disk had no room (ENOSPC, or a quota): the durable state is intact and
+    /// can be served, and writing may succeed later.
+    pub fn out_of_space(&self) -> bool {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = cause {
+            if let Some(io) = e.downcast_ref::<std::io::Error>()
+                && matches!(
+                    io.kind(),
+                    std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+                )
+            {
+                return true;
+            }
+            cause = e.source();
+        }
+        false
+    }
+
     /// A write that failed with `e`.
     pub fn write_failed(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
         StoreError::WriteFailed {

@@ -29,6 +29,9 @@ pub struct Invalid {
     /// The column's header name (CSV) or key (TOML).
     pub column: Option<String>,
     pub message: String,
+    /// Whether `column` is text of the file (a header the spec does not name) rather than a
+    /// name of the spec: then a redacted error leaves it out.
+    pub column_from_file: bool,
 }
 
 impl fmt::Display for Invalid {
@@ -45,12 +48,14 @@ impl fmt::Display for Invalid {
 }
 
 impl Invalid {
-    /// As the error reads, without any text of the file: the message's first line, cut before
-    /// the `found …` that quotes a cell (for answers to remote callers, who must not read files
-    /// through errors).
+    /// As the error reads to a remote caller: the file's name (not the server's folders), the
+    /// line, the column where the spec names it, and the rule broken — never a value of the
+    /// file. The message is its first line cut before anything that may quote the file (a
+    /// backtick, a quote, `found`), whatever produced it (the CSV reader, TOML's parser, a
+    /// rule of the spec).
     pub fn redacted(&self) -> String {
         let first = self.message.lines().next().unwrap_or_default();
-        let cut = ["(found", " found", "`"]
+        let cut = ["(found", " found", "`", "\"", "'"]
             .iter()
             .filter_map(|m| first.find(m))
             .min();
@@ -61,8 +66,14 @@ impl Invalid {
             ),
             None => first.to_owned(),
         };
+        let name = self
+            .path
+            .file_name()
+            .map_or_else(|| self.path.clone(), PathBuf::from);
         Invalid {
+            path: name,
             message,
+            column: self.column.clone().filter(|_| !self.column_from_file),
             ..self.clone()
         }
         .to_string()
@@ -81,7 +92,35 @@ impl LoadError {
             line,
             column: column.map(str::to_owned),
             message: message.into(),
+            column_from_file: false,
         }))
+    }
+
+    /// As [`LoadError::invalid`] for a column named by the file's own header (a redacted
+    /// error leaves it out).
+    pub(crate) fn invalid_header(
+        path: impl Into<PathBuf>,
+        line: Option<u64>,
+        column: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        let mut e = LoadError::invalid(path, line, Some(column), message);
+        if let LoadError::Invalid(inv) = &mut e {
+            inv.column_from_file = true;
+        }
+        e
+    }
+
+    /// The error as a remote caller may read it: [`Invalid::redacted`], or for a file that
+    /// cannot be read its name and the OS's reason.
+    pub fn redacted(&self) -> String {
+        match self {
+            LoadError::Invalid(inv) => inv.redacted(),
+            LoadError::Io { path, error } => {
+                let name = path.file_name().map_or_else(|| path.clone(), PathBuf::from);
+                format!("{}: cannot read: {}", name.display(), error.kind())
+            }
+        }
     }
 
     /// The details of an [`LoadError::Invalid`], for tests and callers that point at the place.

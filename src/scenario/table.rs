@@ -50,11 +50,11 @@ impl Table {
         for (i, h) in headers.iter().enumerate() {
             let name = h.trim_start_matches('\u{feff}').to_owned();
             if columns.insert(name.clone(), i).is_some() {
-                return Err(LoadError::invalid(
+                return Err(LoadError::invalid_header(
                     path,
                     Some(1),
-                    Some(&name),
-                    "column appears twice in the header",
+                    &name,
+                    format!("column {} appears twice in the header", i + 1),
                 ));
             }
         }

@@ -1,5 +1,5 @@
 //! Who may call what: bearer tokens with roles, read from `--auth-file`, and the one table of
-//! the role each rpc needs (`needed`). The envelope (`layers.rs`) authenticates every call to a
+//! the role each rpc needs (the table in `rpcs.rs`). The envelope (`layers.rs`) authenticates every call to a
 //! `fulfil.v1` service and checks the role the rpc needs whatever its body says; a handler whose
 //! request can also commit (`dry_run: false`, `commit: true`) asks for the higher role with
 //! [`require`]. Health and reflection are open.
@@ -64,6 +64,9 @@ pub struct Caller {
     /// The token's name (`anonymous` when the server runs without an auth file).
     pub name: Arc<str>,
     pub role: Role,
+    /// The SHA-256 of the token it presented (none when anonymous): a long call checks that
+    /// the token is still in force with [`Tokens::still_allows`].
+    digest: Option<[u8; 32]>,
 }
 
 impl Caller {
@@ -72,6 +75,7 @@ impl Caller {
         Caller {
             name: Arc::from("anonymous"),
             role: Role::Admin,
+            digest: None,
         }
     }
 
@@ -86,24 +90,6 @@ impl Caller {
             )))
         }
     }
-}
-
-/// The role `path` (`/package.Service/Method`) needs whatever its body says; `None`: open to
-/// anyone (health, reflection).
-pub fn needed(path: &str) -> Option<Role> {
-    let (service, method) = path.trim_start_matches('/').split_once('/')?;
-    if !service.starts_with("fulfil.") {
-        return None;
-    }
-    Some(match (service, method) {
-        ("fulfil.v1.Routing", "Reoptimize") => Role::Planner,
-        ("fulfil.v1.Reservations", "Release" | "Confirm" | "Reject" | "Amend") => Role::Router,
-        ("fulfil.v1.Network", "StreamInventory") => Role::Inventory,
-        ("fulfil.v1.Network", "GetSnapshotInfo") => Role::Reader,
-        ("fulfil.v1.Network", _) => Role::Admin,
-        ("fulfil.v1.Planning", "Simulate") => Role::Planner,
-        _ => Role::Reader,
-    })
 }
 
 /// Checks, in a handler, that the caller may make the committing form of `rpc` (`needed`):
@@ -214,10 +200,27 @@ impl Tokens {
                 found = Some(Caller {
                     name: e.name.clone(),
                     role: e.role,
+                    digest: Some(e.sha256),
                 });
             }
         }
         found
+    }
+
+    /// Whether `caller`'s token is still among these with a role that allows `needed` (a long
+    /// call asks on every message, so a token removed by a reload ends the calls it opened).
+    /// The anonymous caller of a server without tokens is never in force here.
+    pub fn still_allows(&self, caller: &Caller, needed: Role) -> bool {
+        let Some(digest) = caller.digest else {
+            return false;
+        };
+        let mut allowed = false;
+        for e in &self.entries {
+            if bool::from(e.sha256.ct_eq(&digest)) {
+                allowed = e.role.allows(needed);
+            }
+        }
+        allowed
     }
 
     pub fn len(&self) -> usize {
@@ -279,7 +282,9 @@ mod tests {
 
     #[test]
     fn the_table_names_every_rpc() {
+        let needed = |path: &str| super::super::rpcs::of(path).role;
         assert_eq!(needed("/grpc.health.v1.Health/Check"), None);
+        assert_eq!(needed("/made.Up/Path"), Some(Role::Reader));
         assert_eq!(needed("/fulfil.v1.Network/LoadScenario"), Some(Role::Admin));
         assert_eq!(
             needed("/fulfil.v1.Network/StreamInventory"),

@@ -3,6 +3,7 @@
 use chrono::DateTime;
 use tonic::Status;
 
+use super::ids::{self, clip};
 use super::pb;
 use crate::model::dates::{format_day, parse_day};
 use crate::model::{
@@ -110,11 +111,13 @@ pub fn lines_of(
     }
     let mut out: Vec<OrderLine> = Vec::with_capacity(lines.len());
     for (i, l) in lines.iter().enumerate() {
+        ids::check(&format!("{field}[{i}].sku"), &l.sku)?;
+        ids::check_optional(&format!("{field}[{i}].group"), &l.group)?;
         if l.qty == 0 {
             return Err(invalid(&format!("{field}[{i}].qty"), "must be at least 1"));
         }
         let sku = snapshot.sku_id(&l.sku).ok_or_else(|| {
-            Status::not_found(format!("{field}[{i}].sku: unknown SKU `{}`", l.sku))
+            Status::not_found(format!("{field}[{i}].sku: unknown SKU `{}`", clip(&l.sku)))
         })?;
         if !(l.unit_price.is_finite() && l.unit_price >= 0.0) {
             return Err(invalid(
@@ -136,7 +139,7 @@ pub fn lines_of(
                     &format!("{field}[{i}]"),
                     format!(
                         "SKU `{}` is repeated with another group or unit_price",
-                        l.sku
+                        clip(&l.sku)
                     ),
                 ));
             }
@@ -159,9 +162,13 @@ fn excluded_of(
     field: &str,
 ) -> Result<Vec<crate::model::NodeId>, Status> {
     let mut out = Vec::with_capacity(o.exclude_nodes.len());
+    ids::check_all(&format!("{field}.exclude_nodes"), &o.exclude_nodes)?;
     for (i, id) in o.exclude_nodes.iter().enumerate() {
         let node = snapshot.node_id(id).ok_or_else(|| {
-            Status::not_found(format!("{field}.exclude_nodes[{i}]: unknown node `{id}`"))
+            Status::not_found(format!(
+                "{field}.exclude_nodes[{i}]: unknown node `{}`",
+                clip(id)
+            ))
         })?;
         if !out.contains(&node) {
             out.push(node);
@@ -187,9 +194,9 @@ pub fn check_order_count(orders: usize) -> Result<(), Status> {
 }
 
 pub fn order_of(o: &pb::Order, snapshot: &Snapshot, field: &str) -> Result<Order, Status> {
-    if o.order_id.is_empty() {
-        return Err(invalid(&format!("{field}.order_id"), "required"));
-    }
+    ids::check(&format!("{field}.order_id"), &o.order_id)?;
+    ids::check_optional(&format!("{field}.pickup_node"), &o.pickup_node)?;
+    ids::check_optional(&format!("{field}.channel"), &o.channel)?;
     if o.lines.len() > MAX_LINES_PER_ORDER {
         return Err(invalid(
             &format!("{field}.lines"),
@@ -210,7 +217,7 @@ pub fn order_of(o: &pb::Order, snapshot: &Snapshot, field: &str) -> Result<Order
         Destination::Pickup(snapshot.node_id(&o.pickup_node).ok_or_else(|| {
             Status::not_found(format!(
                 "{field}.pickup_node: unknown node `{}`",
-                o.pickup_node
+                clip(&o.pickup_node)
             ))
         })?)
     } else {
@@ -285,10 +292,12 @@ pub fn decision_pb(d: &Decision, exact: bool) -> pb::Decision {
 }
 
 pub fn node_of(n: &pb::Node, i: usize) -> Result<Node, Status> {
+    ids::check(&format!("nodes[{i}].node_id"), &n.node_id)?;
+    ids::check_all(&format!("nodes[{i}].channels"), &n.channels)?;
     let kind: NodeKind = n.kind.parse().map_err(|()| {
         invalid(
             &format!("nodes[{i}].kind"),
-            format!("expected dc, store or dropship, found `{}`", n.kind),
+            format!("expected dc, store or dropship, found `{}`", clip(&n.kind)),
         )
     })?;
     Ok(Node {
@@ -315,7 +324,10 @@ fn channels_of(channels: &[String], i: usize) -> Result<Vec<String>, Status> {
         if c.is_empty() || c.contains(';') || c.contains(',') || c.contains('"') {
             return Err(invalid(
                 &format!("nodes[{i}].channels[{j}]"),
-                format!("expected a channel name without `;`, `,` or quotes, found `{c}`"),
+                format!(
+                    "expected a channel name without `;`, `,` or quotes, found `{}`",
+                    clip(c)
+                ),
             ));
         }
         if !out.iter().any(|o| o == c) {

@@ -42,7 +42,26 @@ pub fn code_of(e: &LiveError) -> Code {
     }
 }
 
-/// Maps a core error to a status with the reason in words.
+/// Maps a core error to a status with the reason in words. A load error is said redacted
+/// (file, line, column and rule, never a value of the file): the one redaction of every
+/// answer that concerns a file.
 pub fn status_of(e: &LiveError) -> Status {
-    Status::new(code_of(e), e.to_string())
+    match e {
+        LiveError::Load(l) => Status::new(code_of(e), l.redacted()),
+        other => Status::new(code_of(other), other.to_string()),
+    }
+}
+
+/// A message of a client stream that is not valid protobuf: the caller's error
+/// (INVALID_ARGUMENT), where tonic says INTERNAL.
+pub fn undecodable_is_invalid(status: Status) -> Status {
+    if status.code() == Code::Internal
+        && status
+            .message()
+            .starts_with("failed to decode Protobuf message")
+    {
+        Status::invalid_argument(status.message())
+    } else {
+        status
+    }
 }

@@ -3,7 +3,7 @@
 //!
 //! 1. **Authentication**: with an auth file, the `authorization: Bearer TOKEN` metadata names a
 //!    token (UNAUTHENTICATED otherwise); without one every caller is `anonymous` admin.
-//! 2. **Role**: the role the rpc needs whatever its body says (`access::needed`;
+//! 2. **Role**: the role the rpc needs whatever its body says (the table of `rpcs.rs`;
 //!    PERMISSION_DENIED naming it). Handlers ask for more where the body commits.
 //! 3. **Deadline**: a call whose `grpc-timeout` has already run out is answered
 //!    DEADLINE_EXCEEDED without reaching its handler; the deadline goes into the request's
@@ -36,7 +36,9 @@ use tonic::body::Body;
 use tower::layer::util::{Identity, Stack};
 
 use super::access::{self, Caller, Role, Tokens};
-use super::observe::{CallMetrics, RequestId, call_span};
+use super::connections;
+use super::observe::{CallCounters, CallMetrics, RequestId, call_span};
+use super::rpcs::{self, Rpc};
 
 /// The server's layer once the envelope is on it (tonic stacks it over its own identity).
 pub(super) type Layered = Stack<Envelope, Identity>;
@@ -77,42 +79,58 @@ pub struct Deadline(pub Instant);
 /// The tokens in force: `None` without an auth file. Swapped whole on SIGHUP.
 pub type TokensInForce = Arc<ArcSwapOption<Tokens>>;
 
-/// The envelope layer; clones share the tokens and the permits.
+/// The envelope layer; clones share the tokens, the permits and the metric handles.
 #[derive(Clone)]
 pub struct Envelope {
     tokens: TokensInForce,
     in_flight: Arc<Semaphore>,
     heavy: Arc<Semaphore>,
     limits: Limits,
+    counters: Arc<CallCounters>,
 }
 
 impl Envelope {
+    /// The envelope; the metric handles are registered with the recorder installed now.
     pub fn new(tokens: TokensInForce, limits: Limits) -> Envelope {
         Envelope {
             tokens,
             in_flight: Arc::new(Semaphore::new(limits.max_in_flight.max(1))),
             heavy: Arc::new(Semaphore::new(limits.max_heavy.max(1))),
             limits,
+            counters: Arc::new(CallCounters::new()),
         }
     }
 
-    /// Everything the envelope decides before the handler: the caller, the permits held for
-    /// the call, or the status it is answered with.
-    fn admit(&self, req: &mut http::Request<Body>) -> Result<Vec<OwnedSemaphorePermit>, Status> {
-        let path = req.uri().path();
-        let Some(needed) = access::needed(path) else {
-            return Ok(Vec::new());
-        };
+    /// Who calls, or UNAUTHENTICATED: the first thing decided of every call that needs a role.
+    fn authenticate(&self, req: &mut http::Request<Body>, rpc: &Rpc) -> Result<(), Status> {
+        if rpc.role.is_none() {
+            return Ok(());
+        }
         let caller = match &*self.tokens.load() {
             Some(tokens) => access::authenticate(tokens, req.headers().get("authorization"))
                 .inspect_err(|_| refused("unauthenticated"))?,
             None => Caller::anonymous(),
         };
+        req.extensions_mut().insert(caller);
+        Ok(())
+    }
+
+    /// Everything the envelope decides before the handler once the caller is known: the role,
+    /// the deadline, the permits held for the call, or the status it is answered with.
+    fn admit(
+        &self,
+        req: &mut http::Request<Body>,
+        rpc: &Rpc,
+    ) -> Result<Vec<OwnedSemaphorePermit>, Status> {
+        let (Some(needed), Some(caller)) = (rpc.role, req.extensions().get::<Caller>()) else {
+            return Ok(Vec::new());
+        };
+        let path = req.uri().path();
         caller
             .check(path, needed)
             .inspect_err(|_| refused("permission_denied"))?;
         if matches!(needed, Role::Router | Role::Inventory | Role::Admin) {
-            access::audit(&caller, path);
+            access::audit(caller, path);
         }
         let deadline = match grpc_timeout(req.headers()) {
             Some(t) if t.is_zero() => {
@@ -121,8 +139,7 @@ impl Envelope {
             }
             t => t.map(|t| Deadline(Instant::now() + t)),
         };
-        let permits = self.permits(path)?;
-        req.extensions_mut().insert(caller);
+        let permits = self.permits(rpc)?;
         if let Some(d) = deadline {
             req.extensions_mut().insert(d);
         }
@@ -130,18 +147,18 @@ impl Envelope {
     }
 
     /// The permits a call holds, or RESOURCE_EXHAUSTED at once.
-    fn permits(&self, path: &str) -> Result<Vec<OwnedSemaphorePermit>, Status> {
+    fn permits(&self, rpc: &Rpc) -> Result<Vec<OwnedSemaphorePermit>, Status> {
         let mut held = Vec::with_capacity(2);
-        if path.ends_with("/StreamInventory") {
+        if rpc.method == "StreamInventory" {
             return Ok(held);
         }
         let shed = |what: &str, limit: usize| {
-            metrics::counter!("fulfil_calls_shed_total", "rpc" => rpc_name(path)).increment(1);
+            metrics::counter!("fulfil_calls_shed_total", "rpc" => rpc.method).increment(1);
             Status::resource_exhausted(format!(
                 "the server is at its limit of {limit} {what} at once; retry with backoff"
             ))
         };
-        if path.ends_with("/Reoptimize") || path.ends_with("/Simulate") {
+        if matches!(rpc.method, "Reoptimize" | "Simulate") {
             let p = self.heavy.clone().try_acquire_owned();
             held.push(p.map_err(|_| shed("Reoptimize and Simulate calls", self.limits.max_heavy))?);
         }
@@ -154,11 +171,6 @@ impl Envelope {
 /// Counts a call refused by the envelope, by reason.
 fn refused(reason: &'static str) {
     metrics::counter!("fulfil_calls_refused_total", "reason" => reason).increment(1);
-}
-
-/// `Method` of `/package.Service/Method`.
-fn rpc_name(path: &str) -> String {
-    path.rsplit('/').next().unwrap_or(path).to_owned()
 }
 
 impl<S> tower::Layer<S> for Envelope {
@@ -188,6 +200,7 @@ where
         + Send
         + 'static,
     S::Future: Send + 'static,
+    S::Error: Send + 'static,
 {
     type Response = http::Response<Body>;
     type Error = S::Error;
@@ -199,29 +212,59 @@ where
 
     fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
         let id = RequestId::of(req.headers());
-        let mut metrics = CallMetrics::start(req.uri().path());
-        let span = call_span(req.headers(), req.uri().path(), &id);
-        req.extensions_mut().insert(id.clone());
-        let permits = match self.envelope.admit(&mut req) {
+        let index = rpcs::index(req.uri().path());
+        let rpc = index.map_or(&rpcs::UNKNOWN, |i| &rpcs::RPCS[i]);
+        connections::mark_used(req.extensions());
+        if let Err(status) = self.envelope.authenticate(&mut req, rpc) {
+            return refuse(status, &id, None);
+        }
+        let mut metrics = CallMetrics::start(&self.envelope.counters, index);
+        let permits = match self.envelope.admit(&mut req, rpc) {
             Ok(p) => p,
-            Err(status) => {
-                let mut response = status.into_http();
-                metrics.finish_from_headers(response.headers());
-                echo(&mut response, &id);
-                return Box::pin(async move { Ok(response) });
-            }
+            Err(status) => return refuse(status, &id, Some(metrics)),
         };
+        let span = call_span(req.headers(), rpc, &id);
+        req.extensions_mut().insert(id.clone());
         let limit = self.envelope.limits.max_message_bytes;
         let req = req.map(|body| Body::new(Guarded::limited(body, limit)));
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let call = async move {
             let mut response = inner.call(req).await?;
+            undecodable_is_invalid(response.headers_mut());
             echo(&mut response, &id);
             metrics.finish_from_headers(response.headers());
             Ok(response.map(|body| Body::new(Guarded::holding(body, permits, metrics))))
         };
         Box::pin(tracing::Instrument::instrument(call, span))
+    }
+}
+
+/// The answer to a call the envelope refused, with its metrics recorded when the caller was
+/// known (a call without a valid token is counted only in `fulfil_calls_refused_total`).
+fn refuse<E: Send + 'static>(
+    status: Status,
+    id: &RequestId,
+    metrics: Option<CallMetrics>,
+) -> BoxFuture<Result<http::Response<Body>, E>> {
+    let mut response = status.into_http();
+    if let Some(mut m) = metrics {
+        m.finish_from_headers(response.headers());
+    }
+    echo(&mut response, id);
+    Box::pin(async move { Ok(response) })
+}
+
+/// tonic answers a request message that is not valid protobuf INTERNAL (gRPC's own table
+/// says so); here it is the caller's error, so INVALID_ARGUMENT, and INTERNAL stays for bugs.
+fn undecodable_is_invalid(headers: &mut http::HeaderMap) {
+    if headers.get("grpc-status").is_some_and(|v| v == "13")
+        && headers.get("grpc-message").is_some_and(|m| {
+            m.as_bytes()
+                .starts_with(b"failed to decode Protobuf message")
+        })
+    {
+        headers.insert("grpc-status", http::HeaderValue::from_static("3"));
     }
 }
 

@@ -11,9 +11,15 @@ use arc_swap::ArcSwap;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 
+use hyper_util::rt::TokioTimer;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::server::TlsStream;
+use tokio_stream::StreamExt;
+
+use super::connections::{self, Budget, Tracked};
 use super::telemetry::Exporter;
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
+use super::tls;
 
 type Response = hyper::Response<String>;
 
@@ -49,14 +55,29 @@ impl Endpoints {
     }
 }
 
-/// Serves the endpoints on `listener` while the server is `alive`, with upkeep of the
-/// histograms every few seconds.
+/// Serves the endpoints on `listener` within `budget` while the server is `alive`, with
+/// upkeep of the histograms every few seconds. A connection must send its request headers
+/// within `first_request` (hyper's header-read timeout; the budget's sweeper closes one that
+/// never finishes its TLS handshake).
 pub(super) async fn serve(
     listener: TcpListener,
+    budget: Budget,
     endpoints: Endpoints,
     tls: Option<Arc<ArcSwap<rustls::ServerConfig>>>,
     alive: std::sync::Weak<()>,
+    first_request: Duration,
 ) {
+    let mut incoming = connections::incoming(listener, budget, false, move |stream| {
+        let tls = tls.clone();
+        async move {
+            match tls {
+                Some(config) => tls::handshake(&config, stream)
+                    .await
+                    .map(|s| Io::Tls(Box::new(s))),
+                None => Some(Io::Plain(stream)),
+            }
+        }
+    });
     let mut upkeep = tokio::time::interval(Duration::from_secs(5));
     loop {
         let accepted = tokio::select! {
@@ -67,30 +88,80 @@ pub(super) async fn serve(
                 endpoints.exporter.run_upkeep();
                 continue;
             }
-            a = listener.accept() => a,
+            a = incoming.next() => a,
         };
-        let Ok((stream, _)) = accepted else {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
+        let Some(Ok(stream)) = accepted else {
+            break;
         };
-        let endpoints = endpoints.clone();
-        let tls = tls.as_ref().map(|c| TlsAcceptor::from(c.load_full()));
-        tokio::spawn(async move {
-            let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let r = endpoints.answer(req.uri().path());
-                async move { Ok::<_, std::convert::Infallible>(r) }
-            });
-            let http = hyper::server::conn::http1::Builder::new();
-            let served = match tls {
-                Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(s) => http.serve_connection(TokioIo::new(s), svc).await,
-                    Err(_) => return,
-                },
-                None => http.serve_connection(TokioIo::new(stream), svc).await,
-            };
-            if let Err(e) = served {
-                tracing::debug!("metrics connection: {e}");
-            }
-        });
+        tokio::spawn(connection(stream, endpoints.clone(), first_request));
+    }
+}
+
+/// A plaintext or TLS connection of the port.
+enum Io {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// Serves one connection: HTTP/1.1 with a header-read timeout, the connection marked used at
+/// its first request.
+async fn connection(stream: Tracked<Io>, endpoints: Endpoints, first_request: Duration) {
+    let conn = stream.conn().clone();
+    let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        conn.mark_used();
+        let r = endpoints.answer(req.uri().path());
+        async move { Ok::<_, std::convert::Infallible>(r) }
+    });
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(first_request);
+    if let Err(e) = http.serve_connection(TokioIo::new(stream), svc).await {
+        tracing::debug!("metrics connection: {e}");
+    }
+}
+
+impl AsyncRead for Io {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => std::pin::Pin::new(s).poll_read(cx, buf),
+            Io::Tls(s) => std::pin::Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(s) => std::pin::Pin::new(s).poll_write(cx, buf),
+            Io::Tls(s) => std::pin::Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => std::pin::Pin::new(s).poll_flush(cx),
+            Io::Tls(s) => std::pin::Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => std::pin::Pin::new(s).poll_shutdown(cx),
+            Io::Tls(s) => std::pin::Pin::new(s).poll_shutdown(cx),
+        }
     }
 }

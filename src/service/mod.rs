@@ -4,9 +4,11 @@
 
 mod access;
 mod background;
+mod connections;
 mod convert;
 mod errors;
 mod health;
+mod ids;
 mod layers;
 mod metrics_http;
 mod network;
@@ -14,6 +16,7 @@ mod observe;
 mod planning;
 mod reservations;
 mod routing;
+mod rpcs;
 mod server;
 mod state;
 mod telemetry;
@@ -34,6 +37,6 @@ pub use background::{COMPACTION_INTERVAL, COMPACTION_SEGMENT_BYTES, EXPIRY_INTER
 pub use convert::{decision_of, node_of, order_of, order_pb};
 pub use errors::status_of;
 pub use layers::Limits;
-pub use server::{ServeConfig, ServeError, Server, serve};
+pub use server::{ConnectionLimits, ServeConfig, ServeError, Server, serve};
 pub use telemetry::LATENCY_BUCKETS;
 pub use tls::TlsFiles;

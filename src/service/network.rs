@@ -7,8 +7,11 @@ use std::time::Duration;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::access::{Caller, Role};
 use super::convert::node_of;
-use super::errors::status_of;
+use super::errors::{status_of, undecodable_is_invalid};
+use super::ids::{self, clip};
+use super::layers::TokensInForce;
 use super::observe::CallLog;
 use super::pb;
 use super::state::Shared;
@@ -19,56 +22,117 @@ pub struct NetworkService {
     pub live: Shared,
     /// The folder `LoadScenario` may read under (none: the call is refused).
     pub scenario_root: Option<PathBuf>,
+    /// The tokens in force, which an inventory stream checks its caller against on every
+    /// burst.
+    pub tokens: TokensInForce,
+}
+
+/// UNAUTHENTICATED once the stream's token is no longer in force with the inventory role (a
+/// reload removed it or changed its role): nothing it sends from then on is applied.
+fn still_in_force(tokens: &TokensInForce, caller: Option<&Caller>) -> Result<(), Status> {
+    let Some(tokens) = &*tokens.load() else {
+        return Ok(());
+    };
+    match caller {
+        Some(c) if tokens.still_allows(c, Role::Inventory) => Ok(()),
+        _ => Err(Status::unauthenticated(
+            "the token of this stream is no longer in force (the auth file was reloaded): \
+             nothing sent since was applied",
+        )),
+    }
 }
 
 /// The scenario folder `path` names under `root` (a relative path is taken from the root): no
-/// `..`, and neither the folder nor any file in it may lead out of the root through a symlink.
+/// `..`; neither the folder nor any file in it may lead out of the root through a symlink, and
+/// no file in it may have another hard link (which could be a file outside the root). A path
+/// that leads out of the root is PERMISSION_DENIED whether or not what it names exists, so
+/// the answer tells nothing of the host's files; NOT_FOUND is only for a missing folder
+/// inside the root.
 fn scenario_under(root: Option<&Path>, path: &str) -> Result<PathBuf, Status> {
     let root = root.ok_or_else(|| {
         Status::failed_precondition(
             "LoadScenario is off: the server was started without --scenario-root",
         )
     })?;
-    let asked = Path::new(path);
-    if asked.components().any(|c| c == Component::ParentDir) {
-        return Err(Status::permission_denied(format!(
-            "path: `{path}` has a `..`; name a folder under the scenario root"
-        )));
-    }
-    let outside =
-        || Status::permission_denied(format!("path: `{path}` is not under the scenario root"));
+    let shown = clip(path);
+    let outside = || {
+        Status::permission_denied(format!(
+            "path: `{shown}` is not a scenario folder under the scenario root"
+        ))
+    };
+    let given = root;
     let root = root
         .canonicalize()
         .map_err(|e| Status::unavailable(format!("the scenario root cannot be read: {e}")))?;
-    let dir = root.join(asked).canonicalize().map_err(|_| {
-        Status::not_found(format!(
-            "path: `{path}`: no such folder under the scenario root"
-        ))
-    })?;
+    let asked = Path::new(path);
+    // An absolute path is taken only when it names the root as the server was given it or as
+    // it resolves; anything else is outside, whether or not it exists.
+    let asked = match asked
+        .strip_prefix(given)
+        .or_else(|_| asked.strip_prefix(&root))
+    {
+        Ok(rest) if asked.is_absolute() => rest,
+        _ if asked.is_absolute() => return Err(outside()),
+        _ => asked,
+    };
+    if asked.components().any(|c| c == Component::ParentDir) {
+        return Err(outside());
+    }
+    let Ok(dir) = root.join(asked).canonicalize() else {
+        return Err(if through_symlink(&root, asked) {
+            outside()
+        } else {
+            Status::not_found(format!(
+                "path: `{shown}`: no such folder under the scenario root"
+            ))
+        });
+    };
     if !dir.starts_with(&root) {
         return Err(outside());
     }
     let entries = std::fs::read_dir(&dir)
-        .map_err(|_| Status::invalid_argument(format!("path: `{path}` is not a folder")))?;
+        .map_err(|_| Status::invalid_argument(format!("path: `{shown}` is not a folder")))?;
     for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
         let real = entry.path().canonicalize();
         if real.as_ref().is_ok_and(|r| !r.starts_with(&root)) {
             return Err(Status::permission_denied(format!(
-                "path: `{path}`: {} leads out of the scenario root",
-                entry.file_name().to_string_lossy()
+                "path: `{shown}`: {} leads out of the scenario root",
+                clip(&name)
+            )));
+        }
+        if hard_links(&entry.path()) > 1 {
+            return Err(Status::permission_denied(format!(
+                "path: `{shown}`: {} has more than one hard link (it could be a file outside the \
+                 scenario root); copy it instead",
+                clip(&name)
             )));
         }
     }
     Ok(dir)
 }
 
-/// A load error as a remote caller sees it: the file, line and column, never the file's text.
-fn load_status(e: &LiveError) -> Status {
-    match e {
-        LiveError::Load(crate::scenario::LoadError::Invalid(inv)) => {
-            Status::invalid_argument(inv.redacted())
-        }
-        other => status_of(other),
+/// Whether some prefix of `asked` under `root` is a symlink (that does not resolve).
+fn through_symlink(root: &Path, asked: &Path) -> bool {
+    let mut at = root.to_path_buf();
+    asked.components().any(|c| {
+        at.push(c);
+        std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink())
+    })
+}
+
+/// How many hard links the file at `path` has (its target's, through a symlink).
+fn hard_links(path: &Path) -> u64 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).map_or(0, |m| if m.is_file() { m.nlink() } else { 1 })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        1
     }
 }
 
@@ -97,6 +161,14 @@ async fn change(
     .map_err(|e| Status::internal(e.to_string()))
     .and_then(|r| r);
     result.map(Response::new)
+}
+
+/// `c` when its ids are bounded text (the `at`th change of the stream).
+fn change_ids(c: pb::InventoryChange, at: u64) -> Result<pb::InventoryChange, Status> {
+    ids::check(&format!("changes[{at}].node_id"), &c.node_id)?;
+    ids::check(&format!("changes[{at}].sku"), &c.sku)?;
+    ids::check_optional(&format!("changes[{at}].source"), &c.source)?;
+    Ok(c)
 }
 
 /// A protobuf change as the core's; a change with neither `set_on_hand` nor `adjust` is
@@ -178,7 +250,7 @@ impl pb::network_server::Network for NetworkService {
             let live = self.live.get()?;
             let result = tokio::task::spawn_blocking(move || {
                 live.load_scenario(&dir.to_string_lossy())
-                    .map_err(|e| load_status(&e))?;
+                    .map_err(|e| status_of(&e))?;
                 Ok(info_pb(&live))
             })
             .await
@@ -222,13 +294,17 @@ impl pb::network_server::Network for NetworkService {
                 .into_inner()
                 .skus
                 .into_iter()
-                .map(|k| crate::model::Sku {
-                    id: k.sku,
-                    weight_kg: k.weight_kg,
-                    oversize: k.oversize,
-                    split_line: k.split_line.unwrap_or(true),
+                .enumerate()
+                .map(|(i, k)| {
+                    ids::check(&format!("skus[{i}].sku"), &k.sku)?;
+                    Ok(crate::model::Sku {
+                        id: k.sku,
+                        weight_kg: k.weight_kg,
+                        oversize: k.oversize,
+                        split_line: k.split_line.unwrap_or(true),
+                    })
                 })
-                .collect();
+                .collect::<Result<_, Status>>()?;
             if skus.is_empty() {
                 return Err(Status::invalid_argument("skus: at least one SKU is needed"));
             }
@@ -249,10 +325,11 @@ impl pb::network_server::Network for NetworkService {
                 .into_iter()
                 .enumerate()
                 .map(|(i, r)| {
+                    ids::check(&format!("rates[{i}].carrier"), &r.carrier)?;
                     let service = r.service.parse().map_err(|()| {
                         Status::invalid_argument(format!(
                             "rates[{i}].service: unknown service `{}`",
-                            r.service
+                            clip(&r.service)
                         ))
                     })?;
                     Ok(crate::model::CarrierRate {
@@ -299,6 +376,7 @@ impl pb::network_server::Network for NetworkService {
         request: Request<Streaming<pb::InventoryChange>>,
     ) -> Result<Response<pb::StreamInventoryResponse>, Status> {
         let log = CallLog::of("StreamInventory", &request);
+        let caller = request.extensions().get::<Caller>().cloned();
         log.around(async move {
             let live = self.live.get()?;
             // Changes are applied in order as they arrive; a burst is applied as one version.
@@ -315,8 +393,16 @@ impl pb::network_server::Network for NetworkService {
             while let Some(chunk) = stream.next().await {
                 let mut changes = Vec::with_capacity(chunk.len());
                 let mut broken = None;
+                if let Err(revoked) = still_in_force(&self.tokens, caller.as_ref()) {
+                    result = Err(revoked);
+                    break;
+                }
                 for msg in chunk {
-                    match msg {
+                    let at = received + changes.len() as u64;
+                    match msg
+                        .map_err(undecodable_is_invalid)
+                        .and_then(|m| change_ids(m, at))
+                    {
                         Ok(m) => changes.push(change_of(m)),
                         Err(e) => {
                             broken = Some(e);

@@ -4,13 +4,16 @@
 //! the one the client saw), its tracing span, and for calls that change state one log line
 //! ([`CallLog`]) with the order, the reservation and the outcome.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 use std::time::Instant;
 
 use bytes::Bytes;
 use http_body::Frame;
+use metrics::{Counter, Histogram};
 use tonic::{Code, Status};
+
+use super::rpcs::{self, Rpc};
 
 /// The request id of a call, in its request extensions.
 #[derive(Clone, Debug)]
@@ -37,9 +40,14 @@ impl RequestId {
 
 /// The span of a call (`grpc`, at debug level: exported as a trace when `--otlp-endpoint` is
 /// set, silent otherwise), a child of the client's trace when its `traceparent` header has one.
-pub fn call_span(headers: &http::HeaderMap, path: &str, id: &RequestId) -> tracing::Span {
+pub fn call_span(headers: &http::HeaderMap, rpc: &Rpc, id: &RequestId) -> tracing::Span {
     use tracing_opentelemetry::OpenTelemetrySpanExt;
-    let span = tracing::debug_span!("grpc", rpc = path, request_id = id.as_str());
+    let span = tracing::debug_span!(
+        "grpc",
+        rpc = rpc.method,
+        service = rpc.service,
+        request_id = id.as_str()
+    );
     if !span.is_disabled() && headers.contains_key("traceparent") {
         let parent =
             opentelemetry::global::get_text_map_propagator(|p| p.extract(&Headers(headers)));
@@ -61,29 +69,62 @@ impl opentelemetry::propagation::Extractor for Headers<'_> {
     }
 }
 
+/// The handles of the `grpc_server_*` metrics, made once per server for every method of the
+/// table ([`rpcs::RPCS`]) and [`rpcs::UNKNOWN`], each code's pair made on its first use: a call
+/// looks its labels up by index, builds no label and allocates nothing, and the series are
+/// bounded by the table whatever paths callers send.
+pub struct CallCounters {
+    per_rpc: Vec<RpcCounters>,
+}
+
+struct RpcCounters {
+    rpc: &'static Rpc,
+    started: Counter,
+    handled: [OnceLock<(Counter, Histogram)>; 17],
+}
+
+impl CallCounters {
+    /// The handles, registered with the recorder installed now.
+    pub fn new() -> CallCounters {
+        let per_rpc = rpcs::RPCS
+            .iter()
+            .chain(std::iter::once(&rpcs::UNKNOWN))
+            .map(|rpc| RpcCounters {
+                rpc,
+                started: metrics::counter!("grpc_server_started_total", &labels(rpc)),
+                handled: Default::default(),
+            })
+            .collect();
+        CallCounters { per_rpc }
+    }
+}
+
+fn labels(rpc: &'static Rpc) -> [(&'static str, &'static str); 3] {
+    [
+        ("grpc_type", rpc.kind),
+        ("grpc_service", rpc.service),
+        ("grpc_method", rpc.method),
+    ]
+}
+
 /// The gRPC metrics of one call, recorded once: when its status is known, or as `Canceled`
 /// when the response is dropped before.
 pub struct CallMetrics {
-    labels: [(&'static str, String); 3],
+    counters: Arc<CallCounters>,
+    /// The call's method in the table (its last entry: unknown).
+    rpc: usize,
     start: Instant,
     done: bool,
 }
 
 impl CallMetrics {
-    /// Counts the call as started.
-    pub fn start(path: &str) -> CallMetrics {
-        let (service, method) = path
-            .trim_start_matches('/')
-            .split_once('/')
-            .unwrap_or(("unknown", path));
-        let labels = [
-            ("grpc_type", grpc_type(method).to_owned()),
-            ("grpc_service", service.to_owned()),
-            ("grpc_method", method.to_owned()),
-        ];
-        metrics::counter!("grpc_server_started_total", &labels).increment(1);
+    /// Counts the call of the method at `rpc` ([`rpcs::index`], `None`: unknown) as started.
+    pub fn start(counters: &Arc<CallCounters>, rpc: Option<usize>) -> CallMetrics {
+        let rpc = rpc.unwrap_or(counters.per_rpc.len() - 1);
+        counters.per_rpc[rpc].started.increment(1);
         CallMetrics {
-            labels,
+            counters: counters.clone(),
+            rpc,
             start: Instant::now(),
             done: false,
         }
@@ -94,11 +135,17 @@ impl CallMetrics {
         if std::mem::replace(&mut self.done, true) {
             return;
         }
-        let mut labels = self.labels.to_vec();
-        labels.push(("grpc_code", code_name(code).to_owned()));
-        metrics::counter!("grpc_server_handled_total", &labels).increment(1);
-        metrics::histogram!("grpc_server_handling_seconds", &labels)
-            .record(self.start.elapsed().as_secs_f64());
+        let per = &self.counters.per_rpc[self.rpc];
+        let (handled, seconds) = per.handled[code as usize % 17].get_or_init(|| {
+            let [a, b, c] = labels(per.rpc);
+            let l = [a, b, c, ("grpc_code", code_name(code))];
+            (
+                metrics::counter!("grpc_server_handled_total", &l),
+                metrics::histogram!("grpc_server_handling_seconds", &l),
+            )
+        });
+        handled.increment(1);
+        seconds.record(self.start.elapsed().as_secs_f64());
     }
 
     /// Looks at what a response body gave: its trailers (with the status), its error, or its
@@ -144,16 +191,6 @@ fn status_in(headers: &http::HeaderMap) -> Option<Code> {
         .parse::<i32>()
         .ok()?;
     Some(Code::from_i32(v))
-}
-
-/// `unary`, `client_stream` or `server_stream` (go-grpc-prometheus's words) for our methods.
-fn grpc_type(method: &str) -> &'static str {
-    match method {
-        "StreamInventory" => "client_stream",
-        "Simulate" | "Watch" => "server_stream",
-        "ServerReflectionInfo" => "bidi_stream",
-        _ => "unary",
-    }
 }
 
 /// A code's name as gRPC's Go implementation (and so Prometheus dashboards) spells it.

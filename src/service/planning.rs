@@ -48,8 +48,12 @@ fn prepare(live: &crate::live::Live, req: pb::SimulateRequest) -> Result<Plan, S
     };
     let orders: Vec<Order> = if req.orders.is_empty() {
         let path = live.scenario().join("orders.csv");
-        crate::scenario::read_orders(&path, &base)
-            .map_err(|e| Status::failed_precondition(format!("orders: none given, and {e}")))?
+        crate::scenario::read_orders(&path, &base).map_err(|e| {
+            Status::failed_precondition(format!(
+                "orders: none given, and the server's own orders cannot be read: {}",
+                e.redacted()
+            ))
+        })?
     } else {
         req.orders
             .par_iter()

@@ -6,6 +6,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{decision_pb, order_of};
 use super::errors::status_of;
+use super::ids;
 use super::observe::{CallLog, count_decisions};
 use super::pb;
 use super::state::Shared;
@@ -91,14 +92,12 @@ async fn reroute(
 
 /// A rejection request, checked.
 fn rejection_of(req: pb::RejectRequest) -> Result<Rejection, Status> {
-    if req.reservation_id.is_empty() {
-        return Err(Status::invalid_argument("reservation_id: required"));
-    }
-    if req.node_id.is_empty() {
-        return Err(Status::invalid_argument("node_id: required"));
-    }
+    ids::check("reservation_id", &req.reservation_id)?;
+    ids::check("node_id", &req.node_id)?;
+    ids::check_optional("request_id", &req.request_id)?;
     for (i, l) in req.lines.iter().enumerate() {
-        if l.sku.is_empty() || l.qty == 0 {
+        ids::check(&format!("lines[{i}].sku"), &l.sku)?;
+        if l.qty == 0 {
             return Err(Status::invalid_argument(format!(
                 "lines[{i}]: a SKU and a qty of at least 1 are required"
             )));
@@ -135,9 +134,7 @@ async fn finished(
     to: ReservationState,
 ) -> Result<pb::ReservationResponse, Status> {
     let live = shared.get()?;
-    if req.reservation_id.is_empty() {
-        return Err(Status::invalid_argument("reservation_id: required"));
-    }
+    ids::check("reservation_id", &req.reservation_id)?;
     let (tx, rx) = tokio::sync::oneshot::channel();
     let done: crate::live::OnFinished = Box::new(move |r| {
         let _ = tx.send(r);
@@ -178,9 +175,7 @@ impl pb::reservations_server::Reservations for ReservationsService {
     ) -> Result<Response<pb::ReservationResponse>, Status> {
         let live = self.live.get()?;
         let id = request.into_inner().reservation_id;
-        if id.is_empty() {
-            return Err(Status::invalid_argument("reservation_id: required"));
-        }
+        ids::check("reservation_id", &id)?;
         live.reservation(&id)
             .map(|r| Response::new(response(&live, &r)))
             .map_err(|e| status_of(&e))
@@ -217,9 +212,8 @@ impl pb::reservations_server::Reservations for ReservationsService {
         let req = request.into_inner();
         let live = self.live.get()?;
         let checked = (|| {
-            if req.reservation_id.is_empty() {
-                return Err(Status::invalid_argument("reservation_id: required"));
-            }
+            ids::check("reservation_id", &req.reservation_id)?;
+            ids::check_optional("request_id", &req.request_id)?;
             let o = req
                 .order
                 .as_ref()

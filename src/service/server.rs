@@ -12,10 +12,11 @@ use arc_swap::ArcSwapOption;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tonic::transport::server::{Router, TcpIncoming};
+use tonic::transport::server::Router;
 use tonic_health::ServingStatus;
 
 use super::access::{AuthFileError, Tokens};
+use super::connections::{self, Budget};
 use super::health::Health;
 use super::layers::{Limits, TokensInForce};
 use super::network::NetworkService;
@@ -57,6 +58,35 @@ pub struct ServeConfig {
     pub limits: Limits,
     /// How long [`Server::stop`] waits for calls in flight before it drops them.
     pub drain_timeout: Duration,
+    /// The connections and HTTP/2 windows of the ports.
+    pub connections: ConnectionLimits,
+}
+
+/// How many connections each port keeps and how it treats them.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionLimits {
+    /// The gRPC port's budget; none: from the open-file limit
+    /// ([`connections::default_budget`]).
+    pub max_connections: Option<usize>,
+    /// A connection (either port) that completes no request within this is closed.
+    pub first_request_timeout: Duration,
+    /// HTTP/2 flow-control window of one stream, and of a whole connection. h2 closes a
+    /// connection whose buffered small DATA frames cost more than half the connection window
+    /// (`too_many_data_frames`); a stream window a 32nd of the connection's keeps a feed of
+    /// small messages sent at full speed inside that, with flow control as its backpressure.
+    pub stream_window: u32,
+    pub connection_window: u32,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> ConnectionLimits {
+        ConnectionLimits {
+            max_connections: None,
+            first_request_timeout: Duration::from_secs(10),
+            stream_window: 256 << 10,
+            connection_window: 8 << 20,
+        }
+    }
 }
 
 impl ServeConfig {
@@ -78,6 +108,7 @@ impl ServeConfig {
             scenario_root: None,
             limits: Limits::from_cores(cores),
             drain_timeout: Duration::from_secs(30),
+            connections: ConnectionLimits::default(),
         }
     }
 
@@ -117,6 +148,14 @@ impl ServeConfig {
             && !root.is_dir()
         {
             return Err(ServeError::NoScenarioRoot { path: root.clone() });
+        }
+        let c = &self.connections;
+        if c.max_connections == Some(0)
+            || c.first_request_timeout.is_zero()
+            || c.stream_window < 65_535
+            || c.connection_window < c.stream_window
+        {
+            return Err(ServeError::Connections);
         }
         let l = &self.limits;
         if l.max_in_flight == 0
@@ -205,6 +244,12 @@ pub enum ServeError {
          --max-message-bytes at least 1024"
     )]
     Limits,
+    #[error(
+        "--max-connections and --first-request-timeout must be above zero, \
+         --http2-stream-window at least 65535 and --http2-connection-window at least the stream \
+         window"
+    )]
+    Connections,
     #[error(
         "refusing to listen on {addr} without {missing}: anyone who can reach it could change \
          the network and drain the stock. Add {missing}, listen on 127.0.0.1, or pass \
@@ -301,14 +346,16 @@ pub async fn serve(config: ServeConfig) -> Result<Server, ServeError> {
     reload_on_hangup(&alive, config.auth_file.clone(), &tokens, tls.clone());
     let (listener, addr) = bind(config.listen).await?;
     let (health, health_service) = Health::new().await;
+    let limits = config.connections;
     let metrics_addr = match config.metrics_listen {
-        Some(m) => Some(start_metrics(m, tls.as_deref(), &alive, &health).await?),
+        Some(m) => Some(start_metrics(m, tls.as_deref(), &alive, &health, &limits).await?),
         None => None,
     };
+    let budget = grpc_budget(&limits);
     let shared = Shared::new(config.limits.max_decisions);
     let (tx, rx) = oneshot::channel::<()>();
     let router = services(&shared, health_service, &config, tokens)?;
-    let join = tokio::spawn(run(router, listener, tls.clone(), rx));
+    let join = tokio::spawn(run(router, listener, budget, tls.clone(), rx));
     tracing::info!(
         %addr,
         tls = tls.is_some(),
@@ -330,6 +377,10 @@ pub async fn serve(config: ServeConfig) -> Result<Server, ServeError> {
     let live = load(&config).await?;
     shared.set(live.clone());
     health.set_all(ServingStatus::Serving).await;
+    if live.failure().is_some() {
+        // Started on a disk without room: reads are served, changes wait for a write.
+        health.set_changing(ServingStatus::NotServing).await;
+    }
     background::spawn(&shared, config.live_options(), health.clone());
     Ok(Server {
         addr,
@@ -355,11 +406,26 @@ async fn bind(listen: SocketAddr) -> Result<(TcpListener, SocketAddr), ServeErro
     Ok((listener, addr))
 }
 
-/// Serves the router on `listener` (through TLS when configured) until `stop` fires, then
-/// drains the calls in flight.
+/// The gRPC port's connection budget: the open-file limit raised to its hard limit first.
+fn grpc_budget(limits: &ConnectionLimits) -> Budget {
+    let soft = connections::raise_open_files().map(|(soft, _)| soft);
+    let max = limits
+        .max_connections
+        .unwrap_or_else(|| connections::default_budget(soft));
+    tracing::info!(
+        max_connections = max,
+        first_request_timeout_secs = limits.first_request_timeout.as_secs_f64(),
+        "gRPC connection budget"
+    );
+    Budget::new("grpc", max, limits.first_request_timeout)
+}
+
+/// Serves the router on `listener` (through TLS when configured, within `budget`) until `stop`
+/// fires, then drains the calls in flight.
 async fn run(
     router: Router<layers::Layered>,
     listener: TcpListener,
+    budget: Budget,
     tls: Option<Arc<Tls>>,
     stop: oneshot::Receiver<()>,
 ) -> Result<(), ServeError> {
@@ -369,13 +435,16 @@ async fn run(
     };
     let served = match tls {
         Some(tls) => {
-            let incoming = tls::incoming(listener, tls.grpc.clone());
+            let incoming = connections::incoming(listener, budget, true, move |stream| {
+                let config = tls.grpc.clone();
+                async move { tls::handshake(&config, stream).await }
+            });
             router.serve_with_incoming_shutdown(incoming, drained).await
         }
         None => {
-            let incoming = TcpIncoming::from(listener)
-                .with_nodelay(Some(true))
-                .with_keepalive(Some(KEEPALIVE));
+            let incoming = connections::incoming(listener, budget, true, |stream| {
+                std::future::ready(Some(stream))
+            });
             router.serve_with_incoming_shutdown(incoming, drained).await
         }
     };
@@ -389,17 +458,25 @@ async fn start_metrics(
     tls: Option<&Tls>,
     alive: &Arc<()>,
     health: &Health,
+    limits: &ConnectionLimits,
 ) -> Result<SocketAddr, ServeError> {
     let exporter = telemetry::exporter().map_err(|error| ServeError::Metrics { error })?;
     let (listener, addr) = bind(listen).await?;
+    let budget = Budget::new(
+        "metrics",
+        connections::METRICS_CONNECTIONS,
+        limits.first_request_timeout,
+    );
     tokio::spawn(metrics_http::serve(
         listener,
+        budget,
         metrics_http::Endpoints {
             exporter,
             ready: health.ready(),
         },
         tls.map(|t| t.metrics.clone()),
         Arc::downgrade(alive),
+        limits.first_request_timeout,
     ));
     Ok(addr)
 }
@@ -466,7 +543,7 @@ fn warn_insecure(alive: &Arc<()>) {
     });
 }
 
-/// TCP and HTTP/2 keep-alive: a dead client's connection (and its streams) is closed.
+/// HTTP/2 keep-alive: a dead client's connection (and its streams) is closed.
 const KEEPALIVE: Duration = Duration::from_secs(60);
 /// Streams one connection may have open at once.
 const STREAMS_PER_CONNECTION: u32 = 256;
@@ -498,8 +575,12 @@ fn services(
     let network = NetworkService {
         live: live(),
         scenario_root: config.scenario_root.clone(),
+        tokens: tokens.clone(),
     };
+    let windows = config.connections;
     Ok(tonic::transport::Server::builder()
+        .initial_stream_window_size(windows.stream_window)
+        .initial_connection_window_size(windows.connection_window)
         .http2_keepalive_interval(Some(KEEPALIVE))
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
         .max_concurrent_streams(Some(STREAMS_PER_CONNECTION))

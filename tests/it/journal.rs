@@ -34,7 +34,13 @@ fn a_crash_between_roll_and_checkpoint_replays_both_segments_in_order() {
     j.append_blocking(&release("b")).expect("append");
     assert_eq!(roll(&j), 2);
     j.append_blocking(&release("c")).expect("append");
-    assert_eq!(j.size(), 8 + br#"{"kind":"release","id":"c"}"#.len() as u64);
+    let header = journal::frame(&Record::SegmentStart { generation: 2 })
+        .expect("frame")
+        .len() as u64;
+    assert_eq!(
+        j.size(),
+        header + 8 + br#"{"kind":"release","id":"c"}"#.len() as u64
+    );
     // No checkpoint of generation 2 yet: as after a crash right after the roll.
     let r = journal::recover(dir.path(), RecoverMode::Refuse).expect("recovers");
     assert_eq!(r.records, [release("a"), release("b"), release("c")]);
@@ -44,14 +50,19 @@ fn a_crash_between_roll_and_checkpoint_replays_both_segments_in_order() {
         [
             "checkpoint-000000000001.log",
             "journal-000000000001.log",
-            "journal-000000000002.log"
+            "journal-000000000002.log",
+            "journal.control"
         ]
     );
     // The checkpoint replaces everything before it.
     j.checkpoint(2, &[release("state")]).expect("checkpoint");
     assert_eq!(
         files(dir.path()),
-        ["checkpoint-000000000002.log", "journal-000000000002.log"]
+        [
+            "checkpoint-000000000002.log",
+            "journal-000000000002.log",
+            "journal.control"
+        ]
     );
     let r = journal::recover(dir.path(), RecoverMode::Refuse).expect("recovers");
     assert_eq!(r.records, [release("state"), release("c")]);
@@ -99,7 +110,11 @@ fn a_journal_from_before_segments_is_read_then_replaced() {
     let _j = Journal::start(dir.path(), r.generation + 1, &r.records).expect("starts");
     assert_eq!(
         files(dir.path()),
-        ["checkpoint-000000000001.log", "journal-000000000001.log"]
+        [
+            "checkpoint-000000000001.log",
+            "journal-000000000001.log",
+            "journal.control"
+        ]
     );
     assert_eq!(
         journal::recover(dir.path(), RecoverMode::Refuse)
@@ -242,4 +257,75 @@ fn a_checkpoint_of_the_version_before_the_closing_record_is_still_read() {
         [release("old"), Record::ReservationIds { next: 9 }]
     );
     assert_eq!(r.generation, 3);
+}
+
+/// Generation 1 with `a` in its segment, then a restart's generation 2 (its checkpoint holds
+/// `a`) with `b` in its segment: the folder a running server leaves.
+fn two_generations(dir: &Path) {
+    let j = Journal::start(dir, 1, &[]).expect("starts");
+    j.append_blocking(&release("a")).expect("append");
+    drop(j);
+    let r = journal::recover(dir, RecoverMode::Refuse).expect("recovers");
+    let j = Journal::start(dir, r.generation + 1, &r.records).expect("restarts");
+    j.append_blocking(&release("b")).expect("append");
+}
+
+#[test]
+fn a_lost_newest_segment_or_checkpoint_is_refused_naming_it_and_truncate_says_what_it_drops() {
+    type Damage = fn(&Path);
+    let damages: [(&str, Damage, &str, Vec<Record>); 3] = [
+        (
+            "newest segment emptied",
+            |d| {
+                std::fs::File::create(d.join("journal-000000000002.log")).expect("truncate");
+            },
+            "journal-000000000002.log was emptied",
+            vec![release("a")],
+        ),
+        (
+            "newest segment deleted",
+            |d| std::fs::remove_file(d.join("journal-000000000002.log")).expect("rm"),
+            "journal-000000000002.log is missing",
+            vec![release("a")],
+        ),
+        (
+            "newest checkpoint deleted",
+            |d| std::fs::remove_file(d.join("checkpoint-000000000002.log")).expect("rm"),
+            "checkpoint-000000000002.log is missing",
+            vec![],
+        ),
+    ];
+    for (what, damage, says, kept) in damages {
+        let dir = tempfile::tempdir().expect("temp");
+        two_generations(dir.path());
+        let whole = journal::recover(dir.path(), RecoverMode::Refuse).expect("recovers");
+        assert_eq!(whole.records, [release("a"), release("b")], "{what}");
+        damage(dir.path());
+        let err = journal::recover(dir.path(), RecoverMode::Refuse).expect_err(what);
+        assert!(err.to_string().contains(says), "{what}: {err}");
+        let report = journal::verify(dir.path()).expect("verify reads");
+        assert!(
+            report.refused.is_some(),
+            "{what}: verify says a start refuses"
+        );
+        let r = journal::recover(dir.path(), RecoverMode::Truncate).expect("truncate starts");
+        assert_eq!(
+            r.records, kept,
+            "{what}: truncate keeps what comes before the loss"
+        );
+    }
+}
+
+#[test]
+fn a_lost_control_file_is_refused_and_an_older_folder_without_one_is_read() {
+    let dir = tempfile::tempdir().expect("temp");
+    two_generations(dir.path());
+    std::fs::remove_file(dir.path().join("journal.control")).expect("rm");
+    let err = journal::recover(dir.path(), RecoverMode::Refuse).expect_err("no control");
+    assert!(
+        err.to_string().contains("journal.control is missing"),
+        "{err}"
+    );
+    let r = journal::recover(dir.path(), RecoverMode::Truncate).expect("read as it is");
+    assert_eq!(r.records, [release("a"), release("b")]);
 }

@@ -347,8 +347,9 @@ fn compaction_while_commits_releases_confirms_and_stock_changes_run_loses_nothin
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
     files.sort();
-    assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(files.len(), 3, "{files:?}");
     assert!(files[0].starts_with("checkpoint-") && files[1].starts_with("journal-"));
+    assert_eq!(files[2], "journal.control");
 }
 
 #[test]

@@ -764,6 +764,14 @@ async fn load_scenario_swaps_the_network_or_changes_nothing() {
             path: "/nonexistent/scenario".into(),
         })
         .await
+        .expect_err("a folder outside the root");
+    // Outside the root: the same answer whether or not it exists.
+    assert_eq!(err.code(), Code::PermissionDenied, "{}", err.message());
+    let err = network
+        .load_scenario(pb::LoadScenarioRequest {
+            path: "missing".into(),
+        })
+        .await
         .expect_err("missing folder");
     assert_eq!(err.code(), Code::NotFound, "{}", err.message());
     let info = network

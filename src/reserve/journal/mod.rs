@@ -16,6 +16,7 @@
 //! and not the file's size as well; the unwritten rest reads as zeros. The files are created
 //! with mode 0600.
 
+mod control;
 mod frame;
 mod recover;
 
@@ -23,11 +24,12 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::Instant;
 
 pub use super::record::{Hold, Record};
 use super::store::{Ack, Cause, Recovered, RollAck, Store, StoreError};
+pub use control::{Control, control_path};
 pub use frame::{Damage, EncodeError, FrameFile, FrameProblem, frame, read_frames};
 pub use recover::{
     FileReport, RecoverMode, RecoveryError, VerifyReport, read_file, recover, verify,
@@ -72,6 +74,9 @@ pub struct Journal {
     dir: PathBuf,
     /// Bytes written to the current segment.
     written: Arc<AtomicU64>,
+    /// What the control file says (the writer updates it when it rolls, compaction when a
+    /// checkpoint completes).
+    control: Arc<Mutex<Control>>,
 }
 
 /// The checkpoint file of generation `generation`.
@@ -109,8 +114,8 @@ pub fn create_private(path: &Path) -> std::io::Result<File> {
 }
 
 /// Writes `records` as the checkpoint of `generation`, closed by a `checkpoint_end` record: to a
-/// temporary file, synced, renamed into place, directory synced, read back and checked. Only
-/// then removes every older checkpoint and segment.
+/// temporary file, synced, renamed into place, directory synced, read back and checked. (A
+/// temporary file that could not be written whole, on a full disk for instance, is removed.)
 fn write_checkpoint(dir: &Path, generation: u64, records: &[Record]) -> Result<(), JournalError> {
     let path = checkpoint_path(dir, generation);
     let io = |source| JournalError::Io {
@@ -118,7 +123,7 @@ fn write_checkpoint(dir: &Path, generation: u64, records: &[Record]) -> Result<(
         source,
     };
     let tmp = path.with_extension("log.tmp");
-    {
+    let written = (|| {
         let mut w = BufWriter::with_capacity(1 << 20, create_private(&tmp).map_err(io)?);
         let end = Record::CheckpointEnd {
             records: records.len() as u64,
@@ -127,7 +132,11 @@ fn write_checkpoint(dir: &Path, generation: u64, records: &[Record]) -> Result<(
             w.write_all(&frame(r)?).map_err(io)?;
         }
         let f = w.into_inner().map_err(|e| io(e.into_error()))?;
-        f.sync_all().map_err(io)?;
+        f.sync_all().map_err(io)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
     std::fs::rename(&tmp, &path).map_err(io)?;
     sync_dir(dir).map_err(io)?;
@@ -135,7 +144,27 @@ fn write_checkpoint(dir: &Path, generation: u64, records: &[Record]) -> Result<(
     if recover::complete_checkpoint(&back).map(|r| r.len()) != Some(records.len()) {
         return Err(JournalError::Unverified { path });
     }
-    // The checkpoint stands in for everything before it.
+    Ok(())
+}
+
+/// Records in the control file that the state now starts from the checkpoint of `generation`
+/// (whose file is durable), then removes every older checkpoint and segment, which it stands
+/// in for.
+fn adopt_checkpoint(
+    dir: &Path,
+    control: &Mutex<Control>,
+    generation: u64,
+) -> Result<(), JournalError> {
+    let io = |source| JournalError::Io {
+        path: control_path(dir),
+        source,
+    };
+    {
+        let mut c = control.lock().unwrap_or_else(|e| e.into_inner());
+        let next = Control::new(generation, c.newest_segment.max(generation));
+        control::write(dir, &next).map_err(io)?;
+        *c = next;
+    }
     let (checkpoints, segments) =
         recover::generations(dir).map_err(|e| io(std::io::Error::other(e.to_string())))?;
     for g in checkpoints.into_iter().filter(|&g| g < generation) {
@@ -148,7 +177,7 @@ fn write_checkpoint(dir: &Path, generation: u64, records: &[Record]) -> Result<(
     Ok(())
 }
 
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
+pub(super) fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
@@ -187,20 +216,25 @@ struct Segment {
 }
 
 impl Segment {
-    /// Creates the segment of `generation` (empty), preallocated, with its directory entry
-    /// durable before anything is acknowledged in it.
+    /// Creates the segment of `generation`, preallocated, holding only its header
+    /// ([`Record::SegmentStart`]), with the header and its directory entry durable before
+    /// anything is acknowledged in it.
     fn create(dir: &Path, generation: u64) -> std::io::Result<Segment> {
         let path = segment_path(dir, generation);
         let file = create_private(&path)?;
         let reserved = preallocate(&file, 0, PREALLOCATE)?;
-        file.sync_all()?;
-        sync_dir(dir)?;
-        Ok(Segment {
+        let mut segment = Segment {
             out: BufWriter::with_capacity(1 << 20, file),
             generation,
             written: 0,
             allocated: if reserved { PREALLOCATE } else { 0 },
-        })
+        };
+        let header = frame(&Record::SegmentStart { generation }).map_err(std::io::Error::other)?;
+        segment.write(&header)?;
+        segment.out.flush()?;
+        segment.out.get_ref().sync_all()?;
+        sync_dir(dir)?;
+        Ok(segment)
     }
 
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
@@ -225,9 +259,9 @@ impl Segment {
 }
 
 impl Journal {
-    /// Starts generation `generation` in `dir` from `state`: writes it as the checkpoint, removes
-    /// everything older, and opens an empty segment to append to. `generation` must be above
-    /// every generation in `dir` ([`Recovered::generation`] + 1).
+    /// Starts generation `generation` in `dir` from `state`: writes it as the checkpoint, opens
+    /// a segment to append to, records both in the control file and removes everything older.
+    /// `generation` must be above every generation in `dir` ([`Recovered::generation`] + 1).
     pub fn start(dir: &Path, generation: u64, state: &[Record]) -> Result<Journal, JournalError> {
         create_private_dir(dir).map_err(|source| JournalError::Io {
             path: dir.to_owned(),
@@ -238,17 +272,20 @@ impl Journal {
             path: segment_path(dir, generation),
             source,
         })?;
+        let control = Arc::new(Mutex::new(Control::new(generation, generation)));
+        adopt_checkpoint(dir, &control, generation)?;
         let (tx, rx) = mpsc::channel::<Command>();
-        let written = Arc::new(AtomicU64::new(0));
+        let written = Arc::new(AtomicU64::new(segment.written));
         let journal = Journal {
             tx,
             dir: dir.to_owned(),
             written: written.clone(),
+            control: control.clone(),
         };
         let at = dir.to_owned();
         std::thread::Builder::new()
             .name("fulfil-journal".into())
-            .spawn(move || writer(segment, &at, &written, rx))
+            .spawn(move || writer(segment, &at, &control, &written, rx))
             .map_err(|source| JournalError::Io {
                 path: dir.to_owned(),
                 source,
@@ -286,6 +323,7 @@ impl Journal {
     /// to it) as its checkpoint, and removes the older checkpoints and segments it replaces.
     pub fn checkpoint(&self, generation: u64, state: &[Record]) -> Result<(), JournalError> {
         write_checkpoint(&self.dir, generation, state)?;
+        adopt_checkpoint(&self.dir, &self.control, generation)?;
         metrics::counter!("fulfil_journal_compactions_total").increment(1);
         Ok(())
     }
@@ -317,7 +355,13 @@ impl Journal {
 /// then acknowledges them in order. After a failed write or flush nothing more is written: the
 /// segment may end in a torn record, and what the page cache holds can no longer be trusted to
 /// reach the disk.
-fn writer(mut segment: Segment, dir: &Path, written: &AtomicU64, rx: mpsc::Receiver<Command>) {
+fn writer(
+    mut segment: Segment,
+    dir: &Path,
+    control: &Mutex<Control>,
+    written: &AtomicU64,
+    rx: mpsc::Receiver<Command>,
+) {
     let mut pending: Option<Command> = None;
     let mut broken: Option<Cause> = None;
     loop {
@@ -340,7 +384,7 @@ fn writer(mut segment: Segment, dir: &Path, written: &AtomicU64, rx: mpsc::Recei
         }
         let first = match first {
             Command::Roll(ack) => {
-                let result = roll_segment(&mut segment, dir, written);
+                let result = roll_segment(&mut segment, dir, control, written);
                 if let Err(StoreError::WriteFailed { source }) = &result {
                     tracing::error!("journal flush failed, refusing further changes: {source}");
                     broken = Some(source.clone());
@@ -394,17 +438,29 @@ fn write_group(segment: &mut Segment, batch: &[Command]) -> Result<(), Cause> {
     Ok(())
 }
 
-/// Syncs the current segment and opens the next generation's.
-fn roll_segment(segment: &mut Segment, dir: &Path, written: &AtomicU64) -> Result<u64, StoreError> {
+/// Syncs the current segment, opens the next generation's and records it in the control file.
+fn roll_segment(
+    segment: &mut Segment,
+    dir: &Path,
+    control: &Mutex<Control>,
+    written: &AtomicU64,
+) -> Result<u64, StoreError> {
     segment.sync().map_err(StoreError::write_failed)?;
     let next = segment.generation + 1;
-    // A segment that cannot be created leaves the writer in the old one, which is intact.
-    let s = Segment::create(dir, next).map_err(|e| StoreError::CreateSegment {
+    let create_failed = |e: std::io::Error| StoreError::CreateSegment {
         path: segment_path(dir, next),
         source: Arc::new(e),
-    })?;
+    };
+    // A segment that cannot be created leaves the writer in the old one, which is intact.
+    let s = Segment::create(dir, next).map_err(create_failed)?;
+    {
+        let mut c = control.lock().unwrap_or_else(|e| e.into_inner());
+        let updated = Control::new(c.checkpoint, next);
+        control::write(dir, &updated).map_err(create_failed)?;
+        *c = updated;
+    }
+    written.store(s.written, Ordering::Relaxed);
     *segment = s;
-    written.store(0, Ordering::Relaxed);
     Ok(next)
 }
 

@@ -12,6 +12,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::control::{self, Control, control_path};
 use super::frame::{Damage, FrameFile, read_frames};
 use super::{checkpoint_path, legacy_path, segment_path};
 use crate::reserve::Record;
@@ -63,6 +64,32 @@ pub enum RecoveryError {
         records: usize,
         detail: String,
     },
+    #[error(
+        "{} is missing, but the journal's control file counts on it: the acknowledged changes \
+         it held would be lost. Restore the data folder from a backup, or start with \
+         `--journal-recover truncate` to go on without it{} (`fulfil journal verify DIR` shows \
+         what is there)",
+        path.display(),
+        if *checkpoint { " and everything after it" } else { " and the segments after it" }
+    )]
+    Missing { path: PathBuf, checkpoint: bool },
+    #[error(
+        "{} was emptied or replaced: it does not start with the header of segment {generation}, \
+         and the journal's control file counts on it; the acknowledged changes it held would be \
+         lost. Restore the data folder from a backup, or start with `--journal-recover \
+         truncate` to go on without it and the segments after it",
+        path.display()
+    )]
+    Emptied { path: PathBuf, generation: u64 },
+    #[error(
+        "{} is missing, but the segments were written with one: the folder was damaged or \
+         partly restored. Restore the whole data folder, or start with `--journal-recover \
+         truncate` to read it as it is",
+        path.display()
+    )]
+    NoControl { path: PathBuf },
+    #[error("the journal's control file {}: {message}", path.display())]
+    BadControl { path: PathBuf, message: String },
 }
 
 /// The generations of the checkpoints and segments in `dir`.
@@ -172,9 +199,14 @@ fn base(
 
 /// Reads the state `dir` holds: the newest complete checkpoint, then the segments from its
 /// generation on, in order (or a journal of an earlier version of fulfil, if that is all
-/// there is).
+/// there is), each checked against the control file: every file it counts on must be there,
+/// and every segment must start with its own header.
 pub fn recover(dir: &Path, mode: RecoverMode) -> Result<Recovered, RecoveryError> {
     let (checkpoints, segments) = generations(dir)?;
+    let control = control::read(dir)?;
+    if control.is_none() {
+        check_no_control(dir, &segments, mode)?;
+    }
     let mut out = Recovered::default();
     let from = match base(dir, &checkpoints, mode)? {
         Some((g, records)) => {
@@ -189,10 +221,42 @@ pub fn recover(dir: &Path, mode: RecoverMode) -> Result<Recovered, RecoveryError
             0
         }
     };
-    let segments: Vec<u64> = segments.into_iter().filter(|&g| g >= from).collect();
-    for (i, &g) in segments.iter().enumerate() {
-        let file = read_file(&segment_path(dir, g))?;
-        let newest = i + 1 == segments.len();
+    // Segments from this generation on are dropped (damage found in truncate mode).
+    let mut limit = u64::MAX;
+    if let Some(c) = control
+        && from < c.checkpoint
+    {
+        let missing = RecoveryError::Missing {
+            path: checkpoint_path(dir, c.checkpoint),
+            checkpoint: true,
+        };
+        limit = dropped(missing, mode, c.checkpoint)?;
+    }
+    let newest_existing = segments.last().copied();
+    let last = newest_existing.max(control.map(|c| c.newest_segment));
+    let Some(last) = last else {
+        return Ok(out);
+    };
+    for g in from..=last.min(limit.saturating_sub(1)) {
+        let required = control.is_some_and(|c| g <= c.newest_segment && g >= c.checkpoint);
+        let path = segment_path(dir, g);
+        if !segments.contains(&g) {
+            if required {
+                let missing = RecoveryError::Missing {
+                    path,
+                    checkpoint: false,
+                };
+                dropped(missing, mode, g)?;
+                break;
+            }
+            continue;
+        }
+        let mut file = read_file(&path)?;
+        if let Err(e) = strip_header(&mut file, g, control.as_ref(), required, path) {
+            dropped(e, mode, g)?;
+            break;
+        }
+        let newest = Some(g) == newest_existing;
         let whole = accept(&file, newest, mode)?;
         out.records.extend(file.records);
         out.generation = out.generation.max(g);
@@ -201,6 +265,62 @@ pub fn recover(dir: &Path, mode: RecoverMode) -> Result<Recovered, RecoveryError
         }
     }
     Ok(out)
+}
+
+/// A folder without a control file is one of an earlier version, unless a segment starts with
+/// the header this version writes: then the control file was lost.
+fn check_no_control(dir: &Path, segments: &[u64], mode: RecoverMode) -> Result<(), RecoveryError> {
+    for &g in segments {
+        let file = read_file(&segment_path(dir, g))?;
+        if matches!(file.records.first(), Some(Record::SegmentStart { .. })) {
+            let e = RecoveryError::NoControl {
+                path: control_path(dir),
+            };
+            if mode == RecoverMode::Refuse {
+                return Err(e);
+            }
+            tracing::error!("{e}; reading the files as they are (--journal-recover truncate)");
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Takes the segment's header off `file`: it must be there, for generation `g`, when the
+/// folder has a control file and counts on the segment (a newer segment whose creation a crash
+/// cut short may lack it, and holds nothing acknowledged).
+fn strip_header(
+    file: &mut FrameFile,
+    g: u64,
+    control: Option<&Control>,
+    required: bool,
+    path: PathBuf,
+) -> Result<(), RecoveryError> {
+    match file.records.first() {
+        Some(Record::SegmentStart { generation }) if *generation == g => {
+            file.records.remove(0);
+            Ok(())
+        }
+        _ if control.is_none() => Ok(()),
+        _ if !required && file.records.is_empty() => Ok(()),
+        _ => Err(RecoveryError::Emptied {
+            path,
+            generation: g,
+        }),
+    }
+}
+
+/// Damage that loses acknowledged changes from generation `g` on: refused, or in truncate
+/// mode said in full (what is dropped) and the generation returned, from which nothing is read.
+fn dropped(e: RecoveryError, mode: RecoverMode, g: u64) -> Result<u64, RecoveryError> {
+    if mode == RecoverMode::Refuse {
+        return Err(e);
+    }
+    tracing::error!(
+        "{e}. --journal-recover truncate: keeping what comes before generation {g}; dropping \
+         that file and every checkpoint and segment of generation {g} and after"
+    );
+    Ok(g)
 }
 
 /// Whether the records of `file` may be used, and whether the ones after it too: a torn tail of
