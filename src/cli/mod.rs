@@ -274,6 +274,29 @@ pub struct ServeArgs {
     /// seconds to finish before they are dropped.
     #[arg(long, env = "FULFIL_DRAIN_TIMEOUT_SECS", default_value_t = 30.0)]
     pub drain_timeout_secs: f64,
+    /// Connections the gRPC port keeps open at once; when they are all taken, the oldest that
+    /// never completed a request is closed for a new one [default: the open-file limit, raised
+    /// to its hard limit at start, less 80 kept for files, the database and the metrics port;
+    /// at most 8192].
+    #[arg(long, env = "FULFIL_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Seconds a new connection (either port) has to complete its first request (TLS
+    /// handshake included) before it is closed.
+    #[arg(
+        long,
+        env = "FULFIL_FIRST_REQUEST_TIMEOUT_SECS",
+        default_value_t = 10.0
+    )]
+    pub first_request_timeout_secs: f64,
+    /// HTTP/2 flow-control window of one stream, in bytes. h2 closes a connection whose
+    /// buffered small messages cost more than half the connection window; keep this at most a
+    /// 32nd of --http2-connection-window so a feed sent at full speed is slowed by flow
+    /// control, not cut off.
+    #[arg(long, env = "FULFIL_HTTP2_STREAM_WINDOW", default_value_t = 256 << 10)]
+    pub http2_stream_window: u32,
+    /// HTTP/2 flow-control window of one connection, in bytes.
+    #[arg(long, env = "FULFIL_HTTP2_CONNECTION_WINDOW", default_value_t = 8 << 20)]
+    pub http2_connection_window: u32,
 }
 
 #[derive(Args, Debug)]

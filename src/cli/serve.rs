@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use fulfil::service::{ServeConfig, TlsFiles, serve};
+use fulfil::service::{ConnectionLimits, ServeConfig, TlsFiles, serve};
 
 use super::ServeArgs;
 
@@ -64,6 +64,18 @@ fn config_of(args: ServeArgs) -> anyhow::Result<ServeConfig> {
     }
     config.limits.max_message_bytes = args.max_message_bytes;
     config.drain_timeout = drain_timeout(args.drain_timeout_secs)?;
+    let first = args.first_request_timeout_secs;
+    if !(first.is_finite() && first > 0.0 && first <= 3600.0) {
+        anyhow::bail!(
+            "--first-request-timeout-secs: a number of seconds in (0, 3600] is needed, found {first}"
+        );
+    }
+    config.connections = ConnectionLimits {
+        max_connections: args.max_connections,
+        first_request_timeout: Duration::from_secs_f64(first),
+        stream_window: args.http2_stream_window,
+        connection_window: args.http2_connection_window,
+    };
     config.validate()?;
     Ok(config)
 }

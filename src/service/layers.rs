@@ -258,11 +258,14 @@ fn refuse<E: Send + 'static>(
 /// tonic answers a request message that is not valid protobuf INTERNAL (gRPC's own table
 /// says so); here it is the caller's error, so INVALID_ARGUMENT, and INTERNAL stays for bugs.
 fn undecodable_is_invalid(headers: &mut http::HeaderMap) {
+    let undecodable = |m: &http::HeaderValue| {
+        // Percent-encoded in the header, as gRPC says.
+        let m = m.as_bytes();
+        m.starts_with(b"failed%20to%20decode%20Protobuf%20message")
+            || m.starts_with(b"failed to decode Protobuf message")
+    };
     if headers.get("grpc-status").is_some_and(|v| v == "13")
-        && headers.get("grpc-message").is_some_and(|m| {
-            m.as_bytes()
-                .starts_with(b"failed to decode Protobuf message")
-        })
+        && headers.get("grpc-message").is_some_and(undecodable)
     {
         headers.insert("grpc-status", http::HeaderValue::from_static("3"));
     }

@@ -69,7 +69,7 @@ pub(super) async fn connect(url: &str) -> Channel {
     panic!("cannot connect to {url}");
 }
 
-fn commit(order: pb::Order) -> pb::RouteOrderRequest {
+pub(super) fn commit(order: pb::Order) -> pb::RouteOrderRequest {
     pb::RouteOrderRequest {
         order: Some(order),
         dry_run: false,

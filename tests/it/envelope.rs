@@ -90,7 +90,7 @@ const ROLES: [Role; 5] = [
 ];
 
 /// An auth file with one token per role (named after it); the tokens by role.
-fn auth_file(dir: &Path) -> (PathBuf, Vec<(Role, String)>) {
+pub(super) fn auth_file(dir: &Path) -> (PathBuf, Vec<(Role, String)>) {
     let mut text = String::new();
     let mut tokens = Vec::new();
     for role in ROLES {
@@ -103,7 +103,7 @@ fn auth_file(dir: &Path) -> (PathBuf, Vec<(Role, String)>) {
     (path, tokens)
 }
 
-fn with_token<T>(msg: T, token: Option<&str>) -> tonic::Request<T> {
+pub(super) fn with_token<T>(msg: T, token: Option<&str>) -> tonic::Request<T> {
     let mut r = tonic::Request::new(msg);
     if let Some(t) = token {
         let v: MetadataValue<_> = format!("Bearer {t}").parse().expect("ascii");
@@ -112,7 +112,7 @@ fn with_token<T>(msg: T, token: Option<&str>) -> tonic::Request<T> {
     r
 }
 
-fn c1() -> PathBuf {
+pub(super) fn c1() -> PathBuf {
     root().join("tests/conformance/c1-rules")
 }
 
@@ -439,7 +439,7 @@ async fn mutual_tls_and_sighup_reload_tokens_and_certificates_without_dropping_c
     server.stop().await.expect("stops");
 }
 
-fn hangup() {
+pub(super) fn hangup() {
     // SAFETY: sends SIGHUP to this process, whose servers registered a handler at start.
     unsafe {
         libc::kill(libc::getpid(), libc::SIGHUP);
@@ -683,10 +683,10 @@ async fn calls_beyond_the_limits_are_shed_or_refused_at_once() {
 }
 
 /// A tmpfs of `mb` MiB mounted on a new folder, unmounted on drop.
-struct Tmpfs(tempfile::TempDir);
+pub(super) struct Tmpfs(pub(super) tempfile::TempDir);
 
 impl Tmpfs {
-    fn mount(mb: u32) -> Option<Tmpfs> {
+    pub(super) fn mount(mb: u32) -> Option<Tmpfs> {
         let dir = tempfile::tempdir().expect("temp");
         let ok = std::process::Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={mb}m"), "tmpfs"])
@@ -706,7 +706,7 @@ impl Drop for Tmpfs {
 }
 
 /// Writes into `path` until the disk is full.
-fn fill(path: &Path) {
+pub(super) fn fill(path: &Path) {
     use std::io::Write;
     let mut f = std::fs::File::create(path).expect("filler");
     let block = vec![7u8; 64 << 10];
@@ -716,7 +716,7 @@ fn fill(path: &Path) {
 
 /// Whether Routing's health becomes `status` (1 SERVING, 2 NOT_SERVING) within `tries` tenths
 /// of a second.
-async fn becomes(ch: &Channel, status: i32, tries: u32) -> bool {
+pub(super) async fn becomes(ch: &Channel, status: i32, tries: u32) -> bool {
     for _ in 0..tries {
         if changing_status(ch).await == status {
             return true;

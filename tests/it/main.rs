@@ -11,6 +11,7 @@ mod envelope;
 mod exceptions;
 mod fuzzed;
 mod hand_worked;
+mod hardening;
 mod journal;
 mod live;
 mod live_model;

@@ -26,7 +26,7 @@ fn serve(data: &Path, extra: &[&str], log: Option<&Path>) -> (Child, String) {
     spawn_logging(data, extra, "info", stderr)
 }
 
-fn free_addr() -> String {
+pub(super) fn free_addr() -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -35,7 +35,7 @@ fn free_addr() -> String {
 }
 
 /// `GET path` on the metrics port: status code and body.
-fn get(addr: &str, path: &str) -> Option<(u16, String)> {
+pub(super) fn get(addr: &str, path: &str) -> Option<(u16, String)> {
     let mut s = std::net::TcpStream::connect(addr).ok()?;
     s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
         .ok()?;

@@ -1,0 +1,491 @@
+//! The server under hostile and heavy traffic, through real servers on 127.0.0.1:0: metrics no
+//! caller can inflate, silent connections that cannot lock clients out (under a real open-file
+//! limit, plaintext and TLS, both ports), a full-speed inventory feed of small HTTP/2 frames,
+//! a token revoked mid-stream, hostile ids and garbage protobuf, the three whole-file journal
+//! losses refused, and a restart on a full disk.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use fulfil::service::Role;
+use fulfil::service::pb::{
+    self, network_client::NetworkClient, reservations_client::ReservationsClient,
+    routing_client::RoutingClient,
+};
+use prost::Message;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tonic::Code;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig};
+
+use super::crash::{commit, connect};
+use super::envelope::{Pki, Tmpfs, auth_file, becomes, c1, fill, hangup};
+use super::service::{ship, start_with};
+use super::support::root;
+
+/// The body of `GET /metrics` on `addr`.
+fn metrics_text(addr: std::net::SocketAddr) -> String {
+    super::ops::get(&addr.to_string(), "/metrics")
+        .expect("scrape")
+        .1
+}
+
+/// One gRPC call to `path` with `payload` as its message (whatever bytes) on a fresh HTTP/2
+/// connection, with `token` if given: the grpc-status and grpc-message of the answer.
+async fn raw_call(
+    addr: std::net::SocketAddr,
+    path: &str,
+    payload: &[u8],
+    token: Option<&str>,
+) -> (i32, String) {
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let (mut client, conn) = h2::client::handshake(tcp).await.expect("h2");
+    tokio::spawn(conn);
+    let mut req = http::Request::builder()
+        .method("POST")
+        .uri(format!("http://{addr}{path}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers");
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let (response, mut send) = client
+        .send_request(req.body(()).expect("request"), false)
+        .expect("send");
+    let _ = send.send_data(grpc_frame(payload), true);
+    let response = response.await.expect("response");
+    let status = |h: &http::HeaderMap| {
+        let code = h.get("grpc-status")?.to_str().ok()?.parse().ok()?;
+        let msg = h
+            .get("grpc-message")
+            .and_then(|m| m.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        Some((code, msg))
+    };
+    if let Some(s) = status(response.headers()) {
+        return s;
+    }
+    let mut body = response.into_body();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.expect("body");
+        let _ = body.flow_control().release_capacity(chunk.len());
+    }
+    let trailers = body.trailers().await.expect("trailers").unwrap_or_default();
+    status(&trailers).unwrap_or((-1, String::new()))
+}
+
+/// A gRPC message frame: no compression, the length big endian, the bytes.
+fn grpc_frame(payload: &[u8]) -> Bytes {
+    let mut frame = Vec::with_capacity(payload.len() + 5);
+    frame.push(0);
+    frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame.into()
+}
+
+/// `fulfil serve` on c1-rules with `extra` flags, started through `sh` so that its open-file
+/// limit can be set first (`ulimit`); the child, its gRPC address and its stderr log.
+fn spawn_sh(extra: &[&str], prelude: &str) -> (Child, std::net::SocketAddr, tempfile::TempDir) {
+    use std::io::BufRead;
+    let logs = tempfile::tempdir().expect("temp");
+    let log = std::fs::File::create(logs.path().join("stderr.log")).expect("log");
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{prelude} exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_fulfil"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--scenario"])
+        .arg(c1())
+        .args(extra)
+        .env("FULFIL_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("fulfil serve starts");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("listening line");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| {
+            let log = std::fs::read_to_string(logs.path().join("stderr.log")).unwrap_or_default();
+            panic!("unexpected first line `{line}`: {log}")
+        })
+        .parse()
+        .expect("address");
+    (child, addr, logs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokenless_calls_to_made_up_paths_cannot_grow_the_metrics() {
+    let dir = tempfile::tempdir().expect("temp");
+    let (auth, tokens) = auth_file(dir.path());
+    let metrics = super::ops::free_addr();
+    let auth = auth.display().to_string();
+    let (mut child, addr, _logs) =
+        spawn_sh(&["--auth-file", &auth, "--metrics-listen", &metrics], "");
+    let metrics: std::net::SocketAddr = metrics.parse().expect("addr");
+    let reader = tokens
+        .iter()
+        .find(|(r, _)| *r == Role::Reader)
+        .map(|(_, t)| t.clone())
+        .expect("reader");
+    // One real call first, so its series exist before the baseline.
+    let info = "/fulfil.v1.Network/GetSnapshotInfo";
+    let (code, _) = raw_call(addr, info, &[], Some(&reader)).await;
+    assert_eq!(code, 0);
+    let before = metrics_text(metrics).len();
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let (client, conn) = h2::client::handshake(tcp).await.expect("h2");
+    tokio::spawn(conn);
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..10_000u32 {
+        let path = if i % 2 == 0 {
+            format!("/made.up.Service{i}/Method{i}")
+        } else {
+            format!("/fulfil.v1.Routing/NoSuchMethod{i}")
+        };
+        let mut client = client.clone().ready().await.expect("ready");
+        let req = http::Request::builder()
+            .method("POST")
+            .uri(format!("http://{addr}{path}"))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(())
+            .expect("request");
+        let (response, mut send) = client.send_request(req, false).expect("send");
+        // The server may have answered (and closed the stream) already.
+        let _ = send.send_data(grpc_frame(&[]), true);
+        calls.spawn(async move {
+            let r = response.await.unwrap_or_else(|e| panic!("answer: {e:?}"));
+            r.headers()
+                .get("grpc-status")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<i32>().ok())
+        });
+        while calls.len() > 64 {
+            let code = calls.join_next().await.expect("a call").expect("task");
+            assert_eq!(code, Some(Code::Unauthenticated as i32));
+        }
+    }
+    while let Some(code) = calls.join_next().await {
+        assert_eq!(code.expect("task"), Some(Code::Unauthenticated as i32));
+    }
+    let after = metrics_text(metrics);
+    assert!(
+        after.len() <= before + (64 << 10),
+        "metrics grew from {before} to {} bytes",
+        after.len()
+    );
+    assert!(!after.contains("NoSuchMethod") && !after.contains("made.up"));
+    assert!(
+        after.contains("fulfil_calls_refused_total{reason=\"unauthenticated\"} 10000"),
+        "refusals are counted in one series"
+    );
+    // With a token, a made-up method is counted under one `unknown` label.
+    for i in 0..20 {
+        let path = format!("/fulfil.v1.Routing/Nope{i}");
+        let (code, _) = raw_call(addr, &path, &[], Some(&reader)).await;
+        assert_eq!(code, Code::Unimplemented as i32);
+    }
+    let text = metrics_text(metrics);
+    assert!(!text.contains("Nope"), "no label from a made-up path");
+    assert!(text.contains("grpc_method=\"unknown\""));
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_speed_inventory_feed_of_small_frames_is_applied_whole_and_in_order() {
+    const CHANGES: u64 = 200_000;
+    let data = tempfile::tempdir().expect("temp");
+    let server = start_with(&c1(), |c| c.data_dir = Some(data.path().to_owned())).await;
+    let tcp = TcpStream::connect(server.addr).await.expect("connect");
+    let (client, conn) = h2::client::handshake(tcp).await.expect("h2");
+    let goaway = tokio::spawn(conn);
+    let mut client = client.ready().await.expect("ready");
+    let req = http::Request::builder()
+        .method("POST")
+        .uri(format!(
+            "http://{}/fulfil.v1.Network/StreamInventory",
+            server.addr
+        ))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .expect("request");
+    let (response, mut send) = client.send_request(req, false).expect("send");
+    // Each change its own DATA frame, as fast as flow control lets them go: the set on-hand
+    // level is the change's number, so the last one applied is the last one sent.
+    for seq in 1..=CHANGES {
+        let change = pb::InventoryChange {
+            node_id: "ST-LA".into(),
+            sku: "A".into(),
+            change: Some(pb::inventory_change::Change::SetOnHand(seq as u32)),
+            safety_stock: None,
+            source: "count".into(),
+            sequence: seq,
+        };
+        let frame = grpc_frame(&change.encode_to_vec());
+        send.reserve_capacity(frame.len());
+        while send.capacity() < frame.len() {
+            match std::future::poll_fn(|cx| send.poll_capacity(cx)).await {
+                Some(Ok(_)) => {}
+                other => panic!("the server closed the stream after {seq} changes: {other:?}"),
+            }
+        }
+        send.send_data(frame, false).expect("send");
+    }
+    send.send_data(Bytes::new(), true).expect("end");
+    let response = response.await.expect("response");
+    let mut body = response.into_body();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.expect("body");
+        let _ = body.flow_control().release_capacity(chunk.len());
+        bytes.extend_from_slice(&chunk);
+    }
+    let trailers = body.trailers().await.expect("trailers").unwrap_or_default();
+    assert_eq!(
+        trailers.get("grpc-status").map(|v| v.as_bytes()),
+        Some(&b"0"[..]),
+        "{trailers:?}"
+    );
+    let answer = pb::StreamInventoryResponse::decode(&bytes[5..]).expect("answer");
+    assert_eq!(answer.applied, CHANGES, "{answer:?}");
+    assert_eq!(answer.skipped_repeats, 0);
+    assert!(!goaway.is_finished(), "the connection is still open");
+    server.stop().await.expect("stops");
+    // Every change is in the journal once, in the order sent.
+    let recovered = fulfil::reserve::journal::recover(
+        data.path(),
+        fulfil::reserve::journal::RecoverMode::Refuse,
+    )
+    .expect("recovers");
+    let levels: Vec<u32> = recovered
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            fulfil::reserve::journal::Record::Inventory {
+                set_on_hand: Some(v),
+                source,
+                ..
+            } if source == "count" => Some(*v),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(levels.len() as u64, CHANGES);
+    assert!(levels.iter().zip(1..).all(|(&v, i)| v == i), "in order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_revoked_mid_stream_ends_the_stream_and_nothing_after_is_applied() {
+    let dir = tempfile::tempdir().expect("temp");
+    let (auth, tokens) = auth_file(dir.path());
+    let server = start_with(&c1(), |c| c.auth_file = Some(auth.clone())).await;
+    let ch = super::service::channel(&server).await;
+    let token = |role: Role| {
+        tokens
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map(|(_, t)| t.clone())
+            .expect("token")
+    };
+    let with = |msg, role| super::envelope::with_token(msg, Some(&token(role)));
+    let reader = token(Role::Reader);
+    let mut network = NetworkClient::new(ch.clone());
+    let version = |mut n: NetworkClient<Channel>| {
+        let reader = reader.clone();
+        async move {
+            n.get_snapshot_info(super::envelope::with_token(
+                pb::SnapshotInfoRequest {},
+                Some(&reader),
+            ))
+            .await
+            .expect("info")
+            .into_inner()
+            .version
+        }
+    };
+    let start = version(network.clone()).await;
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let feed = super::envelope::with_token(
+        tokio_stream::wrappers::ReceiverStream::new(rx),
+        Some(&token(Role::Inventory)),
+    );
+    let mut stream_client = network.clone();
+    let call = tokio::spawn(async move { stream_client.stream_inventory(feed).await });
+    let change = |seq: u64| pb::InventoryChange {
+        node_id: "ST-LA".into(),
+        sku: "A".into(),
+        change: Some(pb::inventory_change::Change::Adjust(1)),
+        safety_stock: None,
+        source: "wms".into(),
+        sequence: seq,
+    };
+    tx.send(change(1)).await.expect("send");
+    let mut applied = start;
+    for _ in 0..100 {
+        applied = version(network.clone()).await;
+        if applied > start {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(applied > start, "the first change was applied");
+    // The inventory token is removed from the file and the server told to reload.
+    let text = std::fs::read_to_string(&auth).expect("read");
+    let kept: String = text
+        .split("[[token]]")
+        .filter(|t| !t.trim().is_empty() && !t.contains("\"inventory\""))
+        .map(|t| format!("[[token]]{t}"))
+        .collect();
+    std::fs::write(&auth, kept).expect("write");
+    hangup();
+    let mut revoked = false;
+    for _ in 0..100 {
+        let r = network
+            .get_snapshot_info(with(pb::SnapshotInfoRequest {}, Role::Inventory))
+            .await;
+        if r.is_err_and(|e| e.code() == Code::Unauthenticated) {
+            revoked = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(revoked, "the reload took the token away");
+    for seq in 2..=6 {
+        if tx.send(change(seq)).await.is_err() {
+            break;
+        }
+    }
+    let err = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("the stream ends")
+        .expect("task")
+        .expect_err("revoked");
+    assert_eq!(err.code(), Code::Unauthenticated, "{}", err.message());
+    assert_eq!(
+        version(network.clone()).await,
+        applied,
+        "nothing sent after the revocation was applied"
+    );
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_ids_are_refused_echoes_are_clipped_and_garbage_is_invalid_argument() {
+    let server = start_with(&c1(), |_| {}).await;
+    let mut routing = RoutingClient::new(super::service::channel(&server).await);
+    let dry = |order: pb::Order| pb::RouteOrderRequest {
+        order: Some(order),
+        dry_run: true,
+        ..Default::default()
+    };
+    let huge = pb::Order {
+        order_id: "o".repeat(5 << 20),
+        ..ship("x", 40.73, -73.93, &[("A", 1)])
+    };
+    let err = routing.route_order(dry(huge)).await.expect_err("5 MB id");
+    assert_eq!(err.code(), Code::InvalidArgument, "{}", err.message());
+    assert!(err.message().starts_with("order.order_id: 5242880 bytes"));
+    assert!(err.message().len() < 300, "{} bytes", err.message().len());
+    let big_sku = "S".repeat(1 << 20);
+    let err = routing
+        .route_order(dry(ship("x", 40.73, -73.93, &[(&big_sku, 1)])))
+        .await
+        .expect_err("1 MiB SKU");
+    assert_eq!(err.code(), Code::InvalidArgument, "{}", err.message());
+    assert!(
+        err.message()
+            .starts_with("order.lines[0].sku: 1048576 bytes")
+    );
+    let unknown = "U".repeat(200);
+    let err = routing
+        .route_order(dry(ship("x", 40.73, -73.93, &[(&unknown, 1)])))
+        .await
+        .expect_err("unknown SKU");
+    assert_eq!(err.code(), Code::NotFound, "{}", err.message());
+    assert!(
+        err.message().contains(&format!("{}…", "U".repeat(64))),
+        "{}",
+        err.message()
+    );
+    assert!(!err.message().contains(&"U".repeat(65)));
+    let err = routing
+        .route_order(dry(ship("a\u{7}b", 40.73, -73.93, &[("A", 1)])))
+        .await
+        .expect_err("control character");
+    assert_eq!(err.code(), Code::InvalidArgument, "{}", err.message());
+    // Bytes that are not protobuf: the caller's error, never INTERNAL.
+    let (code, msg) = raw_call(
+        server.addr,
+        "/fulfil.v1.Routing/RouteOrder",
+        &[0xff; 12],
+        None,
+    )
+    .await;
+    assert_eq!(code, Code::InvalidArgument as i32, "{msg}");
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(26);
+    let paths = [
+        "/fulfil.v1.Routing/RouteOrder",
+        "/fulfil.v1.Routing/RouteBatch",
+        "/fulfil.v1.Reservations/Get",
+        "/fulfil.v1.Network/UpsertNodes",
+    ];
+    for i in 0..240 {
+        let len = rng.random_range(1..64);
+        let payload: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+        let (code, msg) = raw_call(server.addr, paths[i % paths.len()], &payload, None).await;
+        assert!(
+            code != Code::Internal as i32 && code != Code::Unknown as i32 && code >= 0,
+            "call {i}: {code} {msg}"
+        );
+    }
+    // The inventory stream: a garbage message ends it with INVALID_ARGUMENT.
+    let (code, msg) = raw_call(
+        server.addr,
+        "/fulfil.v1.Network/StreamInventory",
+        &[0xff; 12],
+        None,
+    )
+    .await;
+    assert_eq!(code, Code::InvalidArgument as i32, "{msg}");
+    server.stop().await.expect("stops");
+}
+
+#[test]
+fn a_start_up_error_is_printed_once() {
+    for flag in ["--auth-file", "--tls-cert"] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fulfil"));
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--scenario"])
+            .arg(c1())
+            .args([flag, "/nonexistent/file.pem"]);
+        if flag == "--tls-cert" {
+            cmd.args(["--tls-key", "/nonexistent/key.pem"]);
+        }
+        let out = cmd.output().expect("runs");
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let error_line = stderr
+            .lines()
+            .find(|l| l.starts_with("error: "))
+            .unwrap_or_else(|| panic!("{stderr}"));
+        assert_eq!(
+            error_line.matches("/nonexistent/").count(),
+            1,
+            "{flag}: {error_line}"
+        );
+        assert_eq!(
+            error_line.matches("No such file").count(),
+            1,
+            "{flag}: {error_line}"
+        );
+    }
+}
