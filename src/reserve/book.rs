@@ -327,9 +327,22 @@ impl ReservationBook {
         self.next_id.fetch_max(next, Ordering::Relaxed);
     }
 
-    /// A reservation id not used before in this book (nor in any journal it was restored from).
+    /// A new reservation id: `r-` and 128 random bits in hex (URL-safe), drawn from the
+    /// operating system's CSPRNG, so two ids tell nothing of how many orders were taken
+    /// between them (ids of earlier versions, `r-1`, `r-2`, …, are still read). Never one this
+    /// book holds; the counter still moves, so a journal read by an earlier version never
+    /// gives a numbered id twice.
     pub fn new_id(&self) -> String {
-        format!("r-{}", self.next_id.fetch_add(1, Ordering::Relaxed))
+        use rand::RngCore;
+        self.next_id.fetch_add(1, Ordering::Relaxed);
+        loop {
+            let mut bits = [0u8; 16];
+            rand::rng().fill_bytes(&mut bits);
+            let id = format!("r-{}", hex::encode(bits));
+            if self.get(&id).is_none() {
+                return id;
+            }
+        }
     }
 
     /// Records a reservation whose units are already reserved.

@@ -110,6 +110,7 @@ pub fn lines_of(
         ));
     }
     let mut out: Vec<OrderLine> = Vec::with_capacity(lines.len());
+    let mut index = rustc_hash::FxHashMap::default();
     for (i, l) in lines.iter().enumerate() {
         ids::check(&format!("{field}[{i}].sku"), &l.sku)?;
         ids::check_optional(&format!("{field}[{i}].group"), &l.group)?;
@@ -133,7 +134,12 @@ pub fn lines_of(
             group,
             unit_price: l.unit_price,
         };
-        match out.iter_mut().find(|o| o.sku == sku) {
+        let seen = if lines.len() > SCAN_LINES {
+            index.get(&sku).map(|&j| &mut out[j])
+        } else {
+            out.iter_mut().find(|o| o.sku == sku)
+        };
+        match seen {
             Some(o) if o.group != group || o.unit_price != l.unit_price => {
                 return Err(invalid(
                     &format!("{field}[{i}]"),
@@ -149,11 +155,20 @@ pub fn lines_of(
                     .checked_add(l.qty)
                     .ok_or_else(|| invalid(&format!("{field}[{i}].qty"), "total overflows"))?;
             }
-            None => out.push(line),
+            None => {
+                if lines.len() > SCAN_LINES {
+                    index.insert(sku, out.len());
+                }
+                out.push(line);
+            }
         }
     }
     Ok(out)
 }
+
+/// Up to this many lines, a repeated SKU is found by scanning the lines so far; above, by a
+/// map (a 1,000-line order would otherwise cost half a million comparisons).
+const SCAN_LINES: usize = 16;
 
 /// The nodes an order excludes, resolved.
 fn excluded_of(

@@ -31,36 +31,44 @@ async fn route_one(
     let order_pb = req
         .order
         .ok_or_else(|| Status::invalid_argument("order: required"))?;
-    let state = live.load();
-    let order = order_of(&order_pb, &state.snapshot, "order")?;
-    drop(state);
     let dry_run = req.dry_run;
     // Acknowledged only once on disk; concurrent commits share one fsync.
     let (tx, rx) = tokio::sync::oneshot::channel();
     let on_durable = move |r: Result<(), crate::live::LiveError>| {
         let _ = tx.send(r);
     };
-    let heavy = order.lines.len() > INLINE_LINES;
-    // A shared store's turn talks to the database: never on an async worker.
-    let to_database = !dry_run && live.shared_store().is_some();
-    let (order, committed) = if heavy || to_database {
+    let (order, committed) = if order_pb.lines.len() > INLINE_LINES {
+        // A large order takes its decision slot before anything else (shed at once when all
+        // are busy) and is checked and decided off the async workers, which stay free for
+        // small calls and probes.
         let live = live.clone();
-        let work = move |cancel: &Cancel| {
-            let c = live
-                .reserve(&order, dry_run, cancel, on_durable)
-                .map_err(|e| status_of(&e))?;
-            Ok((order, c))
-        };
-        if heavy {
-            shared.decide(work).await?
-        } else {
-            super::state::blocking(work).await?
-        }
+        shared
+            .decide(move |cancel| {
+                let order = order_of(&order_pb, &live.load().snapshot, "order")?;
+                let c = live
+                    .reserve(&order, dry_run, cancel, on_durable)
+                    .map_err(|e| status_of(&e))?;
+                Ok((order, c))
+            })
+            .await?
     } else {
-        let c = live
-            .reserve(&order, dry_run, &Cancel::never(), on_durable)
-            .map_err(|e| status_of(&e))?;
-        (order, c)
+        let order = order_of(&order_pb, &live.load().snapshot, "order")?;
+        if !dry_run && live.shared_store().is_some() {
+            // A shared store's turn talks to the database: never on an async worker.
+            let live = live.clone();
+            super::state::blocking(move |cancel| {
+                let c = live
+                    .reserve(&order, dry_run, cancel, on_durable)
+                    .map_err(|e| status_of(&e))?;
+                Ok((order, c))
+            })
+            .await?
+        } else {
+            let c = live
+                .reserve(&order, dry_run, &Cancel::never(), on_durable)
+                .map_err(|e| status_of(&e))?;
+            (order, c)
+        }
     };
     durable(rx).await?;
     count_decisions("RouteOrder", dry_run, [&committed.decision]);
