@@ -104,6 +104,26 @@ pub fn require<T>(request: &tonic::Request<T>, rpc: &str, needed: Role) -> Resul
     Ok(())
 }
 
+/// UNAUTHENTICATED once `caller`'s token is no longer in force with `role` (a reload removed
+/// it or changed its role): a long call (the inventory stream, a simulation) asks as it goes
+/// and ends. Always fine on a server without tokens.
+pub fn still_in_force(
+    tokens: &arc_swap::ArcSwapOption<Tokens>,
+    caller: Option<&Caller>,
+    role: Role,
+) -> Result<(), Status> {
+    let Some(tokens) = &*tokens.load() else {
+        return Ok(());
+    };
+    match caller {
+        Some(c) if tokens.still_allows(c, role) => Ok(()),
+        _ => Err(Status::unauthenticated(
+            "the token of this call is no longer in force (the auth file was reloaded): \
+             nothing sent or computed since counts",
+        )),
+    }
+}
+
 /// One line per call that changes state, naming the token that made it.
 pub fn audit(caller: &Caller, rpc: &str) {
     tracing::info!(target: "fulfil::audit", token = %caller.name, role = %caller.role, rpc, "change requested");

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::access::{Caller, Role};
+use super::access::{Caller, Role, still_in_force};
 use super::convert::node_of;
 use super::errors::{status_of, undecodable_is_invalid};
 use super::ids::{self, clip};
@@ -25,21 +25,6 @@ pub struct NetworkService {
     /// The tokens in force, which an inventory stream checks its caller against on every
     /// burst.
     pub tokens: TokensInForce,
-}
-
-/// UNAUTHENTICATED once the stream's token is no longer in force with the inventory role (a
-/// reload removed it or changed its role): nothing it sends from then on is applied.
-fn still_in_force(tokens: &TokensInForce, caller: Option<&Caller>) -> Result<(), Status> {
-    let Some(tokens) = &*tokens.load() else {
-        return Ok(());
-    };
-    match caller {
-        Some(c) if tokens.still_allows(c, Role::Inventory) => Ok(()),
-        _ => Err(Status::unauthenticated(
-            "the token of this stream is no longer in force (the auth file was reloaded): \
-             nothing sent since was applied",
-        )),
-    }
 }
 
 /// The scenario folder `path` names under `root` (a relative path is taken from the root): no
@@ -393,7 +378,8 @@ impl pb::network_server::Network for NetworkService {
             while let Some(chunk) = stream.next().await {
                 let mut changes = Vec::with_capacity(chunk.len());
                 let mut broken = None;
-                if let Err(revoked) = still_in_force(&self.tokens, caller.as_ref()) {
+                if let Err(revoked) = still_in_force(&self.tokens, caller.as_ref(), Role::Inventory)
+                {
                     result = Err(revoked);
                     break;
                 }

@@ -11,6 +11,7 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use super::access::{Caller, Role, still_in_force};
 use super::convert::order_of;
 use super::pb;
 use super::state::{Shared, blocking};
@@ -21,6 +22,8 @@ use crate::snapshot::Snapshot;
 
 pub struct PlanningService {
     pub live: Shared,
+    /// The tokens in force, which a simulation checks its caller against as it runs.
+    pub tokens: super::layers::TokensInForce,
 }
 
 type EventStream = Pin<Box<dyn Stream<Item = Result<pb::SimulateEvent, Status>> + Send>>;
@@ -185,6 +188,8 @@ impl pb::planning_server::Planning for PlanningService {
         request: Request<pb::SimulateRequest>,
     ) -> Result<Response<Self::SimulateStream>, Status> {
         let live = self.live.get()?;
+        let caller = request.extensions().get::<Caller>().cloned();
+        let tokens = self.tokens.clone();
         let req = request.into_inner();
         // Validation (and the sandbox copy) before the stream starts: bad input is a plain error.
         let plan = blocking(move |_| prepare(&live, req)).await?;
@@ -197,6 +202,11 @@ impl pb::planning_server::Planning for PlanningService {
                 // Ends when the replays are done (every sender gone) or the client is.
                 while let Some(tx) = weak.upgrade() {
                     if tx.is_closed() {
+                        cancel.cancel();
+                        break;
+                    }
+                    if let Err(revoked) = still_in_force(&tokens, caller.as_ref(), Role::Planner) {
+                        let _ = tx.try_send(Err(revoked));
                         cancel.cancel();
                         break;
                     }

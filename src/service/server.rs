@@ -584,7 +584,7 @@ fn services(
         .http2_keepalive_interval(Some(KEEPALIVE))
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
         .max_concurrent_streams(Some(STREAMS_PER_CONNECTION))
-        .layer(layers::Envelope::new(tokens, config.limits))
+        .layer(layers::Envelope::new(tokens.clone(), config.limits))
         .add_service(health)
         .add_service(reflection)
         .add_service(reflection_v1alpha)
@@ -597,7 +597,11 @@ fn services(
         )
         .add_service(NetworkServer::new(network).max_decoding_message_size(max))
         .add_service(
-            PlanningServer::new(PlanningService { live: live() }).max_decoding_message_size(max),
+            PlanningServer::new(PlanningService {
+                live: live(),
+                tokens: tokens.clone(),
+            })
+            .max_decoding_message_size(max),
         ))
 }
 

@@ -505,6 +505,32 @@ async fn load_scenario_reads_only_under_the_scenario_root_and_never_echoes_files
         "secret-value,kind\nx,dc\n",
     )
     .expect("write");
+    // Secrets in TOML values, a duplicated CSV header and a hard link to a file outside.
+    copy_scenario(&c1(), &base.join("toml-secret"));
+    std::fs::write(
+        base.join("toml-secret/policy.toml"),
+        "split_penalty = \"secret-value\"\n",
+    )
+    .expect("write");
+    copy_scenario(&c1(), &base.join("calendar-secret"));
+    std::fs::write(
+        base.join("calendar-secret/calendars.toml"),
+        "[cal]\nopen = \"secret-value\"\n",
+    )
+    .expect("write");
+    copy_scenario(&c1(), &base.join("dup-header"));
+    let nodes = std::fs::read_to_string(c1().join("nodes.csv")).expect("read");
+    let (header, rest) = nodes.split_once('\n').expect("header");
+    std::fs::write(
+        base.join("dup-header/nodes.csv"),
+        format!("{header},secret-value,secret-value\n{rest}"),
+    )
+    .expect("write");
+    copy_scenario(&c1(), &base.join("hard-link"));
+    let outside_policy = outside.path().join("policy.toml");
+    std::fs::write(&outside_policy, "split_penalty = \"secret-value\"\n").expect("write");
+    std::fs::remove_file(base.join("hard-link/policy.toml")).expect("rm");
+    std::fs::hard_link(&outside_policy, base.join("hard-link/policy.toml")).expect("ln");
 
     let off = start_with(&c1(), |_| {}).await;
     let mut n = NetworkClient::new(super::service::channel(&off).await);
@@ -527,7 +553,12 @@ async fn load_scenario_reads_only_under_the_scenario_root_and_never_echoes_files
         ("link-out", Code::PermissionDenied),
         ("passwd", Code::PermissionDenied),
         ("missing", Code::NotFound),
+        ("/nonexistent/elsewhere", Code::PermissionDenied),
         ("bad-header", Code::InvalidArgument),
+        ("toml-secret", Code::InvalidArgument),
+        ("calendar-secret", Code::InvalidArgument),
+        ("dup-header", Code::InvalidArgument),
+        ("hard-link", Code::PermissionDenied),
     ] {
         let err = n
             .load_scenario(pb::LoadScenarioRequest { path: path.into() })
@@ -537,6 +568,11 @@ async fn load_scenario_reads_only_under_the_scenario_root_and_never_echoes_files
         assert!(
             !err.message().contains("secret-value") && !err.message().contains("root:x"),
             "{path}: the answer echoes a file: {}",
+            err.message()
+        );
+        assert!(
+            !err.message().contains(&base.display().to_string()),
+            "{path}: the answer names the server's folders: {}",
             err.message()
         );
     }

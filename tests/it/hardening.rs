@@ -914,3 +914,33 @@ async fn probes_answer_while_every_decision_slot_is_busy() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulation_without_orders_never_quotes_the_servers_own_orders_file() {
+    let scenario = tempfile::tempdir().expect("temp");
+    super::service::copy_scenario(&c1(), scenario.path());
+    std::fs::write(
+        scenario.path().join("orders.csv"),
+        "order_id,created_at,lat,lon,service,pickup_node,sku,qty\n\
+         o1,2026-03-01T09:00:00Z,40.73,-73.93,ground,,A,secret-value\n",
+    )
+    .expect("write");
+    let server = start_with(scenario.path(), |_| {}).await;
+    let mut planning = fulfil::service::pb::planning_client::PlanningClient::new(
+        super::service::channel(&server).await,
+    );
+    let err = planning
+        .simulate(pb::SimulateRequest::default())
+        .await
+        .expect_err("the server's orders do not load");
+    assert_eq!(err.code(), Code::FailedPrecondition, "{}", err.message());
+    assert!(err.message().contains("orders.csv:2"), "{}", err.message());
+    assert!(!err.message().contains("secret-value"), "{}", err.message());
+    assert!(
+        !err.message()
+            .contains(&scenario.path().display().to_string()),
+        "{}",
+        err.message()
+    );
+    server.stop().await.expect("stops");
+}
