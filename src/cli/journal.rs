@@ -12,6 +12,15 @@ pub fn verify(dir: &Path) -> anyhow::Result<()> {
     if report.files.is_empty() {
         println!("{}: no journal files (a start begins empty)", dir.display());
     }
+    if let Some(c) = &report.control {
+        println!(
+            "{}: the state starts from checkpoint {}; segments {} to {} must be there",
+            journal::control_path(dir).display(),
+            c.checkpoint,
+            c.checkpoint,
+            c.newest_segment
+        );
+    }
     for f in &report.files {
         let kinds: Vec<String> = f.kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
         let complete = match f.complete {

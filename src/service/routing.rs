@@ -267,6 +267,7 @@ fn options(
     let state = live.load();
     let snap = &state.snapshot;
     let (lat, lon) = coordinate(Some(req.lat), Some(req.lon), "request")?;
+    super::ids::check_optional("channel", &req.channel)?;
     let created = instant_of(&req.created_at, "created_at")?;
     let mut groups = Vec::new();
     let basket = Basket {

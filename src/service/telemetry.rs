@@ -117,6 +117,27 @@ fn describe_envelope() {
         "fulfil_calls_cancelled_total",
         "Computations stopped because their call was cancelled or its deadline passed"
     );
+    describe_connections();
+}
+
+fn describe_connections() {
+    describe_gauge!(
+        "fulfil_connections_open",
+        "Connections holding a place in a port's budget, by port (grpc, metrics)"
+    );
+    describe_counter!(
+        "fulfil_connections_closed_total",
+        "Connections closed, by port and reason (ended, first_request_timeout, evicted: a silent \
+         one closed for a new one, budget_full: a new one refused, handshake_failed)"
+    );
+    describe_counter!(
+        "fulfil_accept_errors_total",
+        "Failed accepts (out of file descriptors, for instance), by port; the accept loop backs off"
+    );
+    describe_counter!(
+        "fulfil_http2_goaway_total",
+        "HTTP/2 GOAWAY frames the gRPC port sent, by reason (NO_ERROR on a graceful close)"
+    );
 }
 
 fn describe_decisions() {

@@ -375,11 +375,14 @@ pub struct VerifyReport {
     pub generation: u64,
     /// Why a start would refuse, if it would.
     pub refused: Option<RecoveryError>,
+    /// What the control file says (none: a folder of an earlier version, or a new one).
+    pub control: Option<Control>,
 }
 
 /// Reads every file of `dir` without changing anything.
 pub fn verify(dir: &Path) -> Result<VerifyReport, RecoveryError> {
     let (checkpoints, segments) = generations(dir)?;
+    let control = control::read(dir).ok().flatten();
     let mut files = Vec::new();
     let paths = checkpoints
         .iter()
@@ -411,6 +414,7 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, RecoveryError> {
         records: recovered.records.len(),
         generation: recovered.generation,
         refused,
+        control,
     })
 }
 
