@@ -45,10 +45,7 @@ async fn route_one(
         shared
             .decide(move |cancel| {
                 let order = order_of(&order_pb, &live.load().snapshot, "order")?;
-                let c = live
-                    .reserve(&order, dry_run, cancel, on_durable)
-                    .map_err(|e| status_of(&e))?;
-                Ok((order, c))
+                reserved(&live, order, dry_run, cancel, on_durable)
             })
             .await?
     } else {
@@ -57,17 +54,11 @@ async fn route_one(
             // A shared store's turn talks to the database: never on an async worker.
             let live = live.clone();
             super::state::blocking(move |cancel| {
-                let c = live
-                    .reserve(&order, dry_run, cancel, on_durable)
-                    .map_err(|e| status_of(&e))?;
-                Ok((order, c))
+                reserved(&live, order, dry_run, cancel, on_durable)
             })
             .await?
         } else {
-            let c = live
-                .reserve(&order, dry_run, &Cancel::never(), on_durable)
-                .map_err(|e| status_of(&e))?;
-            (order, c)
+            reserved(&live, order, dry_run, &Cancel::never(), on_durable)?
         }
     };
     durable(rx).await?;
@@ -106,6 +97,20 @@ async fn durable(
             "the store stopped before the commit was durable",
         )),
     }
+}
+
+/// `order` decided, and reserved unless `dry_run` (`on_durable` told when it is on disk).
+fn reserved(
+    live: &Live,
+    order: Order,
+    dry_run: bool,
+    cancel: &Cancel,
+    on_durable: impl FnOnce(Result<(), crate::live::LiveError>) + Send + 'static,
+) -> Result<(Order, crate::live::Committed), Status> {
+    let c = live
+        .reserve(&order, dry_run, cancel, on_durable)
+        .map_err(|e| status_of(&e))?;
+    Ok((order, c))
 }
 
 /// Why each node holding a SKU of the order was chosen, lost or excluded: explained on the
