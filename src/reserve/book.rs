@@ -327,18 +327,21 @@ impl ReservationBook {
         self.next_id.fetch_max(next, Ordering::Relaxed);
     }
 
-    /// A new reservation id: `r-` and 128 random bits in hex (URL-safe), drawn from the
-    /// operating system's CSPRNG, so two ids tell nothing of how many orders were taken
-    /// between them (ids of earlier versions, `r-1`, `r-2`, …, are still read). Never one this
-    /// book holds; the counter still moves, so a journal read by an earlier version never
-    /// gives a numbered id twice.
+    /// A new reservation id: `r-` and 128 random bits in URL-safe base64 (22 characters), drawn
+    /// from the operating system's CSPRNG, so two ids tell nothing of how many orders were
+    /// taken between them (ids of earlier versions, `r-1`, `r-2`, …, are still read). Never
+    /// one this book holds; the counter still moves, so a journal read by an earlier version
+    /// never gives a numbered id twice.
     pub fn new_id(&self) -> String {
+        use base64::Engine;
         use rand::RngCore;
         self.next_id.fetch_add(1, Ordering::Relaxed);
         loop {
             let mut bits = [0u8; 16];
             rand::rng().fill_bytes(&mut bits);
-            let id = format!("r-{}", hex::encode(bits));
+            let mut id = String::with_capacity(24);
+            id.push_str("r-");
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(bits, &mut id);
             if self.get(&id).is_none() {
                 return id;
             }
