@@ -669,13 +669,11 @@ async fn serve_with_holds(
         ids.push(r.reservation_id);
     }
     assert!(ids.iter().all(|id| !id.is_empty()), "every order held");
-    // Ids are random: `r-` and 128 bits in hex, telling nothing of order volume.
+    // Ids are random: `r-` and 128 bits in URL-safe base64, telling nothing of order volume.
     for id in &ids {
-        let hex = id.strip_prefix("r-").expect("r-");
-        assert!(
-            hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
-            "{id}"
-        );
+        let bits = id.strip_prefix("r-").expect("r-");
+        let url_safe = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        assert!(bits.len() == 22 && bits.bytes().all(url_safe), "{id}");
     }
     (child, url, ids)
 }
