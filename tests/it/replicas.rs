@@ -865,3 +865,19 @@ async fn replicas_starting_together_on_an_empty_database_make_its_network_once()
         "one replica made the network"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_store_dropped_on_an_async_worker_closes_its_connections_without_panicking() {
+    // A replica's old live state can lose its last reference on a tokio worker (a handler, the
+    // reopen loop); the blocking client's own drop must not run a runtime there.
+    let Some(pg) = Pg::start() else { return };
+    let data = tempfile::tempdir().expect("temp");
+    let (url, dir) = (pg.url(), data.path().to_owned());
+    let store = tokio::task::spawn_blocking(move || {
+        fulfil::reserve::postgres::PgStore::connect(&url, &dir).expect("connects")
+    })
+    .await
+    .expect("connects off the workers");
+    drop(store);
+    tokio::task::yield_now().await;
+}

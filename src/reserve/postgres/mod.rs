@@ -52,6 +52,35 @@ pub struct PgStore {
     reach: Mutex<Reach>,
 }
 
+impl Drop for PgStore {
+    /// The blocking client's own drop runs a runtime to close its connection, which panics on
+    /// an async worker — and a store's last reference can go anywhere (a handler holding the
+    /// old live state, the service's reopen loop). So its connections are closed on a thread of
+    /// their own (the database rolls back a turn left open).
+    fn drop(&mut self) {
+        let take =
+            |m: &mut Mutex<Option<Client>>| m.get_mut().unwrap_or_else(|e| e.into_inner()).take();
+        let conn = self.conn.get_mut().unwrap_or_else(|e| e.into_inner());
+        let clients: Vec<Client> = [
+            conn.client.take(),
+            take(&mut self.listener),
+            take(&mut self.aux),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if clients.is_empty() {
+            return;
+        }
+        let closing = std::thread::Builder::new()
+            .name("fulfil-pg-close".into())
+            .spawn(move || drop(clients));
+        if let Err(e) = closing {
+            tracing::error!("cannot start a thread to close the store's connections: {e}");
+        }
+    }
+}
+
 #[derive(Default)]
 struct Conn {
     client: Option<Client>,
