@@ -12,9 +12,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 
 use hyper_util::rt::TokioTimer;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::server::TlsStream;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
 
 use super::connections::{self, Budget, Tracked};
@@ -73,8 +72,8 @@ pub(super) async fn serve(
             match tls {
                 Some(config) => tls::handshake(&config, stream)
                     .await
-                    .map(|s| Io::Tls(Box::new(s))),
-                None => Some(Io::Plain(stream)),
+                    .map(|s| Box::new(s) as Io),
+                None => Some(Box::new(stream) as Io),
             }
         }
     });
@@ -98,10 +97,12 @@ pub(super) async fn serve(
 }
 
 /// A plaintext or TLS connection of the port.
-enum Io {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
+type Io = Box<dyn Stream>;
+
+/// What a connection of the port is: bytes both ways.
+trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
 
 /// Serves one connection: HTTP/1.1 with a header-read timeout, the connection marked used at
 /// its first request.
@@ -117,51 +118,5 @@ async fn connection(stream: Tracked<Io>, endpoints: Endpoints, first_request: Du
         .header_read_timeout(first_request);
     if let Err(e) = http.serve_connection(TokioIo::new(stream), svc).await {
         tracing::debug!("metrics connection: {e}");
-    }
-}
-
-impl AsyncRead for Io {
-    fn poll_read(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Io::Plain(s) => std::pin::Pin::new(s).poll_read(cx, buf),
-            Io::Tls(s) => std::pin::Pin::new(s).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Io {
-    fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Io::Plain(s) => std::pin::Pin::new(s).poll_write(cx, buf),
-            Io::Tls(s) => std::pin::Pin::new(s).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Io::Plain(s) => std::pin::Pin::new(s).poll_flush(cx),
-            Io::Tls(s) => std::pin::Pin::new(s).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Io::Plain(s) => std::pin::Pin::new(s).poll_shutdown(cx),
-            Io::Tls(s) => std::pin::Pin::new(s).poll_shutdown(cx),
-        }
     }
 }

@@ -7,13 +7,10 @@
 //! longer starts with its [`SegmentStart`](super::Record::SegmentStart) header, is a refused
 //! start naming the file rather than acknowledged changes lost without a word.
 
+use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
-use super::recover::RecoveryError;
 use super::{create_private, sync_dir};
 
 /// The format of the control file this version writes.
@@ -46,31 +43,21 @@ pub fn control_path(dir: &Path) -> PathBuf {
 }
 
 /// The control file of `dir`; `None` where there is none (a folder written by an earlier
-/// version, or a new one).
-pub fn read(dir: &Path) -> Result<Option<Control>, RecoveryError> {
-    let path = control_path(dir);
-    let text = match std::fs::read_to_string(&path) {
+/// version, or a new one). A file that does not parse, or of a newer format, is an error of
+/// kind `InvalidData` saying why.
+pub fn read(dir: &Path) -> std::io::Result<Option<Control>> {
+    let text = match std::fs::read_to_string(control_path(dir)) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(RecoveryError::Io {
-                path,
-                source: Arc::new(e),
-            });
-        }
+        Err(e) => return Err(e),
     };
-    let control: Control = serde_json::from_str(&text).map_err(|e| RecoveryError::BadControl {
-        path: path.clone(),
-        message: e.to_string(),
-    })?;
+    let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidData, m);
+    let control: Control = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
     if control.format > FORMAT {
-        return Err(RecoveryError::BadControl {
-            path,
-            message: format!(
-                "format {} is newer than this version of fulfil reads ({FORMAT})",
-                control.format
-            ),
-        });
+        return Err(invalid(format!(
+            "format {} is newer than this version of fulfil reads ({FORMAT})",
+            control.format
+        )));
     }
     Ok(Some(control))
 }

@@ -203,7 +203,7 @@ fn base(
 /// and every segment must start with its own header.
 pub fn recover(dir: &Path, mode: RecoverMode) -> Result<Recovered, RecoveryError> {
     let (checkpoints, segments) = generations(dir)?;
-    let control = control::read(dir)?;
+    let control = read_control(dir)?;
     if control.is_none() {
         check_no_control(dir, &segments, mode)?;
     }
@@ -265,6 +265,24 @@ pub fn recover(dir: &Path, mode: RecoverMode) -> Result<Recovered, RecoveryError
         }
     }
     Ok(out)
+}
+
+/// The control file of `dir`, if any; one that cannot be read or parsed refuses the start.
+fn read_control(dir: &Path) -> Result<Option<Control>, RecoveryError> {
+    control::read(dir).map_err(|e| {
+        let path = control_path(dir);
+        if e.kind() == std::io::ErrorKind::InvalidData {
+            RecoveryError::BadControl {
+                path,
+                message: e.to_string(),
+            }
+        } else {
+            RecoveryError::Io {
+                path,
+                source: Arc::new(e),
+            }
+        }
+    })
 }
 
 /// A folder without a control file is one of an earlier version, unless a segment starts with
@@ -382,7 +400,7 @@ pub struct VerifyReport {
 /// Reads every file of `dir` without changing anything.
 pub fn verify(dir: &Path) -> Result<VerifyReport, RecoveryError> {
     let (checkpoints, segments) = generations(dir)?;
-    let control = control::read(dir).ok().flatten();
+    let control = read_control(dir).ok().flatten();
     let mut files = Vec::new();
     let paths = checkpoints
         .iter()
