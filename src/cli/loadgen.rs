@@ -233,6 +233,7 @@ impl Worker {
                     order: Some(order),
                     dry_run: !this_commits,
                     explain: false,
+                    request_id: String::new(),
                 })
                 .await;
             let counted = t0 >= measured_from;

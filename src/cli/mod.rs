@@ -223,6 +223,16 @@ pub struct ServeArgs {
     /// Seconds a reservation is held unless confirmed or released.
     #[arg(long, env = "FULFIL_RESERVATION_TTL_SECS", default_value_t = 1800.0)]
     pub reservation_ttl_secs: f64,
+    /// Seconds a commit's request id is remembered: a commit retried with the same request id
+    /// within this window is answered with the reservation it made (whatever its state now),
+    /// never a new hold. Kept in the journal or the shared database, so it holds across
+    /// restarts and replicas.
+    #[arg(
+        long,
+        env = "FULFIL_REQUEST_RETENTION_SECS",
+        default_value_t = 86_400.0
+    )]
+    pub request_retention_secs: f64,
     /// What to do when the journal is damaged other than a torn last write: `refuse` to start
     /// (naming the file and offset), or `truncate`: keep what is intact before the damage,
     /// drop the rest, and say so in the log.

@@ -41,6 +41,7 @@ fn call(order: &pb::Order) -> pb::RouteOrderRequest {
         order: Some(order.clone()),
         dry_run: true,
         explain: false,
+        request_id: String::new(),
     }
 }
 

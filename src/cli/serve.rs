@@ -44,6 +44,7 @@ fn config_of(args: ServeArgs) -> anyhow::Result<ServeConfig> {
     config.data_dir = args.data_dir;
     config.store = args.store;
     config.reservation_ttl = ttl(args.reservation_ttl_secs)?;
+    config.request_retention = request_retention(args.request_retention_secs)?;
     config.journal_recover = args.journal_recover;
     config.tls = args.tls_cert.zip(args.tls_key).map(|(cert, key)| TlsFiles {
         cert,
@@ -97,6 +98,17 @@ fn ttl(secs: f64) -> anyhow::Result<Duration> {
         anyhow::bail!(
             "--reservation-ttl-secs: the reservation time-to-live must be a number of seconds \
              in (0, {max}], found {secs}"
+        );
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn request_retention(secs: f64) -> anyhow::Result<Duration> {
+    let max = fulfil::live::MAX_REQUEST_RETENTION.as_secs_f64();
+    if !(secs.is_finite() && secs > 0.0 && secs <= max) {
+        anyhow::bail!(
+            "--request-retention-secs: how long a commit's request id is remembered must be a \
+             number of seconds in (0, {max}], found {secs}"
         );
     }
     Ok(Duration::from_secs_f64(secs))

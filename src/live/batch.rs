@@ -9,7 +9,7 @@ use super::error::LiveError;
 use super::state::{Committed, Live, State, wait_durable};
 use crate::batch::{BatchOptions, BatchResult, Progress, reoptimize};
 use crate::model::Order;
-use crate::reserve::Held;
+use crate::reserve::{Held, ReservationState};
 use crate::route::{Cancel, Ledger, PolicyKind, Routed, route_in_sequence};
 
 /// A batch decided on the live network.
@@ -91,6 +91,8 @@ impl Live {
                     exact: r.exact,
                     version,
                     reservation_id: None,
+                    state: None,
+                    replayed: false,
                 })
                 .collect());
         }
@@ -163,11 +165,16 @@ impl Live {
             .into_iter()
             .zip(answers)
             .map(|(r, existing)| {
-                existing.unwrap_or_else(|| Committed {
-                    decision: r.decision,
-                    exact: r.exact,
-                    version,
-                    reservation_id: ids.next().flatten(),
+                existing.unwrap_or_else(|| {
+                    let reservation_id = ids.next().flatten();
+                    Committed {
+                        decision: r.decision,
+                        exact: r.exact,
+                        version,
+                        state: reservation_id.as_ref().map(|_| ReservationState::Held),
+                        reservation_id,
+                        replayed: false,
+                    }
                 })
             })
             .collect())

@@ -1,17 +1,20 @@
 //! Committing an order: decided without the writer (microseconds to milliseconds of search),
 //! then checked against the current state with the writer held, decided again there if it no
 //! longer fits, reserved, and recorded. A second commit of an order id that holds an open
-//! reservation returns that reservation.
+//! reservation returns that reservation; a commit whose request id was seen within the
+//! retention window returns the reservation that request made, whatever its state now; a
+//! commit whose deadline passed before its turn changes nothing.
 
 use std::hash::Hasher;
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::error::LiveError;
-use super::state::{Committed, Live, State, Writer, route_on, route_until};
+use super::state::{Committed, Live, State, Writer, route_on, route_until, unix_ms};
 use crate::model::{Destination, Order};
 use crate::reserve::{
-    Fnv1a, Held, Hold, HoldInfo, HoldTerms, OrderRecord, Record, Reroutes, Reservation,
-    allocations_of, terms_of,
+    CommitMemo, Fnv1a, Held, Hold, HoldInfo, HoldTerms, OrderRecord, Record, Reroutes, Reservation,
+    ReservationState, allocations_of, terms_of,
 };
 use crate::route::Cancel;
 use crate::route::{Plan, Routed, price};
@@ -24,6 +27,54 @@ pub struct Decided {
 
 /// Acknowledgement of a change: runs once it is durable, or with why not.
 pub type OnDurable = Box<dyn FnOnce(Result<(), LiveError>) + Send>;
+
+/// How a commit is asked: a quote only, the caller's request id (a retry with it is answered
+/// with the reservation it made), the call's deadline (past it, nothing is committed) and the
+/// token that stops the search when the caller is gone.
+#[derive(Clone, Debug, Default)]
+pub struct CommitCall {
+    pub dry_run: bool,
+    pub request_id: Option<String>,
+    pub deadline: Option<Instant>,
+    pub cancel: Cancel,
+}
+
+impl CommitCall {
+    /// A commit (reserving) with no request id, deadline or cancellation.
+    pub fn reserving() -> CommitCall {
+        CommitCall::default()
+    }
+
+    /// A quote: nothing is reserved.
+    pub fn dry_run() -> CommitCall {
+        CommitCall {
+            dry_run: true,
+            ..CommitCall::default()
+        }
+    }
+
+    /// The same call, stopped by `cancel` (the call's own token on the blocking pool).
+    pub fn cancelled_by(self, cancel: &Cancel) -> CommitCall {
+        CommitCall {
+            cancel: cancel.clone(),
+            ..self
+        }
+    }
+
+    /// Refused once the deadline has passed (checked with the writer held, before anything
+    /// is written).
+    fn check_deadline(&self, order: &Order) -> Result<(), LiveError> {
+        match self.deadline {
+            Some(d) if Instant::now() >= d => {
+                metrics::counter!("fulfil_commits_past_deadline_total").increment(1);
+                Err(LiveError::DeadlinePassed {
+                    order_id: order.id.clone(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+}
 
 /// What the order asks for — destination, service, day and lines — as a stable hash (the same
 /// in every process), so a retried commit is told apart from another order under the same id.
@@ -62,16 +113,15 @@ impl Live {
     pub fn reserve(
         &self,
         order: &Order,
-        dry_run: bool,
-        cancel: &Cancel,
+        call: &CommitCall,
         on_durable: impl FnOnce(Result<(), LiveError>) + Send + 'static,
     ) -> Result<Committed, LiveError> {
-        let decided = self.decide(order, cancel)?;
-        if dry_run {
+        let decided = self.decide(order, &call.cancel)?;
+        if call.dry_run {
             on_durable(Ok(()));
             return Ok(committed(&decided.state, decided.routed, None));
         }
-        self.commit(order, decided, on_durable)
+        self.commit(order, decided, call, on_durable)
     }
 
     /// The first phase of a commit, without the writer: the order decided on the current
@@ -86,42 +136,119 @@ impl Live {
 
     /// The second phase, with the writer held: the decision's units taken if they still fit the
     /// current state (or the order decided again on it), recorded, and `on_durable` called once
-    /// durable. An order id that holds an open reservation gets that reservation back.
+    /// durable. Refused, changing nothing, once the call's deadline has passed. A request id
+    /// seen before gets the reservation it made; an order id that holds an open reservation
+    /// gets that reservation back (one held past its expiry is expired now and the order
+    /// reserved anew).
     pub fn commit(
         &self,
         order: &Order,
         decided: Decided,
+        call: &CommitCall,
         on_durable: impl FnOnce(Result<(), LiveError>) + Send + 'static,
     ) -> Result<Committed, LiveError> {
         let _span = tracing::debug_span!("commit", order_id = %order.id).entered();
-        let writer = self.write()?;
+        let mut writer = self.write()?;
+        call.check_deadline(order)?;
         let now = self.load();
-        if let Some(held) = now.book.held_by_order(&order.id) {
-            let again = self.existing(&now, order, &held)?;
+        if let Some(request_id) = &call.request_id
+            && let Some(memo) = writer.requests.get(request_id)
+        {
+            let again = self.remembered(&now, order, memo)?;
             self.record(&writer, Vec::new(), on_durable);
             return Ok(again);
         }
+        let mut records = Vec::new();
+        if let Some(held) = now.book.held_by_order(&order.id) {
+            match self.lapse(&mut writer, &now, &held.id) {
+                Some(expired) => records.push(expired),
+                None => {
+                    let again = self.existing(&now, order, &held)?;
+                    self.record(&writer, Vec::new(), on_durable);
+                    return Ok(again);
+                }
+            }
+        }
         let (routed, held) = fit_or_decide(&decided.state, &now, order, decided.routed)?;
         if held.is_empty() {
-            drop(writer);
-            on_durable(Ok(()));
+            self.record(&writer, records, on_durable);
             return Ok(committed(&now, routed, None));
         }
-        let hold = self.hold_of(&now, order, &held, &routed.plan);
+        let mut hold = self.hold_of(&now, order, &held, &routed.plan);
+        hold.request_id = call.request_id.clone();
         let id = hold.id.clone();
         let info = HoldInfo {
             fingerprint: hold.fingerprint,
             terms: terms_of(&routed.plan),
             reroutes: hold.reroutes.clone(),
         };
+        self.remember_request(&mut writer, &hold);
         now.book.record(id.clone(), order, held, self.ttl(), info);
-        self.record(&writer, vec![Record::Reserve(hold)], on_durable);
+        records.push(Record::Reserve(hold));
+        self.record(&writer, records, on_durable);
         Ok(committed(&now, routed, Some(id)))
+    }
+
+    /// Remembers the request id of `hold`, if it has one (with the writer held: live, and when
+    /// its record is replayed or followed).
+    pub(super) fn remember_request(&self, writer: &mut Writer, hold: &Hold) {
+        let Some(request_id) = &hold.request_id else {
+            return;
+        };
+        let memo = CommitMemo {
+            request_id: request_id.clone(),
+            order_id: hold.order_id.clone(),
+            fingerprint: hold.fingerprint,
+            reservation_id: hold.id.clone(),
+            at_ms: hold.at_ms,
+            allocations: hold.allocations.clone(),
+            terms: hold.terms.clone(),
+            state: ReservationState::Held.as_str().to_owned(),
+        };
+        let keep = self.options.request_retention.as_millis() as u64;
+        writer.requests.remember(memo, unix_ms(), keep);
+    }
+
+    /// The answer to a commit whose request id made `memo`'s reservation: that reservation in
+    /// its current state, priced on the current version (as committed, once the book has
+    /// forgotten it). Another order under the same request id is refused.
+    fn remembered(
+        &self,
+        now: &State,
+        order: &Order,
+        memo: &CommitMemo,
+    ) -> Result<Committed, LiveError> {
+        if memo.order_id != order.id
+            || (memo.fingerprint != 0 && memo.fingerprint != fingerprint(order))
+        {
+            return Err(LiveError::RequestReused {
+                id: memo.reservation_id.clone(),
+                request_id: memo.request_id.clone(),
+            });
+        }
+        let (plan, state) = match now.book.get(&memo.reservation_id) {
+            Some(r) => (plan_of(&r), r.state),
+            None => (plan_of_memo(&now.snapshot, memo), memo.state()),
+        };
+        metrics::counter!("fulfil_commits_replayed_total").increment(1);
+        let decision = price(&now.snapshot, order, &plan)?;
+        Ok(Committed {
+            decision,
+            exact: true,
+            version: now.snapshot.version(),
+            reservation_id: Some(memo.reservation_id.clone()),
+            state: Some(state),
+            replayed: true,
+        })
     }
 
     /// Decides and reserves an order, and waits until it is durable.
     pub fn route(&self, order: &Order, dry_run: bool) -> Result<Committed, LiveError> {
-        super::state::wait_durable(|ack| self.reserve(order, dry_run, &Cancel::never(), ack))
+        let call = CommitCall {
+            dry_run,
+            ..CommitCall::default()
+        };
+        super::state::wait_durable(|ack| self.reserve(order, &call, ack))
     }
 
     /// The answer to a commit of an order id that holds `held`: that reservation, priced on
@@ -144,6 +271,8 @@ impl Live {
             exact: true,
             version: now.snapshot.version(),
             reservation_id: Some(held.id.clone()),
+            state: Some(held.state),
+            replayed: false,
         })
     }
 
@@ -163,7 +292,7 @@ impl Live {
                 .iter()
                 .map(|&(_, n, k, q)| (snapshot.node(n).id.clone(), snapshot.sku(k).id.clone(), q))
                 .collect(),
-            at_ms: super::state::unix_ms(),
+            at_ms: unix_ms(),
             ttl_ms: self.ttl().as_millis() as u64,
             fingerprint: fingerprint(order),
             terms,
@@ -171,6 +300,7 @@ impl Live {
                 order: Some(OrderRecord::of(snapshot, order)),
                 ..Reroutes::default()
             },
+            request_id: None,
         }
     }
 
@@ -218,8 +348,39 @@ fn committed(state: &State, routed: Routed, reservation_id: Option<String>) -> C
         decision: routed.decision,
         exact: routed.exact,
         version: state.snapshot.version(),
+        state: reservation_id.as_ref().map(|_| ReservationState::Held),
         reservation_id,
+        replayed: false,
     }
+}
+
+/// The plan a remembered commit made, on `snapshot` (allocations at nodes or SKUs that are gone
+/// are left out).
+fn plan_of_memo(snapshot: &crate::snapshot::Snapshot, memo: &CommitMemo) -> Plan {
+    let hold = Hold {
+        id: memo.reservation_id.clone(),
+        order_id: memo.order_id.clone(),
+        day: None,
+        allocations: memo.allocations.clone(),
+        at_ms: memo.at_ms,
+        ttl_ms: 0,
+        fingerprint: memo.fingerprint,
+        terms: memo.terms.clone(),
+        reroutes: Reroutes::default(),
+        request_id: None,
+    };
+    let r = Reservation {
+        id: hold.id.clone(),
+        order_id: hold.order_id.clone(),
+        day: None,
+        held: super::recovery::held_of_hold(snapshot, &hold),
+        state: memo.state(),
+        expires: Instant::now(),
+        fingerprint: memo.fingerprint,
+        terms: super::recovery::terms_of_hold(snapshot, &memo.terms),
+        reroutes: Reroutes::default(),
+    };
+    plan_of(&r)
 }
 
 /// Shipment terms as a hold records them (node ids, service names).

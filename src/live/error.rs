@@ -53,8 +53,9 @@ pub enum LiveError {
     /// line it does not hold, another order id); nothing changed.
     #[error("reservation `{id}`: {reason}")]
     InvalidReroute { id: String, reason: String },
-    /// A request id given again for a different request on the same reservation.
-    #[error("request id `{request_id}` was already used for another request on reservation `{id}`")]
+    /// A request id given again for a different request (on the same reservation, or for a
+    /// commit of another order).
+    #[error("request id `{request_id}` was already used for another request (reservation `{id}`)")]
     RequestReused { id: String, request_id: String },
     /// The reservation keeps no order to re-route (made by an earlier version), or its order
     /// no longer reads on the current network.
@@ -69,6 +70,12 @@ pub enum LiveError {
         order_id: String,
         reservation_id: String,
     },
+    /// The call's deadline passed before its commit had its turn: nothing was reserved (a
+    /// retry with the same request id is safe).
+    #[error(
+        "order `{order_id}`: the call's deadline passed before it was committed; nothing was reserved"
+    )]
+    DeadlinePassed { order_id: String },
     /// The same order id twice in one committed batch.
     #[error("orders[{index}]: order `{order_id}` appears twice in the batch")]
     DuplicateOrder { index: usize, order_id: String },

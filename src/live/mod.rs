@@ -21,8 +21,11 @@ mod validate;
 
 pub use batch::LiveBatch;
 pub use changes::{InventoryApplied, InventoryChange};
-pub use commit::{Decided, OnDurable, fingerprint};
+pub use commit::{CommitCall, Decided, OnDurable, fingerprint};
 pub use error::{ChangeProblem, LiveError};
 pub use exceptions::{Rejection, Rerouted};
 pub use reservations::OnFinished;
-pub use state::{Committed, Live, LiveInfo, LiveOptions, MAX_RESERVATION_TTL, STALE_AFTER, State};
+pub use state::{
+    Committed, DEFAULT_REQUEST_RETENTION, Live, LiveInfo, LiveOptions, MAX_REQUEST_RETENTION,
+    MAX_RESERVATION_TTL, STALE_AFTER, State,
+};

@@ -99,9 +99,21 @@ impl Live {
     /// Applies one record during start-up, through the methods that applied it live.
     pub(super) fn replay(&self, record: Record) -> Result<(), LiveError> {
         match record {
-            Record::Reserve(hold) => self.replay_hold(hold),
+            Record::Reserve(hold) => self.replay_hold(hold)?,
             Record::Reroute(reroute) => self.replay_reroute(reroute)?,
-            Record::ReserveMany { holds } => holds.into_iter().for_each(|h| self.replay_hold(h)),
+            Record::ReserveMany { holds } => {
+                for h in holds {
+                    self.replay_hold(h)?;
+                }
+            }
+            Record::CommitRequests { requests } => {
+                let mut writer = self.write()?;
+                let keep = self.options.request_retention.as_millis() as u64;
+                let now_ms = unix_ms();
+                for memo in requests {
+                    writer.requests.remember(memo, now_ms, keep);
+                }
+            }
             Record::ReservationIds { next } => self.load().book.ids_from(next),
             Record::Ended {
                 id,
@@ -170,13 +182,18 @@ impl Live {
     }
 
     /// Puts back a recorded reservation (its units counted, no limit checked: it was
-    /// acknowledged).
-    fn replay_hold(&self, hold: Hold) {
+    /// acknowledged), and remembers its request id.
+    fn replay_hold(&self, mut hold: Hold) -> Result<(), LiveError> {
+        if hold.request_id.is_some() {
+            let mut writer = self.write()?;
+            self.remember_request(&mut writer, &hold);
+            hold.request_id = None;
+        }
         let state = self.load();
         // A reservation made while a checkpoint was captured can be both in it and in the
         // segment that follows: it is taken once.
         if state.book.get(&hold.id).is_some() {
-            return;
+            return Ok(());
         }
         let snap = &state.snapshot;
         let held = held_of_hold(snap, &hold);
@@ -193,6 +210,7 @@ impl Live {
             terms: terms_of_hold(snap, &hold.terms),
             reroutes: hold.reroutes,
         });
+        Ok(())
     }
 
     /// Compacts the store if what was appended since the last checkpoint passed `min_size`: with
@@ -252,6 +270,7 @@ impl Live {
             held,
             ended,
             next_reservation_id: state.book.next_id(),
+            requests: writer.requests.all(),
         }
     }
 }
@@ -267,6 +286,7 @@ struct Capture {
     ended: Vec<Reservation>,
     capacity: Vec<DayUse>,
     next_reservation_id: u64,
+    requests: Vec<crate::reserve::CommitMemo>,
 }
 
 impl Capture {
@@ -317,6 +337,11 @@ impl Capture {
             });
         }
         self.reservation_records(&mut out);
+        if !self.requests.is_empty() {
+            out.push(Record::CommitRequests {
+                requests: self.requests.clone(),
+            });
+        }
         out.push(Record::ReservationIds {
             next: self.next_reservation_id,
         });
@@ -407,6 +432,7 @@ pub(super) fn hold_of_reservation(snap: &crate::snapshot::Snapshot, r: &Reservat
         fingerprint: r.fingerprint,
         terms: super::commit::hold_terms(snap, &r.terms),
         reroutes: r.reroutes.clone(),
+        request_id: None,
     }
 }
 

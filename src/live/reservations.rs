@@ -8,11 +8,16 @@
 //! | released     | no-op          | FAILED_PRECONDITION  | no-op   |
 //! | confirmed    | FAILED_PRECONDITION | no-op           | no-op   |
 //! | expired      | no-op          | FAILED_PRECONDITION  | no-op   |
+//!
+//! A hold past its time to live whose expiry has not been recorded yet (the expiry pass runs
+//! every half second, and not while the store cannot be reached) is expired by the first change
+//! that touches it: a confirmation then is refused, a release answers "expired", and a new
+//! commit of its order id reserves anew.
 
 use std::time::Instant;
 
 use super::error::LiveError;
-use super::state::Live;
+use super::state::{Live, State, Writer};
 use crate::reserve::{Finished, Record, Reservation, ReservationState};
 
 /// Runs with the outcome of ending a reservation, once it is durable.
@@ -27,11 +32,12 @@ impl Live {
     /// disk: `done` runs with the reservation as it then is once the change is durable, or with
     /// why it was refused (nothing changed then).
     pub fn finish(&self, id: &str, to: ReservationState, done: OnFinished) {
-        let writer = match self.write() {
+        let mut writer = match self.write() {
             Ok(w) => w,
             Err(e) => return done(Err(e)),
         };
         let now = self.load();
+        let mut records: Vec<Record> = self.lapse(&mut writer, &now, id).into_iter().collect();
         if to == ReservationState::Confirmed
             && let Some(r) = now
                 .book
@@ -47,24 +53,40 @@ impl Live {
                 .collect();
             self.adjust_levels(&now, &changes);
         }
-        let (after, records) = match now.book.finish(id, to) {
+        let after = match now.book.finish(id, to) {
             Ok(Finished::Ended(before)) => {
-                let record = Record::end(id, to).into_iter().collect();
-                (
-                    Reservation {
-                        state: to,
-                        ..before
-                    },
-                    record,
-                )
+                records.extend(Record::end(id, to));
+                writer.requests.ended(id, to);
+                Reservation {
+                    state: to,
+                    ..before
+                }
             }
-            Ok(Finished::Already(r)) => (r, Vec::new()),
+            Ok(Finished::Already(r)) => r,
             Err(e) => {
-                drop(writer);
-                return done(Err(e.into()));
+                // (A lapsed hold's expiry is still recorded before the refusal is told.)
+                let e = LiveError::from(e);
+                return self.record(&writer, records, move |r| done(r.and(Err(e))));
             }
         };
         self.record(&writer, records, move |r| done(r.map(|()| after)));
+    }
+
+    /// With the writer held: expires reservation `id` now if it is held past its time to live
+    /// (its expiry not yet recorded), and returns the record to write with the change. Only
+    /// for changes made here: a replayed or followed record is applied as it was made.
+    pub(super) fn lapse(&self, writer: &mut Writer, state: &State, id: &str) -> Option<Record> {
+        if !self.recording() || !state.book.overdue(id, Instant::now()) {
+            return None;
+        }
+        match state.book.finish(id, ReservationState::Expired) {
+            Ok(Finished::Ended(_)) => {
+                writer.requests.ended(id, ReservationState::Expired);
+                metrics::counter!("fulfil_reservations_expired_total").increment(1);
+                Some(Record::Expire { id: id.to_owned() })
+            }
+            _ => None,
+        }
     }
 
     /// Releases a held reservation (the order was cancelled) and waits until it is durable.
@@ -91,26 +113,49 @@ impl Live {
             .unwrap_or(Err(LiveError::Store(crate::reserve::StoreError::Stopped)))
     }
 
-    /// Expires held reservations past their time to live and forgets ended ones past their
-    /// retention; returns how many expired.
+    /// Expires held reservations past their time to live, forgets ended ones past their
+    /// retention and request ids past theirs; returns how many expired. Holds whose expiry
+    /// cannot be recorded now (the store does not answer) stay due, and are expired by a later
+    /// pass.
     pub fn expire_due(&self) -> usize {
         let now = Instant::now();
         self.load().book.purge_ended(now);
         let due = self.load().book.expired(now);
         let mut expired = 0;
-        for ids in due.chunks(EXPIRE_PER_TURN) {
-            let Ok(writer) = self.write() else { break };
+        let mut chunks = due.chunks(EXPIRE_PER_TURN);
+        while let Some(ids) = chunks.next() {
+            let mut writer = match self.write() {
+                Ok(w) => w,
+                Err(e) => {
+                    tracing::debug!("expiry waits for the store: {e}");
+                    let book = self.load().book.clone();
+                    book.requeue(ids);
+                    chunks.for_each(|rest| book.requeue(rest));
+                    break;
+                }
+            };
             let state = self.load();
             let mut records = Vec::new();
             for id in ids {
                 if let Ok(Finished::Ended(_)) = state.book.finish(id, ReservationState::Expired) {
+                    writer.requests.ended(id, ReservationState::Expired);
                     records.push(Record::Expire { id: id.clone() });
                 }
             }
             expired += records.len();
             self.record(&writer, records, |_| {});
         }
+        self.forget_requests();
         expired
+    }
+
+    /// Forgets request ids past the retention window (only if the writer is free: it is
+    /// cheap to wait for the next pass).
+    fn forget_requests(&self) {
+        if let Some(mut writer) = self.try_writer() {
+            let keep = self.options.request_retention.as_millis() as u64;
+            writer.requests.purge(super::state::unix_ms(), keep);
+        }
     }
 
     /// Applies a recorded ending during replay: an unknown reservation (ended before the

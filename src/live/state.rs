@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -28,6 +28,12 @@ use crate::snapshot::Snapshot;
 
 /// How long a shared store may not answer before answers are flagged stale.
 pub const STALE_AFTER: Duration = Duration::from_secs(2);
+
+/// How long a commit's request id is remembered unless set otherwise.
+pub const DEFAULT_REQUEST_RETENTION: Duration = Duration::from_secs(86_400);
+
+/// The longest retention window of request ids.
+pub const MAX_REQUEST_RETENTION: Duration = Duration::from_secs(30 * 86_400);
 
 /// The longest time-to-live a reservation may be given.
 pub const MAX_RESERVATION_TTL: Duration = Duration::from_secs(366 * 86_400);
@@ -53,6 +59,9 @@ pub struct LiveOptions {
     /// A shared store (`postgres://…`) instead of the journal; `data_dir` then only keeps
     /// scenario copies.
     pub store_url: Option<String>,
+    /// How long a commit's request id is remembered: a retry with it within this window is
+    /// answered with the reservation it made.
+    pub request_retention: Duration,
 }
 
 impl LiveOptions {
@@ -64,6 +73,7 @@ impl LiveOptions {
             reservation_ttl: Duration::from_secs(900),
             recover: RecoverMode::Refuse,
             store_url: None,
+            request_retention: DEFAULT_REQUEST_RETENTION,
         }
     }
 
@@ -80,6 +90,17 @@ impl LiveOptions {
                 ),
             });
         }
+        let keep = self.request_retention;
+        if keep.is_zero() || keep > MAX_REQUEST_RETENTION {
+            return Err(LiveError::InvalidSetting {
+                setting: "request id retention",
+                reason: format!(
+                    "{} s is not in (0, {}] seconds",
+                    keep.as_secs_f64(),
+                    MAX_REQUEST_RETENTION.as_secs()
+                ),
+            });
+        }
         Ok(())
     }
 }
@@ -91,6 +112,11 @@ pub struct Committed {
     pub exact: bool,
     pub version: u64,
     pub reservation_id: Option<String>,
+    /// The reservation's state (held, unless this answers a retried request id).
+    pub state: Option<crate::reserve::ReservationState>,
+    /// The commit's request id was seen before: this is the reservation it made, and nothing
+    /// changed now.
+    pub replayed: bool,
 }
 
 /// Counts and age of the current version.
@@ -116,6 +142,8 @@ pub(super) struct Writer {
     pub base_record: Option<Record>,
     /// Nodes, rates or policy changed since the base.
     pub network_changed: bool,
+    /// Commit request ids still inside their retention window.
+    pub requests: crate::reserve::CommitRequests,
 }
 
 /// The live network.
@@ -137,6 +165,10 @@ pub struct Live {
     turn: Mutex<()>,
     /// Changes waiting for the turn (a turn that sees some leaves the transaction open for them).
     waiting: AtomicUsize,
+    /// With a shared store: when this replica last read the log up to its head (a turn or a
+    /// follow), in ms since `opened`.
+    caught_up: AtomicU64,
+    opened: Instant,
 }
 
 thread_local! {
@@ -232,7 +264,23 @@ impl Live {
             replaying: true,
             turn: Mutex::new(()),
             waiting: AtomicUsize::new(0),
+            caught_up: AtomicU64::new(0),
+            opened: Instant::now(),
         }
+    }
+
+    /// Notes that this replica has just read the shared log up to its head.
+    fn mark_caught_up(&self) {
+        let ms = self.opened.elapsed().as_millis() as u64;
+        self.caught_up.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    /// With a shared store: how long since this replica last read the log up to its head (a
+    /// follower that stopped, or waits behind a stalled turn). `None` with a local store.
+    pub fn behind_for(&self) -> Option<Duration> {
+        self.shared_store()?;
+        let at = Duration::from_millis(self.caught_up.load(Ordering::Relaxed));
+        Some(self.opened.elapsed().saturating_sub(at))
     }
 
     /// The current version (one atomic load; never waits).
@@ -270,12 +318,29 @@ impl Live {
             store.end_turn(false);
             return Err(e);
         }
+        self.mark_caught_up();
         let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         Ok(Turn {
             live: self,
             writer,
             shared: Some(turn),
         })
+    }
+
+    /// The writer's own state, if no change holds it now (for chores that change nothing
+    /// recorded, such as forgetting request ids past their window).
+    pub(super) fn try_writer(&self) -> Option<MutexGuard<'_, Writer>> {
+        match self.writer.try_lock() {
+            Ok(w) => Some(w),
+            Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// True while changes are made here (not replayed from the store, nor followed from
+    /// another replica): only then is a change decided anew, and recorded.
+    pub(super) fn recording(&self) -> bool {
+        !self.replaying && !FOLLOWING.get()
     }
 
     fn refuse_if_failed(&self) -> Result<(), LiveError> {
@@ -332,15 +397,21 @@ impl Live {
         let records = store.follow().map_err(|e| self.store_refused(e))?;
         let n = records.len();
         self.apply_followed(records)?;
+        if n < crate::reserve::postgres::FOLLOW_BATCH {
+            self.mark_caught_up();
+        }
         Ok(n)
     }
 
     /// True when answers are made on a state that may miss other replicas' changes: the
-    /// shared store has not answered for [`STALE_AFTER`], or this state failed and waits to
-    /// be read anew. Never with a local store.
+    /// shared store has not answered for [`STALE_AFTER`], this replica has not read the log to
+    /// its head for as long, or this state failed and waits to be read anew. Never with a
+    /// local store.
     pub fn stale(&self) -> bool {
         self.shared_store().is_some_and(|s| {
-            self.failed.get().is_some() || s.unreachable_for().is_some_and(|d| d >= STALE_AFTER)
+            self.failed.get().is_some()
+                || s.unreachable_for().is_some_and(|d| d >= STALE_AFTER)
+                || self.behind_for().is_some_and(|d| d >= STALE_AFTER)
         })
     }
 
@@ -384,8 +455,7 @@ impl Live {
         released: &crate::reserve::Held,
         ack: impl FnOnce(Result<(), LiveError>) + Send + 'static,
     ) {
-        let recording = !self.replaying && !FOLLOWING.get();
-        let Some(store) = self.store.as_ref().filter(|_| recording) else {
+        let Some(store) = self.store.as_ref().filter(|_| self.recording()) else {
             return ack(Ok(()));
         };
         let failed = self.failed.clone();

@@ -528,6 +528,41 @@ impl ReservationBook {
         out
     }
 
+    /// Puts ids taken by [`expired`](Self::expired) back on the queue (their expiry could not
+    /// be recorded: the store did not answer), so the next pass expires them.
+    pub fn requeue(&self, ids: &[String]) {
+        for id in ids {
+            let mut s = self.shards[shard_of(id)]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let due = s
+                .map
+                .get(id)
+                .filter(|r| r.state == ReservationState::Held)
+                .map(|r| r.expires);
+            if let Some(due) = due {
+                s.hold_due.push(Reverse((due, id.clone())));
+            }
+        }
+    }
+
+    /// Whether reservation `id` is held past its expiry (its expiry not yet recorded).
+    pub fn overdue(&self, id: &str, now: Instant) -> bool {
+        self.get_with(id, |r| {
+            r.state == ReservationState::Held && r.expires <= now
+        })
+        .unwrap_or(false)
+    }
+
+    fn get_with<T>(&self, id: &str, f: impl FnOnce(&Reservation) -> T) -> Option<T> {
+        self.shards[shard_of(id)]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map
+            .get(id)
+            .map(f)
+    }
+
     /// Every reservation the book knows, held and ended, in one pass (each read once, so none
     /// is missed or seen twice while others change). Ended ones are returned only if there are
     /// at most `max_ended` of them (none otherwise), so a flood of them costs no copying.

@@ -10,6 +10,7 @@ mod book;
 pub mod journal;
 pub mod postgres;
 mod record;
+pub mod requests;
 pub mod reroutes;
 pub mod store;
 
@@ -18,6 +19,7 @@ pub use book::{
     ReservationState, ReserveConflict, allocations_of, terms_of,
 };
 pub use record::{Hold, HoldTerms, Record, Reroute};
+pub use requests::{CommitMemo, CommitRequests};
 pub use reroutes::{OrderRecord, RequestMemo, Reroutes};
 pub use store::{
     CapacityRow, Cause, MemoryStore, Projection, Recovered, ReservationRow, StockRow, Store,

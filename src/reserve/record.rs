@@ -46,6 +46,11 @@ pub enum Record {
         #[serde(default, skip_serializing_if = "Reroutes::is_empty")]
         reroutes: Reroutes,
     },
+    /// Commit requests still inside their retention window, oldest first (written by
+    /// compaction, so a retried commit is still recognised after it).
+    CommitRequests {
+        requests: Vec<super::CommitMemo>,
+    },
     /// Capacity used on a day beyond what held reservations account for: the units of
     /// confirmed orders, which were picked that day (written by compaction).
     CapacityUsed {
@@ -135,6 +140,10 @@ pub struct Hold {
     /// earlier versions).
     #[serde(default, skip_serializing_if = "Reroutes::is_empty")]
     pub reroutes: Reroutes,
+    /// The commit's request id, if the caller gave one: a retry with it within the retention
+    /// window is answered with this reservation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// A re-route as journaled (see [`Record::Reroute`]).
@@ -199,6 +208,7 @@ impl Record {
             Record::ReservationIds { .. } => "reservation_ids",
             Record::SourceSequence { .. } => "source_sequence",
             Record::Ended { .. } => "ended",
+            Record::CommitRequests { .. } => "commit_requests",
             Record::CapacityUsed { .. } => "capacity_used",
             Record::Release { .. } => "release",
             Record::Confirm { .. } => "confirm",

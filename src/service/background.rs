@@ -1,8 +1,11 @@
 //! The server's background loops: reservation expiry with the health and gauges beside it (and
-//! the store's recovery after a failure), and journal compaction. Each holds only a weak
-//! reference to the server's state, so it ends when the server does. (Group commit is not a
-//! loop here: the journal's writer thread takes every append waiting, writes them and syncs
-//! once — `reserve/journal`.)
+//! the store's recovery after a failure), journal compaction, and with a shared store the
+//! follower. Each holds only a weak reference to the server's state, so it ends when the server
+//! does. A loop that panics ends the process with a log line naming it (exit status 70): a
+//! replica without its housekeeping or its follower would say SERVING while it refuses changes
+//! or falls behind, and a restart replays what is durable. (Group commit is not a loop here:
+//! the journal's writer thread takes every append waiting, writes them and syncs once —
+//! `reserve/journal`.)
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,19 +29,67 @@ pub const RECOVERY_INTERVAL: Duration = Duration::from_secs(1);
 /// With a shared store: how long the follower waits for a notification before it polls.
 pub const FOLLOW_POLL: Duration = Duration::from_millis(250);
 
+/// With a shared store: a replica that has not read the log to its head for this long says
+/// NOT_SERVING for the services that change state (its follower waits behind a stalled turn).
+pub const FOLLOW_STALL: Duration = Duration::from_secs(5);
+
+/// The exit status of a process whose background loop panicked.
+pub const PANIC_EXIT: i32 = 70;
+
 /// Starts the loops; they end when the server's shared state does.
 pub(super) fn spawn(shared: &Shared, options: LiveOptions, health: Health) {
     // (Every loop reads the network through a weak handle.)
-    tokio::spawn(compaction(shared.downgrade()));
-    tokio::spawn(housekeeping(shared.downgrade(), options.clone(), health));
+    supervise("compaction", compaction(shared.downgrade()));
+    supervise(
+        "housekeeping",
+        housekeeping(shared.downgrade(), options.clone(), health),
+    );
     if options.store_url.is_some() {
         let weak = shared.downgrade();
         let spawned = std::thread::Builder::new()
             .name("fulfil-follow".into())
-            .spawn(move || follow(weak));
+            .spawn(move || {
+                let run = std::panic::AssertUnwindSafe(|| follow(weak));
+                if let Err(panic) = std::panic::catch_unwind(run) {
+                    fatal("follower", &panic_message(&*panic));
+                }
+            });
         if let Err(e) = spawned {
             tracing::error!("cannot start the follower thread: {e}");
         }
+    }
+}
+
+/// Runs a background loop; if it panics, the process ends (see the module documentation).
+fn supervise(name: &'static str, task: impl std::future::Future<Output = ()> + Send + 'static) {
+    let handle = tokio::spawn(task);
+    tokio::spawn(async move {
+        if let Err(e) = handle.await
+            && e.is_panic()
+        {
+            fatal(name, &panic_message(&*e.into_panic()));
+        }
+    });
+}
+
+/// Ends the process after a background loop panicked, saying which and why.
+fn fatal(name: &str, why: &str) -> ! {
+    tracing::error!(
+        task = name,
+        "background loop `{name}` panicked: {why}; exiting with status {PANIC_EXIT} so that a \
+         supervisor restarts this process from what is durable"
+    );
+    std::process::exit(PANIC_EXIT)
+}
+
+/// A panic's message, if it has one.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_owned()
     }
 }
 
@@ -73,8 +124,10 @@ async fn compaction(shared: WeakShared) {
             break;
         };
         let compact = move || live.compact(COMPACTION_SEGMENT_BYTES);
-        if let Ok(Err(e)) = tokio::task::spawn_blocking(compact).await {
-            tracing::warn!("journal compaction failed: {e}");
+        match tokio::task::spawn_blocking(compact).await {
+            Ok(Err(e)) => tracing::warn!("journal compaction failed: {e}"),
+            Err(e) if e.is_panic() => fatal("compaction", &panic_message(&*e.into_panic())),
+            _ => {}
         }
     }
 }
@@ -113,26 +166,41 @@ async fn housekeeping(shared: WeakShared, options: LiveOptions, health: Health) 
     }
 }
 
-/// With a shared store that does not answer: health NOT_SERVING for the services that change
-/// state (their calls are refused with UNAVAILABLE), SERVING again once it answers; the gauge
-/// says for how long.
+/// With a shared store that does not answer, or that this replica has not read to its head for
+/// [`FOLLOW_STALL`]: health NOT_SERVING for the services that change state (their calls are
+/// refused with UNAVAILABLE, or wait behind the stalled turn), SERVING again once it answers
+/// and the replica has caught up; the gauges say for how long.
 async fn shared_store_health(live: &Live, health: &Health, down: &mut bool) {
     let Some(store) = live.shared_store() else {
         return;
     };
     let unreachable = store.unreachable_for();
+    let behind = live.behind_for().unwrap_or_default();
     metrics::gauge!("fulfil_store_unreachable_seconds")
         .set(unreachable.map_or(0.0, |d| d.as_secs_f64()));
+    metrics::gauge!("fulfil_store_behind_seconds").set(behind.as_secs_f64());
     metrics::gauge!("fulfil_store_stale").set(if live.stale() { 1.0 } else { 0.0 });
     metrics::gauge!("fulfil_store_position").set(store.position() as f64);
-    if unreachable.is_some() != *down {
-        *down = unreachable.is_some();
-        if *down {
+    let now_down = unreachable.is_some() || behind >= FOLLOW_STALL;
+    if now_down != *down {
+        *down = now_down;
+        if now_down && unreachable.is_some() {
             tracing::error!("the shared store does not answer: changes refused until it does");
-            health.set_changing(ServingStatus::NotServing).await;
+        } else if now_down {
+            tracing::error!(
+                behind_ms = behind.as_millis() as u64,
+                "this replica has not read the shared log to its head for {FOLLOW_STALL:?}: \
+                 NOT_SERVING for changes until it has"
+            );
         } else {
-            health.set_changing(ServingStatus::Serving).await;
+            tracing::warn!("the shared store answers and this replica is at its head again");
         }
+        let status = if now_down {
+            ServingStatus::NotServing
+        } else {
+            ServingStatus::Serving
+        };
+        health.set_changing(status).await;
     }
 }
 
@@ -169,8 +237,12 @@ async fn expire_and_measure(live: Arc<Live>) {
         let live = live.clone();
         move || live.expire_due()
     })
-    .await
-    .unwrap_or(0);
+    .await;
+    let expired = match expired {
+        Ok(n) => n,
+        Err(e) if e.is_panic() => fatal("expiry", &panic_message(&*e.into_panic())),
+        Err(_) => 0,
+    };
     if expired > 0 {
         metrics::counter!("fulfil_reservations_expired_total").increment(expired as u64);
     }

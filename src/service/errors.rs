@@ -36,6 +36,7 @@ pub fn code_of(e: &LiveError) -> Code {
         LiveError::InvalidReroute { .. } => Code::InvalidArgument,
         LiveError::RequestReused { .. } => Code::AlreadyExists,
         LiveError::OrderHeld { .. } => Code::AlreadyExists,
+        LiveError::DeadlinePassed { .. } => Code::DeadlineExceeded,
         LiveError::PlanTaken { .. } | LiveError::NetworkChanged { .. } => Code::Aborted,
         LiveError::DecisionDoesNotFit { .. } => Code::Internal,
         LiveError::Store(_) | LiveError::Unavailable { .. } => Code::Unavailable,

@@ -10,7 +10,7 @@ use super::errors::status_of;
 use super::observe::{CallLog, count_decisions};
 use super::pb;
 use super::state::{Shared, blocking, time_left};
-use crate::live::Live;
+use crate::live::{CommitCall, Live};
 use crate::model::Order;
 use crate::model::dates::format_day;
 use crate::route::{Basket, Cancel, Outcome, explain, fulfilment_options};
@@ -27,11 +27,19 @@ async fn route_one(
     shared: &Shared,
     live: Arc<Live>,
     req: pb::RouteOrderRequest,
+    deadline: Option<std::time::Instant>,
 ) -> Result<pb::RouteOrderResponse, Status> {
     let order_pb = req
         .order
         .ok_or_else(|| Status::invalid_argument("order: required"))?;
     let dry_run = req.dry_run;
+    super::ids::check_optional("request_id", &req.request_id)?;
+    let call = CommitCall {
+        dry_run,
+        request_id: Some(req.request_id).filter(|r| !r.is_empty() && !dry_run),
+        deadline,
+        cancel: Cancel::never(),
+    };
     // Acknowledged only once on disk; concurrent commits share one fsync.
     let (tx, rx) = tokio::sync::oneshot::channel();
     let on_durable = move |r: Result<(), crate::live::LiveError>| {
@@ -45,7 +53,7 @@ async fn route_one(
         shared
             .decide(move |cancel| {
                 let order = order_of(&order_pb, &live.load().snapshot, "order")?;
-                reserved(&live, order, dry_run, cancel, on_durable)
+                reserved(&live, order, call.cancelled_by(cancel), on_durable)
             })
             .await?
     } else {
@@ -54,11 +62,11 @@ async fn route_one(
             // A shared store's turn talks to the database: never on an async worker.
             let live = live.clone();
             super::state::blocking(move |cancel| {
-                reserved(&live, order, dry_run, cancel, on_durable)
+                reserved(&live, order, call.cancelled_by(cancel), on_durable)
             })
             .await?
         } else {
-            reserved(&live, order, dry_run, &Cancel::never(), on_durable)?
+            reserved(&live, order, call, on_durable)?
         }
     };
     durable(rx).await?;
@@ -74,6 +82,10 @@ async fn route_one(
         reservation_id: committed.reservation_id.unwrap_or_default(),
         explanation,
         stale: stale(&live),
+        replayed: committed.replayed,
+        reservation_state: committed
+            .state
+            .map_or_else(String::new, |s| s.as_str().to_owned()),
     })
 }
 
@@ -103,12 +115,11 @@ async fn durable(
 fn reserved(
     live: &Live,
     order: Order,
-    dry_run: bool,
-    cancel: &Cancel,
+    call: CommitCall,
     on_durable: impl FnOnce(Result<(), crate::live::LiveError>) + Send + 'static,
 ) -> Result<(Order, crate::live::Committed), Status> {
     let c = live
-        .reserve(&order, dry_run, cancel, on_durable)
+        .reserve(&order, &call, on_durable)
         .map_err(|e| status_of(&e))?;
     Ok((order, c))
 }
@@ -401,6 +412,10 @@ impl pb::routing_server::Routing for RoutingService {
             require(&request, "RouteOrder (committing)", Role::Router)?;
         }
         let log = CallLog::of("RouteOrder", &request);
+        let deadline = request
+            .extensions()
+            .get::<super::layers::Deadline>()
+            .map(|d| d.0);
         let req = request.into_inner();
         let order_id = req
             .order
@@ -408,7 +423,7 @@ impl pb::routing_server::Routing for RoutingService {
             .map(|o| o.order_id.clone())
             .unwrap_or_default();
         let result = match self.live.get() {
-            Ok(live) => route_one(&self.live, live, req).await,
+            Ok(live) => route_one(&self.live, live, req, deadline).await,
             Err(s) => Err(s),
         };
         if commit {

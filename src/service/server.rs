@@ -44,6 +44,9 @@ pub struct ServeConfig {
     /// database. The data folder then only keeps scenario copies.
     pub store: Option<String>,
     pub reservation_ttl: Duration,
+    /// How long a commit's request id is remembered (a retry with it is answered with the
+    /// reservation it made).
+    pub request_retention: Duration,
     /// What recovery does with a damaged journal.
     pub journal_recover: crate::reserve::journal::RecoverMode,
     /// TLS for gRPC and metrics; none: plaintext.
@@ -101,6 +104,7 @@ impl ServeConfig {
             data_dir: None,
             store: None,
             reservation_ttl: Duration::from_secs(1800),
+            request_retention: crate::live::DEFAULT_REQUEST_RETENTION,
             journal_recover: crate::reserve::journal::RecoverMode::Refuse,
             tls: None,
             auth_file: None,
@@ -207,6 +211,7 @@ impl ServeConfig {
             reservation_ttl: self.reservation_ttl,
             recover: self.journal_recover,
             store_url: self.store.clone(),
+            request_retention: self.request_retention,
         }
     }
 

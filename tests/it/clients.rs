@@ -143,6 +143,7 @@ async fn the_python_client_checks_out_feeds_inventory_and_reflects() {
             order: Some(ship("after-feed", 40.73, -73.93, &[("A", 1)])),
             dry_run: true,
             explain: false,
+            request_id: String::new(),
         })
         .await
         .expect("quote")

@@ -74,6 +74,7 @@ pub(super) fn commit(order: pb::Order) -> pb::RouteOrderRequest {
         order: Some(order),
         dry_run: false,
         explain: false,
+        request_id: String::new(),
     }
 }
 

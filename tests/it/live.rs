@@ -56,6 +56,7 @@ pub(super) fn durable(scenario: &std::path::Path, data: &std::path::Path) -> Liv
         reservation_ttl: Duration::from_secs(600),
         recover: Default::default(),
         store_url: None,
+        request_retention: fulfil::live::DEFAULT_REQUEST_RETENTION,
     }
 }
 
@@ -165,6 +166,7 @@ fn releases_confirms_and_inventory_survive_compaction_and_replay() {
         reservation_ttl: Duration::from_secs(600),
         recover: Default::default(),
         store_url: None,
+        request_retention: fulfil::live::DEFAULT_REQUEST_RETENTION,
     };
     let live = Live::open(options.clone()).expect("opens");
     let mut ids = Vec::new();
@@ -367,6 +369,7 @@ fn a_reservation_in_both_the_checkpoint_and_the_next_segment_is_held_once() {
         fingerprint: 0,
         terms: Vec::new(),
         reroutes: Default::default(),
+        request_id: None,
     });
     // What a compaction leaves when the order was reserved between the roll and the capture.
     let j = Journal::start(data.path(), 1, std::slice::from_ref(&reserve)).expect("starts");
@@ -451,6 +454,7 @@ fn batches_and_single_commits_racing_never_oversell_and_reserve_what_they_acknow
             reservation_ttl: Duration::from_secs(600),
             recover: Default::default(),
             store_url: None,
+            request_retention: fulfil::live::DEFAULT_REQUEST_RETENTION,
         })
         .expect("opens"),
     );
@@ -658,7 +662,14 @@ fn cancelled_work_answers_cancelled_and_reserves_nothing() {
         .expect_err("cancelled batch");
     assert!(is_cancelled(&err), "{err}");
     let err = live
-        .reserve(&orders[0], false, &cancelled, |_| {})
+        .reserve(
+            &orders[0],
+            &fulfil::live::CommitCall {
+                cancel: cancelled.clone(),
+                ..Default::default()
+            },
+            |_| {},
+        )
         .expect_err("cancelled order");
     assert!(is_cancelled(&err), "{err}");
     let options = fulfil::batch::BatchOptions {

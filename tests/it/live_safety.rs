@@ -98,7 +98,12 @@ fn a_commit_decided_before_a_confirmation_is_checked_against_the_stock_after_it(
     live.confirm(&id).expect("confirms");
     // The stale plan no longer fits: the order is decided again on what is there now.
     let late = live
-        .commit(&late, decided, |r| r.expect("durable"))
+        .commit(
+            &late,
+            decided,
+            &fulfil::live::CommitCall::reserving(),
+            |r| r.expect("durable"),
+        )
         .expect("commits");
     assert_never_oversold(&live);
     let from_a: u32 = late

@@ -72,6 +72,7 @@ fn commit(order: pb::Order, request_id: &str) -> tonic::Request<pb::RouteOrderRe
         order: Some(order),
         dry_run: false,
         explain: false,
+        request_id: String::new(),
     });
     r.metadata_mut()
         .insert("x-request-id", request_id.parse().expect("ascii"));
@@ -259,6 +260,7 @@ async fn json_logs_carry_each_commit_with_its_request_id_and_outcome() {
             order: Some(ship("j3", 40.73, -73.93, &[("A", 1)])),
             dry_run: false,
             explain: false,
+            request_id: String::new(),
         }))
         .await
         .expect("commit");

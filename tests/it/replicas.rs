@@ -91,6 +91,7 @@ fn commit(order: pb::Order) -> pb::RouteOrderRequest {
         order: Some(order),
         dry_run: false,
         explain: false,
+        request_id: String::new(),
     }
 }
 
@@ -434,6 +435,7 @@ async fn the_database_stopped_under_load_refuses_commits_answers_stale_and_recov
             order: Some(ship("dry", 40.73, -73.93, &[("A", 1)])),
             dry_run: true,
             explain: false,
+            request_id: String::new(),
         })
         .await
         .expect("a dry run answers with the database down")
@@ -513,6 +515,7 @@ async fn the_database_stopped_under_load_refuses_commits_answers_stale_and_recov
             order: Some(ship("dry2", 40.73, -73.93, &[("A", 1)])),
             dry_run: true,
             explain: false,
+            request_id: String::new(),
         })
         .await
         .expect("dry run")
@@ -635,6 +638,7 @@ fn in_process(pg: &Pg, data: &std::path::Path) -> fulfil::live::Live {
         reservation_ttl: Duration::from_secs(600),
         recover: Default::default(),
         store_url: Some(pg.url()),
+        request_retention: fulfil::live::DEFAULT_REQUEST_RETENTION,
     })
     .expect("opens on the shared store")
 }

@@ -92,6 +92,7 @@ async fn route(
             order: Some(order),
             dry_run,
             explain: false,
+            request_id: String::new(),
         })
         .await
         .expect("route_order")
@@ -249,6 +250,7 @@ async fn reservations_inventory_and_network_changes() {
             order: Some(ship("o01", 40.7306, -73.9352, &[("A", 1)])),
             dry_run: true,
             explain: true,
+            request_id: String::new(),
         })
         .await
         .expect("quote")
@@ -277,6 +279,7 @@ async fn reservations_inventory_and_network_changes() {
         order: Some(o),
         dry_run: false,
         explain: false,
+        request_id: String::new(),
     };
     let r1 = routing
         .route_order(commit(pickup("p1", "ST-NYC", "B", 1)))
@@ -446,6 +449,7 @@ async fn reservations_inventory_and_network_changes() {
             order: Some(ship("o", 40.7306, -73.9352, &[("NOPE", 1)])),
             dry_run: true,
             explain: false,
+            request_id: String::new(),
         })
         .await
         .expect_err("unknown sku");
@@ -571,6 +575,7 @@ async fn bad_input_is_refused_with_the_field() {
                 order: Some(order),
                 dry_run: false,
                 explain: false,
+                request_id: String::new(),
             })
             .await
             .expect_err("bad order");
@@ -962,6 +967,7 @@ async fn retries_are_safe_and_ended_reservations_refuse_other_endings() {
             order: Some(other),
             dry_run: false,
             explain: false,
+            request_id: String::new(),
         })
         .await
         .expect_err("other lines");
@@ -1107,6 +1113,7 @@ async fn dated_decisions_and_the_checkout_promise_over_grpc() {
             order: Some(bad),
             dry_run: true,
             explain: false,
+            request_id: String::new(),
         })
         .await
         .expect_err("bad deliver_by");
@@ -1123,6 +1130,7 @@ async fn dated_decisions_and_the_checkout_promise_over_grpc() {
             order: Some(undated),
             dry_run: true,
             explain: false,
+            request_id: String::new(),
         })
         .await
         .expect_err("deliver_by without created_at");

@@ -47,6 +47,7 @@ async fn client(ch: Channel, n: usize, seed: u64) -> Acked {
                 order: Some(order),
                 dry_run: false,
                 explain: false,
+                request_id: String::new(),
             })
             .await
         else {

@@ -28,8 +28,8 @@ use super::store::{Ack, Cause, Projection, Recovered, RollAck, Store, StoreError
 
 /// Appends one transaction carries at most before it commits, whoever is waiting.
 pub const MAX_GROUP: usize = 1024;
-/// Changes read in one query while following.
-const FOLLOW_BATCH: i64 = 10_000;
+/// Changes read in one query while following (fewer: the follower has reached the head).
+pub const FOLLOW_BATCH: usize = 10_000;
 /// The notification channel every commit signals.
 pub const CHANNEL: &str = "fulfil_changes";
 /// Reconnection backoff: first wait and ceiling.
@@ -102,6 +102,9 @@ struct Turn {
     pending: pending::Pending,
     /// Commit at the end of this turn, waiting or not (a compaction's roll).
     commit_now: bool,
+    /// A compaction's roll, told the turn's last sequence number once the turn has committed
+    /// (a checkpoint must never be numbered after a change that may not commit).
+    roll: Option<RollAck>,
 }
 
 /// Whether the database answers, and when to try again if not.
@@ -309,15 +312,21 @@ impl Store for PgStore {
         turn.acks.push(ack);
     }
 
+    /// Within a turn, the roll is told the turn's last sequence number once that turn has
+    /// committed (or why it did not); outside one, the last committed change seen.
     fn roll(&self, ack: RollAck) {
         let mut conn = self.lock();
-        let at = match conn.turn.as_mut() {
-            Some(turn) => {
-                turn.commit_now = true;
-                turn.next - 1
+        if let Some(turn) = conn.turn.as_mut() {
+            turn.commit_now = true;
+            if let Some(earlier) = turn.roll.replace(ack) {
+                drop(conn);
+                earlier(Err(StoreError::Failed {
+                    source: Arc::new(std::io::Error::other("a second roll in one turn")),
+                }));
             }
-            None => conn.seen,
-        };
+            return;
+        }
+        let at = conn.seen;
         drop(conn);
         ack(Ok(at))
     }
@@ -355,6 +364,7 @@ impl Store for PgStore {
             broken: None,
             pending: pending::Pending::default(),
             commit_now: false,
+            roll: None,
         });
         Ok(records)
     }
@@ -372,12 +382,17 @@ impl Store for PgStore {
         if defer {
             return; // the next turn goes on in this transaction
         }
-        let Some(turn) = conn.turn.take() else { return };
+        let Some(mut turn) = conn.turn.take() else {
+            return;
+        };
         let t0 = Instant::now();
         let result = self.finish(&mut conn, &turn);
         metrics::histogram!("fulfil_store_commit_seconds").record(t0.elapsed().as_secs_f64());
         drop(conn);
         metrics::histogram!("fulfil_store_group_appends").record(turn.acks.len() as f64);
+        if let Some(roll) = turn.roll.take() {
+            roll(result.clone().map(|()| turn.next - 1));
+        }
         for ack in turn.acks {
             ack(result.clone());
         }
