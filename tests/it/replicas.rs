@@ -22,21 +22,26 @@ use super::service_stress::allocations;
 use super::support::root;
 
 /// One `fulfil serve --store` process on c1-rules, killed when dropped.
-struct Replica {
-    child: Child,
-    url: String,
+pub(super) struct Replica {
+    pub(super) child: Child,
+    pub(super) url: String,
     _data: tempfile::TempDir,
 }
 
 impl Replica {
     fn spawn(pg: &Pg, extra: &[&str]) -> Replica {
+        Replica::spawn_to(pg, extra, Stdio::null())
+    }
+
+    /// As [`spawn`](Self::spawn), its warnings and errors written to `stderr`.
+    pub(super) fn spawn_to(pg: &Pg, extra: &[&str], stderr: Stdio) -> Replica {
         let data = tempfile::tempdir().expect("temp");
         let url = pg.url();
         let args: Vec<&str> = ["--store", url.as_str()]
             .into_iter()
             .chain(extra.iter().copied())
             .collect();
-        let (child, url) = spawn_logging(data.path(), &args, "warn", Stdio::null());
+        let (child, url) = spawn_logging(data.path(), &args, "warn", stderr);
         Replica {
             child,
             url,
@@ -45,7 +50,7 @@ impl Replica {
     }
 
     /// A channel once the network is loaded (health SERVING).
-    async fn ready(&self) -> Channel {
+    pub(super) async fn ready(&self) -> Channel {
         let ch = connect(&self.url).await;
         let mut health = tonic_health::pb::health_client::HealthClient::new(ch.clone());
         for _ in 0..200 {
@@ -75,7 +80,7 @@ impl Drop for Replica {
 }
 
 /// Starts `n` replicas (one after another: the first makes the database's network).
-async fn replicas(pg: &Pg, n: usize, extra: &[&str]) -> (Vec<Replica>, Vec<Channel>) {
+pub(super) async fn replicas(pg: &Pg, n: usize, extra: &[&str]) -> (Vec<Replica>, Vec<Channel>) {
     let mut rs = Vec::new();
     let mut chs = Vec::new();
     for _ in 0..n {
@@ -86,7 +91,7 @@ async fn replicas(pg: &Pg, n: usize, extra: &[&str]) -> (Vec<Replica>, Vec<Chann
     (rs, chs)
 }
 
-fn commit(order: pb::Order) -> pb::RouteOrderRequest {
+pub(super) fn commit(order: pb::Order) -> pb::RouteOrderRequest {
     pb::RouteOrderRequest {
         order: Some(order),
         dry_run: false,
@@ -96,7 +101,7 @@ fn commit(order: pb::Order) -> pb::RouteOrderRequest {
 }
 
 /// Places across the US, so that orders prefer different nodes.
-const PLACES: [(f64, f64); 4] = [
+pub(super) const PLACES: [(f64, f64); 4] = [
     (40.73, -73.93),
     (34.05, -118.24),
     (41.88, -87.63),
@@ -104,11 +109,11 @@ const PLACES: [(f64, f64); 4] = [
 ];
 
 /// An acknowledged reservation: its id and allocations (node, sku, units).
-type Acked = (String, Vec<(String, String, u32)>);
+pub(super) type Acked = (String, Vec<(String, String, u32)>);
 
 /// `clients` tasks, client `i` on replica `i % n`, each committing `per_client` orders of
 /// `lines`; returns what was acknowledged and the codes of the refusals.
-async fn commit_from(
+pub(super) async fn commit_from(
     channels: &[Channel],
     clients: usize,
     per_client: usize,
@@ -265,15 +270,15 @@ async fn three_replicas_with_64_clients_on_scarce_stock_never_oversell() {
 /// reservations with the replica and the instants their request was sent and answered, the
 /// acknowledged releases, the refusals' codes and instants.
 #[derive(Default)]
-struct Outcome {
-    acked: Vec<(Acked, usize, Instant, Instant)>,
-    released: Vec<String>,
-    refused: Vec<(Code, Instant)>,
+pub(super) struct Outcome {
+    pub(super) acked: Vec<(Acked, usize, Instant, Instant)>,
+    pub(super) released: Vec<String>,
+    pub(super) refused: Vec<(Code, Instant)>,
 }
 
 /// `per_replica` clients on each replica commit orders of one unit of A (each released at once
 /// when `release`) until `stop`.
-fn stream_commits(
+pub(super) fn stream_commits(
     channels: &[Channel],
     per_replica: usize,
     release: bool,
@@ -326,7 +331,7 @@ fn stream_commits(
 }
 
 /// The state of each reservation in the database.
-fn states_in_db(pg: &Pg) -> HashMap<String, String> {
+pub(super) fn states_in_db(pg: &Pg) -> HashMap<String, String> {
     pg.query("SELECT id, state FROM fulfil_reservations")
         .into_iter()
         .map(|r| {
@@ -340,7 +345,7 @@ fn states_in_db(pg: &Pg) -> HashMap<String, String> {
 
 /// Every acknowledged commit in the log once, in the rows in its acknowledged state (released
 /// if its release was acknowledged), and no row over its sellable units.
-fn acknowledged_in_db(pg: &Pg, out: &Outcome) {
+pub(super) fn acknowledged_in_db(pg: &Pg, out: &Outcome) {
     let log = reserves_in_log(pg);
     let states = states_in_db(pg);
     let released: std::collections::HashSet<&String> = out.released.iter().collect();
