@@ -3,12 +3,15 @@
 //! dependencies; without them these tests fail in CI and say what to install elsewhere.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use fulfil::service::pb::{
-    self, reservations_client::ReservationsClient, routing_client::RoutingClient,
+    self, network_client::NetworkClient, reservations_client::ReservationsClient,
+    routing_client::RoutingClient,
 };
 
+use super::crash::{connect, spawn_logging};
 use super::service::{channel, ship, start};
 use super::support::root;
 
@@ -67,6 +70,16 @@ fn c1() -> PathBuf {
     root().join("tests/conformance/c1-rules")
 }
 
+/// clients/python with its stubs generated (once per test run: tests run side by side).
+fn generated_python() -> PathBuf {
+    static GENERATED: std::sync::Once = std::sync::Once::new();
+    let dir = root().join("clients/python");
+    GENERATED.call_once(|| {
+        run(&mut python(&dir, "generate.py"));
+    });
+    dir
+}
+
 fn python(dir: &Path, script: &str) -> Command {
     let mut c = Command::new("python3");
     c.current_dir(dir).arg(script);
@@ -86,8 +99,7 @@ async fn the_python_client_checks_out_feeds_inventory_and_reflects() {
     ) {
         return;
     }
-    let dir = root().join("clients/python");
-    run(&mut python(&dir, "generate.py"));
+    let dir = generated_python();
     let server = start(&c1(), None).await;
     let addr = server.addr.to_string();
     let out = run(python(&dir, "checkout.py").args([
@@ -204,4 +216,129 @@ async fn the_typescript_client_checks_out() {
     assert_eq!(done["state"], "confirmed", "{out}");
     confirmed(channel(&server).await, &done, "TS-1").await;
     server.stop().await.expect("stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_client_retries_a_commit_past_its_deadline_and_reserves_once() {
+    let install = "python3 -m pip install -r clients/python/requirements.txt";
+    if !available(
+        "Python grpcio",
+        Command::new("python3").args(["-c", "import grpc, grpc_tools, grpc_health"]),
+        install,
+    ) {
+        return;
+    }
+    let dir = generated_python();
+    let data = tempfile::tempdir().expect("temp");
+    let (mut server, url) = spawn_logging(data.path(), &[], "warn", Stdio::null());
+    let ch = connect(&url).await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(ch.clone());
+    for _ in 0..200 {
+        let r = health
+            .check(tonic_health::pb::HealthCheckRequest::default())
+            .await;
+        if r.is_ok_and(|r| r.into_inner().status == 1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let addr = url.trim_start_matches("http://").to_owned();
+    let signal = |sig: &str| {
+        let ok = Command::new("kill")
+            .args([sig, &server.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {sig}");
+    };
+    // The server freezes; the client's attempts time out after 1 s each and are retried with
+    // the same request id until it resumes.
+    signal("-STOP");
+    let client = python(&dir, "commit.py")
+        .args([
+            "--server",
+            &addr,
+            "--order-id",
+            "PY-RETRY",
+            "--lat",
+            "40.73",
+            "--lon",
+            "-73.93",
+            "--line",
+            "A:1",
+            "--timeout",
+            "1",
+            "--attempts",
+            "10",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python starts");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    signal("-CONT");
+    let out = tokio::task::spawn_blocking(move || client.wait_with_output())
+        .await
+        .expect("join")
+        .expect("python ran");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let done = json(&stdout);
+    assert!(
+        done["failed_attempts"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|c| c == "DEADLINE_EXCEEDED")),
+        "attempts timed out while the server was frozen: {stdout}"
+    );
+    assert_eq!(done["state"], "held", "{stdout}");
+    // However many attempts reached the server, one hold.
+    let info = NetworkClient::new(ch.clone())
+        .get_snapshot_info(pb::SnapshotInfoRequest {})
+        .await
+        .expect("info")
+        .into_inner();
+    assert_eq!(info.reservations_held, 1, "{stdout}");
+    // The same request id again: the same reservation, replayed; with another order (here
+    // another day): refused.
+    let request_id = done["request_id"].as_str().expect("request id").to_owned();
+    let same = pb::Order {
+        order_id: "PY-RETRY".into(),
+        lat: Some(40.73),
+        lon: Some(-73.93),
+        lines: vec![pb::Line {
+            sku: "A".into(),
+            qty: 1,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mut routing = RoutingClient::new(ch);
+    let again = routing
+        .route_order(pb::RouteOrderRequest {
+            order: Some(same),
+            request_id: request_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("retry")
+        .into_inner();
+    assert!(again.replayed);
+    assert_eq!(
+        again.reservation_id,
+        done["reservation_id"].as_str().unwrap()
+    );
+    let other = routing
+        .route_order(pb::RouteOrderRequest {
+            order: Some(ship("PY-RETRY", 40.73, -73.93, &[("A", 1)])),
+            request_id,
+            ..Default::default()
+        })
+        .await
+        .expect_err("another order under the request id");
+    assert_eq!(other.code(), tonic::Code::AlreadyExists, "{other:?}");
+    let _ = server.kill();
+    let _ = server.wait();
 }

@@ -70,17 +70,53 @@ def connect(address: str, token: str | None = None, ca_file: str | None = None,
 
 
 def call(method, request, client: Client, *, request_id: str | None = None,
-         timeout: float = 5.0, attempts: int = 5):
+         timeout: float = 5.0, attempts: int = 5, on_retry=None):
     """Calls `method` with a deadline, retrying the retryable codes with jittered exponential
-    backoff. The same request id goes with every attempt; commits are idempotent by order id
-    (and rejections/amendments by their request_id), so a retry never reserves twice."""
+    backoff. The same request id goes with every attempt, in the metadata and — for a commit
+    (RouteOrder without dry_run), a rejection or an amendment — in the request's own
+    `request_id` field, which the server remembers (24 h by default, on every replica): a
+    retried commit is answered with the reservation the first attempt made, never a second
+    hold. So a call that carries its request id, or one that is idempotent by itself (Release,
+    Confirm, Get, a quote), is also retried after DEADLINE_EXCEEDED: the first attempt may
+    have been committed after the client gave up on it. `on_retry(attempt, code)` is called
+    before each new attempt."""
     request_id = request_id or uuid.uuid4().hex
+    request = _with_request_id(request, request_id)
+    retry = RETRY | ({grpc.StatusCode.DEADLINE_EXCEEDED} if _safe_after_timeout(request) else set())
     pause = 0.05
     for attempt in range(1, attempts + 1):
         try:
             return method(request, timeout=timeout, metadata=client.metadata(request_id))
         except grpc.RpcError as e:
-            if e.code() not in RETRY or attempt == attempts:
+            if e.code() not in retry or attempt == attempts:
                 raise
+            if on_retry:
+                on_retry(attempt, e.code())
             time.sleep(pause * (1 + random.random()))
             pause = min(pause * 2, 2.0)
+
+
+def _with_request_id(request, request_id: str):
+    """The request with its `request_id` field set, if it has one and it is empty (a commit,
+    rejection or amendment); dry runs are left alone."""
+    fields = request.DESCRIPTOR.fields_by_name
+    if "request_id" not in fields or request.request_id:
+        return request
+    if "dry_run" in fields and request.dry_run:
+        return request
+    copy = type(request)()
+    copy.CopyFrom(request)
+    copy.request_id = request_id
+    return copy
+
+
+def _safe_after_timeout(request) -> bool:
+    """Whether an attempt that timed out may be sent again without doing its work twice."""
+    fields = request.DESCRIPTOR.fields_by_name
+    if "request_id" in fields:
+        return bool(request.request_id) or ("dry_run" in fields and request.dry_run)
+    # Release, Confirm and Get (a ReservationRef), quotes and reads are idempotent.
+    return request.DESCRIPTOR.name in {
+        "ReservationRef", "FulfilmentOptionsRequest", "SnapshotInfoRequest",
+        "ListAttentionRequest",
+    }
