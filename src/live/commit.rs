@@ -151,12 +151,17 @@ impl Live {
         let mut writer = self.write()?;
         call.check_deadline(order)?;
         let now = self.load();
-        if let Some(request_id) = &call.request_id
-            && let Some(memo) = writer.requests.get(request_id)
-        {
-            let again = self.remembered(&now, order, memo)?;
-            self.record(&writer, Vec::new(), on_durable);
-            return Ok(again);
+        let memo = call
+            .request_id
+            .as_deref()
+            .and_then(|r| writer.requests.get(r));
+        if let Some(memo) = memo.cloned() {
+            same_request(&memo, order)?;
+            // (Its hold may have run out meanwhile: expired now, and answered so.)
+            let lapsed = self.lapse(&mut writer, &now, &memo.reservation_id);
+            let again = self.remembered(&now, order, &memo);
+            self.record(&writer, lapsed.into_iter().collect(), on_durable);
+            return again;
         }
         let mut records = Vec::new();
         if let Some(held) = now.book.held_by_order(&order.id) {
@@ -211,21 +216,13 @@ impl Live {
 
     /// The answer to a commit whose request id made `memo`'s reservation: that reservation in
     /// its current state, priced on the current version (as committed, once the book has
-    /// forgotten it). Another order under the same request id is refused.
+    /// forgotten it).
     fn remembered(
         &self,
         now: &State,
         order: &Order,
         memo: &CommitMemo,
     ) -> Result<Committed, LiveError> {
-        if memo.order_id != order.id
-            || (memo.fingerprint != 0 && memo.fingerprint != fingerprint(order))
-        {
-            return Err(LiveError::RequestReused {
-                id: memo.reservation_id.clone(),
-                request_id: memo.request_id.clone(),
-            });
-        }
         let (plan, state) = match now.book.get(&memo.reservation_id) {
             Some(r) => (plan_of(&r), r.state),
             None => (plan_of_memo(&now.snapshot, memo), memo.state()),
@@ -341,6 +338,20 @@ impl Live {
         self.record(writer, records, on_durable);
         ids
     }
+}
+
+/// Refuses a request id sent again with another order (another order id, or other lines,
+/// address, service or day).
+fn same_request(memo: &CommitMemo, order: &Order) -> Result<(), LiveError> {
+    if memo.order_id != order.id
+        || (memo.fingerprint != 0 && memo.fingerprint != fingerprint(order))
+    {
+        return Err(LiveError::RequestReused {
+            id: memo.reservation_id.clone(),
+            request_id: memo.request_id.clone(),
+        });
+    }
+    Ok(())
 }
 
 fn committed(state: &State, routed: Routed, reservation_id: Option<String>) -> Committed {
