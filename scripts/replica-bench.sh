@@ -5,6 +5,9 @@
 #
 #   scripts/replica-bench.sh [REPEATS]        (default 3; prints every run, then a table)
 #
+# FULFIL_BIN picks the binary (default: a release build of this tree); FULFIL_LOADGEN_EXTRA adds
+# loadgen flags (e.g. `--request-ids`: every commit with a request id of its own).
+#
 # Each configuration starts from an empty database (or data folder) and the demo network, warms
 # up for 3 s, then runs `fulfil loadgen --commit` for 10 s with 64 clients in all, split evenly
 # over the replicas (one generator per replica, run at once; the calls/s are summed, the p99 is
@@ -52,7 +55,7 @@ run() {
   local n=$1 secs=$2 k=$(( $1 > 0 ? $1 : 1 )) i
   for i in $(seq 0 $((k - 1))); do
     "$bin" loadgen --server "http://127.0.0.1:$((50161 + i))" --commit --duration "$secs" \
-      --concurrency $((64 / k)) >"$work/lg$i.out" 2>&1 &
+      --concurrency $((64 / k)) ${FULFIL_LOADGEN_EXTRA:-} >"$work/lg$i.out" 2>&1 &
   done
   wait $(jobs -p | grep -v -x -F "$(printf '%s\n' "${pids[@]}")") 2>/dev/null || true
   cat "$work"/lg*.out | awk '

@@ -68,6 +68,7 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
                 errors: errors.clone(),
                 commit: args.commit.then_some(args.commit_share),
                 exceptions: args.exceptions,
+                request_ids: args.request_ids,
                 first: t,
                 stride: args.concurrency,
                 window,
@@ -162,6 +163,8 @@ struct Worker {
     commit: Option<f64>,
     /// Committed orders are rejected and amended before their release.
     exceptions: bool,
+    /// Every commit carries a request id of its own.
+    request_ids: bool,
     first: usize,
     stride: usize,
     /// Calls are counted from the first instant and made until the second.
@@ -233,7 +236,11 @@ impl Worker {
                     order: Some(order),
                     dry_run: !this_commits,
                     explain: false,
-                    request_id: String::new(),
+                    request_id: if self.request_ids && this_commits {
+                        format!("lg-{}-{n}", self.first)
+                    } else {
+                        String::new()
+                    },
                 })
                 .await;
             let counted = t0 >= measured_from;

@@ -180,6 +180,10 @@ pub struct LoadgenArgs {
     /// release; their latencies are reported beside the route calls'.
     #[arg(long, requires = "commit")]
     pub exceptions: bool,
+    /// With --commit: every commit carries a request id of its own (as the Python client
+    /// sends), so the server remembers one per commit for its retention window.
+    #[arg(long, requires = "commit")]
+    pub request_ids: bool,
     /// Inventory changes per second streamed in meanwhile.
     #[arg(long, default_value_t = 0)]
     pub inventory_rate: u32,

@@ -56,8 +56,14 @@ impl Live {
         } else {
             "reject"
         };
-        let writer = self.write()?;
+        let mut writer = self.write()?;
         let now = self.load();
+        if let Some(expired) = self.lapse(&mut writer, &now, &rej.reservation_id) {
+            let (id, request) = (&rej.reservation_id, &rej.request_id);
+            let answer = self.lapsed_answer(&now, id, request, (kind, &rej.node_id), "rejected");
+            self.record(&writer, vec![expired], on_durable);
+            return answer;
+        }
         let r = self.reservation_for(&now, &rej.reservation_id, &rej.request_id)?;
         if let Some(answer) = repeated(&now, &r, &rej.request_id, kind, &rej.node_id)? {
             self.record(&writer, Vec::new(), on_durable);
@@ -106,8 +112,13 @@ impl Live {
         request_id: &str,
         on_durable: OnDurable,
     ) -> Result<Rerouted, LiveError> {
-        let writer = self.write()?;
+        let mut writer = self.write()?;
         let now = self.load();
+        if let Some(expired) = self.lapse(&mut writer, &now, id) {
+            let answer = self.lapsed_answer(&now, id, request_id, ("amend", ""), "amended");
+            self.record(&writer, vec![expired], on_durable);
+            return answer;
+        }
         let r = self.reservation_for(&now, id, request_id)?;
         if let Some(answer) = repeated(&now, &r, request_id, "amend", "")? {
             self.record(&writer, Vec::new(), on_durable);
@@ -147,6 +158,29 @@ impl Live {
     }
 
     /// The reservation `id`, after checking the request id.
+    /// The answer to a rejection or amendment of a reservation whose hold ran out and was
+    /// expired just now: a request seen before keeps its answer; any other is refused as for
+    /// an expired reservation.
+    fn lapsed_answer(
+        &self,
+        now: &State,
+        id: &str,
+        request_id: &str,
+        (kind, node_id): (&str, &str),
+        wanted: &'static str,
+    ) -> Result<Rerouted, LiveError> {
+        let r = self.reservation_for(now, id, request_id)?;
+        if let Some(answer) = repeated(now, &r, request_id, kind, node_id)? {
+            return Ok(answer);
+        }
+        held(&r, wanted)?;
+        Err(LiveError::ReservationEnded {
+            id: r.id.clone(),
+            state: ReservationState::Expired.as_str(),
+            wanted,
+        })
+    }
+
     fn reservation_for(
         &self,
         now: &State,

@@ -34,6 +34,20 @@ fn commit(
     }
 }
 
+/// Runs a change with an ack and waits for it: the change's answer once it is durable.
+fn durably<T>(
+    f: impl FnOnce(fulfil::live::OnDurable) -> Result<T, LiveError>,
+) -> Result<T, LiveError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let value = f(Box::new(move |r| {
+        let _ = tx.send(r);
+    }));
+    match rx.recv() {
+        Ok(durable) => durable.and(value),
+        Err(_) => value,
+    }
+}
+
 /// Holds (reservations in state held) the live state has.
 fn held(live: &Live) -> u64 {
     live.info().reservations_held
@@ -221,6 +235,35 @@ fn a_hold_past_its_time_to_live_is_never_confirmed_and_its_order_reserves_anew()
         .release(&b_id)
         .expect("a release of an overdue hold answers");
     assert_eq!(released.state, ReservationState::Expired);
+    // A store rejecting an overdue hold is refused too (the hold is expired, not re-routed).
+    let d = commit(
+        &live,
+        &order(&live, "o-4", 0.0, &[("P", 1)]),
+        &CommitCall::reserving(),
+    )
+    .expect("commits");
+    let d_id = d.reservation_id.expect("d");
+    std::thread::sleep(Duration::from_millis(300));
+    let rejection = fulfil::live::Rejection {
+        reservation_id: d_id.clone(),
+        node_id: "DC-A".into(),
+        lines: Vec::new(),
+        short_pick: false,
+        reason: "cannot find it".into(),
+        request_id: "rej-1".into(),
+    };
+    let err =
+        durably(|ack| live.reject(&rejection, ack)).expect_err("an overdue hold is not re-routed");
+    assert!(
+        matches!(
+            err,
+            LiveError::ReservationEnded {
+                state: "expired",
+                ..
+            }
+        ),
+        "{err}"
+    );
     // The customer pays after the hold lapsed: the order is reserved anew.
     let c = commit(&live, &o, &CommitCall::reserving()).expect("commits anew");
     assert_ne!(c.reservation_id.as_deref(), Some(a_id.as_str()));
@@ -228,7 +271,7 @@ fn a_hold_past_its_time_to_live_is_never_confirmed_and_its_order_reserves_anew()
     // The expiries were recorded: after a restart both are expired and one hold is held.
     drop(live);
     let live = Live::open(options).expect("reopens");
-    for id in [&a_id, &b_id] {
+    for id in [&a_id, &b_id, &d_id] {
         assert_eq!(
             live.reservation(id).expect("known").state,
             ReservationState::Expired,
