@@ -2,11 +2,14 @@
 //!
 //! Every order of a chunk is first decided in parallel (rayon) against the ledger as it stood at
 //! the chunk's start. Then, in order, each speculative decision is checked: a decision depends on
-//! the state only through `min(ATS, qty)` of each line at each holder and `min(capacity left,
-//! units)` of each holder, so if none of those changed since the chunk started (only entries and
-//! nodes that earlier orders of the chunk touched need looking at), the speculative decision is
-//! exactly the one a sequential run would make; otherwise the order is decided again on the
-//! current ledger. The result is the same as deciding one order at a time, byte for byte.
+//! the state only through `min(ATS, qty)` of each line at each holder, `min(capacity left,
+//! units)` of each holder, and — where an entry has inbound supply the policy allocates — how
+//! its units left split between on hand and each receipt (which sets the shipment's floor date
+//! and inbound units). So if none of those changed since the chunk started (only entries and
+//! nodes that earlier orders of the chunk touched need looking at; an entry with inbound supply
+//! counts as changed once anything was reserved there), the speculative decision is exactly the
+//! one a sequential run would make; otherwise the order is decided again on the current ledger.
+//! The result is the same as deciding one order at a time, byte for byte.
 
 use std::collections::{HashMap, HashSet};
 
@@ -102,7 +105,8 @@ pub fn route_in_sequence(
                 for (sku, _) in lines {
                     if let Some(e) = snapshot.inventory().entry(*node, *sku)
                         && stamp[e] != chunk_no
-                        && ledger.ats(snapshot, e) < max_qty
+                        && (ledger.ats(snapshot, e) < max_qty
+                            || !snapshot.inventory().inbound(e).is_empty())
                     {
                         stamp[e] = chunk_no;
                         touched_entries.entry(*sku).or_default().push(e);
@@ -133,6 +137,11 @@ fn unaffected(
     for line in &order.lines {
         if let Some(entries) = touched_entries.get(&line.sku) {
             for &e in entries {
+                // Where inbound supply is allocated, what is left splits between on hand and
+                // each receipt, and the decision's dates and inbound units follow the split.
+                if !inv.inbound(e).is_empty() && base.reserved(e) != now.reserved(e) {
+                    return false;
+                }
                 let sellable = inv.sellable(e);
                 let before = sellable.saturating_sub(base.reserved(e)).min(line.qty);
                 let after = sellable.saturating_sub(now.reserved(e)).min(line.qty);
