@@ -670,3 +670,35 @@ fn orders_from_standard_input_decide_as_from_the_file_and_say_exact() {
         assert_eq!((total * 100.0).round() / 100.0, total, "cents: {line}");
     }
 }
+
+#[test]
+fn the_demo_routes_byte_for_byte_the_same_on_one_two_and_four_threads() {
+    // The demo is dated, allocates inbound supply and has scarce stock: the speculative
+    // parallel run must re-check the on-hand/inbound split it read.
+    let run = |threads: &str| {
+        let out = fulfil()
+            .args(["route", "-q", "--scenario"])
+            .arg(root().join("data/demo"))
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let one = run("1");
+    assert!(one.len() > 1_000_000, "the whole demo was routed");
+    for threads in ["2", "4"] {
+        let many = run(threads);
+        if many != one {
+            let first = one
+                .split(|&b| b == b'\n')
+                .zip(many.split(|&b| b == b'\n'))
+                .position(|(a, b)| a != b);
+            panic!("{threads} threads differ from one, first at decision {first:?}");
+        }
+    }
+}
