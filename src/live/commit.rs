@@ -13,7 +13,7 @@ use super::error::LiveError;
 use super::state::{Committed, Live, State, Writer, route_on, route_until, unix_ms};
 use crate::model::{Destination, Order};
 use crate::reserve::{
-    CommitMemo, Fnv1a, Held, Hold, HoldInfo, HoldTerms, OrderRecord, Record, Reroutes, Reservation,
+    CommitMemo, Fnv1a, Held, Hold, HoldInfo, OrderRecord, Record, Reroutes, Reservation,
     ReservationState, allocations_of, terms_of,
 };
 use crate::route::Cancel;
@@ -280,7 +280,7 @@ impl Live {
     /// A new reservation of `held` for `order`, as recorded (its id is new).
     pub(super) fn hold_of(&self, state: &State, order: &Order, held: &Held, plan: &Plan) -> Hold {
         let snapshot = &state.snapshot;
-        let terms = hold_terms(snapshot, &terms_of(plan));
+        let terms = super::holds::hold_terms(snapshot, &terms_of(plan));
         Hold {
             id: state.book.new_id(),
             order_id: order.id.clone(),
@@ -384,30 +384,14 @@ fn plan_of_memo(snapshot: &crate::snapshot::Snapshot, memo: &CommitMemo) -> Plan
         id: hold.id.clone(),
         order_id: hold.order_id.clone(),
         day: None,
-        held: super::recovery::held_of_hold(snapshot, &hold),
+        held: super::holds::held_of_hold(snapshot, &hold),
         state: memo.state(),
         expires: Instant::now(),
         fingerprint: memo.fingerprint,
-        terms: super::recovery::terms_of_hold(snapshot, &memo.terms),
+        terms: super::holds::terms_of_hold(snapshot, &memo.terms),
         reroutes: Reroutes::default(),
     };
     plan_of(&r)
-}
-
-/// Shipment terms as a hold records them (node ids, service names).
-pub(super) fn hold_terms(
-    snapshot: &crate::snapshot::Snapshot,
-    terms: &[(crate::model::NodeId, crate::route::Terms)],
-) -> Vec<HoldTerms> {
-    terms
-        .iter()
-        .map(|(n, t)| HoldTerms {
-            node_id: snapshot.node(*n).id.clone(),
-            service: t.service.as_str().to_owned(),
-            floor: (t.floor != crate::model::dates::NO_FLOOR).then_some(t.floor),
-            inbound_units: t.inbound_units,
-        })
-        .collect()
 }
 
 /// The plan a reservation's allocations make, with the terms it was decided with.

@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::commit::{OnDurable, decide_and_take, fingerprint};
 use super::error::LiveError;
-use super::recovery::{held_of_hold, hold_of_reservation, terms_of_hold};
+use super::holds::{held_of_hold, hold_of_reservation, terms_of_hold};
 use super::state::{Live, State, Writer};
 use crate::model::{Decision, NodeId, Order, SkuId};
 use crate::reserve::{

@@ -5,7 +5,8 @@
 //! One room per job: `state` (the published state and the writer), `commit` (orders),
 //! `batch` (batches and re-optimization), `reservations` (release, confirm, expiry),
 //! `changes` (inventory and network changes), `validate` (the one validator, live and on
-//! replay), `recovery` (open, replay, compaction). Nothing here knows gRPC; `service` converts
+//! replay), `recovery` (open, replay, compaction), `holds` (a reservation as recorded, and
+//! back). Nothing here knows gRPC; `service` converts
 //! requests and calls these methods.
 
 mod batch;
@@ -13,6 +14,7 @@ mod changes;
 mod commit;
 mod error;
 mod exceptions;
+mod holds;
 mod project;
 mod recovery;
 mod reservations;

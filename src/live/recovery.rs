@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::changes::InventoryChange;
 use super::error::LiveError;
+use super::holds::{held_of_hold, hold_of_reservation, terms_of_hold};
 use super::state::{DayUse, Live, LiveOptions, Writer, confirmed_capacity, unix_ms};
 use super::validate;
 use crate::reserve::journal::JournalStore;
@@ -413,59 +414,4 @@ impl Capture {
             out.push(Record::Reserve(hold_of_reservation(snap, r)));
         }
     }
-}
-
-/// A held reservation as its record: ids by name, and the time it has left.
-pub(super) fn hold_of_reservation(snap: &crate::snapshot::Snapshot, r: &Reservation) -> Hold {
-    let now = Instant::now();
-    Hold {
-        allocations: r
-            .held
-            .iter()
-            .map(|&(_, n, k, q)| (snap.node(n).id.clone(), snap.sku(k).id.clone(), q))
-            .collect(),
-        id: r.id.clone(),
-        order_id: r.order_id.clone(),
-        day: r.day,
-        at_ms: unix_ms(),
-        ttl_ms: r.expires.saturating_duration_since(now).as_millis() as u64,
-        fingerprint: r.fingerprint,
-        terms: super::commit::hold_terms(snap, &r.terms),
-        reroutes: r.reroutes.clone(),
-        request_id: None,
-    }
-}
-
-/// A recorded hold's allocations on `snap` (those of nodes or SKUs it no longer has are left
-/// out).
-pub(super) fn held_of_hold(snap: &crate::snapshot::Snapshot, hold: &Hold) -> crate::reserve::Held {
-    hold.allocations
-        .iter()
-        .filter_map(|(n, k, q)| {
-            let n = snap.node_id(n)?;
-            let k = snap.sku_id(k)?;
-            Some((snap.inventory().entry(n, k)?, n, k, *q))
-        })
-        .collect()
-}
-
-/// A recorded hold's terms on `snap` (terms of nodes it no longer has, or of a service it cannot
-/// read, are left out: the reservation then prices with the defaults).
-pub(super) fn terms_of_hold(
-    snap: &crate::snapshot::Snapshot,
-    terms: &[crate::reserve::HoldTerms],
-) -> Vec<(crate::model::NodeId, crate::route::Terms)> {
-    terms
-        .iter()
-        .filter_map(|t| {
-            let node = snap.node_id(&t.node_id)?;
-            let service = t.service.parse().ok()?;
-            let terms = crate::route::Terms {
-                service,
-                floor: t.floor.unwrap_or(crate::model::dates::NO_FLOOR),
-                inbound_units: t.inbound_units,
-            };
-            Some((node, terms))
-        })
-        .collect()
 }
