@@ -1,7 +1,7 @@
 //! Reading the date parts of a version 2 scenario: node schedules (time zone, cut-off,
 //! processing days, calendar), `calendars.toml` and `inbound.csv`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::LoadError;
@@ -135,8 +135,8 @@ pub fn parse_calendars(path: &Path, text: &str) -> Result<BTreeMap<String, Calen
 /// Reads `inbound.csv`; a missing file means no inbound supply.
 pub(crate) fn read_inbound(
     path: &Path,
-    nodes: &HashMap<&str, NodeId>,
-    skus: &HashMap<&str, SkuId>,
+    nodes: &super::table::Index<'_, NodeId>,
+    skus: &super::table::Index<'_, SkuId>,
 ) -> Result<Vec<InboundRow>, LoadError> {
     if !path.exists() {
         return Ok(Vec::new());

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use super::LoadError;
-use super::table::Table;
+use super::table::{Index, Table};
 use crate::model::{CarrierRate, Node, NodeId, NodeKind, Policy, Service, Sku, SkuId, ZoneBand};
 use crate::snapshot::{InventoryRow, NetworkData};
 
@@ -12,12 +12,12 @@ use crate::snapshot::{InventoryRow, NetworkData};
 pub fn load_network(dir: &Path) -> Result<NetworkData, LoadError> {
     let nodes = read_nodes(&dir.join("nodes.csv"))?;
     let skus = read_skus(&dir.join("skus.csv"))?;
-    let node_index: HashMap<&str, NodeId> = nodes
+    let node_index: Index<'_, NodeId> = nodes
         .iter()
         .enumerate()
         .map(|(i, n)| (n.id.as_str(), NodeId(i as u32)))
         .collect();
-    let sku_index: HashMap<&str, SkuId> = skus
+    let sku_index: Index<'_, SkuId> = skus
         .iter()
         .enumerate()
         .map(|(i, s)| (s.id.as_str(), SkuId(i as u32)))
@@ -221,18 +221,18 @@ fn skus_from(table: Table) -> Result<Vec<Sku>, LoadError> {
     Ok(skus)
 }
 
+/// Reads `inventory.csv` row by row (it can hold millions), each pair of node and SKU once.
 fn read_inventory(
     path: &Path,
-    nodes: &HashMap<&str, NodeId>,
-    skus: &HashMap<&str, SkuId>,
+    nodes: &Index<'_, NodeId>,
+    skus: &Index<'_, SkuId>,
 ) -> Result<Vec<InventoryRow>, LoadError> {
-    let table = Table::read(path, &["node_id", "sku", "on_hand"])?;
-    let mut seen: HashMap<(NodeId, SkuId), u64> = HashMap::with_capacity(table.len());
-    let mut rows = Vec::with_capacity(table.len());
-    for row in table.rows() {
+    let mut seen: rustc_hash::FxHashMap<(NodeId, SkuId), u64> = Default::default();
+    let mut rows = Vec::new();
+    Table::stream(path, &["node_id", "sku", "on_hand"], |row| {
         let (node, sku) = row.node_and_sku(nodes, skus)?;
-        let (node_text, sku_text) = (row.cell("node_id"), row.cell("sku"));
         if let Some(first) = seen.insert((node, sku), row.line) {
+            let (node_text, sku_text) = (row.cell("node_id"), row.cell("sku"));
             return Err(row.error(
                 "sku",
                 format!("duplicate row for node `{node_text}` and SKU `{sku_text}` (first on line {first})"),
@@ -244,7 +244,8 @@ fn read_inventory(
             on_hand: row.u32("on_hand", 0)?,
             safety_stock: row.opt_u32("safety_stock", 0)?.unwrap_or(0),
         });
-    }
+        Ok(())
+    })?;
     Ok(rows)
 }
 

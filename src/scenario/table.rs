@@ -1,20 +1,29 @@
 //! A CSV table read by column name, with typed cell parsers that report file, line and column.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+use rustc_hash::FxHashMap;
 
 use super::LoadError;
 
+/// Ids by name while a scenario is read (hashed with Fx: millions of look-ups of short ids).
+pub(crate) type Index<'a, T> = FxHashMap<&'a str, T>;
+
+/// A CSV file's path and header resolved to column positions.
+pub(crate) struct Header {
+    path: PathBuf,
+    columns: FxHashMap<String, usize>,
+}
+
 /// A whole CSV file in memory with its header resolved to column positions.
 pub(crate) struct Table {
-    path: PathBuf,
-    columns: HashMap<String, usize>,
+    header: Header,
     rows: Vec<(u64, csv::StringRecord)>,
 }
 
-/// One row of a [`Table`], with typed accessors.
+/// One row of a [`Table`] (or of a file streamed row by row), with typed accessors.
 pub(crate) struct Row<'a> {
-    table: &'a Table,
+    header: &'a Header,
     pub line: u64,
     record: &'a csv::StringRecord,
 }
@@ -37,60 +46,43 @@ impl Table {
         reader: impl std::io::Read,
         required: &[&str],
     ) -> Result<Table, LoadError> {
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .trim(csv::Trim::All)
-            .from_reader(reader);
-        let csv_err = |e: csv::Error| {
-            let line = e.position().map(|p| p.line());
-            LoadError::invalid(path, line, None, format!("malformed CSV: {e}"))
-        };
-        let headers = rdr.headers().map_err(csv_err)?.clone();
-        let mut columns = HashMap::new();
-        for (i, h) in headers.iter().enumerate() {
-            let name = h.trim_start_matches('\u{feff}').to_owned();
-            if columns.insert(name.clone(), i).is_some() {
-                return Err(LoadError::invalid_header(
-                    path,
-                    Some(1),
-                    &name,
-                    format!("column {} appears twice in the header", i + 1),
-                ));
-            }
-        }
-        for col in required {
-            if !columns.contains_key(*col) {
-                return Err(LoadError::invalid(
-                    path,
-                    Some(1),
-                    Some(col),
-                    format!(
-                        "required column is missing from the header (found: {})",
-                        headers.iter().collect::<Vec<_>>().join(",")
-                    ),
-                ));
-            }
-        }
         let mut rows = Vec::new();
-        for rec in rdr.records() {
-            let rec = rec.map_err(csv_err)?;
-            let line = rec.position().map_or(0, |p| p.line());
-            // A fully blank line is not a row.
-            if rec.iter().all(str::is_empty) {
-                continue;
-            }
-            rows.push((line, rec));
-        }
-        Ok(Table {
+        let header = each_record(path, reader, required, |header, line, record| {
+            let _ = header;
+            rows.push((line, record.clone()));
+            Ok(())
+        })?;
+        Ok(Table { header, rows })
+    }
+
+    /// Reads `path` one row at a time into one reused record, calling `each` with every row
+    /// that is not blank; nothing of the rows is kept (for files of millions of rows). Returns
+    /// how many rows there were.
+    pub fn stream(
+        path: &Path,
+        required: &[&str],
+        mut each: impl FnMut(Row<'_>) -> Result<(), LoadError>,
+    ) -> Result<usize, LoadError> {
+        let file = std::fs::File::open(path).map_err(|error| LoadError::Io {
             path: path.to_owned(),
-            columns,
-            rows,
-        })
+            error,
+        })?;
+        let reader = std::io::BufReader::with_capacity(1 << 16, file);
+        let mut n = 0;
+        each_record(path, reader, required, |header, line, record| {
+            n += 1;
+            each(Row {
+                header,
+                line,
+                record,
+            })
+        })?;
+        Ok(n)
     }
 
     pub fn rows(&self) -> impl Iterator<Item = Row<'_>> {
         self.rows.iter().map(|(line, record)| Row {
-            table: self,
+            header: &self.header,
             line: *line,
             record,
         })
@@ -101,11 +93,78 @@ impl Table {
     }
 }
 
+/// Reads the header of a CSV file (checking that `required` columns exist), then calls `each`
+/// with every record that is not blank, read into one reused record, and its line.
+fn each_record(
+    path: &Path,
+    reader: impl std::io::Read,
+    required: &[&str],
+    mut each: impl FnMut(&Header, u64, &csv::StringRecord) -> Result<(), LoadError>,
+) -> Result<Header, LoadError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .from_reader(reader);
+    let csv_err = |e: csv::Error| {
+        let line = e.position().map(|p| p.line());
+        LoadError::invalid(path, line, None, format!("malformed CSV: {e}"))
+    };
+    let headers = rdr.headers().map_err(csv_err)?.clone();
+    let header = header_of(path, &headers, required)?;
+    let mut record = csv::StringRecord::new();
+    while rdr.read_record(&mut record).map_err(csv_err)? {
+        let line = record.position().map_or(0, |p| p.line());
+        // A fully blank line is not a row.
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        each(&header, line, &record)?;
+    }
+    Ok(header)
+}
+
+/// The columns of a header by name; every `required` one must be there, none twice.
+fn header_of(
+    path: &Path,
+    headers: &csv::StringRecord,
+    required: &[&str],
+) -> Result<Header, LoadError> {
+    let mut columns = FxHashMap::default();
+    for (i, h) in headers.iter().enumerate() {
+        let name = h.trim_start_matches('\u{feff}').to_owned();
+        if columns.insert(name.clone(), i).is_some() {
+            return Err(LoadError::invalid_header(
+                path,
+                Some(1),
+                &name,
+                format!("column {} appears twice in the header", i + 1),
+            ));
+        }
+    }
+    for col in required {
+        if !columns.contains_key(*col) {
+            return Err(LoadError::invalid(
+                path,
+                Some(1),
+                Some(col),
+                format!(
+                    "required column is missing from the header (found: {})",
+                    headers.iter().collect::<Vec<_>>().join(",")
+                ),
+            ));
+        }
+    }
+    Ok(Header {
+        path: path.to_owned(),
+        columns,
+    })
+}
+
 impl Row<'_> {
     /// The error for `column` on this row.
     pub fn error(&self, column: &str, message: impl Into<String>) -> LoadError {
         LoadError::invalid(
-            self.table.path.clone(),
+            self.header.path.clone(),
             Some(self.line),
             Some(column),
             message,
@@ -114,7 +173,7 @@ impl Row<'_> {
 
     /// The trimmed cell, empty when the column is absent.
     pub fn cell(&self, column: &str) -> &str {
-        self.table
+        self.header
             .columns
             .get(column)
             .and_then(|&i| self.record.get(i))
@@ -211,8 +270,8 @@ impl Row<'_> {
     /// The row's `node_id` and `sku`, resolved (else: the row and column of the unknown one).
     pub fn node_and_sku(
         &self,
-        nodes: &HashMap<&str, crate::model::NodeId>,
-        skus: &HashMap<&str, crate::model::SkuId>,
+        nodes: &Index<'_, crate::model::NodeId>,
+        skus: &Index<'_, crate::model::SkuId>,
     ) -> Result<(crate::model::NodeId, crate::model::SkuId), LoadError> {
         let node_text = self.string("node_id")?;
         let node = *nodes.get(node_text).ok_or_else(|| {
