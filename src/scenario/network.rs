@@ -227,26 +227,69 @@ fn read_inventory(
     nodes: &Index<'_, NodeId>,
     skus: &Index<'_, SkuId>,
 ) -> Result<Vec<InventoryRow>, LoadError> {
-    let mut seen: rustc_hash::FxHashMap<(NodeId, SkuId), u64> = Default::default();
-    let mut rows = Vec::new();
+    // A row is rarely under 16 bytes: room for them all at once (pages never written cost
+    // nothing), so the vectors never grow by copying.
+    let guess = std::fs::metadata(path).map_or(0, |m| m.len() as usize / 16);
+    let mut rows = Vec::with_capacity(guess);
+    let mut lines = Vec::with_capacity(guess);
     Table::stream(path, &["node_id", "sku", "on_hand"], |row| {
         let (node, sku) = row.node_and_sku(nodes, skus)?;
-        if let Some(first) = seen.insert((node, sku), row.line) {
-            let (node_text, sku_text) = (row.cell("node_id"), row.cell("sku"));
-            return Err(row.error(
-                "sku",
-                format!("duplicate row for node `{node_text}` and SKU `{sku_text}` (first on line {first})"),
-            ));
-        }
         rows.push(InventoryRow {
             node,
             sku,
             on_hand: row.u32("on_hand", 0)?,
             safety_stock: row.opt_u32("safety_stock", 0)?.unwrap_or(0),
         });
+        lines.push(row.line);
         Ok(())
     })?;
+    check_pairs_once(path, &rows, &lines, nodes, skus)?;
     Ok(rows)
+}
+
+/// Each pair of node and SKU on one row at most: else the first row (in file order) that
+/// repeats a pair, naming the line where it first was. A file in node or SKU order (as
+/// exports and the generator write it) is checked in one pass; any other through a map.
+fn check_pairs_once(
+    path: &Path,
+    rows: &[InventoryRow],
+    lines: &[u64],
+    nodes: &Index<'_, NodeId>,
+    skus: &Index<'_, SkuId>,
+) -> Result<(), LoadError> {
+    let by_node = |r: &InventoryRow| (r.node, r.sku);
+    let by_sku = |r: &InventoryRow| (r.sku, r.node);
+    if rows.windows(2).all(|w| by_node(&w[0]) < by_node(&w[1]))
+        || rows.windows(2).all(|w| by_sku(&w[0]) < by_sku(&w[1]))
+    {
+        return Ok(());
+    }
+    let mut seen: rustc_hash::FxHashMap<(NodeId, SkuId), usize> = Default::default();
+    seen.reserve(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        if let Some(&first) = seen.get(&by_node(r)) {
+            let (node_text, sku_text) = (name_in(nodes, r.node), name_in(skus, r.sku));
+            return Err(LoadError::invalid(
+                path,
+                Some(lines[i]),
+                Some("sku"),
+                format!(
+                    "duplicate row for node `{node_text}` and SKU `{sku_text}` (first on line {})",
+                    lines[first]
+                ),
+            ));
+        }
+        seen.insert(by_node(r), i);
+    }
+    Ok(())
+}
+
+/// The name `id` has in `index` (a reverse look-up, for error messages only).
+fn name_in<T: PartialEq + Copy>(index: &Index<'_, T>, id: T) -> String {
+    index
+        .iter()
+        .find(|(_, v)| **v == id)
+        .map_or_else(String::new, |(k, _)| (*k).to_owned())
 }
 
 fn read_zones(path: &Path) -> Result<Vec<ZoneBand>, LoadError> {

@@ -341,22 +341,32 @@ fn inventory_of(data: &NetworkData) -> Result<Inventory, BuildError> {
     {
         return Err(BuildError::DanglingInbound);
     }
-    let mut rows = data.inventory.clone();
-    let have: std::collections::HashSet<(NodeId, SkuId)> =
-        rows.iter().map(|r| (r.node, r.sku)).collect();
-    let mut added = std::collections::HashSet::new();
-    for r in &data.inbound {
-        if !have.contains(&(r.node, r.sku)) && added.insert((r.node, r.sku)) {
-            rows.push(InventoryRow {
-                node: r.node,
-                sku: r.sku,
-                on_hand: 0,
-                safety_stock: 0,
-            });
+    // Pairs with inbound supply but no row: few, so the inventory (millions of rows) is only
+    // scanned, and copied only when some are missing.
+    let mut missing: rustc_hash::FxHashSet<(NodeId, SkuId)> =
+        data.inbound.iter().map(|r| (r.node, r.sku)).collect();
+    if !missing.is_empty() {
+        for r in &data.inventory {
+            missing.remove(&(r.node, r.sku));
         }
     }
-    Ok(Inventory::build(data.skus.len(), &rows)
-        .with_inbound(&data.inbound, data.policy.allocate_inbound))
+    let inventory = if missing.is_empty() {
+        Inventory::build(data.skus.len(), &data.inventory)
+    } else {
+        let mut rows = data.inventory.clone();
+        for r in &data.inbound {
+            if missing.remove(&(r.node, r.sku)) {
+                rows.push(InventoryRow {
+                    node: r.node,
+                    sku: r.sku,
+                    on_hand: 0,
+                    safety_stock: 0,
+                });
+            }
+        }
+        Inventory::build(data.skus.len(), &rows)
+    };
+    Ok(inventory.with_inbound(&data.inbound, data.policy.allocate_inbound))
 }
 
 /// Enabled pickup nodes by their H3 cell at [`PICKUP_CELL_RESOLUTION`].

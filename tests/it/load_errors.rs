@@ -84,6 +84,44 @@ fn duplicate_ids() {
     assert_names(&m, &["skus.csv:3", "duplicate SKU `P`"]);
     let m = network_error(&[("inventory.csv", "node_id,sku,on_hand\nDC-A,P,5\nDC-A,P,1\n")]);
     assert_names(&m, &["inventory.csv:3", "duplicate row"]);
+    // Out of order, a pair three times: the first repeat in file order, and where it first was.
+    let m = network_error(&[
+        (
+            "nodes.csv",
+            "node_id,kind,lat,lon\nDC-A,dc,0,0\nDC-B,dc,1,1\n",
+        ),
+        ("skus.csv", "sku,weight_kg\nP,1\nQ,1\n"),
+        (
+            "inventory.csv",
+            "node_id,sku,on_hand\nDC-B,Q,1\nDC-A,P,5\nDC-B,P,1\nDC-A,Q,1\nDC-B,P,2\nDC-A,P,3\nDC-B,P,4\n",
+        ),
+    ]);
+    assert_names(
+        &m,
+        &[
+            "inventory.csv:6",
+            "column `sku`",
+            "duplicate row for node `DC-B` and SKU `P` (first on line 4)",
+        ],
+    );
+    // In SKU order or in node order (one pass), a repeat is found too.
+    for text in [
+        "node_id,sku,on_hand\nDC-A,P,5\nDC-B,P,1\nDC-B,P,2\nDC-A,Q,1\n",
+        "node_id,sku,on_hand\nDC-A,P,5\nDC-A,Q,1\nDC-A,Q,2\nDC-B,P,1\n",
+    ] {
+        let m = network_error(&[
+            (
+                "nodes.csv",
+                "node_id,kind,lat,lon\nDC-A,dc,0,0\nDC-B,dc,1,1\n",
+            ),
+            ("skus.csv", "sku,weight_kg\nP,1\nQ,1\n"),
+            ("inventory.csv", text),
+        ]);
+        assert_names(
+            &m,
+            &["inventory.csv:4", "duplicate row", "(first on line 3)"],
+        );
+    }
 }
 
 #[test]
