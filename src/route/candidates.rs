@@ -332,25 +332,29 @@ pub fn evaluate(
     {
         return Err(Exclusion::ServiceNotOffered);
     }
-    let mut candidate = Candidate {
+    // Candidates need their dates only under a deadline; the decision's own dates are computed
+    // when it is priced.
+    let (handling, dispatch) = match (order.created, order.deliver_by) {
+        (Some(created), Some(_)) => {
+            let (handling, dispatch) = dates.days(snapshot, node_id, created);
+            let dispatch = dispatch.ok_or(Exclusion::Closed)?;
+            check_hard_deadline(snapshot, order, band, dispatch)?;
+            (handling, Some(dispatch))
+        }
+        _ => (0, None),
+    };
+    // (Built whole as it is returned, never changed after: it goes into the candidate set as
+    // one write rather than through a copy on the stack.)
+    Ok(Candidate {
         node: node_id,
         band,
         chord2: crate::model::geo::chord2(xyz, dest),
         cost_per_shipment: node.cost_per_shipment,
         cost_per_unit: node.cost_per_unit,
         capacity_left,
-        handling: 0,
-        dispatch: None,
-    };
-    // Candidates need their dates only under a deadline; the decision's own dates are computed
-    // when it is priced.
-    if let (Some(created), Some(_)) = (order.created, order.deliver_by) {
-        let (handling, dispatch) = dates.days(snapshot, node_id, created);
-        candidate.handling = handling;
-        candidate.dispatch = Some(dispatch.ok_or(Exclusion::Closed)?);
-        check_hard_deadline(snapshot, order, &candidate)?;
-    }
-    Ok(candidate)
+        handling,
+        dispatch,
+    })
 }
 
 /// The order rules about nodes (version 2): the order's channel, and the nodes it excludes.
@@ -365,19 +369,20 @@ pub fn allowed_by_order(snapshot: &Snapshot, order: &Order, node: NodeId) -> Res
 }
 
 /// Under a hard `deliver_by`, a node whose fastest allowed service is late is no candidate.
-fn check_hard_deadline(snapshot: &Snapshot, order: &Order, c: &Candidate) -> Result<(), Exclusion> {
-    let (Some(limit), None, Some(dispatch)) = (
-        order.deliver_by,
-        snapshot.policy().late_penalty_per_day,
-        c.dispatch,
-    ) else {
+fn check_hard_deadline(
+    snapshot: &Snapshot,
+    order: &Order,
+    band: usize,
+    dispatch: Day,
+) -> Result<(), Exclusion> {
+    let (Some(limit), None) = (order.deliver_by, snapshot.policy().late_penalty_per_day) else {
         return Ok(());
     };
     let earliest = order
         .service
         .shipment_services()
         .iter()
-        .flat_map(|&s| snapshot.rates().options(s, c.band))
+        .flat_map(|&s| snapshot.rates().options(s, band))
         .map(|o| crate::model::dates::delivery_day(dispatch, o.transit_days, o.weekend))
         .min();
     match earliest {

@@ -23,6 +23,13 @@ use crate::snapshot::Snapshot;
 /// that little of a chunk is invalidated by the orders before it.
 const CHUNK: usize = 2048;
 
+/// When more than this share of a chunk had to be decided again (scarce stock: earlier orders
+/// keep changing what later ones see), speculating costs more than it saves: the next chunks
+/// are decided one order at a time — 1, 2, 4 … up to [`MAX_SEQUENTIAL`] of them before
+/// speculation is tried again. The result is the same either way.
+const WASTED: f64 = 0.5;
+const MAX_SEQUENTIAL: u32 = 16;
+
 /// Decides `orders` in sequence on `ledger` (committing each), in parallel where that cannot
 /// change the result. Calls `each` with every order's result in order. (Decide a chunk in
 /// parallel, then check and commit in order: one loop, kept whole because the check is the
@@ -44,21 +51,25 @@ pub fn route_in_sequence(
     };
     if rayon::current_num_threads() < 2 {
         // Nothing to gain from speculation on one thread.
-        for (i, order) in orders.iter().enumerate() {
-            let routed = router.route(snapshot, &*ledger, order, kind)?;
-            ledger.commit(snapshot, order, &routed.plan);
-            each(i, order, routed, ledger);
-        }
-        return Ok(());
+        return one_by_one(snapshot, ledger, &mut router, orders, kind, 0, &mut each);
     }
     let mut done = 0;
     let mut redone = 0usize;
     // Which inventory entries earlier orders of the chunk touched (stamped with the chunk number).
     let mut stamp: Vec<u32> = vec![0; snapshot.inventory().len()];
     let mut chunk_no = 0u32;
+    let (mut sequential_left, mut backoff, mut in_order) = (0u32, 1u32, 0usize);
     for chunk in orders.chunks(CHUNK) {
         cancel.check()?;
         chunk_no += 1;
+        if sequential_left > 0 {
+            sequential_left -= 1;
+            one_by_one(snapshot, ledger, &mut router, chunk, kind, done, &mut each)?;
+            done += chunk.len();
+            in_order += chunk.len();
+            continue;
+        }
+        let redone_before = redone;
         let base = ledger.clone();
         // A state change can only alter a decision where what is left falls below what an order
         // asks: track only entries and nodes that fell below the chunk's largest line and order.
@@ -116,9 +127,36 @@ pub fn route_in_sequence(
             each(done, order, routed, ledger);
             done += 1;
         }
+        if (redone - redone_before) as f64 > WASTED * chunk.len() as f64 {
+            sequential_left = backoff;
+            backoff = (backoff * 2).min(MAX_SEQUENTIAL);
+        } else {
+            backoff = 1;
+        }
     }
     if std::env::var_os("FULFIL_DEBUG_SPECULATION").is_some() {
-        eprintln!("speculation: {redone} of {done} orders decided again");
+        eprintln!(
+            "speculation: {redone} of {done} orders decided again; {in_order} decided in order \
+             without speculating"
+        );
+    }
+    Ok(())
+}
+
+/// Decides `orders` one at a time on `ledger`, committing each (`first`: the index of the first).
+fn one_by_one(
+    snapshot: &Snapshot,
+    ledger: &mut Ledger,
+    router: &mut Router,
+    orders: &[Order],
+    kind: PolicyKind,
+    first: usize,
+    each: &mut impl FnMut(usize, &Order, Routed, &Ledger),
+) -> Result<(), RouteError> {
+    for (i, order) in orders.iter().enumerate() {
+        let routed = router.route(snapshot, &*ledger, order, kind)?;
+        ledger.commit(snapshot, order, &routed.plan);
+        each(first + i, order, routed, ledger);
     }
     Ok(())
 }

@@ -358,3 +358,35 @@ fn one_two_and_four_threads_decide_the_same_with_inbound_dates_rules_and_scarce_
         }
     }
 }
+
+#[test]
+fn scarce_networks_that_waste_speculation_still_decide_as_one_order_at_a_time() {
+    // Little stock and many orders: most speculative decisions of a chunk are invalidated,
+    // so later chunks are decided one by one and then speculated again — five chunks here.
+    use fulfil::scenario::generate::{GenConfig, generate};
+    let dir = tempfile::tempdir().expect("temp");
+    let cfg = GenConfig {
+        seed: 11,
+        dcs: 4,
+        stores: 40,
+        dropship: 2,
+        skus: 300,
+        orders: 10_000,
+        days: 3,
+        stock: 0.05,
+    };
+    generate(&cfg, dir.path()).expect("generates");
+    let snapshot = load_snapshot(dir.path()).expect("loads");
+    let orders = read_orders(&dir.path().join("orders.csv"), &snapshot).expect("orders");
+    let one = routed_on(1, &snapshot, &orders);
+    let two = routed_on(2, &snapshot, &orders);
+    assert_eq!(one.len(), two.len());
+    for (a, b) in one.iter().zip(&two) {
+        assert_eq!(a, b, "order {}", a.order_id);
+    }
+    let backordered = one.iter().filter(|d| d.backordered_units() > 0).count();
+    assert!(
+        backordered > 1000,
+        "stock is scarce: {backordered} orders short"
+    );
+}
