@@ -27,7 +27,7 @@ const CHUNK: usize = 2048;
 /// keep changing what later ones see), speculating costs more than it saves: the next chunks
 /// are decided one order at a time — 1, 2, 4 … up to [`MAX_SEQUENTIAL`] of them before
 /// speculation is tried again. The result is the same either way.
-const WASTED: f64 = 0.5;
+const WASTED: f64 = 0.35;
 const MAX_SEQUENTIAL: u32 = 16;
 
 /// Decides `orders` in sequence on `ledger` (committing each), in parallel where that cannot
