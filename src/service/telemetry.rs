@@ -238,6 +238,20 @@ fn describe_shared_store() {
         "How long the shared store has not answered (0: it answers)"
     );
     describe_gauge!(
+        "fulfil_store_behind_seconds",
+        Unit::Seconds,
+        "How long since this replica last read the shared log to its head (NOT_SERVING for \
+         changes past 5 s)"
+    );
+    describe_counter!(
+        "fulfil_commits_replayed_total",
+        "Commits answered with the reservation their request id made earlier (retries)"
+    );
+    describe_counter!(
+        "fulfil_commits_past_deadline_total",
+        "Commits refused because their call's deadline passed before their turn"
+    );
+    describe_gauge!(
         "fulfil_store_stale",
         "1 while answers are made on a state cut off from the shared store for over 2 s"
     );
