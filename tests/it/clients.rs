@@ -243,16 +243,15 @@ async fn the_python_client_retries_a_commit_past_its_deadline_and_reserves_once(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let addr = url.trim_start_matches("http://").to_owned();
-    let signal = |sig: &str| {
-        let ok = Command::new("kill")
-            .args([sig, &server.id().to_string()])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "kill {sig}");
+    let pid = server.id() as libc::pid_t;
+    let signal = |sig: libc::c_int| {
+        // SAFETY: a signal to our own child, which is still running.
+        let ok = unsafe { libc::kill(pid, sig) } == 0;
+        assert!(ok, "signal {sig} to {pid}");
     };
     // The server freezes; the client's attempts time out after 1 s each and are retried with
     // the same request id until it resumes.
-    signal("-STOP");
+    signal(libc::SIGSTOP);
     let client = python(&dir, "commit.py")
         .args([
             "--server",
@@ -275,7 +274,7 @@ async fn the_python_client_retries_a_commit_past_its_deadline_and_reserves_once(
         .spawn()
         .expect("python starts");
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    signal("-CONT");
+    signal(libc::SIGCONT);
     let out = tokio::task::spawn_blocking(move || client.wait_with_output())
         .await
         .expect("join")

@@ -286,14 +286,11 @@ async fn a_commit_to_a_frozen_replica_retried_elsewhere_with_its_request_id_rese
     let Some(pg) = Pg::start() else { return };
     let logs = tempfile::tempdir().expect("temp");
     let (mut rs, chs, paths) = logged_replicas(&pg, 2, &[], &logs).await;
-    let pid = rs[0].child.id().to_string();
-    let signal = |sig: &str| {
-        let ok = std::process::Command::new("kill")
-            .args([sig, &pid])
-            .status()
-            .expect("kill runs")
-            .success();
-        assert!(ok, "kill {sig} {pid}");
+    let pid = rs[0].child.id() as libc::pid_t;
+    let signal = |sig: libc::c_int| {
+        // SAFETY: a signal to our own child, which is still running.
+        let ok = unsafe { libc::kill(pid, sig) } == 0;
+        assert!(ok, "signal {sig} to {pid}");
     };
     let request = |timeout: Duration| {
         let mut r = tonic::Request::new(pb::RouteOrderRequest {
@@ -304,7 +301,7 @@ async fn a_commit_to_a_frozen_replica_retried_elsewhere_with_its_request_id_rese
         r
     };
 
-    signal("-STOP");
+    signal(libc::SIGSTOP);
     let first = RoutingClient::new(chs[0].clone())
         .route_order(request(Duration::from_secs(2)))
         .await;
@@ -331,7 +328,7 @@ async fn a_commit_to_a_frozen_replica_retried_elsewhere_with_its_request_id_rese
         .expect("confirmed");
 
     // The frozen replica resumes with the abandoned call still in its socket.
-    signal("-CONT");
+    signal(libc::SIGCONT);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let again = RoutingClient::new(chs[0].clone())
         .route_order(request(Duration::from_secs(10)))
