@@ -208,7 +208,7 @@ impl Live {
             at_ms: hold.at_ms,
             allocations: hold.allocations.clone(),
             terms: hold.terms.clone(),
-            state: ReservationState::Held.as_str().to_owned(),
+            state: ReservationState::Held,
         };
         let keep = self.options.request_retention.as_millis() as u64;
         writer.requests.remember(memo, unix_ms(), keep);
@@ -225,7 +225,7 @@ impl Live {
     ) -> Result<Committed, LiveError> {
         let (plan, state) = match now.book.get(&memo.reservation_id) {
             Some(r) => (plan_of(&r), r.state),
-            None => (plan_of_memo(&now.snapshot, memo), memo.state()),
+            None => (plan_of_memo(&now.snapshot, memo), memo.state),
         };
         metrics::counter!("fulfil_commits_replayed_total").increment(1);
         let decision = price(&now.snapshot, order, &plan)?;
@@ -368,36 +368,19 @@ fn committed(state: &State, routed: Routed, reservation_id: Option<String>) -> C
 /// The plan a remembered commit made, on `snapshot` (allocations at nodes or SKUs that are gone
 /// are left out).
 fn plan_of_memo(snapshot: &crate::snapshot::Snapshot, memo: &CommitMemo) -> Plan {
-    let hold = Hold {
-        id: memo.reservation_id.clone(),
-        order_id: memo.order_id.clone(),
-        day: None,
-        allocations: memo.allocations.clone(),
-        at_ms: memo.at_ms,
-        ttl_ms: 0,
-        fingerprint: memo.fingerprint,
-        terms: memo.terms.clone(),
-        reroutes: Reroutes::default(),
-        request_id: None,
-    };
-    let r = Reservation {
-        id: hold.id.clone(),
-        order_id: hold.order_id.clone(),
-        day: None,
-        held: super::holds::held_of_hold(snapshot, &hold),
-        state: memo.state(),
-        expires: Instant::now(),
-        fingerprint: memo.fingerprint,
-        terms: super::holds::terms_of_hold(snapshot, &memo.terms),
-        reroutes: Reroutes::default(),
-    };
-    plan_of(&r)
+    let held = super::holds::held_of(snapshot, &memo.allocations);
+    plan_from(&held, &super::holds::terms_of_hold(snapshot, &memo.terms))
 }
 
 /// The plan a reservation's allocations make, with the terms it was decided with.
 fn plan_of(r: &Reservation) -> Plan {
+    plan_from(&r.held, &r.terms)
+}
+
+/// The plan `held` makes, one shipment per node, with its `terms`.
+fn plan_from(held: &Held, terms: &[(crate::model::NodeId, crate::route::Terms)]) -> Plan {
     let mut plan = Plan::default();
-    for &(_, node, sku, qty) in &r.held {
+    for &(_, node, sku, qty) in held {
         match plan.shipments.iter_mut().find(|(n, _)| *n == node) {
             Some((_, lines)) => lines.push((sku, qty)),
             None => plan.shipments.push((node, vec![(sku, qty)])),
@@ -407,7 +390,7 @@ fn plan_of(r: &Reservation) -> Plan {
     let terms: Option<Vec<_>> = plan
         .shipments
         .iter()
-        .map(|(n, _)| r.terms.iter().find(|(m, _)| m == n).map(|(_, t)| *t))
+        .map(|(n, _)| terms.iter().find(|(m, _)| m == n).map(|(_, t)| *t))
         .collect();
     plan.terms = terms.unwrap_or_default();
     plan

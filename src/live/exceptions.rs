@@ -157,7 +157,6 @@ impl Live {
         out
     }
 
-    /// The reservation `id`, after checking the request id.
     /// The answer to a rejection or amendment of a reservation whose hold ran out and was
     /// expired just now: a request seen before keeps its answer; any other is refused as for
     /// an expired reservation.
@@ -181,6 +180,7 @@ impl Live {
         })
     }
 
+    /// The reservation `id`, after checking the request id.
     fn reservation_for(
         &self,
         now: &State,

@@ -46,7 +46,15 @@ pub(super) fn hold_of_reservation(snap: &crate::snapshot::Snapshot, r: &Reservat
 /// A recorded hold's allocations on `snap` (those of nodes or SKUs it no longer has are left
 /// out).
 pub(super) fn held_of_hold(snap: &crate::snapshot::Snapshot, hold: &Hold) -> crate::reserve::Held {
-    hold.allocations
+    held_of(snap, &hold.allocations)
+}
+
+/// Allocations by name, `(node_id, sku, units)`, on `snap` (as [`held_of_hold`]).
+pub(super) fn held_of(
+    snap: &crate::snapshot::Snapshot,
+    allocations: &[(String, String, u32)],
+) -> crate::reserve::Held {
+    allocations
         .iter()
         .filter_map(|(n, k, q)| {
             let n = snap.node_id(n)?;

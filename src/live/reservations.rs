@@ -79,14 +79,11 @@ impl Live {
         if !self.recording() || !state.book.overdue(id, Instant::now()) {
             return None;
         }
-        match state.book.finish(id, ReservationState::Expired) {
-            Ok(Finished::Ended(_)) => {
-                writer.requests.ended(id, ReservationState::Expired);
-                metrics::counter!("fulfil_reservations_expired_total").increment(1);
-                Some(Record::Expire { id: id.to_owned() })
-            }
-            _ => None,
+        let expired = expire(writer, state, id);
+        if expired.is_some() {
+            metrics::counter!("fulfil_reservations_expired_total").increment(1);
         }
+        expired
     }
 
     /// Releases a held reservation (the order was cancelled) and waits until it is durable.
@@ -135,13 +132,10 @@ impl Live {
                 }
             };
             let state = self.load();
-            let mut records = Vec::new();
-            for id in ids {
-                if let Ok(Finished::Ended(_)) = state.book.finish(id, ReservationState::Expired) {
-                    writer.requests.ended(id, ReservationState::Expired);
-                    records.push(Record::Expire { id: id.clone() });
-                }
-            }
+            let records: Vec<Record> = ids
+                .iter()
+                .filter_map(|id| expire(&mut writer, &state, id))
+                .collect();
             expired += records.len();
             self.record(&writer, records, |_| {});
         }
@@ -172,5 +166,17 @@ impl Live {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+/// With the writer held: expires held reservation `id` (its request id's memo follows), and
+/// returns the record to write; `None` if it was not held.
+fn expire(writer: &mut Writer, state: &State, id: &str) -> Option<Record> {
+    match state.book.finish(id, ReservationState::Expired) {
+        Ok(Finished::Ended(_)) => {
+            writer.requests.ended(id, ReservationState::Expired);
+            Some(Record::Expire { id: id.to_owned() })
+        }
+        _ => None,
     }
 }

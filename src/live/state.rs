@@ -79,30 +79,28 @@ impl LiveOptions {
 
     /// Checks the settings before anything is loaded.
     pub fn validate(&self) -> Result<(), LiveError> {
-        let ttl = self.reservation_ttl;
-        if ttl.is_zero() || ttl > MAX_RESERVATION_TTL {
-            return Err(LiveError::InvalidSetting {
-                setting: "reservation TTL",
-                reason: format!(
-                    "{} s is not in (0, {}] seconds",
-                    ttl.as_secs_f64(),
-                    MAX_RESERVATION_TTL.as_secs()
-                ),
-            });
-        }
-        let keep = self.request_retention;
-        if keep.is_zero() || keep > MAX_REQUEST_RETENTION {
-            return Err(LiveError::InvalidSetting {
-                setting: "request id retention",
-                reason: format!(
-                    "{} s is not in (0, {}] seconds",
-                    keep.as_secs_f64(),
-                    MAX_REQUEST_RETENTION.as_secs()
-                ),
-            });
-        }
-        Ok(())
+        within("reservation TTL", self.reservation_ttl, MAX_RESERVATION_TTL)?;
+        within(
+            "request id retention",
+            self.request_retention,
+            MAX_REQUEST_RETENTION,
+        )
     }
+}
+
+/// Refuses a duration of `setting` that is zero or above `max`.
+fn within(setting: &'static str, value: Duration, max: Duration) -> Result<(), LiveError> {
+    if value.is_zero() || value > max {
+        return Err(LiveError::InvalidSetting {
+            setting,
+            reason: format!(
+                "{} s is not in (0, {}] seconds",
+                value.as_secs_f64(),
+                max.as_secs()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// A decided (and maybe reserved) order.
@@ -165,8 +163,8 @@ pub struct Live {
     turn: Mutex<()>,
     /// Changes waiting for the turn (a turn that sees some leaves the transaction open for them).
     waiting: AtomicUsize,
-    /// With a shared store: when this replica last read the log up to its head (a turn or a
-    /// follow), in ms since `opened`.
+    /// With a shared store: when this replica last read the log (a turn or a follow), in ms
+    /// since `opened`.
     caught_up: AtomicU64,
     opened: Instant,
 }
@@ -269,14 +267,15 @@ impl Live {
         }
     }
 
-    /// Notes that this replica has just read the shared log up to its head.
+    /// Notes that this replica has just read the shared log.
     fn mark_caught_up(&self) {
         let ms = self.opened.elapsed().as_millis() as u64;
         self.caught_up.fetch_max(ms, Ordering::Relaxed);
     }
 
-    /// With a shared store: how long since this replica last read the log up to its head (a
-    /// follower that stopped, or waits behind a stalled turn). `None` with a local store.
+    /// With a shared store: how long since this replica last read the log (a turn, or a follow
+    /// that applied what it found): a follower that stopped, or waits behind a stalled turn.
+    /// `None` with a local store.
     pub fn behind_for(&self) -> Option<Duration> {
         self.shared_store()?;
         let at = Duration::from_millis(self.caught_up.load(Ordering::Relaxed));
@@ -397,15 +396,13 @@ impl Live {
         let records = store.follow().map_err(|e| self.store_refused(e))?;
         let n = records.len();
         self.apply_followed(records)?;
-        if n < crate::reserve::postgres::FOLLOW_BATCH {
-            self.mark_caught_up();
-        }
+        self.mark_caught_up();
         Ok(n)
     }
 
     /// True when answers are made on a state that may miss other replicas' changes: the
-    /// shared store has not answered for [`STALE_AFTER`], this replica has not read the log to
-    /// its head for as long, or this state failed and waits to be read anew. Never with a
+    /// shared store has not answered for [`STALE_AFTER`], this replica has not read the log
+    /// for as long, or this state failed and waits to be read anew. Never with a
     /// local store.
     pub fn stale(&self) -> bool {
         self.shared_store().is_some_and(|s| {

@@ -13,8 +13,9 @@ use crate::snapshot::Snapshot;
 /// What a reservation holds: per allocation, the inventory entry, node, SKU and units.
 pub type Held = Vec<(usize, NodeId, SkuId, u32)>;
 
-/// Where a reservation stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Where a reservation stands (written as [`as_str`](Self::as_str) spells it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ReservationState {
     Held,
     Released,
@@ -503,12 +504,7 @@ impl ReservationBook {
     }
 
     pub fn get(&self, id: &str) -> Option<Reservation> {
-        self.shards[shard_of(id)]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .map
-            .get(id)
-            .cloned()
+        self.get_with(id, Reservation::clone)
     }
 
     /// Ids of held reservations past their expiry. Each is returned once.

@@ -29,14 +29,8 @@ pub struct CommitMemo {
     pub allocations: Vec<(String, String, u32)>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub terms: Vec<HoldTerms>,
-    /// held, released, confirmed or expired: the reservation's last state seen.
-    pub state: String,
-}
-
-impl CommitMemo {
-    pub fn state(&self) -> ReservationState {
-        ReservationState::parse(&self.state).unwrap_or(ReservationState::Released)
-    }
+    /// The reservation's last state seen.
+    pub state: ReservationState,
 }
 
 /// The memos of one live state (kept by its writer: only changes read and write them).
@@ -78,7 +72,7 @@ impl CommitRequests {
             .get(id)
             .and_then(|r| self.by_request.get_mut(r))
         {
-            memo.state = state.as_str().to_owned();
+            memo.state = state;
         }
     }
 
@@ -129,7 +123,7 @@ mod tests {
             at_ms,
             allocations: vec![("DC1".into(), "A".into(), 1)],
             terms: Vec::new(),
-            state: "held".into(),
+            state: ReservationState::Held,
         }
     }
 
@@ -139,8 +133,8 @@ mod tests {
         m.remember(memo("q1", "r-1", 1_000), 1_000, 10_000);
         m.remember(memo("q2", "r-2", 5_000), 5_000, 10_000);
         m.ended("r-1", ReservationState::Confirmed);
-        assert_eq!(m.get("q1").unwrap().state(), ReservationState::Confirmed);
-        assert_eq!(m.get("q2").unwrap().state(), ReservationState::Held);
+        assert_eq!(m.get("q1").unwrap().state, ReservationState::Confirmed);
+        assert_eq!(m.get("q2").unwrap().state, ReservationState::Held);
         // q1 is 10 s old at 11 000: forgotten; q2 is not.
         assert_eq!(m.purge(11_000, 10_000), 1);
         assert!(m.get("q1").is_none());

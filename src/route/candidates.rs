@@ -343,8 +343,6 @@ pub fn evaluate(
         }
         _ => (0, None),
     };
-    // (Built whole as it is returned, never changed after: it goes into the candidate set as
-    // one write rather than through a copy on the stack.)
     Ok(Candidate {
         node: node_id,
         band,

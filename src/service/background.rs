@@ -29,7 +29,7 @@ pub const RECOVERY_INTERVAL: Duration = Duration::from_secs(1);
 /// With a shared store: how long the follower waits for a notification before it polls.
 pub const FOLLOW_POLL: Duration = Duration::from_millis(250);
 
-/// With a shared store: a replica that has not read the log to its head for this long says
+/// With a shared store: a replica that has not read the shared log for this long says
 /// NOT_SERVING for the services that change state (its follower waits behind a stalled turn).
 pub const FOLLOW_STALL: Duration = Duration::from_secs(5);
 
@@ -166,7 +166,7 @@ async fn housekeeping(shared: WeakShared, options: LiveOptions, health: Health) 
     }
 }
 
-/// With a shared store that does not answer, or that this replica has not read to its head for
+/// With a shared store that does not answer, or that this replica has not read for
 /// [`FOLLOW_STALL`]: health NOT_SERVING for the services that change state (their calls are
 /// refused with UNAVAILABLE, or wait behind the stalled turn), SERVING again once it answers
 /// and the replica has caught up; the gauges say for how long.
@@ -189,11 +189,11 @@ async fn shared_store_health(live: &Live, health: &Health, down: &mut bool) {
         } else if now_down {
             tracing::error!(
                 behind_ms = behind.as_millis() as u64,
-                "this replica has not read the shared log to its head for {FOLLOW_STALL:?}: \
+                "this replica has not read the shared log for {FOLLOW_STALL:?}: \
                  NOT_SERVING for changes until it has"
             );
         } else {
-            tracing::warn!("the shared store answers and this replica is at its head again");
+            tracing::warn!("the shared store answers and this replica follows its log again");
         }
         let status = if now_down {
             ServingStatus::NotServing

@@ -240,7 +240,7 @@ fn describe_shared_store() {
     describe_gauge!(
         "fulfil_store_behind_seconds",
         Unit::Seconds,
-        "How long since this replica last read the shared log to its head (NOT_SERVING for \
+        "How long since this replica last read the shared log (NOT_SERVING for \
          changes past 5 s)"
     );
     describe_counter!(

@@ -28,8 +28,8 @@ use super::store::{Ack, Cause, Projection, Recovered, RollAck, Store, StoreError
 
 /// Appends one transaction carries at most before it commits, whoever is waiting.
 pub const MAX_GROUP: usize = 1024;
-/// Changes read in one query while following (fewer: the follower has reached the head).
-pub const FOLLOW_BATCH: usize = 10_000;
+/// Changes read in one query while following.
+const FOLLOW_BATCH: u64 = 10_000;
 /// The notification channel every commit signals.
 pub const CHANNEL: &str = "fulfil_changes";
 /// Reconnection backoff: first wait and ceiling.
@@ -405,7 +405,7 @@ impl Store for PgStore {
         }
         let (records, upto) = self.on_conn(&mut conn, |s, c, seen| {
             let head = rows::head(c)?;
-            let upto = head.min(seen + FOLLOW_BATCH as u64);
+            let upto = head.min(seen + FOLLOW_BATCH);
             if upto <= seen {
                 return Ok((Vec::new(), seen));
             }
