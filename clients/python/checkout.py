@@ -13,13 +13,13 @@
 
 Prints one JSON object with what each step answered.
 """
-import argparse
 import json
 import sys
 
 import grpc
 
 from fulfil_client import call, connect, pb
+from fulfil_client.orders import lines_of, order_arguments
 
 SERVICES = {
     "ground": pb.SERVICE_GROUND,
@@ -30,25 +30,10 @@ SERVICES = {
 
 
 def args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--server", default="127.0.0.1:50051", help="host:port")
-    p.add_argument("--token", help="bearer token (a router role or above)")
-    p.add_argument("--tls-ca", help="CA certificate of the server (enables TLS)")
-    p.add_argument("--order-id", required=True)
-    p.add_argument("--lat", type=float, required=True)
-    p.add_argument("--lon", type=float, required=True)
-    p.add_argument("--line", action="append", required=True, metavar="SKU:QTY")
+    p = order_arguments(__doc__.split("\n")[0], "router")
     p.add_argument("--created-at", default="", help="RFC 3339; gives promise dates")
     p.add_argument("--release", action="store_true", help="release instead of confirm")
     return p.parse_args()
-
-
-def lines_of(specs):
-    out = []
-    for spec in specs:
-        sku, _, qty = spec.partition(":")
-        out.append(pb.Line(sku=sku, qty=int(qty or 1)))
-    return out
 
 
 def options(client, a, lines):

@@ -11,7 +11,6 @@ attempt made (`replayed`).
 Prints one JSON object: the reservation, its state, whether the answer was a replay, and the
 codes of the attempts that failed.
 """
-import argparse
 import json
 import sys
 import uuid
@@ -19,17 +18,11 @@ import uuid
 import grpc
 
 from fulfil_client import call, connect, pb
+from fulfil_client.orders import lines_of, order_arguments
 
 
 def args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--server", default="127.0.0.1:50051", help="host:port")
-    p.add_argument("--token", help="bearer token (a router role or above)")
-    p.add_argument("--tls-ca", help="CA certificate of the server (enables TLS)")
-    p.add_argument("--order-id", required=True)
-    p.add_argument("--lat", type=float, required=True)
-    p.add_argument("--lon", type=float, required=True)
-    p.add_argument("--line", action="append", required=True, metavar="SKU:QTY")
+    p = order_arguments(__doc__.split("\n")[0], "router")
     p.add_argument("--request-id", help="default: a new random one")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds per attempt")
     p.add_argument("--attempts", type=int, default=5)
@@ -39,11 +32,7 @@ def args():
 def main():
     a = args()
     client = connect(a.server, a.token, a.tls_ca)
-    lines = []
-    for spec in a.line:
-        sku, _, qty = spec.partition(":")
-        lines.append(pb.Line(sku=sku, qty=int(qty or 1)))
-    order = pb.Order(order_id=a.order_id, lat=a.lat, lon=a.lon, lines=lines)
+    order = pb.Order(order_id=a.order_id, lat=a.lat, lon=a.lon, lines=lines_of(a.line))
     failed = []
     request_id = a.request_id or f"commit-{uuid.uuid4().hex}"
     routed = call(client.routing.RouteOrder, pb.RouteOrderRequest(order=order), client,

@@ -11,7 +11,7 @@ use fulfil::service::pb::{
     routing_client::RoutingClient,
 };
 
-use super::crash::{connect, spawn_logging};
+use super::crash::{connect, serving, spawn_logging};
 use super::service::{channel, ship, start};
 use super::support::root;
 
@@ -232,16 +232,7 @@ async fn the_python_client_retries_a_commit_past_its_deadline_and_reserves_once(
     let data = tempfile::tempdir().expect("temp");
     let (mut server, url) = spawn_logging(data.path(), &[], "warn", Stdio::null());
     let ch = connect(&url).await;
-    let mut health = tonic_health::pb::health_client::HealthClient::new(ch.clone());
-    for _ in 0..200 {
-        let r = health
-            .check(tonic_health::pb::HealthCheckRequest::default())
-            .await;
-        if r.is_ok_and(|r| r.into_inner().status == 1) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    serving(&ch, "", Duration::from_secs(10)).await;
     let addr = url.trim_start_matches("http://").to_owned();
     let pid = server.id() as libc::pid_t;
     let signal = |sig: libc::c_int| {

@@ -55,6 +55,28 @@ pub(super) fn spawn_logging(
     (child, format!("http://{addr}"))
 }
 
+/// Waits until `service` (`""`: the whole server) is SERVING on `ch`; fails after `within`.
+pub(super) async fn serving(ch: &Channel, service: &str, within: Duration) {
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    let mut health = HealthClient::new(ch.clone());
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let r = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await;
+        if r.is_ok_and(|r| r.into_inner().status == 1) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "`{service}` not SERVING within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 pub(super) async fn connect(url: &str) -> Channel {
     for _ in 0..100 {
         if let Ok(ch) = Channel::from_shared(url.to_owned())

@@ -19,8 +19,8 @@ use fulfil::service::pb::{
 };
 use tonic::Code;
 use tonic::transport::Channel;
-use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
+use super::crash::serving;
 use super::pg::Pg;
 use super::replicas::{
     Replica, acknowledged_in_db, commit, commit_from, states_in_db, stream_commits,
@@ -60,24 +60,6 @@ fn no_panic(replicas: &mut [Replica], logs: &[PathBuf]) {
             "{} exited: {text}",
             log.display()
         );
-    }
-}
-
-/// Waits until `service` is SERVING on `ch`.
-async fn serving(ch: &Channel, service: &str, within: Duration) {
-    let mut health = HealthClient::new(ch.clone());
-    let deadline = Instant::now() + within;
-    loop {
-        let r = health
-            .check(HealthCheckRequest {
-                service: service.into(),
-            })
-            .await;
-        if r.is_ok_and(|r| r.into_inner().status == 1) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "`{service}` never SERVING again");
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -15,7 +15,7 @@ use fulfil::service::pb::{
 use tonic::Code;
 use tonic::transport::Channel;
 
-use super::crash::{connect, spawn_logging};
+use super::crash::{connect, serving, spawn_logging};
 use super::pg::Pg;
 use super::service::ship;
 use super::service_stress::allocations;
@@ -52,19 +52,8 @@ impl Replica {
     /// A channel once the network is loaded (health SERVING).
     pub(super) async fn ready(&self) -> Channel {
         let ch = connect(&self.url).await;
-        let mut health = tonic_health::pb::health_client::HealthClient::new(ch.clone());
-        for _ in 0..200 {
-            let r = health
-                .check(tonic_health::pb::HealthCheckRequest {
-                    service: String::new(),
-                })
-                .await;
-            if r.is_ok_and(|r| r.into_inner().status == 1) {
-                return ch;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("replica {} never became SERVING", self.url);
+        serving(&ch, "", Duration::from_secs(10)).await;
+        ch
     }
 
     fn kill(&mut self) {

@@ -24,14 +24,7 @@ fn commit(
     o: &fulfil::model::Order,
     call: &CommitCall,
 ) -> Result<Committed, LiveError> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let value = live.reserve(o, call, move |r| {
-        let _ = tx.send(r);
-    });
-    match rx.recv() {
-        Ok(durable) => durable.and(value),
-        Err(_) => value,
-    }
+    durably(|ack| live.reserve(o, call, ack))
 }
 
 /// Runs a change with an ack and waits for it: the change's answer once it is durable.
