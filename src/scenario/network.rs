@@ -267,7 +267,8 @@ fn check_pairs_once(
     let mut seen: rustc_hash::FxHashMap<(NodeId, SkuId), usize> = Default::default();
     seen.reserve(rows.len());
     for (i, r) in rows.iter().enumerate() {
-        if let Some(&first) = seen.get(&by_node(r)) {
+        let first = *seen.entry(by_node(r)).or_insert(i);
+        if first != i {
             let (node_text, sku_text) = (name_in(nodes, r.node), name_in(skus, r.sku));
             return Err(LoadError::invalid(
                 path,
@@ -279,7 +280,6 @@ fn check_pairs_once(
                 ),
             ));
         }
-        seen.insert(by_node(r), i);
     }
     Ok(())
 }

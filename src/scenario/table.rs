@@ -34,11 +34,7 @@ impl Table {
         if path.as_os_str() == "-" {
             return Self::from_reader(path, std::io::stdin().lock(), required);
         }
-        let file = std::fs::File::open(path).map_err(|error| LoadError::Io {
-            path: path.to_owned(),
-            error,
-        })?;
-        Self::from_reader(path, std::io::BufReader::new(file), required)
+        Self::from_reader(path, std::io::BufReader::new(open(path)?), required)
     }
 
     pub fn from_reader(
@@ -47,8 +43,7 @@ impl Table {
         required: &[&str],
     ) -> Result<Table, LoadError> {
         let mut rows = Vec::new();
-        let header = each_record(path, reader, required, |header, line, record| {
-            let _ = header;
+        let header = each_record(path, reader, required, |_, line, record| {
             rows.push((line, record.clone()));
             Ok(())
         })?;
@@ -63,11 +58,7 @@ impl Table {
         required: &[&str],
         mut each: impl FnMut(Row<'_>) -> Result<(), LoadError>,
     ) -> Result<usize, LoadError> {
-        let file = std::fs::File::open(path).map_err(|error| LoadError::Io {
-            path: path.to_owned(),
-            error,
-        })?;
-        let reader = std::io::BufReader::with_capacity(1 << 16, file);
+        let reader = std::io::BufReader::with_capacity(1 << 16, open(path)?);
         let mut n = 0;
         each_record(path, reader, required, |header, line, record| {
             n += 1;
@@ -91,6 +82,13 @@ impl Table {
     pub fn len(&self) -> usize {
         self.rows.len()
     }
+}
+
+fn open(path: &Path) -> Result<std::fs::File, LoadError> {
+    std::fs::File::open(path).map_err(|error| LoadError::Io {
+        path: path.to_owned(),
+        error,
+    })
 }
 
 /// Reads the header of a CSV file (checking that `required` columns exist), then calls `each`
