@@ -340,7 +340,7 @@ impl Capture {
         self.reservation_records(&mut out);
         if !self.requests.is_empty() {
             out.push(Record::CommitRequests {
-                requests: self.requests.clone(),
+                requests: self.requests,
             });
         }
         out.push(Record::ReservationIds {
