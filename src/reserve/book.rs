@@ -111,7 +111,10 @@ const SHARDS: usize = 16;
 /// only what is due, not a pass over every reservation.
 #[derive(Default)]
 struct Shard {
-    map: HashMap<String, Reservation>,
+    /// Boxed: a reservation carries its order by name and terms (hundreds of bytes), and the
+    /// map keeps ended ones for [`ENDED_RETENTION`], so it grows to hundreds of thousands of
+    /// entries under load; growing it then moves pointers, not records.
+    map: HashMap<String, Box<Reservation>>,
     hold_due: BinaryHeap<Reverse<(Instant, String)>>,
     forget_due: BinaryHeap<Reverse<(Instant, String)>>,
 }
@@ -136,7 +139,7 @@ impl Shard {
         } else {
             self.forget_due.push(due);
         }
-        self.map.insert(r.id.clone(), r);
+        self.map.insert(r.id.clone(), Box::new(r));
     }
 }
 
@@ -418,7 +421,7 @@ impl ReservationBook {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         if let Some(slot) = shard.map.get_mut(&r.id) {
-            *slot = r;
+            **slot = r;
         }
     }
 
@@ -443,12 +446,12 @@ impl ReservationBook {
             };
             match (r.state, to) {
                 (ReservationState::Held, ReservationState::Held) => {
-                    return Ok(Finished::Already(r.clone()));
+                    return Ok(Finished::Already(Reservation::clone(r)));
                 }
                 (ReservationState::Held, _) => {}
-                (now, to) if now == to => return Ok(Finished::Already(r.clone())),
+                (now, to) if now == to => return Ok(Finished::Already(Reservation::clone(r))),
                 (ReservationState::Expired, ReservationState::Released) => {
-                    return Ok(Finished::Already(r.clone()));
+                    return Ok(Finished::Already(Reservation::clone(r)));
                 }
                 (now, to) => {
                     return Err(FinishError::Ended {
@@ -458,7 +461,7 @@ impl ReservationBook {
                     });
                 }
             }
-            let before = r.clone();
+            let before = Reservation::clone(r);
             r.state = to;
             r.expires = Instant::now() + ENDED_RETENTION;
             let due = Reverse((r.expires, r.id.clone()));
@@ -556,7 +559,7 @@ impl ReservationBook {
             .unwrap_or_else(|e| e.into_inner())
             .map
             .get(id)
-            .map(f)
+            .map(|r| f(r))
     }
 
     /// Every reservation the book knows, held and ended, in one pass (each read once, so none
@@ -576,9 +579,9 @@ impl ReservationBook {
             let s = s.lock().unwrap_or_else(|e| e.into_inner());
             for r in s.map.values() {
                 if r.state == ReservationState::Held {
-                    held.push(r.clone());
+                    held.push(Reservation::clone(r));
                 } else if keep_ended {
-                    ended.push(r.clone());
+                    ended.push(Reservation::clone(r));
                 }
             }
         }
