@@ -51,15 +51,19 @@ fn filter(default: &str) -> anyhow::Result<EnvFilter> {
     }
 }
 
-/// The stderr layer in `format`, filtered by `FULFIL_LOG`.
-fn stderr_layer(
+/// The stderr layer in `format`, filtered by `FULFIL_LOG`, writing through `writer`.
+fn stderr_layer<W>(
     format: LogFormat,
     default: &str,
-) -> anyhow::Result<Box<dyn Layer<Registry> + Send + Sync>> {
+    writer: W,
+) -> anyhow::Result<Box<dyn Layer<Registry> + Send + Sync>>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = filter(default)?;
     let ansi = std::io::stderr().is_terminal();
     let layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(ansi);
     Ok(match format {
         LogFormat::Text => layer.with_filter(filter).boxed(),
@@ -73,12 +77,39 @@ fn stderr_layer(
     })
 }
 
-/// Logs to stderr only.
+/// Logs to stderr only, each line written as it is made (for commands that log little).
 pub fn init(format: LogFormat, default: &str) -> anyhow::Result<()> {
     Registry::default()
-        .with(stderr_layer(format, default)?)
+        .with(stderr_layer(format, default, std::io::stderr)?)
         .try_init()
         .context("installing the logger")
+}
+
+/// The writer of a server's log lines: lines go through a channel to a thread of their own,
+/// which writes what has queued up in one buffered write instead of a system call per line
+/// taken under the stderr lock on the thread that serves the call (a committing server writes
+/// two lines per change). Never lossy: when 128,000 lines are queued, loggers wait.
+///
+/// Lines still queued are written when [`flush`] runs (at the end of `serve`, and before a
+/// fatal exit through the hook [`fulfil::service::set_exit_hook`] installs).
+fn background_stderr() -> tracing_appender::non_blocking::NonBlocking {
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("fulfil-log")
+        .finish(std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr()));
+    *LOG_GUARD.lock().unwrap_or_else(|e| e.into_inner()) = Some(guard);
+    fulfil::service::set_exit_hook(flush);
+    writer
+}
+
+/// Keeps the log thread running; dropping it writes what is queued and stops the thread.
+static LOG_GUARD: std::sync::Mutex<Option<tracing_appender::non_blocking::WorkerGuard>> =
+    std::sync::Mutex::new(None);
+
+/// Writes the log lines still queued and stops the log thread (later lines are dropped).
+pub fn flush() {
+    let guard = LOG_GUARD.lock().unwrap_or_else(|e| e.into_inner()).take();
+    drop(guard);
 }
 
 /// Logs to stderr and, with `otlp_endpoint`, exports fulfil's spans (each call, decide,
@@ -89,8 +120,12 @@ pub fn init_with_traces(
     default: &str,
     otlp_endpoint: Option<&str>,
 ) -> anyhow::Result<Option<Tracing>> {
+    let stderr = stderr_layer(format, default, background_stderr())?;
     let Some(endpoint) = otlp_endpoint else {
-        init(format, default)?;
+        Registry::default()
+            .with(stderr)
+            .try_init()
+            .context("installing the logger")?;
         return Ok(None);
     };
     let provider = tracer_provider(endpoint)?;
@@ -101,7 +136,7 @@ pub fn init_with_traces(
         opentelemetry_sdk::propagation::TraceContextPropagator::new(),
     );
     Registry::default()
-        .with(stderr_layer(format, default)?)
+        .with(stderr)
         .with(spans)
         .try_init()
         .context("installing the logger")?;

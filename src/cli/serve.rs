@@ -34,6 +34,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(t) = traces {
         t.shutdown();
     }
+    // Queued log lines before the error main prints.
+    super::logging::flush();
     served
 }
 

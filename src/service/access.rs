@@ -124,8 +124,13 @@ pub fn still_in_force(
     }
 }
 
-/// One line per call that changes state, naming the token that made it.
+/// One line per call that changes state, naming the token that made it. A server without an
+/// auth file has only the anonymous caller, and its call lines (`fulfil::calls`) already name
+/// every change: it writes none.
 pub fn audit(caller: &Caller, rpc: &str) {
+    if caller.digest.is_none() {
+        return;
+    }
     tracing::info!(target: "fulfil::audit", token = %caller.name, role = %caller.role, rpc, "change requested");
 }
 

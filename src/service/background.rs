@@ -72,6 +72,15 @@ fn supervise(name: &'static str, task: impl std::future::Future<Output = ()> + S
     });
 }
 
+/// Run before a fatal exit: the binary writes its queued log lines there.
+static EXIT_HOOK: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Sets what runs just before the process exits after a background loop panicked (the first
+/// hook set stays): a binary that logs through a background writer flushes it there.
+pub fn set_exit_hook(hook: fn()) {
+    let _ = EXIT_HOOK.set(hook);
+}
+
 /// Ends the process after a background loop panicked, saying which and why.
 fn fatal(name: &str, why: &str) -> ! {
     tracing::error!(
@@ -79,6 +88,9 @@ fn fatal(name: &str, why: &str) -> ! {
         "background loop `{name}` panicked: {why}; exiting with status {PANIC_EXIT} so that a \
          supervisor restarts this process from what is durable"
     );
+    if let Some(hook) = EXIT_HOOK.get() {
+        hook();
+    }
     std::process::exit(PANIC_EXIT)
 }
 

@@ -33,7 +33,9 @@ pub mod pb {
 }
 
 pub use access::{Role, Tokens, new_token};
-pub use background::{COMPACTION_INTERVAL, COMPACTION_SEGMENT_BYTES, EXPIRY_INTERVAL};
+pub use background::{
+    COMPACTION_INTERVAL, COMPACTION_SEGMENT_BYTES, EXPIRY_INTERVAL, set_exit_hook,
+};
 pub use convert::{decision_of, node_of, order_of, order_pb};
 pub use errors::status_of;
 pub use layers::Limits;
