@@ -294,7 +294,7 @@ impl Live {
             fingerprint: fingerprint(order),
             terms,
             reroutes: Reroutes {
-                order: Some(OrderRecord::of(snapshot, order)),
+                order: Some(Box::new(OrderRecord::of(snapshot, order))),
                 ..Reroutes::default()
             },
             request_id: None,

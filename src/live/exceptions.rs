@@ -132,7 +132,7 @@ impl Live {
             ));
         }
         let mut reroutes = r.reroutes.clone();
-        reroutes.order = Some(OrderRecord::of(&now.snapshot, order));
+        reroutes.order = Some(Box::new(OrderRecord::of(&now.snapshot, order)));
         let mut amended = order.clone();
         add_excluded(&now, &mut amended, &reroutes.rejected);
         let change = Change {

@@ -462,6 +462,9 @@ impl ReservationBook {
                 }
             }
             let before = Reservation::clone(r);
+            // An ended reservation is kept only to be read and to answer repeats; the order by
+            // name (for re-routing a held one) would hold most of its memory for 60 s.
+            r.reroutes.order = None;
             r.state = to;
             r.expires = Instant::now() + ENDED_RETENTION;
             let due = Reverse((r.expires, r.id.clone()));

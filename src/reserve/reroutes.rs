@@ -19,7 +19,7 @@ pub struct Reroutes {
     /// The order as committed or last amended; `None` in journals of earlier versions (such a
     /// reservation cannot be re-routed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order: Option<OrderRecord>,
+    pub order: Option<Box<OrderRecord>>,
     /// Nodes that rejected the order (never routed to again), in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rejected: Vec<String>,
