@@ -85,31 +85,27 @@ pub fn init(format: LogFormat, default: &str) -> anyhow::Result<()> {
         .context("installing the logger")
 }
 
-/// The writer of a server's log lines: lines go through a channel to a thread of their own,
-/// which writes what has queued up in one buffered write instead of a system call per line
-/// taken under the stderr lock on the thread that serves the call (a committing server writes
-/// two lines per change). Never lossy: when 128,000 lines are queued, loggers wait.
-///
-/// Lines still queued are written when [`flush`] runs (at the end of `serve`, and before a
-/// fatal exit through the hook [`fulfil::service::set_exit_hook`] installs).
-fn background_stderr() -> tracing_appender::non_blocking::NonBlocking {
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("fulfil-log")
-        .finish(std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr()));
-    *LOG_GUARD.lock().unwrap_or_else(|e| e.into_inner()) = Some(guard);
+/// The writer of a server's log lines: batched by [`super::logbuffer`]. Lines still queued
+/// are written when [`flush`] runs (at the end of `serve`, and before a fatal exit through the
+/// hook [`fulfil::service::set_exit_hook`] installs).
+fn background_stderr() -> anyhow::Result<super::logbuffer::LogBuffer> {
+    let (writer, flusher) = super::logbuffer::start().context("starting the log writer")?;
+    *LOG_FLUSHER.lock().unwrap_or_else(|e| e.into_inner()) = Some(flusher);
     fulfil::service::set_exit_hook(flush);
-    writer
+    Ok(writer)
 }
 
-/// Keeps the log thread running; dropping it writes what is queued and stops the thread.
-static LOG_GUARD: std::sync::Mutex<Option<tracing_appender::non_blocking::WorkerGuard>> =
+/// The thread that writes the log buffer.
+static LOG_FLUSHER: std::sync::Mutex<Option<super::logbuffer::Flusher>> =
     std::sync::Mutex::new(None);
 
-/// Writes the log lines still queued and stops the log thread (later lines are dropped).
+/// Writes the log lines still queued and stops the log thread (later lines are written as
+/// they come).
 pub fn flush() {
-    let guard = LOG_GUARD.lock().unwrap_or_else(|e| e.into_inner()).take();
-    drop(guard);
+    let flusher = LOG_FLUSHER.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(f) = flusher {
+        f.stop();
+    }
 }
 
 /// Logs to stderr and, with `otlp_endpoint`, exports fulfil's spans (each call, decide,
@@ -120,7 +116,7 @@ pub fn init_with_traces(
     default: &str,
     otlp_endpoint: Option<&str>,
 ) -> anyhow::Result<Option<Tracing>> {
-    let stderr = stderr_layer(format, default, background_stderr())?;
+    let stderr = stderr_layer(format, default, background_stderr()?)?;
     let Some(endpoint) = otlp_endpoint else {
         Registry::default()
             .with(stderr)

@@ -7,6 +7,7 @@ mod generate;
 mod health;
 mod journal;
 mod loadgen;
+mod logbuffer;
 mod logging;
 mod overload;
 mod percentile;

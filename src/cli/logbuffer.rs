@@ -1,0 +1,182 @@
+//! A server's log lines, written to stderr in batches: a call appends its formatted line to a
+//! shared buffer (a lock and a copy) and a thread of its own writes the buffer every
+//! [`INTERVAL`], or as soon as it holds [`BATCH_BYTES`]. A committing server writes a line per
+//! change; written one `write(2)` each on the threads that serve calls, or handed one by one
+//! to a writer thread woken per line, they cost a sixth of its throughput (BENCHMARKS.md,
+//! "Fast again").
+//!
+//! Nothing is dropped: a line that finds [`MAX_BYTES`] queued writes the queue itself before
+//! it returns, so a stderr slower than the server slows the server instead of growing memory.
+
+use std::io::Write;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How long a line may wait before it is written.
+pub const INTERVAL: Duration = Duration::from_millis(20);
+/// Queued bytes that wake the writer at once.
+const BATCH_BYTES: usize = 64 * 1024;
+/// Queued bytes past which a logging thread writes the queue itself.
+const MAX_BYTES: usize = 8 * 1024 * 1024;
+
+#[derive(Default)]
+struct Queue {
+    bytes: Vec<u8>,
+    stopping: bool,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    wake: Condvar,
+    /// [`MAX_BYTES`] (smaller in tests).
+    max_bytes: usize,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Writes queued bytes to stderr; a write error is ignored (there is nowhere left to report it).
+fn write_out(bytes: &[u8]) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(bytes);
+    let _ = err.flush();
+}
+
+/// The writer handed to the log layer (cheap to clone).
+#[derive(Clone)]
+pub struct LogBuffer {
+    shared: Arc<Shared>,
+}
+
+/// The thread that writes the buffer; [`Flusher::stop`] writes what is left and ends it.
+pub struct Flusher {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// A buffer and the thread that writes it.
+pub fn start() -> std::io::Result<(LogBuffer, Flusher)> {
+    let shared = Arc::new(Shared {
+        queue: Mutex::default(),
+        wake: Condvar::new(),
+        max_bytes: MAX_BYTES,
+    });
+    let for_thread = shared.clone();
+    let thread = std::thread::Builder::new()
+        .name("fulfil-log".into())
+        .spawn(move || run(&for_thread))?;
+    Ok((
+        LogBuffer {
+            shared: shared.clone(),
+        },
+        Flusher {
+            shared,
+            thread: Some(thread),
+        },
+    ))
+}
+
+/// The writer thread: waits for a batch or the interval, swaps the queue out, writes it.
+fn run(shared: &Shared) {
+    let mut spare = Vec::new();
+    loop {
+        let mut q = shared.lock();
+        if q.bytes.len() < BATCH_BYTES && !q.stopping {
+            q = shared
+                .wake
+                .wait_timeout(q, INTERVAL)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        let stopping = q.stopping;
+        std::mem::swap(&mut q.bytes, &mut spare);
+        drop(q);
+        if !spare.is_empty() {
+            write_out(&spare);
+            spare.clear();
+        }
+        if stopping {
+            return;
+        }
+    }
+}
+
+impl Flusher {
+    /// Writes every queued line and ends the thread; lines logged later are written at once.
+    pub fn stop(mut self) {
+        self.shared.lock().stopping = true;
+        self.shared.wake.notify_one();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut q = self.shared.lock();
+        if q.stopping {
+            drop(q);
+            write_out(buf);
+            return Ok(buf.len());
+        }
+        q.bytes.extend_from_slice(buf);
+        if q.bytes.len() >= self.shared.max_bytes {
+            let full = std::mem::take(&mut q.bytes);
+            // Written under the lock: later lines stay behind these.
+            write_out(&full);
+        } else if q.bytes.len() >= BATCH_BYTES {
+            self.shared.wake.notify_one();
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+    fn make_writer(&'a self) -> LogBuffer {
+        self.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_queue_until_the_writer_takes_them_and_stop_leaves_none() {
+        let (mut buf, flusher) = start().unwrap();
+        buf.write_all(b"one\n").unwrap();
+        buf.write_all(b"two\n").unwrap();
+        flusher.stop();
+        // Stopped: the queue was written out and a later line is written at once.
+        assert!(buf.shared.lock().bytes.is_empty());
+        buf.write_all(b"three\n").unwrap();
+        assert!(buf.shared.lock().bytes.is_empty());
+    }
+
+    #[test]
+    fn a_full_queue_is_written_by_the_logging_thread() {
+        let shared = Arc::new(Shared {
+            queue: Mutex::default(),
+            wake: Condvar::new(),
+            max_bytes: 16,
+        });
+        let mut buf = LogBuffer {
+            shared: shared.clone(),
+        };
+        buf.write_all(b"a queued line\n").unwrap();
+        assert_eq!(shared.lock().bytes.len(), 14);
+        // No writer thread: the line that filled the queue wrote it.
+        buf.write_all(b"and another\n").unwrap();
+        assert!(shared.lock().bytes.is_empty());
+    }
+}
