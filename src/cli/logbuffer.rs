@@ -5,13 +5,18 @@
 //! to a writer thread woken per line, they cost a sixth of its throughput (BENCHMARKS.md,
 //! "Fast again").
 //!
+//! Only many lines are batched: a warning or an error, and a line that comes more than
+//! [`INTERVAL`] after the last one written, are written at once (after what is queued), so a
+//! quiet server's lines, and every warning, are on stderr before the call that logged them
+//! goes on, even if the process is killed next.
+//!
 //! Nothing is dropped: a line that finds [`MAX_BYTES`] queued writes the queue itself before
 //! it returns, so a stderr slower than the server slows the server instead of growing memory.
 
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a line may wait before it is written.
 pub const INTERVAL: Duration = Duration::from_millis(20);
@@ -24,6 +29,8 @@ const MAX_BYTES: usize = 8 * 1024 * 1024;
 struct Queue {
     bytes: Vec<u8>,
     stopping: bool,
+    /// When a line was last written at once (`None`: never).
+    last_direct: Option<Instant>,
 }
 
 struct Shared {
@@ -50,6 +57,8 @@ fn write_out(bytes: &[u8]) {
 #[derive(Clone)]
 pub struct LogBuffer {
     shared: Arc<Shared>,
+    /// This line is a warning or an error: written at once.
+    urgent: bool,
 }
 
 /// The thread that writes the buffer; [`Flusher::stop`] writes what is left and ends it.
@@ -72,6 +81,7 @@ pub fn start() -> std::io::Result<(LogBuffer, Flusher)> {
     Ok((
         LogBuffer {
             shared: shared.clone(),
+            urgent: false,
         },
         Flusher {
             shared,
@@ -119,15 +129,21 @@ impl Flusher {
 impl Write for LogBuffer {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let mut q = self.shared.lock();
-        if q.stopping {
-            drop(q);
-            write_out(buf);
+        let now = Instant::now();
+        let quiet = q.bytes.is_empty()
+            && q.last_direct
+                .is_none_or(|t| now.duration_since(t) >= INTERVAL);
+        if q.stopping || self.urgent || quiet {
+            // Under the lock, after what is queued: lines stay in order.
+            let mut out = std::mem::take(&mut q.bytes);
+            out.extend_from_slice(buf);
+            write_out(&out);
+            q.last_direct = Some(now);
             return Ok(buf.len());
         }
         q.bytes.extend_from_slice(buf);
         if q.bytes.len() >= self.shared.max_bytes {
             let full = std::mem::take(&mut q.bytes);
-            // Written under the lock: later lines stay behind these.
             write_out(&full);
         } else if q.bytes.len() >= BATCH_BYTES {
             self.shared.wake.notify_one();
@@ -145,11 +161,47 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
     fn make_writer(&'a self) -> LogBuffer {
         self.clone()
     }
+
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> LogBuffer {
+        LogBuffer {
+            shared: self.shared.clone(),
+            urgent: *meta.level() <= tracing::Level::WARN,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn unstarted(max_bytes: usize) -> (LogBuffer, Arc<Shared>) {
+        let shared = Arc::new(Shared {
+            queue: Mutex::default(),
+            wake: Condvar::new(),
+            max_bytes,
+        });
+        let buf = LogBuffer {
+            shared: shared.clone(),
+            urgent: false,
+        };
+        (buf, shared)
+    }
+
+    #[test]
+    fn a_quiet_line_and_a_warning_are_written_at_once_a_busy_line_waits() {
+        let (mut buf, shared) = unstarted(1 << 20);
+        buf.write_all(b"first: quiet\n").unwrap();
+        assert!(shared.lock().bytes.is_empty());
+        buf.write_all(b"second: right after\n").unwrap();
+        assert_eq!(shared.lock().bytes.len(), 20);
+        let mut warn = LogBuffer {
+            urgent: true,
+            ..buf.clone()
+        };
+        warn.write_all(b"a warning\n").unwrap();
+        // Written with what was queued before it.
+        assert!(shared.lock().bytes.is_empty());
+    }
 
     #[test]
     fn lines_queue_until_the_writer_takes_them_and_stop_leaves_none() {
@@ -165,14 +217,8 @@ mod tests {
 
     #[test]
     fn a_full_queue_is_written_by_the_logging_thread() {
-        let shared = Arc::new(Shared {
-            queue: Mutex::default(),
-            wake: Condvar::new(),
-            max_bytes: 16,
-        });
-        let mut buf = LogBuffer {
-            shared: shared.clone(),
-        };
+        let (mut buf, shared) = unstarted(16);
+        buf.write_all(b"quiet: at once\n").unwrap();
         buf.write_all(b"a queued line\n").unwrap();
         assert_eq!(shared.lock().bytes.len(), 14);
         // No writer thread: the line that filled the queue wrote it.
