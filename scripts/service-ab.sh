@@ -15,7 +15,7 @@ for _ in $(seq "$rounds"); do
     data=$(mktemp -d)
     "$bin" serve --listen "127.0.0.1:$port" --data-dir "$data" >"$data.log" 2>&1 &
     pid=$!
-    for _ in $(seq 100); do grep -q "network loaded" "$data.log" 2>/dev/null && break; sleep 0.1; done
+    for _ in $(seq 100); do grep -q "network loaded\|listening on" "$data.log" 2>/dev/null && break; sleep 0.1; done
     "$b" loadgen --server "http://127.0.0.1:$port" --duration 3 --concurrency 64 --commit "$@" >/dev/null
     out=$("$b" loadgen --server "http://127.0.0.1:$port" --duration 8 --concurrency 64 --commit "$@")
     echo "$bin $(echo "$out" | grep -o '= [0-9]*/s') $(echo "$out" | grep -o 'p99 [0-9.]*' | head -1)"
