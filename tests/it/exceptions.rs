@@ -199,6 +199,16 @@ fn rejections_and_short_picks_reroute_never_back_correct_on_hand_and_survive_a_r
         third.reject_and_wait(&rejection(&id, "DC-B", &[], false, "q5")),
         Err(LiveError::ReservationEnded { .. })
     ));
+    // Ended, it keeps what a repeat is answered from (its requests' answers), not its order by
+    // name, which only re-routing a held reservation reads.
+    let ended = third.reservation(&id).expect("kept while ended");
+    assert!(ended.reroutes.order.is_none());
+    assert_eq!(ended.reroutes.requests, kept.requests);
+    let retry = third
+        .reject_and_wait(&rejection(&id, "DC-B", &[("P", 1)], true, "q2"))
+        .expect("a repeat after the end");
+    assert!(retry.repeated);
+    assert_eq!(retry.decision, r2.decision);
 }
 
 #[test]
