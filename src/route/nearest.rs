@@ -29,10 +29,16 @@ pub(super) fn plan(set: &CandidateSet, policy: &Policy) -> Vec<Take> {
     for _ in 0..policy.max_shipments {
         let mut best: Option<(usize, u64)> = None;
         for c in 0..nc {
-            let cover: u64 = covers(set, &ats[c * nl..(c + 1) * nl], &remaining, cap[c])
-                .iter()
-                .map(|&(_, t)| u64::from(t))
-                .sum();
+            let mut cover = 0u64;
+            covers(
+                set,
+                &ats[c * nl..(c + 1) * nl],
+                &remaining,
+                cap[c],
+                |_, t| {
+                    cover += u64::from(t);
+                },
+            );
             if cover == 0 {
                 continue;
             }
@@ -45,7 +51,17 @@ pub(super) fn plan(set: &CandidateSet, policy: &Policy) -> Vec<Take> {
             }
         }
         let Some((c, _)) = best else { break };
-        for (li, take) in covers(set, &ats[c * nl..(c + 1) * nl], &remaining, cap[c]) {
+        let mut taken = Vec::new();
+        covers(
+            set,
+            &ats[c * nl..(c + 1) * nl],
+            &remaining,
+            cap[c],
+            |li, t| {
+                taken.push((li, t));
+            },
+        );
+        for (li, take) in taken {
             // What a group or an unsplittable line does not get here is backordered.
             let line = &set.lines[li];
             remaining[li] = if line.whole || line.group.is_some() {
@@ -70,38 +86,43 @@ pub(super) fn plan(set: &CandidateSet, policy: &Policy) -> Vec<Take> {
 }
 
 /// What a node holding `ats` (per line) with `cap` capacity left can take of `remaining`,
-/// line by line in order, under the rules.
-fn covers(set: &CandidateSet, ats: &[u32], remaining: &[u32], mut cap: u32) -> Vec<(usize, u32)> {
-    let mut out = Vec::new();
+/// line by line in order, under the rules: `take(line, units)` for each line it takes from.
+/// Allocates nothing: it runs for every candidate of every round.
+fn covers(
+    set: &CandidateSet,
+    ats: &[u32],
+    remaining: &[u32],
+    mut cap: u32,
+    mut take: impl FnMut(usize, u32),
+) {
     let untouched = |li: usize| remaining[li] == set.lines[li].qty;
     for (li, line) in set.lines.iter().enumerate() {
-        if remaining[li] == 0 || out.iter().any(|&(l, _)| l == li) {
+        if remaining[li] == 0 {
             continue;
         }
         if let Some(g) = line.group {
-            let members: Vec<usize> = (0..set.lines.len())
-                .filter(|&l| set.lines[l].group == Some(g))
-                .collect();
-            let units: u32 = members.iter().map(|&l| remaining[l]).sum();
-            let fits = members
-                .iter()
-                .all(|&l| untouched(l) && ats[l] >= remaining[l]);
+            // A group is decided at its first line, all of it from here or none.
+            if set.lines[..li].iter().any(|l| l.group == Some(g)) {
+                continue;
+            }
+            let members = || (li..set.lines.len()).filter(|&l| set.lines[l].group == Some(g));
+            let units: u32 = members().map(|l| remaining[l]).sum();
+            let fits = members().all(|l| untouched(l) && ats[l] >= remaining[l]);
             if fits && units <= cap {
                 cap -= units;
-                out.extend(members.iter().map(|&l| (l, remaining[l])));
+                members().for_each(|l| take(l, remaining[l]));
             }
             continue;
         }
         if line.whole && !untouched(li) {
             continue;
         }
-        let take = remaining[li].min(ats[li]).min(cap);
-        if take > 0 {
-            cap -= take;
-            out.push((li, take));
+        let units = remaining[li].min(ats[li]).min(cap);
+        if units > 0 {
+            cap -= units;
+            take(li, units);
         }
     }
-    out
 }
 
 /// Drops the least valuable shipment (its units backordered) while the order is split and some
