@@ -1,12 +1,12 @@
 //! A server's log lines, written to stderr in batches: a call appends its formatted line to a
-//! shared buffer (a lock and a copy) and a thread of its own writes the buffer every
-//! [`INTERVAL`], or as soon as it holds [`BATCH_BYTES`]. A committing server writes a line per
+//! shared buffer (a lock and a copy) and a thread of its own, woken when the buffer stops being
+//! empty, writes it [`INTERVAL`] later, or as soon as it holds [`BATCH_BYTES`]. A committing server writes a line per
 //! change; written one `write(2)` each on the threads that serve calls, or handed one by one
 //! to a writer thread woken per line, they cost a sixth of its throughput (BENCHMARKS.md,
 //! "Fast again").
 //!
 //! Only many lines are batched: a warning or an error, and a line that comes more than
-//! [`INTERVAL`] after the last one written, are written at once (after what is queued), so a
+//! [`INTERVAL`] after the line before it, are written at once (after what is queued), so a
 //! quiet server's lines, and every warning, are on stderr before the call that logged them
 //! goes on, even if the process is killed next.
 //!
@@ -29,8 +29,8 @@ const MAX_BYTES: usize = 8 * 1024 * 1024;
 struct Queue {
     bytes: Vec<u8>,
     stopping: bool,
-    /// When a line was last written at once (`None`: never).
-    last_direct: Option<Instant>,
+    /// When the last line came (`None`: none yet).
+    last_line: Option<Instant>,
 }
 
 struct Shared {
@@ -90,11 +90,15 @@ pub fn start() -> std::io::Result<(LogBuffer, Flusher)> {
     ))
 }
 
-/// The writer thread: waits for a batch or the interval, swaps the queue out, writes it.
+/// The writer thread: sleeps while nothing is queued; once lines are, gathers more for
+/// [`INTERVAL`] (less if [`BATCH_BYTES`] fill first), swaps the queue out and writes it.
 fn run(shared: &Shared) {
     let mut spare = Vec::new();
     loop {
         let mut q = shared.lock();
+        while q.bytes.is_empty() && !q.stopping {
+            q = shared.wake.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
         if q.bytes.len() < BATCH_BYTES && !q.stopping {
             q = shared
                 .wake
@@ -130,22 +134,24 @@ impl Write for LogBuffer {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let mut q = self.shared.lock();
         let now = Instant::now();
-        let quiet = q.bytes.is_empty()
-            && q.last_direct
-                .is_none_or(|t| now.duration_since(t) >= INTERVAL);
+        let quiet = q
+            .last_line
+            .is_none_or(|t| now.duration_since(t) >= INTERVAL);
+        q.last_line = Some(now);
         if q.stopping || self.urgent || quiet {
             // Under the lock, after what is queued: lines stay in order.
             let mut out = std::mem::take(&mut q.bytes);
             out.extend_from_slice(buf);
             write_out(&out);
-            q.last_direct = Some(now);
             return Ok(buf.len());
         }
+        let was_empty = q.bytes.is_empty();
         q.bytes.extend_from_slice(buf);
         if q.bytes.len() >= self.shared.max_bytes {
             let full = std::mem::take(&mut q.bytes);
             write_out(&full);
-        } else if q.bytes.len() >= BATCH_BYTES {
+        } else if was_empty || q.bytes.len() >= BATCH_BYTES {
+            // Once per batch: the writer starts gathering, or writes a full batch now.
             self.shared.wake.notify_one();
         }
         Ok(buf.len())
@@ -213,6 +219,23 @@ mod tests {
         assert!(buf.shared.lock().bytes.is_empty());
         buf.write_all(b"three\n").unwrap();
         assert!(buf.shared.lock().bytes.is_empty());
+    }
+
+    #[test]
+    fn the_writer_wakes_for_a_queued_line_and_writes_it_within_the_interval() {
+        let (mut buf, flusher) = start().unwrap();
+        buf.write_all(b"quiet: at once\n").unwrap();
+        buf.write_all(b"queued\n").unwrap();
+        assert_eq!(buf.shared.lock().bytes.len(), 7);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !buf.shared.lock().bytes.is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "the queued line was never written"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        flusher.stop();
     }
 
     #[test]

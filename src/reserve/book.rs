@@ -461,10 +461,12 @@ impl ReservationBook {
                     });
                 }
             }
-            let before = Reservation::clone(r);
             // An ended reservation is kept only to be read and to answer repeats; the order by
-            // name (for re-routing a held one) would hold most of its memory for 60 s.
-            r.reroutes.order = None;
+            // name (for re-routing a held one) would hold most of its memory for 60 s. It moves
+            // to the copy returned, which is the reservation as it was.
+            let order = r.reroutes.order.take();
+            let mut before = Reservation::clone(r);
+            before.reroutes.order = order;
             r.state = to;
             r.expires = Instant::now() + ENDED_RETENTION;
             let due = Reverse((r.expires, r.id.clone()));
