@@ -1,7 +1,8 @@
 //! Per-order routing latency (p50/p99/p99.9) by order size, `fulfil route` throughput for both
 //! policies, snapshot build time and memory per inventory row. Prints Markdown for BENCHMARKS.md.
 //!
-//! `cargo bench --bench latency` (add `-- --skip-large` to leave out the 2,050-node network).
+//! `cargo bench --bench latency` (add `-- --skip-large` to leave out the 2,050-node network;
+//! `-- --dates-only` for dates on against off alone, `-- --rules-only` for order rules).
 
 mod common;
 
@@ -63,6 +64,43 @@ fn dates_on_off(name: &str, snapshot: &Snapshot, orders: &[fulfil::model::Order]
         (&plain, &plain_orders),
         (snapshot, orders),
         |o| o.deliver_by.is_some(),
+    );
+    whole_file_on_off((&plain, &plain_orders), (snapshot, orders));
+}
+
+/// The scenario's own orders as they are in the file (every size, pickups too), each routed on
+/// untouched stock with dates off and on alternately: the mean and p99 per order over the whole
+/// file, which is what a dated run pays.
+fn whole_file_on_off(
+    off: (&Snapshot, &[fulfil::model::Order]),
+    on: (&Snapshot, &[fulfil::model::Order]),
+) {
+    let mut router = Router::new();
+    let (mut t_on, mut t_off) = (Vec::new(), Vec::new());
+    for round in 0..2 {
+        for (a, b) in on.1.iter().zip(off.1) {
+            let t = Instant::now();
+            let _ = router.route(off.0, &Untouched, b, PolicyKind::Optimal);
+            let us_off = t.elapsed().as_secs_f64() * 1e6;
+            let t = Instant::now();
+            let _ = router.route(on.0, &Untouched, a, PolicyKind::Optimal);
+            let us_on = t.elapsed().as_secs_f64() * 1e6;
+            if round == 1 {
+                t_off.push(us_off);
+                t_on.push(us_on);
+            }
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (m_on, m_off) = (mean(&t_on), mean(&t_off));
+    t_on.sort_by(f64::total_cmp);
+    t_off.sort_by(f64::total_cmp);
+    let (p99_on, p99_off) = (percentile(&t_on, 0.99), percentile(&t_off, 0.99));
+    println!(
+        "\nWhole file ({} orders as written, second of two passes): mean {m_off:.1} µs off, {m_on:.1} µs on ({:.2}×); p99 {p99_off:.1} off, {p99_on:.1} on ({:.2}×)",
+        t_on.len(),
+        m_on / m_off,
+        p99_on / p99_off
     );
 }
 
@@ -197,6 +235,15 @@ fn checkout_promise(snapshot: &Snapshot, orders: &[fulfil::model::Order]) {
 fn main() {
     let skip_large = std::env::args().any(|a| a == "--skip-large");
     let demo = common::demo_dir();
+    if std::env::args().any(|a| a == "--dates-only") {
+        let (snapshot, orders) = common::load(&demo);
+        dates_on_off("demo network", &snapshot, &orders);
+        if !skip_large {
+            let (large, large_orders) = common::load(&common::large_dir());
+            dates_on_off("large network", &large, &large_orders);
+        }
+        return;
+    }
     if std::env::args().any(|a| a == "--rules-only") {
         let (snapshot, orders) = common::load(&demo);
         rules_on_off("demo network", &snapshot, &orders, true);

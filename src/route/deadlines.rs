@@ -1,13 +1,17 @@
 //! The exact search under the date rules of one order.
 //!
 //! Lateness is a price on the order's latest delivery, `late_penalty_per_day × max(0, promise −
-//! deliver_by)`, which no single shipment owns. For a fixed deadline D, though, every shipment
-//! must simply arrive by D, each choosing its own cheapest on-time service: a search like the
-//! one without dates. So the cheapest decision with priced lateness is the cheapest over the
-//! deadlines worth trying (`deliver_by` and every later delivery day a shipment could get) of
-//! "the cheapest decision on time by D" plus D's lateness price. The deadlines are tried from
-//! the earliest; the search without a deadline gives a lower bound on the cost before lateness,
-//! so once that bound plus D's price reaches the best decision found, no later D can win.
+//! deliver_by)`, which no single shipment owns, and each shipment's service decides its
+//! delivery. With priced lateness the order is searched at most twice, not once per deadline:
+//!
+//! 1. without a deadline, which is a lower bound; its allocation with services and lateness
+//!    chosen together ([`Shipper::priced_late`]) is the answer when it costs no more (the
+//!    order is on time, or nothing faster pays);
+//! 2. else once with lateness priced, below that cost: while it branches each shipment is
+//!    charged, for every deadline D, the least its rate can be on time by D at any weight it
+//!    may still reach, and the order the cheapest over D of their sum plus D's lateness (the
+//!    search's `Curve`s) — a bound that only grows as units are added; at a leaf the services
+//!    are chosen exactly. The plan is quoted under the D that reached the leaf's cost.
 //!
 //! A hard `deliver_by` is one search with D = `deliver_by`; an order without one, one search
 //! without a deadline.
@@ -15,7 +19,7 @@
 use super::Router;
 use super::candidates::CandidateSet;
 use super::cost::{Plan, Terms, billable_kg};
-use super::promise::{NO_FLOOR, Shipper, possible_deliveries};
+use super::promise::{NO_FLOOR, Shipper};
 use super::search::{SearchResult, Take};
 use crate::model::{Day, NodeId, Order, SkuId};
 use crate::snapshot::Snapshot;
@@ -40,8 +44,8 @@ impl Router {
     /// The exact search of a ship order (candidates built) under its date rules.
     pub(super) fn search_dated(&mut self, snapshot: &Snapshot, order: &Order) -> Searched {
         let policy = snapshot.policy();
-        let shipper = |deadline| Shipper::for_order(snapshot, order, deadline);
         let dated_by = order.deliver_by.filter(|_| order.created.is_some());
+        let shipper = |deadline| Shipper::for_order(snapshot, order, deadline);
         let (by, penalty) = match (dated_by, policy.late_penalty_per_day) {
             (Some(by), Some(penalty)) => (by, penalty),
             (hard, _) => {
@@ -52,50 +56,55 @@ impl Router {
                 };
             }
         };
+        let late = shipper(None).with_lateness(by, penalty);
+        // Without a deadline: a lower bound, and often the answer (on time, or nothing faster
+        // pays).
         let first = self.run(&shipper(None), f64::INFINITY, self.budget);
-        let base_bound = first.lower_bound;
-        let mut exact = first.exact;
-        let mut visited = first.nodes_visited;
-        let late_cost = |set: &CandidateSet, r: &SearchResult, d: Option<Day>| {
-            let promise = promise_of(set, &shipper(d), &r.assignment);
-            penalty * f64::from(promise.map_or(0, |p| (p - by).max(0)) as u32)
-        };
-        let mut best_cost = first.cost + late_cost(&self.candidates, &first, None);
+        let (mut visited, mut exact) = (first.nodes_visited, first.exact);
+        let (extra, deadline) = self.priced_late(&late, &first.assignment);
         let mut best = Searched {
-            result: first,
-            deadline: None,
+            result: SearchResult {
+                cost: first.cost + extra,
+                ..first
+            },
+            deadline: Some(deadline),
         };
-        for d in self.deadlines(snapshot, order, by) {
-            let price = penalty * f64::from((d - by) as u32);
-            if base_bound + price >= best_cost - EPS {
-                break;
-            }
-            let budget = self.budget.saturating_sub(visited).max(1);
-            let r = self.run(&shipper(Some(d)), best_cost - price, budget);
-            visited += r.nodes_visited;
-            exact &= r.exact;
-            if !r.found {
-                continue;
-            }
-            let cost = r.cost + late_cost(&self.candidates, &r, Some(d));
-            if cost < best_cost - EPS {
-                best_cost = cost;
-                best = Searched {
-                    result: r,
-                    deadline: Some(d),
-                };
-            }
+        if best.result.cost <= best.result.lower_bound + EPS {
+            return best;
         }
-        best.result.cost = best_cost;
+        // Then services and lateness together, below that.
+        let budget = self.budget.saturating_sub(visited).max(1);
+        let joint = self.run(&late, best.result.cost, budget);
+        (visited, exact) = (visited + joint.nodes_visited, exact && joint.exact);
+        if joint.found {
+            let (_, deadline) = self.priced_late(&late, &joint.assignment);
+            best = Searched {
+                result: joint,
+                deadline: Some(deadline),
+            };
+        }
         best.result.exact = exact;
         best.result.found = true;
         best.result.nodes_visited = visited;
-        best.result.lower_bound = if exact {
-            best_cost
-        } else {
-            base_bound.min(best_cost)
-        };
+        if exact {
+            best.result.lower_bound = best.result.cost;
+        }
         best
+    }
+
+    /// What an assignment's shipments cost beyond their cheapest rates once their services are
+    /// chosen with lateness priced, and the deadline under which each is quoted that service.
+    fn priced_late(&self, late: &Shipper<'_>, assignment: &[Take]) -> (f64, Day) {
+        let set = &self.candidates;
+        let parcels = parcels_of(set, assignment);
+        let each = || {
+            parcels
+                .iter()
+                .map(|p| (&set.candidates[p.candidate], p.kg, p.floor))
+        };
+        let cheapest: f64 = each().map(|(c, kg, floor)| late.exact(c, kg, floor)).sum();
+        let (priced, deadline) = late.priced_late(each());
+        (priced - cheapest, deadline)
     }
 
     fn run(&mut self, shipper: &Shipper<'_>, upper: f64, budget: u64) -> SearchResult {
@@ -106,25 +115,6 @@ impl Router {
             budget,
             upper,
         )
-    }
-
-    /// `deliver_by`, then every later day a shipment of the order could be delivered on.
-    fn deadlines(&self, snapshot: &Snapshot, order: &Order, by: Day) -> Vec<Day> {
-        let floors: Vec<Day> = self
-            .candidates
-            .lines
-            .iter()
-            .flat_map(|l| l.tiers.iter().map(|t| t.day))
-            .collect();
-        let mut days = possible_deliveries(
-            snapshot,
-            order.service.shipment_services(),
-            &self.candidates.candidates,
-            &floors,
-        );
-        days.retain(|&d| d > by);
-        days.insert(0, by);
-        days
     }
 
     /// The plan of an assignment: shipments in order of first use by the order's lines, each
@@ -207,16 +197,4 @@ fn parcels_of(set: &CandidateSet, assignment: &[Take]) -> Vec<Parcel> {
             inbound,
         })
         .collect()
-}
-
-/// The latest delivery day of an assignment's shipments under `shipper`'s deadline.
-fn promise_of(set: &CandidateSet, shipper: &Shipper<'_>, assignment: &[Take]) -> Option<Day> {
-    parcels_of(set, assignment)
-        .iter()
-        .filter_map(|p| {
-            shipper
-                .quote(&set.candidates[p.candidate], p.kg, p.floor)
-                .and_then(|q| q.delivery)
-        })
-        .max()
 }

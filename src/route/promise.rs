@@ -45,9 +45,17 @@ pub struct Shipper<'a> {
     pub deadline: Option<Day>,
     /// Billable kg of the whole order: no shipment of it is heavier.
     pub kmax: u32,
+    /// Lateness priced on the order's latest delivery: its `deliver_by` and the price of a day
+    /// late. The search then charges each shipment its cheapest service, as without a
+    /// deadline, plus a lower bound of what being on time by some day or late costs the order
+    /// (see `route/deadlines.rs`), and prices services and lateness together at the leaves
+    /// ([`Shipper::priced_late`]).
+    pub late: Option<(Day, f64)>,
     /// Per candidate node, per service: how its carriers stand to the deadline at its handling
     /// day (filled as the search asks).
     timely: std::cell::RefCell<rustc_hash::FxHashMap<u32, [Timely; 4]>>,
+    /// Reused by [`Shipper::priced_late`]: (shipment, price, delivery) of each service.
+    scratch: std::cell::RefCell<Vec<(u32, f64, Day)>>,
 }
 
 impl<'a> Shipper<'a> {
@@ -62,8 +70,16 @@ impl<'a> Shipper<'a> {
             services,
             deadline,
             kmax,
+            late: None,
             timely: Default::default(),
+            scratch: Default::default(),
         }
+    }
+
+    /// The same shipper with lateness priced after `by` at `penalty` a day.
+    pub fn with_lateness(mut self, by: Day, penalty: f64) -> Shipper<'a> {
+        self.late = Some((by, penalty));
+        self
     }
 
     /// The shipper of `order` under `deadline`: its services, and its whole weight as the
@@ -126,10 +142,99 @@ impl<'a> Shipper<'a> {
         }
         Some(best)
     }
-    /// Whether costs may fall with weight, so the leaves must price exactly.
+    /// Whether the leaves must price exactly: under a deadline costs may fall with weight, and
+    /// with priced lateness the services are chosen together.
     #[inline]
     pub fn needs_exact_leaves(&self) -> bool {
-        self.deadline.is_some()
+        self.deadline.is_some() || self.late.is_some()
+    }
+
+    /// Every rate a shipment from `c` handled no earlier than `floor` could be sent at, over
+    /// the order's services and all their carriers: `(base, per kg, delivery day)`, the day
+    /// [`NO_FLOOR`] where the shipment has no date (it is never late).
+    pub fn late_options(
+        &self,
+        c: &Candidate,
+        floor: Day,
+    ) -> impl Iterator<Item = (f64, f64, Day)> + '_ {
+        let dispatch = dispatch_of(self.snapshot, c, floor);
+        let band = c.band;
+        self.services.iter().flat_map(move |&s| {
+            self.snapshot.rates().options(s, band).iter().map(move |o| {
+                let day = dispatch.map_or(NO_FLOOR, |d| delivery_day(d, o.transit_days, o.weekend));
+                (o.base, o.per_kg, day)
+            })
+        })
+    }
+
+    /// Each service's quote for a shipment of `kg` from `c` handled no earlier than `floor`, at
+    /// the spec's carrier for it: `(price, delivery day)`, the day [`NO_FLOOR`] where the
+    /// shipment has no date.
+    pub fn service_quotes(
+        &self,
+        c: &Candidate,
+        floor: Day,
+        kg: u32,
+    ) -> impl Iterator<Item = (f64, Day)> + '_ {
+        let dispatch = dispatch_of(self.snapshot, c, floor);
+        let (rates, band) = (self.snapshot.rates(), c.band);
+        self.services.iter().filter_map(move |&s| match dispatch {
+            Some(day) => rates.quote_dated(s, band, kg, day).map(|(_, p, d)| (p, d)),
+            None => rates.quote(s, band, kg).map(|(_, p)| (p, NO_FLOOR)),
+        })
+    }
+
+    /// The lateness price of a latest delivery on `day` (0 unless lateness is priced).
+    #[inline]
+    pub fn lateness(&self, day: Day) -> f64 {
+        match self.late {
+            Some((by, penalty)) if day > by => penalty * f64::from(day.abs_diff(by)),
+            _ => 0.0,
+        }
+    }
+
+    /// Shipping and lateness of the shipments `(candidate, billable kg, floor)` with their
+    /// services chosen together: the cheapest over deadlines `D` of each shipment's cheapest
+    /// service delivering by `D`, plus the lateness of `D` (a shipment without a date is on
+    /// time by any). Returns that cost (infinite if a shipment has no service) and the smallest
+    /// `D` reaching it, under which [`Shipper::quote`] picks the same services.
+    pub fn priced_late<'c>(
+        &self,
+        parcels: impl Iterator<Item = (&'c Candidate, u32, Day)>,
+    ) -> (f64, Day) {
+        let Some((by, _)) = self.late else {
+            return (f64::INFINITY, NO_FLOOR);
+        };
+        let mut opts = self.scratch.borrow_mut();
+        opts.clear();
+        let mut n = 0u32;
+        for (c, kg, floor) in parcels {
+            opts.extend(self.service_quotes(c, floor, kg).map(|(p, d)| (n, p, d)));
+            n += 1;
+        }
+        let total_by = |limit: Day| {
+            let mut sum = self.lateness(limit);
+            for i in 0..n {
+                let cheapest = opts
+                    .iter()
+                    .filter(|o| o.0 == i && o.2 <= limit)
+                    .map(|o| o.1)
+                    .fold(f64::INFINITY, f64::min);
+                sum += cheapest;
+            }
+            sum
+        };
+        let mut best = (total_by(by), by);
+        for &(_, _, d) in opts.iter() {
+            if d <= by {
+                continue;
+            }
+            let t = total_by(d);
+            if t < best.0 - 1e-9 || ((t - best.0).abs() <= 1e-9 && d < best.1) {
+                best = (t, d);
+            }
+        }
+        best
     }
 
     /// The rate of a shipment of `kg` from `c` with inbound floor `floor`, under the deadline.
@@ -247,31 +352,4 @@ impl<'a> Shipper<'a> {
         }
         best
     }
-}
-
-/// Every delivery day a shipment of the order could get from `candidates` (at their handling
-/// day or any of `floors`), sorted, without duplicates: the deadlines worth trying when
-/// lateness is priced.
-pub fn possible_deliveries(
-    snapshot: &Snapshot,
-    services: &[Service],
-    candidates: &[Candidate],
-    floors: &[Day],
-) -> Vec<Day> {
-    let mut days = Vec::new();
-    for c in candidates {
-        let dispatches = std::iter::once(NO_FLOOR)
-            .chain(floors.iter().copied())
-            .filter_map(|f| dispatch_of(snapshot, c, f));
-        for dispatch in dispatches {
-            for &s in services {
-                for o in snapshot.rates().options(s, c.band) {
-                    days.push(delivery_day(dispatch, o.transit_days, o.weekend));
-                }
-            }
-        }
-    }
-    days.sort_unstable();
-    days.dedup();
-    days
 }

@@ -8,7 +8,7 @@
 //! added (rates are non-decreasing in weight), so the search is exact: it returns a cheapest
 //! feasible allocation, unless it runs out of its node budget, which it reports.
 
-use super::candidates::{CandidateSet, LineCandidates};
+use super::candidates::{Candidate, CandidateSet, LineCandidates};
 use super::cost::billable_kg;
 use super::promise::{NO_FLOOR, Shipper};
 use crate::model::{Day, Policy};
@@ -75,6 +75,15 @@ pub struct Search {
     floor: Vec<Day>,
     /// Value of each open candidate's shipment (`Σ unit_price × units`).
     value: Vec<f64>,
+    /// With priced lateness: each candidate's shipment's exact curves by weight.
+    late_rates: LateRates,
+    /// With priced lateness: per open candidate, its shipment's [`Curve`].
+    late_of: Vec<Curve>,
+    /// What the search has charged for lateness beyond the open shipments' cheapest rates:
+    /// `min over D (Σ curves(D) + lateness(D)) − Σ cheapest rates`.
+    late_x: f64,
+    /// The curve [`Search::later`] computed last.
+    pending: Curve,
     // Per line (in search order).
     order: Vec<usize>,
     /// Per line: the order rule it is searched under.
@@ -90,6 +99,8 @@ pub struct Search {
     /// Per line: how much of `sorted` is in order.
     sorted_upto: Vec<usize>,
     suffix_lb: Vec<f64>,
+    /// Per line: the weight of it and every later line (what a shipment may still gain).
+    rest_w: Vec<f64>,
     open_at_line_start: Vec<u32>,
     // Open nodes in opening order.
     open: Vec<u32>,
@@ -115,6 +126,8 @@ struct Ctx<'a> {
     inbound: bool,
     /// `min_shipment_value` when it can bind (some line has a price), else 0.
     min_value: f64,
+    /// Whether lateness is priced on the order's latest delivery.
+    late: bool,
 }
 
 /// One greedy shipment: the takes (position, units), its cost (with the backorder of an
@@ -125,6 +138,8 @@ struct Greedy {
     cost: f64,
     saved_backorder: f64,
     value: f64,
+    kg: u32,
+    floor: Day,
 }
 
 /// A group being decided: first and end position, units, weight and value.
@@ -186,6 +201,13 @@ impl Search {
         self.floor.resize(nc, NO_FLOOR);
         self.value.clear();
         self.value.resize(nc, 0.0);
+        let late = ship.late.is_some();
+        self.late_of.clear();
+        if late {
+            self.late_rates.reset(nc, ship.kmax);
+            self.late_of.resize(nc, [0.0; SLOTS]);
+        }
+        self.late_x = 0.0;
         self.cap.clear();
         self.cap
             .extend(set.candidates.iter().map(|c| c.capacity_left));
@@ -261,8 +283,12 @@ impl Search {
             }
             self.unit_lb.push(lb);
         }
+        self.rest_w.clear();
+        self.rest_w.resize(nl + 1, 0.0);
         for pos in (0..nl).rev() {
             let li = self.order[pos];
+            let line = &set.lines[li];
+            self.rest_w[pos] = self.rest_w[pos + 1] + line.unit_weight * f64::from(line.qty);
             self.suffix_lb[pos] =
                 self.suffix_lb[pos + 1] + self.unit_lb[pos] * f64::from(set.lines[li].qty);
         }
@@ -285,6 +311,7 @@ impl Search {
             } else {
                 0.0
             },
+            late,
         };
         let root_bound = if nl > 0 {
             self.suffix_lb[0] + self.extra_lb(&ctx, 0)
@@ -414,11 +441,93 @@ impl Search {
         line.floor_of(holder, take)
     }
 
+    /// With priced lateness, what the lateness charge grows by when `c`'s shipment weighs
+    /// `weight` (and may grow to `reach`) and is handled no earlier than `floor`; its
+    /// [`Curve`] is kept for [`Search::charge_late`]. Without, 0 and nothing kept.
+    ///
+    /// The charge: whatever deadline D the order's shipments end up meeting, each pays at least
+    /// its curve at D, and the order D's lateness; so the cheapest over D of the curves' sum
+    /// plus lateness bounds shipping and lateness together, and it only grows as units and
+    /// shipments are added (every curve does).
+    #[inline(always)]
+    fn later(&mut self, ctx: &Ctx<'_>, c: usize, (weight, reach): (f64, f64), floor: Day) -> f64 {
+        if ctx.late {
+            self.later_priced(ctx, c, (billable_kg(weight), billable_kg(reach)), floor)
+        } else {
+            0.0
+        }
+    }
+
+    #[inline(never)]
+    fn later_priced(&mut self, ctx: &Ctx<'_>, c: usize, kgs: (u32, u32), floor: Day) -> f64 {
+        let mine = self
+            .late_rates
+            .curve(ctx.ship, &ctx.set.candidates[c], c, kgs, floor);
+        let mut sum = mine;
+        for &o in &self.open {
+            if o as usize != c {
+                let theirs = &self.late_of[o as usize];
+                for (s, t) in sum.iter_mut().zip(theirs) {
+                    *s += t;
+                }
+            }
+        }
+        let penalty = ctx.ship.late.map_or(0.0, |(_, p)| p);
+        let mut best = f64::INFINITY;
+        for (i, s) in sum.iter().enumerate() {
+            best = best.min(s + penalty * i as f64);
+        }
+        self.pending = mine;
+        // `sum`'s last slot is the sum of the cheapest rates, which the search charges as
+        // shipping.
+        best - sum[SLOTS - 1] - self.late_x
+    }
+
+    /// Charges `c`'s curve kept by [`Search::later`] (with `added` to the lateness charge);
+    /// returns what to restore.
+    #[inline(always)]
+    fn charge_late(&mut self, ctx: &Ctx<'_>, c: usize, added: f64) -> Option<(Curve, f64)> {
+        if !ctx.late {
+            return None;
+        }
+        let old = (self.late_of[c], self.late_x);
+        self.late_of[c] = self.pending;
+        self.late_x += added;
+        Some(old)
+    }
+
+    /// Takes back a [`Search::charge_late`].
+    #[inline(always)]
+    fn uncharge_late(&mut self, c: usize, old: Option<(Curve, f64)>) {
+        if let Some((of, x)) = old {
+            self.late_of[c] = of;
+            self.late_x = x;
+        }
+    }
+
     /// What the open shipments really cost beyond what the search charged them (0 unless a
-    /// deadline can make a heavier parcel cheaper; infinite if one has no allowed rate).
+    /// deadline can make a heavier parcel cheaper or lateness is priced; infinite if one has
+    /// no allowed rate).
     fn leaf_correction(&self, ctx: &Ctx<'_>) -> f64 {
         if !ctx.ship.needs_exact_leaves() {
             return 0.0;
+        }
+        if ctx.late {
+            let parcels = self.open.iter().map(|&c| {
+                let c = c as usize;
+                (
+                    &ctx.set.candidates[c],
+                    billable_kg(self.weight[c]),
+                    self.floor[c],
+                )
+            });
+            let charged: f64 = self
+                .open
+                .iter()
+                .map(|&c| self.shipping[c as usize])
+                .sum::<f64>()
+                + self.late_x;
+            return ctx.ship.priced_late(parcels).0 - charged;
         }
         self.open
             .iter()
@@ -476,12 +585,20 @@ impl Search {
             };
             let cand = &ctx.set.candidates[c];
             let new_floor = self.floor[c].max(floor);
-            let new_ship = ctx
-                .ship
-                .bound(cand, billable_kg(self.weight[c] + weight), new_floor);
-            let delta = picking + new_ship - self.shipping[c];
+            let new_weight = self.weight[c] + weight;
+            let kg = billable_kg(new_weight);
+            let new_ship = ctx.ship.bound(cand, kg, new_floor);
+            let late = self.later(
+                ctx,
+                c,
+                (new_weight, new_weight + self.rest_w[end]),
+                new_floor,
+            );
+            let delta = picking + new_ship - self.shipping[c] + late;
             if cost + delta + rest_lb < self.best_cost - EPS {
+                let old_late = self.charge_late(ctx, c, late);
                 self.try_group(ctx, group, c, (new_ship, new_floor), cost + delta);
+                self.uncharge_late(c, old_late);
             }
             if self.out_of_budget {
                 return;
@@ -507,16 +624,20 @@ impl Search {
                     continue;
                 };
                 let cand = &ctx.set.candidates[c];
-                let new_ship = ctx.ship.bound(cand, billable_kg(weight), floor);
-                let delta = split + cand.cost_per_shipment + picking + new_ship;
+                let kg = billable_kg(weight);
+                let new_ship = ctx.ship.bound(cand, kg, floor);
+                let late = self.later(ctx, c, (weight, weight + self.rest_w[end]), floor);
+                let delta = split + cand.cost_per_shipment + picking + new_ship + late;
                 if cost + delta + rest_lb >= self.best_cost - EPS {
                     continue;
                 }
+                let old_late = self.charge_late(ctx, c, late);
                 self.open_rank[c] = self.open.len() as u32;
                 self.open.push(c as u32);
                 self.try_group(ctx, group, c, (new_ship, floor), cost + delta);
                 self.open.pop();
                 self.open_rank[c] = CLOSED;
+                self.uncharge_late(c, old_late);
                 if self.out_of_budget {
                     return;
                 }
@@ -599,7 +720,8 @@ impl Search {
         let max_shipments = ctx.policy.max_shipments as usize;
         let mut remaining: Vec<u32> = self.order.iter().map(|&li| ctx.set.lines[li].qty).collect();
         let mut chosen: Vec<Take> = Vec::new();
-        let mut used: Vec<(usize, f64)> = Vec::new();
+        // Chosen nodes: candidate, value, billable kg and floor of their shipment.
+        let mut used: Vec<(usize, f64, u32, Day)> = Vec::new();
         let mut fixed = 0.0; // cost of the shipments chosen so far, and of closed lines' rest
         while used.len() < max_shipments {
             let backorder_now: f64 = remaining.iter().map(|&r| bp * f64::from(r)).sum();
@@ -610,7 +732,7 @@ impl Search {
             };
             let mut best: Option<(f64, usize)> = None;
             for c in 0..nc {
-                if used.iter().any(|&(u, _)| u == c) {
+                if used.iter().any(|&(u, ..)| u == c) {
                     continue;
                 }
                 let Some(g) = self.greedy_at(ctx, c, &remaining) else {
@@ -641,11 +763,13 @@ impl Search {
                 });
             }
             fixed += split + g.cost;
-            used.push((c, g.value));
-            let total_now = fixed + remaining.iter().map(|&r| bp * f64::from(r)).sum::<f64>();
+            used.push((c, g.value, g.kg, g.floor));
+            let total_now = fixed
+                + remaining.iter().map(|&r| bp * f64::from(r)).sum::<f64>()
+                + self.greedy_lateness(ctx, &used);
             let values_ok = ctx.min_value <= 0.0
                 || used.len() < 2
-                || used.iter().all(|&(_, v)| v >= ctx.min_value - EPS);
+                || used.iter().all(|&(_, v, ..)| v >= ctx.min_value - EPS);
             if values_ok && total_now < self.best_cost - EPS {
                 self.best_cost = total_now;
                 self.found = true;
@@ -656,6 +780,21 @@ impl Search {
                 break;
             }
         }
+    }
+
+    /// With priced lateness, what the greedy shipments `used` cost beyond their cheapest
+    /// services (their lateness, or dearer services on time); else 0.
+    fn greedy_lateness(&self, ctx: &Ctx<'_>, used: &[(usize, f64, u32, Day)]) -> f64 {
+        if !ctx.late {
+            return 0.0;
+        }
+        let cand = |c: usize| &ctx.set.candidates[c];
+        let cheapest: f64 = used
+            .iter()
+            .map(|&(c, _, kg, floor)| ctx.ship.exact(cand(c), kg, floor))
+            .sum();
+        let parcels = used.iter().map(|&(c, _, kg, floor)| (cand(c), kg, floor));
+        ctx.ship.priced_late(parcels).0 - cheapest
     }
 
     /// What one new shipment from candidate `c` takes of the `remaining` units under the order
@@ -709,7 +848,9 @@ impl Search {
         if units == 0 {
             return None;
         }
-        g.cost += cand.cost_per_shipment + ctx.ship.exact(cand, billable_kg(weight), floor);
+        g.kg = billable_kg(weight);
+        g.floor = floor;
+        g.cost += cand.cost_per_shipment + ctx.ship.exact(cand, g.kg, floor);
         // An unsplittable line taken in part backorders the rest for good.
         for &(p, take) in &g.takes {
             if self.rule[p] == Rule::Whole {
@@ -773,6 +914,7 @@ impl Search {
         let w = line.unit_weight;
         let unit_lb = self.unit_lb[pos];
         let rest_lb = self.suffix_lb[pos + 1];
+        let rest_w = self.rest_w[pos + 1];
         let open_start = self.open_at_line_start[pos] as usize;
         let max_shipments = ctx.policy.max_shipments as usize;
         let bp = ctx.policy.backorder_penalty;
@@ -793,13 +935,18 @@ impl Search {
             for take in (1..=most).rev() {
                 let new_weight = self.weight[c] + w * f64::from(take);
                 let new_floor = self.floor[c].max(self.floor_of(ctx, pos, c, take));
-                let new_ship = ctx.ship.bound(cand, billable_kg(new_weight), new_floor);
-                let delta = self.unit[pos * nc + c] * f64::from(take) + new_ship - self.shipping[c];
+                let kg = billable_kg(new_weight);
+                let new_ship = ctx.ship.bound(cand, kg, new_floor);
+                let reach = new_weight + w * f64::from(rem - take) + rest_w;
+                let late = self.later(ctx, c, (new_weight, reach), new_floor);
+                let delta =
+                    self.unit[pos * nc + c] * f64::from(take) + new_ship - self.shipping[c] + late;
                 let left = rem - take;
                 if cost + delta + left_lb * f64::from(left) + rest_lb >= self.best_cost - EPS {
                     continue;
                 }
                 let (old_w, old_s, old_f) = (self.weight[c], self.shipping[c], self.floor[c]);
+                let old_late = self.charge_late(ctx, c, late);
                 self.weight[c] = new_weight;
                 self.shipping[c] = new_ship;
                 self.floor[c] = new_floor;
@@ -823,6 +970,7 @@ impl Search {
                 self.weight[c] = old_w;
                 self.shipping[c] = old_s;
                 self.floor[c] = old_f;
+                self.uncharge_late(c, old_late);
                 if self.out_of_budget {
                     return;
                 }
@@ -855,15 +1003,20 @@ impl Search {
                 for take in (1..=most).rev() {
                     let new_weight = w * f64::from(take);
                     let new_floor = self.floor_of(ctx, pos, c, take);
-                    let new_ship = ctx.ship.bound(cand, billable_kg(new_weight), new_floor);
+                    let kg = billable_kg(new_weight);
+                    let new_ship = ctx.ship.bound(cand, kg, new_floor);
+                    let reach = new_weight + w * f64::from(rem - take) + rest_w;
+                    let late = self.later(ctx, c, (new_weight, reach), new_floor);
                     let delta = split
                         + cand.cost_per_shipment
                         + self.unit[pos * nc + c] * f64::from(take)
-                        + new_ship;
+                        + new_ship
+                        + late;
                     let left = rem - take;
                     if cost + delta + left_lb * f64::from(left) + rest_lb >= self.best_cost - EPS {
                         continue;
                     }
+                    let old_late = self.charge_late(ctx, c, late);
                     self.open_rank[c] = self.open.len() as u32;
                     self.open.push(c as u32);
                     self.weight[c] = new_weight;
@@ -891,6 +1044,7 @@ impl Search {
                     self.floor[c] = NO_FLOOR;
                     self.open.pop();
                     self.open_rank[c] = CLOSED;
+                    self.uncharge_late(c, old_late);
                     if self.out_of_budget {
                         return;
                     }
@@ -904,4 +1058,128 @@ impl Search {
             self.start_line(ctx, pos + 1, cost + back);
         }
     }
+}
+
+/// Deadline slots of a [`Curve`]: `deliver_by` and each day after it, the last one standing for
+/// that day and every later one.
+const SLOTS: usize = 12;
+
+/// Orders up to this billable weight get exact [`Curve`] tables; heavier ones a looser curve.
+const TABLE_KG: u32 = 48;
+
+/// What a shipment's rate is at least if it must arrive by each deadline slot (slot `i` is
+/// `deliver_by + i`, the last any deadline), now and at any heavier weight or later floor: it
+/// only grows as units are added. The last slot is the cheapest rate.
+type Curve = [f64; SLOTS];
+
+/// Per candidate, its shipment's exact [`Curve`] at each weight up to the order's (at the
+/// candidate's handling day), built once per search when first asked.
+#[derive(Default)]
+struct LateRates {
+    /// Per candidate, the first row of its table in `rows` (`u32::MAX` until asked).
+    start: Vec<u32>,
+    /// Rows of `kmax` curves, for 1 to `kmax` billable kg.
+    rows: Vec<Curve>,
+    kmax: u32,
+}
+
+impl LateRates {
+    fn reset(&mut self, candidates: usize, kmax: u32) {
+        self.start.clear();
+        self.start.resize(candidates, u32::MAX);
+        self.rows.clear();
+        self.kmax = kmax.max(1);
+    }
+
+    /// The [`Curve`] of a shipment from candidate `c` of `kg` billable kg that may grow to
+    /// `reach`, handled no earlier than `floor`: the least of the exact curves over that range
+    /// (a heavier parcel may get a faster carrier).
+    #[inline]
+    fn curve(
+        &mut self,
+        ship: &Shipper<'_>,
+        cand: &Candidate,
+        c: usize,
+        (kg, reach): (u32, u32),
+        floor: Day,
+    ) -> Curve {
+        let (kg, reach) = (kg.max(1), reach.clamp(kg.max(1), self.kmax.max(kg)));
+        if self.kmax > TABLE_KG {
+            return any_carrier(ship, cand, floor, kg);
+        }
+        if floor > cand.handling {
+            return envelope(ship, cand, floor, kg, reach);
+        }
+        let rows = self.table(ship, cand, c);
+        let mut curve = rows[kg as usize - 1];
+        for row in &rows[kg as usize..reach as usize] {
+            for (r, n) in curve.iter_mut().zip(row) {
+                *r = r.min(*n);
+            }
+        }
+        curve
+    }
+
+    /// Candidate `c`'s exact curves for 1 to `kmax` kg (built on first use).
+    #[inline]
+    fn table(&mut self, ship: &Shipper<'_>, cand: &Candidate, c: usize) -> &[Curve] {
+        if self.start[c] == u32::MAX {
+            self.start[c] = self.rows.len() as u32;
+            self.rows
+                .extend((1..=self.kmax).map(|k| spec_curve(ship, cand, NO_FLOOR, k)));
+        }
+        let from = self.start[c] as usize;
+        &self.rows[from..from + self.kmax as usize]
+    }
+}
+
+/// The deadline slot of a delivery on `day`.
+#[inline]
+fn slot_of(ship: &Shipper<'_>, day: Day) -> usize {
+    let by = ship.late.map_or(Day::MAX, |(by, _)| by);
+    if day > by {
+        (day.abs_diff(by) as usize).min(SLOTS - 1)
+    } else {
+        0
+    }
+}
+
+/// Each slot's cheapest of the given `(price, delivery)`, made non-increasing.
+#[inline]
+fn curve_from(rates: impl Iterator<Item = (f64, Day)>, ship: &Shipper<'_>) -> Curve {
+    let mut curve = [f64::INFINITY; SLOTS];
+    for (price, day) in rates {
+        let i = slot_of(ship, day);
+        curve[i] = curve[i].min(price);
+    }
+    for i in 1..SLOTS {
+        curve[i] = curve[i].min(curve[i - 1]);
+    }
+    curve
+}
+
+/// The curve of a shipment of exactly `kg`: each service at the spec's carrier for it.
+fn spec_curve(ship: &Shipper<'_>, cand: &Candidate, floor: Day, kg: u32) -> Curve {
+    curve_from(ship.service_quotes(cand, floor, kg), ship)
+}
+
+/// The least of the exact curves from `kg` to `reach` (a floor past the handling day).
+fn envelope(ship: &Shipper<'_>, cand: &Candidate, floor: Day, kg: u32, reach: u32) -> Curve {
+    let mut curve = [f64::INFINITY; SLOTS];
+    for k in kg..=reach {
+        for (c, e) in curve.iter_mut().zip(spec_curve(ship, cand, floor, k)) {
+            *c = c.min(e);
+        }
+    }
+    curve
+}
+
+/// A looser curve for heavy orders: any carrier of the order's services at any slot it reaches
+/// (the spec's carrier is one of them), which only grows with weight.
+fn any_carrier(ship: &Shipper<'_>, cand: &Candidate, floor: Day, kg: u32) -> Curve {
+    let k = f64::from(kg);
+    let rates = ship
+        .late_options(cand, floor)
+        .map(|(base, per_kg, day)| (base + per_kg * k, day));
+    curve_from(rates, ship)
 }

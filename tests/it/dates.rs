@@ -317,3 +317,36 @@ Solo,ground,1,5,0.5,1,0\nSolo,ground,2,6,1,2,0\nSolo,next_day,2,20,0,1,0\n";
     assert_eq!(day(earliest.date).as_deref(), Some("2026-12-15"));
     assert_cost(&earliest.routed.decision, 20.0);
 }
+
+#[test]
+fn priced_lateness_sees_a_heavier_parcel_switch_to_a_faster_carrier() {
+    // Zone 1 ground: Quick `10 + 0.5·kg` in 1 day, Slow `5 + 3.5·kg` in 3 days, so 1 kg goes
+    // Slow (8.5 against 10.5) and 2 kg Quick (11 against 12). Zone 2 ground: `4 + 1·kg` in 2
+    // days. X and Y weigh 1 kg each; due Tuesday, created Monday, lateness 20 a day.
+    let rates = "carrier,service,zone,base,per_kg,transit_days,weekend\n\
+Quick,ground,1,10,0.5,1,0\nSlow,ground,1,5,3.5,3,0\nSlow,ground,2,4,1,2,0\n";
+    let d = scenario(
+        "NEAR,dc,0,1,1,0,0,0,UTC,,0,\nFAR,dc,0,4,1,0,0,0,UTC,,0,\n",
+        &[
+            ("rates.csv", rates),
+            ("skus.csv", "sku,weight_kg\nX,1.0\nY,1.0\n"),
+            (
+                "inventory.csv",
+                "node_id,sku,on_hand\nNEAR,X,5\nNEAR,Y,5\nFAR,X,5\nFAR,Y,5\n",
+            ),
+            (
+                "policy.toml",
+                "late_penalty_per_day = 20\nsplit_penalty = 5\n",
+            ),
+        ],
+        "o,2026-12-14T10:00:00Z,0,0,ground,,X,1,2026-12-15\no,2026-12-14T10:00:00Z,0,0,ground,,Y,1,2026-12-15\n",
+    );
+    // Without dates FAR is cheapest (6) but a day late (26). Both units from NEAR make 2 kg,
+    // which Quick carries by Tuesday for 11: on time, the optimum. A search that priced NEAR's
+    // first unit alone (Slow, two days late: 8.5 + 40) as a bound would never get there.
+    assert_eq!(shipped_from(&d[0]), ["NEAR"]);
+    assert_eq!(d[0].shipments[0].carrier.as_deref(), Some("Quick"));
+    assert_eq!(d[0].late_days, Some(0));
+    assert_eq!(dates(&d[0]), [(day("2026-12-14"), day("2026-12-15"))]);
+    assert_cost(&d[0], 11.0);
+}
