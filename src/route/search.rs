@@ -91,6 +91,8 @@ pub struct Search {
     /// Per line: its holders, cheapest alone first.
     sorted: Vec<Vec<Ranked>>,
     ats: Vec<u32>,
+    /// The entries of `ats` this search set.
+    ats_set: Vec<u32>,
     /// Per line and candidate: the cost of each unit picked there (handling plus any price).
     unit: Vec<f64>,
     /// Per line and candidate: the index of the candidate in the line's holders.
@@ -191,16 +193,16 @@ impl Search {
     ) -> SearchResult {
         let nc = set.candidates.len();
         let nl = set.lines.len();
-        self.weight.clear();
-        self.weight.resize(nc, 0.0);
-        self.shipping.clear();
-        self.shipping.resize(nc, 0.0);
-        self.open_rank.clear();
-        self.open_rank.resize(nc, CLOSED);
-        self.floor.clear();
-        self.floor.resize(nc, NO_FLOOR);
-        self.value.clear();
-        self.value.resize(nc, 0.0);
+        // Every search leaves the per-candidate state as it found it (each branch undoes what
+        // it set), so the buffers only grow; clearing them per order was a measurable part of
+        // an order on a large network.
+        grow(&mut self.weight, nc, 0.0);
+        grow(&mut self.shipping, nc, 0.0);
+        grow(&mut self.open_rank, nc, CLOSED);
+        grow(&mut self.floor, nc, NO_FLOOR);
+        grow(&mut self.value, nc, 0.0);
+        debug_assert!(self.open_rank.iter().all(|&r| r == CLOSED));
+        debug_assert!(self.weight.iter().all(|&w| w == 0.0));
         let late = ship.late.is_some();
         self.late_of.clear();
         if late {
@@ -211,12 +213,16 @@ impl Search {
         self.cap.clear();
         self.cap
             .extend(set.candidates.iter().map(|c| c.capacity_left));
-        self.ats.clear();
-        self.ats.resize(nc * nl, 0);
-        self.unit.clear();
-        self.unit.resize(nc * nl, 0.0);
-        self.hold.clear();
-        self.hold.resize(nc * nl, 0);
+        // Per line and candidate only the holders' entries are set; the rest read as no stock
+        // (`unit` and `hold` are read only where there is stock), so only the entries the last
+        // search set are cleared.
+        for &i in &self.ats_set {
+            self.ats[i as usize] = 0;
+        }
+        self.ats_set.clear();
+        grow(&mut self.ats, nc * nl, 0);
+        grow(&mut self.unit, nc * nl, 0.0);
+        grow(&mut self.hold, nc * nl, 0);
         self.open.clear();
         self.stack.clear();
         self.best.clear();
@@ -257,6 +263,7 @@ impl Search {
                 let cand = &set.candidates[c as usize];
                 let unit = cand.cost_per_unit + line.extra.get(j).copied().unwrap_or(0.0);
                 self.ats[pos * nc + c as usize] = ats;
+                self.ats_set.push((pos * nc + c as usize) as u32);
                 self.unit[pos * nc + c as usize] = unit;
                 self.hold[pos * nc + c as usize] = j as u32;
                 let ship = ship.bound(
@@ -1182,4 +1189,12 @@ fn any_carrier(ship: &Shipper<'_>, cand: &Candidate, floor: Day, kg: u32) -> Cur
         .late_options(cand, floor)
         .map(|(base, per_kg, day)| (base + per_kg * k, day));
     curve_from(rates, ship)
+}
+
+/// Grows `v` to at least `n` entries of `value` (never shrinks it).
+#[inline]
+fn grow<T: Clone>(v: &mut Vec<T>, n: usize, value: T) {
+    if v.len() < n {
+        v.resize(n, value);
+    }
 }
