@@ -7,6 +7,7 @@
 mod cancel;
 mod candidates;
 pub mod cost;
+mod curves;
 mod deadlines;
 mod explain;
 mod ledger;
