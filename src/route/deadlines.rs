@@ -76,12 +76,25 @@ impl Router {
         let budget = self.budget.saturating_sub(visited).max(1);
         let joint = self.run(&late, best.result.cost, budget);
         (visited, exact) = (visited + joint.nodes_visited, exact && joint.exact);
+        let joint_exact = joint.exact;
         if joint.found {
             let (_, deadline) = self.priced_late(&late, &joint.assignment);
             best = Searched {
                 result: joint,
                 deadline: Some(deadline),
             };
+        }
+        if !joint_exact {
+            // Out of budget with lateness priced (its bound is weaker): everything on time by
+            // `deliver_by`, searched with costs exact under that deadline, is another incumbent.
+            let on_time = self.run(&shipper(Some(by)), best.result.cost, self.budget);
+            visited += on_time.nodes_visited;
+            if on_time.found {
+                best = Searched {
+                    result: on_time,
+                    deadline: Some(by),
+                };
+            }
         }
         best.result.exact = exact;
         best.result.found = true;

@@ -738,6 +738,9 @@ impl Search {
             } else {
                 ctx.policy.split_penalty
             };
+            // With priced lateness, each node is judged with the lateness it brings (so the
+            // greedy looks for shipments on time, not only cheap ones).
+            let late_now = self.greedy_lateness(ctx, &used);
             let mut best: Option<(f64, usize)> = None;
             for c in 0..nc {
                 if used.iter().any(|&(u, ..)| u == c) {
@@ -746,13 +749,18 @@ impl Search {
                 let Some(g) = self.greedy_at(ctx, c, &remaining) else {
                     continue;
                 };
-                let total = fixed + split + g.cost + backorder_now - g.saved_backorder;
+                let mut total = fixed + split + g.cost + backorder_now - g.saved_backorder;
+                if ctx.late {
+                    used.push((c, g.value, g.kg, g.floor));
+                    total += self.greedy_lateness(ctx, &used);
+                    used.pop();
+                }
                 if best.is_none_or(|(b, _)| total < b) {
                     best = Some((total, c));
                 }
             }
             let Some((total, c)) = best else { break };
-            if total >= fixed + backorder_now - EPS {
+            if total >= fixed + backorder_now + late_now - EPS {
                 break;
             }
             let Some(g) = self.greedy_at(ctx, c, &remaining) else {
