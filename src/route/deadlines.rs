@@ -2,7 +2,8 @@
 //!
 //! Lateness is a price on the order's latest delivery, `late_penalty_per_day × max(0, promise −
 //! deliver_by)`, which no single shipment owns, and each shipment's service decides its
-//! delivery. With priced lateness the order is searched at most twice, not once per deadline:
+//! delivery. With priced lateness the order is searched twice at most (a third time only when
+//! the budget runs out), not once per deadline:
 //!
 //! 1. without a deadline, which is a lower bound; its allocation with services and lateness
 //!    chosen together ([`Shipper::priced_late`]) is the answer when it costs no more (the
@@ -12,6 +13,10 @@
 //!    may still reach, and the order the cheapest over D of their sum plus D's lateness (the
 //!    search's `Curve`s) — a bound that only grows as units are added; at a leaf the services
 //!    are chosen exactly. The plan is quoted under the D that reached the leaf's cost.
+//!
+//! 3. only if that search ran out of its budget (its bound is weaker than a search under one
+//!    deadline): once more under the hard deadline `deliver_by`, as another incumbent — a
+//!    search that cannot prove its answer still finds the on-time one (`benches/gap.rs`).
 //!
 //! A hard `deliver_by` is one search with D = `deliver_by`; an order without one, one search
 //! without a deadline.
@@ -61,7 +66,7 @@ impl Router {
         // pays).
         let first = self.run(&shipper(None), f64::INFINITY, self.budget);
         let (mut visited, mut exact) = (first.nodes_visited, first.exact);
-        let (extra, deadline) = self.priced_late(&late, &first.assignment);
+        let (extra, deadline) = self.late_extra(&late, &first.assignment);
         let mut best = Searched {
             result: SearchResult {
                 cost: first.cost + extra,
@@ -78,7 +83,7 @@ impl Router {
         (visited, exact) = (visited + joint.nodes_visited, exact && joint.exact);
         let joint_exact = joint.exact;
         if joint.found {
-            let (_, deadline) = self.priced_late(&late, &joint.assignment);
+            let (_, deadline) = self.late_extra(&late, &joint.assignment);
             best = Searched {
                 result: joint,
                 deadline: Some(deadline),
@@ -107,7 +112,7 @@ impl Router {
 
     /// What an assignment's shipments cost beyond their cheapest rates once their services are
     /// chosen with lateness priced, and the deadline under which each is quoted that service.
-    fn priced_late(&self, late: &Shipper<'_>, assignment: &[Take]) -> (f64, Day) {
+    fn late_extra(&self, late: &Shipper<'_>, assignment: &[Take]) -> (f64, Day) {
         let set = &self.candidates;
         let parcels = parcels_of(set, assignment);
         let each = || {

@@ -111,7 +111,9 @@ pub struct PricedPlan {
     pub lower_bound: f64,
 }
 
-/// Search nodes one order may visit before the best decision found so far is returned.
+/// Search nodes one order may visit before the best decision found so far is returned (per
+/// search: an order with priced lateness whose joint search spends it gets one more search
+/// under its hard `deliver_by`, so it may visit up to twice this).
 pub const DEFAULT_SEARCH_BUDGET: u64 = 250_000;
 
 /// Routes orders one at a time, reusing its buffers. One per thread.

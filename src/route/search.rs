@@ -93,7 +93,7 @@ pub struct Search {
     sorted: Vec<Vec<Ranked>>,
     ats: Vec<u32>,
     /// The entries of `ats` this search set.
-    ats_set: Vec<u32>,
+    ats_set: Vec<usize>,
     /// Per line and candidate: the cost of each unit picked there (handling plus any price).
     unit: Vec<f64>,
     /// Per line and candidate: the index of the candidate in the line's holders.
@@ -218,7 +218,7 @@ impl Search {
         // (`unit` and `hold` are read only where there is stock), so only the entries the last
         // search set are cleared.
         for &i in &self.ats_set {
-            self.ats[i as usize] = 0;
+            self.ats[i] = 0;
         }
         self.ats_set.clear();
         grow(&mut self.ats, nc * nl, 0);
@@ -264,7 +264,7 @@ impl Search {
                 let cand = &set.candidates[c as usize];
                 let unit = cand.cost_per_unit + line.extra.get(j).copied().unwrap_or(0.0);
                 self.ats[pos * nc + c as usize] = ats;
-                self.ats_set.push((pos * nc + c as usize) as u32);
+                self.ats_set.push(pos * nc + c as usize);
                 self.unit[pos * nc + c as usize] = unit;
                 self.hold[pos * nc + c as usize] = j as u32;
                 let ship = ship.bound(
@@ -449,18 +449,18 @@ impl Search {
         line.floor_of(holder, take)
     }
 
-    /// With priced lateness, what the lateness charge grows by when `c`'s shipment weighs
-    /// `weight` (and may grow to `reach`) and is handled no earlier than `floor`; its
-    /// [`Curve`] is kept for [`Search::charge_late`]. Without, 0 and nothing kept.
+    /// With priced lateness, what the lateness charge grows by when `c`'s shipment weighs `kg`
+    /// billable kg (and may grow to `reach` kg of weight) and is handled no earlier than
+    /// `floor`; its [`Curve`] is kept for [`Search::charge_late`]. Without, 0 and nothing kept.
     ///
     /// The charge: whatever deadline D the order's shipments end up meeting, each pays at least
     /// its curve at D, and the order D's lateness; so the cheapest over D of the curves' sum
     /// plus lateness bounds shipping and lateness together, and it only grows as units and
     /// shipments are added (every curve does).
     #[inline(always)]
-    fn later(&mut self, ctx: &Ctx<'_>, c: usize, (weight, reach): (f64, f64), floor: Day) -> f64 {
+    fn later(&mut self, ctx: &Ctx<'_>, c: usize, (kg, reach): (u32, f64), floor: Day) -> f64 {
         if ctx.late {
-            self.later_priced(ctx, c, (billable_kg(weight), billable_kg(reach)), floor)
+            self.later_priced(ctx, c, (kg, billable_kg(reach)), floor)
         } else {
             0.0
         }
@@ -596,12 +596,7 @@ impl Search {
             let new_weight = self.weight[c] + weight;
             let kg = billable_kg(new_weight);
             let new_ship = ctx.ship.bound(cand, kg, new_floor);
-            let late = self.later(
-                ctx,
-                c,
-                (new_weight, new_weight + self.rest_w[end]),
-                new_floor,
-            );
+            let late = self.later(ctx, c, (kg, new_weight + self.rest_w[end]), new_floor);
             let delta = picking + new_ship - self.shipping[c] + late;
             if cost + delta + rest_lb < self.best_cost - EPS {
                 let old_late = self.charge_late(ctx, c, late);
@@ -634,7 +629,7 @@ impl Search {
                 let cand = &ctx.set.candidates[c];
                 let kg = billable_kg(weight);
                 let new_ship = ctx.ship.bound(cand, kg, floor);
-                let late = self.later(ctx, c, (weight, weight + self.rest_w[end]), floor);
+                let late = self.later(ctx, c, (kg, weight + self.rest_w[end]), floor);
                 let delta = split + cand.cost_per_shipment + picking + new_ship + late;
                 if cost + delta + rest_lb >= self.best_cost - EPS {
                     continue;
@@ -954,7 +949,7 @@ impl Search {
                 let kg = billable_kg(new_weight);
                 let new_ship = ctx.ship.bound(cand, kg, new_floor);
                 let reach = new_weight + w * f64::from(rem - take) + rest_w;
-                let late = self.later(ctx, c, (new_weight, reach), new_floor);
+                let late = self.later(ctx, c, (kg, reach), new_floor);
                 let delta =
                     self.unit[pos * nc + c] * f64::from(take) + new_ship - self.shipping[c] + late;
                 let left = rem - take;
@@ -1022,7 +1017,7 @@ impl Search {
                     let kg = billable_kg(new_weight);
                     let new_ship = ctx.ship.bound(cand, kg, new_floor);
                     let reach = new_weight + w * f64::from(rem - take) + rest_w;
-                    let late = self.later(ctx, c, (new_weight, reach), new_floor);
+                    let late = self.later(ctx, c, (kg, reach), new_floor);
                     let delta = split
                         + cand.cost_per_shipment
                         + self.unit[pos * nc + c] * f64::from(take)
