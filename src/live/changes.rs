@@ -12,7 +12,7 @@ use super::error::LiveError;
 use super::state::{Live, State, Writer, wait_durable};
 use super::validate;
 use crate::model::{Node, NodeId, Policy, SkuId};
-use crate::reserve::{Record, Reservation, ReservationBook};
+use crate::reserve::{Allocation, Record, Reservation, ReservationBook};
 use crate::snapshot::{InventoryRow, Level, NetworkData, Snapshot};
 
 /// An inventory change as the core sees it.
@@ -498,10 +498,16 @@ fn move_reservations(old: &State, snapshot: &Snapshot, book: &ReservationBook) {
         let held = r
             .held
             .iter()
-            .filter_map(|&(_, n, k, q)| {
-                let n = snapshot.node_id(&old.snapshot.node(n).id)?;
-                let k = snapshot.sku_id(&old.snapshot.sku(k).id)?;
-                Some((snapshot.inventory().entry(n, k)?, n, k, q))
+            .filter_map(|a| {
+                let node = snapshot.node_id(&old.snapshot.node(a.node).id)?;
+                let sku = snapshot.sku_id(&old.snapshot.sku(a.sku).id)?;
+                let entry = snapshot.inventory().entry(node, sku)?;
+                Some(Allocation {
+                    entry,
+                    node,
+                    sku,
+                    units: a.units,
+                })
             })
             .collect();
         Reservation { held, ..r }

@@ -13,8 +13,8 @@ use super::error::LiveError;
 use super::state::{Committed, Live, State, Writer, route_on, route_until, unix_ms};
 use crate::model::{Destination, Order};
 use crate::reserve::{
-    CommitMemo, Fnv1a, Held, Hold, HoldInfo, OrderRecord, Record, Reroutes, Reservation,
-    ReservationState, allocations_of, terms_of,
+    Allocation, CommitMemo, Fnv1a, Held, Hold, HoldInfo, OrderRecord, Record, Reroutes,
+    Reservation, ReservationState, allocations_of, terms_of,
 };
 use crate::route::Cancel;
 use crate::route::{Plan, Routed, price};
@@ -285,10 +285,7 @@ impl Live {
             id: state.book.new_id(),
             order_id: order.id.clone(),
             day: order.day,
-            allocations: held
-                .iter()
-                .map(|&(_, n, k, q)| (snapshot.node(n).id.clone(), snapshot.sku(k).id.clone(), q))
-                .collect(),
+            allocations: super::holds::by_name(snapshot, held),
             at_ms: unix_ms(),
             ttl_ms: self.ttl().as_millis() as u64,
             fingerprint: fingerprint(order),
@@ -380,7 +377,13 @@ fn plan_of(r: &Reservation) -> Plan {
 /// The plan `held` makes, one shipment per node, with its `terms`.
 fn plan_from(held: &Held, terms: &[(crate::model::NodeId, crate::route::Terms)]) -> Plan {
     let mut plan = Plan::default();
-    for &(_, node, sku, qty) in held {
+    for &Allocation {
+        node,
+        sku,
+        units: qty,
+        ..
+    } in held
+    {
         match plan.shipments.iter_mut().find(|(n, _)| *n == node) {
             Some((_, lines)) => lines.push((sku, qty)),
             None => plan.shipments.push((node, vec![(sku, qty)])),

@@ -17,8 +17,8 @@ use super::holds::{held_of_hold, hold_of_reservation, terms_of_hold};
 use super::state::{Live, State, Writer};
 use crate::model::{Decision, NodeId, Order, SkuId};
 use crate::reserve::{
-    Held, OrderRecord, Record, RequestMemo, Reroute, Reroutes, Reservation, ReservationState,
-    terms_of,
+    Held, OrderRecord, Record, RequestMemo, Reroute, RerouteKind, Reroutes, Reservation,
+    ReservationState, terms_of,
 };
 use crate::route::{Plan, Terms, price, rerouted_order};
 
@@ -52,9 +52,9 @@ impl Live {
     /// Applies a store's rejection or short pick: see the module documentation.
     pub fn reject(&self, rej: &Rejection, on_durable: OnDurable) -> Result<Rerouted, LiveError> {
         let kind = if rej.short_pick {
-            "short_pick"
+            RerouteKind::ShortPick
         } else {
-            "reject"
+            RerouteKind::Reject
         };
         let mut writer = self.write()?;
         let now = self.load();
@@ -115,12 +115,13 @@ impl Live {
         let mut writer = self.write()?;
         let now = self.load();
         if let Some(expired) = self.lapse(&mut writer, &now, id) {
-            let answer = self.lapsed_answer(&now, id, request_id, ("amend", ""), "amended");
+            let answer =
+                self.lapsed_answer(&now, id, request_id, (RerouteKind::Amend, ""), "amended");
             self.record(&writer, vec![expired], on_durable);
             return answer;
         }
         let r = self.reservation_for(&now, id, request_id)?;
-        if let Some(answer) = repeated(&now, &r, request_id, "amend", "")? {
+        if let Some(answer) = repeated(&now, &r, request_id, RerouteKind::Amend, "")? {
             self.record(&writer, Vec::new(), on_durable);
             return Ok(answer);
         }
@@ -136,11 +137,11 @@ impl Live {
         let mut amended = order.clone();
         add_excluded(&now, &mut amended, &reroutes.rejected);
         let change = Change {
-            kind: "amend",
+            kind: RerouteKind::Amend,
             node_id: "",
             request_id,
             released: r.held.clone(),
-            missing: Vec::new(),
+            missing: Held::new(),
             backorder: false,
         };
         self.reroute(&writer, &r, amended, reroutes, change, on_durable)
@@ -165,7 +166,7 @@ impl Live {
         now: &State,
         id: &str,
         request_id: &str,
-        (kind, node_id): (&str, &str),
+        (kind, node_id): (RerouteKind, &str),
         wanted: &'static str,
     ) -> Result<Rerouted, LiveError> {
         let r = self.reservation_for(now, id, request_id)?;
@@ -217,7 +218,7 @@ impl Live {
         let corrections: Vec<(usize, i64)> = change
             .missing
             .iter()
-            .map(|&(e, _, _, q)| (e, -i64::from(q)))
+            .map(|a| (a.entry, -i64::from(a.units)))
             .collect();
         if !corrections.is_empty() {
             self.adjust_levels(&before, &corrections);
@@ -225,7 +226,7 @@ impl Live {
         let state = self.load();
         let decided = if change.backorder {
             price(&state.snapshot, &order, &Plan::default())
-                .map(|d| (d, Vec::new(), Vec::new()))
+                .map(|d| (d, Held::new(), Vec::new()))
                 .map_err(LiveError::from)
         } else {
             decide_and_take(&state, &order).map(|(routed, held)| {
@@ -242,28 +243,18 @@ impl Live {
         };
         reroutes.remember(RequestMemo {
             request_id: change.request_id.to_owned(),
-            kind: change.kind.to_owned(),
+            kind: change.kind.as_str().to_owned(),
             node_id: change.node_id.to_owned(),
             decision: decision.clone(),
         });
         let after = replaced(r, &order, &change, taken, terms, reroutes);
         state.book.replace(after.clone());
         let record = Record::Reroute(Reroute {
-            cause: change.kind.to_owned(),
-            corrections: change
-                .missing
-                .iter()
-                .map(|&(_, n, k, q)| {
-                    (
-                        state.snapshot.node(n).id.clone(),
-                        state.snapshot.sku(k).id.clone(),
-                        q,
-                    )
-                })
-                .collect(),
+            cause: change.kind.as_str().to_owned(),
+            corrections: super::holds::by_name(&state.snapshot, &change.missing),
             hold: hold_of_reservation(&state.snapshot, &after),
         });
-        metrics::counter!("fulfil_reroutes_total", "kind" => change.kind).increment(1);
+        metrics::counter!("fulfil_reroutes_total", "kind" => change.kind.as_str()).increment(1);
         self.record_releasing(writer, vec![record], &r.held, on_durable);
         Ok(Rerouted {
             decision,
@@ -344,7 +335,7 @@ impl Live {
 /// What one re-route does: its kind and request, the units it gives back, the units a short
 /// pick found missing, and whether the units are backordered rather than decided again.
 struct Change<'a> {
-    kind: &'static str,
+    kind: RerouteKind,
     node_id: &'a str,
     request_id: &'a str,
     released: Held,
@@ -361,15 +352,15 @@ fn replaced(
     terms: Vec<(NodeId, Terms)>,
     reroutes: Reroutes,
 ) -> Reservation {
-    let amend = change.kind == "amend";
+    let amend = change.kind == RerouteKind::Amend;
     let mut held = if amend {
-        Vec::new()
+        Held::new()
     } else {
-        minus(&r.held, &change.released)
+        r.held.minus(&change.released)
     };
     held.extend(taken);
     let mut all_terms: Vec<(NodeId, Terms)> = if amend { Vec::new() } else { r.terms.clone() };
-    all_terms.retain(|(n, _)| held.iter().any(|h| h.1 == *n));
+    all_terms.retain(|(n, _)| held.iter().any(|a| a.node == *n));
     for (n, t) in terms {
         if !all_terms.iter().any(|(m, _)| *m == n) {
             all_terms.push((n, t));
@@ -389,34 +380,19 @@ fn replaced(
     }
 }
 
-/// `held` less `less`, unit by unit (entries left empty dropped).
-fn minus(held: &Held, less: &Held) -> Held {
-    let mut out = held.clone();
-    for &(e, _, _, q) in less {
-        let mut q = q;
-        for h in out.iter_mut().filter(|h| h.0 == e) {
-            let d = h.3.min(q);
-            h.3 -= d;
-            q -= d;
-        }
-    }
-    out.retain(|h| h.3 > 0);
-    out
-}
-
 /// The answer already given to `request_id` on `r`, if any (refused if it was given for a
 /// different request).
 fn repeated(
     now: &State,
     r: &Reservation,
     request_id: &str,
-    kind: &str,
+    kind: RerouteKind,
     node_id: &str,
 ) -> Result<Option<Rerouted>, LiveError> {
     let Some(memo) = r.reroutes.memo(request_id) else {
         return Ok(None);
     };
-    if memo.kind != kind || memo.node_id != node_id {
+    if memo.kind != kind.as_str() || memo.node_id != node_id {
         return Err(LiveError::RequestReused {
             id: r.id.clone(),
             request_id: request_id.to_owned(),
@@ -475,7 +451,7 @@ fn released_units(
     node: NodeId,
     lines: &[(String, u32)],
 ) -> Result<(Held, Held), LiveError> {
-    let here: Held = r.held.iter().copied().filter(|h| h.1 == node).collect();
+    let here = r.held.at(node);
     if here.is_empty() {
         let name = &now.snapshot.node(node).id;
         return Err(invalid(r, format!("node `{name}` holds none of its units")));
@@ -497,8 +473,8 @@ fn released_units(
     let mut missing = Held::new();
     let mut released = Held::new();
     for &(k, qty) in &asked {
-        let entries: Vec<_> = here.iter().copied().filter(|h| h.2 == k).collect();
-        let holds: u32 = entries.iter().map(|h| h.3).sum();
+        let entries = here.of_sku(k);
+        let holds = entries.units();
         let name = &now.snapshot.sku(k).id;
         if qty == 0 || qty > holds {
             return Err(invalid(
@@ -506,46 +482,29 @@ fn released_units(
                 format!("node holds {holds} units of `{name}` for it; {qty} cannot be rejected"),
             ));
         }
-        missing.extend(take_units(&entries, qty));
+        missing.extend(entries.take(qty));
         let line = order.lines.iter().find(|l| l.sku == k);
         let whole = line.is_some_and(|l| l.group.is_some() || !now.snapshot.sku(k).split_line);
-        released.extend(if whole {
-            entries
-        } else {
-            take_units(&entries, qty)
-        });
+        released.extend(if whole { entries } else { entries.take(qty) });
     }
     add_group_mates(order, &here, &mut released);
     Ok((released, missing))
-}
-
-/// `qty` units from `entries`, in order.
-fn take_units(entries: &Held, mut qty: u32) -> Held {
-    let mut out = Held::new();
-    for &(e, n, k, q) in entries {
-        let t = q.min(qty);
-        if t > 0 {
-            out.push((e, n, k, t));
-            qty -= t;
-        }
-    }
-    out
 }
 
 /// Adds to `released` every unit at the node of a group one of whose lines is released.
 fn add_group_mates(order: &Order, here: &Held, released: &mut Held) {
     let groups: Vec<u16> = released
         .iter()
-        .filter_map(|h| order.lines.iter().find(|l| l.sku == h.2)?.group)
+        .filter_map(|a| order.lines.iter().find(|l| l.sku == a.sku)?.group)
         .collect();
     for h in here {
         let in_group = order
             .lines
             .iter()
-            .find(|l| l.sku == h.2)
+            .find(|l| l.sku == h.sku)
             .and_then(|l| l.group)
             .is_some_and(|g| groups.contains(&g));
-        if in_group && !released.iter().any(|x| x.0 == h.0) {
+        if in_group && !released.draws_on(h.entry) {
             released.push(*h);
         }
     }
@@ -554,7 +513,7 @@ fn add_group_mates(order: &Order, here: &Held, released: &mut Held) {
 /// The order for the units `released`: the same address, service, deadline and rules, handled
 /// from now, never at a node in `rejected`.
 fn sub_order(now: &State, order: &Order, released: &Held, rejected: &[String]) -> Order {
-    let units: Vec<(SkuId, u32)> = released.iter().map(|&(_, _, k, q)| (k, q)).collect();
+    let units: Vec<(SkuId, u32)> = released.iter().map(|a| (a.sku, a.units)).collect();
     let nodes: Vec<NodeId> = rejected
         .iter()
         .filter_map(|n| now.snapshot.node_id(n))

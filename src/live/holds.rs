@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::state::unix_ms;
-use crate::reserve::{Hold, HoldTerms, Reservation};
+use crate::reserve::{Allocation, Held, Hold, HoldTerms, Reservation};
 
 /// Shipment terms as a hold records them (node ids, service names).
 pub(super) fn hold_terms(
@@ -26,11 +26,7 @@ pub(super) fn hold_terms(
 pub(super) fn hold_of_reservation(snap: &crate::snapshot::Snapshot, r: &Reservation) -> Hold {
     let now = Instant::now();
     Hold {
-        allocations: r
-            .held
-            .iter()
-            .map(|&(_, n, k, q)| (snap.node(n).id.clone(), snap.sku(k).id.clone(), q))
-            .collect(),
+        allocations: by_name(snap, &r.held),
         id: r.id.clone(),
         order_id: r.order_id.clone(),
         day: r.day,
@@ -43,9 +39,19 @@ pub(super) fn hold_of_reservation(snap: &crate::snapshot::Snapshot, r: &Reservat
     }
 }
 
+/// Allocations by name, `(node_id, sku, units)`, as records and rows write them.
+pub(super) fn by_name(snap: &crate::snapshot::Snapshot, held: &Held) -> Vec<(String, String, u32)> {
+    held.iter()
+        .map(|a| {
+            let node = snap.node(a.node).id.clone();
+            (node, snap.sku(a.sku).id.clone(), a.units)
+        })
+        .collect()
+}
+
 /// A recorded hold's allocations on `snap` (those of nodes or SKUs it no longer has are left
 /// out).
-pub(super) fn held_of_hold(snap: &crate::snapshot::Snapshot, hold: &Hold) -> crate::reserve::Held {
+pub(super) fn held_of_hold(snap: &crate::snapshot::Snapshot, hold: &Hold) -> Held {
     held_of(snap, &hold.allocations)
 }
 
@@ -53,13 +59,18 @@ pub(super) fn held_of_hold(snap: &crate::snapshot::Snapshot, hold: &Hold) -> cra
 pub(super) fn held_of(
     snap: &crate::snapshot::Snapshot,
     allocations: &[(String, String, u32)],
-) -> crate::reserve::Held {
+) -> Held {
     allocations
         .iter()
         .filter_map(|(n, k, q)| {
-            let n = snap.node_id(n)?;
-            let k = snap.sku_id(k)?;
-            Some((snap.inventory().entry(n, k)?, n, k, *q))
+            let node = snap.node_id(n)?;
+            let sku = snap.sku_id(k)?;
+            Some(Allocation {
+                entry: snap.inventory().entry(node, sku)?,
+                node,
+                sku,
+                units: *q,
+            })
         })
         .collect()
 }

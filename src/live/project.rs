@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use crate::model::NodeId;
 use crate::reserve::{
-    CapacityRow, Held, Hold, Projection, Record, Reservation, ReservationBook, ReservationRow,
-    StockRow,
+    Allocation, CapacityRow, Held, Hold, Projection, Record, Reservation, ReservationBook,
+    ReservationRow, StockRow,
 };
 use crate::snapshot::Snapshot;
 
@@ -124,7 +124,7 @@ impl Touched {
 
     /// Entries given back (their rows), and their nodes' capacity on `day` (when known).
     fn held(&mut self, held: &Held, day: Option<Option<i32>>) {
-        for &(e, node, _, _) in held {
+        for &Allocation { entry: e, node, .. } in held {
             self.entries.insert(e);
             if let Some(day) = day {
                 self.capacity.insert((day, node));
@@ -165,11 +165,7 @@ fn reservation_row(state: &State, r: &Reservation) -> ReservationRow {
         state: r.state.as_str(),
         day: r.day,
         expires_ms: state.now_ms + left,
-        allocations: r
-            .held
-            .iter()
-            .map(|&(_, n, k, q)| (snap.node(n).id.clone(), snap.sku(k).id.clone(), q))
-            .collect(),
+        allocations: super::holds::by_name(snap, &r.held),
     }
 }
 

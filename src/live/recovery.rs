@@ -129,7 +129,7 @@ impl Live {
                     id,
                     order_id,
                     day: None,
-                    held: Vec::new(),
+                    held: crate::reserve::Held::new(),
                     state,
                     expires: Instant::now() + Duration::from_millis(left),
                     fingerprint: 0,

@@ -49,7 +49,7 @@ impl Live {
             let changes: Vec<(usize, i64)> = r
                 .held
                 .iter()
-                .map(|&(e, _, _, q)| (e, -i64::from(q)))
+                .map(|a| (a.entry, -i64::from(a.units)))
                 .collect();
             self.adjust_levels(&now, &changes);
         }

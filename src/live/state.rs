@@ -440,7 +440,7 @@ impl Live {
         records: Vec<Record>,
         ack: impl FnOnce(Result<(), LiveError>) + Send + 'static,
     ) {
-        self.record_releasing(writer, records, &Vec::new(), ack)
+        self.record_releasing(writer, records, &crate::reserve::Held::new(), ack)
     }
 
     /// As [`record`](Self::record), for a change that also gave back `released` (entries its
@@ -547,7 +547,7 @@ pub(super) fn confirmed_capacity(
     let mut counts = book.capacity_counts();
     for r in held {
         if let Some(day) = counts.get_mut(&r.day) {
-            for &(_, node, _, q) in &r.held {
+            for &crate::reserve::Allocation { node, units: q, .. } in &r.held {
                 if let Some(c) = day.get_mut(node.index()) {
                     *c = c.saturating_sub(q);
                 }

@@ -6,12 +6,11 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::model::{NodeId, Order, SkuId};
+use crate::model::{NodeId, Order};
 use crate::route::{Availability, Plan};
 use crate::snapshot::Snapshot;
 
-/// What a reservation holds: per allocation, the inventory entry, node, SKU and units.
-pub type Held = Vec<(usize, NodeId, SkuId, u32)>;
+pub use super::held::{Allocation, Held};
 
 /// Where a reservation stands (written as [`as_str`](Self::as_str) spells it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -176,11 +175,16 @@ pub fn terms_of(plan: &Plan) -> Vec<(NodeId, crate::route::Terms)> {
 
 /// The allocations of a plan with their inventory entries.
 pub fn allocations_of(snapshot: &Snapshot, plan: &Plan) -> Held {
-    let mut held = Vec::new();
+    let mut held = Held::new();
     for (node, lines) in &plan.shipments {
-        for &(sku, qty) in lines {
-            if let Some(e) = snapshot.inventory().entry(*node, sku) {
-                held.push((e, *node, sku, qty));
+        for &(sku, units) in lines {
+            if let Some(entry) = snapshot.inventory().entry(*node, sku) {
+                held.push(Allocation {
+                    entry,
+                    node: *node,
+                    sku,
+                    units,
+                });
             }
         }
     }
@@ -259,7 +263,12 @@ impl ReservationBook {
         let cap = self.day(day);
         let mut done_units = 0;
         let mut ok = true;
-        for &(e, _, _, qty) in held {
+        for &Allocation {
+            entry: e,
+            units: qty,
+            ..
+        } in held
+        {
             let limit = snapshot.inventory().sellable(e);
             if self.reserved[e]
                 .fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| {
@@ -275,7 +284,10 @@ impl ReservationBook {
         // Capacity per node: sum the units of the plan per node first.
         let mut per_node: Vec<(NodeId, u32)> = Vec::new();
         if ok {
-            for &(_, node, _, qty) in held {
+            for &Allocation {
+                node, units: qty, ..
+            } in held
+            {
                 match per_node.iter_mut().find(|(n, _)| *n == node) {
                     Some((_, q)) => *q += qty,
                     None => per_node.push((node, qty)),
@@ -301,7 +313,12 @@ impl ReservationBook {
         if ok {
             return Ok(());
         }
-        for &(e, _, _, qty) in &held[..done_units] {
+        for &Allocation {
+            entry: e,
+            units: qty,
+            ..
+        } in &held[..done_units]
+        {
             self.reserved[e].fetch_sub(qty, Ordering::AcqRel);
         }
         for &(node, qty) in &per_node[..done_nodes] {
@@ -314,7 +331,13 @@ impl ReservationBook {
     /// never recorded as a reservation.
     pub fn unreserve(&self, day: Option<i32>, held: &Held) {
         let cap = self.day(day);
-        for &(e, node, _, qty) in held {
+        for &Allocation {
+            entry: e,
+            node,
+            units: qty,
+            ..
+        } in held
+        {
             self.reserved[e].fetch_sub(qty, Ordering::AcqRel);
             cap[node.index()].fetch_sub(qty, Ordering::AcqRel);
         }
@@ -408,7 +431,13 @@ impl ReservationBook {
     /// Counts units and capacity that were acknowledged, without a limit check.
     pub fn count_in(&self, day: Option<i32>, held: &Held) {
         let cap = self.day(day);
-        for &(e, node, _, qty) in held {
+        for &Allocation {
+            entry: e,
+            node,
+            units: qty,
+            ..
+        } in held
+        {
             self.reserved[e].fetch_add(qty, Ordering::AcqRel);
             cap[node.index()].fetch_add(qty, Ordering::AcqRel);
         }
@@ -503,7 +532,13 @@ impl ReservationBook {
 
     fn give_back(&self, r: &Reservation, capacity: bool) {
         let cap = self.day(r.day);
-        for &(e, node, _, qty) in &r.held {
+        for &Allocation {
+            entry: e,
+            node,
+            units: qty,
+            ..
+        } in &r.held
+        {
             self.reserved[e].fetch_sub(qty, Ordering::AcqRel);
             if capacity {
                 cap[node.index()].fetch_sub(qty, Ordering::AcqRel);

@@ -7,6 +7,7 @@
 //! [`journal`] (a checksummed log with group commit) as the embedded implementation.
 
 mod book;
+mod held;
 pub mod journal;
 pub mod postgres;
 mod record;
@@ -15,12 +16,12 @@ pub mod reroutes;
 pub mod store;
 
 pub use book::{
-    ENDED_RETENTION, FinishError, Finished, Fnv1a, Held, HoldInfo, Reservation, ReservationBook,
-    ReservationState, ReserveConflict, allocations_of, terms_of,
+    Allocation, ENDED_RETENTION, FinishError, Finished, Fnv1a, Held, HoldInfo, Reservation,
+    ReservationBook, ReservationState, ReserveConflict, allocations_of, terms_of,
 };
 pub use record::{Hold, HoldTerms, Record, Reroute};
 pub use requests::{CommitMemo, CommitRequests};
-pub use reroutes::{OrderRecord, RequestMemo, Reroutes};
+pub use reroutes::{OrderRecord, RequestMemo, RerouteKind, Reroutes};
 pub use store::{
     CapacityRow, Cause, MemoryStore, Projection, Recovered, ReservationRow, StockRow, Store,
     StoreError,

@@ -57,11 +57,31 @@ impl Reroutes {
     }
 }
 
+/// What re-routed part of a reservation: a store's rejection, a short pick, or the customer's
+/// amendment. Records and metrics spell it [`as_str`](Self::as_str).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RerouteKind {
+    Reject,
+    ShortPick,
+    Amend,
+}
+
+impl RerouteKind {
+    /// As records (the journal's `cause` and a request memo's `kind`) and metrics spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RerouteKind::Reject => "reject",
+            RerouteKind::ShortPick => "short_pick",
+            RerouteKind::Amend => "amend",
+        }
+    }
+}
+
 /// One request's identity and the decision it was answered with.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RequestMemo {
     pub request_id: String,
-    /// `reject`, `short_pick` or `amend`.
+    /// [`RerouteKind::as_str`]: `reject`, `short_pick` or `amend`.
     pub kind: String,
     /// The rejecting node (empty for an amendment).
     #[serde(default, skip_serializing_if = "String::is_empty")]

@@ -27,13 +27,11 @@ fn response(live: &Live, r: &Reservation) -> pb::ReservationResponse {
         allocations: r
             .held
             .iter()
-            .filter(|&&(_, n, k, _)| {
-                n.index() < snap.nodes().len() && k.index() < snap.skus().len()
-            })
-            .map(|&(_, n, k, q)| pb::Allocation {
-                node_id: snap.node(n).id.clone(),
-                sku: snap.sku(k).id.clone(),
-                qty: q,
+            .filter(|a| a.node.index() < snap.nodes().len() && a.sku.index() < snap.skus().len())
+            .map(|a| pb::Allocation {
+                node_id: snap.node(a.node).id.clone(),
+                sku: snap.sku(a.sku).id.clone(),
+                qty: a.units,
             })
             .collect(),
         rejections: r.reroutes.rejections,

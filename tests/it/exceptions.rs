@@ -42,7 +42,8 @@ fn holds(live: &Live, id: &str) -> Vec<(String, u32)> {
     let s = live.load();
     let r = live.reservation(id).expect("reservation");
     let mut out: Vec<(String, u32)> = Vec::new();
-    for &(_, n, _, q) in &r.held {
+    for a in r.held.iter() {
+        let (n, q) = (a.node, a.units);
         let name = s.snapshot.node(n).id.clone();
         match out.iter_mut().find(|(m, _)| *m == name) {
             Some((_, u)) => *u += q,
@@ -268,7 +269,8 @@ pub(super) fn check_books(live: &Live) {
     for r in &held {
         let order = r.reroutes.order.as_ref().expect("order kept");
         let mut per_sku: HashMap<String, u32> = HashMap::new();
-        for &(e, _, k, q) in &r.held {
+        for a in r.held.iter() {
+            let (e, k, q) = (a.entry, a.sku, a.units);
             want[e] += q;
             *per_sku.entry(state.snapshot.sku(k).id.clone()).or_default() += q;
         }

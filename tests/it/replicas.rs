@@ -661,7 +661,7 @@ fn state_of(live: &fulfil::live::Live) -> Rows {
     let (held, _) = s.book.scan(usize::MAX);
     let mut held: Vec<_> = held
         .iter()
-        .map(|r| (r.id.clone(), r.held.iter().map(|h| h.3).sum()))
+        .map(|r| (r.id.clone(), r.held.units()))
         .collect();
     held.sort();
     (stock, held)
