@@ -4,11 +4,28 @@
 use std::io::Write;
 
 use anyhow::Context;
+use clap::Args;
 use fulfil::scenario::{Event, read_events};
 use fulfil::service::pb::{self, reservations_client::ReservationsClient};
 use serde_json::json;
+use std::path::PathBuf;
 
-use super::ExceptionsArgs;
+#[derive(Args, Debug)]
+pub struct ExceptionsArgs {
+    /// The server, e.g. http://127.0.0.1:50051.
+    #[arg(long)]
+    pub server: String,
+    /// The events: columns event (reject or short_pick), reservation_id, node_id, and optional
+    /// sku, qty, reason, request_id (default: FILE:LINE, so a replay of the same file is
+    /// answered from the service's memory and changes nothing).
+    #[arg(long)]
+    pub file: PathBuf,
+    /// Where to write the answers (default: standard output).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub client: super::client::ClientArgs,
+}
 
 pub fn run(args: ExceptionsArgs) -> anyhow::Result<()> {
     let events = read_events(&args.file)?;

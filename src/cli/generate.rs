@@ -2,9 +2,43 @@
 
 use std::time::Instant;
 
+use clap::Args;
 use fulfil::scenario::generate::{GenConfig, generate};
+use std::path::PathBuf;
 
-use super::GenArgs;
+#[derive(Args, Debug)]
+pub struct GenArgs {
+    /// Folder to write the scenario into (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Random seed: the same seed and sizes give the same files.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Distribution centres, placed in real US logistics hubs.
+    #[arg(long, default_value_t = 10)]
+    pub dcs: usize,
+    /// Stores, placed in the largest US cities.
+    #[arg(long, default_value_t = 300)]
+    pub stores: usize,
+    /// Dropship vendors.
+    #[arg(long, default_value_t = 5)]
+    pub dropship: usize,
+    /// Number of SKUs.
+    #[arg(long, default_value_t = 5000)]
+    pub skus: usize,
+    /// Number of orders.
+    #[arg(long, default_value_t = 20000)]
+    pub orders: usize,
+    /// Days the orders are spread over (starting 2026-03-02 UTC).
+    #[arg(long, default_value_t = 7)]
+    pub days: u32,
+    /// Stock level: multiplies every node's units on hand (1.0 is a healthy network).
+    #[arg(long, default_value_t = 1.0)]
+    pub stock: f64,
+    /// Overwrite the scenario files already in --out (without it, existing files are refused).
+    #[arg(long)]
+    pub force: bool,
+}
 
 pub fn run(args: GenArgs) -> anyhow::Result<()> {
     let existing: Vec<&str> = fulfil::scenario::NETWORK_FILES

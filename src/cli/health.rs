@@ -2,10 +2,35 @@
 //! container health checks and scripts): exit 0 if it is, 1 otherwise.
 
 use anyhow::Context;
+use clap::Args;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
-use super::HealthArgs;
+#[derive(Args, Debug)]
+pub struct HealthArgs {
+    /// The server (https:// with --tls-ca); `--addr` is the same flag.
+    #[arg(
+        long,
+        visible_alias = "addr",
+        env = "FULFIL_HEALTH_SERVER",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub server: String,
+    /// The service to ask about [default: the server as a whole].
+    #[arg(long, default_value = "")]
+    pub service: String,
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 3.0)]
+    pub timeout_secs: f64,
+    #[command(flatten)]
+    pub client: super::client::ClientArgs,
+}
+
+impl HealthArgs {
+    fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.timeout_secs.clamp(0.1, 600.0))
+    }
+}
 
 pub fn run(args: HealthArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()

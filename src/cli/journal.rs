@@ -2,7 +2,19 @@
 
 use std::path::Path;
 
+use clap::Subcommand;
 use fulfil::reserve::journal;
+use std::path::PathBuf;
+
+#[derive(Subcommand, Debug)]
+pub enum JournalCommand {
+    /// Print what a data folder holds (files, records per kind, reservations held) and any
+    /// damage; exits non-zero if `fulfil serve` would refuse to start on it.
+    Verify {
+        /// The data folder (`--data-dir` of `fulfil serve`).
+        dir: PathBuf,
+    },
+}
 
 pub fn verify(dir: &Path) -> anyhow::Result<()> {
     if !dir.is_dir() {

@@ -12,8 +12,69 @@ use fulfil::service::pb::{
     routing_client::RoutingClient,
 };
 
-use super::LoadgenArgs;
+use clap::Args;
 use fulfil::service::order_pb;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct LoadgenArgs {
+    /// The server, e.g. http://127.0.0.1:50051.
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    pub server: String,
+    /// Scenario whose orders.csv (and inventory.csv, for inventory changes) drive the load.
+    #[arg(long, default_value = "data/demo")]
+    pub scenario: PathBuf,
+    /// Calls in flight at once.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// HTTP/2 connections the calls are spread over (as several client instances would be).
+    #[arg(long, default_value_t = 1)]
+    pub connections: usize,
+    /// Threads of the generator itself. One drives 64 calls in flight and leaves the rest of
+    /// the machine to the server when both share it.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Seconds to run (and measure).
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Seconds of load before measuring starts (calls made then are not counted).
+    #[arg(long, default_value_t = 1.0)]
+    pub warmup: f64,
+    /// Reserve (commit) orders instead of quoting them; reservations are released right after
+    /// so stock does not run out.
+    #[arg(long)]
+    pub commit: bool,
+    /// With --commit: the share of calls that commit (the rest are quotes), e.g. 0.2 for a
+    /// checkout flow that quotes several times per order placed.
+    #[arg(long, default_value_t = 1.0, requires = "commit")]
+    pub commit_share: f64,
+    /// With --commit: after each committed order, its first shipment's node rejects it
+    /// (Reservations.Reject, re-routed) and the order is amended (Reservations.Amend) before the
+    /// release; their latencies are reported beside the route calls'.
+    #[arg(long, requires = "commit")]
+    pub exceptions: bool,
+    /// With --commit: every commit carries a request id of its own (as the Python client
+    /// sends), so the server remembers one per commit for its retention window.
+    #[arg(long, requires = "commit")]
+    pub request_ids: bool,
+    /// Inventory changes per second streamed in meanwhile.
+    #[arg(long, default_value_t = 0)]
+    pub inventory_rate: u32,
+    /// Instead of single calls: send one RouteBatch of this many orders and time it (a dry run;
+    /// with --commit, reserved, then released untimed before the next of three rounds).
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// The overload benchmark: the sustainable rate S (closed loop at --concurrency), then open
+    /// loops at S/4 (the unloaded latency) and at 10×S; reports the accepted calls' p99 against
+    /// the unloaded p99, and how fast shed calls are answered.
+    #[arg(long, conflicts_with_all = ["batch", "commit", "inventory_rate"])]
+    pub overload: bool,
+    /// Each call carries the lines of this many orders of the file (heavier calls).
+    #[arg(long, default_value_t = 1)]
+    pub merge: usize,
+    #[command(flatten)]
+    pub client: super::client::ClientArgs,
+}
 
 pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     check(&args)?;

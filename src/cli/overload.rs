@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use fulfil::service::pb::{self, routing_client::RoutingClient};
 use tokio::sync::{Semaphore, mpsc};
 
-use super::LoadgenArgs;
 use super::client::Conn;
+use super::loadgen::LoadgenArgs;
 
 /// Calls one open loop may have outstanding; past it a scheduled call is skipped (and counted).
 const MAX_OUTSTANDING: usize = 20_000;

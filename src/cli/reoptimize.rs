@@ -5,13 +5,38 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use clap::Args;
 use fulfil::batch::{BatchOptions, BatchResult, Phase, Progress, reoptimize};
 use fulfil::route::Ledger;
 use fulfil::scenario::{load_snapshot, read_orders, write_decisions};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
+use std::path::PathBuf;
 
-use super::ReoptimizeArgs;
+#[derive(Args, Debug)]
+pub struct ReoptimizeArgs {
+    /// Scenario folder (nodes.csv, skus.csv, inventory.csv, zones.csv, rates.csv, policy.toml).
+    #[arg(long, env = "FULFIL_SCENARIO")]
+    pub scenario: PathBuf,
+    /// Orders file: the backlog [default: SCENARIO/orders.csv].
+    #[arg(long)]
+    pub orders: Option<PathBuf>,
+    /// Seconds allowed for the whole run; the best answer found by then is returned.
+    #[arg(long, default_value_t = 60.0)]
+    pub time_limit: f64,
+    /// Stop once the gap between cost and proven bound is at most this fraction.
+    #[arg(long, default_value_t = 0.0001)]
+    pub gap: f64,
+    /// Where to write decisions [default: standard output].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write the summary as JSON to this file as well.
+    #[arg(long)]
+    pub summary_json: Option<PathBuf>,
+    /// No progress bar and no summary on standard error.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
 
 pub fn run(args: ReoptimizeArgs) -> anyhow::Result<()> {
     if !(args.time_limit.is_finite() && args.time_limit > 0.0) {

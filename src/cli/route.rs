@@ -4,10 +4,44 @@ use std::io::Write;
 use std::time::Instant;
 
 use anyhow::Context;
+use clap::Args;
 use fulfil::route::{PolicyKind, RunSummary, route_all};
 use fulfil::scenario::{load_snapshot, read_orders, write_decisions};
+use std::path::PathBuf;
 
-use super::RouteArgs;
+#[derive(Args, Debug)]
+pub struct RouteArgs {
+    /// Scenario folder (nodes.csv, skus.csv, inventory.csv, zones.csv, rates.csv, policy.toml).
+    #[arg(long, env = "FULFIL_SCENARIO", required_unless_present = "server")]
+    pub scenario: Option<PathBuf>,
+    /// Orders file [default: SCENARIO/orders.csv].
+    #[arg(long, required_unless_present = "scenario")]
+    pub orders: Option<PathBuf>,
+    /// Send the orders to a running `fulfil serve` (e.g. http://127.0.0.1:50051) instead of
+    /// routing them here; they are reserved there unless --dry-run.
+    #[arg(long, conflicts_with_all = ["policy", "compare"])]
+    pub server: Option<String>,
+    /// With --server: quote only, reserve nothing. Orders go in batches of 1,000, each quoted
+    /// against the server's current stock, so a batch does not see what earlier batches would
+    /// have taken (without --dry-run they reserve, and the run matches `fulfil route`).
+    #[arg(long, requires = "server")]
+    pub dry_run: bool,
+    /// Where to write decisions [default: standard output].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// `optimal` (cheapest feasible decision) or `nearest` (the common-platform baseline)
+    /// [default: optimal].
+    #[arg(long)]
+    pub policy: Option<String>,
+    /// Also run the other policy and report what optimising saves against the baseline.
+    #[arg(long)]
+    pub compare: bool,
+    /// Print no summary on standard error.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub client: super::client::ClientArgs,
+}
 
 pub fn run(args: RouteArgs) -> anyhow::Result<()> {
     if let Some(server) = args.server.clone() {

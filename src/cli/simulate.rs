@@ -12,7 +12,47 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
 use super::exports::Replayed;
-use super::{SimulateArgs, output};
+use super::output;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    /// Scenario folder: the base network.
+    #[arg(long, env = "FULFIL_SCENARIO")]
+    pub scenario: PathBuf,
+    /// Order history to replay [default: SCENARIO/orders.csv].
+    #[arg(long)]
+    pub orders: Option<PathBuf>,
+    /// Stock arriving over time (node_id, sku, qty, at) [default: SCENARIO/receipts.csv if it
+    /// exists].
+    #[arg(long)]
+    pub receipts: Option<PathBuf>,
+    /// A what-if change file (TOML; one variant each). Repeat for several variants.
+    #[arg(long = "changes")]
+    pub changes: Vec<PathBuf>,
+    /// `optimal` or `nearest` (orders decided one at a time as they arrive), or `batch:WINDOW`
+    /// (orders held for WINDOW, e.g. `2h`, and re-optimized jointly at its end).
+    #[arg(long, default_value = "optimal")]
+    pub policy: String,
+    /// Write the KPIs of every variant as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write a self-contained HTML report (charts, maps, breakdowns by cause and service) to
+    /// this file (`-`: standard output).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Write the KPIs of every variant as CSV, one row each (`-`: standard output).
+    #[arg(long)]
+    pub kpis_csv: Option<PathBuf>,
+    /// Write every order a variant decided differently from the base (nodes, cost, promise,
+    /// backorders) as CSV (`-`: standard output).
+    #[arg(long)]
+    pub diff_csv: Option<PathBuf>,
+    /// Print nothing on standard error.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
 
 pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     let policy: ReplayPolicy = args

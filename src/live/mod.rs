@@ -28,6 +28,6 @@ pub use error::{ChangeProblem, LiveError};
 pub use exceptions::{Rejection, Rerouted};
 pub use reservations::OnFinished;
 pub use state::{
-    Committed, DEFAULT_REQUEST_RETENTION, Live, LiveInfo, LiveOptions, MAX_REQUEST_RETENTION,
-    MAX_RESERVATION_TTL, STALE_AFTER, State,
+    Committed, DEFAULT_REQUEST_RETENTION, DEFAULT_RESERVATION_TTL, Live, LiveInfo, LiveOptions,
+    MAX_REQUEST_RETENTION, MAX_RESERVATION_TTL, STALE_AFTER, State,
 };

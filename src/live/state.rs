@@ -64,20 +64,27 @@ pub struct LiveOptions {
     pub request_retention: Duration,
 }
 
+/// How long a reservation is held unless confirmed or released, when no setting says otherwise
+/// (the one default: `fulfil serve --reservation-ttl-secs`, [`LiveOptions::new`] and the
+/// service's config all take it from here).
+pub const DEFAULT_RESERVATION_TTL: Duration = Duration::from_secs(1800);
+
 impl LiveOptions {
-    /// Options with the defaults: no journal, 15-minute holds, recovery that refuses damage.
+    /// Options with the defaults: no journal, [`DEFAULT_RESERVATION_TTL`] (30-minute holds),
+    /// recovery that refuses damage.
     pub fn new(scenario: impl Into<PathBuf>) -> LiveOptions {
         LiveOptions {
             scenario: scenario.into(),
             data_dir: None,
-            reservation_ttl: Duration::from_secs(900),
+            reservation_ttl: DEFAULT_RESERVATION_TTL,
             recover: RecoverMode::Refuse,
             store_url: None,
             request_retention: DEFAULT_REQUEST_RETENTION,
         }
     }
 
-    /// Checks the settings before anything is loaded.
+    /// Checks the settings before anything is loaded (the one place their ranges are checked:
+    /// the command line and the service's config come here).
     pub fn validate(&self) -> Result<(), LiveError> {
         within("reservation TTL", self.reservation_ttl, MAX_RESERVATION_TTL)?;
         within(

@@ -36,19 +36,11 @@ use crate::live::{Live, LiveError, LiveOptions};
 /// Everything `fulfil serve` needs.
 #[derive(Clone, Debug)]
 pub struct ServeConfig {
-    pub scenario: PathBuf,
+    /// The live network's settings: scenario, data folder or shared store, reservation TTL,
+    /// request-id retention, journal recovery (checked by [`LiveOptions::validate`]).
+    pub live: LiveOptions,
     pub listen: SocketAddr,
     pub metrics_listen: Option<SocketAddr>,
-    pub data_dir: Option<PathBuf>,
-    /// A shared store (`postgres://…`) instead of the journal: several replicas on one
-    /// database. The data folder then only keeps scenario copies.
-    pub store: Option<String>,
-    pub reservation_ttl: Duration,
-    /// How long a commit's request id is remembered (a retry with it is answered with the
-    /// reservation it made).
-    pub request_retention: Duration,
-    /// What recovery does with a damaged journal.
-    pub journal_recover: crate::reserve::journal::RecoverMode,
     /// TLS for gRPC and metrics; none: plaintext.
     pub tls: Option<TlsFiles>,
     /// Bearer tokens with roles; none: every caller may do everything.
@@ -98,14 +90,9 @@ impl ServeConfig {
     pub fn new(scenario: impl Into<PathBuf>, listen: SocketAddr) -> ServeConfig {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         ServeConfig {
-            scenario: scenario.into(),
+            live: LiveOptions::new(scenario),
             listen,
             metrics_listen: None,
-            data_dir: None,
-            store: None,
-            reservation_ttl: Duration::from_secs(1800),
-            request_retention: crate::live::DEFAULT_REQUEST_RETENTION,
-            journal_recover: crate::reserve::journal::RecoverMode::Refuse,
             tls: None,
             auth_file: None,
             insecure: false,
@@ -118,32 +105,29 @@ impl ServeConfig {
 
     /// Checks what can be checked before binding any port.
     pub fn validate(&self) -> Result<(), ServeError> {
-        let scenario = || self.scenario.clone();
-        if !self.scenario.is_dir() {
+        let live = &self.live;
+        let scenario = || live.scenario.clone();
+        if !live.scenario.is_dir() {
             return Err(ServeError::NoScenario { path: scenario() });
         }
-        if !self.scenario.join("nodes.csv").is_file() {
+        if !live.scenario.join("nodes.csv").is_file() {
             return Err(ServeError::NotAScenario { path: scenario() });
         }
-        if self.reservation_ttl.is_zero() || self.reservation_ttl > crate::live::MAX_RESERVATION_TTL
-        {
-            return Err(ServeError::Ttl {
-                max_secs: crate::live::MAX_RESERVATION_TTL.as_secs(),
-            });
-        }
+        live.validate()
+            .map_err(|error| ServeError::Settings { error })?;
         if let Some(m) = self.metrics_listen
             && m == self.listen
             && m.port() != 0
         {
             return Err(ServeError::SameAddress { addr: m });
         }
-        if let Some(dir) = &self.data_dir
+        if let Some(dir) = &live.data_dir
             && dir.exists()
             && !dir.is_dir()
         {
             return Err(ServeError::DataDirNotAFolder { path: dir.clone() });
         }
-        if let Some(url) = &self.store
+        if let Some(url) = &live.store_url
             && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
         {
             return Err(ServeError::StoreUrl);
@@ -203,18 +187,6 @@ impl ServeConfig {
         Ok(())
     }
 
-    /// The live state's options.
-    fn live_options(&self) -> LiveOptions {
-        LiveOptions {
-            scenario: self.scenario.clone(),
-            data_dir: self.data_dir.clone(),
-            reservation_ttl: self.reservation_ttl,
-            recover: self.journal_recover,
-            store_url: self.store.clone(),
-            request_retention: self.request_retention,
-        }
-    }
-
     /// Whether the server listens beyond loopback without TLS or tokens (allowed by `insecure`).
     fn exposed_insecurely(&self) -> bool {
         let strict = ServeConfig {
@@ -234,8 +206,8 @@ pub enum ServeError {
     NoScenario { path: PathBuf },
     #[error("{} holds no nodes.csv: not a scenario folder", path.display())]
     NotAScenario { path: PathBuf },
-    #[error("the reservation time-to-live must be above zero and at most {max_secs} seconds")]
-    Ttl { max_secs: u64 },
+    #[error("{error}")]
+    Settings { error: LiveError },
     #[error("metrics and gRPC cannot both listen on {addr}")]
     SameAddress { addr: SocketAddr },
     #[error("data dir {} is not a folder", path.display())]
@@ -370,7 +342,7 @@ pub async fn serve(config: ServeConfig) -> Result<Server, ServeError> {
     if let Some(m) = metrics_addr {
         tracing::info!(addr = %m, "metrics on /metrics, probes on /healthz and /readyz");
     }
-    if config.data_dir.is_none() && config.store.is_none() {
+    if config.live.data_dir.is_none() && config.live.store_url.is_none() {
         tracing::warn!(
             "no --data-dir: reservations and inventory changes are kept in memory only and \
              are lost when the server stops"
@@ -386,7 +358,7 @@ pub async fn serve(config: ServeConfig) -> Result<Server, ServeError> {
         // Started on a disk without room: reads are served, changes wait for a write.
         health.set_changing(ServingStatus::NotServing).await;
     }
-    background::spawn(&shared, config.live_options(), health.clone());
+    background::spawn(&shared, config.live.clone(), health.clone());
     Ok(Server {
         addr,
         metrics_addr,
@@ -612,7 +584,7 @@ fn services(
 
 /// Opens the live state (replaying the data folder) on the blocking pool.
 async fn load(config: &ServeConfig) -> Result<Arc<Live>, ServeError> {
-    let options = config.live_options();
+    let options = config.live.clone();
     let live = tokio::task::spawn_blocking(move || Live::open(options))
         .await
         .map_err(|error| ServeError::LoadTask { error })?
@@ -625,7 +597,7 @@ async fn load(config: &ServeConfig) -> Result<Arc<Live>, ServeError> {
         inventory_rows = info.inventory_rows,
         reservations_held = info.reservations_held,
         "network loaded from {}",
-        config.scenario.display()
+        config.live.scenario.display()
     );
     Ok(Arc::new(live))
 }

@@ -783,7 +783,7 @@ async fn a_full_disk_makes_commits_unavailable_and_health_not_serving_until_it_h
         return;
     };
     let data = disk.0.path().join("data");
-    let server = start_with(&c1(), |c| c.data_dir = Some(data.clone())).await;
+    let server = start_with(&c1(), |c| c.live.data_dir = Some(data.clone())).await;
     let ch = super::service::channel(&server).await;
     let mut routing = RoutingClient::new(ch.clone());
     let mut reservations = ReservationsClient::new(ch.clone());
@@ -1044,5 +1044,53 @@ impl Drop for Killed {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// The reservation TTL has one default (the command line, the service's config and the live
+/// options agree) and one range check (`LiveOptions::validate`), which the config and the binary
+/// both go through.
+#[test]
+fn settings_have_one_default_and_one_range_check() {
+    let config = ServeConfig::new(c1(), "127.0.0.1:0".parse().expect("addr"));
+    let options = fulfil::live::LiveOptions::new(c1());
+    assert_eq!(config.live.reservation_ttl, options.reservation_ttl);
+    assert_eq!(
+        options.reservation_ttl,
+        fulfil::live::DEFAULT_RESERVATION_TTL
+    );
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_fulfil"))
+        .args(["serve", "--help"])
+        .output()
+        .expect("runs");
+    let help = String::from_utf8_lossy(&help.stdout);
+    let default = format!(
+        "[default: {}]",
+        fulfil::live::DEFAULT_RESERVATION_TTL.as_secs()
+    );
+    assert!(help.contains(&default), "{help}");
+    for ttl in [
+        std::time::Duration::ZERO,
+        fulfil::live::MAX_RESERVATION_TTL * 2,
+    ] {
+        let mut c = config.clone();
+        c.live.reservation_ttl = ttl;
+        let err = c.validate().expect_err("out of range");
+        assert!(matches!(err, ServeError::Settings { .. }), "{err}");
+        assert!(err.to_string().contains("reservation TTL"), "{err}");
+    }
+    for secs in ["0", "-5", "NaN", "1e300"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_fulfil"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--scenario"])
+            .arg(c1())
+            .arg(format!("--reservation-ttl-secs={secs}"))
+            .output()
+            .expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{secs}: {err}");
+        assert!(
+            err.contains("reservation TTL") || err.contains("--reservation-ttl-secs"),
+            "{secs}: {err}"
+        );
     }
 }

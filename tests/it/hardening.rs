@@ -212,7 +212,7 @@ async fn tokenless_calls_to_made_up_paths_cannot_grow_the_metrics() {
 async fn a_full_speed_inventory_feed_of_small_frames_is_applied_whole_and_in_order() {
     const CHANGES: u64 = 200_000;
     let data = tempfile::tempdir().expect("temp");
-    let server = start_with(&c1(), |c| c.data_dir = Some(data.path().to_owned())).await;
+    let server = start_with(&c1(), |c| c.live.data_dir = Some(data.path().to_owned())).await;
     let tcp = TcpStream::connect(server.addr).await.expect("connect");
     let (client, conn) = h2::client::handshake(tcp).await.expect("h2");
     let goaway = tokio::spawn(conn);

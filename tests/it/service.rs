@@ -14,7 +14,7 @@ use tonic::transport::Channel;
 use super::support::root;
 
 pub async fn start(scenario: &Path, data_dir: Option<&Path>) -> Server {
-    start_with(scenario, |c| c.data_dir = data_dir.map(Path::to_owned)).await
+    start_with(scenario, |c| c.live.data_dir = data_dir.map(Path::to_owned)).await
 }
 
 /// A server on 127.0.0.1:0 with the defaults as `set` changes them.
