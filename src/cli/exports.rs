@@ -5,11 +5,8 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use anyhow::Context;
-use fulfil::model::{Decision, Order};
-use fulfil::simulate::{CAUSES, Kpis};
-
-/// One variant's replay: name, the orders in replay order, their decisions, the KPIs.
-pub type Replayed = (String, Vec<Order>, Vec<Decision>, Kpis);
+use fulfil::model::Decision;
+use fulfil::simulate::{CAUSES, Replayed};
 
 fn cents(v: f64) -> String {
     format!("{:.2}", fulfil::model::round_cents(v))
@@ -49,7 +46,7 @@ pub fn kpis_csv(out: impl Write, runs: &[Replayed]) -> anyhow::Result<()> {
     .to_vec();
     header.extend(CAUSES.iter().map(|c| format!("backordered_{c}")));
     w.write_record(&header)?;
-    for (name, _, _, k) in runs {
+    for Replayed { name, kpis: k, .. } in runs {
         let c = &k.cost;
         let mut row = vec![
             name.clone(),
@@ -124,7 +121,12 @@ pub fn diff_csv(out: impl Write, runs: &[Replayed]) -> anyhow::Result<u64> {
         "base_backordered_units",
         "variant_backordered_units",
     ])?;
-    let Some((_, base_orders, base_decisions, _)) = runs.first() else {
+    let Some(Replayed {
+        orders: base_orders,
+        decisions: base_decisions,
+        ..
+    }) = runs.first()
+    else {
         return Ok(0);
     };
     let base: HashMap<&str, &Decision> = base_orders
@@ -133,7 +135,13 @@ pub fn diff_csv(out: impl Write, runs: &[Replayed]) -> anyhow::Result<u64> {
         .map(|(o, d)| (o.id.as_str(), d))
         .collect();
     let mut rows = 0;
-    for (name, orders, decisions, _) in &runs[1..] {
+    for Replayed {
+        name,
+        orders,
+        decisions,
+        ..
+    } in &runs[1..]
+    {
         for (o, d) in orders.iter().zip(decisions) {
             let Some(b) = base.get(o.id.as_str()) else {
                 continue;

@@ -160,9 +160,16 @@ fn config_of(args: ServeArgs) -> anyhow::Result<ServeConfig> {
     config.metrics_listen = args.metrics_listen;
     config.live.data_dir = args.data_dir;
     config.live.store_url = args.store;
-    config.live.reservation_ttl = seconds("--reservation-ttl-secs", args.reservation_ttl_secs)?;
-    config.live.request_retention =
-        seconds("--request-retention-secs", args.request_retention_secs)?;
+    config.live.reservation_ttl = seconds(
+        "--reservation-ttl-secs",
+        "the reservation time-to-live",
+        args.reservation_ttl_secs,
+    )?;
+    config.live.request_retention = seconds(
+        "--request-retention-secs",
+        "how long a commit's request id is remembered",
+        args.request_retention_secs,
+    )?;
     config.live.recover = args.journal_recover;
     config.tls = args.tls_cert.zip(args.tls_key).map(|(cert, key)| TlsFiles {
         cert,
@@ -209,11 +216,11 @@ fn drain_timeout(secs: f64) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// A duration in seconds from `flag` (its range is checked with the other settings, by
+/// `what`, in seconds from `flag` (its range is checked with the other settings, by
 /// `LiveOptions::validate`); refused when it is not a number of seconds at all.
-fn seconds(flag: &str, secs: f64) -> anyhow::Result<Duration> {
+fn seconds(flag: &str, what: &str, secs: f64) -> anyhow::Result<Duration> {
     Duration::try_from_secs_f64(secs)
-        .map_err(|_| anyhow::anyhow!("{flag}: a number of seconds is needed, found {secs}"))
+        .map_err(|_| anyhow::anyhow!("{flag}: {what} must be a number of seconds, found {secs}"))
 }
 
 /// Resolves on SIGTERM or SIGINT. The handlers are registered when this is called, not when

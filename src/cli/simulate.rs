@@ -6,12 +6,9 @@ use anyhow::Context;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fulfil::scenario::{load_snapshot, read_orders, read_receipts};
-use fulfil::simulate::{About, Kpis, Rejections, ReplayPolicy, Variant, replay_with};
-use fulfil::snapshot::Snapshot;
+use fulfil::simulate::{About, Kpis, ReplayPolicy, Replayed, Study, StudyError, Variant};
 use indicatif::{ProgressBar, ProgressStyle};
-use rayon::prelude::*;
 
-use super::exports::Replayed;
 use super::output;
 use clap::Args;
 use std::path::PathBuf;
@@ -55,6 +52,30 @@ pub struct SimulateArgs {
 }
 
 pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
+    let study = prepare(&args)?;
+    if !args.quiet {
+        eprintln!(
+            "replaying {} orders ({} receipts) on {} network(s) with the {} policy ...",
+            study.orders.len(),
+            study.receipts.len(),
+            study.networks.len(),
+            args.policy
+        );
+    }
+    let progress = Progress::new(args.quiet, study.total());
+    let replayed = study.run(&fulfil::route::Cancel::never(), &|n| progress.set(n))?;
+    progress.finish();
+    let about = About {
+        title: format!("fulfil simulation: {}", args.scenario.display()),
+        policy: args.policy.clone(),
+        descriptions: study.descriptions(),
+    };
+    write_outputs(&args, &about, &replayed)
+}
+
+/// The study the command line asks for: the base, every change file read and applied (a bad one
+/// fails before anything runs), the orders and the receipts.
+fn prepare(args: &SimulateArgs) -> anyhow::Result<Study> {
     let policy: ReplayPolicy = args
         .policy
         .parse()
@@ -64,7 +85,11 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         .orders
         .clone()
         .unwrap_or_else(|| args.scenario.join("orders.csv"));
-    let variants = variants(&args, &base)?;
+    let variants = args
+        .changes
+        .iter()
+        .map(|path| Variant::read(path))
+        .collect::<Result<Vec<_>, _>>()?;
     let orders = read_orders(&orders_path, &base)?;
     let receipts_path = args.receipts.clone().or_else(|| {
         let p = args.scenario.join("receipts.csv");
@@ -74,61 +99,20 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         Some(p) => read_receipts(p, &base)?,
         None => Vec::new(),
     };
-    // A variant that adds nodes keeps the base's ids first, so the orders resolve the same way.
-    let none = Rejections::default();
-    let mut runs: Vec<(String, &Snapshot, &Rejections)> = vec![("base".to_owned(), &base, &none)];
-    runs.extend(
-        variants
-            .iter()
-            .map(|v| (v.name.clone(), &v.snapshot, &v.rejections)),
-    );
-    if !args.quiet {
-        eprintln!(
-            "replaying {} orders ({} receipts) on {} network(s) with the {} policy ...",
-            orders.len(),
-            receipts.len(),
-            runs.len(),
-            args.policy
-        );
-    }
-    let progress = Progress::new(args.quiet, (orders.len() * runs.len()) as u64, runs.len());
-    let replayed: Vec<Replayed> = runs
-        .par_iter()
-        .enumerate()
-        .map(|(i, (name, snap, rejections))| {
-            let cancel = fulfil::route::Cancel::never();
-            let each = |n: usize| progress.set(i, n);
-            replay_with(
-                snap, &orders, &receipts, &policy, rejections, &cancel, &each,
-            )
-            .map(|(o, d, k)| (name.clone(), o, d, k))
-            .with_context(|| format!("variant `{name}`"))
-        })
-        .collect::<anyhow::Result<_>>()?;
-    progress.finish();
-    let about = About {
-        title: format!("fulfil simulation: {}", args.scenario.display()),
-        policy: args.policy.clone(),
-        descriptions: std::iter::once(None)
-            .chain(variants.iter().map(|v| v.description.clone()))
-            .collect(),
-    };
-    write_outputs(&args, &about, &replayed)
-}
-
-/// A variant read and applied: its network and how its stores behave.
-struct Applied {
-    name: String,
-    description: Option<String>,
-    snapshot: Snapshot,
-    rejections: Rejections,
+    Study::prepare(base, &variants, 1, orders, receipts, policy).map_err(|e| match e {
+        StudyError::Invalid { index, .. } => {
+            let path = args.changes[index].display().to_string();
+            anyhow::Error::new(e).context(path)
+        }
+        e => e.into(),
+    })
 }
 
 /// The JSON, report and CSV files asked for, and the table on standard error.
 fn write_outputs(args: &SimulateArgs, about: &About, replayed: &[Replayed]) -> anyhow::Result<()> {
     let results: Vec<(String, Kpis)> = replayed
         .iter()
-        .map(|(n, _, _, k)| (n.clone(), k.clone()))
+        .map(|r| (r.name.clone(), r.kpis.clone()))
         .collect();
     if let Some(path) = &args.json {
         write_json(path, &results)?;
@@ -164,37 +148,17 @@ fn write_outputs(args: &SimulateArgs, about: &About, replayed: &[Replayed]) -> a
     Ok(())
 }
 
-/// Every change file read and applied before anything runs: a bad one fails fast.
-fn variants(args: &SimulateArgs, base: &Snapshot) -> anyhow::Result<Vec<Applied>> {
-    let data = base.to_network_data();
-    let mut variants = Vec::with_capacity(args.changes.len());
-    for path in &args.changes {
-        let v = Variant::read(path)?;
-        let changed = v.apply(&data)?;
-        let snapshot = Snapshot::build(changed, 1)
-            .with_context(|| format!("{}: the changed network is invalid", path.display()))?;
-        variants.push(Applied {
-            name: v.name.clone(),
-            description: v.description().map(str::to_owned),
-            snapshot,
-            rejections: v.rejections()?,
-        });
-    }
-    Ok(variants)
-}
-
 /// Progress of the replays: a bar on a terminal; otherwise a line at every tenth of the work
 /// (so logs of a batch job show it too).
 struct Progress {
     bar: ProgressBar,
-    done: Vec<AtomicUsize>,
     total: u64,
     lines: bool,
     said: AtomicUsize,
 }
 
 impl Progress {
-    fn new(quiet: bool, total: u64, runs: usize) -> Progress {
+    fn new(quiet: bool, total: u64) -> Progress {
         let terminal = std::io::stderr().is_terminal();
         Progress {
             bar: if quiet || !terminal {
@@ -202,20 +166,14 @@ impl Progress {
             } else {
                 progress_bar(total)
             },
-            done: (0..runs).map(|_| AtomicUsize::new(0)).collect(),
             total,
             lines: !quiet && !terminal,
             said: AtomicUsize::new(0),
         }
     }
 
-    fn set(&self, run: usize, decided: usize) {
-        self.done[run].store(decided, Ordering::Relaxed);
-        let sum: u64 = self
-            .done
-            .iter()
-            .map(|d| d.load(Ordering::Relaxed) as u64)
-            .sum();
+    /// `sum` orders decided over every network so far.
+    fn set(&self, sum: u64) {
         self.bar.set_position(sum);
         let tenth = (sum * 10 / self.total.max(1)) as usize;
         if self.lines && tenth > self.said.fetch_max(tenth, Ordering::Relaxed) {

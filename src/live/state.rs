@@ -86,7 +86,11 @@ impl LiveOptions {
     /// Checks the settings before anything is loaded (the one place their ranges are checked:
     /// the command line and the service's config come here).
     pub fn validate(&self) -> Result<(), LiveError> {
-        within("reservation TTL", self.reservation_ttl, MAX_RESERVATION_TTL)?;
+        within(
+            "reservation time-to-live",
+            self.reservation_ttl,
+            MAX_RESERVATION_TTL,
+        )?;
         within(
             "request id retention",
             self.request_retention,
@@ -417,6 +421,12 @@ impl Live {
                 || s.unreachable_for().is_some_and(|d| d >= STALE_AFTER)
                 || self.behind_for().is_some_and(|d| d >= STALE_AFTER)
         })
+    }
+
+    /// Whether a change's turn talks to a database (a shared store): callers then keep it off
+    /// threads that must not block.
+    pub fn blocks_on_store(&self) -> bool {
+        self.store.as_ref().is_some_and(|s| s.shared())
     }
 
     /// The shared store, if this live state has one (for the service's follower loop).

@@ -20,7 +20,7 @@ impl Cancel {
     }
 
     /// A token nobody cancels (the default).
-    pub fn never() -> Cancel {
+    pub const fn never() -> Cancel {
         Cancel(None)
     }
 

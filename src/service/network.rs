@@ -14,7 +14,7 @@ use super::ids::{self, clip};
 use super::layers::TokensInForce;
 use super::observe::CallLog;
 use super::pb;
-use super::state::Shared;
+use super::state::{Shared, Weight, blocking};
 use crate::live::{InventoryChange, Live, LiveError};
 use crate::model::Policy;
 
@@ -138,14 +138,13 @@ async fn change(
     live: Arc<Live>,
     f: impl FnOnce(&Live) -> Result<u64, LiveError> + Send + 'static,
 ) -> Result<Response<pb::SnapshotInfo>, Status> {
-    let result = tokio::task::spawn_blocking(move || {
+    // These changes wait until they are durable themselves (on the blocking pool).
+    let info = blocking(move |_| {
         f(&live).map_err(|e| status_of(&e))?;
         Ok(info_pb(&live))
     })
-    .await
-    .map_err(|e| Status::internal(e.to_string()))
-    .and_then(|r| r);
-    result.map(Response::new)
+    .await?;
+    Ok(Response::new(info))
 }
 
 /// `c` when its ids are bounded text (the `at`th change of the stream).
@@ -179,24 +178,13 @@ fn change_of(c: pb::InventoryChange) -> InventoryChange {
 /// is named by its place in the whole call (`before` changes came in earlier bursts, `applied`
 /// of them were applied).
 async fn apply_burst(
-    live: Arc<Live>,
+    shared: &Shared,
+    live: &Arc<Live>,
     changes: Vec<InventoryChange>,
     before: u64,
     applied: u64,
 ) -> Result<crate::live::InventoryApplied, Status> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let result = tokio::task::spawn_blocking(move || {
-        live.apply_inventory(&changes, move |r| {
-            let _ = tx.send(r);
-        })
-    })
-    .await
-    .map_err(|e| Status::internal(e.to_string()))?;
-    // No ack comes when the core refused the burst before applying anything: `result` says why.
-    if let Ok(Err(e)) = rx.await {
-        return Err(status_of(&e));
-    }
-    result.map_err(|e| match e {
+    let placed = move |e: LiveError| match e {
         LiveError::InvalidChange {
             index,
             source_name,
@@ -211,7 +199,13 @@ async fn apply_burst(
             problem,
         }),
         other => status_of(&other),
-    })
+    };
+    let (done, ()) = shared
+        .change(live, Weight::Heavy, move |live, _, ack| {
+            live.apply_inventory(&changes, ack).map_err(placed)
+        })
+        .await?;
+    Ok(done)
 }
 
 /// StreamInventory applies the changes that arrive within this window as one version…
@@ -233,15 +227,7 @@ impl pb::network_server::Network for NetworkService {
             }
             let dir = scenario_under(self.scenario_root.as_deref(), &path)?;
             let live = self.live.get()?;
-            let result = tokio::task::spawn_blocking(move || {
-                live.load_scenario(&dir.to_string_lossy())
-                    .map_err(|e| status_of(&e))?;
-                Ok(info_pb(&live))
-            })
-            .await
-            .map_err(|e| Status::internal(e.to_string()))
-            .and_then(|r| r);
-            result.map(Response::new)
+            change(live, move |live| live.load_scenario(&dir.to_string_lossy())).await
         })
         .await
     }
@@ -397,7 +383,7 @@ impl pb::network_server::Network for NetworkService {
                     }
                 }
                 let n = changes.len() as u64;
-                match apply_burst(live.clone(), changes, received, total.applied).await {
+                match apply_burst(&self.live, &live, changes, received, total.applied).await {
                     Ok(a) => {
                         total.applied += a.applied;
                         total.skipped_repeats += a.skipped;

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -17,8 +17,7 @@ use super::pb;
 use super::state::{Shared, blocking};
 use crate::model::Order;
 use crate::route::Cancel;
-use crate::simulate::{Kpis, Rejections, ReplayPolicy, Variant, html, replay_with};
-use crate::snapshot::Snapshot;
+use crate::simulate::{About, Kpis, ReplayPolicy, Study, Variant, html};
 
 pub struct PlanningService {
     pub live: Shared,
@@ -30,81 +29,75 @@ type EventStream = Pin<Box<dyn Stream<Item = Result<pb::SimulateEvent, Status>> 
 
 /// What a validated request runs.
 struct Plan {
-    runs: Vec<(String, Snapshot, Rejections)>,
-    orders: Vec<Order>,
-    policy: ReplayPolicy,
+    study: Study,
     report: bool,
     version: u64,
-    about: crate::simulate::About,
+    about: About,
 }
 
 fn prepare(live: &crate::live::Live, req: pb::SimulateRequest) -> Result<Plan, Status> {
     super::convert::check_order_count(req.orders.len())?;
     let state = live.load();
     let base = state.snapshot.clone();
-    let policy: ReplayPolicy = if req.policy.is_empty() {
-        ReplayPolicy::Route(crate::route::PolicyKind::Optimal)
+    let policy_name = if req.policy.is_empty() {
+        "optimal"
     } else {
-        req.policy
-            .parse()
-            .map_err(|e: String| Status::invalid_argument(format!("policy: {e}")))?
+        req.policy.as_str()
     };
-    let orders: Vec<Order> = if req.orders.is_empty() {
+    let policy: ReplayPolicy = policy_name
+        .parse()
+        .map_err(|e: String| Status::invalid_argument(format!("policy: {e}")))?;
+    let orders = orders(live, &base, &req.orders)?;
+    let variants = req
+        .variants
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let name = if v.file_name.is_empty() {
+                format!("variants[{i}]")
+            } else {
+                v.file_name.clone()
+            };
+            Variant::parse(Path::new(&name), &v.toml)
+                .map_err(|e| Status::invalid_argument(format!("variants[{i}]: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let version = base.version();
+    let study = Study::prepare(base, &variants, version, orders, Vec::new(), policy)
+        .map_err(|e| Status::invalid_argument(format!("variants[{}]: {e}", e.index())))?;
+    let about = About {
+        title: "fulfil simulation (service sandbox)".to_owned(),
+        policy: policy_name.to_owned(),
+        descriptions: study.descriptions(),
+    };
+    Ok(Plan {
+        study,
+        report: req.report_html,
+        version,
+        about,
+    })
+}
+
+/// The request's orders, or the server's own `orders.csv` when it gives none.
+fn orders(
+    live: &crate::live::Live,
+    base: &crate::snapshot::Snapshot,
+    given: &[pb::Order],
+) -> Result<Vec<Order>, Status> {
+    if given.is_empty() {
         let path = live.scenario().join("orders.csv");
-        crate::scenario::read_orders(&path, &base).map_err(|e| {
+        return crate::scenario::read_orders(&path, base).map_err(|e| {
             Status::failed_precondition(format!(
                 "orders: none given, and the server's own orders cannot be read: {}",
                 e.redacted()
             ))
-        })?
-    } else {
-        req.orders
-            .par_iter()
-            .enumerate()
-            .map(|(i, o)| order_of(o, &base, &format!("orders[{i}]")))
-            .collect::<Result<_, _>>()?
-    };
-    let data = base.to_network_data();
-    let mut runs = vec![("base".to_owned(), base.clone(), Rejections::default())];
-    let mut about = crate::simulate::About {
-        title: "fulfil simulation (service sandbox)".to_owned(),
-        policy: if req.policy.is_empty() {
-            "optimal".to_owned()
-        } else {
-            req.policy.clone()
-        },
-        descriptions: vec![None],
-    };
-    for (i, v) in req.variants.iter().enumerate() {
-        let name = if v.file_name.is_empty() {
-            format!("variants[{i}]")
-        } else {
-            v.file_name.clone()
-        };
-        let bad = |e: crate::simulate::ChangeError| {
-            Status::invalid_argument(format!("variants[{i}]: {e}"))
-        };
-        let variant = Variant::parse(Path::new(&name), &v.toml).map_err(bad)?;
-        let changed = variant.apply(&data).map_err(bad)?;
-        let snap = Snapshot::build(changed, base.version()).map_err(|e| {
-            Status::invalid_argument(format!(
-                "variants[{i}]: the changed network is invalid: {e}"
-            ))
-        })?;
-        let rejections = variant.rejections().map_err(bad)?;
-        runs.push((variant.name.clone(), snap, rejections));
-        about
-            .descriptions
-            .push(variant.description().map(str::to_owned));
+        });
     }
-    Ok(Plan {
-        runs,
-        orders,
-        policy,
-        report: req.report_html,
-        version: base.version(),
-        about,
-    })
+    given
+        .par_iter()
+        .enumerate()
+        .map(|(i, o)| order_of(o, base, &format!("orders[{i}]")))
+        .collect()
 }
 
 /// Runs the replays, sending progress at most every 200 ms, then the result.
@@ -113,45 +106,32 @@ fn run(
     tx: mpsc::Sender<Result<pb::SimulateEvent, Status>>,
     cancel: &Cancel,
 ) -> Result<(), Status> {
-    let total = (plan.orders.len() * plan.runs.len()) as u64;
-    let done: Vec<AtomicUsize> = plan.runs.iter().map(|_| AtomicUsize::new(0)).collect();
+    let total = plan.study.total();
     let start = Instant::now();
     let last_sent = AtomicU64::new(0);
-    let results: Vec<(String, Kpis)> =
-        plan.runs
-            .par_iter()
-            .enumerate()
-            .map(|(i, (name, snap, rejections))| {
-                let progress = |n: usize| {
-                    done[i].store(n, Ordering::Relaxed);
-                    let now = start.elapsed().as_millis() as u64;
-                    let last = last_sent.load(Ordering::Relaxed);
-                    if now >= last + 200
-                        && last_sent
-                            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                            .is_ok()
-                    {
-                        let decided = done.iter().map(|d| d.load(Ordering::Relaxed) as u64).sum();
-                        let _ = tx.try_send(Ok(pb::SimulateEvent {
-                            event: Some(pb::simulate_event::Event::Progress(
-                                pb::SimulateProgress { decided, total },
-                            )),
-                        }));
-                    }
-                };
-                replay_with(
-                    snap,
-                    &plan.orders,
-                    &[],
-                    &plan.policy,
-                    rejections,
-                    cancel,
-                    &progress,
-                )
-                .map(|(_, _, k)| (name.clone(), k))
-                .map_err(|e| Status::invalid_argument(format!("variant `{name}`: {e}")))
-            })
-            .collect::<Result<_, _>>()?;
+    let progress = |decided: u64| {
+        let now = start.elapsed().as_millis() as u64;
+        let last = last_sent.load(Ordering::Relaxed);
+        if now >= last + 200
+            && last_sent
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let _ = tx.try_send(Ok(pb::SimulateEvent {
+                event: Some(pb::simulate_event::Event::Progress(pb::SimulateProgress {
+                    decided,
+                    total,
+                })),
+            }));
+        }
+    };
+    let results: Vec<(String, Kpis)> = plan
+        .study
+        .run(cancel, &progress)
+        .map_err(|e| Status::invalid_argument(e.to_string()))?
+        .into_iter()
+        .map(|r| (r.name, r.kpis))
+        .collect();
     let json: Vec<serde_json::Value> = results
         .iter()
         .map(|(n, k)| serde_json::json!({ "variant": n, "kpis": k }))

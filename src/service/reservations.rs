@@ -9,7 +9,7 @@ use super::errors::status_of;
 use super::ids;
 use super::observe::{CallLog, count_decisions};
 use super::pb;
-use super::state::Shared;
+use super::state::{Shared, Weight};
 use crate::live::{Live, LiveError, Rejection, Rerouted};
 use crate::reserve::{Reservation, ReservationState};
 
@@ -43,41 +43,27 @@ fn response(live: &Live, r: &Reservation) -> pb::ReservationResponse {
 
 /// Runs a re-route on the blocking pool (it decides an order) and answers once it is durable.
 async fn reroute(
+    shared: &Shared,
     live: Arc<Live>,
     log: (CallLog, String),
     f: impl FnOnce(&Live, crate::live::OnDurable) -> Result<Rerouted, LiveError> + Send + 'static,
 ) -> Result<Response<pb::RerouteResponse>, Status> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let worker = live.clone();
-    let answer = tokio::task::spawn_blocking(move || {
-        f(
-            &worker,
-            Box::new(move |r| {
-                let _ = tx.send(r);
-            }),
-        )
-    })
-    .await
-    .map_err(|e| Status::internal(format!("re-route task failed: {e}")));
-    let result = match answer {
-        Err(s) => Err(s),
-        Ok(Err(e)) => Err(status_of(&e)),
-        Ok(Ok(done)) => match rx.await {
-            Ok(Ok(())) => {
-                if !done.repeated {
-                    count_decisions(log.0.rpc(), false, [&done.decision]);
-                }
-                Ok(pb::RerouteResponse {
-                    decision: Some(decision_pb(&done.decision, true)),
-                    reservation: Some(response(&live, &done.reservation)),
-                    snapshot_version: done.version,
-                    repeated: done.repeated,
-                })
-            }
-            Ok(Err(e)) => Err(status_of(&e)),
-            Err(_) => Err(Status::unavailable("the store stopped")),
-        },
-    };
+    let done = shared
+        .change(&live, Weight::Heavy, move |live, _, ack| {
+            f(live, ack).map_err(|e| status_of(&e))
+        })
+        .await;
+    let result = done.map(|(done, ())| {
+        if !done.repeated {
+            count_decisions(log.0.rpc(), false, [&done.decision]);
+        }
+        pb::RerouteResponse {
+            decision: Some(decision_pb(&done.decision, true)),
+            reservation: Some(response(&live, &done.reservation)),
+            snapshot_version: done.version,
+            repeated: done.repeated,
+        }
+    });
     let (log, reservation_id) = log;
     let order_id = result
         .as_ref()
@@ -133,22 +119,14 @@ async fn finished(
 ) -> Result<pb::ReservationResponse, Status> {
     let live = shared.get()?;
     ids::check("reservation_id", &req.reservation_id)?;
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let done: crate::live::OnFinished = Box::new(move |r| {
-        let _ = tx.send(r);
-    });
-    if live.shared_store().is_some() {
-        // A shared store's turn talks to the database: on the blocking pool.
-        let (live, id) = (live.clone(), req.reservation_id.clone());
-        tokio::task::spawn_blocking(move || live.finish(&id, to, done));
-    } else {
-        live.finish(&req.reservation_id, to, done);
-    }
-    match rx.await {
-        Ok(Ok(r)) => Ok(response(&live, &r)),
-        Ok(Err(e)) => Err(status_of(&e)),
-        Err(_) => Err(Status::unavailable("the store stopped")),
-    }
+    let id = req.reservation_id.clone();
+    let ((), r) = shared
+        .change(&live, Weight::Light, move |live, _, ack| {
+            live.finish(&id, to, ack);
+            Ok(())
+        })
+        .await?;
+    Ok(response(&live, &r))
 }
 
 #[tonic::async_trait]
@@ -199,7 +177,10 @@ impl pb::reservations_server::Reservations for ReservationsService {
                 return Err(s);
             }
         };
-        reroute(live, (log, id), move |l, ack| l.reject(&rej, ack)).await
+        reroute(&self.live, live, (log, id), move |l, ack| {
+            l.reject(&rej, ack)
+        })
+        .await
     }
 
     async fn amend(
@@ -227,7 +208,7 @@ impl pb::reservations_server::Reservations for ReservationsService {
         };
         let (id, request_id) = (req.reservation_id, req.request_id);
         let logged = (log, id.clone());
-        reroute(live, logged, move |l, ack| {
+        reroute(&self.live, live, logged, move |l, ack| {
             l.amend(&id, &order, &request_id, ack)
         })
         .await

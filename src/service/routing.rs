@@ -9,7 +9,7 @@ use super::convert::{check_order_count, coordinate, decision_pb, instant_of, lin
 use super::errors::status_of;
 use super::observe::{CallLog, count_decisions};
 use super::pb;
-use super::state::{Shared, blocking, time_left};
+use super::state::{Shared, Weight, blocking, time_left};
 use crate::live::{CommitCall, Live};
 use crate::model::Order;
 use crate::model::dates::format_day;
@@ -40,36 +40,25 @@ async fn route_one(
         deadline,
         cancel: Cancel::never(),
     };
-    // Acknowledged only once on disk; concurrent commits share one fsync.
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let on_durable = move |r: Result<(), crate::live::LiveError>| {
-        let _ = tx.send(r);
-    };
-    let (order, committed) = if order_pb.lines.len() > INLINE_LINES {
-        // A large order takes its decision slot before anything else (shed at once when all
-        // are busy) and is checked and decided off the async workers, which stay free for
-        // small calls and probes.
-        let live = live.clone();
-        shared
-            .decide(move |cancel| {
-                let order = order_of(&order_pb, &live.load().snapshot, "order")?;
-                reserved(&live, order, call.cancelled_by(cancel), on_durable)
-            })
-            .await?
+    // A large order takes its decision slot before anything else (shed at once when all are
+    // busy) and is checked and decided off the async workers, which stay free for small calls
+    // and probes. Acknowledged only once on disk; concurrent commits share one fsync.
+    let weight = if order_pb.lines.len() > INLINE_LINES {
+        Weight::Decision
+    } else if dry_run {
+        Weight::Inline
     } else {
-        let order = order_of(&order_pb, &live.load().snapshot, "order")?;
-        if !dry_run && live.shared_store().is_some() {
-            // A shared store's turn talks to the database: never on an async worker.
-            let live = live.clone();
-            super::state::blocking(move |cancel| {
-                reserved(&live, order, call.cancelled_by(cancel), on_durable)
-            })
-            .await?
-        } else {
-            reserved(&live, order, call, on_durable)?
-        }
+        Weight::Light
     };
-    durable(rx).await?;
+    let ((order, committed), ()) = shared
+        .change(&live, weight, move |live, cancel, ack| {
+            let order = order_of(&order_pb, &live.load().snapshot, "order")?;
+            let c = live
+                .reserve(&order, &call.cancelled_by(cancel), ack)
+                .map_err(|e| status_of(&e))?;
+            Ok((order, c))
+        })
+        .await?;
     count_decisions("RouteOrder", dry_run, [&committed.decision]);
     let explanation = if req.explain {
         Some(explanation_of(&live, &order, &committed.decision)?)
@@ -96,32 +85,6 @@ fn stale(live: &Live) -> bool {
         metrics::counter!("fulfil_stale_answers_total").increment(1);
     }
     stale
-}
-
-/// Waits for the store's ack of a commit (a dry run is acknowledged at once).
-async fn durable(
-    rx: tokio::sync::oneshot::Receiver<Result<(), crate::live::LiveError>>,
-) -> Result<(), Status> {
-    match rx.await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(status_of(&e)),
-        Err(_) => Err(Status::unavailable(
-            "the store stopped before the commit was durable",
-        )),
-    }
-}
-
-/// `order` decided, and reserved unless `dry_run` (`on_durable` told when it is on disk).
-fn reserved(
-    live: &Live,
-    order: Order,
-    call: CommitCall,
-    on_durable: impl FnOnce(Result<(), crate::live::LiveError>) + Send + 'static,
-) -> Result<(Order, crate::live::Committed), Status> {
-    let c = live
-        .reserve(&order, &call, on_durable)
-        .map_err(|e| status_of(&e))?;
-    Ok((order, c))
 }
 
 /// Why each node holding a SKU of the order was chosen, lost or excluded: explained on the

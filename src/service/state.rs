@@ -6,8 +6,27 @@ use arc_swap::ArcSwapOption;
 use tokio::sync::Semaphore;
 use tonic::Status;
 
-use crate::live::Live;
+use super::errors::status_of;
+use crate::live::{Live, LiveError};
 use crate::route::{Cancel, CancelOnDrop};
+
+/// Where a change's work runs ([`Shared::change`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Weight {
+    /// On the async worker: the work never waits on a database (a dry run, or a change with
+    /// nothing to decide).
+    Inline,
+    /// On the async worker, unless the live network's store blocks on a database
+    /// ([`Live::blocks_on_store`]): then on the blocking pool.
+    Light,
+    /// On the blocking pool: it decides orders or reads files.
+    Heavy,
+    /// On the blocking pool with a decision slot ([`Shared::decide`]): a large order.
+    Decision,
+}
+
+/// Told once a change is durable, with what it produced then (or why it is not durable).
+pub type Ack<A> = Box<dyn FnOnce(Result<A, LiveError>) + Send>;
 
 /// The live network once it is loaded; handlers answer UNAVAILABLE before. Replaced whole
 /// when the store recovers from a failure (`background.rs`): a call holds the one it started
@@ -71,6 +90,48 @@ impl Shared {
         let result = blocking(f).await;
         drop(slot);
         result
+    }
+}
+
+impl Shared {
+    /// Applies a change to `live` and waits until it is durable: the one place that chooses
+    /// the thread (`weight`), hands the change its acknowledgement and turns what comes back
+    /// into one answer. `f` returns at once with its answer (`T`) and arranges for the ack to be
+    /// told when the store has the change, with what it produced then (`A`). An error from `f`
+    /// is answered once whatever it did record is durable; an ack that reports an error answers
+    /// with that error's status, and one dropped unanswered after `f` succeeded (the store
+    /// stopped) answers UNAVAILABLE.
+    pub async fn change<T: Send + 'static, A: Send + 'static>(
+        &self,
+        live: &Arc<Live>,
+        weight: Weight,
+        f: impl FnOnce(&Live, &Cancel, Ack<A>) -> Result<T, Status> + Send + 'static,
+    ) -> Result<(T, A), Status> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let ack: Ack<A> = Box::new(move |r| {
+            let _ = tx.send(r);
+        });
+        let weight = match weight {
+            Weight::Light if live.blocks_on_store() => Weight::Heavy,
+            Weight::Light => Weight::Inline,
+            w => w,
+        };
+        let worker = live.clone();
+        let answer = match weight {
+            Weight::Decision => self.decide(move |cancel| f(&worker, cancel, ack)).await,
+            Weight::Heavy => blocking(move |cancel| f(&worker, cancel, ack)).await,
+            _ => f(live, &Cancel::never(), ack),
+        };
+        // Also after a refusal: what `f` applied before it (a burst's first changes) is durable
+        // before the refusal is told. An ack `f` dropped answers at once.
+        match (answer, rx.await) {
+            (_, Ok(Err(e))) => Err(status_of(&e)),
+            (Err(s), _) => Err(s),
+            (Ok(answer), Ok(Ok(produced))) => Ok((answer, produced)),
+            (Ok(_), Err(_)) => Err(Status::unavailable(
+                "the store stopped before the change was durable",
+            )),
+        }
     }
 }
 

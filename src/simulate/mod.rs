@@ -10,13 +10,15 @@ mod marks;
 mod replay;
 mod report;
 mod states;
+mod study;
 
 pub use breakdown::pickup_note;
 pub use causes::{CAUSES, CauseTally, ClosedPickups, PickupRule, classify, redirect_pickups};
 pub use changes::{ChangeError, Variant};
 pub use exceptions::{ExceptionKpis, Rejections};
 pub use replay::{
-    Daily, Kpis, ReplayPolicy, ServiceKpis, Transit, Utilisation, measure, replay, replay_order,
-    replay_with, replay_with_receipts,
+    Daily, Kpis, Replay, ReplayError, ReplayPolicy, Replayed, ServiceKpis, Transit, Utilisation,
+    measure, replay, replay_order,
 };
 pub use report::{About, html};
+pub use study::{Network, Study, StudyError, StudyRunError};

@@ -228,45 +228,80 @@ impl FromStr for ReplayPolicy {
     }
 }
 
-/// Replays `orders` on `snapshot` with `policy`; returns the decisions (in replay order, with
-/// the orders in that order) and the KPIs.
-pub fn replay(
-    snapshot: &Snapshot,
-    orders: &[Order],
-    policy: PolicyKind,
-) -> Result<(Vec<Order>, Vec<Decision>, Kpis), BatchError> {
-    replay_with_receipts(snapshot, orders, &[], &ReplayPolicy::Route(policy), &|_| {})
+/// How a replay runs: its policy, stock arriving over time, how stores behave, when to stop and
+/// whom to tell its progress. [`Replay::new`] sets none of them but the policy.
+#[derive(Clone, Copy)]
+pub struct Replay<'a> {
+    pub policy: &'a ReplayPolicy,
+    /// Sorted by time, resolved against the snapshot: a receipt at `at` is there for every
+    /// order created at or after `at` (with a batch policy, for every window ending after it).
+    pub receipts: &'a [Receipt],
+    /// After each turn of orders, their shipments are rejected at the what-if's rates and
+    /// re-routed (see `exceptions.rs`).
+    pub rejections: &'a super::Rejections,
+    pub cancel: &'a Cancel,
+    /// Told the orders decided so far.
+    pub progress: &'a (dyn Fn(usize) + Sync),
 }
 
-/// As [`replay`], with `receipts` (sorted by time, resolved against `snapshot`) adding to on_hand
-/// when their time comes (a receipt at `at` is there for every order created at or after `at`;
-/// with a batch policy, for every window ending after `at`), and `progress(orders decided)`.
-pub fn replay_with_receipts(
-    snapshot: &Snapshot,
-    orders: &[Order],
-    receipts: &[Receipt],
-    policy: &ReplayPolicy,
-    progress: &(dyn Fn(usize) + Sync),
-) -> Result<(Vec<Order>, Vec<Decision>, Kpis), BatchError> {
-    let none = super::Rejections::default();
-    let never = Cancel::never();
-    replay_with(snapshot, orders, receipts, policy, &none, &never, progress)
+static NO_REJECTIONS: super::Rejections = super::Rejections {
+    rates: Vec::new(),
+    seed: 0,
+    pickups: super::PickupRule::Backorder,
+};
+
+static NEVER: Cancel = Cancel::never();
+
+impl<'a> Replay<'a> {
+    /// A replay with `policy`: no receipts, no rejections, never cancelled, no progress.
+    pub fn new(policy: &'a ReplayPolicy) -> Replay<'a> {
+        Replay {
+            policy,
+            receipts: &[],
+            rejections: &NO_REJECTIONS,
+            cancel: &NEVER,
+            progress: &|_| {},
+        }
+    }
+}
+
+/// One replay's outcome: the orders in replay order, their decisions, the KPIs (and the name
+/// of the network, when a [`super::Study`] ran it).
+#[derive(Clone, Debug)]
+pub struct Replayed {
+    pub name: String,
+    pub orders: Vec<Order>,
+    pub decisions: Vec<Decision>,
+    pub kpis: Kpis,
+}
+
+/// Why a replay stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplayError {
+    /// A batch window could not be decided (or the replay was cancelled).
+    #[error("{0}")]
+    Batch(#[from] BatchError),
 }
 
 /// Orders decided between two turns of store rejections (they reject soon after a decision).
 const REJECTION_TURN: usize = 32;
 
-/// As [`replay_with_receipts`], with store rejections: after each turn of orders, their
-/// shipments are rejected at the what-if's rates and re-routed (see `exceptions.rs`).
-pub fn replay_with(
+/// Replays `orders` on `snapshot` as `how` says: in creation order, each run of orders decided
+/// with the policy on what earlier ones left, receipts added when their time comes, and the
+/// what-if's rejections re-routed after each turn.
+pub fn replay(
     snapshot: &Snapshot,
     orders: &[Order],
-    receipts: &[Receipt],
-    policy: &ReplayPolicy,
-    rejections: &super::Rejections,
-    cancel: &Cancel,
-    progress: &(dyn Fn(usize) + Sync),
-) -> Result<(Vec<Order>, Vec<Decision>, Kpis), BatchError> {
+    how: &Replay<'_>,
+) -> Result<Replayed, ReplayError> {
+    let Replay {
+        policy,
+        receipts,
+        rejections,
+        cancel,
+        progress,
+    } = *how;
     let start = Instant::now();
     let (orders, closed_pickups) = super::redirect_pickups(snapshot, orders, rejections.pickups);
     let orders = &orders[..];
@@ -332,7 +367,12 @@ pub fn replay_with(
     kpis.exceptions = rejecter.kpis;
     kpis.closed_pickups = closed_pickups;
     kpis.run_time = start.elapsed();
-    Ok((ordered, decisions, kpis))
+    Ok(Replayed {
+        name: String::new(),
+        orders: ordered,
+        decisions,
+        kpis,
+    })
 }
 
 /// Decides one run of orders with the replay's policy on what `ledger` leaves, then lets the

@@ -10,6 +10,16 @@ use fulfil::snapshot::NetworkData;
 
 use super::support::root;
 
+/// Replays `orders` on `snapshot` with the optimal policy and nothing else.
+fn optimal(
+    snapshot: &fulfil::snapshot::Snapshot,
+    orders: &[fulfil::model::Order],
+) -> fulfil::simulate::Replayed {
+    let policy = fulfil::simulate::ReplayPolicy::Route(fulfil::route::PolicyKind::Optimal);
+    fulfil::simulate::replay(snapshot, orders, &fulfil::simulate::Replay::new(&policy))
+        .expect("replays")
+}
+
 fn base() -> NetworkData {
     load_snapshot(&root().join("tests/conformance/c1-rules"))
         .expect("loads")
@@ -176,7 +186,7 @@ mod replays {
 
     use fulfil::route::{PolicyKind, price};
     use fulfil::scenario::{load_snapshot, read_orders};
-    use fulfil::simulate::{Variant, replay};
+    use fulfil::simulate::{Replayed, Variant};
     use fulfil::snapshot::Snapshot;
 
     use super::super::support::random_loaded;
@@ -184,8 +194,11 @@ mod replays {
     #[test]
     fn closing_a_node_moves_its_volume_and_never_routes_to_it() {
         let (_s, snapshot, orders) = random_loaded(31, 40, 5..=5);
-        let (_, base_decisions, base) =
-            replay(&snapshot, &orders, PolicyKind::Optimal).expect("replays");
+        let Replayed {
+            decisions: base_decisions,
+            kpis: base,
+            ..
+        } = super::optimal(&snapshot, &orders);
         // Close the busiest node.
         let busiest = base
             .utilisation
@@ -206,7 +219,9 @@ mod replays {
         .expect("parses");
         let closed = Snapshot::build(v.apply(&snapshot.to_network_data()).expect("applies"), 2)
             .expect("builds");
-        let (_, decisions, k) = replay(&closed, &orders, PolicyKind::Optimal).expect("replays");
+        let Replayed {
+            decisions, kpis: k, ..
+        } = super::optimal(&closed, &orders);
         assert!(
             decisions
                 .iter()
@@ -276,8 +291,12 @@ mod replays {
         ]);
         let snapshot = load_snapshot(s.path()).expect("loads");
         let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
-        let (ordered, decisions, k) =
-            replay(&snapshot, &orders, PolicyKind::Optimal).expect("replays");
+        let Replayed {
+            orders: ordered,
+            decisions,
+            kpis: k,
+            ..
+        } = super::optimal(&snapshot, &orders);
         let ids: Vec<&str> = ordered.iter().map(|o| o.id.as_str()).collect();
         assert_eq!(ids, ["o1", "o2", "o3"], "replayed in created_at order");
         // Day 1: o1 ships, o2 finds the day's capacity used; day 2: o3 ships again.
@@ -291,7 +310,7 @@ mod replays {
         assert!((c.shipping + c.handling + c.split + c.backorder - c.total).abs() < 1e-9);
         assert!((c.total - (2.0 * 5.0 + 100.0)).abs() < 1e-9);
         // The same input gives the same KPIs.
-        let (_, _, again) = replay(&snapshot, &orders, PolicyKind::Optimal).expect("replays");
+        let Replayed { kpis: again, .. } = super::optimal(&snapshot, &orders);
         assert_eq!(
             serde_json::to_value(again.cost).expect("json"),
             serde_json::to_value(k.cost).expect("json")
@@ -302,7 +321,7 @@ mod replays {
 mod receipts {
     use fulfil::route::PolicyKind;
     use fulfil::scenario::{load_snapshot, read_orders, read_receipts};
-    use fulfil::simulate::{ReplayPolicy, replay_with_receipts};
+    use fulfil::simulate::{Replay, ReplayPolicy, Replayed, replay};
 
     use super::super::support::Scenario;
 
@@ -338,14 +357,16 @@ mod receipts {
         let snapshot = load_snapshot(s.path()).expect("loads");
         let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
         let receipts = read_receipts(&s.path().join("receipts.csv"), &snapshot).expect("receipts");
-        let (_, d, k) = replay_with_receipts(
-            &snapshot,
-            &orders,
-            &receipts,
-            &ReplayPolicy::Route(PolicyKind::Optimal),
-            &|_| {},
-        )
-        .expect("replays");
+        let policy = ReplayPolicy::Route(PolicyKind::Optimal);
+        let how = Replay {
+            receipts: &receipts,
+            ..Replay::new(&policy)
+        };
+        let Replayed {
+            decisions: d,
+            kpis: k,
+            ..
+        } = replay(&snapshot, &orders, &how).expect("replays");
         // o1 takes B's only unit; o2 finds nothing; at 10:00 A receives 3: o3 takes 2, o4 the last 1.
         assert_eq!(d[0].shipments[0].node_id, "B");
         assert!(d[1].shipments.is_empty());
@@ -370,9 +391,7 @@ mod receipts {
 }
 
 mod report {
-    use fulfil::route::PolicyKind;
-
-    use fulfil::simulate::{About, html, replay};
+    use fulfil::simulate::{About, Replayed, html};
 
     use super::super::support::random_loaded;
 
@@ -380,7 +399,7 @@ mod report {
     fn the_report_is_self_contained_and_the_same_for_the_same_input() {
         let (_s, snapshot, orders) = random_loaded(41, 60, 5..=5);
         let run = || {
-            let (_, _, k) = replay(&snapshot, &orders, PolicyKind::Optimal).expect("replays");
+            let Replayed { kpis: k, .. } = super::optimal(&snapshot, &orders);
             let about = About {
                 title: "test <report>".to_owned(),
                 policy: "optimal".to_owned(),
@@ -438,7 +457,7 @@ mod report {
 
 mod batch_windows {
 
-    use fulfil::simulate::{ReplayPolicy, replay_with_receipts};
+    use fulfil::simulate::{Replay, ReplayPolicy, Replayed, replay};
 
     use super::super::support::random_loaded;
 
@@ -463,8 +482,12 @@ mod batch_windows {
         }
         let (_s, snapshot, orders) = random_loaded(51, 50, 5..=5);
         let day: ReplayPolicy = "batch:1d".parse().expect("policy");
-        let (ordered, decisions, k) =
-            replay_with_receipts(&snapshot, &orders, &[], &day, &|_| {}).expect("replays");
+        let Replayed {
+            orders: ordered,
+            decisions,
+            kpis: k,
+            ..
+        } = replay(&snapshot, &orders, &Replay::new(&day)).expect("replays");
         assert_eq!(ordered.len(), decisions.len());
         assert_eq!(k.units_shipped + k.units_backordered, k.units_ordered);
         // No stock over-used over the whole replay.
@@ -601,7 +624,7 @@ fn a_bad_schedule_change_names_its_line() {
 #[test]
 fn store_rejections_are_rerouted_seeded_and_counted() {
     use fulfil::scenario::read_orders;
-    use fulfil::simulate::{ReplayPolicy, replay_with};
+    use fulfil::simulate::{Replay, ReplayPolicy, Replayed, replay};
     let dir = root().join("tests/conformance/c1-rules");
     let snapshot = load_snapshot(&dir).expect("loads");
     let orders = read_orders(&dir.join("orders.csv"), &snapshot).expect("orders");
@@ -609,22 +632,25 @@ fn store_rejections_are_rerouted_seeded_and_counted() {
     let run = |text: &str| {
         let v = variant(text);
         let rejections = v.rejections().expect("rejections");
-        replay_with(
-            &snapshot,
-            &orders,
-            &[],
-            &policy,
-            &rejections,
-            &fulfil::route::Cancel::never(),
-            &|_| {},
-        )
-        .expect("replays")
+        let how = Replay {
+            rejections: &rejections,
+            ..Replay::new(&policy)
+        };
+        replay(&snapshot, &orders, &how).expect("replays")
     };
-    let (_, base, base_kpis) = run("name = \"base\"\n");
+    let Replayed {
+        decisions: base,
+        kpis: base_kpis,
+        ..
+    } = run("name = \"base\"\n");
     // Every DC rejects everything: nothing leaves a DC, the units go elsewhere or, past
     // max_rejections (3), are backordered and the order needs attention.
-    let (ordered, decisions, kpis) =
-        run("name = \"dcs reject\"\n[[reject]]\nkind = \"dc\"\nrate = 1.0\n");
+    let Replayed {
+        orders: ordered,
+        decisions,
+        kpis,
+        ..
+    } = run("name = \"dcs reject\"\n[[reject]]\nkind = \"dc\"\nrate = 1.0\n");
     assert!(
         decisions
             .iter()
@@ -653,11 +679,17 @@ fn store_rejections_are_rerouted_seeded_and_counted() {
     }
     // Seeded: the same what-if gives the same answer; a rate of 0 changes nothing.
     let text = "name = \"s\"\n[[reject]]\nkind = \"store\"\nrate = 0.4\nseed = 9\n";
-    let (_, a, ka) = run(text);
-    let (_, b, _) = run(text);
+    let Replayed {
+        decisions: a,
+        kpis: ka,
+        ..
+    } = run(text);
+    let Replayed { decisions: b, .. } = run(text);
     assert_eq!(a, b);
     assert!(ka.exceptions.rejections > 0);
-    let (_, zero, _) = run("name = \"z\"\n[[reject]]\nkind = \"store\"\nrate = 0.0\n");
+    let Replayed {
+        decisions: zero, ..
+    } = run("name = \"z\"\n[[reject]]\nkind = \"store\"\nrate = 0.0\n");
     assert_eq!(zero, base);
     // A bad rate or kind names the line.
     let v = variant("name = \"x\"\n\n[[reject]]\nkind = \"dc\"\nrate = 1.5\n");
@@ -676,7 +708,7 @@ fn store_rejections_are_rerouted_seeded_and_counted() {
 /// variant that closes ST-NYC with `rule`: the KPIs.
 fn closed_pickups(rule: Option<&str>) -> (fulfil::simulate::Kpis, fulfil::simulate::Kpis) {
     use fulfil::scenario::read_orders;
-    use fulfil::simulate::{ReplayPolicy, replay_with};
+    use fulfil::simulate::{Replay, ReplayPolicy, replay};
     let dir = root().join("tests/conformance/c1-rules");
     let snapshot = load_snapshot(&dir).expect("loads");
     let dir_tmp = tempfile::tempdir().expect("temp");
@@ -702,10 +734,11 @@ fn closed_pickups(rule: Option<&str>) -> (fulfil::simulate::Kpis, fulfil::simula
     )
     .expect("builds");
     let run = |snap: &fulfil::snapshot::Snapshot, rej: &fulfil::simulate::Rejections| {
-        let never = fulfil::route::Cancel::never();
-        replay_with(snap, &orders, &[], &policy, rej, &never, &|_| {})
-            .expect("replays")
-            .2
+        let how = Replay {
+            rejections: rej,
+            ..Replay::new(&policy)
+        };
+        replay(snap, &orders, &how).expect("replays").kpis
     };
     let base = run(&snapshot, &fulfil::simulate::Rejections::default());
     let closed = run(&changed, &v.rejections().expect("rules"));
