@@ -87,7 +87,7 @@ impl LiveOptions {
     /// the command line and the service's config come here).
     pub fn validate(&self) -> Result<(), LiveError> {
         within(
-            "reservation time-to-live",
+            "reservation time-to-live (TTL)",
             self.reservation_ttl,
             MAX_RESERVATION_TTL,
         )?;

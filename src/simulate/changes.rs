@@ -409,7 +409,7 @@ impl Variant {
                 (select.ids.is_empty() || select.ids.iter().any(|id| *id.get_ref() == n.id))
                     && kind.is_none_or(|k| k == n.kind)
                     && select.state.as_ref().is_none_or(|st| {
-                        crate::scenario::generate::state_near(n.lat, n.lon) == Some(st.get_ref())
+                        crate::model::geo::state_near(n.lat, n.lon) == Some(st.get_ref())
                     })
                     && select
                         .within

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::marks::{colour, esc, legend};
 use super::replay::{Daily, Kpis, Utilisation};
-use super::states::{Projection, outline};
+use crate::model::geo::states::{Projection, outline};
 
 /// A round step for about `n` ticks up to `max` (1, 2 or 5 × a power of ten).
 fn nice_step(max: f64, n: f64) -> f64 {

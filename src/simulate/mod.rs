@@ -9,7 +9,6 @@ mod exceptions;
 mod marks;
 mod replay;
 mod report;
-mod states;
 mod study;
 
 pub use breakdown::pickup_note;

@@ -8,7 +8,7 @@ use std::fmt::Write;
 
 use serde::Deserialize;
 
-const TOPOJSON: &str = include_str!("../../data/geo/us-states-10m.json");
+const TOPOJSON: &str = include_str!("../../../data/geo/us-states-10m.json");
 
 /// FIPS codes left off the map: Alaska, Hawaii and the territories (the networks are in the
 /// lower 48; their nodes beyond it are clamped to the edge).

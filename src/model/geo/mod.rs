@@ -1,6 +1,12 @@
-//! Geometry on the sphere: the great-circle distance of the spec, and unit vectors whose chords
-//! order distances without trigonometry. Used by `snapshot` (node positions, zone bands) and
-//! `route` (costs, candidates) alike.
+//! Geography: great-circle distance of the spec and unit vectors whose chords order distances
+//! without trigonometry (used by `snapshot` and `route`), the bundled US cities and the state a
+//! point lies in ([`cities`]), and the US state outlines with the report's map projection
+//! ([`states`]).
+
+mod cities;
+pub mod states;
+
+pub use cities::{City, cities, state_near};
 
 use geo::{Distance, Haversine, Point};
 
