@@ -17,11 +17,13 @@
 //!   fulfilment options, the MIP reference;
 //! - [`snapshot`]: the immutable, indexed network that routing reads;
 //! - [`scenario`]: scenario format v1 in and out, validation, and the generator;
-//! - [`model`]: the domain types (ids, nodes, SKUs, rates, orders, decisions, policy, geometry).
+//! - [`model`]: the domain types (ids, nodes, SKUs, rates, orders, decisions, policy, geography);
+//! - [`cancel`]: the cancellation token every long computation checks.
 //!
 //! Nothing below `service` knows gRPC, tokio or the command line.
 
 pub mod batch;
+pub mod cancel;
 pub mod live;
 pub mod model;
 pub mod reserve;

@@ -6,8 +6,9 @@ use std::time::Instant;
 
 use super::BatchError;
 use super::solution::Solution;
+use crate::cancel::Cancel;
 use crate::model::Order;
-use crate::route::{Cancel, Ledger, PolicyKind, RouteError, RunSummary, route_in_sequence};
+use crate::route::{Ledger, PolicyKind, RouteError, RunSummary, route_in_sequence};
 use crate::snapshot::Snapshot;
 
 /// Refuses a batch that names an order twice.

@@ -46,8 +46,9 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
+use crate::cancel::Cancel;
 use crate::model::{Decision, Order};
-use crate::route::{Cancel, Ledger, RouteError, Router, RunSummary, price};
+use crate::route::{Ledger, RouteError, Router, RunSummary, price};
 use crate::snapshot::Snapshot;
 use incumbent::Incumbent;
 use lagrange::Rounds;
@@ -94,6 +95,12 @@ pub enum BatchError {
     Route(#[from] RouteError),
     #[error("order `{order}` appears twice in the batch")]
     DuplicateOrder { order: String },
+}
+
+impl From<crate::cancel::Cancelled> for BatchError {
+    fn from(c: crate::cancel::Cancelled) -> BatchError {
+        BatchError::Route(c.into())
+    }
 }
 
 /// Re-optimizes `orders` jointly on `snapshot`, starting from what `start` already holds (a fresh

@@ -63,7 +63,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         );
     }
     let progress = Progress::new(args.quiet, study.total());
-    let replayed = study.run(&fulfil::route::Cancel::never(), &|n| progress.set(n))?;
+    let replayed = study.run(&fulfil::cancel::Cancel::never(), &|n| progress.set(n))?;
     progress.finish();
     let about = About {
         title: format!("fulfil simulation: {}", args.scenario.display()),

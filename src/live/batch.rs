@@ -8,9 +8,10 @@ use super::commit::{decide_and_take, take};
 use super::error::LiveError;
 use super::state::{Committed, Live, State, wait_durable};
 use crate::batch::{BatchOptions, BatchResult, Progress, reoptimize};
+use crate::cancel::Cancel;
 use crate::model::Order;
 use crate::reserve::{Held, ReservationState};
-use crate::route::{Cancel, Ledger, PolicyKind, Routed, route_in_sequence};
+use crate::route::{Ledger, PolicyKind, RouteError, Routed, route_in_sequence};
 
 /// A batch decided on the live network.
 #[derive(Debug, Clone)]
@@ -198,7 +199,7 @@ impl Live {
             options,
             progress,
         )?;
-        options.cancel.check()?;
+        options.cancel.check().map_err(RouteError::from)?;
         let version = state.snapshot.version();
         if !commit {
             return Ok(LiveBatch {

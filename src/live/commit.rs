@@ -11,12 +11,12 @@ use std::time::Instant;
 
 use super::error::LiveError;
 use super::state::{Committed, Live, State, Writer, route_on, route_until, unix_ms};
+use crate::cancel::Cancel;
 use crate::model::{Destination, Order};
 use crate::reserve::{
     Allocation, CommitMemo, Fnv1a, Held, Hold, HoldInfo, OrderRecord, Record, Reroutes,
     Reservation, ReservationState, allocations_of, terms_of,
 };
-use crate::route::Cancel;
 use crate::route::{Plan, Routed, price};
 
 /// An order decided on a version, not yet reserved ([`Live::decide`]).

@@ -20,10 +20,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwap;
 
 use super::error::LiveError;
+use crate::cancel::Cancel;
 use crate::model::{Decision, NodeId, Order};
 use crate::reserve::journal::RecoverMode;
 use crate::reserve::{Record, Reservation, ReservationBook, Store, StoreError};
-use crate::route::{Cancel, PolicyKind, RouteError, Routed, Router};
+use crate::route::{PolicyKind, RouteError, Routed, Router};
 use crate::snapshot::Snapshot;
 
 /// How long a shared store may not answer before answers are flagged stale.

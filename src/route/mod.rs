@@ -4,7 +4,6 @@
 //! The entry point is [`Router::route`]: pure and synchronous, it reads a snapshot and what is
 //! already reserved, and returns the cheapest feasible decision for one order.
 
-mod cancel;
 mod candidates;
 pub mod cost;
 mod curves;
@@ -23,7 +22,8 @@ mod speculate;
 
 use std::str::FromStr;
 
-pub use cancel::{Cancel, CancelOnDrop};
+use crate::cancel::{Cancel, Cancelled};
+
 pub use candidates::{Candidate, Exclusion, UnitPrices};
 pub use cost::{Plan, Terms, billable_kg, price};
 pub use explain::{NodeExplanation, Outcome, explain};
@@ -88,6 +88,12 @@ pub enum RouteError {
     /// The caller cancelled the work (client gone, deadline passed) before it was done.
     #[error("cancelled before the decision was made")]
     Cancelled,
+}
+
+impl From<Cancelled> for RouteError {
+    fn from(_: Cancelled) -> RouteError {
+        RouteError::Cancelled
+    }
 }
 
 /// A routed order: the plan to reserve and its priced decision.

@@ -228,7 +228,7 @@ pub fn route_all(
         &mut ledger,
         orders,
         kind,
-        &super::Cancel::never(),
+        &crate::cancel::Cancel::never(),
         |i, order, routed, _| {
             summary.add(order, &routed.decision);
             if !routed.exact {

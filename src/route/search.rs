@@ -115,7 +115,7 @@ pub struct Search {
     budget: u64,
     out_of_budget: bool,
     /// Checked every [`CANCEL_EVERY`] nodes: a cancelled search stops as if out of budget.
-    cancel: super::Cancel,
+    cancel: crate::cancel::Cancel,
 }
 
 /// Search nodes between two looks at the cancellation token.
@@ -163,7 +163,7 @@ enum Rule {
 }
 
 impl Search {
-    pub fn set_cancel(&mut self, cancel: super::Cancel) {
+    pub fn set_cancel(&mut self, cancel: crate::cancel::Cancel) {
         self.cancel = cancel;
     }
 

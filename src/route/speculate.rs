@@ -15,7 +15,8 @@ use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 
-use super::{Availability, Cancel, Ledger, PolicyKind, RouteError, Routed, Router};
+use super::{Availability, Ledger, PolicyKind, RouteError, Routed, Router};
+use crate::cancel::Cancel;
 use crate::model::{Destination, NodeId, Order, SkuId};
 use crate::snapshot::Snapshot;
 

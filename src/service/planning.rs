@@ -15,8 +15,8 @@ use super::access::{Caller, Role, still_in_force};
 use super::convert::order_of;
 use super::pb;
 use super::state::{Shared, blocking};
+use crate::cancel::Cancel;
 use crate::model::Order;
-use crate::route::Cancel;
 use crate::simulate::{About, Kpis, ReplayPolicy, Study, Variant, html};
 
 pub struct PlanningService {

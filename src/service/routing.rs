@@ -10,10 +10,11 @@ use super::errors::status_of;
 use super::observe::{CallLog, count_decisions};
 use super::pb;
 use super::state::{Shared, Weight, blocking, time_left};
+use crate::cancel::Cancel;
 use crate::live::{CommitCall, Live};
 use crate::model::Order;
 use crate::model::dates::format_day;
-use crate::route::{Basket, Cancel, Outcome, explain, fulfilment_options};
+use crate::route::{Basket, Outcome, explain, fulfilment_options};
 
 pub struct RoutingService {
     pub live: Shared,

@@ -7,8 +7,8 @@ use tokio::sync::Semaphore;
 use tonic::Status;
 
 use super::errors::status_of;
+use crate::cancel::{Cancel, CancelOnDrop};
 use crate::live::{Live, LiveError};
-use crate::route::{Cancel, CancelOnDrop};
 
 /// Where a change's work runs ([`Shared::change`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

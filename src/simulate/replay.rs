@@ -12,8 +12,9 @@ use serde::Serialize;
 use std::str::FromStr;
 
 use crate::batch::{BatchError, BatchOptions, reoptimize};
+use crate::cancel::Cancel;
 use crate::model::{CostBreakdown, Decision, NodeKind, Order};
-use crate::route::{Cancel, Ledger, PolicyKind, Timeliness, route_in_sequence};
+use crate::route::{Ledger, PolicyKind, Timeliness, route_in_sequence};
 use crate::scenario::Receipt;
 use crate::snapshot::{InventoryRow, Level, Snapshot};
 

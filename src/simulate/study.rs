@@ -9,8 +9,8 @@ use rayon::prelude::*;
 
 use super::replay::{Replay, ReplayError, Replayed, replay};
 use super::{ChangeError, Rejections, ReplayPolicy, Variant};
+use crate::cancel::Cancel;
 use crate::model::Order;
-use crate::route::Cancel;
 use crate::scenario::Receipt;
 use crate::snapshot::{BuildError, Snapshot};
 

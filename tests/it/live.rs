@@ -640,8 +640,9 @@ fn a_retried_commit_after_a_restart_and_a_compaction_prices_with_the_terms_it_wa
 
 #[test]
 fn cancelled_work_answers_cancelled_and_reserves_nothing() {
+    use fulfil::cancel::Cancel;
     use fulfil::live::LiveError;
-    use fulfil::route::{Cancel, RouteError};
+    use fulfil::route::RouteError;
     let s = scarce();
     let data = tempfile::tempdir().expect("temp");
     let live = Live::open(durable(s.path(), data.path())).expect("opens");

@@ -88,7 +88,7 @@ fn a_commit_decided_before_a_confirmation_is_checked_against_the_stock_after_it(
     // 25 units of P decided while DC-A may sell 28 of its 30 …
     let late = order(&live, "late", 0.0, &[("P", 25)]);
     let decided = live
-        .decide(&late, &fulfil::route::Cancel::never())
+        .decide(&late, &fulfil::cancel::Cancel::never())
         .expect("decides");
     // … then 20 are committed and shipped: DC-A has 10 on hand, 8 to sell.
     let first = live

@@ -570,7 +570,7 @@ fn a_schedule_change_moves_cutoffs_and_closes_weekdays_and_the_kpis_keep_time() 
             &mut ledger,
             &orders,
             PolicyKind::Optimal,
-            &fulfil::route::Cancel::never(),
+            &fulfil::cancel::Cancel::never(),
             |_, _, r, _| decisions.push(r.decision),
         )
         .expect("routes");

@@ -7,23 +7,27 @@ use std::path::{Path, PathBuf};
 /// is an arrow pointing the wrong way.
 const LAYERS: &[(&str, &[&str])] = &[
     ("model", &[]),
+    ("cancel", &[]),
     ("snapshot", &["model"]),
     ("scenario", &["model", "snapshot"]),
-    ("route", &["model", "snapshot"]),
-    ("batch", &["model", "snapshot", "route"]),
+    ("route", &["model", "cancel", "snapshot"]),
+    ("batch", &["model", "cancel", "snapshot", "route"]),
     ("reserve", &["model", "snapshot", "route"]),
     (
         "simulate",
-        &["model", "snapshot", "scenario", "route", "batch"],
+        &["model", "cancel", "snapshot", "scenario", "route", "batch"],
     ),
     (
         "live",
-        &["model", "snapshot", "scenario", "route", "batch", "reserve"],
+        &[
+            "model", "cancel", "snapshot", "scenario", "route", "batch", "reserve",
+        ],
     ),
     (
         "service",
         &[
-            "model", "snapshot", "scenario", "route", "batch", "reserve", "simulate", "live",
+            "model", "cancel", "snapshot", "scenario", "route", "batch", "reserve", "simulate",
+            "live",
         ],
     ),
 ];
@@ -32,8 +36,8 @@ const LAYERS: &[(&str, &[&str])] = &[
 const TRANSPORT: &[&str] = &["tonic", "prost", "tokio", "tower", "hyper", "http::"];
 
 const MODULES: &[&str] = &[
-    "model", "snapshot", "scenario", "route", "batch", "reserve", "simulate", "live", "service",
-    "cli",
+    "model", "cancel", "snapshot", "scenario", "route", "batch", "reserve", "simulate", "live",
+    "service", "cli",
 ];
 
 fn rust_files(dir: &Path) -> Vec<PathBuf> {

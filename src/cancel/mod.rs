@@ -1,12 +1,20 @@
 //! Cooperative cancellation: a token the caller sets when nobody wants the answer any more (the
 //! client cancelled, its deadline passed), checked by the long loops — the search every few
 //! thousand nodes, batch runs between steps, simulations between orders — so abandoned work
-//! stops instead of running to its end. A cancelled computation returns
-//! [`RouteError::Cancelled`](super::RouteError::Cancelled) (or its caller's equivalent), never a
+//! stops instead of running to its end. A cancelled computation returns [`Cancelled`] (as its
+//! layer's error says it, e.g. `RouteError::Cancelled`), never a
 //! partial answer.
+//!
+//! A room of its own below every layer that computes (route, batch, simulate, live) and the
+//! service that cancels: none of them has to reach into another for the token.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The work was cancelled before it was done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("cancelled before the work was done")]
+pub struct Cancelled;
 
 /// A cancellation token: cheap to clone, all clones share one flag. The default token is never
 /// cancelled.
@@ -37,9 +45,9 @@ impl Cancel {
     }
 
     /// `Err(Cancelled)` once cancelled: for `?` between steps.
-    pub fn check(&self) -> Result<(), super::RouteError> {
+    pub fn check(&self) -> Result<(), Cancelled> {
         if self.is_cancelled() {
-            Err(super::RouteError::Cancelled)
+            Err(Cancelled)
         } else {
             Ok(())
         }
