@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use super::BatchError;
+use super::error::BatchError;
 use super::solution::Solution;
 use crate::cancel::Cancel;
 use crate::model::Order;

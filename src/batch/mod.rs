@@ -29,11 +29,13 @@
 
 mod baseline;
 mod duals;
+mod error;
 mod improve;
 mod incumbent;
 mod joint;
 mod lagrange;
 mod master;
+mod options;
 mod polish;
 mod pricing;
 mod progress;
@@ -42,11 +44,10 @@ mod result;
 mod run;
 mod solution;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::cancel::Cancel;
 use crate::model::{Decision, Order};
 use crate::route::{Ledger, RouteError, Router, RunSummary, price};
 use crate::snapshot::Snapshot;
@@ -55,53 +56,10 @@ use lagrange::Rounds;
 use master::Pool;
 use run::Run;
 
+pub use error::BatchError;
+pub use options::BatchOptions;
 pub use progress::{Phase, Progress, Status};
 pub use result::BatchResult;
-
-/// How long and how hard to try.
-#[derive(Clone, Debug)]
-pub struct BatchOptions {
-    /// Wall-clock limit for the whole run (the baseline included). Default 60 s.
-    pub time_limit: Duration,
-    /// Stop once `(cost − bound) / cost` is at most this. Default 0.0001 (0.01%).
-    pub gap_target: f64,
-    /// The batch is solved as one exact MIP when that model has at most this many allocation
-    /// variables (default 20,000); larger batches use the restricted master only.
-    pub exact_max_arcs: usize,
-    /// Lagrangian rounds at most (default 400).
-    pub max_rounds: usize,
-    /// Stops the run between steps and inside its long loops (the joint MIPs stop at their
-    /// time limit): a cancelled run answers `RouteError::Cancelled`, never a partial result.
-    pub cancel: Cancel,
-}
-
-impl Default for BatchOptions {
-    fn default() -> Self {
-        BatchOptions {
-            time_limit: Duration::from_secs(60),
-            gap_target: 1e-4,
-            exact_max_arcs: 20_000,
-            max_rounds: 400,
-            cancel: Cancel::never(),
-        }
-    }
-}
-
-/// Why a batch could not be optimized at all.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum BatchError {
-    #[error(transparent)]
-    Route(#[from] RouteError),
-    #[error("order `{order}` appears twice in the batch")]
-    DuplicateOrder { order: String },
-}
-
-impl From<crate::cancel::Cancelled> for BatchError {
-    fn from(c: crate::cancel::Cancelled) -> BatchError {
-        BatchError::Route(c.into())
-    }
-}
 
 /// Re-optimizes `orders` jointly on `snapshot`, starting from what `start` already holds (a fresh
 /// [`Ledger`] for a scenario; the live reservations on a service). `progress` is called at every

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use super::BatchOptions;
+use super::options::BatchOptions;
 use super::resources::Resources;
 use crate::model::Order;
 use crate::route::Ledger;

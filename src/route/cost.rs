@@ -2,7 +2,7 @@
 //! shopping, handling, split and backorder penalties, lateness, and the pricing of a whole
 //! decision with its dates.
 
-use super::RouteError;
+use super::error::RouteError;
 use crate::model::dates::{NO_FLOOR, format_day};
 use crate::model::geo::distance_km;
 use crate::model::{

@@ -21,10 +21,10 @@
 //! A hard `deliver_by` is one search with D = `deliver_by`; an order without one, one search
 //! without a deadline.
 
-use super::Router;
 use super::candidates::CandidateSet;
 use super::cost::{Plan, Terms, billable_kg};
 use super::promise::{NO_FLOOR, Shipper};
+use super::router::Router;
 use super::search::{SearchResult, Take};
 use crate::model::{Day, NodeId, Order, SkuId};
 use crate::snapshot::Snapshot;

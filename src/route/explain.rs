@@ -3,7 +3,8 @@
 
 use super::candidates::{Exclusion, evaluate};
 use super::cost::{Plan, price};
-use super::{Availability, RouteError};
+use super::error::RouteError;
+use super::ledger::Availability;
 use crate::model::dates::format_day;
 use crate::model::{Decision, Destination, NodeId, NodeKind, Order};
 use crate::snapshot::Snapshot;

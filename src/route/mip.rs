@@ -19,7 +19,8 @@ use good_lp::{Expression, ProblemVariables, SolverModel, Variable, constraint, v
 
 use super::candidates::{Tier, stock_and_tiers};
 use super::cost::{Plan, Terms, billable_kg};
-use super::{Availability, RouteError, ats_at, capacity_left};
+use super::error::RouteError;
+use super::ledger::{Availability, ats_at, capacity_left};
 use crate::model::dates::NO_FLOOR;
 use crate::model::geo::distance_km;
 use crate::model::{Day, Destination, NodeId, NodeKind, Order, Service, SkuId};
@@ -592,7 +593,7 @@ pub fn solve_order(
     avail: &impl Availability,
     order: &Order,
 ) -> Result<MipAnswer, MipError> {
-    super::validate(snapshot, order)?;
+    super::router::validate(snapshot, order)?;
     let mut model = JointMip::new(snapshot, avail);
     model.add_order(order);
     let answer = model.solve(None, 1)?;

@@ -1,13 +1,15 @@
 //! Routing: the cost model, candidate nodes, the exact per-order search, the baseline policy, and
 //! sequential runs over many orders.
 //!
-//! The entry point is [`Router::route`]: pure and synchronous, it reads a snapshot and what is
-//! already reserved, and returns the cheapest feasible decision for one order.
+//! The entry point is [`Router::route`] (`router.rs`): pure and synchronous, it reads a snapshot
+//! and what is already reserved, and returns the cheapest feasible decision for one order. This
+//! file is only the facade: the rooms and what they export.
 
 mod candidates;
 pub mod cost;
 mod curves;
 mod deadlines;
+mod error;
 mod explain;
 mod ledger;
 pub mod mip;
@@ -16,284 +18,18 @@ mod options;
 mod pickup;
 pub mod promise;
 mod reroute;
+mod router;
 mod run;
 mod search;
 mod speculate;
 
-use std::str::FromStr;
-
-use crate::cancel::{Cancel, Cancelled};
-
 pub use candidates::{Candidate, Exclusion, UnitPrices};
 pub use cost::{Plan, Terms, billable_kg, price};
+pub use error::RouteError;
 pub use explain::{NodeExplanation, Outcome, explain};
 pub use ledger::{Availability, Ledger, Untouched, ats_at, capacity_left};
 pub use options::{Basket, Options, fulfilment_options};
 pub use reroute::rerouted_order;
+pub use router::{DEFAULT_SEARCH_BUDGET, PolicyKind, PricedPlan, Routed, Router, route_order};
 pub use run::{RunSummary, Timeliness, route_all};
 pub use speculate::route_in_sequence;
-
-use candidates::CandidateSet;
-use search::Search;
-
-use crate::model::{Decision, Destination, Order, Service};
-use crate::snapshot::Snapshot;
-
-/// How orders are routed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum PolicyKind {
-    /// The cheapest feasible decision (exact branch and bound).
-    #[default]
-    Optimal,
-    /// What common platforms do: the nearest node that ships the whole order, else the fewest
-    /// shipments, nearest first. The baseline every report compares against.
-    Nearest,
-}
-
-impl FromStr for PolicyKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "optimal" => Ok(PolicyKind::Optimal),
-            "nearest" => Ok(PolicyKind::Nearest),
-            _ => Err(format!(
-                "unknown policy `{s}` (expected `optimal` or `nearest`)"
-            )),
-        }
-    }
-}
-
-/// Why an order could not be routed at all (as opposed to being backordered).
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum RouteError {
-    #[error("order `{order}`: has no lines")]
-    NoLines { order: String },
-    #[error("order `{order}`: line {line} has quantity 0")]
-    ZeroQuantity { order: String, line: usize },
-    #[error("order `{order}`: line {line} names a SKU this snapshot does not have")]
-    UnknownSku { order: String, line: usize },
-    #[error("order `{order}`: pickup node is not in this snapshot")]
-    UnknownNode { order: String },
-    #[error("order `{order}`: destination ({lat}, {lon}) is not a valid WGS84 coordinate")]
-    BadDestination { order: String, lat: f64, lon: f64 },
-    #[error("order `{order}`: service and destination disagree (pickup needs a pickup node)")]
-    ServiceMismatch { order: String },
-    #[error("order `{order}`: node `{node}` cannot ship `{service}` to the address")]
-    Unreachable {
-        order: String,
-        node: String,
-        service: Service,
-    },
-    /// The caller cancelled the work (client gone, deadline passed) before it was done.
-    #[error("cancelled before the decision was made")]
-    Cancelled,
-}
-
-impl From<Cancelled> for RouteError {
-    fn from(_: Cancelled) -> RouteError {
-        RouteError::Cancelled
-    }
-}
-
-/// A routed order: the plan to reserve and its priced decision.
-#[derive(Debug, Clone)]
-pub struct Routed {
-    pub plan: Plan,
-    pub decision: Decision,
-    /// `false` when the search stopped at its budget: the decision is feasible, maybe not optimal.
-    pub exact: bool,
-    /// Search nodes visited (0 for pickup and the baseline).
-    pub search_nodes: u64,
-}
-
-/// The cheapest plan of one order when resource prices are charged on top of its real cost.
-#[derive(Debug, Clone)]
-pub struct PricedPlan {
-    pub plan: Plan,
-    /// Real cost plus the prices of the units it takes.
-    pub priced_cost: f64,
-    /// A proven lower bound on `priced_cost` over every feasible plan of the order.
-    pub lower_bound: f64,
-}
-
-/// Search nodes one order may visit before the best decision found so far is returned (per
-/// search: an order with priced lateness whose joint search spends it gets one more search
-/// under its hard `deliver_by`, so it may visit up to twice this).
-pub const DEFAULT_SEARCH_BUDGET: u64 = 250_000;
-
-/// Routes orders one at a time, reusing its buffers. One per thread.
-pub struct Router {
-    candidates: CandidateSet,
-    search: Search,
-    budget: u64,
-    cancel: Cancel,
-}
-
-impl Default for Router {
-    fn default() -> Self {
-        Router::new()
-    }
-}
-
-impl Router {
-    pub fn new() -> Router {
-        Router {
-            candidates: CandidateSet::default(),
-            search: Search::default(),
-            budget: DEFAULT_SEARCH_BUDGET,
-            cancel: Cancel::never(),
-        }
-    }
-
-    /// Sets the search budget (search nodes per order).
-    pub fn with_budget(mut self, budget: u64) -> Router {
-        self.budget = budget.max(1);
-        self
-    }
-
-    /// Routes until `cancel` is cancelled: then the search stops within a few thousand nodes
-    /// and [`Router::route`] answers [`RouteError::Cancelled`].
-    pub fn set_cancel(&mut self, cancel: Cancel) {
-        self.search.set_cancel(cancel.clone());
-        self.cancel = cancel;
-    }
-
-    /// Decides one order against `snapshot` and what `avail` says is already taken.
-    pub fn route(
-        &mut self,
-        snapshot: &Snapshot,
-        avail: &impl Availability,
-        order: &Order,
-        kind: PolicyKind,
-    ) -> Result<Routed, RouteError> {
-        validate(snapshot, order)?;
-        self.cancel.check()?;
-        let Destination::Address { lat, lon } = order.destination else {
-            let plan = pickup::pickup_plan(snapshot, avail, order, kind);
-            let decision = price(snapshot, order, &plan)?;
-            return Ok(Routed {
-                plan,
-                decision,
-                exact: true,
-                search_nodes: 0,
-            });
-        };
-        self.candidates.build(snapshot, avail, order, lat, lon);
-        let searched = match kind {
-            PolicyKind::Optimal => self.search_dated(snapshot, order),
-            PolicyKind::Nearest => deadlines::Searched {
-                result: search::SearchResult {
-                    assignment: nearest::plan(&self.candidates, snapshot.policy()),
-                    exact: true,
-                    found: true,
-                    ..Default::default()
-                },
-                // Services on time under a hard deliver_by where the baseline's nodes allow.
-                deadline: order
-                    .deliver_by
-                    .filter(|_| snapshot.policy().late_penalty_per_day.is_none()),
-            },
-        };
-        self.cancel.check()?;
-        let plan = self.plan_from(order, &searched, snapshot);
-        let decision = price(snapshot, order, &plan)?;
-        debug_assert!(
-            kind == PolicyKind::Nearest
-                || (decision.cost.total - searched.result.cost).abs() < 1e-6,
-            "search cost {} != priced {}",
-            searched.result.cost,
-            decision.cost.total
-        );
-        Ok(Routed {
-            plan,
-            decision,
-            exact: searched.result.exact,
-            search_nodes: searched.result.nodes_visited,
-        })
-    }
-
-    /// The cheapest plan of one order when every unit also pays `prices` (the pricing step of a
-    /// batch: resources are charged instead of shared). `avail` bounds what the order alone may
-    /// take. The order must have passed validation ([`Router::route`] does it).
-    pub fn route_priced(
-        &mut self,
-        snapshot: &Snapshot,
-        avail: &impl Availability,
-        order: &Order,
-        prices: &dyn UnitPrices,
-    ) -> Result<PricedPlan, RouteError> {
-        validate(snapshot, order)?;
-        let Destination::Address { lat, lon } = order.destination else {
-            return Ok(pickup::priced_pickup(snapshot, avail, order, prices));
-        };
-        self.candidates
-            .build_priced(snapshot, avail, order, lat, lon, Some(prices));
-        let searched = self.search_dated(snapshot, order);
-        Ok(PricedPlan {
-            plan: self.plan_from(order, &searched, snapshot),
-            priced_cost: searched.result.cost,
-            lower_bound: searched.result.lower_bound,
-        })
-    }
-}
-
-/// Routes one order with a fresh router (convenient; a loop should reuse a [`Router`]).
-pub fn route_order(
-    snapshot: &Snapshot,
-    avail: &impl Availability,
-    order: &Order,
-    kind: PolicyKind,
-) -> Result<Routed, RouteError> {
-    Router::new().route(snapshot, avail, order, kind)
-}
-
-fn validate(snapshot: &Snapshot, order: &Order) -> Result<(), RouteError> {
-    if order.lines.is_empty() {
-        return Err(RouteError::NoLines {
-            order: order.id.clone(),
-        });
-    }
-    for (i, line) in order.lines.iter().enumerate() {
-        if line.sku.index() >= snapshot.skus().len() {
-            return Err(RouteError::UnknownSku {
-                order: order.id.clone(),
-                line: i,
-            });
-        }
-        if line.qty == 0 {
-            return Err(RouteError::ZeroQuantity {
-                order: order.id.clone(),
-                line: i,
-            });
-        }
-    }
-    match (order.destination, order.service) {
-        (Destination::Pickup(node), Service::Pickup) => {
-            if node.index() >= snapshot.nodes().len() {
-                return Err(RouteError::UnknownNode {
-                    order: order.id.clone(),
-                });
-            }
-        }
-        (Destination::Address { lat, lon }, s) if s != Service::Pickup => {
-            if !(lat.is_finite()
-                && lon.is_finite()
-                && (-90.0..=90.0).contains(&lat)
-                && (-180.0..=180.0).contains(&lon))
-            {
-                return Err(RouteError::BadDestination {
-                    order: order.id.clone(),
-                    lat,
-                    lon,
-                });
-            }
-        }
-        _ => {
-            return Err(RouteError::ServiceMismatch {
-                order: order.id.clone(),
-            });
-        }
-    }
-    Ok(())
-}

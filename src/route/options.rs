@@ -8,7 +8,9 @@ use std::collections::HashSet;
 
 use h3o::{LatLng, Resolution};
 
-use super::{Availability, PolicyKind, RouteError, Routed, Router};
+use super::error::RouteError;
+use super::ledger::Availability;
+use super::router::{PolicyKind, Routed, Router};
 use crate::model::dates::parse_day;
 use crate::model::geo::distance_km;
 use crate::model::{Day, Destination, NodeId, Order, OrderLine, Service};

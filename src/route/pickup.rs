@@ -6,9 +6,11 @@
 //! and, for each day it could wait until (now, or an inbound day), handing over everything
 //! available by then.
 
-use super::candidates::{Tier, stock_and_tiers};
+use super::candidates::{Tier, UnitPrices, stock_and_tiers};
 use super::cost::{Plan, Terms};
-use super::{Availability, PolicyKind, PricedPlan, UnitPrices, ledger};
+use super::ledger;
+use super::ledger::Availability;
+use super::router::{PolicyKind, PricedPlan};
 use crate::model::dates::NO_FLOOR;
 use crate::model::{Day, Destination, NodeId, Order, Service, SkuId};
 use crate::snapshot::Snapshot;

@@ -4,7 +4,9 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use super::{Ledger, PolicyKind, RouteError};
+use super::error::RouteError;
+use super::ledger::Ledger;
+use super::router::PolicyKind;
 use crate::model::{CostBreakdown, Decision, Order};
 use crate::snapshot::Snapshot;
 

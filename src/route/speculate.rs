@@ -15,7 +15,9 @@ use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 
-use super::{Availability, Ledger, PolicyKind, RouteError, Routed, Router};
+use super::error::RouteError;
+use super::ledger::{Availability, Ledger};
+use super::router::{PolicyKind, Routed, Router};
 use crate::cancel::Cancel;
 use crate::model::{Destination, NodeId, Order, SkuId};
 use crate::snapshot::Snapshot;

@@ -5,22 +5,18 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tonic::server::NamedService;
 use tonic_health::ServingStatus;
 use tonic_health::pb::health_server::{Health as HealthApi, HealthServer};
 use tonic_health::server::HealthReporter;
 
-use super::network::NetworkService;
 use super::pb;
-use super::planning::PlanningService;
-use super::reservations::ReservationsService;
-use super::routing::RoutingService;
 
-/// The services that change state, and the server as a whole (`""`).
+/// The services that change state, and the server as a whole (`""`), by the names the generated
+/// code gives them (no handler needed to read them).
 const CHANGING: [&str; 4] = [
-    pb::routing_server::RoutingServer::<RoutingService>::NAME,
-    pb::reservations_server::ReservationsServer::<ReservationsService>::NAME,
-    pb::network_server::NetworkServer::<NetworkService>::NAME,
+    pb::routing_server::SERVICE_NAME,
+    pb::reservations_server::SERVICE_NAME,
+    pb::network_server::SERVICE_NAME,
     "",
 ];
 
@@ -68,7 +64,7 @@ impl Health {
 
     /// Sets every service's health, Planning's too (at start and when shutting down).
     pub async fn set_all(&self, status: ServingStatus) {
-        let planning = pb::planning_server::PlanningServer::<PlanningService>::NAME;
+        let planning = pb::planning_server::SERVICE_NAME;
         self.reporter.set_service_status(planning, status).await;
         self.set_changing(status).await;
     }

@@ -1,0 +1,243 @@
+//! The [`Router`]: one order decided at a time against a snapshot and what is already taken,
+//! reusing its candidate and search buffers (one per thread); the policies it routes with; what
+//! it answers.
+
+use std::str::FromStr;
+
+use super::candidates::{CandidateSet, UnitPrices};
+use super::cost::{Plan, price};
+use super::error::RouteError;
+use super::ledger::Availability;
+use super::search::Search;
+use super::{deadlines, nearest, pickup, search};
+use crate::cancel::Cancel;
+use crate::model::{Decision, Destination, Order, Service};
+use crate::snapshot::Snapshot;
+
+/// How orders are routed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PolicyKind {
+    /// The cheapest feasible decision (exact branch and bound).
+    #[default]
+    Optimal,
+    /// What common platforms do: the nearest node that ships the whole order, else the fewest
+    /// shipments, nearest first. The baseline every report compares against.
+    Nearest,
+}
+
+impl FromStr for PolicyKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "optimal" => Ok(PolicyKind::Optimal),
+            "nearest" => Ok(PolicyKind::Nearest),
+            _ => Err(format!(
+                "unknown policy `{s}` (expected `optimal` or `nearest`)"
+            )),
+        }
+    }
+}
+
+/// A routed order: the plan to reserve and its priced decision.
+#[derive(Debug, Clone)]
+pub struct Routed {
+    pub plan: Plan,
+    pub decision: Decision,
+    /// `false` when the search stopped at its budget: the decision is feasible, maybe not optimal.
+    pub exact: bool,
+    /// Search nodes visited (0 for pickup and the baseline).
+    pub search_nodes: u64,
+}
+
+/// The cheapest plan of one order when resource prices are charged on top of its real cost.
+#[derive(Debug, Clone)]
+pub struct PricedPlan {
+    pub plan: Plan,
+    /// Real cost plus the prices of the units it takes.
+    pub priced_cost: f64,
+    /// A proven lower bound on `priced_cost` over every feasible plan of the order.
+    pub lower_bound: f64,
+}
+
+/// Search nodes one order may visit before the best decision found so far is returned (per
+/// search: an order with priced lateness whose joint search spends it gets one more search
+/// under its hard `deliver_by`, so it may visit up to twice this).
+pub const DEFAULT_SEARCH_BUDGET: u64 = 250_000;
+
+/// Routes orders one at a time, reusing its buffers. One per thread.
+pub struct Router {
+    pub(super) candidates: CandidateSet,
+    pub(super) search: Search,
+    pub(super) budget: u64,
+    cancel: Cancel,
+}
+
+impl Default for Router {
+    fn default() -> Self {
+        Router::new()
+    }
+}
+
+impl Router {
+    pub fn new() -> Router {
+        Router {
+            candidates: CandidateSet::default(),
+            search: Search::default(),
+            budget: DEFAULT_SEARCH_BUDGET,
+            cancel: Cancel::never(),
+        }
+    }
+
+    /// Sets the search budget (search nodes per order).
+    pub fn with_budget(mut self, budget: u64) -> Router {
+        self.budget = budget.max(1);
+        self
+    }
+
+    /// Routes until `cancel` is cancelled: then the search stops within a few thousand nodes
+    /// and [`Router::route`] answers [`RouteError::Cancelled`].
+    pub fn set_cancel(&mut self, cancel: Cancel) {
+        self.search.set_cancel(cancel.clone());
+        self.cancel = cancel;
+    }
+
+    /// Decides one order against `snapshot` and what `avail` says is already taken.
+    pub fn route(
+        &mut self,
+        snapshot: &Snapshot,
+        avail: &impl Availability,
+        order: &Order,
+        kind: PolicyKind,
+    ) -> Result<Routed, RouteError> {
+        validate(snapshot, order)?;
+        self.cancel.check()?;
+        let Destination::Address { lat, lon } = order.destination else {
+            let plan = pickup::pickup_plan(snapshot, avail, order, kind);
+            let decision = price(snapshot, order, &plan)?;
+            return Ok(Routed {
+                plan,
+                decision,
+                exact: true,
+                search_nodes: 0,
+            });
+        };
+        self.candidates.build(snapshot, avail, order, lat, lon);
+        let searched = match kind {
+            PolicyKind::Optimal => self.search_dated(snapshot, order),
+            PolicyKind::Nearest => deadlines::Searched {
+                result: search::SearchResult {
+                    assignment: nearest::plan(&self.candidates, snapshot.policy()),
+                    exact: true,
+                    found: true,
+                    ..Default::default()
+                },
+                // Services on time under a hard deliver_by where the baseline's nodes allow.
+                deadline: order
+                    .deliver_by
+                    .filter(|_| snapshot.policy().late_penalty_per_day.is_none()),
+            },
+        };
+        self.cancel.check()?;
+        let plan = self.plan_from(order, &searched, snapshot);
+        let decision = price(snapshot, order, &plan)?;
+        debug_assert!(
+            kind == PolicyKind::Nearest
+                || (decision.cost.total - searched.result.cost).abs() < 1e-6,
+            "search cost {} != priced {}",
+            searched.result.cost,
+            decision.cost.total
+        );
+        Ok(Routed {
+            plan,
+            decision,
+            exact: searched.result.exact,
+            search_nodes: searched.result.nodes_visited,
+        })
+    }
+
+    /// The cheapest plan of one order when every unit also pays `prices` (the pricing step of a
+    /// batch: resources are charged instead of shared). `avail` bounds what the order alone may
+    /// take. The order must have passed validation ([`Router::route`] does it).
+    pub fn route_priced(
+        &mut self,
+        snapshot: &Snapshot,
+        avail: &impl Availability,
+        order: &Order,
+        prices: &dyn UnitPrices,
+    ) -> Result<PricedPlan, RouteError> {
+        validate(snapshot, order)?;
+        let Destination::Address { lat, lon } = order.destination else {
+            return Ok(pickup::priced_pickup(snapshot, avail, order, prices));
+        };
+        self.candidates
+            .build_priced(snapshot, avail, order, lat, lon, Some(prices));
+        let searched = self.search_dated(snapshot, order);
+        Ok(PricedPlan {
+            plan: self.plan_from(order, &searched, snapshot),
+            priced_cost: searched.result.cost,
+            lower_bound: searched.result.lower_bound,
+        })
+    }
+}
+
+/// Routes one order with a fresh router (convenient; a loop should reuse a [`Router`]).
+pub fn route_order(
+    snapshot: &Snapshot,
+    avail: &impl Availability,
+    order: &Order,
+    kind: PolicyKind,
+) -> Result<Routed, RouteError> {
+    Router::new().route(snapshot, avail, order, kind)
+}
+
+/// Refuses an order that cannot be routed at all (no lines, an unknown SKU or node, a bad
+/// destination, a service its destination does not allow).
+pub(super) fn validate(snapshot: &Snapshot, order: &Order) -> Result<(), RouteError> {
+    if order.lines.is_empty() {
+        return Err(RouteError::NoLines {
+            order: order.id.clone(),
+        });
+    }
+    for (i, line) in order.lines.iter().enumerate() {
+        if line.sku.index() >= snapshot.skus().len() {
+            return Err(RouteError::UnknownSku {
+                order: order.id.clone(),
+                line: i,
+            });
+        }
+        if line.qty == 0 {
+            return Err(RouteError::ZeroQuantity {
+                order: order.id.clone(),
+                line: i,
+            });
+        }
+    }
+    match (order.destination, order.service) {
+        (Destination::Pickup(node), Service::Pickup) => {
+            if node.index() >= snapshot.nodes().len() {
+                return Err(RouteError::UnknownNode {
+                    order: order.id.clone(),
+                });
+            }
+        }
+        (Destination::Address { lat, lon }, s) if s != Service::Pickup => {
+            if !(lat.is_finite()
+                && lon.is_finite()
+                && (-90.0..=90.0).contains(&lat)
+                && (-180.0..=180.0).contains(&lon))
+            {
+                return Err(RouteError::BadDestination {
+                    order: order.id.clone(),
+                    lat,
+                    lon,
+                });
+            }
+        }
+        _ => {
+            return Err(RouteError::ServiceMismatch {
+                order: order.id.clone(),
+            });
+        }
+    }
+    Ok(())
+}
