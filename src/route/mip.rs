@@ -138,183 +138,233 @@ impl<'a, A: Availability> JointMip<'a, A> {
     /// consumes. Eligibility follows the spec's feasibility rules; the caller validated it.
     ///
     /// The order's whole formulation in one place, rule after rule of the spec, so that it can be
-    /// read against the spec independently of the search it checks (`differential` tests).
+    /// read against the spec independently of the search it checks (`differential` tests): per
+    /// node, whether it may ship and with which parcel options ([`Self::node_options`]), its
+    /// allocation variables ([`Self::allocations`]), the shipment it opens and its carrier
+    /// ([`Self::shipment`]); then the order's limits and backorders ([`Self::order_limits`]).
     pub fn add_order(&mut self, order: &Order) {
         let snapshot = self.snapshot;
-        let policy = snapshot.policy();
         let oi = self.orders;
         self.orders += 1;
-        let mut opened: Vec<Variable> = Vec::new();
-        let mut allocated: Vec<Expression> =
-            order.lines.iter().map(|_| Expression::from(0.0)).collect();
-        let total_units: u32 = order.lines.iter().map(|l| l.qty).sum();
-        let pickup = matches!(order.destination, Destination::Pickup(_));
         let dated = order.created.is_some() && (snapshot.network_dated() || order.uses_v2());
-        // Priced lateness: the order's days late, at least each chosen shipment's.
-        let late = match (dated, order.deliver_by, policy.late_penalty_per_day) {
+        let mut o = OrderVars {
+            index: oi,
+            dated,
+            total_units: order.lines.iter().map(|l| l.qty).sum(),
+            opened: Vec::new(),
+            allocated: order.lines.iter().map(|_| Expression::from(0.0)).collect(),
+            late: self.lateness(order, dated),
+            rules: RuleVars::default(),
+        };
+        for n in 0..snapshot.nodes().len() {
+            let node_id = NodeId(n as u32);
+            let Some((band, options)) = self.node_options(order, node_id) else {
+                continue;
+            };
+            let capacity =
+                capacity_left(snapshot, self.avail, node_id, order.day).min(o.total_units);
+            if capacity == 0 {
+                continue;
+            }
+            let Some(at_node) = self.allocations(order, node_id, &mut o) else {
+                continue;
+            };
+            self.shipment(order, node_id, (band, options), capacity, at_node, &mut o);
+        }
+        self.order_limits(order, o);
+    }
+
+    /// Priced lateness: the order's days late (at least each chosen shipment's), charged at the
+    /// policy's penalty per day; none when the order has no priced deadline.
+    fn lateness(&mut self, order: &Order, dated: bool) -> Option<Variable> {
+        let penalty = self.snapshot.policy().late_penalty_per_day;
+        match (dated, order.deliver_by, penalty) {
             (true, Some(_), Some(penalty)) => {
                 let l = self.vars.add(variable().min(0));
                 self.objective += penalty * l;
                 Some(l)
             }
             _ => None,
-        };
+        }
+    }
 
-        let mut rules = RuleVars::default();
-        for (n, node) in snapshot.nodes().iter().enumerate() {
-            let node_id = NodeId(n as u32);
-            // Version 2: the order's channel and the nodes it excludes.
-            if !node.serves(order.channel.as_deref()) || order.exclude.contains(&node_id) {
-                continue;
+    /// Whether `node_id` may ship `order` (channel, exclusions, enabled, ships or pickup, ship
+    /// from store, a zone band that reaches the address) and, to an address, its band and the
+    /// parcel options (base, per_kg) of the order's services in it.
+    fn node_options(
+        &self,
+        order: &Order,
+        node_id: NodeId,
+    ) -> Option<(Option<usize>, Vec<(f64, f64)>)> {
+        let snapshot = self.snapshot;
+        let node = snapshot.node(node_id);
+        // Version 2: the order's channel and the nodes it excludes.
+        if !node.serves(order.channel.as_deref()) || order.exclude.contains(&node_id) {
+            return None;
+        }
+        match order.destination {
+            Destination::Pickup(p) => {
+                (p == node_id && node.enabled && node.pickup).then(|| (None, Vec::new()))
             }
-            // Which parcel options (base, per_kg) this node has to the destination, if it may ship.
-            let mut band_of_node = None;
-            let options: Vec<(f64, f64)> = match order.destination {
-                Destination::Pickup(p) => {
-                    if p != node_id || !node.enabled || !node.pickup {
-                        continue;
-                    }
-                    Vec::new()
+            Destination::Address { lat, lon } => {
+                let ship_from_store = snapshot.policy().ship_from_store;
+                if !node.enabled
+                    || !node.ships
+                    || (node.kind == NodeKind::Store && !ship_from_store)
+                {
+                    return None;
                 }
-                Destination::Address { lat, lon } => {
-                    if !node.enabled
-                        || !node.ships
-                        || (node.kind == NodeKind::Store && !policy.ship_from_store)
-                    {
-                        continue;
-                    }
-                    let d = distance_km(node.lat, node.lon, lat, lon);
-                    let Some(band) = snapshot
-                        .zones()
-                        .bands()
-                        .iter()
-                        .position(|b| b.max_km.is_none_or(|m| d <= m))
-                    else {
-                        continue;
-                    };
-                    band_of_node = Some(band);
-                    let opts: Vec<(f64, f64)> = order
-                        .service
-                        .shipment_services()
-                        .iter()
-                        .flat_map(|&s| snapshot.rates().options(s, band))
-                        .map(|o| (o.base, o.per_kg))
-                        .collect();
-                    if opts.is_empty() {
-                        continue;
-                    }
-                    opts
-                }
-            };
-            let capacity = capacity_left(snapshot, self.avail, node_id, order.day).min(total_units);
-            if capacity == 0 {
-                continue;
-            }
-            let mut units = Expression::from(0.0);
-            let mut weight = Expression::from(0.0);
-            let mut any = false;
-            // Inbound tiers used by this node's lines: (day, units, column variable).
-            let mut pending: Vec<(Day, u32, Variable)> = Vec::new();
-            let mut node_arcs: Vec<(usize, Variable)> = Vec::new();
-            let mut value = Expression::from(0.0);
-            for (li, line) in order.lines.iter().enumerate() {
-                let sku = snapshot.sku(line.sku);
-                if sku.oversize && node.kind == NodeKind::Store && !pickup {
-                    continue;
-                }
-                let bound = ats_at(snapshot, self.avail, node_id, line.sku).min(line.qty);
-                if bound == 0 {
-                    continue;
-                }
-                let column = self.vars.len();
-                let x = self.vars.add(variable().integer().min(0).max(bound));
-                self.arcs.push(Arc {
-                    order: oi,
-                    node: node_id,
-                    line: li,
-                    sku: line.sku,
-                    column,
-                });
-                if let Some(e) = snapshot.inventory().entry(node_id, line.sku) {
-                    *self.stock.entry(e).or_insert_with(|| Expression::from(0.0)) += x;
-                    if dated {
-                        self.split_inbound(oi, node_id, e, x, &mut pending);
-                    }
-                }
-                units += x;
-                weight += sku.weight_kg * x;
-                value += line.unit_price * x;
-                allocated[li] += x;
-                node_arcs.push((li, x));
-                any = true;
-            }
-            if !any {
-                continue;
-            }
-            self.one_node_rules(order, &node_arcs, &mut rules);
-            if node.capacity_units.is_some() {
-                *self
-                    .picks
-                    .entry((node_id, order.day))
-                    .or_insert_with(|| Expression::from(0.0)) += units.clone();
-            }
-            let y = self.vars.add(variable().binary());
-            opened.push(y);
-            rules.values.push((y, value));
-            self.constraints
-                .push(constraint!(units.clone() <= f64::from(capacity) * y));
-            self.objective += node.cost_per_shipment * y + node.cost_per_unit * units.clone();
-            if dated {
-                let shipment = DatedShipment {
-                    order,
-                    order_index: oi,
-                    node: node_id,
-                    band: band_of_node,
-                    open: y,
-                    weight,
-                    late,
-                };
-                self.dated_choices(shipment, &pending);
-            } else if !options.is_empty() {
-                // Rate shopping: exactly one carrier per open shipment, billed on integer kg ≥ 1.
-                let big = (f64::from(total_units)
-                    * order
-                        .lines
-                        .iter()
-                        .map(|l| snapshot.sku(l.sku).weight_kg)
-                        .fold(0.0, f64::max))
-                .ceil()
-                    + 2.0;
-                let mut chosen = Expression::from(0.0);
-                let mut billed = Expression::from(0.0);
-                for (base, per_kg) in options {
-                    let z = self.vars.add(variable().binary());
-                    let kg = self.vars.add(variable().integer().min(0).max(big));
-                    self.constraints.push(constraint!(kg <= big * z));
-                    self.constraints.push(constraint!(kg >= z));
-                    self.objective += base * z + per_kg * kg;
-                    chosen += z;
-                    billed += kg;
-                }
-                self.constraints.push(constraint!(chosen == y));
-                self.constraints.push(constraint!(billed >= weight - 1e-9));
+                let d = distance_km(node.lat, node.lon, lat, lon);
+                let band = snapshot
+                    .zones()
+                    .bands()
+                    .iter()
+                    .position(|b| b.max_km.is_none_or(|m| d <= m))?;
+                let options: Vec<(f64, f64)> = order
+                    .service
+                    .shipment_services()
+                    .iter()
+                    .flat_map(|&s| snapshot.rates().options(s, band))
+                    .map(|o| (o.base, o.per_kg))
+                    .collect();
+                (!options.is_empty()).then_some((Some(band), options))
             }
         }
+    }
 
-        if !pickup && opened.len() > 1 {
+    /// The allocation variables of `order`'s lines at `node_id` (integer, at most the ATS there
+    /// and the line's quantity), counted against the entry's stock and split by inbound tier;
+    /// none when the node can take no unit of any line.
+    fn allocations(&mut self, order: &Order, node_id: NodeId, o: &mut OrderVars) -> Option<AtNode> {
+        let snapshot = self.snapshot;
+        let node = snapshot.node(node_id);
+        let pickup = matches!(order.destination, Destination::Pickup(_));
+        let mut at = AtNode::default();
+        for (li, line) in order.lines.iter().enumerate() {
+            let sku = snapshot.sku(line.sku);
+            if sku.oversize && node.kind == NodeKind::Store && !pickup {
+                continue;
+            }
+            let bound = ats_at(snapshot, self.avail, node_id, line.sku).min(line.qty);
+            if bound == 0 {
+                continue;
+            }
+            let column = self.vars.len();
+            let x = self.vars.add(variable().integer().min(0).max(bound));
+            self.arcs.push(Arc {
+                order: o.index,
+                node: node_id,
+                line: li,
+                sku: line.sku,
+                column,
+            });
+            if let Some(e) = snapshot.inventory().entry(node_id, line.sku) {
+                *self.stock.entry(e).or_insert_with(|| Expression::from(0.0)) += x;
+                if o.dated {
+                    self.split_inbound(o.index, node_id, e, x, &mut at.pending);
+                }
+            }
+            at.units += x;
+            at.weight += sku.weight_kg * x;
+            at.value += line.unit_price * x;
+            o.allocated[li] += x;
+            at.arcs.push((li, x));
+        }
+        (!at.arcs.is_empty()).then_some(at)
+    }
+
+    /// The shipment `node_id` opens if it takes any unit (a binary, its handling cost, its
+    /// capacity and daily picks) with its rules, and its carrier: by date for a dated order,
+    /// else rate shopping — exactly one carrier per open shipment, billed on integer kg ≥ 1.
+    fn shipment(
+        &mut self,
+        order: &Order,
+        node_id: NodeId,
+        (band, options): (Option<usize>, Vec<(f64, f64)>),
+        capacity: u32,
+        at: AtNode,
+        o: &mut OrderVars,
+    ) {
+        let node = self.snapshot.node(node_id);
+        self.one_node_rules(order, &at.arcs, &mut o.rules);
+        if node.capacity_units.is_some() {
+            *self
+                .picks
+                .entry((node_id, order.day))
+                .or_insert_with(|| Expression::from(0.0)) += at.units.clone();
+        }
+        let y = self.vars.add(variable().binary());
+        o.opened.push(y);
+        o.rules.values.push((y, at.value));
+        self.constraints
+            .push(constraint!(at.units.clone() <= f64::from(capacity) * y));
+        self.objective += node.cost_per_shipment * y + node.cost_per_unit * at.units;
+        if o.dated {
+            let shipment = DatedShipment {
+                order,
+                order_index: o.index,
+                node: node_id,
+                band,
+                open: y,
+                weight: at.weight,
+                late: o.late,
+            };
+            self.dated_choices(shipment, &at.pending);
+        } else if !options.is_empty() {
+            self.rate_shopping(order, o.total_units, &options, y, at.weight);
+        }
+    }
+
+    /// Exactly one carrier option per open shipment `open`, billed on integer kg ≥ 1 and at
+    /// least the shipment's `weight`.
+    fn rate_shopping(
+        &mut self,
+        order: &Order,
+        total_units: u32,
+        options: &[(f64, f64)],
+        open: Variable,
+        weight: Expression,
+    ) {
+        let snapshot = self.snapshot;
+        let heaviest = order
+            .lines
+            .iter()
+            .map(|l| snapshot.sku(l.sku).weight_kg)
+            .fold(0.0, f64::max);
+        let big = (f64::from(total_units) * heaviest).ceil() + 2.0;
+        let mut chosen = Expression::from(0.0);
+        let mut billed = Expression::from(0.0);
+        for &(base, per_kg) in options {
+            let z = self.vars.add(variable().binary());
+            let kg = self.vars.add(variable().integer().min(0).max(big));
+            self.constraints.push(constraint!(kg <= big * z));
+            self.constraints.push(constraint!(kg >= z));
+            self.objective += base * z + per_kg * kg;
+            chosen += z;
+            billed += kg;
+        }
+        self.constraints.push(constraint!(chosen == open));
+        self.constraints.push(constraint!(billed >= weight - 1e-9));
+    }
+
+    /// The order as a whole: the split penalty, at most `max_shipments` shipments, its rules
+    /// across nodes, and each line's backorder (penalty for every unit not allocated).
+    fn order_limits(&mut self, order: &Order, o: OrderVars) {
+        let policy = self.snapshot.policy();
+        let pickup = matches!(order.destination, Destination::Pickup(_));
+        if !pickup && o.opened.len() > 1 {
             let split = self.vars.add(variable().min(0));
-            let count: Expression = opened.iter().copied().sum();
+            let count: Expression = o.opened.iter().copied().sum();
             self.constraints.push(constraint!(split >= count - 1.0));
             self.objective += policy.split_penalty * split;
         }
-        if !opened.is_empty() {
-            let count: Expression = opened.iter().copied().sum();
+        if !o.opened.is_empty() {
+            let count: Expression = o.opened.iter().copied().sum();
             self.constraints
                 .push(constraint!(count <= f64::from(policy.max_shipments)));
         }
-        self.order_rules(order, rules, &opened);
-        for (li, line) in order.lines.iter().enumerate() {
-            let a = std::mem::take(&mut allocated[li]);
+        self.order_rules(order, o.rules, &o.opened);
+        for (line, a) in order.lines.iter().zip(o.allocated) {
             self.constant += policy.backorder_penalty * f64::from(line.qty);
             self.objective -= policy.backorder_penalty * a.clone();
             self.constraints.push(constraint!(a <= f64::from(line.qty)));
@@ -604,6 +654,30 @@ pub fn solve_order(
 }
 
 /// One node's shipment of a dated order, as the MIP sees it.
+/// One order's variables while it is added ([`JointMip::add_order`]).
+struct OrderVars {
+    index: usize,
+    dated: bool,
+    total_units: u32,
+    /// The shipment binaries opened so far, one per node.
+    opened: Vec<Variable>,
+    /// Per line, its units allocated over every node.
+    allocated: Vec<Expression>,
+    late: Option<Variable>,
+    rules: RuleVars,
+}
+
+/// An order's allocations at one node: units, weight and value there, each line's variable, and
+/// the inbound tiers the lines use (day, units, column variable).
+#[derive(Default)]
+struct AtNode {
+    units: Expression,
+    weight: Expression,
+    value: Expression,
+    arcs: Vec<(usize, Variable)>,
+    pending: Vec<(Day, u32, Variable)>,
+}
+
 struct DatedShipment<'o> {
     order: &'o Order,
     order_index: usize,
