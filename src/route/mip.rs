@@ -195,7 +195,7 @@ impl<'a, A: Availability> JointMip<'a, A> {
         &self,
         order: &Order,
         node_id: NodeId,
-    ) -> Option<(Option<usize>, Vec<(f64, f64)>)> {
+    ) -> Option<(Option<usize>, ParcelOptions)> {
         let snapshot = self.snapshot;
         let node = snapshot.node(node_id);
         // Version 2: the order's channel and the nodes it excludes.
@@ -280,7 +280,7 @@ impl<'a, A: Availability> JointMip<'a, A> {
         &mut self,
         order: &Order,
         node_id: NodeId,
-        (band, options): (Option<usize>, Vec<(f64, f64)>),
+        (band, options): (Option<usize>, ParcelOptions),
         capacity: u32,
         at: AtNode,
         o: &mut OrderVars,
@@ -654,6 +654,9 @@ pub fn solve_order(
 }
 
 /// One node's shipment of a dated order, as the MIP sees it.
+/// A node's parcel options to an address: (base, per_kg) per carrier and service.
+type ParcelOptions = Vec<(f64, f64)>;
+
 /// One order's variables while it is added ([`JointMip::add_order`]).
 struct OrderVars {
     index: usize,

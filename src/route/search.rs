@@ -181,9 +181,10 @@ impl Search {
     /// Finds a cheapest allocation for the ship order whose candidates are in `set`, if one
     /// is cheaper than `upper` (infinite: always, since backordering everything is feasible).
     ///
-    /// Long on purpose: it prepares the per-line tables the recursion reads (search order,
-    /// holders ranked cheapest alone, unit costs, lower bounds) in one pass over reused buffers;
-    /// this is the hot path of every route call, measured in `benches/latency.rs`.
+    /// This is the hot path of every route call, measured in `benches/latency.rs`: the per-order
+    /// tables are prepared in one pass over reused buffers ([`Self::reset`],
+    /// [`Self::rank_lines`]), then the recursion runs, with a greedy incumbent and a second
+    /// start when the first quick budget runs out.
     pub fn run(
         &mut self,
         set: &CandidateSet,
@@ -192,6 +193,72 @@ impl Search {
         budget: u64,
         upper: f64,
     ) -> SearchResult {
+        let nl = set.lines.len();
+        self.reset(set, ship, budget);
+        // Search the most constrained lines first, then the heaviest.
+        self.order.clear();
+        self.order.extend(0..nl);
+        self.order.sort_by(|&a, &b| {
+            let (la, lb) = (&set.lines[a], &set.lines[b]);
+            la.holders
+                .len()
+                .cmp(&lb.holders.len())
+                .then_with(|| {
+                    let wa = la.unit_weight * f64::from(la.qty);
+                    let wb = lb.unit_weight * f64::from(lb.qty);
+                    wb.total_cmp(&wa)
+                })
+                .then(la.line.cmp(&lb.line))
+        });
+        self.place_groups(set);
+
+        let bp = policy.backorder_penalty;
+        self.rank_lines(set, ship, bp);
+        // Incumbent: everything backordered (always feasible), unless `upper` is lower.
+        let all_backordered: f64 = set.lines.iter().map(|l| bp * f64::from(l.qty)).sum();
+        self.best_cost = all_backordered.min(upper);
+        self.found = all_backordered < upper;
+        let inbound = set.lines.iter().any(|l| !l.tiers.is_empty());
+        let priced = set.lines.iter().any(|l| l.unit_price > 0.0);
+        let ctx = Ctx {
+            set,
+            ship,
+            policy,
+            inbound,
+            min_value: if priced {
+                policy.min_shipment_value
+            } else {
+                0.0
+            },
+            late: ship.late.is_some(),
+        };
+        let root_bound = if nl > 0 {
+            self.suffix_lb[0] + self.extra_lb(&ctx, 0)
+        } else {
+            all_backordered
+        };
+        if nl > 0 {
+            // Most orders are settled in a few thousand nodes. Those that are not get a greedy
+            // incumbent, which makes the bound bite, and the search starts again with the rest
+            // of the budget.
+            self.budget = budget.min(QUICK_BUDGET);
+            self.start_line(&ctx, 0, 0.0);
+            if self.out_of_budget && budget > QUICK_BUDGET {
+                let spent = self.visited;
+                self.seed_incumbent(&ctx);
+                self.out_of_budget = false;
+                self.visited = 0;
+                self.budget = budget - spent;
+                self.start_line(&ctx, 0, 0.0);
+                self.visited += spent;
+            }
+        }
+        self.result(root_bound)
+    }
+
+    /// Makes the buffers ready for an order of `set`'s size: they only grow, and only what the
+    /// last search set is cleared.
+    fn reset(&mut self, set: &CandidateSet, ship: &Shipper<'_>, budget: u64) {
         let nc = set.candidates.len();
         let nl = set.lines.len();
         // Every search leaves the per-candidate state as it found it (each branch undoes what
@@ -204,9 +271,8 @@ impl Search {
         grow(&mut self.value, nc, 0.0);
         debug_assert!(self.open_rank.iter().all(|&r| r == CLOSED));
         debug_assert!(self.weight.iter().all(|&w| w == 0.0));
-        let late = ship.late.is_some();
         self.late_of.clear();
-        if late {
+        if ship.late.is_some() {
             self.late_rates.reset(nc, ship.kmax);
             self.late_of.resize(nc, [0.0; SLOTS]);
         }
@@ -230,25 +296,14 @@ impl Search {
         self.visited = 0;
         self.budget = budget;
         self.out_of_budget = false;
+    }
 
-        // Search the most constrained lines first, then the heaviest.
-        self.order.clear();
-        self.order.extend(0..nl);
-        self.order.sort_by(|&a, &b| {
-            let (la, lb) = (&set.lines[a], &set.lines[b]);
-            la.holders
-                .len()
-                .cmp(&lb.holders.len())
-                .then_with(|| {
-                    let wa = la.unit_weight * f64::from(la.qty);
-                    let wb = lb.unit_weight * f64::from(lb.qty);
-                    wb.total_cmp(&wa)
-                })
-                .then(la.line.cmp(&lb.line))
-        });
-        self.place_groups(set);
-
-        let bp = policy.backorder_penalty;
+    /// Per line in search order: its holders ranked by what taking the line there alone costs
+    /// (the cheapest few sorted now), each holder's stock, unit cost and place, the line's
+    /// cheapest unit cost, and the suffix sums of weight and unit lower bounds the bound reads.
+    fn rank_lines(&mut self, set: &CandidateSet, ship: &Shipper<'_>, bp: f64) {
+        let nc = set.candidates.len();
+        let nl = set.lines.len();
         self.sorted.resize_with(nl, Vec::new);
         self.unit_lb.clear();
         self.sorted_upto.clear();
@@ -302,46 +357,11 @@ impl Search {
         }
         self.open_at_line_start.clear();
         self.open_at_line_start.resize(nl + 1, 0);
+    }
 
-        // Incumbent: everything backordered (always feasible), unless `upper` is lower.
-        let all_backordered: f64 = set.lines.iter().map(|l| bp * f64::from(l.qty)).sum();
-        self.best_cost = all_backordered.min(upper);
-        self.found = all_backordered < upper;
-        let inbound = set.lines.iter().any(|l| !l.tiers.is_empty());
-        let priced = set.lines.iter().any(|l| l.unit_price > 0.0);
-        let ctx = Ctx {
-            set,
-            ship,
-            policy,
-            inbound,
-            min_value: if priced {
-                policy.min_shipment_value
-            } else {
-                0.0
-            },
-            late,
-        };
-        let root_bound = if nl > 0 {
-            self.suffix_lb[0] + self.extra_lb(&ctx, 0)
-        } else {
-            all_backordered
-        };
-        if nl > 0 {
-            // Most orders are settled in a few thousand nodes. Those that are not get a greedy
-            // incumbent, which makes the bound bite, and the search starts again with the rest
-            // of the budget.
-            self.budget = budget.min(QUICK_BUDGET);
-            self.start_line(&ctx, 0, 0.0);
-            if self.out_of_budget && budget > QUICK_BUDGET {
-                let spent = self.visited;
-                self.seed_incumbent(&ctx);
-                self.out_of_budget = false;
-                self.visited = 0;
-                self.budget = budget - spent;
-                self.start_line(&ctx, 0, 0.0);
-                self.visited += spent;
-            }
-        }
+    /// The search's answer: the best allocation in the order's line numbers, its cost, and a
+    /// lower bound (the root bound when the budget ran out).
+    fn result(&self, root_bound: f64) -> SearchResult {
         SearchResult {
             assignment: self
                 .best
@@ -905,9 +925,8 @@ impl Search {
     /// Decides the next part of line `pos`, of which `rem` units are still open, choosing among
     /// open nodes from `a_from` and then sorted holders from `b_from`, or backordering the rest.
     ///
-    /// Long on purpose: the branch and bound's recursion, whose three branches (an open node, a
-    /// new holder, the backorder) share the bound and the undo of each choice; split, the state
-    /// would travel through a dozen arguments on the hottest path of the search.
+    /// The branch and bound's recursion: three branches (an open node, a new holder, the
+    /// backorder) that share the line's bound ([`AtLine`]) and undo each choice they make.
     fn step(
         &mut self,
         ctx: &Ctx<'_>,
@@ -920,40 +939,62 @@ impl Search {
         if self.spend() {
             return;
         }
-        let nc = ctx.set.candidates.len();
         let line = &ctx.set.lines[self.order[pos]];
-        let w = line.unit_weight;
-        let unit_lb = self.unit_lb[pos];
-        let rest_lb = self.suffix_lb[pos + 1];
-        let rest_w = self.rest_w[pos + 1];
-        let open_start = self.open_at_line_start[pos] as usize;
-        let max_shipments = ctx.policy.max_shipments as usize;
         let bp = ctx.policy.backorder_penalty;
         let whole = self.rule[pos] == Rule::Whole;
-        // What each unit left of the line costs at least: an unsplittable line backorders it.
-        let left_lb = if whole { bp } else { unit_lb };
-        let price = line.unit_price;
+        let l = AtLine {
+            pos,
+            nc: ctx.set.candidates.len(),
+            w: line.unit_weight,
+            unit_lb: self.unit_lb[pos],
+            rest_lb: self.suffix_lb[pos + 1],
+            rest_w: self.rest_w[pos + 1],
+            open_start: self.open_at_line_start[pos] as usize,
+            whole,
+            bp,
+            // What each unit left of the line costs at least: an unsplittable line backorders it.
+            left_lb: if whole { bp } else { self.unit_lb[pos] },
+            price: line.unit_price,
+        };
+        self.step_open(ctx, &l, rem, a_from, cost);
+        if self.out_of_budget {
+            return;
+        }
+        self.step_new(ctx, &l, rem, b_from, cost);
+        if self.out_of_budget {
+            return;
+        }
+        // Backorder what is left of the line.
+        let back = bp * f64::from(rem);
+        if cost + back + l.rest_lb < self.best_cost - EPS {
+            self.start_line(ctx, pos + 1, cost + back);
+        }
+    }
 
-        // Phase A: nodes that were already shipping when this line started.
-        for a in a_from..open_start {
+    /// Phase A of [`Self::step`]: more of the line at nodes that were already shipping when the
+    /// line started (from the `a_from`th), most units first.
+    #[inline]
+    fn step_open(&mut self, ctx: &Ctx<'_>, l: &AtLine, rem: u32, a_from: usize, cost: f64) {
+        for a in a_from..l.open_start {
             let c = self.open[a] as usize;
-            let ats = self.ats[pos * nc + c];
+            let ats = self.ats[l.pos * l.nc + c];
             let most = rem.min(ats).min(self.cap[c]);
             if most == 0 {
                 continue;
             }
             let cand = &ctx.set.candidates[c];
             for take in (1..=most).rev() {
-                let new_weight = self.weight[c] + w * f64::from(take);
-                let new_floor = self.floor[c].max(self.floor_of(ctx, pos, c, take));
+                let new_weight = self.weight[c] + l.w * f64::from(take);
+                let new_floor = self.floor[c].max(self.floor_of(ctx, l.pos, c, take));
                 let kg = billable_kg(new_weight);
                 let new_ship = ctx.ship.bound(cand, kg, new_floor);
-                let reach = new_weight + w * f64::from(rem - take) + rest_w;
+                let reach = new_weight + l.w * f64::from(rem - take) + l.rest_w;
                 let late = self.later(ctx, c, (kg, reach), new_floor);
-                let delta =
-                    self.unit[pos * nc + c] * f64::from(take) + new_ship - self.shipping[c] + late;
+                let delta = self.unit[l.pos * l.nc + c] * f64::from(take) + new_ship
+                    - self.shipping[c]
+                    + late;
                 let left = rem - take;
-                if cost + delta + left_lb * f64::from(left) + rest_lb >= self.best_cost - EPS {
+                if cost + delta + l.left_lb * f64::from(left) + l.rest_lb >= self.best_cost - EPS {
                     continue;
                 }
                 let (old_w, old_s, old_f) = (self.weight[c], self.shipping[c], self.floor[c]);
@@ -962,21 +1003,15 @@ impl Search {
                 self.shipping[c] = new_ship;
                 self.floor[c] = new_floor;
                 self.cap[c] -= take;
-                self.value[c] += price * f64::from(take);
+                self.value[c] += l.price * f64::from(take);
                 self.stack.push(Take {
-                    line: pos as u32,
+                    line: l.pos as u32,
                     candidate: c as u32,
                     units: take,
                 });
-                if left == 0 {
-                    self.start_line(ctx, pos + 1, cost + delta);
-                } else if whole {
-                    self.start_line(ctx, pos + 1, cost + delta + bp * f64::from(left));
-                } else {
-                    self.step(ctx, pos, left, a + 1, 0, cost + delta);
-                }
+                self.descend(ctx, l, left, (a + 1, 0), cost + delta);
                 self.stack.pop();
-                self.value[c] -= price * f64::from(take);
+                self.value[c] -= l.price * f64::from(take);
                 self.cap[c] += take;
                 self.weight[c] = old_w;
                 self.shipping[c] = old_s;
@@ -987,21 +1022,25 @@ impl Search {
                 }
             }
         }
+    }
 
-        // Phase B: holders not shipping at line start, cheapest alone first.
-        if self.open.len() < max_shipments {
+    /// Phase B of [`Self::step`]: the line at holders not shipping at line start (from the
+    /// `b_from`th), cheapest alone first, each opening a new shipment.
+    #[inline]
+    fn step_new(&mut self, ctx: &Ctx<'_>, l: &AtLine, rem: u32, b_from: usize, cost: f64) {
+        if self.open.len() < ctx.policy.max_shipments as usize {
             let split = self.split_cost(ctx);
-            for b in b_from..self.sorted[pos].len() {
+            for b in b_from..self.sorted[l.pos].len() {
                 let Ranked {
                     alone: key,
                     candidate: c,
                     ats,
-                } = self.ranked(pos, b);
+                } = self.ranked(l.pos, b);
                 let c = c as usize;
-                if (self.open_rank[c] as usize) < open_start {
+                if (self.open_rank[c] as usize) < l.open_start {
                     continue;
                 }
-                if cost + split + key + unit_lb * f64::from(rem - 1) + rest_lb
+                if cost + split + key + l.unit_lb * f64::from(rem - 1) + l.rest_lb
                     >= self.best_cost - EPS
                 {
                     break;
@@ -1012,19 +1051,21 @@ impl Search {
                 }
                 let cand = &ctx.set.candidates[c];
                 for take in (1..=most).rev() {
-                    let new_weight = w * f64::from(take);
-                    let new_floor = self.floor_of(ctx, pos, c, take);
+                    let new_weight = l.w * f64::from(take);
+                    let new_floor = self.floor_of(ctx, l.pos, c, take);
                     let kg = billable_kg(new_weight);
                     let new_ship = ctx.ship.bound(cand, kg, new_floor);
-                    let reach = new_weight + w * f64::from(rem - take) + rest_w;
+                    let reach = new_weight + l.w * f64::from(rem - take) + l.rest_w;
                     let late = self.later(ctx, c, (kg, reach), new_floor);
                     let delta = split
                         + cand.cost_per_shipment
-                        + self.unit[pos * nc + c] * f64::from(take)
+                        + self.unit[l.pos * l.nc + c] * f64::from(take)
                         + new_ship
                         + late;
                     let left = rem - take;
-                    if cost + delta + left_lb * f64::from(left) + rest_lb >= self.best_cost - EPS {
+                    if cost + delta + l.left_lb * f64::from(left) + l.rest_lb
+                        >= self.best_cost - EPS
+                    {
                         continue;
                     }
                     let old_late = self.charge_late(ctx, c, late);
@@ -1033,20 +1074,14 @@ impl Search {
                     self.weight[c] = new_weight;
                     self.shipping[c] = new_ship;
                     self.floor[c] = new_floor;
-                    self.value[c] = price * f64::from(take);
+                    self.value[c] = l.price * f64::from(take);
                     self.cap[c] -= take;
                     self.stack.push(Take {
-                        line: pos as u32,
+                        line: l.pos as u32,
                         candidate: c as u32,
                         units: take,
                     });
-                    if left == 0 {
-                        self.start_line(ctx, pos + 1, cost + delta);
-                    } else if whole {
-                        self.start_line(ctx, pos + 1, cost + delta + bp * f64::from(left));
-                    } else {
-                        self.step(ctx, pos, left, open_start, b + 1, cost + delta);
-                    }
+                    self.descend(ctx, l, left, (l.open_start, b + 1), cost + delta);
                     self.stack.pop();
                     self.cap[c] += take;
                     self.value[c] = 0.0;
@@ -1062,13 +1097,36 @@ impl Search {
                 }
             }
         }
+    }
 
-        // Backorder what is left of the line.
-        let back = bp * f64::from(rem);
-        if cost + back + rest_lb < self.best_cost - EPS {
-            self.start_line(ctx, pos + 1, cost + back);
+    /// After `take` units of line `l`: the next line when the line is done (or, for an
+    /// unsplittable line, with the rest backordered), else more of this line from `next`.
+    #[inline]
+    fn descend(&mut self, ctx: &Ctx<'_>, l: &AtLine, left: u32, next: (usize, usize), cost: f64) {
+        if left == 0 {
+            self.start_line(ctx, l.pos + 1, cost);
+        } else if l.whole {
+            self.start_line(ctx, l.pos + 1, cost + l.bp * f64::from(left));
+        } else {
+            self.step(ctx, l.pos, left, next.0, next.1, cost);
         }
     }
+}
+
+/// What [`Search::step`] knows of the line it decides: its place, unit weight, price, its
+/// cheapest unit cost and the lower bound and weight of the lines after it.
+struct AtLine {
+    pos: usize,
+    nc: usize,
+    w: f64,
+    unit_lb: f64,
+    rest_lb: f64,
+    rest_w: f64,
+    open_start: usize,
+    whole: bool,
+    bp: f64,
+    left_lb: f64,
+    price: f64,
 }
 
 /// Grows `v` to at least `n` entries of `value` (never shrinks it).
