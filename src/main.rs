@@ -12,6 +12,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
+    // Every parallel run routes on rayon's threads: give them the stack the search needs for
+    // orders of many lines (the pool keeps RAYON_NUM_THREADS; it cannot have been built yet).
+    let _ = rayon::ThreadPoolBuilder::new()
+        .stack_size(fulfil::route::SEARCH_STACK_BYTES)
+        .build_global();
     match cli::run(args) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

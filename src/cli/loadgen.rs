@@ -93,71 +93,82 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         let channels = connect(&args).await?;
-        let channel = channels[0].clone();
         if let Some(n) = args.batch {
-            return batch(channel, &orders, n, args.commit).await;
+            return batch(channels[0].clone(), &orders, n, args.commit).await;
         }
         if args.overload {
             return super::overload::run(&args, channels, orders).await;
         }
-        // Calls during the warm-up (new connections, the server's first allocations) are made
-        // but not counted.
-        let measured_from = Instant::now() + Duration::from_secs_f64(args.warmup);
-        let window = (
-            measured_from,
-            measured_from + Duration::from_secs_f64(args.duration),
-        );
-        let inventory_sent = Arc::new(AtomicU64::new(0));
-        let inventory = if args.inventory_rate > 0 {
-            let pairs = inventory_pairs(&args.scenario)?;
-            Some(tokio::spawn(stream_inventory(
-                channel.clone(),
-                pairs,
-                args.inventory_rate,
-                window,
-                inventory_sent.clone(),
-            )))
-        } else {
-            None
-        };
-        let errors = Arc::new(AtomicU64::new(0));
-        let mut tasks = Vec::new();
-        for t in 0..args.concurrency {
-            let worker = Worker {
-                channel: channels[t % channels.len()].clone(),
-                orders: orders.clone(),
-                errors: errors.clone(),
-                commit: args.commit.then_some(args.commit_share),
-                exceptions: args.exceptions,
-                request_ids: args.request_ids,
-                first: t,
-                stride: args.concurrency,
-                window,
-            };
-            tasks.push(tokio::spawn(worker.run()));
-        }
-        let mut all: Vec<u32> = Vec::new();
-        let (mut rejects, mut amends, mut shed) = (Vec::new(), Vec::new(), Vec::new());
-        for t in tasks {
-            let got = t.await.context("load task failed")?;
-            all.extend(got.route);
-            rejects.extend(got.reject);
-            amends.extend(got.amend);
-            shed.extend(got.shed);
-        }
-        let elapsed = measured_from.elapsed().as_secs_f64();
-        if let Some(inv) = inventory {
-            inv.await.context("inventory task failed")??;
-        }
-        all.sort_unstable();
-        let errors = errors.load(Ordering::Relaxed);
-        let sent = inventory_sent.load(Ordering::Relaxed);
-        report(&args, &all, elapsed, errors, sent);
-        for (name, v) in [("shed", shed), ("reject", rejects), ("amend", amends)] {
-            report_latencies(name, v);
-        }
-        anyhow::Ok(())
+        closed_loop(&args, channels, orders).await
     })
+}
+
+/// The usual run: `--concurrency` clients each sending its share of the orders back to back
+/// (committed, with exceptions, as asked) through the warm-up and the measured window, with the
+/// inventory stream beside them; then the report.
+async fn closed_loop(
+    args: &LoadgenArgs,
+    channels: Vec<Conn>,
+    orders: Arc<Vec<pb::Order>>,
+) -> anyhow::Result<()> {
+    let channel = channels[0].clone();
+    // Calls during the warm-up (new connections, the server's first allocations) are made
+    // but not counted.
+    let measured_from = Instant::now() + Duration::from_secs_f64(args.warmup);
+    let window = (
+        measured_from,
+        measured_from + Duration::from_secs_f64(args.duration),
+    );
+    let inventory_sent = Arc::new(AtomicU64::new(0));
+    let inventory = if args.inventory_rate > 0 {
+        let pairs = inventory_pairs(&args.scenario)?;
+        Some(tokio::spawn(stream_inventory(
+            channel.clone(),
+            pairs,
+            args.inventory_rate,
+            window,
+            inventory_sent.clone(),
+        )))
+    } else {
+        None
+    };
+    let errors = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for t in 0..args.concurrency {
+        let worker = Worker {
+            channel: channels[t % channels.len()].clone(),
+            orders: orders.clone(),
+            errors: errors.clone(),
+            commit: args.commit.then_some(args.commit_share),
+            exceptions: args.exceptions,
+            request_ids: args.request_ids,
+            first: t,
+            stride: args.concurrency,
+            window,
+        };
+        tasks.push(tokio::spawn(worker.run()));
+    }
+    let mut all: Vec<u32> = Vec::new();
+    let (mut rejects, mut amends, mut shed) = (Vec::new(), Vec::new(), Vec::new());
+    for t in tasks {
+        let got = t.await.context("load task failed")?;
+        all.extend(got.route);
+        rejects.extend(got.reject);
+        amends.extend(got.amend);
+        shed.extend(got.shed);
+    }
+    let elapsed = measured_from.elapsed().as_secs_f64();
+    if let Some(inv) = inventory {
+        inv.await.context("inventory task failed")??;
+    }
+    all.sort_unstable();
+    let errors = errors.load(Ordering::Relaxed);
+    let sent = inventory_sent.load(Ordering::Relaxed);
+    report(args, &all, elapsed, errors, sent);
+    for (name, v) in [("shed", shed), ("reject", rejects), ("amend", amends)] {
+        report_latencies(name, v);
+    }
+    Ok(())
 }
 
 /// Orders of `k` orders' lines each (the first's customer): heavier calls, for a server whose

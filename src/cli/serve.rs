@@ -128,6 +128,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Blocking work is bounded by the in-flight limit; the pool a little above it.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .max_blocking_threads(config.limits.max_in_flight + 16)
+        .thread_stack_size(fulfil::route::SEARCH_STACK_BYTES)
         .enable_all()
         .build()
         .context("starting the async runtime")?;

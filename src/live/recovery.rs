@@ -98,6 +98,8 @@ impl Live {
     }
 
     /// Applies one record during start-up, through the methods that applied it live.
+    /// (One arm per record kind, kept as one match so that every kind a store can hand back is
+    /// seen in one place.)
     pub(super) fn replay(&self, record: Record) -> Result<(), LiveError> {
         match record {
             Record::Reserve(hold) => self.replay_hold(hold)?,

@@ -30,6 +30,8 @@ pub use explain::{NodeExplanation, Outcome, explain};
 pub use ledger::{Availability, Ledger, Untouched, ats_at, capacity_left};
 pub use options::{Basket, Options, fulfilment_options};
 pub use reroute::rerouted_order;
-pub use router::{DEFAULT_SEARCH_BUDGET, PolicyKind, PricedPlan, Routed, Router, route_order};
+pub use router::{
+    DEFAULT_SEARCH_BUDGET, PolicyKind, PricedPlan, Routed, Router, SEARCH_STACK_BYTES, route_order,
+};
 pub use run::{RunSummary, Timeliness, route_all};
 pub use speculate::route_in_sequence;

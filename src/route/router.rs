@@ -64,6 +64,12 @@ pub struct PricedPlan {
 /// under its hard `deliver_by`, so it may visit up to twice this).
 pub const DEFAULT_SEARCH_BUDGET: u64 = 250_000;
 
+/// Stack a thread that routes orders should have: the search recurses once per line of an
+/// order (under 1 KiB a line in an optimized build, several times that without optimization),
+/// so the 2 MiB a spawned thread gets by default overflows on an order of a few thousand lines.
+/// The binary gives its rayon and tokio threads this much (reserved, not touched, until used).
+pub const SEARCH_STACK_BYTES: usize = 64 << 20;
+
 /// Routes orders one at a time, reusing its buffers. One per thread.
 pub struct Router {
     pub(super) candidates: CandidateSet,

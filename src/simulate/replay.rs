@@ -325,29 +325,8 @@ pub fn replay(
     let times: Vec<Option<i64>> = ordered.iter().map(created_ms).collect();
     let (mut next_receipt, mut from) = (0, 0);
     while from < ordered.len() {
-        // Where this run of orders ends, and the time by which receipts have arrived.
-        let (until, arrived_by) = match policy {
-            ReplayPolicy::Route(_) => {
-                let until = receipts.get(next_receipt).map_or(ordered.len(), |r| {
-                    from + times[from..].partition_point(|t| t.is_none_or(|t| t < r.at_ms))
-                });
-                (
-                    until.max(from + 1).min(from.saturating_add(turn)),
-                    times[from],
-                )
-            }
-            ReplayPolicy::Batch { window_ms, .. } => {
-                // The window of the first order; orders without a time form one window.
-                let end = times[from].map(|t| (t.div_euclid(*window_ms) + 1) * window_ms);
-                let until = from
-                    + times[from..].partition_point(|t| match (t, end) {
-                        (None, _) => true,
-                        (Some(t), Some(end)) => *t < end,
-                        (Some(_), None) => false,
-                    });
-                (until.max(from + 1), end.map(|e| e - 1))
-            }
-        };
+        let next_at = receipts.get(next_receipt).map(|r| r.at_ms);
+        let (until, arrived_by) = run_end(policy, &times, from, next_at, turn);
         let due = receipts[next_receipt..]
             .iter()
             .take_while(|r| arrived_by.is_some_and(|t| r.at_ms <= t))
@@ -374,6 +353,40 @@ pub fn replay(
         decisions,
         kpis,
     })
+}
+
+/// Where the run of orders starting at `from` ends, and the time by which receipts have arrived
+/// for it: one at a time, up to the next receipt (`next_at`) and at most `turn` orders; with a
+/// batch policy, the window of the first order (orders without a time form one window).
+fn run_end(
+    policy: &ReplayPolicy,
+    times: &[Option<i64>],
+    from: usize,
+    next_at: Option<i64>,
+    turn: usize,
+) -> (usize, Option<i64>) {
+    match policy {
+        ReplayPolicy::Route(_) => {
+            let until = next_at.map_or(times.len(), |at| {
+                from + times[from..].partition_point(|t| t.is_none_or(|t| t < at))
+            });
+            (
+                until.max(from + 1).min(from.saturating_add(turn)),
+                times[from],
+            )
+        }
+        ReplayPolicy::Batch { window_ms, .. } => {
+            // The window of the first order; orders without a time form one window.
+            let end = times[from].map(|t| (t.div_euclid(*window_ms) + 1) * window_ms);
+            let until = from
+                + times[from..].partition_point(|t| match (t, end) {
+                    (None, _) => true,
+                    (Some(t), Some(end)) => *t < end,
+                    (Some(_), None) => false,
+                });
+            (until.max(from + 1), end.map(|e| e - 1))
+        }
+    }
 }
 
 /// Decides one run of orders with the replay's policy on what `ledger` leaves, then lets the

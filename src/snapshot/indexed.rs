@@ -76,22 +76,8 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Indexes `data` as version `version`.
-    pub fn build(data: NetworkData, version: u64) -> Result<Snapshot, BuildError> {
-        let mut node_index = HashMap::with_capacity(data.nodes.len());
-        let mut node_cells = Vec::with_capacity(data.nodes.len());
-        for (i, n) in data.nodes.iter().enumerate() {
-            if node_index.insert(n.id.clone(), NodeId(i as u32)).is_some() {
-                return Err(BuildError::DuplicateNode(n.id.clone()));
-            }
-            let cell = LatLng::new(n.lat, n.lon)
-                .map_err(|_| BuildError::BadCoordinates {
-                    id: n.id.clone(),
-                    lat: n.lat,
-                    lon: n.lon,
-                })?
-                .to_cell(NODE_CELL_RESOLUTION);
-            node_cells.push(cell);
-        }
+    pub fn build(mut data: NetworkData, version: u64) -> Result<Snapshot, BuildError> {
+        let (node_index, node_cells) = nodes_of(&data.nodes)?;
         let mut sku_index = HashMap::with_capacity(data.skus.len());
         for (i, s) in data.skus.iter().enumerate() {
             if sku_index.insert(s.id.clone(), SkuId(i as u32)).is_some() {
@@ -113,34 +99,9 @@ impl Snapshot {
             .collect();
         let clocks = clocks_of(&data.nodes, &data.calendars)?;
         let inventory = inventory_of(&data)?;
-        let zones = ZoneTable::new(data.zones);
-        let mut rows = Vec::with_capacity(data.rates.len());
-        for r in data.rates {
-            let band = zones
-                .bands()
-                .iter()
-                .position(|b| b.zone == r.zone)
-                .ok_or(BuildError::UnknownZone(r.zone))?;
-            rows.push(RateRow {
-                carrier: r.carrier,
-                service: r.service,
-                band,
-                base: r.base,
-                per_kg: r.per_kg,
-                transit_days: r.transit_days,
-                weekend: r.weekend,
-            });
-        }
-        let rates = RateTable::new(zones.len(), rows);
-        let network_dated = data.nodes.iter().any(|n| !n.schedule.is_default())
-            || !data.calendars.is_empty()
-            || !data.inbound.is_empty()
-            || rates.any_weekend()
-            || data.policy.late_penalty_per_day.is_some()
-            || data.policy.allocate_inbound
-            || data.policy.min_shipment_value > 0.0
-            || data.nodes.iter().any(|n| !n.channels.is_empty())
-            || data.skus.iter().any(|k| !k.split_line);
+        let zones = ZoneTable::new(std::mem::take(&mut data.zones));
+        let rates = rates_of(&zones, std::mem::take(&mut data.rates))?;
+        let network_dated = uses_dates(&data, &rates);
         Ok(Snapshot {
             version,
             nodes: data.nodes.into(),
@@ -367,6 +328,61 @@ fn inventory_of(data: &NetworkData) -> Result<Inventory, BuildError> {
         Inventory::build(data.skus.len(), &rows)
     };
     Ok(inventory.with_inbound(&data.inbound, data.policy.allocate_inbound))
+}
+
+/// Each node's id interned and its H3 cell; refused on a repeated id or a bad coordinate.
+fn nodes_of(nodes: &[Node]) -> Result<(HashMap<String, NodeId>, Vec<CellIndex>), BuildError> {
+    let mut node_index = HashMap::with_capacity(nodes.len());
+    let mut node_cells = Vec::with_capacity(nodes.len());
+    for (i, n) in nodes.iter().enumerate() {
+        if node_index.insert(n.id.clone(), NodeId(i as u32)).is_some() {
+            return Err(BuildError::DuplicateNode(n.id.clone()));
+        }
+        let cell = LatLng::new(n.lat, n.lon)
+            .map_err(|_| BuildError::BadCoordinates {
+                id: n.id.clone(),
+                lat: n.lat,
+                lon: n.lon,
+            })?
+            .to_cell(NODE_CELL_RESOLUTION);
+        node_cells.push(cell);
+    }
+    Ok((node_index, node_cells))
+}
+
+/// The rate cards by zone band; refused when a row names a zone the table does not have.
+fn rates_of(zones: &ZoneTable, rates: Vec<CarrierRate>) -> Result<RateTable, BuildError> {
+    let mut rows = Vec::with_capacity(rates.len());
+    for r in rates {
+        let band = zones
+            .bands()
+            .iter()
+            .position(|b| b.zone == r.zone)
+            .ok_or(BuildError::UnknownZone(r.zone))?;
+        rows.push(RateRow {
+            carrier: r.carrier,
+            service: r.service,
+            band,
+            base: r.base,
+            per_kg: r.per_kg,
+            transit_days: r.transit_days,
+            weekend: r.weekend,
+        });
+    }
+    Ok(RateTable::new(zones.len(), rows))
+}
+
+/// Whether the network uses any date feature of version 2 (then every decision prints dates).
+fn uses_dates(data: &NetworkData, rates: &RateTable) -> bool {
+    data.nodes.iter().any(|n| !n.schedule.is_default())
+        || !data.calendars.is_empty()
+        || !data.inbound.is_empty()
+        || rates.any_weekend()
+        || data.policy.late_penalty_per_day.is_some()
+        || data.policy.allocate_inbound
+        || data.policy.min_shipment_value > 0.0
+        || data.nodes.iter().any(|n| !n.channels.is_empty())
+        || data.skus.iter().any(|k| !k.split_line)
 }
 
 /// Enabled pickup nodes by their H3 cell at [`PICKUP_CELL_RESOLUTION`].
