@@ -97,7 +97,12 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
             return batch(channels[0].clone(), &orders, n, args.commit).await;
         }
         if args.overload {
-            return super::overload::run(&args, channels, orders).await;
+            let overload = super::overload::Overload {
+                duration: Duration::from_secs_f64(args.duration),
+                warmup: Duration::from_secs_f64(args.warmup),
+                concurrency: args.concurrency,
+            };
+            return super::overload::run(&overload, channels, orders).await;
         }
         closed_loop(&args, channels, orders).await
     })

@@ -18,7 +18,6 @@ use fulfil::service::pb::{self, routing_client::RoutingClient};
 use tokio::sync::{Semaphore, mpsc};
 
 use super::client::Conn;
-use super::loadgen::LoadgenArgs;
 
 /// Calls one open loop may have outstanding; past it a scheduled call is skipped (and counted).
 const MAX_OUTSTANDING: usize = 20_000;
@@ -160,21 +159,23 @@ fn print(name: &str, target: Option<f64>, run: &mut Run) {
     }
 }
 
+/// How long each run lasts, after how long a warm-up, with how many closed-loop clients
+/// (`fulfil loadgen --duration`, `--warmup`, `--concurrency`).
+pub struct Overload {
+    pub duration: Duration,
+    pub warmup: Duration,
+    pub concurrency: usize,
+}
+
 /// The three runs and the two ratios the envelope promises.
 pub async fn run(
-    args: &LoadgenArgs,
+    args: &Overload,
     conns: Vec<Conn>,
     orders: Arc<Vec<pb::Order>>,
 ) -> anyhow::Result<()> {
-    let d = Duration::from_secs_f64(args.duration);
+    let d = args.duration;
     // Warm-up: connections and the server's first allocations.
-    let _ = closed_loop(
-        &conns,
-        &orders,
-        args.concurrency,
-        Duration::from_secs_f64(args.warmup),
-    )
-    .await;
+    let _ = closed_loop(&conns, &orders, args.concurrency, args.warmup).await;
     let mut closed = closed_loop(&conns, &orders, args.concurrency, d).await;
     let sustainable = closed.accepted.len() as f64 / closed.seconds;
     anyhow::ensure!(

@@ -285,7 +285,7 @@ impl Live {
             id: state.book.new_id(),
             order_id: order.id.clone(),
             day: order.day,
-            allocations: super::holds::by_name(snapshot, held),
+            allocations: held.by_name(snapshot),
             at_ms: unix_ms(),
             ttl_ms: self.ttl().as_millis() as u64,
             fingerprint: fingerprint(order),

@@ -251,7 +251,7 @@ impl Live {
         state.book.replace(after.clone());
         let record = Record::Reroute(Reroute {
             cause: change.kind.as_str().to_owned(),
-            corrections: super::holds::by_name(&state.snapshot, &change.missing),
+            corrections: change.missing.by_name(&state.snapshot),
             hold: hold_of_reservation(&state.snapshot, &after),
         });
         metrics::counter!("fulfil_reroutes_total", "kind" => change.kind.as_str()).increment(1);

@@ -26,7 +26,7 @@ pub(super) fn hold_terms(
 pub(super) fn hold_of_reservation(snap: &crate::snapshot::Snapshot, r: &Reservation) -> Hold {
     let now = Instant::now();
     Hold {
-        allocations: by_name(snap, &r.held),
+        allocations: r.held.by_name(snap),
         id: r.id.clone(),
         order_id: r.order_id.clone(),
         day: r.day,
@@ -37,16 +37,6 @@ pub(super) fn hold_of_reservation(snap: &crate::snapshot::Snapshot, r: &Reservat
         reroutes: r.reroutes.clone(),
         request_id: None,
     }
-}
-
-/// Allocations by name, `(node_id, sku, units)`, as records and rows write them.
-pub(super) fn by_name(snap: &crate::snapshot::Snapshot, held: &Held) -> Vec<(String, String, u32)> {
-    held.iter()
-        .map(|a| {
-            let node = snap.node(a.node).id.clone();
-            (node, snap.sku(a.sku).id.clone(), a.units)
-        })
-        .collect()
 }
 
 /// A recorded hold's allocations on `snap` (those of nodes or SKUs it no longer has are left

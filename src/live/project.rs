@@ -165,7 +165,7 @@ fn reservation_row(state: &State, r: &Reservation) -> ReservationRow {
         state: r.state.as_str(),
         day: r.day,
         expires_ms: state.now_ms + left,
-        allocations: super::holds::by_name(snap, &r.held),
+        allocations: r.held.by_name(snap),
     }
 }
 

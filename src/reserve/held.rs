@@ -3,6 +3,7 @@
 //! list).
 
 use crate::model::{NodeId, SkuId};
+use crate::snapshot::Snapshot;
 
 /// Units of one SKU held at one node, from one inventory entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +73,17 @@ impl Held {
         }
         out.retain(|a| a.units > 0);
         Held(out)
+    }
+
+    /// The allocations by name, `(node_id, sku, units)` on `snapshot`, as records and rows
+    /// write them.
+    pub fn by_name(&self, snapshot: &Snapshot) -> Vec<(String, String, u32)> {
+        self.iter()
+            .map(|a| {
+                let node = snapshot.node(a.node).id.clone();
+                (node, snapshot.sku(a.sku).id.clone(), a.units)
+            })
+            .collect()
     }
 
     /// The first `units` units of these allocations, in order.

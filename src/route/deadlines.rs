@@ -24,8 +24,7 @@
 use super::candidates::CandidateSet;
 use super::cost::{Plan, Terms, billable_kg};
 use super::promise::{NO_FLOOR, Shipper};
-use super::router::Router;
-use super::search::{SearchResult, Take};
+use super::search::{Search, SearchResult, Take};
 use crate::model::{Day, NodeId, Order, SkuId};
 use crate::snapshot::Snapshot;
 
@@ -45,7 +44,15 @@ struct Parcel {
     inbound: u32,
 }
 
-impl Router {
+/// One order's search under its date rules: the router's search and candidates, and its budget
+/// (borrowed from the `Router` for the call).
+pub(super) struct Dated<'r> {
+    pub search: &'r mut Search,
+    pub candidates: &'r CandidateSet,
+    pub budget: u64,
+}
+
+impl Dated<'_> {
     /// The exact search of a ship order (candidates built) under its date rules.
     pub(super) fn search_dated(&mut self, snapshot: &Snapshot, order: &Order) -> Searched {
         let policy = snapshot.policy();
@@ -113,7 +120,7 @@ impl Router {
     /// What an assignment's shipments cost beyond their cheapest rates once their services are
     /// chosen with lateness priced, and the deadline under which each is quoted that service.
     fn late_extra(&self, late: &Shipper<'_>, assignment: &[Take]) -> (f64, Day) {
-        let set = &self.candidates;
+        let set = self.candidates;
         let parcels = parcels_of(set, assignment);
         let each = || {
             parcels
@@ -127,7 +134,7 @@ impl Router {
 
     fn run(&mut self, shipper: &Shipper<'_>, upper: f64, budget: u64) -> SearchResult {
         self.search.run(
-            &self.candidates,
+            self.candidates,
             shipper,
             shipper.snapshot.policy(),
             budget,
@@ -143,7 +150,7 @@ impl Router {
         searched: &Searched,
         snapshot: &Snapshot,
     ) -> Plan {
-        let set = &self.candidates;
+        let set = self.candidates;
         let assignment = &searched.result.assignment;
         let mut shipments: Vec<(NodeId, Vec<(SkuId, u32)>)> = Vec::new();
         let mut candidates: Vec<usize> = Vec::new();

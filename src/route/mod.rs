@@ -18,6 +18,7 @@ mod options;
 mod pickup;
 pub mod promise;
 mod reroute;
+mod routed;
 mod router;
 mod run;
 mod search;
@@ -30,8 +31,7 @@ pub use explain::{NodeExplanation, Outcome, explain};
 pub use ledger::{Availability, Ledger, Untouched, ats_at, capacity_left};
 pub use options::{Basket, Options, fulfilment_options};
 pub use reroute::rerouted_order;
-pub use router::{
-    DEFAULT_SEARCH_BUDGET, PolicyKind, PricedPlan, Routed, Router, SEARCH_STACK_BYTES, route_order,
-};
+pub use routed::{PolicyKind, PricedPlan, Routed};
+pub use router::{DEFAULT_SEARCH_BUDGET, Router, SEARCH_STACK_BYTES, route_order};
 pub use run::{RunSummary, Timeliness, route_all};
 pub use speculate::route_in_sequence;

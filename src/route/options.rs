@@ -10,7 +10,8 @@ use h3o::{LatLng, Resolution};
 
 use super::error::RouteError;
 use super::ledger::Availability;
-use super::router::{PolicyKind, Routed, Router};
+use super::routed::{PolicyKind, Routed};
+use super::router::Router;
 use crate::model::dates::parse_day;
 use crate::model::geo::distance_km;
 use crate::model::{Day, Destination, NodeId, Order, OrderLine, Service};

@@ -10,7 +10,7 @@ use super::candidates::{Tier, UnitPrices, stock_and_tiers};
 use super::cost::{Plan, Terms};
 use super::ledger;
 use super::ledger::Availability;
-use super::router::{PolicyKind, PricedPlan};
+use super::routed::{PolicyKind, PricedPlan};
 use crate::model::dates::NO_FLOOR;
 use crate::model::{Day, Destination, NodeId, Order, Service, SkuId};
 use crate::snapshot::Snapshot;

@@ -2,62 +2,16 @@
 //! reusing its candidate and search buffers (one per thread); the policies it routes with; what
 //! it answers.
 
-use std::str::FromStr;
-
 use super::candidates::{CandidateSet, UnitPrices};
-use super::cost::{Plan, price};
+use super::cost::price;
 use super::error::RouteError;
 use super::ledger::Availability;
+use super::routed::{PolicyKind, PricedPlan, Routed};
 use super::search::Search;
 use super::{deadlines, nearest, pickup, search};
 use crate::cancel::Cancel;
-use crate::model::{Decision, Destination, Order, Service};
+use crate::model::{Destination, Order, Service};
 use crate::snapshot::Snapshot;
-
-/// How orders are routed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum PolicyKind {
-    /// The cheapest feasible decision (exact branch and bound).
-    #[default]
-    Optimal,
-    /// What common platforms do: the nearest node that ships the whole order, else the fewest
-    /// shipments, nearest first. The baseline every report compares against.
-    Nearest,
-}
-
-impl FromStr for PolicyKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "optimal" => Ok(PolicyKind::Optimal),
-            "nearest" => Ok(PolicyKind::Nearest),
-            _ => Err(format!(
-                "unknown policy `{s}` (expected `optimal` or `nearest`)"
-            )),
-        }
-    }
-}
-
-/// A routed order: the plan to reserve and its priced decision.
-#[derive(Debug, Clone)]
-pub struct Routed {
-    pub plan: Plan,
-    pub decision: Decision,
-    /// `false` when the search stopped at its budget: the decision is feasible, maybe not optimal.
-    pub exact: bool,
-    /// Search nodes visited (0 for pickup and the baseline).
-    pub search_nodes: u64,
-}
-
-/// The cheapest plan of one order when resource prices are charged on top of its real cost.
-#[derive(Debug, Clone)]
-pub struct PricedPlan {
-    pub plan: Plan,
-    /// Real cost plus the prices of the units it takes.
-    pub priced_cost: f64,
-    /// A proven lower bound on `priced_cost` over every feasible plan of the order.
-    pub lower_bound: f64,
-}
 
 /// Search nodes one order may visit before the best decision found so far is returned (per
 /// search: an order with priced lateness whose joint search spends it gets one more search
@@ -72,9 +26,9 @@ pub const SEARCH_STACK_BYTES: usize = 64 << 20;
 
 /// Routes orders one at a time, reusing its buffers. One per thread.
 pub struct Router {
-    pub(super) candidates: CandidateSet,
-    pub(super) search: Search,
-    pub(super) budget: u64,
+    candidates: CandidateSet,
+    search: Search,
+    budget: u64,
     cancel: Cancel,
 }
 
@@ -107,6 +61,15 @@ impl Router {
         self.cancel = cancel;
     }
 
+    /// The search under the order's date rules, over this router's buffers.
+    fn dated(&mut self) -> deadlines::Dated<'_> {
+        deadlines::Dated {
+            search: &mut self.search,
+            candidates: &self.candidates,
+            budget: self.budget,
+        }
+    }
+
     /// Decides one order against `snapshot` and what `avail` says is already taken.
     pub fn route(
         &mut self,
@@ -129,7 +92,7 @@ impl Router {
         };
         self.candidates.build(snapshot, avail, order, lat, lon);
         let searched = match kind {
-            PolicyKind::Optimal => self.search_dated(snapshot, order),
+            PolicyKind::Optimal => self.dated().search_dated(snapshot, order),
             PolicyKind::Nearest => deadlines::Searched {
                 result: search::SearchResult {
                     assignment: nearest::plan(&self.candidates, snapshot.policy()),
@@ -144,7 +107,7 @@ impl Router {
             },
         };
         self.cancel.check()?;
-        let plan = self.plan_from(order, &searched, snapshot);
+        let plan = self.dated().plan_from(order, &searched, snapshot);
         let decision = price(snapshot, order, &plan)?;
         debug_assert!(
             kind == PolicyKind::Nearest
@@ -177,9 +140,9 @@ impl Router {
         };
         self.candidates
             .build_priced(snapshot, avail, order, lat, lon, Some(prices));
-        let searched = self.search_dated(snapshot, order);
+        let searched = self.dated().search_dated(snapshot, order);
         Ok(PricedPlan {
-            plan: self.plan_from(order, &searched, snapshot),
+            plan: self.dated().plan_from(order, &searched, snapshot),
             priced_cost: searched.result.cost,
             lower_bound: searched.result.lower_bound,
         })

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::error::RouteError;
 use super::ledger::Ledger;
-use super::router::PolicyKind;
+use super::routed::PolicyKind;
 use crate::model::{CostBreakdown, Decision, Order};
 use crate::snapshot::Snapshot;
 

@@ -17,7 +17,8 @@ use rayon::prelude::*;
 
 use super::error::RouteError;
 use super::ledger::{Availability, Ledger};
-use super::router::{PolicyKind, Routed, Router};
+use super::routed::{PolicyKind, Routed};
+use super::router::Router;
 use crate::cancel::Cancel;
 use crate::model::{Destination, NodeId, Order, SkuId};
 use crate::snapshot::Snapshot;
