@@ -3,21 +3,21 @@
 
 mod breakdown;
 mod causes;
-mod changes;
 mod charts;
-mod exceptions;
 mod marks;
+mod rejections;
 mod replay;
 mod report;
 mod study;
+mod variants;
 
 pub use breakdown::pickup_note;
 pub use causes::{CAUSES, CauseTally, ClosedPickups, PickupRule, classify, redirect_pickups};
-pub use changes::{ChangeError, Variant};
-pub use exceptions::{ExceptionKpis, Rejections};
+pub use rejections::{ExceptionKpis, Rejections};
 pub use replay::{
     Daily, Kpis, Replay, ReplayError, ReplayPolicy, Replayed, ServiceKpis, Transit, Utilisation,
     measure, replay, replay_order,
 };
 pub use report::{About, html};
 pub use study::{Network, Study, StudyError, StudyRunError};
+pub use variants::{ChangeError, Variant};

@@ -238,7 +238,7 @@ pub struct Replay<'a> {
     /// order created at or after `at` (with a batch policy, for every window ending after it).
     pub receipts: &'a [Receipt],
     /// After each turn of orders, their shipments are rejected at the what-if's rates and
-    /// re-routed (see `exceptions.rs`).
+    /// re-routed (see `rejections.rs`).
     pub rejections: &'a super::Rejections,
     pub cancel: &'a Cancel,
     /// Told the orders decided so far.
@@ -306,7 +306,7 @@ pub fn replay(
     let start = Instant::now();
     let (orders, closed_pickups) = super::redirect_pickups(snapshot, orders, rejections.pickups);
     let orders = &orders[..];
-    let mut rejecter = super::exceptions::Rejecter::new(rejections);
+    let mut rejecter = super::rejections::Rejecter::new(rejections);
     let turn = if rejections.rates.is_empty() {
         usize::MAX
     } else {
@@ -397,7 +397,7 @@ fn decide_run(
     ledger: &mut Ledger,
     run: &[Order],
     policy: &ReplayPolicy,
-    rejecter: &mut super::exceptions::Rejecter<'_>,
+    rejecter: &mut super::rejections::Rejecter<'_>,
     cancel: &Cancel,
 ) -> Result<Vec<(Decision, super::causes::Causes)>, BatchError> {
     let mut decided = Vec::with_capacity(run.len());
