@@ -820,6 +820,22 @@ async fn a_full_disk_makes_commits_unavailable_and_health_not_serving_until_it_h
         .await
         .expect_err("still full");
     assert_eq!(err.code(), Code::Unavailable);
+    // An inventory feed is refused the same way (through the one change helper), not answered
+    // as if its changes were applied.
+    let mut network = NetworkClient::new(ch.clone());
+    let change = pb::InventoryChange {
+        node_id: "DC-EAST".into(),
+        sku: "A".into(),
+        change: Some(pb::inventory_change::Change::Adjust(1)),
+        safety_stock: None,
+        source: "wms".into(),
+        sequence: 1,
+    };
+    let err = network
+        .stream_inventory(tokio_stream::iter(vec![change]))
+        .await
+        .expect_err("an inventory change on a full disk is refused");
+    assert_eq!(err.code(), Code::Unavailable, "{}", err.message());
     // Dry runs go on meanwhile.
     routing
         .route_order(pb::RouteOrderRequest {
