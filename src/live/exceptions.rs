@@ -215,11 +215,7 @@ impl Live {
     ) -> Result<Rerouted, LiveError> {
         let before = self.load();
         before.book.unreserve(r.day, &change.released);
-        let corrections: Vec<(usize, i64)> = change
-            .missing
-            .iter()
-            .map(|a| (a.entry, -i64::from(a.units)))
-            .collect();
+        let corrections = change.missing.removals();
         if !corrections.is_empty() {
             self.adjust_levels(&before, &corrections);
         }

@@ -46,12 +46,7 @@ impl Live {
         {
             // Shipped units leave on_hand first, then the hold lets them go: readers in between
             // see them counted twice (never too few).
-            let changes: Vec<(usize, i64)> = r
-                .held
-                .iter()
-                .map(|a| (a.entry, -i64::from(a.units)))
-                .collect();
-            self.adjust_levels(&now, &changes);
+            self.adjust_levels(&now, &r.held.removals());
         }
         let after = match now.book.finish(id, to) {
             Ok(Finished::Ended(before)) => {

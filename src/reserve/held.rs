@@ -86,6 +86,14 @@ impl Held {
             .collect()
     }
 
+    /// On-hand changes that take these units away: `(entry, −units)` per allocation (shipped
+    /// units on confirmation, units a short pick found missing).
+    pub fn removals(&self) -> Vec<(usize, i64)> {
+        self.iter()
+            .map(|a| (a.entry, -i64::from(a.units)))
+            .collect()
+    }
+
     /// The first `units` units of these allocations, in order.
     pub fn take(&self, mut units: u32) -> Held {
         let mut out = Held::new();

@@ -116,10 +116,15 @@ impl Shared {
             Weight::Light => Weight::Inline,
             w => w,
         };
-        let worker = live.clone();
         let answer = match weight {
-            Weight::Decision => self.decide(move |cancel| f(&worker, cancel, ack)).await,
-            Weight::Heavy => blocking(move |cancel| f(&worker, cancel, ack)).await,
+            Weight::Decision => {
+                let worker = live.clone();
+                self.decide(move |cancel| f(&worker, cancel, ack)).await
+            }
+            Weight::Heavy => {
+                let worker = live.clone();
+                blocking(move |cancel| f(&worker, cancel, ack)).await
+            }
             _ => f(live, &Cancel::never(), ack),
         };
         // Also after a refusal: what `f` applied before it (a burst's first changes) is durable
