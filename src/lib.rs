@@ -10,6 +10,8 @@
 //! - [`live`]: the live network a service routes against, changed by one writer in one total
 //!   order and made durable by a store before a change is acknowledged;
 //! - [`simulate`]: planners' what-ifs replayed over days, KPIs and the HTML report;
+//! - [`lookahead`]: opportunity costs of stock from expected demand (LP duals) and the
+//!   `lookahead` policy;
 //! - [`batch`]: joint re-optimization of a backlog (LP/MIP on HiGHS) with a proven bound;
 //! - [`reserve`]: the reservation book, the records of changes, the `Store` trait and its
 //!   journal;
@@ -25,6 +27,7 @@
 pub mod batch;
 pub mod cancel;
 pub mod live;
+pub mod lookahead;
 pub mod model;
 pub mod reserve;
 pub mod route;

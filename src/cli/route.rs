@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
+use fulfil::lookahead::{Lookahead, inbound_receipts, route_all_lookahead};
 use fulfil::route::{PolicyKind, RunSummary, route_all};
 use fulfil::scenario::{load_snapshot, read_orders, write_decisions};
 use std::path::PathBuf;
@@ -19,7 +20,7 @@ pub struct RouteArgs {
     pub orders: Option<PathBuf>,
     /// Send the orders to a running `fulfil serve` (e.g. http://127.0.0.1:50051) instead of
     /// routing them here; they are reserved there unless --dry-run.
-    #[arg(long, conflicts_with_all = ["policy", "compare"])]
+    #[arg(long, conflicts_with_all = ["policy", "compare", "forecast"])]
     pub server: Option<String>,
     /// With --server: quote only, reserve nothing. Orders go in batches of 1,000, each quoted
     /// against the server's current stock, so a batch does not see what earlier batches would
@@ -29,11 +30,18 @@ pub struct RouteArgs {
     /// Where to write decisions [default: standard output].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// `optimal` (cheapest feasible decision) or `nearest` (the common-platform baseline)
+    /// `optimal` (cheapest feasible decision), `nearest` (the common-platform baseline) or
+    /// `lookahead` (optimal plus each unit's opportunity cost, priced from expected demand)
     /// [default: optimal].
     #[arg(long)]
     pub policy: Option<String>,
-    /// Also run the other policy and report what optimising saves against the baseline.
+    /// With `--policy lookahead`: the expected demand (columns lat, lon, sku, units_per_day)
+    /// [default: SCENARIO/forecast.csv if there is one, else learned from the orders routed so
+    /// far].
+    #[arg(long)]
+    pub forecast: Option<PathBuf>,
+    /// Also run the other policy and report what optimising saves against the baseline (with
+    /// `--policy lookahead`: against `optimal`).
     #[arg(long)]
     pub compare: bool,
     /// Print no summary on standard error.
@@ -48,7 +56,17 @@ pub fn run(args: RouteArgs) -> anyhow::Result<()> {
         return remote(args, &server);
     }
     let policy = args.policy.clone().unwrap_or_else(|| "optimal".into());
-    let kind: PolicyKind = policy.parse().map_err(anyhow::Error::msg)?;
+    let lookahead = policy == "lookahead";
+    let kind: PolicyKind = if lookahead {
+        PolicyKind::Optimal
+    } else {
+        policy
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("{e}, or `lookahead`"))?
+    };
+    if args.forecast.is_some() && !lookahead {
+        anyhow::bail!("--forecast is only read by --policy lookahead");
+    }
     let load_start = Instant::now();
     let scenario = args
         .scenario
@@ -66,7 +84,23 @@ pub fn run(args: RouteArgs) -> anyhow::Result<()> {
     if !args.quiet {
         super::say_loaded(&snapshot, orders.len(), load_time);
     }
-    let (decisions, summary) = route_all(&snapshot, &orders, kind, |_| {})?;
+    let (decisions, summary) = if lookahead {
+        let mut la = lookahead_for(&scenario, args.forecast.as_deref(), &snapshot)?;
+        let cancel = fulfil::cancel::Cancel::never();
+        let run = route_all_lookahead(&snapshot, &orders, &mut la, &cancel)?;
+        if !args.quiet {
+            let stats = la.stats();
+            eprintln!(
+                "lookahead         {} SKU prices solved in {:.3} s; {} regions",
+                stats.solves,
+                stats.time.as_secs_f64(),
+                la.forecast().regions().len()
+            );
+        }
+        run
+    } else {
+        route_all(&snapshot, &orders, kind, |_| {})?
+    };
     match write_decisions(&mut out, &decisions, &summary.inexact).and_then(|()| out.flush()) {
         Ok(()) => {}
         // A reader that stopped early (`| head`) is not an error of ours.
@@ -77,7 +111,10 @@ pub fn run(args: RouteArgs) -> anyhow::Result<()> {
         eprintln!("policy            {policy}");
         eprintln!("{summary}");
     }
-    if args.compare {
+    if args.compare && lookahead {
+        let (_, myopic) = route_all(&snapshot, &orders, PolicyKind::Optimal, |_| {})?;
+        eprintln!("{}", comparison("lookahead vs optimal", &summary, &myopic));
+    } else if args.compare {
         let other = match kind {
             PolicyKind::Optimal => PolicyKind::Nearest,
             PolicyKind::Nearest => PolicyKind::Optimal,
@@ -87,7 +124,7 @@ pub fn run(args: RouteArgs) -> anyhow::Result<()> {
             PolicyKind::Optimal => (&summary, &other_summary),
             PolicyKind::Nearest => (&other_summary, &summary),
         };
-        eprintln!("{}", comparison(opt, base));
+        eprintln!("{}", comparison("optimal vs nearest baseline", opt, base));
     }
     Ok(())
 }
@@ -162,10 +199,10 @@ fn remote(args: RouteArgs, server: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn comparison(opt: &RunSummary, base: &RunSummary) -> String {
+fn comparison(title: &str, opt: &RunSummary, base: &RunSummary) -> String {
     let pct = |a: f64, b: f64| if b != 0.0 { 100.0 * (a - b) / b } else { 0.0 };
     format!(
-        "optimal vs nearest baseline:\n\
+        "{title}:\n\
          total cost        {:.2} vs {:.2}  ({:+.2}%)\n\
          shipping+handling {:.2} vs {:.2}  ({:+.2}%)\n\
          shipments         {} vs {}  ({:+.2}%)\n\
@@ -188,4 +225,22 @@ fn comparison(opt: &RunSummary, base: &RunSummary) -> String {
         opt.units_backordered,
         base.units_backordered,
     )
+}
+
+/// The `lookahead` policy's state: demand from `forecast` (or the scenario's `forecast.csv`),
+/// else from the orders routed so far; receipts from `inbound.csv` shorten horizons.
+fn lookahead_for(
+    scenario: &std::path::Path,
+    forecast: Option<&std::path::Path>,
+    snapshot: &fulfil::snapshot::Snapshot,
+) -> anyhow::Result<Lookahead> {
+    let receipts = inbound_receipts(snapshot);
+    let points = match forecast {
+        Some(path) => Some(fulfil::scenario::read_forecast(path, snapshot)?),
+        None => fulfil::scenario::read_scenario_forecast(scenario, snapshot)?,
+    };
+    Ok(match points {
+        Some(points) => Lookahead::from_forecast(snapshot, &points, receipts),
+        None => Lookahead::from_history(snapshot, receipts),
+    })
 }

@@ -148,6 +148,14 @@ pub struct Decision {
     /// Version 2: days the promise date is after `deliver_by` (left out without dates).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub late_days: Option<u32>,
+    /// The `lookahead` policy: the opportunity cost of the units it took (the sum of their
+    /// nodes' prices). Not part of the cost: `cost.total` is what the decision really costs.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "cents_opt"
+    )]
+    pub opportunity_cost: Option<f64>,
     pub cost: CostBreakdown,
 }
 

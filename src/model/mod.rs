@@ -4,6 +4,7 @@
 
 pub mod dates;
 mod decision;
+mod demand;
 pub mod geo;
 mod ids;
 mod network;
@@ -11,8 +12,9 @@ mod order;
 mod policy;
 
 pub use dates::{Calendar, Clock, Cutoff, Day};
+pub use demand::DemandPoint;
 pub use decision::{CostBreakdown, Decision, DecisionLine, Shipment, round_cents};
 pub use ids::{CarrierId, NodeId, SkuId};
 pub use network::{CarrierRate, Node, NodeKind, Schedule, Service, Sku, ZoneBand};
 pub use order::{Destination, Order, OrderLine, TooManyGroups, group_index};
-pub use policy::Policy;
+pub use policy::{Lookahead, Policy};

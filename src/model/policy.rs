@@ -28,6 +28,39 @@ pub struct Policy {
     /// units are backordered and the reservation needs attention (fulfil's own key).
     #[serde(skip_serializing_if = "is_default_rejections")]
     pub max_rejections: u32,
+    /// The `[lookahead]` table: how the `lookahead` policy forecasts demand and prices stock
+    /// (fulfil's own key; absent: every default, used only when that policy is asked for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lookahead: Option<Lookahead>,
+}
+
+/// Settings of the `lookahead` policy (`[lookahead]` in `policy.toml`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Lookahead {
+    /// Days of expected demand the opportunity costs price (float > 0); a SKU's next inbound
+    /// receipt shortens it.
+    pub horizon_days: f64,
+    /// A SKU's prices are solved again once orders have taken this share of the units it had
+    /// when they were last solved (0 < share ≤ 1).
+    pub refresh_share: f64,
+    /// Without `forecast.csv`, the weight of the latest day in the exponentially smoothed
+    /// daily demand of the orders routed so far (0 < alpha ≤ 1).
+    pub smoothing: f64,
+    /// H3 resolution of the demand regions (0–9): forecast points and orders in one cell are
+    /// one region, at their demand-weighted centre.
+    pub resolution: u8,
+}
+
+impl Default for Lookahead {
+    fn default() -> Self {
+        Lookahead {
+            horizon_days: 7.0,
+            refresh_share: 0.02,
+            smoothing: 0.3,
+            resolution: 4,
+        }
+    }
 }
 
 fn is_zero(v: &f64) -> bool {
@@ -36,6 +69,13 @@ fn is_zero(v: &f64) -> bool {
 
 fn is_default_rejections(v: &u32) -> bool {
     *v == 3
+}
+
+impl Policy {
+    /// The `[lookahead]` settings, or their defaults.
+    pub fn lookahead(&self) -> Lookahead {
+        self.lookahead.clone().unwrap_or_default()
+    }
 }
 
 impl Default for Policy {
@@ -49,6 +89,7 @@ impl Default for Policy {
             allocate_inbound: false,
             min_shipment_value: 0.0,
             max_rejections: 3,
+            lookahead: None,
         }
     }
 }

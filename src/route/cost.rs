@@ -172,6 +172,7 @@ pub fn price(snapshot: &Snapshot, order: &Order, plan: &Plan) -> Result<Decision
         backordered,
         promise_date: dated.then(|| promise.map(format_day)),
         late_days: dated.then_some(late_days),
+        opportunity_cost: None,
         cost,
     })
 }

@@ -149,6 +149,38 @@ impl Router {
     }
 }
 
+impl Router {
+    /// The cheapest decision of one order when every unit also pays `prices` (the `lookahead`
+    /// policy's opportunity costs): the plan minimises real cost plus prices, the decision
+    /// reports its real cost. A pickup has one store and nothing to weigh: it is decided as by
+    /// [`PolicyKind::Optimal`].
+    pub fn route_with_prices(
+        &mut self,
+        snapshot: &Snapshot,
+        avail: &impl Availability,
+        order: &Order,
+        prices: &dyn UnitPrices,
+    ) -> Result<Routed, RouteError> {
+        let Destination::Address { lat, lon } = order.destination else {
+            return self.route(snapshot, avail, order, PolicyKind::Optimal);
+        };
+        validate(snapshot, order)?;
+        self.cancel.check()?;
+        self.candidates
+            .build_priced(snapshot, avail, order, lat, lon, Some(prices));
+        let searched = self.dated().search_dated(snapshot, order);
+        self.cancel.check()?;
+        let plan = self.dated().plan_from(order, &searched, snapshot);
+        let decision = price(snapshot, order, &plan)?;
+        Ok(Routed {
+            plan,
+            decision,
+            exact: searched.result.exact,
+            search_nodes: searched.result.nodes_visited,
+        })
+    }
+}
+
 /// Routes one order with a fresh router (convenient; a loop should reuse a [`Router`]).
 pub fn route_order(
     snapshot: &Snapshot,

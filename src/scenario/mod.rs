@@ -5,6 +5,7 @@ mod dates;
 mod decisions;
 mod error;
 mod events;
+mod forecast;
 pub mod generate;
 mod network;
 mod orders;
@@ -17,6 +18,7 @@ pub use dates::parse_calendars;
 pub use decisions::{write_decision, write_decisions};
 pub use error::{Invalid, LoadError};
 pub use events::{Event, read_events};
+pub use forecast::{FORECAST_FILE, read_forecast, read_scenario_forecast};
 pub use network::{
     load_network, nodes_csv, parse_nodes, parse_policy, parse_rates, parse_skus, rates_csv,
     read_policy, skus_csv,

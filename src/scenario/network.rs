@@ -488,5 +488,36 @@ pub fn parse_policy(path: &Path, text: &str) -> Result<Policy, LoadError> {
             policy.max_shipments
         ),
     )?;
+    if let Some(l) = &policy.lookahead {
+        check(
+            l.horizon_days.is_finite() && l.horizon_days > 0.0,
+            "horizon_days",
+            format!(
+                "[lookahead] expected a number of days > 0, found {}",
+                l.horizon_days
+            ),
+        )?;
+        check(
+            l.refresh_share.is_finite() && l.refresh_share > 0.0 && l.refresh_share <= 1.0,
+            "refresh_share",
+            format!(
+                "[lookahead] expected a share in (0, 1], found {}",
+                l.refresh_share
+            ),
+        )?;
+        check(
+            l.smoothing.is_finite() && l.smoothing > 0.0 && l.smoothing <= 1.0,
+            "smoothing",
+            format!("[lookahead] expected a weight in (0, 1], found {}", l.smoothing),
+        )?;
+        check(
+            l.resolution <= 9,
+            "resolution",
+            format!(
+                "[lookahead] expected an H3 resolution 0-9, found {}",
+                l.resolution
+            ),
+        )?;
+    }
     Ok(policy)
 }

@@ -476,5 +476,6 @@ pub fn decision_of(d: &pb::Decision, dated: bool) -> Decision {
         },
         promise_date: dated.then(|| d.promise_date.clone()),
         late_days: dated.then_some(d.late_days),
+        opportunity_cost: None,
     }
 }

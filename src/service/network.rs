@@ -336,6 +336,8 @@ impl pb::network_server::Network for NetworkService {
                 allocate_inbound: p.allocate_inbound,
                 min_shipment_value: p.min_shipment_value,
                 max_rejections: p.max_rejections.unwrap_or(Policy::default().max_rejections),
+                // Not carried by the rpc: the service does not route with lookahead yet.
+                lookahead: None,
             };
             change(self.live.get()?, move |l| l.replace_policy(policy)).await
         })

@@ -13,9 +13,18 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("route", &["model", "cancel", "snapshot"]),
     ("batch", &["model", "cancel", "snapshot", "route"]),
     ("reserve", &["model", "snapshot", "route"]),
+    ("lookahead", &["model", "cancel", "snapshot", "route"]),
     (
         "simulate",
-        &["model", "cancel", "snapshot", "scenario", "route", "batch"],
+        &[
+            "model",
+            "cancel",
+            "snapshot",
+            "scenario",
+            "route",
+            "batch",
+            "lookahead",
+        ],
     ),
     (
         "live",
@@ -26,8 +35,16 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "service",
         &[
-            "model", "cancel", "snapshot", "scenario", "route", "batch", "reserve", "simulate",
+            "model",
+            "cancel",
+            "snapshot",
+            "scenario",
+            "route",
+            "batch",
+            "reserve",
+            "simulate",
             "live",
+            "lookahead",
         ],
     ),
 ];
@@ -36,8 +53,18 @@ const LAYERS: &[(&str, &[&str])] = &[
 const TRANSPORT: &[&str] = &["tonic", "prost", "tokio", "tower", "hyper", "http::"];
 
 const MODULES: &[&str] = &[
-    "model", "cancel", "snapshot", "scenario", "route", "batch", "reserve", "simulate", "live",
-    "service", "cli",
+    "model",
+    "cancel",
+    "snapshot",
+    "scenario",
+    "route",
+    "batch",
+    "reserve",
+    "lookahead",
+    "simulate",
+    "live",
+    "service",
+    "cli",
 ];
 
 fn rust_files(dir: &Path) -> Vec<PathBuf> {

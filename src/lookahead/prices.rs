@@ -1,0 +1,189 @@
+//! Opportunity costs per inventory entry: each SKU's transportation LP (`flow.rs`) of expected
+//! demand over the horizon against what its nodes can still sell, with the cost model's price
+//! of sending one unit.
+
+use rayon::prelude::*;
+
+use super::flow::Transport;
+use super::forecast::Forecast;
+use crate::model::geo::distance_km;
+use crate::model::{NodeId, NodeKind, Service, SkuId};
+use crate::route::{Availability, UnitPrices, billable_kg};
+use crate::snapshot::Snapshot;
+
+/// λ per inventory entry: the price the `lookahead` policy charges for one unit taken there.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Prices {
+    per_entry: Vec<f64>,
+}
+
+impl UnitPrices for Prices {
+    #[inline]
+    fn unit_price(&self, entry: usize, _node: NodeId, _day: Option<i32>) -> f64 {
+        self.per_entry.get(entry).copied().unwrap_or(0.0)
+    }
+}
+
+impl Prices {
+    /// No price anywhere (myopic), for an inventory of `entries`.
+    pub fn zero(entries: usize) -> Prices {
+        Prices {
+            per_entry: vec![0.0; entries],
+        }
+    }
+
+    /// The price of a unit of inventory entry `entry`.
+    pub fn of(&self, entry: usize) -> f64 {
+        self.unit_price(entry, NodeId(0), None)
+    }
+
+    /// Entries with a positive price.
+    pub fn priced_entries(&self) -> usize {
+        self.per_entry.iter().filter(|p| **p > 0.0).count()
+    }
+}
+
+/// What one SKU's solve saw: the units its nodes could sell, and the LP's optimal cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SkuSolve {
+    pub supply: f64,
+    pub demand: f64,
+    pub lp_cost: f64,
+}
+
+/// The cost of sending one unit of `sku` from `node` to (lat, lon) alone: the cheapest parcel
+/// rate for its billable weight in the pair's zone plus the node's handling of one shipment and
+/// one unit; `None` where the node may not ship it there.
+pub fn unit_cost(snapshot: &Snapshot, node: NodeId, sku: SkuId, lat: f64, lon: f64) -> Option<f64> {
+    let n = snapshot.node(node);
+    let s = snapshot.sku(sku);
+    let store = n.kind == NodeKind::Store;
+    if !n.enabled || !n.ships || (store && (s.oversize || !snapshot.policy().ship_from_store)) {
+        return None;
+    }
+    let band = snapshot
+        .zones()
+        .band_index(distance_km(n.lat, n.lon, lat, lon))?;
+    let kg = billable_kg(s.weight_kg);
+    let rate = Service::PARCEL
+        .iter()
+        .filter_map(|&svc| snapshot.rates().quote(svc, band, kg).map(|(_, p)| p))
+        .min_by(f64::total_cmp)?;
+    Some(rate + n.cost_per_shipment + n.cost_per_unit)
+}
+
+/// Solves `sku`'s LP over `horizon_days` and writes its nodes' prices into `out` (the SKU's
+/// inventory entries, in inventory order; entries with nothing to sell get 0).
+pub fn solve_sku(
+    snapshot: &Snapshot,
+    avail: &(impl Availability + ?Sized),
+    forecast: &Forecast,
+    sku: SkuId,
+    horizon_days: f64,
+    out: &mut [f64],
+) -> SkuSolve {
+    out.fill(0.0);
+    let inventory = snapshot.inventory();
+    let (base, holders) = inventory.of_sku(sku);
+    let demand: Vec<(u32, f64)> = forecast
+        .of_sku(sku)
+        .iter()
+        .map(|&(r, rate)| (r, rate * horizon_days.max(0.0)))
+        .filter(|&(_, d)| d > 0.0)
+        .collect();
+    let mut t = Transport {
+        lost: snapshot.policy().backorder_penalty,
+        demand: demand.iter().map(|&(_, d)| d).collect(),
+        ..Transport::default()
+    };
+    let mut rows = Vec::new();
+    for (i, &node) in holders.iter().enumerate() {
+        let ats = inventory
+            .sellable(base + i)
+            .saturating_sub(avail.reserved(base + i));
+        if ats == 0 {
+            continue;
+        }
+        rows.push(i);
+        t.supply.push(f64::from(ats));
+        for &(r, _) in &demand {
+            let region = forecast.regions()[r as usize];
+            let c = unit_cost(snapshot, node, sku, region.lat, region.lon);
+            t.cost.push(c.unwrap_or(f64::INFINITY));
+        }
+    }
+    let supply = t.supply.iter().sum();
+    let total_demand = t.demand.iter().sum();
+    if t.demand.is_empty() || t.supply.is_empty() {
+        return SkuSolve {
+            supply,
+            demand: total_demand,
+            lp_cost: total_demand * t.lost,
+        };
+    }
+    let solved = t.solve();
+    for (&i, &price) in rows.iter().zip(&solved.node_price) {
+        out[i] = price;
+    }
+    SkuSolve {
+        supply,
+        demand: total_demand,
+        lp_cost: solved.cost,
+    }
+}
+
+/// Solves every SKU's LP in parallel (rayon), each over its own horizon (`horizon(sku)`), and
+/// returns the prices and what each solve saw. The same for any number of threads.
+pub fn solve_all(
+    snapshot: &Snapshot,
+    avail: &(impl Availability + Sync + ?Sized),
+    forecast: &Forecast,
+    horizon: &(dyn Fn(SkuId) -> f64 + Sync),
+) -> (Prices, Vec<SkuSolve>) {
+    let inventory = snapshot.inventory();
+    let mut per_entry = vec![0.0; inventory.len()];
+    let sku_count = snapshot.skus().len();
+    // Split the entries into each SKU's contiguous slice (compressed rows per SKU).
+    let mut slices: Vec<(SkuId, &mut [f64])> = Vec::with_capacity(sku_count);
+    let mut rest: &mut [f64] = &mut per_entry;
+    let mut at = 0;
+    for k in 0..sku_count {
+        let sku = SkuId(k as u32);
+        let (base, holders) = inventory.of_sku(sku);
+        let (_, tail) = std::mem::take(&mut rest).split_at_mut(base - at);
+        let (mine, tail) = tail.split_at_mut(holders.len());
+        slices.push((sku, mine));
+        rest = tail;
+        at = base + holders.len();
+    }
+    let solves: Vec<SkuSolve> = slices
+        .into_par_iter()
+        .map(|(sku, out)| solve_sku(snapshot, avail, forecast, sku, horizon(sku), out))
+        .collect();
+    (Prices { per_entry }, solves)
+}
+
+impl Prices {
+    /// Re-solves one SKU in place.
+    pub fn resolve_sku(
+        &mut self,
+        snapshot: &Snapshot,
+        avail: &(impl Availability + ?Sized),
+        forecast: &Forecast,
+        sku: SkuId,
+        horizon_days: f64,
+    ) -> SkuSolve {
+        let (base, holders) = snapshot.inventory().of_sku(sku);
+        if self.per_entry.len() != snapshot.inventory().len() {
+            self.per_entry = vec![0.0; snapshot.inventory().len()];
+        }
+        solve_sku(
+            snapshot,
+            avail,
+            forecast,
+            sku,
+            horizon_days,
+            &mut self.per_entry[base..base + holders.len()],
+        )
+    }
+}

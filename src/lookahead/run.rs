@@ -1,0 +1,270 @@
+//! The `lookahead` policy over a sequence of orders: prices kept current per SKU, each order
+//! routed with them, and what it took counted.
+
+use std::time::{Duration, Instant};
+
+use super::forecast::{Forecast, History};
+use super::prices::{Prices, SkuSolve, solve_all};
+use crate::cancel::Cancel;
+use crate::model::{Decision, Lookahead as Settings, Order, SkuId};
+use crate::route::{Availability, Ledger, RouteError, Routed, Router, RunSummary};
+use crate::snapshot::Snapshot;
+
+const DAY_MS: f64 = 86_400_000.0;
+
+/// Where expected demand comes from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// A planner's forecast (`forecast.csv`).
+    Forecast(Forecast),
+    /// The orders routed so far, smoothed.
+    History(History),
+}
+
+/// What a SKU's last solve saw.
+#[derive(Clone, Copy, Debug)]
+struct Solved {
+    solve: SkuSolve,
+    /// Units taken since.
+    taken: f64,
+    horizon_days: f64,
+    /// The snapshot version and forecast generation it was solved on.
+    version: u64,
+    generation: u64,
+}
+
+/// How much solving the prices cost a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PricingStats {
+    /// SKU LPs solved.
+    pub solves: u64,
+    /// Time spent solving them.
+    pub time: Duration,
+}
+
+/// The `lookahead` policy's state over a run: the forecast, the prices and when each SKU's
+/// were solved. Prices of a SKU are solved when an order first needs them and again when
+/// orders have taken `refresh_share` of the units its nodes had, when its horizon has shrunk
+/// by that share (time moving towards its next receipt), when the snapshot changed (stock
+/// arrived) or when the history's forecast changed (a day closed).
+pub struct Lookahead {
+    settings: Settings,
+    source: Source,
+    forecast: Forecast,
+    generation: u64,
+    /// (SKU, instant in ms) of each inbound receipt, by time.
+    receipts: Vec<(SkuId, i64)>,
+    prices: Prices,
+    solved: Vec<Option<Solved>>,
+    stats: PricingStats,
+}
+
+impl Lookahead {
+    /// The policy's state for a run on `snapshot`; `receipts` (SKU, instant in ms) shorten a
+    /// SKU's horizon to its next one.
+    pub fn new(
+        snapshot: &Snapshot,
+        settings: Settings,
+        source: Source,
+        mut receipts: Vec<(SkuId, i64)>,
+    ) -> Lookahead {
+        receipts.sort_by_key(|&(sku, at)| (at, sku.0));
+        let forecast = match &source {
+            Source::Forecast(f) => f.clone(),
+            Source::History(h) => h.forecast(),
+        };
+        Lookahead {
+            settings,
+            source,
+            forecast,
+            generation: 0,
+            receipts,
+            prices: Prices::zero(snapshot.inventory().len()),
+            solved: vec![None; snapshot.skus().len()],
+            stats: PricingStats::default(),
+        }
+    }
+
+    /// The demand-history source for `snapshot`'s policy (no forecast file).
+    pub fn from_history(snapshot: &Snapshot, receipts: Vec<(SkuId, i64)>) -> Lookahead {
+        let s = snapshot.policy().lookahead();
+        let history = History::new(s.smoothing, s.resolution, snapshot.skus().len());
+        Lookahead::new(snapshot, s, Source::History(history), receipts)
+    }
+
+    /// The forecast source for `snapshot`'s policy.
+    pub fn from_forecast(
+        snapshot: &Snapshot,
+        points: &[crate::model::DemandPoint],
+        receipts: Vec<(SkuId, i64)>,
+    ) -> Lookahead {
+        let s = snapshot.policy().lookahead();
+        let f = Forecast::from_points(points, snapshot.skus().len(), s.resolution);
+        Lookahead::new(snapshot, s, Source::Forecast(f), receipts)
+    }
+
+    /// The days of demand a SKU's prices cover at `now_ms`: the set horizon, shortened by the
+    /// SKU's next receipt after now.
+    pub fn horizon(&self, sku: SkuId, now_ms: Option<i64>) -> f64 {
+        let h = self.settings.horizon_days;
+        let Some(now) = now_ms else { return h };
+        let start = self.receipts.partition_point(|&(_, at)| at <= now);
+        self.receipts[start..]
+            .iter()
+            .find(|(k, _)| *k == sku)
+            .map_or(h, |&(_, at)| h.min((at - now) as f64 / DAY_MS))
+    }
+
+    /// Whether SKU `k`'s prices must be solved again before an order at `now_ms` uses them.
+    fn stale(&self, snapshot: &Snapshot, k: SkuId, now_ms: Option<i64>) -> bool {
+        let Some(s) = self.solved[k.index()] else {
+            return true;
+        };
+        let share = self.settings.refresh_share;
+        s.version != snapshot.version()
+            || s.generation != self.generation
+            || (s.taken > 0.0 && s.taken >= share * s.solve.supply)
+            || (self.horizon(k, now_ms) - s.horizon_days).abs() > share * s.horizon_days
+    }
+
+    /// Solves every SKU now (the first refresh of a service, say; a run solves lazily).
+    pub fn solve_all(&mut self, snapshot: &Snapshot, avail: &(impl Availability + Sync)) {
+        let start = Instant::now();
+        let (prices, solves) = solve_all(snapshot, avail, &self.forecast, &|k| {
+            self.horizon(k, None)
+        });
+        self.prices = prices;
+        for (k, solve) in solves.into_iter().enumerate() {
+            self.solved[k] = Some(Solved {
+                solve,
+                taken: 0.0,
+                horizon_days: self.settings.horizon_days,
+                version: snapshot.version(),
+                generation: self.generation,
+            });
+        }
+        self.stats.solves += self.solved.len() as u64;
+        self.stats.time += start.elapsed();
+    }
+
+    /// Makes the prices of `order`'s SKUs current.
+    fn refresh(&mut self, snapshot: &Snapshot, avail: &impl Availability, order: &Order) {
+        let now = order.created.map(|s| s * 1000);
+        for line in &order.lines {
+            let k = line.sku;
+            if k.index() >= self.solved.len() || !self.stale(snapshot, k, now) {
+                continue;
+            }
+            let start = Instant::now();
+            let horizon_days = self.horizon(k, now);
+            let solve =
+                self.prices
+                    .resolve_sku(snapshot, avail, &self.forecast, k, horizon_days);
+            self.solved[k.index()] = Some(Solved {
+                solve,
+                taken: 0.0,
+                horizon_days,
+                version: snapshot.version(),
+                generation: self.generation,
+            });
+            self.stats.solves += 1;
+            self.stats.time += start.elapsed();
+        }
+    }
+
+    /// Routes one order with current prices; the decision carries its opportunity cost.
+    pub fn route(
+        &mut self,
+        router: &mut Router,
+        snapshot: &Snapshot,
+        avail: &impl Availability,
+        order: &Order,
+    ) -> Result<Routed, RouteError> {
+        self.refresh(snapshot, avail, order);
+        let mut routed = router.route_with_prices(snapshot, avail, order, &self.prices)?;
+        let inventory = snapshot.inventory();
+        let mut opportunity = 0.0;
+        for (node, lines) in &routed.plan.shipments {
+            for &(sku, q) in lines {
+                if let Some(e) = inventory.entry(*node, sku) {
+                    opportunity += self.prices.of(e) * f64::from(q);
+                }
+            }
+        }
+        routed.decision.opportunity_cost = Some(opportunity);
+        Ok(routed)
+    }
+
+    /// Counts what a routed order took (and, learning from history, what it asked for).
+    pub fn observe(&mut self, order: &Order, routed: &Routed) {
+        for (_, lines) in &routed.plan.shipments {
+            for &(sku, q) in lines {
+                if let Some(Some(s)) = self.solved.get_mut(sku.index()) {
+                    s.taken += f64::from(q);
+                }
+            }
+        }
+        if let Source::History(h) = &mut self.source
+            && h.observe(order)
+        {
+            self.forecast = h.forecast();
+            self.generation += 1;
+        }
+    }
+
+    /// The prices as they stand.
+    pub fn prices(&self) -> &Prices {
+        &self.prices
+    }
+
+    /// The forecast the prices are solved from.
+    pub fn forecast(&self) -> &Forecast {
+        &self.forecast
+    }
+
+    /// What solving has cost so far.
+    pub fn stats(&self) -> PricingStats {
+        self.stats
+    }
+}
+
+/// The receipts of `snapshot`'s `inbound.csv` as (SKU, instant): each at the start (UTC) of
+/// its available date — what shortens a SKU's horizon in `route`.
+pub fn inbound_receipts(snapshot: &Snapshot) -> Vec<(SkuId, i64)> {
+    snapshot
+        .inventory()
+        .inbound_rows()
+        .into_iter()
+        .map(|r| (r.sku, i64::from(r.available) * DAY_MS as i64))
+        .collect()
+}
+
+/// Routes `orders` in file order with the `lookahead` policy (the `route` semantics: each
+/// decision reserves before the next), from a fresh ledger. Sequential: a price refresh
+/// depends on every decision before it.
+pub fn route_all_lookahead(
+    snapshot: &Snapshot,
+    orders: &[Order],
+    lookahead: &mut Lookahead,
+    cancel: &Cancel,
+) -> Result<(Vec<Decision>, RunSummary), RouteError> {
+    let start = Instant::now();
+    let mut ledger = Ledger::new(snapshot);
+    let mut router = Router::new();
+    router.set_cancel(cancel.clone());
+    let mut summary = RunSummary::default();
+    let mut decisions = Vec::with_capacity(orders.len());
+    for (i, order) in orders.iter().enumerate() {
+        let routed = lookahead.route(&mut router, snapshot, &ledger, order)?;
+        ledger.commit(snapshot, order, &routed.plan);
+        lookahead.observe(order, &routed);
+        summary.add(order, &routed.decision);
+        if !routed.exact {
+            summary.inexact_orders += 1;
+            summary.inexact.push(i);
+        }
+        decisions.push(routed.decision);
+    }
+    summary.elapsed = start.elapsed();
+    Ok((decisions, summary))
+}
