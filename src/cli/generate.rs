@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use clap::Args;
 use fulfil::scenario::generate::{GenConfig, generate};
+use fulfil::scenario::multi_item::{MultiItemConfig, generate_multi_item};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -35,6 +36,14 @@ pub struct GenArgs {
     /// Stock level: multiplies every node's units on hand (1.0 is a healthy network).
     #[arg(long, default_value_t = 1.0)]
     pub stock: f64,
+    /// `retail` (a store network with realistic demand) or `multi-item` (the published
+    /// multi-item fulfilment benchmark: 99 cities, --dcs centres, --items items, --orders
+    /// orders, with forecast.csv).
+    #[arg(long, default_value = "retail")]
+    pub profile: String,
+    /// Items per order to draw from (multi-item profile: n = 2, 5 or 10 in the papers).
+    #[arg(long, default_value_t = 5)]
+    pub items: usize,
     /// Overwrite the scenario files already in --out (without it, existing files are refused).
     #[arg(long)]
     pub force: bool,
@@ -43,7 +52,7 @@ pub struct GenArgs {
 pub fn run(args: GenArgs) -> anyhow::Result<()> {
     let existing: Vec<&str> = fulfil::scenario::NETWORK_FILES
         .iter()
-        .chain(&["orders.csv", "receipts.csv"])
+        .chain(&["orders.csv", "receipts.csv", "forecast.csv"])
         .copied()
         .filter(|f| args.out.join(f).exists())
         .collect();
@@ -54,18 +63,24 @@ pub fn run(args: GenArgs) -> anyhow::Result<()> {
             existing.join(", ")
         );
     }
-    let cfg = GenConfig {
-        seed: args.seed,
-        dcs: args.dcs,
-        stores: args.stores,
-        dropship: args.dropship,
-        skus: args.skus,
-        orders: args.orders,
-        days: args.days,
-        stock: args.stock,
-    };
     let start = Instant::now();
-    let summary = generate(&cfg, &args.out)?;
+    let summary = match args.profile.as_str() {
+        "retail" => retail(&args)?,
+        "multi-item" => generate_multi_item(
+            &MultiItemConfig {
+                seed: args.seed,
+                dcs: args.dcs,
+                items: args.items,
+                orders: args.orders,
+                days: args.days,
+                stock: args.stock,
+            },
+            &args.out,
+        )?,
+        other => anyhow::bail!(
+            "--profile: unknown profile `{other}` (expected `retail` or `multi-item`)"
+        ),
+    };
     eprintln!(
         "wrote {}: {} nodes, {} SKUs, {} inventory rows, {} orders ({} lines) in {:.2} s",
         args.out.display(),
@@ -77,4 +92,18 @@ pub fn run(args: GenArgs) -> anyhow::Result<()> {
         start.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+fn retail(args: &GenArgs) -> anyhow::Result<fulfil::scenario::generate::GenSummary> {
+    let cfg = GenConfig {
+        seed: args.seed,
+        dcs: args.dcs,
+        stores: args.stores,
+        dropship: args.dropship,
+        skus: args.skus,
+        orders: args.orders,
+        days: args.days,
+        stock: args.stock,
+    };
+    Ok(generate(&cfg, &args.out)?)
 }

@@ -5,7 +5,11 @@ use std::io::{IsTerminal, Write};
 use anyhow::Context;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use fulfil::scenario::{load_snapshot, read_orders, read_receipts};
+use fulfil::batch::BatchOptions;
+use fulfil::route::PolicyKind;
+use fulfil::scenario::{
+    load_snapshot, read_forecast, read_orders, read_receipts, read_scenario_forecast,
+};
 use fulfil::simulate::{About, Kpis, ReplayPolicy, Replayed, Study, StudyError, Variant};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -28,10 +32,22 @@ pub struct SimulateArgs {
     /// A what-if change file (TOML; one variant each). Repeat for several variants.
     #[arg(long = "changes")]
     pub changes: Vec<PathBuf>,
-    /// `optimal` or `nearest` (orders decided one at a time as they arrive), or `batch:WINDOW`
-    /// (orders held for WINDOW, e.g. `2h`, and re-optimized jointly at its end).
+    /// `optimal`, `nearest` or `lookahead` (orders decided one at a time as they arrive), or
+    /// `batch:WINDOW` (orders held for WINDOW, e.g. `2h`, and re-optimized jointly at its end).
     #[arg(long, default_value = "optimal")]
     pub policy: String,
+    /// With `--policy lookahead`: the expected demand (lat, lon, sku, units_per_day) [default:
+    /// SCENARIO/forecast.csv if there is one, else learned from the orders replayed so far].
+    #[arg(long)]
+    pub forecast: Option<PathBuf>,
+    /// Also replay every network with perfect hindsight (all its orders as one batch, every
+    /// receipt there from the start) and, unless the policy is `optimal`, with `optimal`; report
+    /// the share of the optimal→hindsight gap the policy closes.
+    #[arg(long)]
+    pub hindsight: bool,
+    /// Seconds the hindsight batch of each network may take.
+    #[arg(long, default_value_t = 60.0, requires = "hindsight")]
+    pub hindsight_time_limit: f64,
     /// Write the KPIs of every variant as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -76,11 +92,25 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
 /// The study the command line asks for: the base, every change file read and applied (a bad one
 /// fails before anything runs), the orders and the receipts.
 fn prepare(args: &SimulateArgs) -> anyhow::Result<Study> {
-    let policy: ReplayPolicy = args
+    let mut policy: ReplayPolicy = args
         .policy
         .parse()
         .map_err(|e: String| anyhow::anyhow!("--policy {e}"))?;
     let base = load_snapshot(&args.scenario)?;
+    if let ReplayPolicy::Lookahead(points) = &mut policy {
+        *points = match &args.forecast {
+            Some(path) => Some(read_forecast(path, &base)?),
+            None => read_scenario_forecast(&args.scenario, &base)?,
+        }
+        .map(std::sync::Arc::new);
+    } else if args.forecast.is_some() {
+        anyhow::bail!("--forecast is only read by --policy lookahead");
+    }
+    let also = if args.hindsight {
+        hindsight_runs(args, &policy)?
+    } else {
+        Vec::new()
+    };
     let orders_path = args
         .orders
         .clone()
@@ -99,13 +129,104 @@ fn prepare(args: &SimulateArgs) -> anyhow::Result<Study> {
         Some(p) => read_receipts(p, &base)?,
         None => Vec::new(),
     };
-    Study::prepare(base, &variants, 1, orders, receipts, policy).map_err(|e| match e {
-        StudyError::Invalid { index, .. } => {
-            let path = args.changes[index].display().to_string();
-            anyhow::Error::new(e).context(path)
+    let mut study =
+        Study::prepare(base, &variants, 1, orders, receipts, policy).map_err(|e| match e {
+            StudyError::Invalid { index, .. } => {
+                let path = args.changes[index].display().to_string();
+                anyhow::Error::new(e).context(path)
+            }
+            e => e.into(),
+        })?;
+    study.also = also;
+    Ok(study)
+}
+
+/// The replays `--hindsight` adds: `optimal` (the myopic reference) unless it is the policy,
+/// and the whole replay as one batch.
+fn hindsight_runs(
+    args: &SimulateArgs,
+    policy: &ReplayPolicy,
+) -> anyhow::Result<Vec<(String, ReplayPolicy)>> {
+    let limit = args.hindsight_time_limit;
+    if !(limit.is_finite() && limit > 0.0 && limit <= 86_400.0) {
+        anyhow::bail!(
+            "--hindsight-time-limit must be a number of seconds in (0, 86400], not {limit}"
+        );
+    }
+    let mut also = Vec::new();
+    if !matches!(policy, ReplayPolicy::Route(PolicyKind::Optimal)) {
+        also.push((
+            "optimal".to_owned(),
+            ReplayPolicy::Route(PolicyKind::Optimal),
+        ));
+    }
+    let options = BatchOptions {
+        time_limit: std::time::Duration::from_secs_f64(limit),
+        ..BatchOptions::default()
+    };
+    also.push(("hindsight".to_owned(), ReplayPolicy::hindsight(options)));
+    Ok(also)
+}
+
+/// Per network replayed with `--hindsight`: the share of the gap between myopic `optimal` and
+/// hindsight that the policy closes, `(optimal − policy) / (optimal − hindsight)`, against the
+/// hindsight batch's cost and against its proven bound.
+pub struct GapClosed {
+    pub network: String,
+    pub policy: f64,
+    pub optimal: f64,
+    pub hindsight: f64,
+    pub bound: Option<f64>,
+}
+
+impl GapClosed {
+    fn share(&self, hindsight: f64) -> Option<f64> {
+        let gap = self.optimal - hindsight;
+        (gap > 1e-9).then(|| (self.optimal - self.policy) / gap)
+    }
+
+    fn find(results: &[(String, Kpis)]) -> Vec<GapClosed> {
+        let cost = |name: &str| {
+            results
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, k)| (k.cost.total, k.lower_bound))
+        };
+        let mut out = Vec::new();
+        for (name, k) in results {
+            let Some((hindsight, bound)) = cost(&format!("{name} · hindsight")) else {
+                continue;
+            };
+            let optimal = cost(&format!("{name} · optimal")).map_or(k.cost.total, |c| c.0);
+            out.push(GapClosed {
+                network: name.clone(),
+                policy: k.cost.total,
+                optimal,
+                hindsight,
+                bound,
+            });
         }
-        e => e.into(),
-    })
+        out
+    }
+}
+
+impl std::fmt::Display for GapClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pct = |x: Option<f64>| x.map_or("-".to_owned(), |x| format!("{:.1}%", 100.0 * x));
+        write!(
+            f,
+            "{}: gap closed {} (optimal {:.2}, policy {:.2}, hindsight {:.2}",
+            self.network,
+            pct(self.share(self.hindsight)),
+            self.optimal,
+            self.policy,
+            self.hindsight
+        )?;
+        if let Some(b) = self.bound {
+            write!(f, "; against its bound {:.2}: {}", b, pct(self.share(b)))?;
+        }
+        write!(f, ")")
+    }
 }
 
 /// The JSON, report and CSV files asked for, and the table on standard error.
@@ -139,6 +260,9 @@ fn write_outputs(args: &SimulateArgs, about: &About, replayed: &[Replayed]) -> a
     }
     if !args.quiet {
         eprint!("{}", table(&results));
+        for gap in GapClosed::find(&results) {
+            eprintln!("{gap}");
+        }
         for (name, k) in &results {
             if let Some(note) = fulfil::simulate::pickup_note(k) {
                 eprintln!("{name}: {note}");
@@ -200,9 +324,18 @@ fn progress_bar(len: u64) -> ProgressBar {
 /// The KPIs of every variant as a JSON array of `{variant, kpis}`.
 fn write_json(path: &std::path::Path, results: &[(String, Kpis)]) -> anyhow::Result<()> {
     let mut f = output(Some(path))?;
+    let gaps = GapClosed::find(results);
     let json: Vec<serde_json::Value> = results
         .iter()
-        .map(|(n, k)| serde_json::json!({ "variant": n, "kpis": k }))
+        .map(|(n, k)| match gaps.iter().find(|g| &g.network == n) {
+            Some(g) => serde_json::json!({
+                "variant": n,
+                "kpis": k,
+                "gap_closed": g.share(g.hindsight),
+                "gap_closed_vs_bound": g.bound.and_then(|b| g.share(b)),
+            }),
+            None => serde_json::json!({ "variant": n, "kpis": k }),
+        })
         .collect();
     serde_json::to_writer_pretty(&mut f, &json).context("writing JSON")?;
     writeln!(f).context("writing JSON")?;

@@ -426,12 +426,18 @@ mod tests {
                     .zip(&s.node_price)
                     .map(|(s, l)| s * l)
                     .sum::<f64>();
-            assert!((dual - s.cost).abs() < 1e-6 * (1.0 + s.cost), "{tr:?} {s:?}");
+            assert!(
+                (dual - s.cost).abs() < 1e-6 * (1.0 + s.cost),
+                "{tr:?} {s:?}"
+            );
             for i in 0..m {
                 assert!(s.node_price[i] >= 0.0);
                 for j in 0..n {
                     let c = cost[i * n + j];
-                    assert!(s.region_price[j] - s.node_price[i] <= c + 1e-6, "{tr:?} {s:?}");
+                    assert!(
+                        s.region_price[j] - s.node_price[i] <= c + 1e-6,
+                        "{tr:?} {s:?}"
+                    );
                 }
             }
             for v in &s.region_price {

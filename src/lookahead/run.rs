@@ -130,9 +130,8 @@ impl Lookahead {
     /// Solves every SKU now (the first refresh of a service, say; a run solves lazily).
     pub fn solve_all(&mut self, snapshot: &Snapshot, avail: &(impl Availability + Sync)) {
         let start = Instant::now();
-        let (prices, solves) = solve_all(snapshot, avail, &self.forecast, &|k| {
-            self.horizon(k, None)
-        });
+        let (prices, solves) =
+            solve_all(snapshot, avail, &self.forecast, &|k| self.horizon(k, None));
         self.prices = prices;
         for (k, solve) in solves.into_iter().enumerate() {
             self.solved[k] = Some(Solved {
@@ -157,9 +156,9 @@ impl Lookahead {
             }
             let start = Instant::now();
             let horizon_days = self.horizon(k, now);
-            let solve =
-                self.prices
-                    .resolve_sku(snapshot, avail, &self.forecast, k, horizon_days);
+            let solve = self
+                .prices
+                .resolve_sku(snapshot, avail, &self.forecast, k, horizon_days);
             self.solved[k.index()] = Some(Solved {
                 solve,
                 taken: 0.0,

@@ -12,8 +12,8 @@ mod order;
 mod policy;
 
 pub use dates::{Calendar, Clock, Cutoff, Day};
-pub use demand::DemandPoint;
 pub use decision::{CostBreakdown, Decision, DecisionLine, Shipment, round_cents};
+pub use demand::DemandPoint;
 pub use ids::{CarrierId, NodeId, SkuId};
 pub use network::{CarrierRate, Node, NodeKind, Schedule, Service, Sku, ZoneBand};
 pub use order::{Destination, Order, OrderLine, TooManyGroups, group_index};

@@ -92,6 +92,8 @@ pub enum GenError {
     NoSkus,
     #[error("invalid size: --days must be at least 1")]
     NoDays,
+    #[error("invalid size: {0}")]
+    Size(String),
     #[error("invalid size: --stock must be a number ≥ 0, not {stock}")]
     Stock { stock: f64 },
     #[error("invalid size: --stores may be at most {max} (one per city)")]

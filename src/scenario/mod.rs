@@ -7,6 +7,7 @@ mod error;
 mod events;
 mod forecast;
 pub mod generate;
+pub mod multi_item;
 mod network;
 mod orders;
 mod receipts;

@@ -508,7 +508,10 @@ pub fn parse_policy(path: &Path, text: &str) -> Result<Policy, LoadError> {
         check(
             l.smoothing.is_finite() && l.smoothing > 0.0 && l.smoothing <= 1.0,
             "smoothing",
-            format!("[lookahead] expected a weight in (0, 1], found {}", l.smoothing),
+            format!(
+                "[lookahead] expected a weight in (0, 1], found {}",
+                l.smoothing
+            ),
         )?;
         check(
             l.resolution <= 9,

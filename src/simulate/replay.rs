@@ -10,10 +10,12 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use crate::batch::{BatchError, BatchOptions, reoptimize};
 use crate::cancel::Cancel;
-use crate::model::{CostBreakdown, Decision, NodeKind, Order};
+use crate::lookahead::Lookahead;
+use crate::model::{CostBreakdown, Decision, DemandPoint, NodeKind, Order};
 use crate::route::{Ledger, PolicyKind, Timeliness, route_in_sequence};
 use crate::scenario::Receipt;
 use crate::snapshot::{InventoryRow, Level, Snapshot};
@@ -60,6 +62,13 @@ pub struct Kpis {
     pub by_service: BTreeMap<String, ServiceKpis>,
     /// Pickup orders at stores the variant closed, and the rule they followed.
     pub closed_pickups: super::ClosedPickups,
+    /// A batch policy: the sum of its windows' proven lower bounds (for the hindsight replay, a
+    /// bound on the cost of any decisions of these orders).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lower_bound: Option<f64>,
+    /// The `lookahead` policy: the opportunity cost of the units its decisions took.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opportunity_cost: Option<f64>,
     /// Wall-clock time of the replay.
     #[serde(serialize_with = "seconds")]
     pub run_time: Duration,
@@ -187,6 +196,24 @@ pub enum ReplayPolicy {
         window_ms: i64,
         options: BatchOptions,
     },
+    /// One at a time with the `lookahead` policy: demand from a forecast's points, or (`None`)
+    /// learned from the orders replayed so far; receipts shorten each SKU's horizon.
+    Lookahead(Option<Arc<Vec<DemandPoint>>>),
+}
+
+/// The hindsight bound's window: every order of a replay in one batch.
+const WHOLE_REPLAY_MS: i64 = 1 << 60;
+
+impl ReplayPolicy {
+    /// Perfect hindsight: the whole replay decided as one batch knowing every order (with every
+    /// receipt there from the start — a relaxation when stock arrives during the replay), with
+    /// `options`; its KPIs carry the batch's proven lower bound.
+    pub fn hindsight(options: BatchOptions) -> ReplayPolicy {
+        ReplayPolicy::Batch {
+            window_ms: WHOLE_REPLAY_MS,
+            options,
+        }
+    }
 }
 
 impl FromStr for ReplayPolicy {
@@ -223,9 +250,12 @@ impl FromStr for ReplayPolicy {
                 },
             });
         }
+        if s == "lookahead" {
+            return Ok(ReplayPolicy::Lookahead(None));
+        }
         s.parse::<PolicyKind>()
             .map(ReplayPolicy::Route)
-            .map_err(|e| format!("{e}, or `batch:WINDOW` (e.g. batch:2h)"))
+            .map_err(|e| format!("{e}, `lookahead`, or `batch:WINDOW` (e.g. batch:2h)"))
     }
 }
 
@@ -320,6 +350,11 @@ pub fn replay(
     // inventory's structure (and every reservation counter) stays the same all along.
     let mut current = with_rows_for(snapshot, receipts);
     let mut ledger = Ledger::new(&current);
+    let mut lookahead = match policy {
+        ReplayPolicy::Lookahead(points) => Some(lookahead_for(&current, points, receipts)),
+        _ => None,
+    };
+    let mut bound: Option<f64> = None;
     let mut decisions = Vec::with_capacity(ordered.len());
     let mut causes = Vec::with_capacity(ordered.len());
     let times: Vec<Option<i64>> = ordered.iter().map(created_ms).collect();
@@ -336,7 +371,14 @@ pub fn replay(
             next_receipt += due;
         }
         let run = &ordered[from..until];
-        for (d, c) in decide_run(&current, &mut ledger, run, policy, &mut rejecter, cancel)? {
+        let mut decider = Decider {
+            current: &current,
+            ledger: &mut ledger,
+            lookahead: lookahead.as_mut(),
+            bound: &mut bound,
+            cancel,
+        };
+        for (d, c) in decider.decide_run(run, policy, &mut rejecter)? {
             decisions.push(d);
             causes.push(c);
         }
@@ -346,6 +388,10 @@ pub fn replay(
     let mut kpis = measure_with(&current, &ordered, &decisions, &causes);
     kpis.exceptions = rejecter.kpis;
     kpis.closed_pickups = closed_pickups;
+    kpis.lower_bound = bound;
+    if lookahead.is_some() {
+        kpis.opportunity_cost = Some(decisions.iter().filter_map(|d| d.opportunity_cost).sum());
+    }
     kpis.run_time = start.elapsed();
     Ok(Replayed {
         name: String::new(),
@@ -366,7 +412,7 @@ fn run_end(
     turn: usize,
 ) -> (usize, Option<i64>) {
     match policy {
-        ReplayPolicy::Route(_) => {
+        ReplayPolicy::Route(_) | ReplayPolicy::Lookahead(_) => {
             let until = next_at.map_or(times.len(), |at| {
                 from + times[from..].partition_point(|t| t.is_none_or(|t| t < at))
             });
@@ -389,52 +435,105 @@ fn run_end(
     }
 }
 
-/// Decides one run of orders with the replay's policy on what `ledger` leaves, then lets the
-/// what-if's rejections re-route their shipments; each decision with the causes of its
-/// backorders (on the state it was decided on; for a batch, at the window's end).
-fn decide_run(
+/// The lookahead state of a replay on `current` (its inventory rows final: receipts may add
+/// rows, never after this). The replay's receipts and the scenario's `inbound.csv` shorten
+/// horizons.
+fn lookahead_for(
     current: &Snapshot,
-    ledger: &mut Ledger,
-    run: &[Order],
-    policy: &ReplayPolicy,
-    rejecter: &mut super::rejections::Rejecter<'_>,
-    cancel: &Cancel,
-) -> Result<Vec<(Decision, super::causes::Causes)>, BatchError> {
-    let mut decided = Vec::with_capacity(run.len());
-    let mut causes = Vec::with_capacity(run.len());
-    match policy {
-        ReplayPolicy::Route(kind) => {
-            route_in_sequence(current, ledger, run, *kind, cancel, |_, o, r, now| {
-                causes.push(super::classify(current, now, o, &r.decision));
-                decided.push((r.plan, r.decision));
-            })?;
-        }
-        ReplayPolicy::Batch { options, .. } => {
-            let options = BatchOptions {
-                cancel: cancel.clone(),
-                ..options.clone()
-            };
-            let result = reoptimize(current, ledger, run, &options, &|_| {})?;
-            for (order, plan) in run.iter().zip(&result.plans) {
-                ledger.commit(current, order, plan);
-            }
-            for (order, d) in run.iter().zip(&result.decisions) {
-                causes.push(super::classify(current, &*ledger, order, d));
-            }
-            decided.extend(result.plans.into_iter().zip(result.decisions));
-        }
+    points: &Option<Arc<Vec<DemandPoint>>>,
+    receipts: &[Receipt],
+) -> Lookahead {
+    let arrivals = receipts
+        .iter()
+        .map(|r| (r.sku, r.at_ms))
+        .chain(crate::lookahead::inbound_receipts(current))
+        .collect();
+    match points {
+        Some(points) => Lookahead::from_forecast(current, points, arrivals),
+        None => Lookahead::from_history(current, arrivals),
     }
-    let mut out = Vec::with_capacity(run.len());
-    for ((order, (plan, decision)), mut why) in run.iter().zip(decided).zip(causes) {
-        let before = decision.backordered_units();
-        let decision = rejecter.apply(current, ledger, order, plan, decision)?;
-        let rejected = decision.backordered_units().saturating_sub(before);
-        if rejected > 0 {
-            why.push(("store_rejection", rejected));
+}
+
+/// What deciding a run of orders works on: the network as it stands, what is taken, the
+/// lookahead policy's state, the batch bound so far.
+struct Decider<'a, 'l> {
+    current: &'a Snapshot,
+    ledger: &'a mut Ledger,
+    lookahead: Option<&'a mut Lookahead>,
+    bound: &'a mut Option<f64>,
+    cancel: &'l Cancel,
+}
+
+impl Decider<'_, '_> {
+    /// Decides one run of orders with the replay's policy on what the ledger leaves, then lets
+    /// the what-if's rejections re-route their shipments; each decision with the causes of its
+    /// backorders (on the state it was decided on; for a batch, at the window's end).
+    fn decide_run(
+        &mut self,
+        run: &[Order],
+        policy: &ReplayPolicy,
+        rejecter: &mut super::rejections::Rejecter<'_>,
+    ) -> Result<Vec<(Decision, super::causes::Causes)>, BatchError> {
+        let current = self.current;
+        let mut decided = Vec::with_capacity(run.len());
+        let mut causes = Vec::with_capacity(run.len());
+        match policy {
+            ReplayPolicy::Route(kind) => {
+                route_in_sequence(
+                    current,
+                    self.ledger,
+                    run,
+                    *kind,
+                    self.cancel,
+                    |_, o, r, now| {
+                        causes.push(super::classify(current, now, o, &r.decision));
+                        decided.push((r.plan, r.decision));
+                    },
+                )?;
+            }
+            ReplayPolicy::Lookahead(_) => {
+                let mut router = crate::route::Router::new();
+                router.set_cancel(self.cancel.clone());
+                if let Some(la) = self.lookahead.as_deref_mut() {
+                    for order in run {
+                        let r = la.route(&mut router, current, &*self.ledger, order)?;
+                        self.ledger.commit(current, order, &r.plan);
+                        la.observe(order, &r);
+                        causes.push(super::classify(current, &*self.ledger, order, &r.decision));
+                        decided.push((r.plan, r.decision));
+                    }
+                }
+            }
+            ReplayPolicy::Batch { options, .. } => {
+                let options = BatchOptions {
+                    cancel: self.cancel.clone(),
+                    ..options.clone()
+                };
+                let result = reoptimize(current, self.ledger, run, &options, &|_| {})?;
+                *self.bound = Some(self.bound.unwrap_or(0.0) + result.lower_bound);
+                for (order, plan) in run.iter().zip(&result.plans) {
+                    self.ledger.commit(current, order, plan);
+                }
+                for (order, d) in run.iter().zip(&result.decisions) {
+                    causes.push(super::classify(current, &*self.ledger, order, d));
+                }
+                decided.extend(result.plans.into_iter().zip(result.decisions));
+            }
         }
-        out.push((decision, why));
+        let mut out = Vec::with_capacity(run.len());
+        for ((order, (plan, decision)), mut why) in run.iter().zip(decided).zip(causes) {
+            let before = decision.backordered_units();
+            let opportunity = decision.opportunity_cost;
+            let mut decision = rejecter.apply(current, self.ledger, order, plan, decision)?;
+            decision.opportunity_cost = opportunity;
+            let rejected = decision.backordered_units().saturating_sub(before);
+            if rejected > 0 {
+                why.push(("store_rejection", rejected));
+            }
+            out.push((decision, why));
+        }
+        Ok(out)
     }
-    Ok(out)
 }
 
 /// `snapshot` with an inventory row (on_hand 0) for every receipt's (node, SKU) that has none.

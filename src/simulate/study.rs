@@ -31,6 +31,9 @@ pub struct Study {
     /// Stock arriving over time, sorted by time and resolved against the base.
     pub receipts: Vec<Receipt>,
     pub policy: ReplayPolicy,
+    /// More policies each network is replayed with, beside `policy`, by label (e.g.
+    /// `optimal` and `hindsight`): their replays are named `NETWORK · LABEL`.
+    pub also: Vec<(String, ReplayPolicy)>,
 }
 
 /// A variant that could not be applied; `index` is its place among the variants given.
@@ -97,19 +100,27 @@ impl Study {
             orders,
             receipts,
             policy,
+            also: Vec::new(),
         })
     }
 
     /// Orders to decide over the whole study (every network replays every order).
     pub fn total(&self) -> u64 {
-        (self.orders.len() * self.networks.len()) as u64
+        (self.orders.len() * self.networks.len() * (1 + self.also.len())) as u64
     }
 
     /// Each network's description (none for the base), in order.
     pub fn descriptions(&self) -> Vec<Option<String>> {
         self.networks
             .iter()
-            .map(|n| n.description.clone())
+            .flat_map(|n| {
+                std::iter::once(n.description.clone()).chain(self.also.iter().map(|(l, _)| {
+                    Some(match &n.description {
+                        Some(d) => format!("{d} ({l})"),
+                        None => format!("the {l} policy"),
+                    })
+                }))
+            })
             .collect()
     }
 
@@ -120,30 +131,42 @@ impl Study {
         cancel: &Cancel,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Vec<Replayed>, StudyRunError> {
-        let done: Vec<AtomicUsize> = self.networks.iter().map(|_| AtomicUsize::new(0)).collect();
-        self.networks
-            .par_iter()
+        // Every network with every policy: (network, policy label, policy).
+        let runs: Vec<(&Network, Option<&str>, &ReplayPolicy)> = self
+            .networks
+            .iter()
+            .flat_map(|n| {
+                std::iter::once((n, None, &self.policy))
+                    .chain(self.also.iter().map(move |(l, p)| (n, Some(l.as_str()), p)))
+            })
+            .collect();
+        let done: Vec<AtomicUsize> = runs.iter().map(|_| AtomicUsize::new(0)).collect();
+        runs.par_iter()
             .enumerate()
-            .map(|(i, network)| {
+            .map(|(i, &(network, label, policy))| {
                 let each = |n: usize| {
                     done[i].store(n, Ordering::Relaxed);
                     progress(done.iter().map(|d| d.load(Ordering::Relaxed) as u64).sum());
+                };
+                let name = match label {
+                    None => network.name.clone(),
+                    Some(l) => format!("{} · {l}", network.name),
                 };
                 let how = Replay {
                     receipts: &self.receipts,
                     rejections: &network.rejections,
                     cancel,
                     progress: &each,
-                    ..Replay::new(&self.policy)
+                    ..Replay::new(policy)
                 };
                 let mut replayed =
                     replay(&network.snapshot, &self.orders, &how).map_err(|error| {
                         StudyRunError {
-                            network: network.name.clone(),
+                            network: name.clone(),
                             error,
                         }
                     })?;
-                replayed.name = network.name.clone();
+                replayed.name = name;
                 Ok(replayed)
             })
             .collect()
