@@ -114,12 +114,38 @@ impl Flow {
         }
     }
 
+    /// Sends each region's demand, in order, from its cheapest source while that source has
+    /// stock (on healthy stock, all of it: no search is needed). Every unit then flows on its
+    /// region's cheapest arc, so the flow is of least cost for its amount, and potentials 0 for
+    /// the sources and each region's cheapest cost keep every reduced cost ≥ 0 — where the
+    /// shortest paths take over.
+    fn cheapest_first(&mut self, t: &Transport, region_pot: &mut [f64]) {
+        let (m, n) = (t.supply.len(), t.demand.len());
+        for j in 0..n {
+            let (mut best, mut cost) = (m, t.lost);
+            for i in 0..m {
+                let c = t.c(i, j);
+                if c < cost {
+                    (best, cost) = (i, c);
+                }
+            }
+            region_pot[j] = cost;
+            let amount = (t.demand[j] - self.filled[j]).min(self.left(t, best));
+            if amount > EPS {
+                self.x[best * n + j] += amount;
+                self.out[best] += amount;
+                self.filled[j] += amount;
+            }
+        }
+    }
+
     /// Successive shortest paths until every region's demand is met (the lost-sale source
     /// always can).
     fn run(mut self, t: &Transport) -> Flow {
         let (m, n) = (t.supply.len(), t.demand.len());
-        // Potentials: sources 0..=m, then regions. Costs are ≥ 0, so zero is feasible.
+        // Potentials: sources 0..=m, then regions.
         let mut pot = vec![0.0; m + 1 + n];
+        self.cheapest_first(t, &mut pot[m + 1..]);
         let mut path = Path::new(m + 1, n);
         while let Some(j) = path.shortest(t, &self, &pot) {
             let amount = path.bottleneck(t, &self, j);

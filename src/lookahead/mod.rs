@@ -21,5 +21,5 @@ mod run;
 
 pub use flow::{Solved, Transport};
 pub use forecast::{Forecast, History, Region};
-pub use prices::{Prices, SkuSolve, solve_all, solve_sku, unit_cost};
+pub use prices::{Prices, Reach, SkuSolve, solve_all, solve_sku, unit_cost};
 pub use run::{Lookahead, PricingStats, Source, inbound_receipts, route_all_lookahead};

@@ -56,14 +56,62 @@ pub struct SkuSolve {
 /// one unit; `None` where the node may not ship it there.
 pub fn unit_cost(snapshot: &Snapshot, node: NodeId, sku: SkuId, lat: f64, lon: f64) -> Option<f64> {
     let n = snapshot.node(node);
+    let band = snapshot
+        .zones()
+        .band_index(distance_km(n.lat, n.lon, lat, lon))?;
+    unit_cost_in(snapshot, node, sku, band)
+}
+
+/// Each (node, region) pair's zone band, found once per forecast: the LPs read it for every
+/// SKU the node holds.
+#[derive(Clone, Debug, Default)]
+pub struct Reach {
+    regions: usize,
+    /// `bands[node * regions + region]`, `u32::MAX` beyond the zones.
+    bands: Vec<u32>,
+}
+
+impl Reach {
+    /// The bands of every node to every region of `forecast` (in parallel, by node).
+    pub fn new(snapshot: &Snapshot, forecast: &Forecast) -> Reach {
+        let regions = forecast.regions();
+        let mut bands = vec![u32::MAX; snapshot.nodes().len() * regions.len()];
+        if !regions.is_empty() {
+            bands
+                .par_chunks_mut(regions.len())
+                .zip(snapshot.nodes().par_iter())
+                .for_each(|(row, n)| {
+                    for (b, r) in row.iter_mut().zip(regions) {
+                        let km = distance_km(n.lat, n.lon, r.lat, r.lon);
+                        *b = snapshot
+                            .zones()
+                            .band_index(km)
+                            .map_or(u32::MAX, |b| b as u32);
+                    }
+                });
+        }
+        Reach {
+            regions: regions.len(),
+            bands,
+        }
+    }
+
+    fn band(&self, node: NodeId, region: u32) -> Option<usize> {
+        let b = *self
+            .bands
+            .get(node.index() * self.regions + region as usize)?;
+        (b != u32::MAX).then_some(b as usize)
+    }
+}
+
+/// [`unit_cost`] in a known zone band.
+fn unit_cost_in(snapshot: &Snapshot, node: NodeId, sku: SkuId, band: usize) -> Option<f64> {
+    let n = snapshot.node(node);
     let s = snapshot.sku(sku);
     let store = n.kind == NodeKind::Store;
     if !n.enabled || !n.ships || (store && (s.oversize || !snapshot.policy().ship_from_store)) {
         return None;
     }
-    let band = snapshot
-        .zones()
-        .band_index(distance_km(n.lat, n.lon, lat, lon))?;
     let kg = billable_kg(s.weight_kg);
     let rate = Service::PARCEL
         .iter()
@@ -78,6 +126,7 @@ pub fn solve_sku(
     snapshot: &Snapshot,
     avail: &(impl Availability + ?Sized),
     forecast: &Forecast,
+    reach: &Reach,
     sku: SkuId,
     horizon_days: f64,
     out: &mut [f64],
@@ -107,8 +156,9 @@ pub fn solve_sku(
         rows.push(i);
         t.supply.push(f64::from(ats));
         for &(r, _) in &demand {
-            let region = forecast.regions()[r as usize];
-            let c = unit_cost(snapshot, node, sku, region.lat, region.lon);
+            let c = reach
+                .band(node, r)
+                .and_then(|band| unit_cost_in(snapshot, node, sku, band));
             t.cost.push(c.unwrap_or(f64::INFINITY));
         }
     }
@@ -138,6 +188,7 @@ pub fn solve_all(
     snapshot: &Snapshot,
     avail: &(impl Availability + Sync + ?Sized),
     forecast: &Forecast,
+    reach: &Reach,
     horizon: &(dyn Fn(SkuId) -> f64 + Sync),
 ) -> (Prices, Vec<SkuSolve>) {
     let inventory = snapshot.inventory();
@@ -158,7 +209,7 @@ pub fn solve_all(
     }
     let solves: Vec<SkuSolve> = slices
         .into_par_iter()
-        .map(|(sku, out)| solve_sku(snapshot, avail, forecast, sku, horizon(sku), out))
+        .map(|(sku, out)| solve_sku(snapshot, avail, forecast, reach, sku, horizon(sku), out))
         .collect();
     (Prices { per_entry }, solves)
 }
@@ -170,6 +221,7 @@ impl Prices {
         snapshot: &Snapshot,
         avail: &(impl Availability + ?Sized),
         forecast: &Forecast,
+        reach: &Reach,
         sku: SkuId,
         horizon_days: f64,
     ) -> SkuSolve {
@@ -181,6 +233,7 @@ impl Prices {
             snapshot,
             avail,
             forecast,
+            reach,
             sku,
             horizon_days,
             &mut self.per_entry[base..base + holders.len()],

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::forecast::{Forecast, History};
-use super::prices::{Prices, SkuSolve, solve_all};
+use super::prices::{Prices, Reach, SkuSolve, solve_all};
 use crate::cancel::Cancel;
 use crate::model::{Decision, Lookahead as Settings, Order, SkuId};
 use crate::route::{Availability, Ledger, RouteError, Routed, Router, RunSummary};
@@ -51,6 +51,7 @@ pub struct Lookahead {
     settings: Settings,
     source: Source,
     forecast: Forecast,
+    reach: Reach,
     generation: u64,
     /// (SKU, instant in ms) of each inbound receipt, by time.
     receipts: Vec<(SkuId, i64)>,
@@ -76,6 +77,7 @@ impl Lookahead {
         Lookahead {
             settings,
             source,
+            reach: Reach::new(snapshot, &forecast),
             forecast,
             generation: 0,
             receipts,
@@ -131,7 +133,7 @@ impl Lookahead {
     pub fn solve_all(&mut self, snapshot: &Snapshot, avail: &(impl Availability + Sync)) {
         let start = Instant::now();
         let (prices, solves) =
-            solve_all(snapshot, avail, &self.forecast, &|k| self.horizon(k, None));
+            solve_all(snapshot, avail, &self.forecast, &self.reach, &|k| self.horizon(k, None));
         self.prices = prices;
         for (k, solve) in solves.into_iter().enumerate() {
             self.solved[k] = Some(Solved {
@@ -158,7 +160,7 @@ impl Lookahead {
             let horizon_days = self.horizon(k, now);
             let solve = self
                 .prices
-                .resolve_sku(snapshot, avail, &self.forecast, k, horizon_days);
+                .resolve_sku(snapshot, avail, &self.forecast, &self.reach, k, horizon_days);
             self.solved[k.index()] = Some(Solved {
                 solve,
                 taken: 0.0,
@@ -180,7 +182,8 @@ impl Lookahead {
         order: &Order,
     ) -> Result<Routed, RouteError> {
         self.refresh(snapshot, avail, order);
-        let mut routed = router.route_with_prices(snapshot, avail, order, &self.prices)?;
+        let prices = OrderPrices::new(&self.prices, snapshot, avail, order);
+        let mut routed = router.route_with_prices(snapshot, avail, order, &prices)?;
         let inventory = snapshot.inventory();
         let mut opportunity = 0.0;
         for (node, lines) in &routed.plan.shipments {
@@ -195,7 +198,7 @@ impl Lookahead {
     }
 
     /// Counts what a routed order took (and, learning from history, what it asked for).
-    pub fn observe(&mut self, order: &Order, routed: &Routed) {
+    pub fn observe(&mut self, snapshot: &Snapshot, order: &Order, routed: &Routed) {
         for (_, lines) in &routed.plan.shipments {
             for &(sku, q) in lines {
                 if let Some(Some(s)) = self.solved.get_mut(sku.index()) {
@@ -207,6 +210,7 @@ impl Lookahead {
             && h.observe(order)
         {
             self.forecast = h.forecast();
+            self.reach = Reach::new(snapshot, &self.forecast);
             self.generation += 1;
         }
     }
@@ -224,6 +228,59 @@ impl Lookahead {
     /// What solving has cost so far.
     pub fn stats(&self) -> PricingStats {
         self.stats
+    }
+}
+
+/// The prices one order pays: each line's λ less the least λ among the nodes that could ship
+/// it there (with stock left), so opportunity costs choose *which* node ships a unit, never
+/// *whether* it ships. (Unshifted, a unit the LP expects to sell elsewhere at a lost-sale
+/// price makes backordering it now look as good as shipping it — a sure loss now against an
+/// expected one later; on healthy networks that cost more than it saved.)
+struct OrderPrices<'a> {
+    prices: &'a Prices,
+    /// Per line: its SKU's entries `[from, to)` and the shift.
+    lines: Vec<(usize, usize, f64)>,
+}
+
+impl<'a> OrderPrices<'a> {
+    fn new(
+        prices: &'a Prices,
+        snapshot: &Snapshot,
+        avail: &impl Availability,
+        order: &Order,
+    ) -> OrderPrices<'a> {
+        let inventory = snapshot.inventory();
+        let mut lines = Vec::with_capacity(order.lines.len());
+        let crate::model::Destination::Address { lat, lon } = order.destination else {
+            return OrderPrices { prices, lines };
+        };
+        for line in &order.lines {
+            let (base, holders) = inventory.of_sku(line.sku);
+            let least = holders
+                .iter()
+                .enumerate()
+                .filter(|&(i, &node)| {
+                    inventory.sellable(base + i) > avail.reserved(base + i)
+                        && !order.exclude.contains(&node)
+                        && super::prices::unit_cost(snapshot, node, line.sku, lat, lon).is_some()
+                })
+                .map(|(i, _)| prices.of(base + i))
+                .min_by(f64::total_cmp)
+                .unwrap_or(0.0);
+            lines.push((base, base + holders.len(), least));
+        }
+        OrderPrices { prices, lines }
+    }
+}
+
+impl crate::route::UnitPrices for OrderPrices<'_> {
+    fn unit_price(&self, entry: usize, _node: crate::model::NodeId, _day: Option<i32>) -> f64 {
+        let shift = self
+            .lines
+            .iter()
+            .find(|(from, to, _)| (*from..*to).contains(&entry))
+            .map_or(0.0, |l| l.2);
+        (self.prices.of(entry) - shift).max(0.0)
     }
 }
 
@@ -256,7 +313,7 @@ pub fn route_all_lookahead(
     for (i, order) in orders.iter().enumerate() {
         let routed = lookahead.route(&mut router, snapshot, &ledger, order)?;
         ledger.commit(snapshot, order, &routed.plan);
-        lookahead.observe(order, &routed);
+        lookahead.observe(snapshot, order, &routed);
         summary.add(order, &routed.decision);
         if !routed.exact {
             summary.inexact_orders += 1;

@@ -498,7 +498,7 @@ impl Decider<'_, '_> {
                     for order in run {
                         let r = la.route(&mut router, current, &*self.ledger, order)?;
                         self.ledger.commit(current, order, &r.plan);
-                        la.observe(order, &r);
+                        la.observe(current, order, &r);
                         causes.push(super::classify(current, &*self.ledger, order, &r.decision));
                         decided.push((r.plan, r.decision));
                     }
