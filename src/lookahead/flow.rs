@@ -26,6 +26,10 @@
 //! a node's price is positive only where every optimal dual says so (the LP proves its stock
 //! scarce), so where stock is healthy lookahead decides as the myopic router does.
 
+// Dense matrices indexed `i * n + j` beside per-node and per-region vectors: index loops read
+// as the formulas do.
+#![allow(clippy::needless_range_loop)]
+
 /// Flows below this are zero (amounts are units, costs money; both well above it).
 const EPS: f64 = 1e-9;
 
@@ -149,7 +153,7 @@ impl Flow {
         let mut path = Path::new(m + 1, n);
         while let Some(j) = path.shortest(t, &self, &pot) {
             let amount = path.bottleneck(t, &self, j);
-            if !(amount > EPS) {
+            if amount.is_nan() || amount <= EPS {
                 break;
             }
             path.augment(t, &mut self, j, amount);

@@ -57,7 +57,7 @@ impl Forecast {
         let mut centres: BTreeMap<u64, Centre> = BTreeMap::new();
         let mut rates: BTreeMap<(u64, u32), f64> = BTreeMap::new();
         for p in points {
-            if !(p.units_per_day > 0.0) || p.sku.index() >= sku_count {
+            if p.units_per_day.is_nan() || p.units_per_day <= 0.0 || p.sku.index() >= sku_count {
                 continue;
             }
             let Some(cell) = cell_of(p.lat, p.lon, resolution) else {

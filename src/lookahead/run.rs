@@ -132,8 +132,9 @@ impl Lookahead {
     /// Solves every SKU now (the first refresh of a service, say; a run solves lazily).
     pub fn solve_all(&mut self, snapshot: &Snapshot, avail: &(impl Availability + Sync)) {
         let start = Instant::now();
-        let (prices, solves) =
-            solve_all(snapshot, avail, &self.forecast, &self.reach, &|k| self.horizon(k, None));
+        let (prices, solves) = solve_all(snapshot, avail, &self.forecast, &self.reach, &|k| {
+            self.horizon(k, None)
+        });
         self.prices = prices;
         for (k, solve) in solves.into_iter().enumerate() {
             self.solved[k] = Some(Solved {
@@ -158,9 +159,14 @@ impl Lookahead {
             }
             let start = Instant::now();
             let horizon_days = self.horizon(k, now);
-            let solve = self
-                .prices
-                .resolve_sku(snapshot, avail, &self.forecast, &self.reach, k, horizon_days);
+            let solve = self.prices.resolve_sku(
+                snapshot,
+                avail,
+                &self.forecast,
+                &self.reach,
+                k,
+                horizon_days,
+            );
             self.solved[k.index()] = Some(Solved {
                 solve,
                 taken: 0.0,
@@ -182,7 +188,13 @@ impl Lookahead {
         order: &Order,
     ) -> Result<Routed, RouteError> {
         self.refresh(snapshot, avail, order);
-        let prices = OrderPrices::new(&self.prices, snapshot, avail, order);
+        let prices = OrderPrices::new(
+            &self.prices,
+            snapshot,
+            avail,
+            order,
+            self.settings.hold_back,
+        );
         let mut routed = router.route_with_prices(snapshot, avail, order, &prices)?;
         let inventory = snapshot.inventory();
         let mut opportunity = 0.0;
@@ -233,7 +245,7 @@ impl Lookahead {
 
 /// The prices one order pays: each line's λ less the least λ among the nodes that could ship
 /// it there (with stock left), so opportunity costs choose *which* node ships a unit, never
-/// *whether* it ships. (Unshifted, a unit the LP expects to sell elsewhere at a lost-sale
+/// *whether* it ships — unless the policy says `hold_back`, when λ is charged as it is. (Unshifted, a unit the LP expects to sell elsewhere at a lost-sale
 /// price makes backordering it now look as good as shipping it — a sure loss now against an
 /// expected one later; on healthy networks that cost more than it saved.)
 struct OrderPrices<'a> {
@@ -248,12 +260,16 @@ impl<'a> OrderPrices<'a> {
         snapshot: &Snapshot,
         avail: &impl Availability,
         order: &Order,
+        hold_back: bool,
     ) -> OrderPrices<'a> {
         let inventory = snapshot.inventory();
         let mut lines = Vec::with_capacity(order.lines.len());
         let crate::model::Destination::Address { lat, lon } = order.destination else {
             return OrderPrices { prices, lines };
         };
+        if hold_back {
+            return OrderPrices { prices, lines };
+        }
         for line in &order.lines {
             let (base, holders) = inventory.of_sku(line.sku);
             let least = holders

@@ -50,6 +50,11 @@ pub struct Lookahead {
     /// H3 resolution of the demand regions (0–9): forecast points and orders in one cell are
     /// one region, at their demand-weighted centre.
     pub resolution: u8,
+    /// `false` (default): opportunity costs choose *which* node ships a unit, never *whether*
+    /// it ships. `true`: a unit whose expected later use is worth more than this order's
+    /// shipment may be backordered now (inventory protection: right when the forecast and the
+    /// horizon are trusted — a lost sale is certain now, the later one only expected).
+    pub hold_back: bool,
 }
 
 impl Default for Lookahead {
@@ -59,6 +64,7 @@ impl Default for Lookahead {
             refresh_share: 0.02,
             smoothing: 0.3,
             resolution: 4,
+            hold_back: false,
         }
     }
 }

@@ -223,7 +223,9 @@ impl Writer<'_> {
                 w,
                 "# The multi-item benchmark: the package cost is the split cost.\n\
                  split_penalty = 0.0\nbackorder_penalty = {penalty}\nmax_shipments = {}\n\n\
-                 [lookahead]\nhorizon_days = {}\nrefresh_share = 0.02\nresolution = 6",
+                 [lookahead]\nhorizon_days = {}\nrefresh_share = 0.02\nresolution = 6\n\
+                 # The papers' setting: a unit may be kept for the later order it serves best.\n\
+                 hold_back = true",
                 cfg.items.clamp(1, 99),
                 cfg.days + 1
             )

@@ -17,6 +17,7 @@ mod live;
 mod live_model;
 mod live_safety;
 mod load_errors;
+mod lookahead;
 mod ops;
 mod pg;
 mod properties;
