@@ -188,13 +188,10 @@ impl Lookahead {
         order: &Order,
     ) -> Result<Routed, RouteError> {
         self.refresh(snapshot, avail, order);
-        let prices = OrderPrices::new(
-            &self.prices,
-            snapshot,
-            avail,
-            order,
-            self.settings.hold_back,
-        );
+        let prices = Charged {
+            prices: &self.prices,
+            hold_back: self.settings.hold_back,
+        };
         let mut routed = router.route_with_prices(snapshot, avail, order, &prices)?;
         let inventory = snapshot.inventory();
         let mut opportunity = 0.0;
@@ -243,60 +240,24 @@ impl Lookahead {
     }
 }
 
-/// The prices one order pays: each line's λ less the least λ among the nodes that could ship
-/// it there (with stock left), so opportunity costs choose *which* node ships a unit, never
-/// *whether* it ships — unless the policy says `hold_back`, when λ is charged as it is. (Unshifted, a unit the LP expects to sell elsewhere at a lost-sale
-/// price makes backordering it now look as good as shipping it — a sure loss now against an
-/// expected one later; on healthy networks that cost more than it saved.)
-struct OrderPrices<'a> {
+/// The prices as the search charges them: without `hold_back`, each line's less the least
+/// among its candidates (`UnitPrices::relative`), so opportunity costs choose *which* node ships
+/// a unit, never *whether* it ships. (Charged whole, a unit the LP expects to sell elsewhere at a
+/// lost-sale price makes backordering it now look as good as shipping it — a sure loss now
+/// against an expected one later; on healthy networks that cost more than it saved.)
+struct Charged<'a> {
     prices: &'a Prices,
-    /// Per line: its SKU's entries `[from, to)` and the shift.
-    lines: Vec<(usize, usize, f64)>,
+    hold_back: bool,
 }
 
-impl<'a> OrderPrices<'a> {
-    fn new(
-        prices: &'a Prices,
-        snapshot: &Snapshot,
-        avail: &impl Availability,
-        order: &Order,
-        hold_back: bool,
-    ) -> OrderPrices<'a> {
-        let inventory = snapshot.inventory();
-        let mut lines = Vec::with_capacity(order.lines.len());
-        let crate::model::Destination::Address { lat, lon } = order.destination else {
-            return OrderPrices { prices, lines };
-        };
-        if hold_back {
-            return OrderPrices { prices, lines };
-        }
-        for line in &order.lines {
-            let (base, holders) = inventory.of_sku(line.sku);
-            let least = holders
-                .iter()
-                .enumerate()
-                .filter(|&(i, &node)| {
-                    inventory.sellable(base + i) > avail.reserved(base + i)
-                        && !order.exclude.contains(&node)
-                        && super::prices::unit_cost(snapshot, node, line.sku, lat, lon).is_some()
-                })
-                .map(|(i, _)| prices.of(base + i))
-                .min_by(f64::total_cmp)
-                .unwrap_or(0.0);
-            lines.push((base, base + holders.len(), least));
-        }
-        OrderPrices { prices, lines }
-    }
-}
-
-impl crate::route::UnitPrices for OrderPrices<'_> {
+impl crate::route::UnitPrices for Charged<'_> {
+    #[inline]
     fn unit_price(&self, entry: usize, _node: crate::model::NodeId, _day: Option<i32>) -> f64 {
-        let shift = self
-            .lines
-            .iter()
-            .find(|(from, to, _)| (*from..*to).contains(&entry))
-            .map_or(0.0, |l| l.2);
-        (self.prices.of(entry) - shift).max(0.0)
+        self.prices.of(entry)
+    }
+
+    fn relative(&self) -> bool {
+        !self.hold_back
     }
 }
 

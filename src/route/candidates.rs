@@ -69,6 +69,12 @@ pub struct LineCandidates {
 pub trait UnitPrices: Sync {
     /// The price of one unit of inventory entry `entry` picked at `node` on `day`.
     fn unit_price(&self, entry: usize, node: NodeId, day: Option<i32>) -> f64;
+
+    /// `true`: each line pays its prices less the least among its candidates, so prices choose
+    /// which candidate ships a unit but never make leaving it unshipped look better.
+    fn relative(&self) -> bool {
+        false
+    }
 }
 
 /// Why a node was not a candidate, for explanations and tests.
@@ -237,6 +243,11 @@ impl CandidateSet {
                         extra.push(prices.unit_price(base + i, node_id, order.day));
                     }
                 }
+            }
+            if prices.is_some_and(|p| p.relative())
+                && let Some(least) = extra.iter().copied().min_by(f64::total_cmp)
+            {
+                extra.iter_mut().for_each(|e| *e -= least);
             }
             self.lines[li] = LineCandidates {
                 line: li,

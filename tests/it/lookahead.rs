@@ -391,3 +391,48 @@ fn healthy_stock_costs_at_most_a_tenth_of_a_percent_more() {
         "lookahead {lookahead} against optimal {myopic}"
     );
 }
+
+/// One node holds the one unit the forecast expects ten orders for (at W, 5 a unit). An order
+/// that costs 6 from there: charged its whole price (λ = 250 − 5 = 245) it is backordered — with
+/// `hold_back` on, on purpose; off (the default), prices only choose between nodes and it ships.
+#[test]
+fn without_hold_back_prices_never_leave_a_unit_unshipped() {
+    let files = |hold_back: &str| {
+        Scenario::new(&[
+            ("nodes.csv", "node_id,kind,lat,lon\nA,dc,0,0\n"),
+            ("skus.csv", "sku,weight_kg\nX,1\n"),
+            ("inventory.csv", "node_id,sku,on_hand\nA,X,1\n"),
+            ("zones.csv", "zone,max_km\n1,1100\n2,2000\n"),
+            (
+                "rates.csv",
+                "carrier,service,zone,base,per_kg,transit_days\nSolo,ground,1,5,0,1\nSolo,ground,2,6,0,2\n",
+            ),
+            (
+                "policy.toml",
+                &format!("[lookahead]\nhorizon_days = 4\nhold_back = {hold_back}\n"),
+            ),
+            ("forecast.csv", "lat,lon,sku,units_per_day\n0,-5,X,2.5\n"),
+            ("orders.csv", "order_id,lat,lon,sku,qty\nO1,0,-10,X,1\n"),
+        ])
+    };
+    let first = |s: &Scenario| {
+        let out = fulfil()
+            .args(["route", "--quiet", "--policy", "lookahead", "--scenario"])
+            .arg(s.path())
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        decisions(&out.stdout).remove(0)
+    };
+    let held = first(&files("true"));
+    assert_eq!(held["backordered"][0]["qty"], 1);
+    assert_eq!(held["cost"]["total"], 250.0);
+    let shipped = first(&files("false"));
+    assert_eq!(shipped["shipments"][0]["node_id"], "A");
+    assert_eq!(shipped["cost"]["total"], 6.0);
+    assert_eq!(shipped["opportunity_cost"], 245.0);
+}
