@@ -943,6 +943,25 @@ async fn simulate_runs_in_a_sandbox_and_streams_progress_then_kpis() {
         .await
         .expect_err("refused");
     assert!(err.message().starts_with("policy:"), "{}", err.message());
+    // The lookahead policy, demand learned from the replayed orders.
+    let mut stream = planning
+        .simulate(pb::SimulateRequest {
+            policy: "lookahead".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("lookahead")
+        .into_inner();
+    let mut kpis_json = None;
+    while let Some(event) = stream.message().await.expect("event") {
+        if let Some(Event::Result(r)) = event.event {
+            kpis_json = Some(r.kpis_json);
+        }
+    }
+    let kpis: serde_json::Value =
+        serde_json::from_str(&kpis_json.expect("a result")).expect("json");
+    assert_eq!(kpis[0]["kpis"]["orders"], 17);
+    assert!(kpis[0]["kpis"]["opportunity_cost"].is_number(), "{kpis}");
     server.stop().await.expect("stops");
 }
 
