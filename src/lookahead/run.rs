@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::forecast::{Forecast, History};
-use super::prices::{Prices, Reach, SkuSolve, solve_all};
+use super::prices::{Prices, Reach, SkuSolve};
 use crate::cancel::Cancel;
 use crate::model::{Decision, Lookahead as Settings, Order, SkuId};
 use crate::route::{Availability, Ledger, RouteError, Routed, Router, RunSummary};
@@ -127,26 +127,6 @@ impl Lookahead {
             || s.generation != self.generation
             || (s.taken > 0.0 && s.taken >= share * s.solve.supply)
             || (self.horizon(k, now_ms) - s.horizon_days).abs() > share * s.horizon_days
-    }
-
-    /// Solves every SKU now (the first refresh of a service, say; a run solves lazily).
-    pub fn solve_all(&mut self, snapshot: &Snapshot, avail: &(impl Availability + Sync)) {
-        let start = Instant::now();
-        let (prices, solves) = solve_all(snapshot, avail, &self.forecast, &self.reach, &|k| {
-            self.horizon(k, None)
-        });
-        self.prices = prices;
-        for (k, solve) in solves.into_iter().enumerate() {
-            self.solved[k] = Some(Solved {
-                solve,
-                taken: 0.0,
-                horizon_days: self.settings.horizon_days,
-                version: snapshot.version(),
-                generation: self.generation,
-            });
-        }
-        self.stats.solves += self.solved.len() as u64;
-        self.stats.time += start.elapsed();
     }
 
     /// Makes the prices of `order`'s SKUs current.

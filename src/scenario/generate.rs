@@ -207,7 +207,7 @@ fn check(cfg: &GenConfig, cities: usize) -> Result<(), GenError> {
     Ok(())
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> GenError + use<> {
+pub(super) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> GenError + use<> {
     let path = path.display().to_string();
     move |source| GenError::Io { path, source }
 }
@@ -614,6 +614,18 @@ fn line_count(rng: &mut ChaCha8Rng) -> usize {
     }
 }
 
+/// Writes `dir/name` through a buffer with `body`; an I/O error names the file.
+pub(super) fn write_file(
+    dir: &Path,
+    name: &str,
+    body: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), GenError> {
+    let path = dir.join(name);
+    let file = std::fs::File::create(&path).map_err(io(&path))?;
+    let mut w = std::io::BufWriter::new(file);
+    body(&mut w).and_then(|()| w.flush()).map_err(io(&path))
+}
+
 /// The scenario folder being written.
 struct Output<'a> {
     dir: &'a Path,
@@ -625,10 +637,7 @@ impl Output<'_> {
         name: &str,
         body: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
     ) -> Result<(), GenError> {
-        let path = self.dir.join(name);
-        let file = std::fs::File::create(&path).map_err(io(&path))?;
-        let mut w = std::io::BufWriter::new(file);
-        body(&mut w).and_then(|()| w.flush()).map_err(io(&path))
+        write_file(self.dir, name, body)
     }
 
     fn nodes(&self, nodes: &[GenNode]) -> Result<(), GenError> {

@@ -33,7 +33,7 @@ use std::path::Path;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::generate::{GenError, GenSummary};
+use super::generate::{GenError, GenSummary, io, write_file};
 use crate::model::geo::{City, cities, distance_km};
 
 const KM_PER_MILE: f64 = 1.609_344;
@@ -123,10 +123,7 @@ pub fn generate_multi_item(cfg: &MultiItemConfig, dir: &Path) -> Result<GenSumma
     if !(cfg.stock.is_finite() && cfg.stock >= 0.0) {
         return Err(GenError::Stock { stock: cfg.stock });
     }
-    std::fs::create_dir_all(dir).map_err(|source| GenError::Io {
-        path: dir.display().to_string(),
-        source,
-    })?;
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let cities = regions();
     let fcs = centres(&cities, cfg.dcs);
@@ -162,14 +159,7 @@ impl Writer<'_> {
         name: &str,
         body: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
     ) -> Result<(), GenError> {
-        let path = self.dir.join(name);
-        let io = |source| GenError::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        let file = std::fs::File::create(&path).map_err(io)?;
-        let mut out = std::io::BufWriter::new(file);
-        body(&mut out).and_then(|()| out.flush()).map_err(io)
+        write_file(self.dir, name, body)
     }
 
     /// nodes, SKUs, one zone per distinct distance, its rate, and the policy.

@@ -350,10 +350,8 @@ pub fn replay(
     // inventory's structure (and every reservation counter) stays the same all along.
     let mut current = with_rows_for(snapshot, receipts);
     let mut ledger = Ledger::new(&current);
-    let mut lookahead = match policy {
-        ReplayPolicy::Lookahead(points) => Some(lookahead_for(&current, points, receipts)),
-        _ => None,
-    };
+    // The lookahead policy's state, made by the first run that needs it.
+    let mut lookahead: Option<Lookahead> = None;
     let mut bound: Option<f64> = None;
     let mut decisions = Vec::with_capacity(ordered.len());
     let mut causes = Vec::with_capacity(ordered.len());
@@ -374,7 +372,8 @@ pub fn replay(
         let mut decider = Decider {
             current: &current,
             ledger: &mut ledger,
-            lookahead: lookahead.as_mut(),
+            lookahead: &mut lookahead,
+            receipts,
             bound: &mut bound,
             cancel,
         };
@@ -459,7 +458,8 @@ fn lookahead_for(
 struct Decider<'a, 'l> {
     current: &'a Snapshot,
     ledger: &'a mut Ledger,
-    lookahead: Option<&'a mut Lookahead>,
+    lookahead: &'a mut Option<Lookahead>,
+    receipts: &'a [Receipt],
     bound: &'a mut Option<f64>,
     cancel: &'l Cancel,
 }
@@ -491,17 +491,19 @@ impl Decider<'_, '_> {
                     },
                 )?;
             }
-            ReplayPolicy::Lookahead(_) => {
+            ReplayPolicy::Lookahead(points) => {
+                let receipts = self.receipts;
+                let la = self
+                    .lookahead
+                    .get_or_insert_with(|| lookahead_for(current, points, receipts));
                 let mut router = crate::route::Router::new();
                 router.set_cancel(self.cancel.clone());
-                if let Some(la) = self.lookahead.as_deref_mut() {
-                    for order in run {
-                        let r = la.route(&mut router, current, &*self.ledger, order)?;
-                        self.ledger.commit(current, order, &r.plan);
-                        la.observe(current, order, &r);
-                        causes.push(super::classify(current, &*self.ledger, order, &r.decision));
-                        decided.push((r.plan, r.decision));
-                    }
+                for order in run {
+                    let r = la.route(&mut router, current, &*self.ledger, order)?;
+                    self.ledger.commit(current, order, &r.plan);
+                    la.observe(current, order, &r);
+                    causes.push(super::classify(current, &*self.ledger, order, &r.decision));
+                    decided.push((r.plan, r.decision));
                 }
             }
             ReplayPolicy::Batch { options, .. } => {

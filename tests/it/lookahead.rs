@@ -51,6 +51,17 @@ fn two_regions() -> Scenario {
     ])
 }
 
+/// `fulfil route --quiet ARGS --scenario DIR`.
+fn route(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    fulfil()
+        .args(["route", "--quiet"])
+        .args(args)
+        .arg("--scenario")
+        .arg(dir)
+        .output()
+        .expect("runs")
+}
+
 fn decisions(stdout: &[u8]) -> Vec<Value> {
     String::from_utf8_lossy(stdout)
         .lines()
@@ -81,11 +92,7 @@ fn two_nodes_two_regions_prices_by_hand() {
 #[test]
 fn two_nodes_two_regions_routed_by_hand() {
     let s = two_regions();
-    let out = fulfil()
-        .args(["route", "--quiet", "--policy", "lookahead", "--scenario"])
-        .arg(s.path())
-        .output()
-        .expect("runs");
+    let out = route(s.path(), &["--policy", "lookahead"]);
     assert!(
         out.status.success(),
         "{}",
@@ -99,11 +106,7 @@ fn two_nodes_two_regions_routed_by_hand() {
     assert_eq!(d[0]["opportunity_cost"], 0.0);
     assert_eq!(d[1]["opportunity_cost"], 15.0);
     // The myopic router: O1 from A (5), so O2 from B (30); no opportunity cost printed.
-    let out = fulfil()
-        .args(["route", "--quiet", "--scenario"])
-        .arg(s.path())
-        .output()
-        .expect("runs");
+    let out = route(s.path(), &[]);
     let d = decisions(&out.stdout);
     assert_eq!((node(&d[0]), node(&d[1])), ("A".into(), "B".into()));
     assert_eq!(d[1]["cost"]["total"], 30.0);
@@ -155,11 +158,7 @@ fn a_bad_forecast_or_lookahead_setting_is_refused_naming_where() {
         "lat,lon,sku,units_per_day\n0,-5,X,0.5\n0,25,NOPE,0.5\n",
     )
     .unwrap();
-    let out = fulfil()
-        .args(["route", "--quiet", "--policy", "lookahead", "--scenario"])
-        .arg(s.path())
-        .output()
-        .expect("runs");
+    let out = route(s.path(), &["--policy", "lookahead"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
@@ -171,11 +170,7 @@ fn a_bad_forecast_or_lookahead_setting_is_refused_naming_where() {
         "lat,lon,sku,units_per_day\n0,-5,X,-1\n",
     )
     .unwrap();
-    let out = fulfil()
-        .args(["route", "--quiet", "--policy", "lookahead", "--scenario"])
-        .arg(s.path())
-        .output()
-        .expect("runs");
+    let out = route(s.path(), &["--policy", "lookahead"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("forecast.csv:2") && err.contains("units_per_day"),
@@ -186,22 +181,14 @@ fn a_bad_forecast_or_lookahead_setting_is_refused_naming_where() {
         "[lookahead]\nhorizon_days = 0\n",
     )
     .unwrap();
-    let out = fulfil()
-        .args(["route", "--quiet", "--policy", "lookahead", "--scenario"])
-        .arg(s.path())
-        .output()
-        .expect("runs");
+    let out = route(s.path(), &["--policy", "lookahead"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("policy.toml:2") && err.contains("horizon_days"),
         "{err}"
     );
     // --forecast is refused where it would be ignored.
-    let out = fulfil()
-        .args(["route", "--quiet", "--forecast", "f.csv", "--scenario"])
-        .arg(s.path())
-        .output()
-        .expect("runs");
+    let out = route(s.path(), &["--forecast", "f.csv"]);
     assert!(!out.status.success());
 }
 
@@ -370,11 +357,7 @@ fn healthy_stock_costs_at_most_a_tenth_of_a_percent_more() {
         String::from_utf8_lossy(&out.stderr)
     );
     let total = |policy: &str| -> f64 {
-        let out = fulfil()
-            .args(["route", "--quiet", "--policy", policy, "--scenario"])
-            .arg(dir.path())
-            .output()
-            .expect("runs");
+        let out = route(dir.path(), &["--policy", policy]);
         assert!(
             out.status.success(),
             "{}",
@@ -416,11 +399,7 @@ fn without_hold_back_prices_never_leave_a_unit_unshipped() {
         ])
     };
     let first = |s: &Scenario| {
-        let out = fulfil()
-            .args(["route", "--quiet", "--policy", "lookahead", "--scenario"])
-            .arg(s.path())
-            .output()
-            .expect("runs");
+        let out = route(s.path(), &["--policy", "lookahead"]);
         assert!(
             out.status.success(),
             "{}",
