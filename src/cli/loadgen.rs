@@ -318,6 +318,7 @@ impl Worker {
                     } else {
                         String::new()
                     },
+                    policy: String::new(),
                 })
                 .await;
             let counted = t0 >= measured_from;

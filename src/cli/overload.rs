@@ -41,6 +41,7 @@ fn call(order: &pb::Order) -> pb::RouteOrderRequest {
         dry_run: true,
         explain: false,
         request_id: String::new(),
+        policy: String::new(),
     }
 }
 

@@ -11,6 +11,7 @@ use super::error::ChangeProblem;
 use super::error::LiveError;
 use super::state::{Live, State, Writer, wait_durable};
 use super::validate;
+use crate::lookahead::Pricer;
 use crate::model::{Node, NodeId, Policy, SkuId};
 use crate::reserve::{Allocation, Record, Reservation, ReservationBook};
 use crate::snapshot::{InventoryRow, Level, NetworkData, Snapshot};
@@ -248,7 +249,15 @@ impl Live {
         // Not while a compaction runs: it removes the copies its checkpoint does not name.
         let _no_compaction = self.compacting.lock().unwrap_or_else(|e| e.into_inner());
         let (snapshot, record) = self.scenario_to_load(Path::new(path))?;
-        self.replace_scenario(snapshot, record)
+        // Read before anything changes: a bad forecast refuses the whole load.
+        let forecast = crate::scenario::read_scenario_forecast(Path::new(path), &snapshot)?;
+        let version = self.replace_scenario(snapshot, record)?;
+        if let Some(points) = forecast {
+            let now = self.load();
+            self.pricer
+                .reset(Pricer::from_forecast(&now.snapshot, &points));
+        }
+        Ok(version)
     }
 
     /// A scenario folder loaded (from its copy in the data folder, if there is one) and the
@@ -323,6 +332,9 @@ impl Live {
         writer.base_record = Some(record);
         writer.network_changed = false;
         writer.sources.clear();
+        // A new network: its demand is learned anew (a live load reads its forecast after).
+        self.pricer
+            .reset(Pricer::from_history(&self.load().snapshot));
         Ok(())
     }
 

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::error::LiveError;
-use super::state::{Committed, Live, State, Writer, route_on, route_until, unix_ms};
+use super::state::{Committed, Live, State, Writer, route_until, today, unix_ms};
 use crate::cancel::Cancel;
+use crate::lookahead::Board;
 use crate::model::{Destination, Order};
 use crate::reserve::{
     Allocation, CommitMemo, Fnv1a, Held, Hold, HoldInfo, OrderRecord, Record, Reroutes,
@@ -23,6 +24,23 @@ use crate::route::{Plan, Routed, price};
 pub struct Decided {
     pub state: Arc<State>,
     pub routed: Routed,
+    /// The opportunity costs it was decided with (the `lookahead` policy), if any: a decision
+    /// made again with the writer held uses the same.
+    pub board: Option<Arc<Board>>,
+}
+
+/// Which policy decides a committed order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PolicyChoice {
+    /// The network's: `lookahead` when its `[lookahead]` table says `serve = true`, else
+    /// optimal.
+    #[default]
+    Network,
+    /// The exact per-order search (myopic).
+    Optimal,
+    /// The exact search with the current opportunity costs; optimal until the first prices
+    /// are solved.
+    Lookahead,
 }
 
 /// Acknowledgement of a change: runs once it is durable, or with why not.
@@ -37,6 +55,7 @@ pub struct CommitCall {
     pub request_id: Option<String>,
     pub deadline: Option<Instant>,
     pub cancel: Cancel,
+    pub policy: PolicyChoice,
 }
 
 impl CommitCall {
@@ -116,7 +135,8 @@ impl Live {
         call: &CommitCall,
         on_durable: impl FnOnce(Result<(), LiveError>) + Send + 'static,
     ) -> Result<Committed, LiveError> {
-        let decided = self.decide(order, &call.cancel)?;
+        let board = self.board_for(call.policy)?;
+        let decided = self.decide_with(order, &call.cancel, board)?;
         if call.dry_run {
             on_durable(Ok(()));
             return Ok(committed(&decided.state, decided.routed, None));
@@ -127,11 +147,47 @@ impl Live {
     /// The first phase of a commit, without the writer: the order decided on the current
     /// version.
     pub fn decide(&self, order: &Order, cancel: &Cancel) -> Result<Decided, LiveError> {
+        self.decide_with(order, cancel, None)
+    }
+
+    /// As [`Live::decide`], with `board`'s opportunity costs charged (the `lookahead` policy).
+    pub fn decide_with(
+        &self,
+        order: &Order,
+        cancel: &Cancel,
+        board: Option<Arc<Board>>,
+    ) -> Result<Decided, LiveError> {
         let _span = tracing::debug_span!("decide", order_id = %order.id, lines = order.lines.len())
             .entered();
         let state = self.load();
-        let routed = route_until(&state, order, cancel)?;
-        Ok(Decided { state, routed })
+        let board = board.filter(|b| b.fits(&state.snapshot));
+        let routed = route_until(&state, order, cancel, board.as_deref())?;
+        Ok(Decided {
+            state,
+            routed,
+            board,
+        })
+    }
+
+    /// The opportunity costs a commit asking for `choice` is decided with: none for the
+    /// optimal policy, or while none are solved yet (counted).
+    pub fn board_for(&self, choice: PolicyChoice) -> Result<Option<Arc<Board>>, LiveError> {
+        let state = self.load();
+        let table = state.snapshot.policy().lookahead.as_ref();
+        let wanted = match choice {
+            PolicyChoice::Optimal => false,
+            PolicyChoice::Network => table.is_some_and(|t| t.serve),
+            PolicyChoice::Lookahead if table.is_none() => return Err(LiveError::LookaheadOff),
+            PolicyChoice::Lookahead => true,
+        };
+        if !wanted {
+            return Ok(None);
+        }
+        let board = self.pricer.board(&state.snapshot);
+        if board.is_none() {
+            metrics::counter!("fulfil_lookahead_unpriced_total").increment(1);
+        }
+        Ok(board)
     }
 
     /// The second phase, with the writer held: the decision's units taken if they still fit the
@@ -174,7 +230,8 @@ impl Live {
                 }
             }
         }
-        let (routed, held) = fit_or_decide(&decided.state, &now, order, decided.routed)?;
+        let board = decided.board.as_deref().filter(|b| b.fits(&now.snapshot));
+        let (routed, held) = fit_or_decide(&decided.state, &now, order, decided.routed, board)?;
         if held.is_empty() {
             self.record(&writer, records, on_durable);
             return Ok(committed(&now, routed, None));
@@ -182,6 +239,11 @@ impl Live {
         let mut hold = self.hold_of(&now, order, &held, &routed.plan);
         hold.request_id = call.request_id.clone();
         let id = hold.id.clone();
+        self.pricer.observe(
+            order,
+            u64::from(held.units()),
+            order.day.unwrap_or_else(today),
+        );
         let info = HoldInfo {
             fingerprint: hold.fingerprint,
             terms: terms_of(&routed.plan),
@@ -406,6 +468,7 @@ pub(super) fn fit_or_decide(
     now: &State,
     order: &Order,
     routed: Routed,
+    board: Option<&Board>,
 ) -> Result<(Routed, Held), LiveError> {
     let same =
         Arc::ptr_eq(&decided_on.book, &now.book) && decided_on.snapshot.same_network(&now.snapshot);
@@ -413,13 +476,22 @@ pub(super) fn fit_or_decide(
         return Ok((routed, held));
     }
     metrics::counter!("fulfil_reserve_conflicts_total").increment(1);
-    decide_and_take(now, order)
+    decide_and_take_with(now, order, board)
 }
 
 /// With the writer held: decides `order` on `now` and takes its units. Nothing else changes the
 /// counters while the writer is held, so the decision fits.
 pub(super) fn decide_and_take(now: &State, order: &Order) -> Result<(Routed, Held), LiveError> {
-    let routed = route_on(now, order)?;
+    decide_and_take_with(now, order, None)
+}
+
+/// As [`decide_and_take`], with `board`'s opportunity costs charged.
+fn decide_and_take_with(
+    now: &State,
+    order: &Order,
+    board: Option<&Board>,
+) -> Result<(Routed, Held), LiveError> {
+    let routed = route_until(now, order, &Cancel::never(), board)?;
     let held = take(now, order, &routed.plan).ok_or_else(|| LiveError::DecisionDoesNotFit {
         order_id: order.id.clone(),
     })?;

@@ -111,6 +111,13 @@ pub enum LiveError {
     NetworkChanged { from: u64, to: u64 },
     #[error("batch: {0}")]
     Batch(BatchError),
+    /// The `lookahead` policy was asked for on a network whose policy has no `[lookahead]`
+    /// table (the service prices stock only when it has one).
+    #[error(
+        "policy: `lookahead` needs a [lookahead] table in the network's policy.toml (the service \
+         prices stock only then)"
+    )]
+    LookaheadOff,
     /// The store could not make a change durable: it was not acknowledged, and the live state
     /// refuses every change from then on (a restart replays exactly what is durable).
     #[error("not durable: {0}")]

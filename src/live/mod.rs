@@ -23,7 +23,7 @@ mod validate;
 
 pub use batch::LiveBatch;
 pub use changes::{InventoryApplied, InventoryChange};
-pub use commit::{CommitCall, Decided, OnDurable, fingerprint};
+pub use commit::{CommitCall, Decided, OnDurable, PolicyChoice, fingerprint};
 pub use error::{ChangeProblem, LiveError};
 pub use exceptions::{Rejection, Rerouted};
 pub use reservations::OnFinished;

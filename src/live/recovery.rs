@@ -11,6 +11,7 @@ use super::error::LiveError;
 use super::holds::{held_of_hold, hold_of_reservation, terms_of_hold};
 use super::state::{DayUse, Live, LiveOptions, Writer, confirmed_capacity, unix_ms};
 use super::validate;
+use crate::lookahead::Pricer;
 use crate::reserve::journal::JournalStore;
 use crate::reserve::postgres::PgStore;
 use crate::reserve::{Hold, Record, Reservation, ReservationState, Store};
@@ -51,7 +52,8 @@ impl Live {
     ) -> Result<Live, LiveError> {
         options.validate()?;
         let snapshot = validate::scenario_snapshot(&options.scenario)?;
-        let mut live = Live::new(snapshot, store.clone(), options);
+        let pricer = pricer_for(&options.scenario, &snapshot)?;
+        let mut live = Live::new(snapshot, store.clone(), options, pricer);
         if let Some(store) = store {
             let recovered = store.recover()?;
             let replayed = recovered.records.len();
@@ -416,4 +418,15 @@ impl Capture {
             out.push(Record::Reserve(hold_of_reservation(snap, r)));
         }
     }
+}
+
+/// The `lookahead` prices of a scenario folder's network: solved from its `forecast.csv` when it
+/// has one, else from the demand of the orders committed (smoothed daily).
+pub(super) fn pricer_for(dir: &std::path::Path, snapshot: &Snapshot) -> Result<Pricer, LiveError> {
+    Ok(
+        match crate::scenario::read_scenario_forecast(dir, snapshot)? {
+            Some(points) => Pricer::from_forecast(snapshot, &points),
+            None => Pricer::from_history(snapshot),
+        },
+    )
 }

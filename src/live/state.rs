@@ -21,6 +21,7 @@ use arc_swap::ArcSwap;
 
 use super::error::LiveError;
 use crate::cancel::Cancel;
+use crate::lookahead::{Board, Pricer, Refresh};
 use crate::model::{Decision, NodeId, Order};
 use crate::reserve::journal::RecoverMode;
 use crate::reserve::{Record, Reservation, ReservationBook, Store, StoreError};
@@ -179,6 +180,8 @@ pub struct Live {
     /// since `opened`.
     caught_up: AtomicU64,
     opened: Instant,
+    /// The `lookahead` policy's opportunity costs and the demand they are solved from.
+    pub(super) pricer: Pricer,
 }
 
 thread_local! {
@@ -223,26 +226,23 @@ thread_local! {
     static ROUTER: std::cell::RefCell<Router> = std::cell::RefCell::new(Router::new());
 }
 
-/// Decides `order` on a version, against what its book holds now.
-pub(super) fn route_on(state: &State, order: &Order) -> Result<Routed, RouteError> {
-    route_until(state, order, &Cancel::never())
-}
-
-/// As [`route_on`], stopping with `RouteError::Cancelled` once `cancel` is.
+/// Decides `order` on a version, against what its book holds now, with `board`'s opportunity
+/// costs charged (the `lookahead` policy) or without (optimal); stops with
+/// `RouteError::Cancelled` once `cancel` is.
 pub(super) fn route_until(
     state: &State,
     order: &Order,
     cancel: &Cancel,
+    board: Option<&Board>,
 ) -> Result<Routed, RouteError> {
     ROUTER.with(|r| {
         let mut router = r.borrow_mut();
         router.set_cancel(cancel.clone());
-        let routed = router.route(
-            &state.snapshot,
-            &state.book.view(),
-            order,
-            PolicyKind::Optimal,
-        );
+        let avail = state.book.view();
+        let routed = match board {
+            Some(b) => b.route(&mut router, &state.snapshot, &avail, order),
+            None => router.route(&state.snapshot, &avail, order, PolicyKind::Optimal),
+        };
         router.set_cancel(Cancel::never());
         routed
     })
@@ -254,6 +254,7 @@ impl Live {
         snapshot: Snapshot,
         store: Option<Arc<dyn Store>>,
         options: LiveOptions,
+        pricer: Pricer,
     ) -> Live {
         let book = Arc::new(ReservationBook::new(&snapshot));
         let writer = Writer {
@@ -276,6 +277,7 @@ impl Live {
             waiting: AtomicUsize::new(0),
             caught_up: AtomicU64::new(0),
             opened: Instant::now(),
+            pricer,
         }
     }
 
@@ -292,6 +294,26 @@ impl Live {
         self.shared_store()?;
         let at = Duration::from_millis(self.caught_up.load(Ordering::Relaxed));
         Some(self.opened.elapsed().saturating_sub(at))
+    }
+
+    /// The `lookahead` policy's prices and their demand.
+    pub fn pricer(&self) -> &Pricer {
+        &self.pricer
+    }
+
+    /// Solves the opportunity costs again if the network's policy has a `[lookahead]` table
+    /// and they are due (none yet, `refresh_seconds` passed, `refresh_share` of the units taken,
+    /// the learned forecast changed): every SKU in parallel, against what is reserved now, then
+    /// swapped in; routing never waits for it. Returns why, and the new prices.
+    pub fn refresh_prices(&self) -> Option<(Refresh, Arc<Board>)> {
+        let state = self.load();
+        state.snapshot.policy().lookahead.as_ref()?;
+        let why = self.pricer.due(&state.snapshot)?;
+        let now_ms = i64::try_from(unix_ms()).ok();
+        let board = self
+            .pricer
+            .refresh(&state.snapshot, &state.book.view(), now_ms);
+        Some((why, board))
     }
 
     /// The current version (one atomic load; never waits).
@@ -546,6 +568,11 @@ pub(super) fn wait_durable<T>(
 }
 
 /// Milliseconds since the Unix epoch (0 if the clock is before it).
+/// Today's UTC day (what an order without `created_at` is counted on).
+pub(super) fn today() -> crate::model::Day {
+    (unix_ms() / 86_400_000) as crate::model::Day
+}
+
 pub(super) fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -92,6 +92,10 @@ impl Forecast {
         let mut by_sku = vec![Vec::new(); sku_count];
         for (&(cell, sku), &rate) in rates {
             if let (Some(&r), true) = (index.get(&cell), rate > 0.0) {
+                // (A SKU added to the network after the history began.)
+                if by_sku.len() <= sku as usize {
+                    by_sku.resize(sku as usize + 1, Vec::new());
+                }
                 by_sku[sku as usize].push((r, rate));
             }
         }
@@ -159,7 +163,13 @@ impl History {
     /// Counts a routed order's units (what it asked for, whatever it got). Returns `true` when
     /// it closed one or more days, so the forecast changed.
     pub fn observe(&mut self, order: &Order) -> bool {
-        let closed = match (self.day, order.day) {
+        self.observe_on(order, order.day)
+    }
+
+    /// As [`History::observe`], the order counted on `day` (the service's clock for an order
+    /// without `created_at`).
+    pub fn observe_on(&mut self, order: &Order, day: Option<Day>) -> bool {
+        let closed = match (self.day, day) {
             (Some(today), Some(day)) if day > today => {
                 self.close_days(day - today);
                 self.day = Some(day);

@@ -12,13 +12,16 @@
 //!
 //! Rooms: `forecast.rs` (demand regions and rates: a planner's points or the smoothed history),
 //! `flow.rs` (one SKU's LP as a min-cost flow, and its least optimal duals), `prices.rs` (λ per
-//! inventory entry, SKUs solved in parallel), `run.rs` (the policy over a sequence of orders).
+//! inventory entry, SKUs solved in parallel), `run.rs` (the policy over a sequence of orders), `board.rs` (a service's prices, solved in
+//! the background and swapped in).
 
+mod board;
 mod flow;
 mod forecast;
 mod prices;
 mod run;
 
+pub use board::{Board, Pricer, Refresh};
 pub use flow::{Solved, Transport};
 pub use forecast::{Forecast, History, Region};
 pub use prices::{Prices, Reach, SkuSolve, solve_all, solve_sku, unit_cost};

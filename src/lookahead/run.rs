@@ -67,9 +67,9 @@ impl Lookahead {
         snapshot: &Snapshot,
         settings: Settings,
         source: Source,
-        mut receipts: Vec<(SkuId, i64)>,
+        receipts: Vec<(SkuId, i64)>,
     ) -> Lookahead {
-        receipts.sort_by_key(|&(sku, at)| (at, sku.0));
+        let receipts = sorted(receipts);
         let forecast = match &source {
             Source::Forecast(f) => f.clone(),
             Source::History(h) => h.forecast(),
@@ -108,13 +108,7 @@ impl Lookahead {
     /// The days of demand a SKU's prices cover at `now_ms`: the set horizon, shortened by the
     /// SKU's next receipt after now.
     pub fn horizon(&self, sku: SkuId, now_ms: Option<i64>) -> f64 {
-        let h = self.settings.horizon_days;
-        let Some(now) = now_ms else { return h };
-        let start = self.receipts.partition_point(|&(_, at)| at <= now);
-        self.receipts[start..]
-            .iter()
-            .find(|(k, _)| *k == sku)
-            .map_or(h, |&(_, at)| h.min((at - now) as f64 / DAY_MS))
+        horizon_at(&self.receipts, self.settings.horizon_days, sku, now_ms)
     }
 
     /// Whether SKU `k`'s prices must be solved again before an order at `now_ms` uses them.
@@ -168,22 +162,14 @@ impl Lookahead {
         order: &Order,
     ) -> Result<Routed, RouteError> {
         self.refresh(snapshot, avail, order);
-        let prices = Charged {
-            prices: &self.prices,
-            hold_back: self.settings.hold_back,
-        };
-        let mut routed = router.route_with_prices(snapshot, avail, order, &prices)?;
-        let inventory = snapshot.inventory();
-        let mut opportunity = 0.0;
-        for (node, lines) in &routed.plan.shipments {
-            for &(sku, q) in lines {
-                if let Some(e) = inventory.entry(*node, sku) {
-                    opportunity += self.prices.of(e) * f64::from(q);
-                }
-            }
-        }
-        routed.decision.opportunity_cost = Some(opportunity);
-        Ok(routed)
+        charge(
+            router,
+            snapshot,
+            avail,
+            order,
+            &self.prices,
+            self.settings.hold_back,
+        )
     }
 
     /// Counts what a routed order took (and, learning from history, what it asked for).
@@ -218,6 +204,57 @@ impl Lookahead {
     pub fn stats(&self) -> PricingStats {
         self.stats
     }
+}
+
+/// Receipts by time.
+pub(super) fn sorted(mut receipts: Vec<(SkuId, i64)>) -> Vec<(SkuId, i64)> {
+    receipts.sort_by_key(|&(sku, at)| (at, sku.0));
+    receipts
+}
+
+/// The days of demand a SKU's prices cover at `now_ms`: `horizon_days`, shortened by the SKU's
+/// next receipt after now (`receipts` by time).
+pub(super) fn horizon_at(
+    receipts: &[(SkuId, i64)],
+    horizon_days: f64,
+    sku: SkuId,
+    now_ms: Option<i64>,
+) -> f64 {
+    let Some(now) = now_ms else {
+        return horizon_days;
+    };
+    let start = receipts.partition_point(|&(_, at)| at <= now);
+    receipts[start..]
+        .iter()
+        .find(|(k, _)| *k == sku)
+        .map_or(horizon_days, |&(_, at)| {
+            horizon_days.min((at - now) as f64 / DAY_MS)
+        })
+}
+
+/// Routes `order` with `prices` charged per unit; the decision reports its real cost and the
+/// opportunity cost of what it took.
+pub(super) fn charge(
+    router: &mut Router,
+    snapshot: &Snapshot,
+    avail: &impl Availability,
+    order: &Order,
+    prices: &Prices,
+    hold_back: bool,
+) -> Result<Routed, RouteError> {
+    let charged = Charged { prices, hold_back };
+    let mut routed = router.route_with_prices(snapshot, avail, order, &charged)?;
+    let inventory = snapshot.inventory();
+    let mut opportunity = 0.0;
+    for (node, lines) in &routed.plan.shipments {
+        for &(sku, q) in lines {
+            if let Some(e) = inventory.entry(*node, sku) {
+                opportunity += prices.of(e) * f64::from(q);
+            }
+        }
+    }
+    routed.decision.opportunity_cost = Some(opportunity);
+    Ok(routed)
 }
 
 /// The prices as the search charges them: without `hold_back`, each line's less the least

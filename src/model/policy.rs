@@ -55,6 +55,12 @@ pub struct Lookahead {
     /// shipment may be backordered now (inventory protection: right when the forecast and the
     /// horizon are trusted — a lost sale is certain now, the later one only expected).
     pub hold_back: bool,
+    /// The service routes `RouteOrder` calls with the `lookahead` policy unless a request asks
+    /// for `optimal` (default `false`: optimal unless a request asks for `lookahead`).
+    pub serve: bool,
+    /// In the service, every SKU's prices are solved again at least this often (seconds > 0),
+    /// and sooner once committed orders took `refresh_share` of the units priced.
+    pub refresh_seconds: f64,
 }
 
 impl Default for Lookahead {
@@ -65,6 +71,8 @@ impl Default for Lookahead {
             smoothing: 0.3,
             resolution: 4,
             hold_back: false,
+            serve: false,
+            refresh_seconds: 300.0,
         }
     }
 }

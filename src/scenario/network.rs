@@ -514,6 +514,14 @@ pub fn parse_policy(path: &Path, text: &str) -> Result<Policy, LoadError> {
             ),
         )?;
         check(
+            l.refresh_seconds.is_finite() && l.refresh_seconds > 0.0,
+            "refresh_seconds",
+            format!(
+                "[lookahead] expected a number of seconds > 0, found {}",
+                l.refresh_seconds
+            ),
+        )?;
+        check(
             l.resolution <= 9,
             "resolution",
             format!(

@@ -18,6 +18,8 @@ use crate::live::{Live, LiveOptions};
 
 /// How often due reservations are expired (and the gauges and the store's health looked at).
 pub const EXPIRY_INTERVAL: Duration = Duration::from_millis(500);
+/// How often the lookahead prices are looked at (solved again when due).
+pub const PRICING_INTERVAL: Duration = Duration::from_secs(1);
 /// How often the journal's current segment is measured for compaction.
 pub const COMPACTION_INTERVAL: Duration = Duration::from_secs(10);
 /// The segment size past which a new generation starts from a checkpoint of the current state.
@@ -40,6 +42,7 @@ pub const PANIC_EXIT: i32 = 70;
 pub(super) fn spawn(shared: &Shared, options: LiveOptions, health: Health) {
     // (Every loop reads the network through a weak handle.)
     supervise("compaction", compaction(shared.downgrade()));
+    supervise("pricing", pricing(shared.downgrade()));
     supervise(
         "housekeeping",
         housekeeping(shared.downgrade(), options.clone(), health),
@@ -140,6 +143,44 @@ async fn compaction(shared: WeakShared) {
             Ok(Err(e)) => tracing::warn!("journal compaction failed: {e}"),
             Err(e) if e.is_panic() => fatal("compaction", &panic_message(&*e.into_panic())),
             _ => {}
+        }
+    }
+}
+
+/// Pricing: with a `[lookahead]` table in the network's policy, the opportunity costs are
+/// solved again when due (none yet, on schedule, stock taken, forecast changed), off the async
+/// workers, and swapped in; routing never waits for them.
+async fn pricing(shared: WeakShared) {
+    let mut tick = tokio::time::interval(PRICING_INTERVAL);
+    loop {
+        tick.tick().await;
+        let Some(live) = Shared::upgrade(&shared) else {
+            break;
+        };
+        let refresh = {
+            let live = live.clone();
+            move || live.refresh_prices()
+        };
+        match tokio::task::spawn_blocking(refresh).await {
+            Ok(Some((why, board))) => {
+                metrics::counter!("fulfil_lookahead_refreshes_total", "reason" => why.as_str())
+                    .increment(1);
+                metrics::histogram!("fulfil_lookahead_refresh_seconds")
+                    .record(board.took().as_secs_f64());
+                metrics::gauge!("fulfil_lookahead_skus_priced").set(board.skus_priced() as f64);
+                tracing::debug!(
+                    reason = why.as_str(),
+                    skus_priced = board.skus_priced(),
+                    version = board.version(),
+                    seconds = board.took().as_secs_f64(),
+                    "lookahead prices solved"
+                );
+            }
+            Err(e) if e.is_panic() => fatal("pricing", &panic_message(&*e.into_panic())),
+            _ => {}
+        }
+        if let Some(board) = live.pricer().latest() {
+            metrics::gauge!("fulfil_lookahead_prices_age_seconds").set(board.age().as_secs_f64());
         }
     }
 }

@@ -303,6 +303,7 @@ pub fn decision_pb(d: &Decision, exact: bool) -> pb::Decision {
         exact,
         promise_date: d.promise_date.clone().flatten(),
         late_days: d.late_days.unwrap_or(0),
+        opportunity_cost: d.opportunity_cost,
     }
 }
 
@@ -476,6 +477,6 @@ pub fn decision_of(d: &pb::Decision, dated: bool) -> Decision {
         },
         promise_date: dated.then(|| d.promise_date.clone()),
         late_days: dated.then_some(d.late_days),
-        opportunity_cost: None,
+        opportunity_cost: d.opportunity_cost,
     }
 }

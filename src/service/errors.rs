@@ -30,9 +30,9 @@ pub fn code_of(e: &LiveError) -> Code {
             ChangeProblem::NeedsOneOf | ChangeProblem::Overflow { .. } => Code::InvalidArgument,
         },
         LiveError::UnknownReservation { .. } => Code::NotFound,
-        LiveError::ReservationEnded { .. } | LiveError::NotReroutable { .. } => {
-            Code::FailedPrecondition
-        }
+        LiveError::ReservationEnded { .. }
+        | LiveError::NotReroutable { .. }
+        | LiveError::LookaheadOff => Code::FailedPrecondition,
         LiveError::InvalidReroute { .. } => Code::InvalidArgument,
         LiveError::RequestReused { .. } => Code::AlreadyExists,
         LiveError::OrderHeld { .. } => Code::AlreadyExists,

@@ -131,6 +131,24 @@ pub fn info_pb(live: &Live) -> pb::SnapshotInfo {
         carriers: i.carriers as u64,
         age_seconds: i.age.as_secs_f64(),
         reservations_held: i.reservations_held,
+        ..lookahead_info(live)
+    }
+}
+
+/// The lookahead prices' part of [`info_pb`] (empty without a `[lookahead]` table).
+fn lookahead_info(live: &Live) -> pb::SnapshotInfo {
+    let state = live.load();
+    if state.snapshot.policy().lookahead.is_none() {
+        return pb::SnapshotInfo::default();
+    }
+    let pricer = live.pricer();
+    let board = pricer.board(&state.snapshot);
+    pb::SnapshotInfo {
+        lookahead_demand: pricer.source().to_owned(),
+        prices_age_seconds: board.as_ref().map(|b| b.age().as_secs_f64()),
+        skus_priced: board.as_ref().map_or(0, |b| b.skus_priced() as u64),
+        prices_solve_seconds: board.as_ref().map_or(0.0, |b| b.took().as_secs_f64()),
+        ..pb::SnapshotInfo::default()
     }
 }
 
@@ -327,6 +345,8 @@ impl pb::network_server::Network for NetworkService {
         let log = CallLog::of("ReplacePolicy", &request);
         log.around(async move {
             let p = request.into_inner();
+            let live = self.live.get()?;
+            let lookahead = live.load().snapshot.policy().lookahead.clone();
             let policy = Policy {
                 split_penalty: p.split_penalty,
                 backorder_penalty: p.backorder_penalty,
@@ -336,10 +356,10 @@ impl pb::network_server::Network for NetworkService {
                 allocate_inbound: p.allocate_inbound,
                 min_shipment_value: p.min_shipment_value,
                 max_rejections: p.max_rejections.unwrap_or(Policy::default().max_rejections),
-                // Not carried by the rpc: the service does not route with lookahead yet.
-                lookahead: None,
+                // Not carried by the rpc: the network's [lookahead] table stays as it is.
+                lookahead,
             };
-            change(self.live.get()?, move |l| l.replace_policy(policy)).await
+            change(live, move |l| l.replace_policy(policy)).await
         })
         .await
     }

@@ -11,7 +11,7 @@ use super::observe::{CallLog, count_decisions};
 use super::pb;
 use super::state::{Shared, Weight, blocking, time_left};
 use crate::cancel::Cancel;
-use crate::live::{CommitCall, Live};
+use crate::live::{CommitCall, Live, PolicyChoice};
 use crate::model::Order;
 use crate::model::dates::format_day;
 use crate::route::{Basket, Outcome, explain, fulfilment_options};
@@ -40,6 +40,7 @@ async fn route_one(
         request_id: Some(req.request_id).filter(|r| !r.is_empty() && !dry_run),
         deadline,
         cancel: Cancel::never(),
+        policy: policy_choice(&req.policy)?,
     };
     // A large order takes its decision slot before anything else (shed at once when all are
     // busy) and is checked and decided off the async workers, which stay free for small calls
@@ -77,6 +78,23 @@ async fn route_one(
             .state
             .map_or_else(String::new, |s| s.as_str().to_owned()),
     })
+}
+
+/// The policy a RouteOrder asks for.
+fn policy_choice(name: &str) -> Result<PolicyChoice, Status> {
+    match name {
+        "" => Ok(PolicyChoice::Network),
+        "optimal" => Ok(PolicyChoice::Optimal),
+        "lookahead" => Ok(PolicyChoice::Lookahead),
+        other => {
+            let shown: String = other.chars().take(40).collect();
+            let more = if shown.len() < other.len() { "…" } else { "" };
+            Err(Status::invalid_argument(format!(
+                "policy: {:?}{more} is not \"\", \"optimal\" or \"lookahead\"",
+                shown
+            )))
+        }
+    }
 }
 
 /// Whether an answer was made on a state cut off from the shared store (counted).

@@ -163,6 +163,34 @@ fn describe_decisions() {
         "Held reservations released at the end of their time-to-live"
     );
     describe_gauge!("fulfil_reservations_held", "Reservations held now");
+    describe_lookahead();
+}
+
+fn describe_lookahead() {
+    describe_counter!(
+        "fulfil_lookahead_refreshes_total",
+        "Times the lookahead opportunity costs were solved, by reason (first, schedule, taken, \
+         forecast)"
+    );
+    describe_histogram!(
+        "fulfil_lookahead_refresh_seconds",
+        Unit::Seconds,
+        "Time to solve every SKU's opportunity costs (in the background)"
+    );
+    describe_gauge!(
+        "fulfil_lookahead_skus_priced",
+        "SKUs with expected demand and stock to sell in the last solve"
+    );
+    describe_gauge!(
+        "fulfil_lookahead_prices_age_seconds",
+        Unit::Seconds,
+        "Time since the opportunity costs in force were solved"
+    );
+    describe_counter!(
+        "fulfil_lookahead_unpriced_total",
+        "Orders asked of the lookahead policy and decided optimally because no prices were \
+         solved yet for the network in force"
+    );
 }
 
 fn describe_store() {

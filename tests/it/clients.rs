@@ -156,6 +156,7 @@ async fn the_python_client_checks_out_feeds_inventory_and_reflects() {
             dry_run: true,
             explain: false,
             request_id: String::new(),
+            policy: String::new(),
         })
         .await
         .expect("quote")

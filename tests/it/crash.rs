@@ -97,6 +97,7 @@ pub(super) fn commit(order: pb::Order) -> pb::RouteOrderRequest {
         dry_run: false,
         explain: false,
         request_id: String::new(),
+        policy: String::new(),
     }
 }
 

@@ -28,7 +28,7 @@ fn fulfil() -> Command {
 /// 3,336 km zone 4 = 30): after O1 the LP is re-solved (A 1, B 4: the same flow, λ(A) = 15), and
 /// A at 6 + 15 = 21 beats B at 30. Optimal: 5 + 30 = 35; lookahead: 6 + 6 = 12, which is also
 /// the hindsight optimum.
-fn two_regions() -> Scenario {
+pub(super) fn two_regions() -> Scenario {
     Scenario::new(&[
         ("nodes.csv", "node_id,kind,lat,lon\nA,dc,0,0\nB,dc,0,20\n"),
         ("skus.csv", "sku,weight_kg\nX,1\n"),

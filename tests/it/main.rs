@@ -18,6 +18,7 @@ mod live_model;
 mod live_safety;
 mod load_errors;
 mod lookahead;
+mod lookahead_service;
 mod ops;
 mod pg;
 mod properties;

@@ -73,6 +73,7 @@ fn commit(order: pb::Order, request_id: &str) -> tonic::Request<pb::RouteOrderRe
         dry_run: false,
         explain: false,
         request_id: String::new(),
+        policy: String::new(),
     });
     r.metadata_mut()
         .insert("x-request-id", request_id.parse().expect("ascii"));
@@ -261,6 +262,7 @@ async fn json_logs_carry_each_commit_with_its_request_id_and_outcome() {
             dry_run: false,
             explain: false,
             request_id: String::new(),
+            policy: String::new(),
         }))
         .await
         .expect("commit");

@@ -86,6 +86,7 @@ pub(super) fn commit(order: pb::Order) -> pb::RouteOrderRequest {
         dry_run: false,
         explain: false,
         request_id: String::new(),
+        policy: String::new(),
     }
 }
 
@@ -430,6 +431,7 @@ async fn the_database_stopped_under_load_refuses_commits_answers_stale_and_recov
             dry_run: true,
             explain: false,
             request_id: String::new(),
+            policy: String::new(),
         })
         .await
         .expect("a dry run answers with the database down")
@@ -510,6 +512,7 @@ async fn the_database_stopped_under_load_refuses_commits_answers_stale_and_recov
             dry_run: true,
             explain: false,
             request_id: String::new(),
+            policy: String::new(),
         })
         .await
         .expect("dry run")

@@ -93,6 +93,7 @@ async fn route(
             dry_run,
             explain: false,
             request_id: String::new(),
+            policy: String::new(),
         })
         .await
         .expect("route_order")
@@ -251,6 +252,7 @@ async fn reservations_inventory_and_network_changes() {
             dry_run: true,
             explain: true,
             request_id: String::new(),
+            policy: String::new(),
         })
         .await
         .expect("quote")
@@ -280,6 +282,7 @@ async fn reservations_inventory_and_network_changes() {
         dry_run: false,
         explain: false,
         request_id: String::new(),
+        policy: String::new(),
     };
     let r1 = routing
         .route_order(commit(pickup("p1", "ST-NYC", "B", 1)))
@@ -450,6 +453,7 @@ async fn reservations_inventory_and_network_changes() {
             dry_run: true,
             explain: false,
             request_id: String::new(),
+            policy: String::new(),
         })
         .await
         .expect_err("unknown sku");
@@ -576,6 +580,7 @@ async fn bad_input_is_refused_with_the_field() {
                 dry_run: false,
                 explain: false,
                 request_id: String::new(),
+                policy: String::new(),
             })
             .await
             .expect_err("bad order");
@@ -987,6 +992,7 @@ async fn retries_are_safe_and_ended_reservations_refuse_other_endings() {
             dry_run: false,
             explain: false,
             request_id: String::new(),
+            policy: String::new(),
         })
         .await
         .expect_err("other lines");
@@ -1133,6 +1139,7 @@ async fn dated_decisions_and_the_checkout_promise_over_grpc() {
             dry_run: true,
             explain: false,
             request_id: String::new(),
+            policy: String::new(),
         })
         .await
         .expect_err("bad deliver_by");
@@ -1150,6 +1157,7 @@ async fn dated_decisions_and_the_checkout_promise_over_grpc() {
             dry_run: true,
             explain: false,
             request_id: String::new(),
+            policy: String::new(),
         })
         .await
         .expect_err("deliver_by without created_at");

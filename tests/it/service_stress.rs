@@ -48,6 +48,7 @@ async fn client(ch: Channel, n: usize, seed: u64) -> Acked {
                 dry_run: false,
                 explain: false,
                 request_id: String::new(),
+                policy: String::new(),
             })
             .await
         else {

@@ -29,7 +29,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "live",
         &[
-            "model", "cancel", "snapshot", "scenario", "route", "batch", "reserve",
+            "model",
+            "cancel",
+            "snapshot",
+            "scenario",
+            "route",
+            "batch",
+            "reserve",
+            "lookahead",
         ],
     ),
     (

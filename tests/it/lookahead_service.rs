@@ -1,0 +1,191 @@
+//! The `lookahead` policy in the service: prices solved in the background and swapped in,
+//! the network's policy key and the per-request override, what `GetSnapshotInfo` says, and
+//! demand learned from committed orders — through a real server on 127.0.0.1:0.
+
+use std::time::Duration;
+
+use fulfil::service::pb::{self, network_client::NetworkClient, routing_client::RoutingClient};
+use tonic::Code;
+use tonic::transport::Channel;
+
+use super::lookahead::two_regions;
+use super::service::{channel, ship, start};
+
+async fn info(network: &mut NetworkClient<Channel>) -> pb::SnapshotInfo {
+    network
+        .get_snapshot_info(pb::SnapshotInfoRequest {})
+        .await
+        .expect("info")
+        .into_inner()
+}
+
+/// Waits (at most 30 s) until `ready` holds of the snapshot info.
+async fn until(
+    network: &mut NetworkClient<Channel>,
+    ready: impl Fn(&pb::SnapshotInfo) -> bool,
+) -> pb::SnapshotInfo {
+    for _ in 0..300 {
+        let i = info(network).await;
+        if ready(&i) {
+            return i;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("not ready: {:?}", info(network).await);
+}
+
+async fn route(
+    routing: &mut RoutingClient<Channel>,
+    order: pb::Order,
+    policy: &str,
+    dry_run: bool,
+) -> Result<pb::Decision, tonic::Status> {
+    let r = routing
+        .route_order(pb::RouteOrderRequest {
+            order: Some(order),
+            dry_run,
+            policy: policy.into(),
+            ..Default::default()
+        })
+        .await?;
+    Ok(r.into_inner().decision.expect("a decision"))
+}
+
+fn node(d: &pb::Decision) -> &str {
+    &d.shipments[0].node_id
+}
+
+/// The hand-worked example of `lookahead.rs` (λ(A) = 15, λ(B) = 0), served: with
+/// `serve = true` the service decides O1 from B and O2 from A (12 in all, against 35 for the
+/// optimal policy), each decision with its opportunity cost; a request may ask for `optimal`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_routes_with_background_prices_by_hand() {
+    let s = two_regions();
+    std::fs::write(
+        s.path().join("policy.toml"),
+        "[lookahead]\nhorizon_days = 4\nserve = true\n",
+    )
+    .unwrap();
+    let server = start(s.path(), None).await;
+    let ch = channel(&server).await;
+    let mut routing = RoutingClient::new(ch.clone());
+    let mut network = NetworkClient::new(ch);
+    let i = until(&mut network, |i| i.prices_age_seconds.is_some()).await;
+    assert_eq!(i.lookahead_demand, "forecast");
+    assert_eq!(i.skus_priced, 1);
+
+    // Asked for the optimal policy: A (5), no opportunity cost.
+    let o1 = || ship("O1", 0.0, 9.0, &[("X", 1)]);
+    let d = route(&mut routing, o1(), "optimal", true).await.unwrap();
+    assert_eq!((node(&d), d.opportunity_cost), ("A", None));
+    // The network's policy (lookahead): B at 6, since A's unit is worth 15 more to W.
+    let d = route(&mut routing, o1(), "", false).await.unwrap();
+    assert_eq!(node(&d), "B");
+    assert_eq!(d.cost.as_ref().unwrap().total, 6.0);
+    assert_eq!(d.opportunity_cost, Some(0.0));
+    let d = route(
+        &mut routing,
+        ship("O2", 0.0, -10.0, &[("X", 1)]),
+        "lookahead",
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!((node(&d), d.opportunity_cost), ("A", Some(15.0)));
+    assert_eq!(d.cost.as_ref().unwrap().total, 6.0);
+
+    // A policy it does not know is the caller's error, named.
+    let err = route(&mut routing, o1(), "psychic", true)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().starts_with("policy: \"psychic\""),
+        "{}",
+        err.message()
+    );
+    let long = "x".repeat(10_000);
+    let err = route(&mut routing, o1(), &long, true).await.unwrap_err();
+    assert!(err.message().len() < 200, "{}", err.message());
+
+    // ReplacePolicy keeps the [lookahead] table, and the prices come back.
+    network
+        .replace_policy(pb::Policy {
+            split_penalty: 3.0,
+            backorder_penalty: 250.0,
+            max_shipments: 4,
+            ship_from_store: true,
+            ..Default::default()
+        })
+        .await
+        .expect("policy replaced");
+    let i = until(&mut network, |i| i.prices_age_seconds.is_some()).await;
+    assert_eq!(i.lookahead_demand, "forecast");
+    server.stop().await.expect("stops");
+}
+
+/// Without a `[lookahead]` table the service prices nothing: a request for `lookahead` is
+/// refused (FAILED_PRECONDITION) and the info says nothing of prices.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookahead_needs_its_table() {
+    let s = two_regions();
+    std::fs::write(s.path().join("policy.toml"), "").unwrap();
+    let server = start(s.path(), None).await;
+    let ch = channel(&server).await;
+    let mut routing = RoutingClient::new(ch.clone());
+    let mut network = NetworkClient::new(ch);
+    let err = route(
+        &mut routing,
+        ship("O1", 0.0, 9.0, &[("X", 1)]),
+        "lookahead",
+        false,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().contains("[lookahead]"), "{}", err.message());
+    // The default is the optimal policy.
+    let d = route(&mut routing, ship("O1", 0.0, 9.0, &[("X", 1)]), "", true)
+        .await
+        .unwrap();
+    assert_eq!((node(&d), d.opportunity_cost), ("A", None));
+    let i = info(&mut network).await;
+    assert_eq!(
+        (i.lookahead_demand.as_str(), i.prices_age_seconds),
+        ("", None)
+    );
+    server.stop().await.expect("stops");
+}
+
+/// Without `forecast.csv` demand is learned from the orders committed: nothing is priced until
+/// a day has closed; once an order of the next day arrives, the prices are solved again from
+/// the first day's demand (2 units near W).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demand_is_learned_from_committed_orders() {
+    let s = two_regions();
+    std::fs::remove_file(s.path().join("forecast.csv")).unwrap();
+    std::fs::write(
+        s.path().join("policy.toml"),
+        "[lookahead]\nhorizon_days = 4\nsmoothing = 1\n",
+    )
+    .unwrap();
+    let server = start(s.path(), None).await;
+    let ch = channel(&server).await;
+    let mut routing = RoutingClient::new(ch.clone());
+    let mut network = NetworkClient::new(ch);
+    let i = until(&mut network, |i| i.prices_age_seconds.is_some()).await;
+    assert_eq!((i.lookahead_demand.as_str(), i.skus_priced), ("history", 0));
+    // Day 1: two units wanted near W (no demand known yet: decided as by optimal).
+    for (id, lat, lon) in [("D1", 0.0, -6.0), ("D2", 0.0, -4.0)] {
+        let mut o = ship(id, lat, lon, &[("X", 1)]);
+        o.created_at = "2026-03-01T09:00:00Z".into();
+        route(&mut routing, o, "lookahead", false).await.unwrap();
+    }
+    // Day 2 closes day 1: the forecast has W's region, so one SKU is priced.
+    let mut o = ship("D3", 0.0, 25.0, &[("X", 1)]);
+    o.created_at = "2026-03-02T09:00:00Z".into();
+    route(&mut routing, o, "lookahead", false).await.unwrap();
+    let i = until(&mut network, |i| i.skus_priced == 1).await;
+    assert_eq!(i.lookahead_demand, "history");
+    server.stop().await.expect("stops");
+}
