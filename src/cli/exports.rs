@@ -121,29 +121,21 @@ pub fn diff_csv(out: impl Write, runs: &[Replayed]) -> anyhow::Result<u64> {
         "base_backordered_units",
         "variant_backordered_units",
     ])?;
-    let Some(Replayed {
-        orders: base_orders,
-        decisions: base_decisions,
-        ..
-    }) = runs.first()
-    else {
+    let Some(first) = runs.first() else {
         return Ok(0);
     };
-    let base: HashMap<&str, &Decision> = base_orders
+    let base: HashMap<&str, &Decision> = first
+        .decisions
         .iter()
-        .zip(base_decisions)
-        .map(|(o, d)| (o.id.as_str(), d))
+        .map(|d| (d.order_id.as_str(), d))
         .collect();
     let mut rows = 0;
     for Replayed {
-        name,
-        orders,
-        decisions,
-        ..
+        name, decisions, ..
     } in &runs[1..]
     {
-        for (o, d) in orders.iter().zip(decisions) {
-            let Some(b) = base.get(o.id.as_str()) else {
+        for d in decisions {
+            let Some(b) = base.get(d.order_id.as_str()) else {
                 continue;
             };
             let mut changed = Vec::new();
@@ -164,7 +156,7 @@ pub fn diff_csv(out: impl Write, runs: &[Replayed]) -> anyhow::Result<u64> {
             }
             w.write_record([
                 name.as_str(),
-                &o.id,
+                &d.order_id,
                 &changed.join(";"),
                 &nodes(b),
                 &nodes(d),

@@ -12,6 +12,7 @@ mod logging;
 mod migrate;
 mod overload;
 mod percentile;
+mod prices;
 mod reoptimize;
 mod route;
 mod serve;
@@ -46,6 +47,9 @@ pub enum Command {
     /// Replay order history against the network and what-if variants of it (change files), and
     /// compare cost, splits, speed and utilisation side by side.
     Simulate(simulate::SimulateArgs),
+    /// Solve every SKU's opportunity costs (the `lookahead` policy's prices) on a scenario's
+    /// stock, from a forecast or the demand of its orders, and say how long it took.
+    Prices(prices::PricesArgs),
     /// Generate a realistic scenario on real US geography.
     Gen(generate::GenArgs),
     /// Serve routing, reservations and network updates over gRPC.
@@ -100,6 +104,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Route(args) => route::run(args),
         Command::Reoptimize(args) => reoptimize::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Prices(args) => prices::run(args),
         Command::Gen(args) => generate::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Loadgen(args) => loadgen::run(args),

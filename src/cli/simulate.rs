@@ -138,6 +138,7 @@ fn prepare(args: &SimulateArgs) -> anyhow::Result<Study> {
             e => e.into(),
         })?;
     study.also = also;
+    study.keep_decisions = args.diff_csv.is_some();
     Ok(study)
 }
 

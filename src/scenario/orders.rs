@@ -68,17 +68,17 @@ impl Resolve for &mut Interner {
     }
 }
 
-/// Reads an orders file, in the order of each order's first row.
+/// Reads an orders file, in the order of each order's first row. A file is read one row at a
+/// time (nothing of a row is kept but its order), so millions of orders load in about the
+/// memory of the orders themselves.
 pub fn read_orders(path: &Path, snapshot: &Snapshot) -> Result<Vec<Order>, LoadError> {
-    let table = Table::read(path, &["order_id", "sku", "qty"])?;
-    orders_from_table(&table, snapshot)
+    orders_from_file(path, snapshot)
 }
 
 /// Reads an orders file checking everything but whether SKUs and nodes exist; names are
 /// interned in `names`.
 pub fn read_orders_unresolved(path: &Path, names: &mut Interner) -> Result<Vec<Order>, LoadError> {
-    let table = Table::read(path, &["order_id", "sku", "qty"])?;
-    orders_from_table(&table, names)
+    orders_from_file(path, names)
 }
 
 /// Reads orders from any reader (`path` names it in errors).
@@ -91,13 +91,53 @@ pub fn read_orders_from(
     orders_from_table(&table, snapshot)
 }
 
-fn orders_from_table(table: &Table, mut snapshot: impl Resolve) -> Result<Vec<Order>, LoadError> {
-    let mut orders: Vec<Order> = Vec::new();
-    let mut headers: Vec<(Header, u64)> = Vec::new();
-    let mut by_id: HashMap<String, usize> = HashMap::new();
+fn orders_from_file(path: &Path, snapshot: impl Resolve) -> Result<Vec<Order>, LoadError> {
+    const REQUIRED: &[&str] = &["order_id", "sku", "qty"];
+    if path.as_os_str() == "-" {
+        let table = Table::read(path, REQUIRED)?;
+        return orders_from_table(&table, snapshot);
+    }
+    let mut grouped = Grouped::new(snapshot);
+    Table::stream(path, REQUIRED, |row| grouped.add(&row))?;
+    Ok(grouped.orders)
+}
+
+fn orders_from_table(table: &Table, snapshot: impl Resolve) -> Result<Vec<Order>, LoadError> {
+    let mut grouped = Grouped::new(snapshot);
     for row in table.rows() {
+        grouped.add(&row)?;
+    }
+    Ok(grouped.orders)
+}
+
+/// Rows grouped into orders as they come.
+struct Grouped<R> {
+    snapshot: R,
+    orders: Vec<Order>,
+    headers: Vec<(Header, u64)>,
+    by_id: HashMap<String, usize>,
+}
+
+impl<R: Resolve> Grouped<R> {
+    fn new(snapshot: R) -> Self {
+        Grouped {
+            snapshot,
+            orders: Vec::new(),
+            headers: Vec::new(),
+            by_id: HashMap::new(),
+        }
+    }
+
+    /// Adds one row: a new order, or a line of one seen before.
+    fn add(&mut self, row: &Row<'_>) -> Result<(), LoadError> {
+        let Grouped {
+            snapshot,
+            orders,
+            headers,
+            by_id,
+        } = self;
         let id = row.string("order_id")?;
-        let header = read_header(&row, &mut snapshot)?;
+        let header = read_header(row, snapshot)?;
         let sku_text = row.string("sku")?;
         let sku = snapshot.sku(sku_text).ok_or_else(|| {
             row.error("sku", format!("unknown SKU `{sku_text}` (not in skus.csv)"))
@@ -117,9 +157,9 @@ fn orders_from_table(table: &Table, mut snapshot: impl Resolve) -> Result<Vec<Or
                     ));
                 }
                 let order = &mut orders[i];
-                let line = new_line(&row, order, sku, qty, group, unit_price)?;
+                let line = new_line(row, order, sku, qty, group, unit_price)?;
                 match order.lines.iter_mut().find(|l| l.sku == sku) {
-                    Some(first) => merge_line(&row, first, &line, sku_text)?,
+                    Some(first) => merge_line(row, first, &line, sku_text)?,
                     None => order.lines.push(line),
                 }
             }
@@ -155,14 +195,14 @@ fn orders_from_table(table: &Table, mut snapshot: impl Resolve) -> Result<Vec<Or
                     channel,
                     exclude: Vec::new(),
                 };
-                let line = new_line(&row, &mut order, sku, qty, group, unit_price)?;
+                let line = new_line(row, &mut order, sku, qty, group, unit_price)?;
                 order.lines.push(line);
                 orders.push(order);
                 headers.push((header, row.line));
             }
         }
+        Ok(())
     }
-    Ok(orders)
 }
 
 /// A line of `order` from one row, its group named in `order.groups` (version 2).

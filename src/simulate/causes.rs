@@ -182,15 +182,23 @@ pub struct ClosedPickups {
 }
 
 /// `orders` as the variant on `snapshot` serves them: pickups at a closed store follow `rule`.
-pub fn redirect_pickups(
+pub fn redirect_pickups<'o>(
     snapshot: &Snapshot,
-    orders: &[Order],
+    orders: &'o [Order],
     rule: PickupRule,
-) -> (Vec<Order>, ClosedPickups) {
+) -> (std::borrow::Cow<'o, [Order]>, ClosedPickups) {
     let mut seen = ClosedPickups {
         rule,
         ..ClosedPickups::default()
     };
+    let closed = |o: &Order| match o.destination {
+        Destination::Pickup(store) => !snapshot.node(store).enabled,
+        _ => false,
+    };
+    if !orders.iter().any(closed) {
+        // (The common case: nothing to redirect, and a million orders are not copied.)
+        return (std::borrow::Cow::Borrowed(orders), seen);
+    }
     let open: Vec<NodeId> = (0..snapshot.nodes().len())
         .map(|i| NodeId(i as u32))
         .filter(|&n| snapshot.node(n).enabled && snapshot.node(n).pickup)
@@ -211,7 +219,7 @@ pub fn redirect_pickups(
             redirected.unwrap_or_else(|| o.clone())
         })
         .collect();
-    (out, seen)
+    (std::borrow::Cow::Owned(out), seen)
 }
 
 /// The order as `rule` serves it when `store` is closed; `None` to leave it (backorder, or no

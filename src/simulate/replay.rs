@@ -273,6 +273,9 @@ pub struct Replay<'a> {
     pub cancel: &'a Cancel,
     /// Told the orders decided so far.
     pub progress: &'a (dyn Fn(usize) + Sync),
+    /// Keep every decision in [`Replayed::decisions`] (for a per-order comparison); otherwise
+    /// they are summed into the KPIs and dropped.
+    pub keep_decisions: bool,
 }
 
 static NO_REJECTIONS: super::Rejections = super::Rejections {
@@ -292,16 +295,18 @@ impl<'a> Replay<'a> {
             rejections: &NO_REJECTIONS,
             cancel: &NEVER,
             progress: &|_| {},
+            keep_decisions: false,
         }
     }
 }
 
-/// One replay's outcome: the orders in replay order, their decisions, the KPIs (and the name
-/// of the network, when a [`super::Study`] ran it).
+/// One replay's outcome: its KPIs (and the name of the network, when a [`super::Study`] ran
+/// it). Decisions are summed into the KPIs as they are made and kept only when asked: a replay
+/// of millions of orders holds its orders once and its KPIs.
 #[derive(Clone, Debug)]
 pub struct Replayed {
     pub name: String,
-    pub orders: Vec<Order>,
+    /// Every decision in replay order, when [`Replay::keep_decisions`] asked for them.
     pub decisions: Vec<Decision>,
     pub kpis: Kpis,
 }
@@ -318,6 +323,10 @@ pub enum ReplayError {
 /// Orders decided between two turns of store rejections (they reject soon after a decision).
 const REJECTION_TURN: usize = 32;
 
+/// Orders decided one at a time per run at most: each run's decisions are summed into the KPIs
+/// and dropped before the next, so a long replay never holds them all.
+const STREAM_RUN: usize = 16_384;
+
 /// Replays `orders` on `snapshot` as `how` says: in creation order, each run of orders decided
 /// with the policy on what earlier ones left, receipts added when their time comes, and the
 /// what-if's rejections re-routed after each turn.
@@ -332,29 +341,29 @@ pub fn replay(
         rejections,
         cancel,
         progress,
+        keep_decisions,
     } = *how;
     let start = Instant::now();
     let (orders, closed_pickups) = super::redirect_pickups(snapshot, orders, rejections.pickups);
     let orders = &orders[..];
     let mut rejecter = super::rejections::Rejecter::new(rejections);
     let turn = if rejections.rates.is_empty() {
-        usize::MAX
+        STREAM_RUN
     } else {
         REJECTION_TURN
     };
-    let ordered: Vec<Order> = replay_order(orders)
-        .into_iter()
-        .map(|i| orders[i].clone())
-        .collect();
+    let ordered = in_replay_order(orders);
     // Receipts may bring a SKU to a node that holds none yet: those rows start at 0, so the
     // inventory's structure (and every reservation counter) stays the same all along.
     let mut current = with_rows_for(snapshot, receipts);
+    let nodes = current.clone();
+    let mut tally = Tally::new(&nodes);
+    let mut opportunity = 0.0;
+    let mut kept = Vec::new();
     let mut ledger = Ledger::new(&current);
     // The lookahead policy's state, made by the first run that needs it.
     let mut lookahead: Option<Lookahead> = None;
     let mut bound: Option<f64> = None;
-    let mut decisions = Vec::with_capacity(ordered.len());
-    let mut causes = Vec::with_capacity(ordered.len());
     let times: Vec<Option<i64>> = ordered.iter().map(created_ms).collect();
     let (mut next_receipt, mut from) = (0, 0);
     while from < ordered.len() {
@@ -377,27 +386,41 @@ pub fn replay(
             bound: &mut bound,
             cancel,
         };
-        for (d, c) in decider.decide_run(run, policy, &mut rejecter)? {
-            decisions.push(d);
-            causes.push(c);
+        let decided = decider.decide_run(run, policy, &mut rejecter)?;
+        for (order, (d, why)) in run.iter().zip(&decided) {
+            tally.add(order, d);
+            super::causes::tally(&mut tally.k.backorder_causes, why, d);
+            opportunity += d.opportunity_cost.unwrap_or(0.0);
+        }
+        if keep_decisions {
+            kept.extend(decided.into_iter().map(|(d, _)| d));
         }
         from = until;
         progress(from);
     }
-    let mut kpis = measure_with(&current, &ordered, &decisions, &causes);
+    let mut kpis = tally.finish();
     kpis.exceptions = rejecter.kpis;
     kpis.closed_pickups = closed_pickups;
     kpis.lower_bound = bound;
     if lookahead.is_some() {
-        kpis.opportunity_cost = Some(decisions.iter().filter_map(|d| d.opportunity_cost).sum());
+        kpis.opportunity_cost = Some(opportunity);
     }
     kpis.run_time = start.elapsed();
     Ok(Replayed {
         name: String::new(),
-        orders: ordered,
-        decisions,
+        decisions: kept,
         kpis,
     })
+}
+
+/// `orders` in replay order: borrowed when they already are (a [`super::Study`] sorts its
+/// orders once for all its replays), else a sorted copy.
+pub(super) fn in_replay_order(orders: &[Order]) -> std::borrow::Cow<'_, [Order]> {
+    let order = replay_order(orders);
+    if order.iter().enumerate().all(|(i, &j)| i == j) {
+        return std::borrow::Cow::Borrowed(orders);
+    }
+    std::borrow::Cow::Owned(order.into_iter().map(|i| orders[i].clone()).collect())
 }
 
 /// Where the run of orders starting at `from` ends, and the time by which receipts have arrived

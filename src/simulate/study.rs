@@ -34,6 +34,8 @@ pub struct Study {
     /// More policies each network is replayed with, beside `policy`, by label (e.g.
     /// `optimal` and `hindsight`): their replays are named `NETWORK · LABEL`.
     pub also: Vec<(String, ReplayPolicy)>,
+    /// Keep every decision of every replay (for `--diff-csv`); otherwise only KPIs are kept.
+    pub keep_decisions: bool,
 }
 
 /// A variant that could not be applied; `index` is its place among the variants given.
@@ -95,12 +97,18 @@ impl Study {
                 rejections: v.rejections().map_err(change)?,
             });
         }
+        // Sorted once into replay order: every replay then reads them in place.
+        let orders = match super::replay::in_replay_order(&orders) {
+            std::borrow::Cow::Owned(sorted) => sorted,
+            std::borrow::Cow::Borrowed(_) => orders,
+        };
         Ok(Study {
             networks,
             orders,
             receipts,
             policy,
             also: Vec::new(),
+            keep_decisions: false,
         })
     }
 
@@ -157,6 +165,7 @@ impl Study {
                     rejections: &network.rejections,
                     cancel,
                     progress: &each,
+                    keep_decisions: self.keep_decisions,
                     ..Replay::new(policy)
                 };
                 let mut replayed =

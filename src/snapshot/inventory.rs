@@ -222,7 +222,6 @@ impl Inventory {
         (a, &self.nodes[a..b])
     }
 
-    /// The entry index of (node, SKU), if the node holds a row for it.
     /// The SKU of an entry.
     pub fn sku_of(&self, entry: usize) -> SkuId {
         // offsets[k] is the first entry of SKU k: the last offset at or before `entry`.
@@ -230,6 +229,7 @@ impl Inventory {
         SkuId(k.saturating_sub(1) as u32)
     }
 
+    /// The entry index of (node, SKU), if the node holds a row for it.
     pub fn entry(&self, node: NodeId, sku: SkuId) -> Option<usize> {
         let (base, list) = self.of_sku(sku);
         list.binary_search(&node).ok().map(|i| base + i)

@@ -415,3 +415,39 @@ fn without_hold_back_prices_never_leave_a_unit_unshipped() {
     assert_eq!(shipped["cost"]["total"], 6.0);
     assert_eq!(shipped["opportunity_cost"], 245.0);
 }
+
+/// `fulfil prices`: the hand-worked prices (λ(A) = 15, λ(B) = 0) as CSV through the real
+/// binary, from the scenario's forecast; learned from its orders, nothing is priced until a
+/// day has closed.
+#[test]
+fn prices_command_prints_the_hand_worked_prices() {
+    let s = two_regions();
+    let out = fulfil()
+        .args(["prices", "--out", "-", "--scenario"])
+        .arg(s.path())
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "node_id,sku,price,ats\nA,X,15.0000,1\n"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("priced 1 of 1 SKUs"), "{err}");
+    std::fs::remove_file(s.path().join("forecast.csv")).unwrap();
+    let out = fulfil()
+        .args(["prices", "--out", "-", "--scenario"])
+        .arg(s.path())
+        .output()
+        .expect("runs");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "node_id,sku,price,ats\n"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the demand of 2 orders"), "{err}");
+}

@@ -16,8 +16,11 @@ fn optimal(
     orders: &[fulfil::model::Order],
 ) -> fulfil::simulate::Replayed {
     let policy = fulfil::simulate::ReplayPolicy::Route(fulfil::route::PolicyKind::Optimal);
-    fulfil::simulate::replay(snapshot, orders, &fulfil::simulate::Replay::new(&policy))
-        .expect("replays")
+    let how = fulfil::simulate::Replay {
+        keep_decisions: true,
+        ..fulfil::simulate::Replay::new(&policy)
+    };
+    fulfil::simulate::replay(snapshot, orders, &how).expect("replays")
 }
 
 fn base() -> NetworkData {
@@ -292,12 +295,9 @@ mod replays {
         let snapshot = load_snapshot(s.path()).expect("loads");
         let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
         let Replayed {
-            orders: ordered,
-            decisions,
-            kpis: k,
-            ..
+            decisions, kpis: k, ..
         } = super::optimal(&snapshot, &orders);
-        let ids: Vec<&str> = ordered.iter().map(|o| o.id.as_str()).collect();
+        let ids: Vec<&str> = decisions.iter().map(|d| d.order_id.as_str()).collect();
         assert_eq!(ids, ["o1", "o2", "o3"], "replayed in created_at order");
         // Day 1: o1 ships, o2 finds the day's capacity used; day 2: o3 ships again.
         assert_eq!(decisions[0].shipments.len(), 1);
@@ -482,13 +482,14 @@ mod batch_windows {
         }
         let (_s, snapshot, orders) = random_loaded(51, 50, 5..=5);
         let day: ReplayPolicy = "batch:1d".parse().expect("policy");
+        let how = Replay {
+            keep_decisions: true,
+            ..Replay::new(&day)
+        };
         let Replayed {
-            orders: ordered,
-            decisions,
-            kpis: k,
-            ..
-        } = replay(&snapshot, &orders, &Replay::new(&day)).expect("replays");
-        assert_eq!(ordered.len(), decisions.len());
+            decisions, kpis: k, ..
+        } = replay(&snapshot, &orders, &how).expect("replays");
+        assert_eq!(orders.len(), decisions.len());
         assert_eq!(k.units_shipped + k.units_backordered, k.units_ordered);
         // No stock over-used over the whole replay.
         let mut taken = std::collections::HashMap::new();
@@ -634,6 +635,7 @@ fn store_rejections_are_rerouted_seeded_and_counted() {
         let rejections = v.rejections().expect("rejections");
         let how = Replay {
             rejections: &rejections,
+            keep_decisions: true,
             ..Replay::new(&policy)
         };
         replay(&snapshot, &orders, &how).expect("replays")
@@ -646,10 +648,7 @@ fn store_rejections_are_rerouted_seeded_and_counted() {
     // Every DC rejects everything: nothing leaves a DC, the units go elsewhere or, past
     // max_rejections (3), are backordered and the order needs attention.
     let Replayed {
-        orders: ordered,
-        decisions,
-        kpis,
-        ..
+        decisions, kpis, ..
     } = run("name = \"dcs reject\"\n[[reject]]\nkind = \"dc\"\nrate = 1.0\n");
     assert!(
         decisions
@@ -669,7 +668,11 @@ fn store_rejections_are_rerouted_seeded_and_counted() {
         kpis.exceptions.extra_cost
     );
     // Units are all accounted for: shipped + backordered = ordered, order by order.
-    for (o, d) in ordered.iter().zip(&decisions) {
+    let by_id: std::collections::HashMap<&str, &fulfil::model::Order> =
+        orders.iter().map(|o| (o.id.as_str(), o)).collect();
+    assert_eq!(decisions.len(), orders.len());
+    for d in &decisions {
+        let o = by_id[d.order_id.as_str()];
         assert_eq!(
             d.allocated_units() + d.backordered_units(),
             o.units(),
