@@ -360,6 +360,7 @@ mod receipts {
         let policy = ReplayPolicy::Route(PolicyKind::Optimal);
         let how = Replay {
             receipts: &receipts,
+            keep_decisions: true,
             ..Replay::new(&policy)
         };
         let Replayed {
