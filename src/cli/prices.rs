@@ -36,20 +36,20 @@ pub fn run(args: PricesArgs) -> anyhow::Result<()> {
         Some(path) => Some(read_forecast(path, &snapshot)?),
         None => read_scenario_forecast(&args.scenario, &snapshot)?,
     };
-    let (pricer, now_ms, learned) = match points {
-        Some(points) => (Pricer::from_forecast(&snapshot, &points), None, None),
+    let pricer = Pricer::from_points(&snapshot, points.as_deref());
+    let (now_ms, learned) = match points {
+        Some(_) => (None, None),
         None => {
             let path = args
                 .orders
                 .clone()
                 .unwrap_or_else(|| args.scenario.join("orders.csv"));
             let orders = read_orders(&path, &snapshot)?;
-            let pricer = Pricer::from_history(&snapshot);
             for o in &orders {
                 pricer.observe(o, 0, o.day.unwrap_or(0));
             }
             let last = orders.iter().filter_map(|o| o.created).max();
-            (pricer, last.map(|s| s * 1000), Some(orders.len()))
+            (last.map(|s| s * 1000), Some(orders.len()))
         }
     };
     super::say_loaded(&snapshot, learned.unwrap_or(0), start.elapsed());

@@ -252,10 +252,11 @@ impl Live {
         // Read before anything changes: a bad forecast refuses the whole load.
         let forecast = crate::scenario::read_scenario_forecast(Path::new(path), &snapshot)?;
         let version = self.replace_scenario(snapshot, record)?;
+        // (Installing reset the demand to the history; a live load has its folder's forecast.)
         if let Some(points) = forecast {
             let now = self.load();
             self.pricer
-                .reset(Pricer::from_forecast(&now.snapshot, &points));
+                .reset(Pricer::from_points(&now.snapshot, Some(&points)));
         }
         Ok(version)
     }

@@ -239,11 +239,11 @@ impl Live {
         let mut hold = self.hold_of(&now, order, &held, &routed.plan);
         hold.request_id = call.request_id.clone();
         let id = hold.id.clone();
-        self.pricer.observe(
-            order,
-            u64::from(held.units()),
-            order.day.unwrap_or_else(today),
-        );
+        if now.snapshot.policy().lookahead.is_some() {
+            // (Only a priced network counts what commits take: no lock on the plain path.)
+            let day = order.day.unwrap_or_else(today);
+            self.pricer.observe(order, u64::from(held.units()), day);
+        }
         let info = HoldInfo {
             fingerprint: hold.fingerprint,
             terms: terms_of(&routed.plan),

@@ -423,10 +423,6 @@ impl Capture {
 /// The `lookahead` prices of a scenario folder's network: solved from its `forecast.csv` when it
 /// has one, else from the demand of the orders committed (smoothed daily).
 pub(super) fn pricer_for(dir: &std::path::Path, snapshot: &Snapshot) -> Result<Pricer, LiveError> {
-    Ok(
-        match crate::scenario::read_scenario_forecast(dir, snapshot)? {
-            Some(points) => Pricer::from_forecast(snapshot, &points),
-            None => Pricer::from_history(snapshot),
-        },
-    )
+    let points = crate::scenario::read_scenario_forecast(dir, snapshot)?;
+    Ok(Pricer::from_points(snapshot, points.as_deref()))
 }

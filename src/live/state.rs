@@ -567,12 +567,12 @@ pub(super) fn wait_durable<T>(
     }
 }
 
-/// Milliseconds since the Unix epoch (0 if the clock is before it).
 /// Today's UTC day (what an order without `created_at` is counted on).
 pub(super) fn today() -> crate::model::Day {
     (unix_ms() / 86_400_000) as crate::model::Day
 }
 
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
 pub(super) fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

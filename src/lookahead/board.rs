@@ -14,13 +14,14 @@ use super::prices::{Prices, Reach, solve_all};
 use super::run::{Source, charge, horizon_at, inbound_receipts};
 use crate::model::{Day, DemandPoint, Lookahead as Settings, Order};
 use crate::route::{Availability, RouteError, Routed, Router};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Shape, Snapshot};
 
 /// Prices solved for a whole network at once.
 pub struct Board {
     prices: Prices,
-    /// The snapshot they were solved on: their entry indices are its inventory's.
-    snapshot: Snapshot,
+    /// The inventory layout they were solved on (their entry indices), and its version.
+    shape: Shape,
+    version: u64,
     solved_at: Instant,
     took: Duration,
     skus_priced: usize,
@@ -35,9 +36,7 @@ impl Board {
     /// Whether these prices belong to `snapshot`'s inventory (same entries at the same indices,
     /// whatever the stock levels).
     pub fn fits(&self, snapshot: &Snapshot) -> bool {
-        self.snapshot
-            .inventory()
-            .same_structure(snapshot.inventory())
+        self.shape.fits(snapshot.inventory())
     }
 
     /// Routes `order` with these prices (the exact search with each unit's price added); the
@@ -74,7 +73,7 @@ impl Board {
 
     /// The snapshot version they were solved on.
     pub fn version(&self) -> u64 {
-        self.snapshot.version()
+        self.version
     }
 }
 
@@ -129,6 +128,14 @@ impl Pricer {
         let s = snapshot.policy().lookahead();
         let f = Forecast::from_points(points, snapshot.skus().len(), s.resolution);
         Pricer::new(Source::Forecast(f))
+    }
+
+    /// From a planner's forecast when there is one, else learned from the orders committed.
+    pub fn from_points(snapshot: &Snapshot, points: Option<&[DemandPoint]>) -> Pricer {
+        match points {
+            Some(points) => Pricer::from_forecast(snapshot, points),
+            None => Pricer::from_history(snapshot),
+        }
     }
 
     fn new(source: Source) -> Pricer {
@@ -227,7 +234,8 @@ impl Pricer {
         let (prices, solves) = solve_all(snapshot, avail, &forecast, &reach, &horizon);
         let board = std::sync::Arc::new(Board {
             prices,
-            snapshot: snapshot.clone(),
+            shape: snapshot.inventory().shape(),
+            version: snapshot.version(),
             solved_at: Instant::now(),
             took: start.elapsed(),
             skus_priced: solves

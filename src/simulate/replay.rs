@@ -416,10 +416,11 @@ pub fn replay(
 /// `orders` in replay order: borrowed when they already are (a [`super::Study`] sorts its
 /// orders once for all its replays), else a sorted copy.
 pub(super) fn in_replay_order(orders: &[Order]) -> std::borrow::Cow<'_, [Order]> {
-    let order = replay_order(orders);
-    if order.iter().enumerate().all(|(i, &j)| i == j) {
+    // (`replay_order` is a stable sort by creation time: already sorted is the identity.)
+    if orders.is_sorted_by_key(created_ms) {
         return std::borrow::Cow::Borrowed(orders);
     }
+    let order = replay_order(orders);
     std::borrow::Cow::Owned(order.into_iter().map(|i| orders[i].clone()).collect())
 }
 

@@ -81,6 +81,20 @@ pub struct Inventory {
     allocate_inbound: bool,
 }
 
+/// The entry layout of an inventory ([`Inventory::shape`]).
+#[derive(Clone, Debug)]
+pub struct Shape {
+    offsets: Arc<[u32]>,
+    nodes: Arc<[NodeId]>,
+}
+
+impl Shape {
+    /// Whether `inventory` has this layout (the same pairs at the same entry indices).
+    pub fn fits(&self, inventory: &Inventory) -> bool {
+        Arc::ptr_eq(&self.nodes, &inventory.nodes) && Arc::ptr_eq(&self.offsets, &inventory.offsets)
+    }
+}
+
 impl Inventory {
     /// Builds the index from rows; pairs must be unique (the loader checks).
     pub fn build(sku_count: usize, rows: &[InventoryRow]) -> Inventory {
@@ -301,7 +315,16 @@ impl Inventory {
 
     /// Whether two versions have the same pairs at the same entry indices.
     pub fn same_structure(&self, other: &Inventory) -> bool {
-        Arc::ptr_eq(&self.nodes, &other.nodes) && Arc::ptr_eq(&self.offsets, &other.offsets)
+        self.shape().fits(other)
+    }
+
+    /// Which pairs sit at which entry indices, without the stock levels: what a table kept per
+    /// entry (such as prices) is valid for.
+    pub fn shape(&self) -> Shape {
+        Shape {
+            offsets: self.offsets.clone(),
+            nodes: self.nodes.clone(),
+        }
     }
 
     /// Number of (node, SKU) rows.

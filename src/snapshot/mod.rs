@@ -11,5 +11,5 @@ mod rates;
 pub use indexed::{
     BuildError, NODE_CELL_RESOLUTION, NetworkData, PICKUP_CELL_RESOLUTION, Snapshot,
 };
-pub use inventory::{InboundRow, Inventory, InventoryRow, Level, Stock, Tiers};
+pub use inventory::{InboundRow, Inventory, InventoryRow, Level, Shape, Stock, Tiers};
 pub use rates::{RateOption, RateRow, RateTable, ZoneTable};

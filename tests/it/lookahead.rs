@@ -150,41 +150,39 @@ fn simulate_reports_the_gap_lookahead_closes_against_hindsight() {
     assert_eq!(runs[2]["kpis"]["lower_bound"], 12.0);
 }
 
+/// Writes `text` as the scenario's `file`, routes with lookahead, and returns the error said.
+fn refused_with(s: &Scenario, file: &str, text: &str) -> String {
+    std::fs::write(s.path().join(file), text).unwrap();
+    let out = route(s.path(), &["--policy", "lookahead"]);
+    assert!(!out.status.success(), "{file} accepted:\n{text}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn a_bad_forecast_or_lookahead_setting_is_refused_naming_where() {
     let s = two_regions();
-    std::fs::write(
-        s.path().join("forecast.csv"),
+    let err = refused_with(
+        &s,
+        "forecast.csv",
         "lat,lon,sku,units_per_day\n0,-5,X,0.5\n0,25,NOPE,0.5\n",
-    )
-    .unwrap();
-    let out = route(s.path(), &["--policy", "lookahead"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    );
     assert!(
         err.contains("forecast.csv:3") && err.contains("`sku`") && err.contains("NOPE"),
         "{err}"
     );
-    std::fs::write(
-        s.path().join("forecast.csv"),
-        "lat,lon,sku,units_per_day\n0,-5,X,-1\n",
-    )
-    .unwrap();
-    let out = route(s.path(), &["--policy", "lookahead"]);
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused_with(&s, "forecast.csv", "lat,lon,sku,units_per_day\n0,-5,X,-1\n");
     assert!(
         err.contains("forecast.csv:2") && err.contains("units_per_day"),
         "{err}"
     );
-    std::fs::write(
-        s.path().join("policy.toml"),
-        "[lookahead]\nhorizon_days = 0\n",
-    )
-    .unwrap();
-    let out = route(s.path(), &["--policy", "lookahead"]);
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused_with(&s, "policy.toml", "[lookahead]\nhorizon_days = 0\n");
     assert!(
         err.contains("policy.toml:2") && err.contains("horizon_days"),
+        "{err}"
+    );
+    let err = refused_with(&s, "policy.toml", "[lookahead]\nrefresh_seconds = -1\n");
+    assert!(
+        err.contains("policy.toml:2") && err.contains("refresh_seconds"),
         "{err}"
     );
     // --forecast is refused where it would be ignored.

@@ -8,8 +8,11 @@ use fulfil::service::pb::{self, network_client::NetworkClient, routing_client::R
 use tonic::Code;
 use tonic::transport::Channel;
 
+use fulfil::service::Server;
+
 use super::lookahead::two_regions;
 use super::service::{channel, ship, start};
+use super::support::Scenario;
 
 async fn info(network: &mut NetworkClient<Channel>) -> pb::SnapshotInfo {
     network
@@ -51,9 +54,33 @@ async fn route(
     Ok(r.into_inner().decision.expect("a decision"))
 }
 
+/// A server on the hand-worked two-region scenario with `policy_toml` (and its forecast unless
+/// `forecast` is false), keeping its journal in `data` if given, and its two clients.
+async fn serve(
+    s: &Scenario,
+    policy_toml: &str,
+    forecast: bool,
+    data: Option<&std::path::Path>,
+) -> (Server, RoutingClient<Channel>, NetworkClient<Channel>) {
+    std::fs::write(s.path().join("policy.toml"), policy_toml).unwrap();
+    if !forecast {
+        let _ = std::fs::remove_file(s.path().join("forecast.csv"));
+    }
+    let server = start(s.path(), data).await;
+    let ch = channel(&server).await;
+    (
+        server,
+        RoutingClient::new(ch.clone()),
+        NetworkClient::new(ch),
+    )
+}
+
 fn node(d: &pb::Decision) -> &str {
     &d.shipments[0].node_id
 }
+
+/// The two-region policy with the service deciding by lookahead.
+const SERVED: &str = "[lookahead]\nhorizon_days = 4\nserve = true\n";
 
 /// The hand-worked example of `lookahead.rs` (λ(A) = 15, λ(B) = 0), served: with
 /// `serve = true` the service decides O1 from B and O2 from A (12 in all, against 35 for the
@@ -61,15 +88,7 @@ fn node(d: &pb::Decision) -> &str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_routes_with_background_prices_by_hand() {
     let s = two_regions();
-    std::fs::write(
-        s.path().join("policy.toml"),
-        "[lookahead]\nhorizon_days = 4\nserve = true\n",
-    )
-    .unwrap();
-    let server = start(s.path(), None).await;
-    let ch = channel(&server).await;
-    let mut routing = RoutingClient::new(ch.clone());
-    let mut network = NetworkClient::new(ch);
+    let (server, mut routing, mut network) = serve(&s, SERVED, true, None).await;
     let i = until(&mut network, |i| i.prices_age_seconds.is_some()).await;
     assert_eq!(i.lookahead_demand, "forecast");
     assert_eq!(i.skus_priced, 1);
@@ -129,11 +148,7 @@ async fn the_service_routes_with_background_prices_by_hand() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lookahead_needs_its_table() {
     let s = two_regions();
-    std::fs::write(s.path().join("policy.toml"), "").unwrap();
-    let server = start(s.path(), None).await;
-    let ch = channel(&server).await;
-    let mut routing = RoutingClient::new(ch.clone());
-    let mut network = NetworkClient::new(ch);
+    let (server, mut routing, mut network) = serve(&s, "", true, None).await;
     let err = route(
         &mut routing,
         ship("O1", 0.0, 9.0, &[("X", 1)]),
@@ -163,16 +178,8 @@ async fn lookahead_needs_its_table() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demand_is_learned_from_committed_orders() {
     let s = two_regions();
-    std::fs::remove_file(s.path().join("forecast.csv")).unwrap();
-    std::fs::write(
-        s.path().join("policy.toml"),
-        "[lookahead]\nhorizon_days = 4\nsmoothing = 1\n",
-    )
-    .unwrap();
-    let server = start(s.path(), None).await;
-    let ch = channel(&server).await;
-    let mut routing = RoutingClient::new(ch.clone());
-    let mut network = NetworkClient::new(ch);
+    let policy = "[lookahead]\nhorizon_days = 4\nsmoothing = 1\n";
+    let (server, mut routing, mut network) = serve(&s, policy, false, None).await;
     let i = until(&mut network, |i| i.prices_age_seconds.is_some()).await;
     assert_eq!((i.lookahead_demand.as_str(), i.skus_priced), ("history", 0));
     // Day 1: two units wanted near W (no demand known yet: decided as by optimal).
@@ -187,5 +194,29 @@ async fn demand_is_learned_from_committed_orders() {
     route(&mut routing, o, "lookahead", false).await.unwrap();
     let i = until(&mut network, |i| i.skus_priced == 1).await;
     assert_eq!(i.lookahead_demand, "history");
+    server.stop().await.expect("stops");
+}
+
+/// A restart replays the journal and prices again before lookahead decides: O1 (committed from
+/// B before the restart) stays held, and O2 after it still takes A with its opportunity cost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prices_come_back_after_a_restart() {
+    let s = two_regions();
+    let data = tempfile::tempdir().expect("temp");
+    let (server, mut routing, mut network) = serve(&s, SERVED, true, Some(data.path())).await;
+    until(&mut network, |i| i.prices_age_seconds.is_some()).await;
+    let d = route(&mut routing, ship("O1", 0.0, 9.0, &[("X", 1)]), "", false)
+        .await
+        .unwrap();
+    assert_eq!(node(&d), "B");
+    server.stop().await.expect("stops");
+
+    let (server, mut routing, mut network) = serve(&s, SERVED, true, Some(data.path())).await;
+    let i = until(&mut network, |i| i.prices_age_seconds.is_some()).await;
+    assert_eq!((i.reservations_held, i.skus_priced), (1, 1));
+    let d = route(&mut routing, ship("O2", 0.0, -10.0, &[("X", 1)]), "", false)
+        .await
+        .unwrap();
+    assert_eq!((node(&d), d.opportunity_cost), ("A", Some(15.0)));
     server.stop().await.expect("stops");
 }
