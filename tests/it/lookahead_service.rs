@@ -11,7 +11,7 @@ use tonic::transport::Channel;
 use fulfil::service::Server;
 
 use super::lookahead::two_regions;
-use super::service::{channel, ship, start};
+use super::service::{channel, ship, start, start_with};
 use super::support::Scenario;
 
 async fn info(network: &mut NetworkClient<Channel>) -> pb::SnapshotInfo {
@@ -218,5 +218,56 @@ async fn prices_come_back_after_a_restart() {
         .await
         .unwrap();
     assert_eq!((node(&d), d.opportunity_cost), ("A", Some(15.0)));
+    server.stop().await.expect("stops");
+}
+
+/// A LoadScenario whose folder has a bad `forecast.csv` is refused before anything changes,
+/// naming the file and line (never a value of it); a good one swaps the demand in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_with_a_bad_forecast_changes_nothing() {
+    let s = two_regions();
+    std::fs::write(s.path().join("policy.toml"), SERVED).unwrap();
+    std::fs::remove_file(s.path().join("forecast.csv")).unwrap();
+    let other = two_regions();
+    let root = other.path().parent().expect("a parent").to_owned();
+    let server = start_with(s.path(), |c| c.scenario_root = Some(root)).await;
+    let mut network = NetworkClient::new(channel(&server).await);
+    let before = until(&mut network, |i| i.prices_age_seconds.is_some()).await;
+    assert_eq!(before.lookahead_demand, "history");
+    std::fs::write(other.path().join("policy.toml"), SERVED).unwrap();
+    std::fs::write(
+        other.path().join("forecast.csv"),
+        "lat,lon,sku,units_per_day\n0,-5,X,lots\n",
+    )
+    .unwrap();
+    let load = || pb::LoadScenarioRequest {
+        path: other
+            .path()
+            .file_name()
+            .expect("a name")
+            .to_string_lossy()
+            .into_owned(),
+    };
+    let err = network.load_scenario(load()).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains("forecast.csv:2"),
+        "{}",
+        err.message()
+    );
+    assert!(!err.message().contains("lots"), "{}", err.message());
+    let after = info(&mut network).await;
+    assert_eq!(
+        (after.version, after.lookahead_demand.as_str()),
+        (before.version, "history")
+    );
+    std::fs::write(
+        other.path().join("forecast.csv"),
+        "lat,lon,sku,units_per_day\n0,-5,X,0.5\n0,25,X,0.5\n",
+    )
+    .unwrap();
+    network.load_scenario(load()).await.expect("loads");
+    let i = until(&mut network, |i| i.skus_priced == 1).await;
+    assert_eq!(i.lookahead_demand, "forecast");
     server.stop().await.expect("stops");
 }
