@@ -106,18 +106,29 @@ impl Reach {
 
 /// [`unit_cost`] in a known zone band.
 fn unit_cost_in(snapshot: &Snapshot, node: NodeId, sku: SkuId, band: usize) -> Option<f64> {
+    let (shipment, unit) = handling(snapshot, node, sku)?;
+    Some(cheapest_rate(snapshot, sku, band)? + shipment + unit)
+}
+
+/// The cheapest parcel rate for one unit of `sku` in zone band `band`.
+fn cheapest_rate(snapshot: &Snapshot, sku: SkuId, band: usize) -> Option<f64> {
+    let kg = billable_kg(snapshot.sku(sku).weight_kg);
+    Service::PARCEL
+        .iter()
+        .filter_map(|&svc| snapshot.rates().quote(svc, band, kg).map(|(_, p)| p))
+        .min_by(f64::total_cmp)
+}
+
+/// What `node` charges to ship one unit of `sku` alone (per shipment, per unit); `None` where it
+/// may not ship `sku`.
+fn handling(snapshot: &Snapshot, node: NodeId, sku: SkuId) -> Option<(f64, f64)> {
     let n = snapshot.node(node);
     let s = snapshot.sku(sku);
     let store = n.kind == NodeKind::Store;
     if !n.enabled || !n.ships || (store && (s.oversize || !snapshot.policy().ship_from_store)) {
         return None;
     }
-    let kg = billable_kg(s.weight_kg);
-    let rate = Service::PARCEL
-        .iter()
-        .filter_map(|&svc| snapshot.rates().quote(svc, band, kg).map(|(_, p)| p))
-        .min_by(f64::total_cmp)?;
-    Some(rate + n.cost_per_shipment + n.cost_per_unit)
+    Some((n.cost_per_shipment, n.cost_per_unit))
 }
 
 /// Solves `sku`'s LP over `horizon_days` and writes its nodes' prices into `out` (the SKU's
@@ -145,6 +156,10 @@ pub fn solve_sku(
         demand: demand.iter().map(|&(_, d)| d).collect(),
         ..Transport::default()
     };
+    // The rate depends on the band and the SKU's weight only: one quote per band, not per arc.
+    let rates: Vec<Option<f64>> = (0..snapshot.zones().len())
+        .map(|band| cheapest_rate(snapshot, sku, band))
+        .collect();
     let mut rows = Vec::new();
     for (i, &node) in holders.iter().enumerate() {
         let ats = inventory
@@ -155,10 +170,12 @@ pub fn solve_sku(
         }
         rows.push(i);
         t.supply.push(f64::from(ats));
+        let handling = handling(snapshot, node, sku);
         for &(r, _) in &demand {
-            let c = reach
-                .band(node, r)
-                .and_then(|band| unit_cost_in(snapshot, node, sku, band));
+            let c = handling.and_then(|(shipment, unit)| {
+                let band = reach.band(node, r)?;
+                Some(rates.get(band).copied().flatten()? + shipment + unit)
+            });
             t.cost.push(c.unwrap_or(f64::INFINITY));
         }
     }
