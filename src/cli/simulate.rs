@@ -5,12 +5,12 @@ use std::io::{IsTerminal, Write};
 use anyhow::Context;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use fulfil::batch::BatchOptions;
-use fulfil::route::PolicyKind;
 use fulfil::scenario::{
     load_snapshot, read_forecast, read_orders, read_receipts, read_scenario_forecast,
 };
-use fulfil::simulate::{About, Kpis, ReplayPolicy, Replayed, Study, StudyError, Variant};
+use fulfil::simulate::{
+    About, GapClosed, Kpis, ReplayPolicy, Replayed, Study, StudyError, Variant,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::output;
@@ -142,8 +142,7 @@ fn prepare(args: &SimulateArgs) -> anyhow::Result<Study> {
     Ok(study)
 }
 
-/// The replays `--hindsight` adds: `optimal` (the myopic reference) unless it is the policy,
-/// and the whole replay as one batch.
+/// The replays `--hindsight` adds, after checking its time limit.
 fn hindsight_runs(
     args: &SimulateArgs,
     policy: &ReplayPolicy,
@@ -154,80 +153,10 @@ fn hindsight_runs(
             "--hindsight-time-limit must be a number of seconds in (0, 86400], not {limit}"
         );
     }
-    let mut also = Vec::new();
-    if !matches!(policy, ReplayPolicy::Route(PolicyKind::Optimal)) {
-        also.push((
-            "optimal".to_owned(),
-            ReplayPolicy::Route(PolicyKind::Optimal),
-        ));
-    }
-    let options = BatchOptions {
-        time_limit: std::time::Duration::from_secs_f64(limit),
-        ..BatchOptions::default()
-    };
-    also.push(("hindsight".to_owned(), ReplayPolicy::hindsight(options)));
-    Ok(also)
-}
-
-/// Per network replayed with `--hindsight`: the share of the gap between myopic `optimal` and
-/// hindsight that the policy closes, `(optimal − policy) / (optimal − hindsight)`, against the
-/// hindsight batch's cost and against its proven bound.
-pub struct GapClosed {
-    pub network: String,
-    pub policy: f64,
-    pub optimal: f64,
-    pub hindsight: f64,
-    pub bound: Option<f64>,
-}
-
-impl GapClosed {
-    fn share(&self, hindsight: f64) -> Option<f64> {
-        let gap = self.optimal - hindsight;
-        (gap > 1e-9).then(|| (self.optimal - self.policy) / gap)
-    }
-
-    fn find(results: &[(String, Kpis)]) -> Vec<GapClosed> {
-        let cost = |name: &str| {
-            results
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, k)| (k.cost.total, k.lower_bound))
-        };
-        let mut out = Vec::new();
-        for (name, k) in results {
-            let Some((hindsight, bound)) = cost(&format!("{name} · hindsight")) else {
-                continue;
-            };
-            let optimal = cost(&format!("{name} · optimal")).map_or(k.cost.total, |c| c.0);
-            out.push(GapClosed {
-                network: name.clone(),
-                policy: k.cost.total,
-                optimal,
-                hindsight,
-                bound,
-            });
-        }
-        out
-    }
-}
-
-impl std::fmt::Display for GapClosed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let pct = |x: Option<f64>| x.map_or("-".to_owned(), |x| format!("{:.1}%", 100.0 * x));
-        write!(
-            f,
-            "{}: gap closed {} (optimal {:.2}, policy {:.2}, hindsight {:.2}",
-            self.network,
-            pct(self.share(self.hindsight)),
-            self.optimal,
-            self.policy,
-            self.hindsight
-        )?;
-        if let Some(b) = self.bound {
-            write!(f, "; against its bound {:.2}: {}", b, pct(self.share(b)))?;
-        }
-        write!(f, ")")
-    }
+    Ok(fulfil::simulate::hindsight_runs(
+        policy,
+        std::time::Duration::from_secs_f64(limit),
+    ))
 }
 
 /// The JSON, report and CSV files asked for, and the table on standard error.
@@ -322,23 +251,12 @@ fn progress_bar(len: u64) -> ProgressBar {
     bar
 }
 
-/// The KPIs of every variant as a JSON array of `{variant, kpis}`.
+/// The KPIs of every variant as a JSON array of `{variant, kpis}` (with the gap closed where
+/// hindsight was replayed).
 fn write_json(path: &std::path::Path, results: &[(String, Kpis)]) -> anyhow::Result<()> {
     let mut f = output(Some(path))?;
-    let gaps = GapClosed::find(results);
-    let json: Vec<serde_json::Value> = results
-        .iter()
-        .map(|(n, k)| match gaps.iter().find(|g| &g.network == n) {
-            Some(g) => serde_json::json!({
-                "variant": n,
-                "kpis": k,
-                "gap_closed": g.share(g.hindsight),
-                "gap_closed_vs_bound": g.bound.and_then(|b| g.share(b)),
-            }),
-            None => serde_json::json!({ "variant": n, "kpis": k }),
-        })
-        .collect();
-    serde_json::to_writer_pretty(&mut f, &json).context("writing JSON")?;
+    serde_json::to_writer_pretty(&mut f, &fulfil::simulate::kpis_json(results))
+        .context("writing JSON")?;
     writeln!(f).context("writing JSON")?;
     Ok(())
 }

@@ -2,8 +2,9 @@
 
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use tokio::sync::mpsc;
@@ -12,12 +13,17 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::access::{Caller, Role, still_in_force};
-use super::convert::order_of;
+use super::convert::{coordinate, order_of};
+use super::ids::{self, clip};
 use super::pb;
 use super::state::{Shared, blocking};
 use crate::cancel::Cancel;
-use crate::model::Order;
-use crate::simulate::{About, Kpis, ReplayPolicy, Study, Variant, html};
+use crate::model::{DemandPoint, Order};
+use crate::scenario::{Receipt, read_receipts, read_scenario_forecast};
+use crate::simulate::{
+    About, GapClosed, Kpis, ReplayPolicy, Study, Variant, hindsight_runs, html, kpis_json,
+};
+use crate::snapshot::Snapshot;
 
 pub struct PlanningService {
     pub live: Shared,
@@ -47,6 +53,9 @@ fn prepare(live: &crate::live::Live, req: pb::SimulateRequest) -> Result<Plan, S
     let policy: ReplayPolicy = policy_name
         .parse()
         .map_err(|e: String| Status::invalid_argument(format!("policy: {e}")))?;
+    let policy = with_forecast(live, &base, policy, &req.forecast)?;
+    let also = hindsight(&policy, &req)?;
+    let receipts = receipts(live, &base, &req)?;
     let orders = orders(live, &base, &req.orders)?;
     let variants = req
         .variants
@@ -63,8 +72,9 @@ fn prepare(live: &crate::live::Live, req: pb::SimulateRequest) -> Result<Plan, S
         })
         .collect::<Result<Vec<_>, _>>()?;
     let version = base.version();
-    let study = Study::prepare(base, &variants, version, orders, Vec::new(), policy)
+    let mut study = Study::prepare(base, &variants, version, orders, receipts, policy)
         .map_err(|e| Status::invalid_argument(format!("variants[{}]: {e}", e.index())))?;
+    study.also = also;
     let about = About {
         title: "fulfil simulation (service sandbox)".to_owned(),
         policy: policy_name.to_owned(),
@@ -78,10 +88,168 @@ fn prepare(live: &crate::live::Live, req: pb::SimulateRequest) -> Result<Plan, S
     })
 }
 
+/// Most receipts or forecast points one request may carry.
+const MAX_ROWS: usize = 1_000_000;
+
+fn check_rows(field: &str, rows: usize) -> Result<(), Status> {
+    if rows > MAX_ROWS {
+        return Err(Status::invalid_argument(format!(
+            "{field}: {rows} rows, above the limit of {MAX_ROWS} per call"
+        )));
+    }
+    Ok(())
+}
+
+/// The lookahead policy's demand: the request's points, else the server's `forecast.csv` (if
+/// any; else learned as the replay goes). Points with another policy are refused.
+fn with_forecast(
+    live: &crate::live::Live,
+    base: &Snapshot,
+    policy: ReplayPolicy,
+    given: &[pb::DemandPoint],
+) -> Result<ReplayPolicy, Status> {
+    check_rows("forecast", given.len())?;
+    let ReplayPolicy::Lookahead(_) = policy else {
+        if given.is_empty() {
+            return Ok(policy);
+        }
+        return Err(Status::invalid_argument(
+            "forecast: only read by policy \"lookahead\"",
+        ));
+    };
+    let points = if given.is_empty() {
+        read_scenario_forecast(live.scenario(), base).map_err(|e| {
+            Status::failed_precondition(format!(
+                "forecast: none given, and the server's own forecast.csv cannot be read: {}",
+                e.redacted()
+            ))
+        })?
+    } else {
+        let points = given
+            .iter()
+            .enumerate()
+            .map(|(i, p)| demand_point_of(p, base, &format!("forecast[{i}]")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Some(points)
+    };
+    Ok(ReplayPolicy::Lookahead(points.map(Arc::new)))
+}
+
+fn demand_point_of(
+    p: &pb::DemandPoint,
+    base: &Snapshot,
+    field: &str,
+) -> Result<DemandPoint, Status> {
+    let (lat, lon) = coordinate(Some(p.lat), Some(p.lon), field)?;
+    ids::check(&format!("{field}.sku"), &p.sku)?;
+    let sku = base
+        .sku_id(&p.sku)
+        .ok_or_else(|| Status::not_found(format!("{field}.sku: unknown SKU `{}`", clip(&p.sku))))?;
+    if !(p.units_per_day.is_finite() && p.units_per_day >= 0.0) {
+        return Err(Status::invalid_argument(format!(
+            "{field}.units_per_day: expected a finite number ≥ 0, found {}",
+            p.units_per_day
+        )));
+    }
+    Ok(DemandPoint {
+        lat,
+        lon,
+        sku,
+        units_per_day: p.units_per_day,
+    })
+}
+
+/// The replays a hindsight comparison adds, after checking its time limit.
+fn hindsight(
+    policy: &ReplayPolicy,
+    req: &pb::SimulateRequest,
+) -> Result<Vec<(String, ReplayPolicy)>, Status> {
+    let limit = req.hindsight_time_limit_seconds;
+    if !req.hindsight {
+        if limit != 0.0 {
+            return Err(Status::invalid_argument(
+                "hindsight_time_limit_seconds: only read with hindsight",
+            ));
+        }
+        return Ok(Vec::new());
+    }
+    let limit = if limit == 0.0 { 60.0 } else { limit };
+    if !(limit.is_finite() && limit > 0.0 && limit <= 3600.0) {
+        return Err(Status::invalid_argument(format!(
+            "hindsight_time_limit_seconds: expected seconds in (0, 3600], found {limit}"
+        )));
+    }
+    Ok(hindsight_runs(policy, Duration::from_secs_f64(limit)))
+}
+
+/// The request's receipts; with no orders and no receipts given, the server's own
+/// `receipts.csv` (if its folder has one) beside its own orders.
+fn receipts(
+    live: &crate::live::Live,
+    base: &Snapshot,
+    req: &pb::SimulateRequest,
+) -> Result<Vec<Receipt>, Status> {
+    check_rows("receipts", req.receipts.len())?;
+    if req.receipts.is_empty() {
+        let path = live.scenario().join("receipts.csv");
+        if !req.orders.is_empty() || !path.exists() {
+            return Ok(Vec::new());
+        }
+        return read_receipts(&path, base).map_err(|e| {
+            Status::failed_precondition(format!(
+                "receipts: the server's own receipts.csv cannot be read: {}",
+                e.redacted()
+            ))
+        });
+    }
+    let mut out = req
+        .receipts
+        .iter()
+        .enumerate()
+        .map(|(i, r)| receipt_of(r, base, &format!("receipts[{i}]")))
+        .collect::<Result<Vec<_>, _>>()?;
+    out.sort_by_key(|r| r.at_ms); // as read_receipts: by time, request order among equals
+    Ok(out)
+}
+
+fn receipt_of(r: &pb::Receipt, base: &Snapshot, field: &str) -> Result<Receipt, Status> {
+    ids::check(&format!("{field}.node_id"), &r.node_id)?;
+    ids::check(&format!("{field}.sku"), &r.sku)?;
+    let node = base.node_id(&r.node_id).ok_or_else(|| {
+        Status::not_found(format!(
+            "{field}.node_id: unknown node `{}`",
+            clip(&r.node_id)
+        ))
+    })?;
+    let sku = base
+        .sku_id(&r.sku)
+        .ok_or_else(|| Status::not_found(format!("{field}.sku: unknown SKU `{}`", clip(&r.sku))))?;
+    if r.qty == 0 {
+        return Err(Status::invalid_argument(format!(
+            "{field}.qty: must be at least 1"
+        )));
+    }
+    let at_field = format!("{field}.at");
+    if r.at.is_empty() {
+        return Err(Status::invalid_argument(format!(
+            "{at_field}: an RFC 3339 timestamp is required"
+        )));
+    }
+    let at = chrono::DateTime::parse_from_rfc3339(&r.at).map_err(|e| {
+        Status::invalid_argument(format!("{at_field}: not an RFC 3339 timestamp ({e})"))
+    })?;
+    Ok(Receipt {
+        node,
+        sku,
+        qty: r.qty,
+        at_ms: at.timestamp_millis(),
+    })
+}
+
 /// The request's orders, or the server's own `orders.csv` when it gives none.
 fn orders(
     live: &crate::live::Live,
-    base: &crate::snapshot::Snapshot,
+    base: &Snapshot,
     given: &[pb::Order],
 ) -> Result<Vec<Order>, Status> {
     if given.is_empty() {
@@ -132,11 +300,7 @@ fn run(
         .into_iter()
         .map(|r| (r.name, r.kpis))
         .collect();
-    let json: Vec<serde_json::Value> = results
-        .iter()
-        .map(|(n, k)| serde_json::json!({ "variant": n, "kpis": k }))
-        .collect();
-    let kpis_json = serde_json::to_string(&json)
+    let kpis_json = serde_json::to_string(&kpis_json(&results))
         .map_err(|e| Status::internal(format!("encoding the KPIs: {e}")))?;
     let report_html = if plan.report {
         html(&plan.about, &results)
@@ -154,9 +318,22 @@ fn run(
             snapshot_version: plan.version,
             kpis_json,
             report_html,
+            gap_closed: GapClosed::find(&results).iter().map(gap_pb).collect(),
         })),
     }));
     Ok(())
+}
+
+fn gap_pb(g: &GapClosed) -> pb::GapClosed {
+    pb::GapClosed {
+        network: g.network.clone(),
+        policy_cost: g.policy,
+        optimal_cost: g.optimal,
+        hindsight_cost: g.hindsight,
+        hindsight_bound: g.bound,
+        closed: g.share(g.hindsight),
+        closed_vs_bound: g.bound.and_then(|b| g.share(b)),
+    }
 }
 
 #[tonic::async_trait]

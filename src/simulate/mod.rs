@@ -4,6 +4,7 @@
 mod breakdown;
 mod causes;
 mod charts;
+mod gap;
 mod marks;
 mod rejections;
 mod replay;
@@ -13,6 +14,7 @@ mod variants;
 
 pub use breakdown::pickup_note;
 pub use causes::{CAUSES, CauseTally, ClosedPickups, PickupRule, classify, redirect_pickups};
+pub use gap::{GapClosed, hindsight_runs, kpis_json};
 pub use rejections::{ExceptionKpis, Rejections};
 pub use replay::{
     Daily, Kpis, Replay, ReplayError, ReplayPolicy, Replayed, ServiceKpis, Transit, Utilisation,

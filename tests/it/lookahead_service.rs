@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use fulfil::service::pb::{self, network_client::NetworkClient, routing_client::RoutingClient};
+use fulfil::service::pb::{
+    self, network_client::NetworkClient, planning_client::PlanningClient,
+    routing_client::RoutingClient,
+};
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -269,5 +272,150 @@ async fn a_load_with_a_bad_forecast_changes_nothing() {
     network.load_scenario(load()).await.expect("loads");
     let i = until(&mut network, |i| i.skus_priced == 1).await;
     assert_eq!(i.lookahead_demand, "forecast");
+    server.stop().await.expect("stops");
+}
+
+/// Runs a simulation to its end: the result event.
+async fn simulate(
+    planning: &mut PlanningClient<Channel>,
+    req: pb::SimulateRequest,
+) -> Result<pb::SimulateResult, tonic::Status> {
+    let mut stream = planning.simulate(req).await?.into_inner();
+    let mut result = None;
+    while let Some(event) = stream.message().await? {
+        if let Some(pb::simulate_event::Event::Result(r)) = event.event {
+            result = Some(r);
+        }
+    }
+    Ok(result.expect("a result"))
+}
+
+/// The `Simulate` rpc with the hand-worked example: lookahead against hindsight on the server's
+/// forecast (the whole gap closed), a forecast in the request (no demand near A: nothing
+/// priced, nothing closed), and receipts in the request (a second unit at A: optimal 11).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulate_takes_forecast_receipts_and_hindsight() {
+    let s = two_regions();
+    let (server, _, _) = serve(&s, SERVED, true, None).await;
+    let mut planning = PlanningClient::new(channel(&server).await);
+    let lookahead = |forecast: Vec<pb::DemandPoint>| pb::SimulateRequest {
+        policy: "lookahead".into(),
+        hindsight: true,
+        hindsight_time_limit_seconds: 30.0,
+        forecast,
+        ..Default::default()
+    };
+    // The server's forecast.csv and orders.csv: 12 against 35, hindsight 12: all of it closed.
+    let r = simulate(&mut planning, lookahead(Vec::new()))
+        .await
+        .unwrap();
+    assert_eq!(r.gap_closed.len(), 1, "{r:?}");
+    let g = &r.gap_closed[0];
+    assert_eq!(
+        (g.policy_cost, g.optimal_cost, g.hindsight_cost),
+        (12.0, 35.0, 12.0)
+    );
+    assert_eq!(g.closed, Some(1.0));
+    let kpis: serde_json::Value = serde_json::from_str(&r.kpis_json).unwrap();
+    assert_eq!(kpis[0]["gap_closed"], 1.0, "{kpis}");
+    assert_eq!(
+        kpis.as_array().unwrap().len(),
+        3,
+        "policy, optimal, hindsight: {kpis}"
+    );
+
+    // The request's own forecast: demand only near B, so A's unit is not priced: 35 again.
+    let near_b = pb::DemandPoint {
+        lat: 0.0,
+        lon: 25.0,
+        sku: "X".into(),
+        units_per_day: 0.5,
+    };
+    let r = simulate(&mut planning, lookahead(vec![near_b.clone()]))
+        .await
+        .unwrap();
+    let g = &r.gap_closed[0];
+    assert_eq!((g.policy_cost, g.closed), (35.0, Some(0.0)), "{g:?}");
+
+    // Receipts: one more unit at A between the two orders; the optimal replay takes A twice.
+    let mut o1 = ship("O1", 0.0, 9.0, &[("X", 1)]);
+    let mut o2 = ship("O2", 0.0, -10.0, &[("X", 1)]);
+    o1.created_at = "2026-03-02T10:00:00Z".into();
+    o2.created_at = "2026-03-02T11:00:00Z".into();
+    let receipt = pb::Receipt {
+        node_id: "A".into(),
+        sku: "X".into(),
+        qty: 1,
+        at: "2026-03-02T10:30:00Z".into(),
+    };
+    let with = |receipts: Vec<pb::Receipt>| pb::SimulateRequest {
+        orders: vec![o1.clone(), o2.clone()],
+        receipts,
+        ..Default::default()
+    };
+    let total = |r: &pb::SimulateResult| {
+        let kpis: serde_json::Value = serde_json::from_str(&r.kpis_json).unwrap();
+        kpis[0]["kpis"]["cost"]["total"].as_f64().unwrap()
+    };
+    let r = simulate(&mut planning, with(vec![receipt.clone()]))
+        .await
+        .unwrap();
+    assert_eq!(total(&r), 11.0);
+    let r = simulate(&mut planning, with(Vec::new())).await.unwrap();
+    assert_eq!(total(&r), 35.0);
+
+    // Bad input is refused before the stream starts, naming the field.
+    let refused = |req| {
+        let mut planning = planning.clone();
+        async move { simulate(&mut planning, req).await.expect_err("refused") }
+    };
+    let mut bad = receipt.clone();
+    bad.node_id = "MOON".into();
+    let e = refused(with(vec![receipt.clone(), bad])).await;
+    assert_eq!(e.code(), Code::NotFound);
+    assert!(
+        e.message()
+            .starts_with("receipts[1].node_id: unknown node `MOON`"),
+        "{}",
+        e.message()
+    );
+    let mut bad = receipt.clone();
+    bad.at = "tomorrow".into();
+    let e = refused(with(vec![bad])).await;
+    assert!(
+        e.message().starts_with("receipts[0].at: not an RFC 3339"),
+        "{}",
+        e.message()
+    );
+    let mut bad = near_b.clone();
+    bad.units_per_day = f64::NAN;
+    let e = refused(lookahead(vec![bad])).await;
+    assert!(
+        e.message().starts_with("forecast[0].units_per_day:"),
+        "{}",
+        e.message()
+    );
+    let e = refused(pb::SimulateRequest {
+        forecast: vec![near_b],
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(
+        e.message().starts_with("forecast: only read by policy"),
+        "{}",
+        e.message()
+    );
+    let e = refused(pb::SimulateRequest {
+        hindsight: true,
+        hindsight_time_limit_seconds: 1e9,
+        ..Default::default()
+    })
+    .await;
+    assert!(
+        e.message().starts_with("hindsight_time_limit_seconds:"),
+        "{}",
+        e.message()
+    );
     server.stop().await.expect("stops");
 }
