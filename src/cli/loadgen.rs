@@ -465,6 +465,7 @@ async fn batch(channel: Conn, orders: &[pb::Order], n: usize, commit: bool) -> a
             .route_batch(pb::RouteBatchRequest {
                 orders: batch.clone(),
                 dry_run: !commit,
+                policy: String::new(),
             })
             .await
             .map_err(|s| anyhow::anyhow!("{}: {}", s.code(), s.message()))?

@@ -158,6 +158,8 @@ fn remote(args: RouteArgs, server: &str) -> anyhow::Result<()> {
                         .map(|o| fulfil::service::order_pb(o, &names))
                         .collect(),
                     dry_run: args.dry_run,
+                    // The network's own policy (lookahead where its policy.toml serves it).
+                    policy: String::new(),
                 })
                 .await
                 .map_err(|s| anyhow::anyhow!("{server}: {:?}: {}", s.code(), s.message()))?

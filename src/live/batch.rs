@@ -3,15 +3,17 @@
 //! in one record.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
-use super::commit::{decide_and_take, take};
+use super::commit::{decide_and_take_with, take};
 use super::error::LiveError;
 use super::state::{Committed, Live, State, wait_durable};
 use crate::batch::{BatchOptions, BatchResult, Progress, reoptimize};
 use crate::cancel::Cancel;
+use crate::lookahead::Board;
 use crate::model::Order;
 use crate::reserve::{Held, ReservationState};
-use crate::route::{Ledger, PolicyKind, RouteError, Routed, route_in_sequence};
+use crate::route::{Ledger, PolicyKind, RouteError, Routed, Router, route_in_sequence};
 
 /// A batch decided on the live network.
 #[derive(Debug, Clone)]
@@ -35,6 +37,39 @@ fn unique_ids(orders: &[Order]) -> Result<(), LiveError> {
         }
     }
     Ok(())
+}
+
+/// Decides `orders` in sequence on what `state`'s book holds (each seeing what the ones before
+/// took): in parallel where that cannot change the result, or one by one with `board`'s prices.
+fn decide_in_sequence(
+    state: &State,
+    orders: &[Order],
+    cancel: &Cancel,
+    board: Option<&Board>,
+) -> Result<Vec<Routed>, RouteError> {
+    let snapshot = &state.snapshot;
+    let mut ledger = ledger_of(state);
+    let mut decided = Vec::with_capacity(orders.len());
+    let Some(board) = board else {
+        let each = |_: usize, _: &Order, r: Routed, _: &Ledger| decided.push(r);
+        route_in_sequence(
+            snapshot,
+            &mut ledger,
+            orders,
+            PolicyKind::Optimal,
+            cancel,
+            each,
+        )?;
+        return Ok(decided);
+    };
+    let mut router = Router::new();
+    router.set_cancel(cancel.clone());
+    for order in orders {
+        let routed = board.route(&mut router, snapshot, &ledger, order)?;
+        ledger.commit(snapshot, order, &routed.plan);
+        decided.push(routed);
+    }
+    Ok(decided)
 }
 
 /// A ledger of what `state`'s book holds now.
@@ -69,20 +104,26 @@ impl Live {
         dry_run: bool,
         cancel: &Cancel,
     ) -> Result<Vec<Committed>, LiveError> {
+        self.route_batch_with(orders, dry_run, cancel, None)
+    }
+
+    /// As [`Live::route_batch_until`], with `board`'s opportunity costs charged (the
+    /// `lookahead` policy; see [`Live::board_for`]): then the orders are decided one by one,
+    /// each priced search on what the ones before took, and an order decided again at commit is
+    /// decided with the same board.
+    pub fn route_batch_with(
+        &self,
+        orders: &[Order],
+        dry_run: bool,
+        cancel: &Cancel,
+        board: Option<Arc<Board>>,
+    ) -> Result<Vec<Committed>, LiveError> {
         if !dry_run {
             unique_ids(orders)?;
         }
         let decided_on = self.load();
-        let mut ledger = ledger_of(&decided_on);
-        let mut decided = Vec::with_capacity(orders.len());
-        route_in_sequence(
-            &decided_on.snapshot,
-            &mut ledger,
-            orders,
-            PolicyKind::Optimal,
-            cancel,
-            |_, _, r, _| decided.push(r),
-        )?;
+        let board = board.filter(|b| b.fits(&decided_on.snapshot));
+        let decided = decide_in_sequence(&decided_on, orders, cancel, board.as_deref())?;
         if dry_run {
             let version = decided_on.snapshot.version();
             return Ok(decided
@@ -97,15 +138,18 @@ impl Live {
                 })
                 .collect());
         }
-        wait_durable(|ack| self.commit_batch(&decided_on, orders, decided, ack))
+        let board = board.as_deref();
+        wait_durable(|ack| self.commit_batch(&decided_on, orders, decided, board, ack))
     }
 
-    /// With the writer held: reserves every decided plan (or decides again), records them.
+    /// With the writer held: reserves every decided plan (or decides again, with `board`),
+    /// records them.
     fn commit_batch(
         &self,
         decided_on: &State,
         orders: &[Order],
         mut decided: Vec<Routed>,
+        board: Option<&Board>,
         ack: super::commit::OnDurable,
     ) -> Result<Vec<Committed>, LiveError> {
         let writer = self.write()?;
@@ -133,7 +177,7 @@ impl Live {
                     diverged |= fits.is_none();
                     match fits {
                         Some(held) => Ok(Some(held)),
-                        None => decide_and_take(&now, order).map(|(again, held)| {
+                        None => decide_and_take_with(&now, order, board).map(|(again, held)| {
                             *routed = again;
                             Some(held)
                         }),
@@ -153,6 +197,14 @@ impl Live {
                     }
                     return Err(e);
                 }
+            }
+        }
+        if now.snapshot.policy().lookahead.is_some() {
+            // What the batch took feeds the learned demand, as a single commit's does.
+            for (&i, held) in fresh.iter().zip(&taken) {
+                let day = orders[i].day.unwrap_or_else(super::state::today);
+                self.pricer
+                    .observe(&orders[i], u64::from(held.units()), day);
             }
         }
         let plans = fresh.iter().map(|&i| (&orders[i], &decided[i].plan));

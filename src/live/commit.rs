@@ -486,7 +486,7 @@ pub(super) fn decide_and_take(now: &State, order: &Order) -> Result<(Routed, Hel
 }
 
 /// As [`decide_and_take`], with `board`'s opportunity costs charged.
-fn decide_and_take_with(
+pub(super) fn decide_and_take_with(
     now: &State,
     order: &Order,
     board: Option<&Board>,

@@ -80,7 +80,7 @@ async fn route_one(
     })
 }
 
-/// The policy a RouteOrder asks for.
+/// The policy a RouteOrder or RouteBatch asks for.
 fn policy_choice(name: &str) -> Result<PolicyChoice, Status> {
     match name {
         "" => Ok(PolicyChoice::Network),
@@ -138,6 +138,9 @@ fn route_batch(
     work: &Work,
 ) -> Result<pb::RouteBatchResponse, Status> {
     check_order_count(req.orders.len())?;
+    let board = live
+        .board_for(policy_choice(&req.policy)?)
+        .map_err(|e| status_of(&e))?;
     let state = live.load();
     use rayon::prelude::*;
     let orders: Vec<Order> = req
@@ -147,7 +150,7 @@ fn route_batch(
         .map(|(i, o)| order_of(o, &state.snapshot, &format!("orders[{i}]")))
         .collect::<Result<_, _>>()?;
     let committed = live
-        .route_batch_until(&orders, req.dry_run, &work.cancel)
+        .route_batch_with(&orders, req.dry_run, &work.cancel, board)
         .map_err(|e| status_of(&e))?;
     count_decisions(
         "RouteBatch",

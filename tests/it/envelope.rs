@@ -152,6 +152,7 @@ async fn call_every_rpc(ch: &Channel, token: Option<&str>) -> Vec<(&'static str,
     let batch = |dry_run| pb::RouteBatchRequest {
         orders: vec![ship("e2", 40.73, -73.93, &[("A", 1)])],
         dry_run,
+        ..Default::default()
     };
     call!(
         "RouteBatch dry run",

@@ -419,3 +419,66 @@ async fn simulate_takes_forecast_receipts_and_hindsight() {
     );
     server.stop().await.expect("stops");
 }
+
+/// `RouteBatch` takes the policy too: with the network's (`serve = true`) the hand-worked pair
+/// is decided B then A (12), asked for "optimal" A then B (35); committed, the batch reserves
+/// what lookahead chose.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_batch_decides_with_the_policy_asked_for() {
+    let s = two_regions();
+    let (server, mut routing, mut network) = serve(&s, SERVED, true, None).await;
+    until(&mut network, |i| i.prices_age_seconds.is_some()).await;
+    let batch = |policy: &str, dry_run: bool| pb::RouteBatchRequest {
+        orders: vec![
+            ship("O1", 0.0, 9.0, &[("X", 1)]),
+            ship("O2", 0.0, -10.0, &[("X", 1)]),
+        ],
+        dry_run,
+        policy: policy.into(),
+    };
+    let nodes = |r: &pb::RouteBatchResponse| -> (Vec<String>, f64) {
+        let nodes = r.decisions.iter().map(|d| node(d).to_owned()).collect();
+        let total = r
+            .decisions
+            .iter()
+            .map(|d| d.cost.as_ref().unwrap().total)
+            .sum();
+        (nodes, total)
+    };
+    let r = routing
+        .route_batch(batch("optimal", true))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(nodes(&r), (vec!["A".into(), "B".into()], 35.0));
+    assert_eq!(r.decisions[1].opportunity_cost, None);
+    let r = routing
+        .route_batch(batch("", true))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(nodes(&r), (vec!["B".into(), "A".into()], 12.0));
+    assert_eq!(r.decisions[1].opportunity_cost, Some(15.0));
+    let e = routing.route_batch(batch("soon", true)).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().starts_with("policy:"), "{}", e.message());
+
+    // Committed: both reserved as lookahead decided; A's only unit is now held.
+    let r = routing
+        .route_batch(batch("lookahead", false))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(nodes(&r).0, vec!["B".to_owned(), "A".to_owned()]);
+    assert!(r.reservation_ids.iter().all(|id| !id.is_empty()), "{r:?}");
+    let d = route(
+        &mut routing,
+        ship("O3", 0.0, -10.0, &[("X", 1)]),
+        "optimal",
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(node(&d), "B");
+    server.stop().await.expect("stops");
+}

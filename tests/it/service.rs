@@ -216,6 +216,7 @@ async fn health_reflection_and_batch_match_the_cli() {
         .route_batch(pb::RouteBatchRequest {
             orders,
             dry_run: true,
+            ..Default::default()
         })
         .await
         .expect("batch")
