@@ -2,7 +2,8 @@
 //! policies, snapshot build time and memory per inventory row. Prints Markdown for BENCHMARKS.md.
 //!
 //! `cargo bench --bench latency` (add `-- --skip-large` to leave out the 2,050-node network;
-//! `-- --dates-only` for dates on against off alone, `-- --rules-only` for order rules).
+//! `-- --dates-only` for dates on against off alone, `-- --rules-only` for order rules,
+//! `-- --prices-only` for the lookahead policy's priced search against the myopic one).
 
 mod common;
 
@@ -232,6 +233,61 @@ fn checkout_promise(snapshot: &Snapshot, orders: &[fulfil::model::Order]) {
     }
 }
 
+/// Per-order latency with opportunity costs against without, as the service pays it: prices
+/// solved once beforehand (the background board, demand learned from the demo's orders), the
+/// same orders routed alternately by the myopic and the priced search on untouched stock.
+fn prices_on_off(snapshot: &Snapshot, orders: &[fulfil::model::Order]) {
+    use fulfil::lookahead::Pricer;
+    let pricer = Pricer::from_points(snapshot, None);
+    for o in orders {
+        pricer.observe(o, 0, o.day.unwrap_or(0));
+    }
+    let last = orders.iter().filter_map(|o| o.created).max();
+    let board = pricer.refresh(snapshot, &Untouched, last.map(|s| s * 1000));
+    println!(
+        "\n### Lookahead per order, demo network (one core, untouched stock, µs; prices of {} SKUs solved beforehand)\n",
+        board.skus_priced()
+    );
+    println!(
+        "| lines | orders | p50 myopic | p50 priced | p50 ratio | p99 myopic | p99 priced | p99 ratio | mean ratio |"
+    );
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let mut router = Router::new();
+    for lines in [1usize, 2, 4, 8] {
+        let pool = common::orders_with_lines(orders, lines, 5000);
+        for o in pool.iter().take(500) {
+            let _ = router.route(snapshot, &Untouched, o, PolicyKind::Optimal);
+            let _ = board.route(&mut router, snapshot, &Untouched, o);
+        }
+        let (mut t_on, mut t_off) = (Vec::new(), Vec::new());
+        for o in &pool {
+            let t = Instant::now();
+            router
+                .route(snapshot, &Untouched, o, PolicyKind::Optimal)
+                .expect("routes");
+            t_off.push(t.elapsed().as_secs_f64() * 1e6);
+            let t = Instant::now();
+            board
+                .route(&mut router, snapshot, &Untouched, o)
+                .expect("routes");
+            t_on.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let (m_on, m_off) = (mean(&t_on), mean(&t_off));
+        t_on.sort_by(f64::total_cmp);
+        t_off.sort_by(f64::total_cmp);
+        let (p50_on, p50_off) = (percentile(&t_on, 0.5), percentile(&t_off, 0.5));
+        let (p99_on, p99_off) = (percentile(&t_on, 0.99), percentile(&t_off, 0.99));
+        println!(
+            "| {lines} | {} | {p50_off:.1} | {p50_on:.1} | {:.2} | {p99_off:.1} | {p99_on:.1} | {:.2} | {:.2} |",
+            t_on.len(),
+            p50_on / p50_off,
+            p99_on / p99_off,
+            m_on / m_off
+        );
+    }
+}
+
 fn main() {
     let skip_large = std::env::args().any(|a| a == "--skip-large");
     let demo = common::demo_dir();
@@ -242,6 +298,11 @@ fn main() {
             let (large, large_orders) = common::load(&common::large_dir());
             dates_on_off("large network", &large, &large_orders);
         }
+        return;
+    }
+    if std::env::args().any(|a| a == "--prices-only") {
+        let (snapshot, orders) = common::load(&demo);
+        prices_on_off(&snapshot, &orders);
         return;
     }
     if std::env::args().any(|a| a == "--rules-only") {
@@ -327,6 +388,7 @@ fn main() {
     rules_on_off("demo network", &snapshot, &orders, true);
     rules_on_off("demo network", &snapshot, &orders, false);
     checkout_promise(&snapshot, &orders);
+    prices_on_off(&snapshot, &orders);
     if !skip_large {
         let (large, large_orders) = common::load(&common::large_dir());
         latencies(
