@@ -3,7 +3,7 @@
 //!
 //! `cargo bench --bench latency` (add `-- --skip-large` to leave out the 2,050-node network;
 //! `-- --dates-only` for dates on against off alone, `-- --rules-only` for order rules,
-//! `-- --prices-only` for the lookahead policy's priced search against the myopic one).
+//! `-- --prices-only [DIR]` for the lookahead policy's priced search against the myopic one).
 
 mod common;
 
@@ -234,19 +234,28 @@ fn checkout_promise(snapshot: &Snapshot, orders: &[fulfil::model::Order]) {
 }
 
 /// Per-order latency with opportunity costs against without, as the service pays it: prices
-/// solved once beforehand (the background board, demand learned from the demo's orders), the
-/// same orders routed alternately by the myopic and the priced search on untouched stock.
-fn prices_on_off(snapshot: &Snapshot, orders: &[fulfil::model::Order]) {
+/// solved once beforehand (the background board; demand from the scenario's `forecast.csv`, else
+/// learned from its orders), the same orders routed alternately by the myopic and the priced
+/// search on untouched stock.
+fn prices_on_off(name: &str, dir: &std::path::Path) {
     use fulfil::lookahead::Pricer;
-    let pricer = Pricer::from_points(snapshot, None);
-    for o in orders {
-        pricer.observe(o, 0, o.day.unwrap_or(0));
+    let (snapshot, orders) = common::load(dir);
+    let (snapshot, orders) = (&snapshot, &orders[..]);
+    let points = fulfil::scenario::read_scenario_forecast(dir, snapshot).expect("forecast reads");
+    let pricer = Pricer::from_points(snapshot, points.as_deref());
+    if points.is_none() {
+        for o in orders {
+            pricer.observe(o, 0, o.day.unwrap_or(0));
+        }
     }
-    let last = orders.iter().filter_map(|o| o.created).max();
-    let board = pricer.refresh(snapshot, &Untouched, last.map(|s| s * 1000));
+    // Priced as at the first order (a receipt after it shortens a SKU's horizon).
+    let first = orders.iter().filter_map(|o| o.created).min();
+    let board = pricer.refresh(snapshot, &Untouched, first.map(|s| s * 1000));
     println!(
-        "\n### Lookahead per order, demo network (one core, untouched stock, µs; prices of {} SKUs solved beforehand)\n",
-        board.skus_priced()
+        "\n### Lookahead per order, {name} (one core, untouched stock, µs; prices of {} SKUs solved beforehand, {} of {} inventory rows priced above 0)\n",
+        board.skus_priced(),
+        board.prices().priced_entries(),
+        snapshot.inventory().len()
     );
     println!(
         "| lines | orders | p50 myopic | p50 priced | p50 ratio | p99 myopic | p99 priced | p99 ratio | mean ratio |"
@@ -255,6 +264,9 @@ fn prices_on_off(snapshot: &Snapshot, orders: &[fulfil::model::Order]) {
     let mut router = Router::new();
     for lines in [1usize, 2, 4, 8] {
         let pool = common::orders_with_lines(orders, lines, 5000);
+        if pool.is_empty() {
+            continue; // (a scenario without orders of this size)
+        }
         for o in pool.iter().take(500) {
             let _ = router.route(snapshot, &Untouched, o, PolicyKind::Optimal);
             let _ = board.route(&mut router, snapshot, &Untouched, o);
@@ -301,8 +313,13 @@ fn main() {
         return;
     }
     if std::env::args().any(|a| a == "--prices-only") {
-        let (snapshot, orders) = common::load(&demo);
-        prices_on_off(&snapshot, &orders);
+        // `-- --prices-only [DIR]`: the demo, or the scenario folder DIR.
+        let args: Vec<String> = std::env::args().collect();
+        let at = args.iter().position(|a| a == "--prices-only").unwrap_or(0);
+        match args.get(at + 1).filter(|a| !a.starts_with("--")) {
+            Some(dir) => prices_on_off(dir, std::path::Path::new(dir)),
+            None => prices_on_off("demo network", &demo),
+        }
         return;
     }
     if std::env::args().any(|a| a == "--rules-only") {
@@ -388,7 +405,7 @@ fn main() {
     rules_on_off("demo network", &snapshot, &orders, true);
     rules_on_off("demo network", &snapshot, &orders, false);
     checkout_promise(&snapshot, &orders);
-    prices_on_off(&snapshot, &orders);
+    prices_on_off("demo network", &demo);
     if !skip_large {
         let (large, large_orders) = common::load(&common::large_dir());
         latencies(
