@@ -450,10 +450,19 @@ impl Live {
 /// Replaces the items of `list` with the id of one of `items`, and adds the others at the end
 /// (so the ids already there keep their places).
 fn upsert_by_id<T>(list: &mut Vec<T>, items: Vec<T>, id: impl Fn(&T) -> &str) {
+    // Positions by id, so a whole catalogue upserted is linear, not quadratic.
+    let mut at: HashMap<String, usize> = list
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (id(m).to_owned(), i))
+        .collect();
     for item in items {
-        match list.iter_mut().find(|m| id(m) == id(&item)) {
-            Some(m) => *m = item,
-            None => list.push(item),
+        match at.get(id(&item)) {
+            Some(&i) => list[i] = item,
+            None => {
+                at.insert(id(&item).to_owned(), list.len());
+                list.push(item);
+            }
         }
     }
 }

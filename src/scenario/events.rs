@@ -7,6 +7,7 @@
 //! event with several lines; a row without one gets `<file name>:<line>`, so replaying the same
 //! file again is answered from the service's memory and changes nothing.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use super::LoadError;
@@ -33,6 +34,8 @@ pub fn read_events(path: &Path) -> Result<Vec<Event>, LoadError> {
         .file_name()
         .map_or_else(|| "events".to_owned(), |n| n.to_string_lossy().into_owned());
     let mut events: Vec<Event> = Vec::new();
+    // Each request id's event, by position (a long file stays linear).
+    let mut by_request: HashMap<String, usize> = HashMap::new();
     for row in table.rows() {
         let kind = row.string("event")?;
         let short_pick = match kind {
@@ -62,7 +65,7 @@ pub fn read_events(path: &Path) -> Result<Vec<Event>, LoadError> {
         } else {
             given.to_owned()
         };
-        if let Some(e) = events.iter_mut().find(|e| e.request_id == request_id) {
+        if let Some(e) = by_request.get(&request_id).map(|&i| &mut events[i]) {
             if (e.short_pick, &e.reservation_id, &e.node_id)
                 != (short_pick, &reservation_id, &node_id)
             {
@@ -85,6 +88,7 @@ pub fn read_events(path: &Path) -> Result<Vec<Event>, LoadError> {
             }
             continue;
         }
+        by_request.insert(request_id.clone(), events.len());
         events.push(Event {
             line: row.line,
             short_pick,

@@ -195,6 +195,10 @@ pub enum ReplayPolicy {
     Batch {
         window_ms: i64,
         options: BatchOptions,
+        /// Windows also end where stock arrives, and a window sees only the receipts that
+        /// arrived by its first order (hindsight that honours receipt times: a feasible plan,
+        /// not a bound).
+        at_receipts: bool,
     },
     /// One at a time with the `lookahead` policy: demand from a forecast's points, or (`None`)
     /// learned from the orders replayed so far; receipts shorten each SKU's horizon.
@@ -212,6 +216,20 @@ impl ReplayPolicy {
         ReplayPolicy::Batch {
             window_ms: WHOLE_REPLAY_MS,
             options,
+            at_receipts: false,
+        }
+    }
+
+    /// Hindsight between receipts: the orders between two arrivals of stock decided as one
+    /// batch knowing all of them, on the stock there when the first of them came (each window
+    /// with `options`). Unlike [`ReplayPolicy::hindsight`] it never uses stock before it
+    /// arrives, so its cost is one a planner could have had — an upper estimate of the true
+    /// hindsight optimum, where `hindsight`'s bound is a lower one.
+    pub fn hindsight_between_receipts(options: BatchOptions) -> ReplayPolicy {
+        ReplayPolicy::Batch {
+            window_ms: WHOLE_REPLAY_MS,
+            options,
+            at_receipts: true,
         }
     }
 }
@@ -248,6 +266,7 @@ impl FromStr for ReplayPolicy {
                     gap_target: 0.005,
                     ..BatchOptions::default()
                 },
+                at_receipts: false,
             });
         }
         if s == "lookahead" {
@@ -444,7 +463,11 @@ fn run_end(
                 times[from],
             )
         }
-        ReplayPolicy::Batch { window_ms, .. } => {
+        ReplayPolicy::Batch {
+            window_ms,
+            at_receipts,
+            ..
+        } => {
             // The window of the first order; orders without a time form one window.
             let end = times[from].map(|t| (t.div_euclid(*window_ms) + 1) * window_ms);
             let until = from
@@ -453,6 +476,13 @@ fn run_end(
                     (Some(t), Some(end)) => *t < end,
                     (Some(_), None) => false,
                 });
+            if *at_receipts {
+                // Cut where the next stock arrives; what arrived by the first order is there.
+                let to_receipt = next_at.map_or(times.len(), |at| {
+                    from + times[from..].partition_point(|t| t.is_none_or(|t| t < at))
+                });
+                return (until.min(to_receipt).max(from + 1), times[from]);
+            }
             (until.max(from + 1), end.map(|e| e - 1))
         }
     }
@@ -591,26 +621,20 @@ fn with_rows_for(snapshot: &Snapshot, receipts: &[Receipt]) -> Snapshot {
 /// `snapshot` with the receipts' units added to on_hand (same inventory structure).
 fn receive(snapshot: &Snapshot, receipts: &[Receipt]) -> Snapshot {
     let inv = snapshot.inventory();
-    let mut changes: Vec<(usize, Level)> = Vec::new();
+    // One change per entry, however many receipts name it (a map: a whole network's stock may
+    // arrive at once).
+    let mut changes: std::collections::BTreeMap<usize, Level> = std::collections::BTreeMap::new();
     for r in receipts {
         if let Some(e) = inv.entry(r.node, r.sku) {
-            match changes.iter_mut().find(|c| c.0 == e) {
-                Some((_, level)) => level.on_hand = level.on_hand.saturating_add(r.qty),
-                None => {
-                    let s = inv.stock(e);
-                    let on_hand = s.on_hand.saturating_add(r.qty);
-                    let safety_stock = s.safety_stock;
-                    changes.push((
-                        e,
-                        Level {
-                            on_hand,
-                            safety_stock,
-                        },
-                    ));
-                }
-            }
+            let s = inv.stock(e);
+            let level = changes.entry(e).or_insert(Level {
+                on_hand: s.on_hand,
+                safety_stock: s.safety_stock,
+            });
+            level.on_hand = level.on_hand.saturating_add(r.qty);
         }
     }
+    let changes: Vec<(usize, Level)> = changes.into_iter().collect();
     snapshot.with_inventory(inv.with_levels(&changes), snapshot.version() + 1)
 }
 

@@ -377,6 +377,21 @@ mod receipts {
         assert_eq!(k.units_shipped, 4);
         assert_eq!(k.units_backordered, 2);
 
+        // The same 3 units in two receipts of one entry at once add up: the same replay.
+        let split = Scenario::new(&[(
+            "receipts.csv",
+            "node_id,sku,qty,at\nA,K,2,2026-03-02T10:00:00Z\nA,K,1,2026-03-02T10:00:00Z\n",
+        )]);
+        let two = read_receipts(&split.path().join("receipts.csv"), &snapshot).expect("receipts");
+        let how = Replay {
+            receipts: &two,
+            keep_decisions: true,
+            ..Replay::new(&policy)
+        };
+        let again = replay(&snapshot, &orders, &how).expect("replays");
+        assert_eq!(again.decisions, d);
+        assert_eq!(again.kpis.units_backordered, 2);
+
         // A receipt naming an unknown node is refused with its place.
         let bad = Scenario::new(&[(
             "receipts.csv",
