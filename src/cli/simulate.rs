@@ -106,11 +106,6 @@ fn prepare(args: &SimulateArgs) -> anyhow::Result<Study> {
     } else if args.forecast.is_some() {
         anyhow::bail!("--forecast is only read by --policy lookahead");
     }
-    let also = if args.hindsight {
-        hindsight_runs(args, &policy)?
-    } else {
-        Vec::new()
-    };
     let orders_path = args
         .orders
         .clone()
@@ -129,6 +124,11 @@ fn prepare(args: &SimulateArgs) -> anyhow::Result<Study> {
         Some(p) => read_receipts(p, &base)?,
         None => Vec::new(),
     };
+    let also = if args.hindsight {
+        hindsight_runs(args, &policy, !receipts.is_empty())?
+    } else {
+        Vec::new()
+    };
     let mut study =
         Study::prepare(base, &variants, 1, orders, receipts, policy).map_err(|e| match e {
             StudyError::Invalid { index, .. } => {
@@ -146,6 +146,7 @@ fn prepare(args: &SimulateArgs) -> anyhow::Result<Study> {
 fn hindsight_runs(
     args: &SimulateArgs,
     policy: &ReplayPolicy,
+    receipts: bool,
 ) -> anyhow::Result<Vec<(String, ReplayPolicy)>> {
     let limit = args.hindsight_time_limit;
     if !(limit.is_finite() && limit > 0.0 && limit <= 86_400.0) {
@@ -156,6 +157,7 @@ fn hindsight_runs(
     Ok(fulfil::simulate::hindsight_runs(
         policy,
         std::time::Duration::from_secs_f64(limit),
+        receipts,
     ))
 }
 

@@ -54,8 +54,8 @@ fn prepare(live: &crate::live::Live, req: pb::SimulateRequest) -> Result<Plan, S
         .parse()
         .map_err(|e: String| Status::invalid_argument(format!("policy: {e}")))?;
     let policy = with_forecast(live, &base, policy, &req.forecast)?;
-    let also = hindsight(&policy, &req)?;
     let receipts = receipts(live, &base, &req)?;
+    let also = hindsight(&policy, &req, !receipts.is_empty())?;
     let orders = orders(live, &base, &req.orders)?;
     let variants = req
         .variants
@@ -163,6 +163,7 @@ fn demand_point_of(
 fn hindsight(
     policy: &ReplayPolicy,
     req: &pb::SimulateRequest,
+    receipts: bool,
 ) -> Result<Vec<(String, ReplayPolicy)>, Status> {
     let limit = req.hindsight_time_limit_seconds;
     if !req.hindsight {
@@ -179,7 +180,11 @@ fn hindsight(
             "hindsight_time_limit_seconds: expected seconds in (0, 3600], found {limit}"
         )));
     }
-    Ok(hindsight_runs(policy, Duration::from_secs_f64(limit)))
+    Ok(hindsight_runs(
+        policy,
+        Duration::from_secs_f64(limit),
+        receipts,
+    ))
 }
 
 /// The request's receipts; with no orders and no receipts given, the server's own
@@ -333,6 +338,8 @@ fn gap_pb(g: &GapClosed) -> pb::GapClosed {
         hindsight_bound: g.bound,
         closed: g.share(g.hindsight),
         closed_vs_bound: g.bound.and_then(|b| g.share(b)),
+        hindsight_between_receipts: g.between_receipts,
+        closed_vs_between_receipts: g.between_receipts.and_then(|w| g.share(w)),
     }
 }
 

@@ -6,10 +6,20 @@ use super::replay::{Kpis, ReplayPolicy};
 use crate::batch::BatchOptions;
 use crate::route::PolicyKind;
 
+/// The name of the hindsight replay that honours receipt times.
+pub const BETWEEN_RECEIPTS: &str = "hindsight between receipts";
+
 /// The replays a hindsight comparison adds beside `policy`: `optimal` (the myopic reference)
-/// unless it is the policy, and the whole replay as one batch (`hindsight`) allowed
-/// `time_limit`.
-pub fn hindsight_runs(policy: &ReplayPolicy, time_limit: Duration) -> Vec<(String, ReplayPolicy)> {
+/// unless it is the policy, the whole replay as one batch (`hindsight`, every receipt there
+/// from the start: its bound is a lower bound of the true hindsight optimum) allowed
+/// `time_limit`, and, when stock arrives during the replay (`receipts`), the batches between
+/// receipts (`hindsight between receipts`: a plan that uses stock only once it arrived, an upper
+/// estimate), each allowed `time_limit`.
+pub fn hindsight_runs(
+    policy: &ReplayPolicy,
+    time_limit: Duration,
+    receipts: bool,
+) -> Vec<(String, ReplayPolicy)> {
     let mut also = Vec::new();
     if !matches!(policy, ReplayPolicy::Route(PolicyKind::Optimal)) {
         also.push((
@@ -21,19 +31,28 @@ pub fn hindsight_runs(policy: &ReplayPolicy, time_limit: Duration) -> Vec<(Strin
         time_limit,
         ..BatchOptions::default()
     };
+    if receipts {
+        also.push((
+            BETWEEN_RECEIPTS.to_owned(),
+            ReplayPolicy::hindsight_between_receipts(options.clone()),
+        ));
+    }
     also.push(("hindsight".to_owned(), ReplayPolicy::hindsight(options)));
     also
 }
 
 /// Per network replayed with `--hindsight`: the share of the gap between myopic `optimal` and
 /// hindsight that the policy closes, `(optimal − policy) / (optimal − hindsight)`, against the
-/// hindsight batch's cost and against its proven bound.
+/// hindsight batch's cost and against its proven bound — and, with receipts, against the
+/// hindsight between receipts (the share closed lies between the two readings).
 pub struct GapClosed {
     pub network: String,
     pub policy: f64,
     pub optimal: f64,
     pub hindsight: f64,
     pub bound: Option<f64>,
+    /// The cost of the hindsight between receipts, when it was replayed.
+    pub between_receipts: Option<f64>,
 }
 
 impl GapClosed {
@@ -57,12 +76,14 @@ impl GapClosed {
                 continue;
             };
             let optimal = cost(&format!("{name} · optimal")).map_or(k.cost.total, |c| c.0);
+            let between_receipts = cost(&format!("{name} · {BETWEEN_RECEIPTS}")).map(|c| c.0);
             out.push(GapClosed {
                 network: name.clone(),
                 policy: k.cost.total,
                 optimal,
                 hindsight,
                 bound,
+                between_receipts,
             });
         }
         out
@@ -84,6 +105,14 @@ impl std::fmt::Display for GapClosed {
         if let Some(b) = self.bound {
             write!(f, "; against its bound {:.2}: {}", b, pct(self.share(b)))?;
         }
+        if let Some(w) = self.between_receipts {
+            write!(
+                f,
+                "; against hindsight between receipts {:.2}: {}",
+                w,
+                pct(self.share(w))
+            )?;
+        }
         write!(f, ")")
     }
 }
@@ -101,6 +130,7 @@ pub fn kpis_json(results: &[(String, Kpis)]) -> serde_json::Value {
                 "kpis": k,
                 "gap_closed": g.share(g.hindsight),
                 "gap_closed_vs_bound": g.bound.and_then(|b| g.share(b)),
+                "gap_closed_vs_between_receipts": g.between_receipts.and_then(|w| g.share(w)),
             }),
             None => serde_json::json!({ "variant": n, "kpis": k }),
         })
