@@ -20,7 +20,7 @@ pub struct RouteArgs {
     pub orders: Option<PathBuf>,
     /// Send the orders to a running `fulfil serve` (e.g. http://127.0.0.1:50051) instead of
     /// routing them here; they are reserved there unless --dry-run.
-    #[arg(long, conflicts_with_all = ["policy", "compare", "forecast"])]
+    #[arg(long, conflicts_with_all = ["compare", "forecast"])]
     pub server: Option<String>,
     /// With --server: quote only, reserve nothing. Orders go in batches of 1,000, each quoted
     /// against the server's current stock, so a batch does not see what earlier batches would
@@ -32,7 +32,8 @@ pub struct RouteArgs {
     pub out: Option<PathBuf>,
     /// `optimal` (cheapest feasible decision), `nearest` (the common-platform baseline) or
     /// `lookahead` (optimal plus each unit's opportunity cost, priced from expected demand)
-    /// [default: optimal].
+    /// [default: optimal; with --server, the network's own: `optimal` or `lookahead` may be
+    /// asked for, priced by the server].
     #[arg(long)]
     pub policy: Option<String>,
     /// With `--policy lookahead`: the expected demand (columns lat, lon, sku, units_per_day)
@@ -137,6 +138,14 @@ fn remote(args: RouteArgs, server: &str) -> anyhow::Result<()> {
         (None, Some(s)) => s.join("orders.csv"),
         (None, None) => anyhow::bail!("--orders is required"),
     };
+    // The server decides with its own prices: "" asks for the network's policy.
+    let policy = match args.policy.as_deref() {
+        None => String::new(),
+        Some(p @ ("optimal" | "lookahead")) => p.to_owned(),
+        Some(other) => anyhow::bail!(
+            "--policy {other} with --server: the server decides with `optimal` or `lookahead`"
+        ),
+    };
     let mut names = fulfil::scenario::Interner::default();
     let orders = fulfil::scenario::read_orders_unresolved(&orders_path, &mut names)?;
     let mut out = super::output(args.out.as_deref())?;
@@ -158,8 +167,7 @@ fn remote(args: RouteArgs, server: &str) -> anyhow::Result<()> {
                         .map(|o| fulfil::service::order_pb(o, &names))
                         .collect(),
                     dry_run: args.dry_run,
-                    // The network's own policy (lookahead where its policy.toml serves it).
-                    policy: String::new(),
+                    policy: policy.clone(),
                 })
                 .await
                 .map_err(|s| anyhow::anyhow!("{server}: {:?}: {}", s.code(), s.message()))?

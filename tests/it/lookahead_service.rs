@@ -482,3 +482,64 @@ async fn route_batch_decides_with_the_policy_asked_for() {
     assert_eq!(node(&d), "B");
     server.stop().await.expect("stops");
 }
+
+/// `fulfil route --server` asks the server for the policy given (or the network's): the
+/// hand-worked pair quoted B then A with lookahead, A then B with optimal; `nearest` is the
+/// caller's error, named before anything is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_asks_the_server_for_a_policy() {
+    let s = two_regions();
+    let (server, _, mut network) = serve(&s, SERVED, true, None).await;
+    until(&mut network, |i| i.prices_age_seconds.is_some()).await;
+    let url = format!("http://{}", server.addr);
+    let orders = s.path().join("orders.csv");
+    let route = |policy: Option<&'static str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fulfil"));
+        cmd.args([
+            "route",
+            "--quiet",
+            "--dry-run",
+            "--server",
+            &url,
+            "--orders",
+        ])
+        .arg(&orders);
+        if let Some(p) = policy {
+            cmd.args(["--policy", p]);
+        }
+        async move {
+            tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
+                .await
+                .unwrap()
+        }
+    };
+    let nodes = |out: &std::process::Output| -> Vec<String> {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                let d: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+                d["shipments"][0]["node_id"].as_str().unwrap().to_owned()
+            })
+            .collect()
+    };
+    assert_eq!(
+        nodes(&route(None).await),
+        ["B", "A"],
+        "the network's policy: lookahead"
+    );
+    assert_eq!(nodes(&route(Some("lookahead")).await), ["B", "A"]);
+    assert_eq!(nodes(&route(Some("optimal")).await), ["A", "B"]);
+    let out = route(Some("nearest")).await;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--policy nearest with --server"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    server.stop().await.expect("stops");
+}
