@@ -7,10 +7,10 @@ use super::ids::{self, clip};
 use super::pb;
 use crate::model::dates::{format_day, parse_day};
 use crate::model::{
-    CostBreakdown, Cutoff, Decision, DecisionLine, Destination, Node, NodeKind, Order, OrderLine,
-    Schedule, Service, Shipment,
+    CostBreakdown, Cutoff, Decision, DecisionLine, DemandPoint, Destination, Node, NodeKind, Order,
+    OrderLine, Schedule, Service, Shipment,
 };
-use crate::scenario::Interner;
+use crate::scenario::{Interner, Receipt};
 use crate::snapshot::Snapshot;
 
 /// Most lines one order may have.
@@ -206,6 +206,66 @@ pub fn check_order_count(orders: usize) -> Result<(), Status> {
         )));
     }
     Ok(())
+}
+
+/// A forecast row of a request, checked and resolved against `base`.
+pub fn demand_point_of(
+    p: &pb::DemandPoint,
+    base: &Snapshot,
+    field: &str,
+) -> Result<DemandPoint, Status> {
+    let (lat, lon) = coordinate(Some(p.lat), Some(p.lon), field)?;
+    ids::check(&format!("{field}.sku"), &p.sku)?;
+    let sku = base
+        .sku_id(&p.sku)
+        .ok_or_else(|| Status::not_found(format!("{field}.sku: unknown SKU `{}`", clip(&p.sku))))?;
+    if !(p.units_per_day.is_finite() && p.units_per_day >= 0.0) {
+        return Err(Status::invalid_argument(format!(
+            "{field}.units_per_day: expected a finite number ≥ 0, found {}",
+            p.units_per_day
+        )));
+    }
+    Ok(DemandPoint {
+        lat,
+        lon,
+        sku,
+        units_per_day: p.units_per_day,
+    })
+}
+
+/// A receipt of a request, checked and resolved against `base`.
+pub fn receipt_of(r: &pb::Receipt, base: &Snapshot, field: &str) -> Result<Receipt, Status> {
+    ids::check(&format!("{field}.node_id"), &r.node_id)?;
+    ids::check(&format!("{field}.sku"), &r.sku)?;
+    let node = base.node_id(&r.node_id).ok_or_else(|| {
+        Status::not_found(format!(
+            "{field}.node_id: unknown node `{}`",
+            clip(&r.node_id)
+        ))
+    })?;
+    let sku = base
+        .sku_id(&r.sku)
+        .ok_or_else(|| Status::not_found(format!("{field}.sku: unknown SKU `{}`", clip(&r.sku))))?;
+    if r.qty == 0 {
+        return Err(Status::invalid_argument(format!(
+            "{field}.qty: must be at least 1"
+        )));
+    }
+    let at_field = format!("{field}.at");
+    if r.at.is_empty() {
+        return Err(Status::invalid_argument(format!(
+            "{at_field}: an RFC 3339 timestamp is required"
+        )));
+    }
+    let at = DateTime::parse_from_rfc3339(&r.at).map_err(|e| {
+        Status::invalid_argument(format!("{at_field}: not an RFC 3339 timestamp ({e})"))
+    })?;
+    Ok(Receipt {
+        node,
+        sku,
+        qty: r.qty,
+        at_ms: at.timestamp_millis(),
+    })
 }
 
 pub fn order_of(o: &pb::Order, snapshot: &Snapshot, field: &str) -> Result<Order, Status> {

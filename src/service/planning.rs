@@ -13,12 +13,11 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::access::{Caller, Role, still_in_force};
-use super::convert::{coordinate, order_of};
-use super::ids::{self, clip};
+use super::convert::{demand_point_of, order_of, receipt_of};
 use super::pb;
 use super::state::{Shared, blocking};
 use crate::cancel::Cancel;
-use crate::model::{DemandPoint, Order};
+use crate::model::Order;
 use crate::scenario::{Receipt, read_receipts, read_scenario_forecast};
 use crate::simulate::{
     About, GapClosed, Kpis, ReplayPolicy, Study, Variant, hindsight_runs, html, kpis_json,
@@ -135,30 +134,6 @@ fn with_forecast(
     Ok(ReplayPolicy::Lookahead(points.map(Arc::new)))
 }
 
-fn demand_point_of(
-    p: &pb::DemandPoint,
-    base: &Snapshot,
-    field: &str,
-) -> Result<DemandPoint, Status> {
-    let (lat, lon) = coordinate(Some(p.lat), Some(p.lon), field)?;
-    ids::check(&format!("{field}.sku"), &p.sku)?;
-    let sku = base
-        .sku_id(&p.sku)
-        .ok_or_else(|| Status::not_found(format!("{field}.sku: unknown SKU `{}`", clip(&p.sku))))?;
-    if !(p.units_per_day.is_finite() && p.units_per_day >= 0.0) {
-        return Err(Status::invalid_argument(format!(
-            "{field}.units_per_day: expected a finite number ≥ 0, found {}",
-            p.units_per_day
-        )));
-    }
-    Ok(DemandPoint {
-        lat,
-        lon,
-        sku,
-        units_per_day: p.units_per_day,
-    })
-}
-
 /// The replays a hindsight comparison adds, after checking its time limit.
 fn hindsight(
     policy: &ReplayPolicy,
@@ -215,40 +190,6 @@ fn receipts(
         .collect::<Result<Vec<_>, _>>()?;
     out.sort_by_key(|r| r.at_ms); // as read_receipts: by time, request order among equals
     Ok(out)
-}
-
-fn receipt_of(r: &pb::Receipt, base: &Snapshot, field: &str) -> Result<Receipt, Status> {
-    ids::check(&format!("{field}.node_id"), &r.node_id)?;
-    ids::check(&format!("{field}.sku"), &r.sku)?;
-    let node = base.node_id(&r.node_id).ok_or_else(|| {
-        Status::not_found(format!(
-            "{field}.node_id: unknown node `{}`",
-            clip(&r.node_id)
-        ))
-    })?;
-    let sku = base
-        .sku_id(&r.sku)
-        .ok_or_else(|| Status::not_found(format!("{field}.sku: unknown SKU `{}`", clip(&r.sku))))?;
-    if r.qty == 0 {
-        return Err(Status::invalid_argument(format!(
-            "{field}.qty: must be at least 1"
-        )));
-    }
-    let at_field = format!("{field}.at");
-    if r.at.is_empty() {
-        return Err(Status::invalid_argument(format!(
-            "{at_field}: an RFC 3339 timestamp is required"
-        )));
-    }
-    let at = chrono::DateTime::parse_from_rfc3339(&r.at).map_err(|e| {
-        Status::invalid_argument(format!("{at_field}: not an RFC 3339 timestamp ({e})"))
-    })?;
-    Ok(Receipt {
-        node,
-        sku,
-        qty: r.qty,
-        at_ms: at.timestamp_millis(),
-    })
 }
 
 /// The request's orders, or the server's own `orders.csv` when it gives none.
