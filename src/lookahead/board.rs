@@ -11,7 +11,7 @@ use arc_swap::ArcSwapOption;
 
 use super::forecast::{Forecast, History};
 use super::prices::{Prices, Reach, solve_all};
-use super::run::{Source, charge, horizon_at, inbound_receipts};
+use super::run::{Arrivals, Source, charge, inbound_receipts};
 use crate::model::{Day, DemandPoint, Lookahead as Settings, Order};
 use crate::route::{Availability, RouteError, Routed, Router};
 use crate::snapshot::{Shape, Snapshot};
@@ -229,8 +229,8 @@ impl Pricer {
         };
         let settings: Settings = snapshot.policy().lookahead();
         let reach = Reach::new(snapshot, &forecast);
-        let receipts = super::run::sorted(inbound_receipts(snapshot));
-        let horizon = |sku| horizon_at(&receipts, settings.horizon_days, sku, now_ms);
+        let receipts = Arrivals::new(inbound_receipts(snapshot));
+        let horizon = |sku| receipts.horizon(settings.horizon_days, sku, now_ms);
         let (prices, solves) = solve_all(snapshot, avail, &forecast, &reach, &horizon);
         let board = std::sync::Arc::new(Board {
             prices,

@@ -53,8 +53,8 @@ pub struct Lookahead {
     forecast: Forecast,
     reach: Reach,
     generation: u64,
-    /// (SKU, instant in ms) of each inbound receipt, by time.
-    receipts: Vec<(SkuId, i64)>,
+    /// When each SKU's inbound receipts come.
+    receipts: Arrivals,
     prices: Prices,
     solved: Vec<Option<Solved>>,
     stats: PricingStats,
@@ -69,7 +69,7 @@ impl Lookahead {
         source: Source,
         receipts: Vec<(SkuId, i64)>,
     ) -> Lookahead {
-        let receipts = sorted(receipts);
+        let receipts = Arrivals::new(receipts);
         let forecast = match &source {
             Source::Forecast(f) => f.clone(),
             Source::History(h) => h.forecast(),
@@ -108,7 +108,8 @@ impl Lookahead {
     /// The days of demand a SKU's prices cover at `now_ms`: the set horizon, shortened by the
     /// SKU's next receipt after now.
     pub fn horizon(&self, sku: SkuId, now_ms: Option<i64>) -> f64 {
-        horizon_at(&self.receipts, self.settings.horizon_days, sku, now_ms)
+        self.receipts
+            .horizon(self.settings.horizon_days, sku, now_ms)
     }
 
     /// Whether SKU `k`'s prices must be solved again before an order at `now_ms` uses them.
@@ -206,30 +207,40 @@ impl Lookahead {
     }
 }
 
-/// Receipts by time.
-pub(super) fn sorted(mut receipts: Vec<(SkuId, i64)>) -> Vec<(SkuId, i64)> {
-    receipts.sort_by_key(|&(sku, at)| (at, sku.0));
-    receipts
+/// Each SKU's receipt instants (ms), in order: when its next stock comes after a moment, in
+/// O(log n) — a refresh asks for every SKU, a run for every line of every order.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Arrivals {
+    by_sku: Vec<Vec<i64>>,
 }
 
-/// The days of demand a SKU's prices cover at `now_ms`: `horizon_days`, shortened by the SKU's
-/// next receipt after now (`receipts` by time).
-pub(super) fn horizon_at(
-    receipts: &[(SkuId, i64)],
-    horizon_days: f64,
-    sku: SkuId,
-    now_ms: Option<i64>,
-) -> f64 {
-    let Some(now) = now_ms else {
-        return horizon_days;
-    };
-    let start = receipts.partition_point(|&(_, at)| at <= now);
-    receipts[start..]
-        .iter()
-        .find(|(k, _)| *k == sku)
-        .map_or(horizon_days, |&(_, at)| {
+impl Arrivals {
+    pub(super) fn new(receipts: Vec<(SkuId, i64)>) -> Arrivals {
+        let mut by_sku: Vec<Vec<i64>> = Vec::new();
+        for (sku, at) in receipts {
+            if by_sku.len() <= sku.index() {
+                by_sku.resize_with(sku.index() + 1, Vec::new);
+            }
+            by_sku[sku.index()].push(at);
+        }
+        for times in &mut by_sku {
+            times.sort_unstable();
+        }
+        Arrivals { by_sku }
+    }
+
+    /// The days of demand a SKU's prices cover at `now_ms`: `horizon_days`, shortened by the
+    /// SKU's next receipt after now.
+    pub(super) fn horizon(&self, horizon_days: f64, sku: SkuId, now_ms: Option<i64>) -> f64 {
+        let Some(now) = now_ms else {
+            return horizon_days;
+        };
+        let times = self.by_sku.get(sku.index()).map_or(&[][..], Vec::as_slice);
+        let next = times.partition_point(|&at| at <= now);
+        times.get(next).map_or(horizon_days, |&at| {
             horizon_days.min((at - now) as f64 / DAY_MS)
         })
+    }
 }
 
 /// Routes `order` with `prices` charged per unit; the decision reports its real cost and the
