@@ -146,33 +146,62 @@ fn on_off(
             let _ = router.route(on.0, &Untouched, a, PolicyKind::Optimal);
             let _ = router.route(off.0, &Untouched, b, PolicyKind::Optimal);
         }
-        let (mut t_on, mut t_off) = (Vec::new(), Vec::new());
+        let mut paired = Paired::default();
         for (a, b) in on_orders.iter().zip(&off_orders) {
-            let t = Instant::now();
-            router
-                .route(off.0, &Untouched, b, PolicyKind::Optimal)
-                .expect("routes");
-            t_off.push(t.elapsed().as_secs_f64() * 1e6);
-            let t = Instant::now();
-            router
-                .route(on.0, &Untouched, a, PolicyKind::Optimal)
-                .expect("routes");
-            t_on.push(t.elapsed().as_secs_f64() * 1e6);
+            paired.time_off(|| {
+                router
+                    .route(off.0, &Untouched, b, PolicyKind::Optimal)
+                    .expect("routes");
+            });
+            paired.time_on(|| {
+                router
+                    .route(on.0, &Untouched, a, PolicyKind::Optimal)
+                    .expect("routes");
+            });
         }
         let count = on_orders.iter().filter(|o| counted(o)).count();
-        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-        let (m_on, m_off) = (mean(&t_on), mean(&t_off));
-        t_on.sort_by(f64::total_cmp);
-        t_off.sort_by(f64::total_cmp);
-        let (p50_on, p50_off) = (percentile(&t_on, 0.5), percentile(&t_off, 0.5));
-        let (p99_on, p99_off) = (percentile(&t_on, 0.99), percentile(&t_off, 0.99));
         println!(
-            "| {lines} | {} | {count} | {p50_off:.1} | {p50_on:.1} | {:.2} | {p99_off:.1} | {p99_on:.1} | {:.2} | {:.2} |",
-            t_on.len(),
+            "| {lines} | {} | {count} | {} |",
+            on_orders.len(),
+            paired.cells()
+        );
+    }
+}
+
+/// µs per order of the same orders timed alternately two ways ("off" and "on").
+#[derive(Default)]
+struct Paired {
+    off: Vec<f64>,
+    on: Vec<f64>,
+}
+
+impl Paired {
+    fn time_off(&mut self, f: impl FnOnce()) {
+        let t = Instant::now();
+        f();
+        self.off.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+
+    fn time_on(&mut self, f: impl FnOnce()) {
+        let t = Instant::now();
+        f();
+        self.on.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+
+    /// The cells `p50 off | p50 on | ratio | p99 off | p99 on | ratio | mean ratio`.
+    fn cells(mut self) -> String {
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let (m_on, m_off) = (mean(&self.on), mean(&self.off));
+        self.on.sort_by(f64::total_cmp);
+        self.off.sort_by(f64::total_cmp);
+        let (p50_on, p50_off) = (percentile(&self.on, 0.5), percentile(&self.off, 0.5));
+        let (p99_on, p99_off) = (percentile(&self.on, 0.99), percentile(&self.off, 0.99));
+        format!(
+            "{p50_off:.1} | {p50_on:.1} | {:.2} | {p99_off:.1} | {p99_on:.1} | {:.2} | {:.2}",
             p50_on / p50_off,
             p99_on / p99_off,
             m_on / m_off
-        );
+        )
     }
 }
 
@@ -271,32 +300,20 @@ fn prices_on_off(name: &str, dir: &std::path::Path) {
             let _ = router.route(snapshot, &Untouched, o, PolicyKind::Optimal);
             let _ = board.route(&mut router, snapshot, &Untouched, o);
         }
-        let (mut t_on, mut t_off) = (Vec::new(), Vec::new());
+        let mut paired = Paired::default();
         for o in &pool {
-            let t = Instant::now();
-            router
-                .route(snapshot, &Untouched, o, PolicyKind::Optimal)
-                .expect("routes");
-            t_off.push(t.elapsed().as_secs_f64() * 1e6);
-            let t = Instant::now();
-            board
-                .route(&mut router, snapshot, &Untouched, o)
-                .expect("routes");
-            t_on.push(t.elapsed().as_secs_f64() * 1e6);
+            paired.time_off(|| {
+                router
+                    .route(snapshot, &Untouched, o, PolicyKind::Optimal)
+                    .expect("routes");
+            });
+            paired.time_on(|| {
+                board
+                    .route(&mut router, snapshot, &Untouched, o)
+                    .expect("routes");
+            });
         }
-        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-        let (m_on, m_off) = (mean(&t_on), mean(&t_off));
-        t_on.sort_by(f64::total_cmp);
-        t_off.sort_by(f64::total_cmp);
-        let (p50_on, p50_off) = (percentile(&t_on, 0.5), percentile(&t_off, 0.5));
-        let (p99_on, p99_off) = (percentile(&t_on, 0.99), percentile(&t_off, 0.99));
-        println!(
-            "| {lines} | {} | {p50_off:.1} | {p50_on:.1} | {:.2} | {p99_off:.1} | {p99_on:.1} | {:.2} | {:.2} |",
-            t_on.len(),
-            p50_on / p50_off,
-            p99_on / p99_off,
-            m_on / m_off
-        );
+        println!("| {lines} | {} | {} |", pool.len(), paired.cells());
     }
 }
 

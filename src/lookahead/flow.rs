@@ -483,6 +483,16 @@ fn least_duals(t: &Transport, f: &Flow) -> (Vec<f64>, Vec<f64>) {
 mod tests {
     use super::*;
 
+    /// A reproducible stream of numbers in [0, 1) (xorshift) for random instances.
+    fn uniform(mut seed: u64) -> impl FnMut() -> f64 {
+        move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % 10_000) as f64 / 10_000.0
+        }
+    }
+
     fn t(supply: &[f64], demand: &[f64], cost: &[f64], lost: f64) -> Transport {
         Transport {
             supply: supply.to_vec(),
@@ -542,13 +552,7 @@ mod tests {
     /// the duals are feasible: on random instances.
     #[test]
     fn strong_duality_on_random_instances() {
-        let mut seed = 7u64;
-        let mut rnd = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % 10_000) as f64 / 10_000.0
-        };
+        let mut rnd = uniform(7);
         for _ in 0..300 {
             let m = 1 + (rnd() * 6.0) as usize;
             let n = 1 + (rnd() * 8.0) as usize;
@@ -602,13 +606,7 @@ mod tests {
     fn the_least_duals_match_an_lp_solver() {
         use good_lp::solvers::highs::highs;
         use good_lp::{Expression, ProblemVariables, Solution, SolverModel, constraint, variable};
-        let mut seed = 11u64;
-        let mut rnd = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % 10_000) as f64 / 10_000.0
-        };
+        let mut rnd = uniform(11);
         for round in 0..60 {
             let m = 1 + (rnd() * 40.0) as usize;
             let n = 1 + (rnd() * 7.0) as usize;

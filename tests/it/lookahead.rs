@@ -113,18 +113,12 @@ fn two_nodes_two_regions_routed_by_hand() {
     assert!(d[0].get("opportunity_cost").is_none());
 }
 
-#[test]
-fn simulate_reports_the_gap_lookahead_closes_against_hindsight() {
-    let s = two_regions();
+/// `fulfil simulate --quiet ARGS` on `s`, and the KPI JSON it wrote.
+fn simulate_json(s: &Scenario, args: &[&str]) -> Value {
     let json = s.path().join("kpis.json");
     let out = fulfil()
-        .args([
-            "simulate",
-            "--quiet",
-            "--policy",
-            "lookahead",
-            "--hindsight",
-        ])
+        .args(["simulate", "--quiet"])
+        .args(args)
         .arg("--scenario")
         .arg(s.path())
         .arg("--json")
@@ -136,7 +130,13 @@ fn simulate_reports_the_gap_lookahead_closes_against_hindsight() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap()
+}
+
+#[test]
+fn simulate_reports_the_gap_lookahead_closes_against_hindsight() {
+    let s = two_regions();
+    let v = simulate_json(&s, &["--policy", "lookahead", "--hindsight"]);
     let runs = v.as_array().unwrap();
     let names: Vec<&str> = runs
         .iter()
@@ -178,20 +178,7 @@ fn hindsight_between_receipts_uses_stock_only_once_it_arrived() {
             "node_id,sku,qty,at\nA,K,3,2026-03-02T10:00:00Z\n",
         ),
     ]);
-    let json = s.path().join("kpis.json");
-    let out = fulfil()
-        .args(["simulate", "--quiet", "--hindsight", "--scenario"])
-        .arg(s.path())
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let v = simulate_json(&s, &["--hindsight"]);
     let runs = v.as_array().unwrap();
     let names: Vec<&str> = runs
         .iter()
