@@ -17,8 +17,16 @@ const PRICE_TIE: f64 = 1e-9;
 /// `max(1, ceil(weight_kg − 1e-9))`: the weight a carrier bills for a whole shipment.
 #[inline]
 pub fn billable_kg(weight_kg: f64) -> u32 {
-    let kg = (weight_kg - 1e-9).ceil();
-    if kg < 1.0 { 1 } else { kg as u32 }
+    // `f64::ceil` is a call into libm on the baseline x86-64 target, and this runs for every
+    // unit count the search tries: truncate (saturating) and step up, which is the same.
+    let w = weight_kg - 1e-9;
+    let whole = w as u32;
+    let kg = if f64::from(whole) < w {
+        whole.saturating_add(1)
+    } else {
+        whole
+    };
+    if kg < 1 && !w.is_nan() { 1 } else { kg }
 }
 
 /// An allocation of an order's units to nodes, before it is priced.
@@ -312,6 +320,30 @@ mod tests {
         assert_eq!(billable_kg(1.01), 2);
         assert_eq!(billable_kg(3.0 * 3.2), 10);
         assert_eq!(billable_kg(22.0), 22);
+    }
+
+    #[test]
+    fn billable_weight_is_the_spec_ceiling_everywhere() {
+        let spec = |w: f64| {
+            let kg = (w - 1e-9).ceil();
+            if kg < 1.0 { 1 } else { kg as u32 }
+        };
+        let mut weights = vec![
+            -3.0,
+            1e-10,
+            1e-9,
+            2e-9,
+            4_294_967_295.5,
+            1e12,
+            f64::INFINITY,
+        ];
+        for i in 0..20_000 {
+            let w = f64::from(i) * 0.0137;
+            weights.extend([w, w + 1e-9, w - 1e-9, f64::from(i) + 1e-9, f64::from(i)]);
+        }
+        for w in weights {
+            assert_eq!(billable_kg(w), spec(w), "weight {w}");
+        }
     }
 
     #[test]

@@ -135,7 +135,7 @@ impl<'a> Shipper<'a> {
         let mut best = f64::INFINITY;
         for (i, &s) in self.services.iter().enumerate() {
             if timely[i] == Timely::All
-                && let Some((_, p)) = rates.quote(s, c.band, kg)
+                && let Some(p) = rates.price(s, c.band, kg)
             {
                 best = best.min(p);
             }
@@ -297,18 +297,23 @@ impl<'a> Shipper<'a> {
         }
     }
 
+    /// Whether [`Shipper::bound`] depends on a candidate only through its zone band (no
+    /// deadline: the cheapest rate over the services), so callers may share it per band.
+    #[inline]
+    pub fn bound_by_band(&self) -> bool {
+        self.deadline.is_none()
+    }
+
     /// Without a deadline dates do not change the price: the cheapest rate over the services.
     #[inline(always)]
     fn undated(&self, c: &Candidate, kg: u32) -> f64 {
         let rates = self.snapshot.rates();
         if let [s] = self.services {
-            return rates
-                .quote(*s, c.band, kg)
-                .map_or(f64::INFINITY, |(_, p)| p);
+            return rates.price(*s, c.band, kg).unwrap_or(f64::INFINITY);
         }
         let mut best = f64::INFINITY;
         for &s in self.services {
-            if let Some((_, p)) = rates.quote(s, c.band, kg) {
+            if let Some(p) = rates.price(s, c.band, kg) {
                 best = best.min(p);
             }
         }

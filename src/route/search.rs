@@ -99,6 +99,8 @@ pub struct Search {
     /// Per line and candidate: the index of the candidate in the line's holders.
     hold: Vec<u32>,
     unit_lb: Vec<f64>,
+    /// Per zone band, while a line is ranked: one unit's shipping (NaN: not asked yet).
+    band_ship: Vec<f64>,
     /// Per line: how much of `sorted` is in order.
     sorted_upto: Vec<usize>,
     suffix_lb: Vec<f64>,
@@ -309,11 +311,16 @@ impl Search {
         self.sorted_upto.clear();
         self.suffix_lb.clear();
         self.suffix_lb.resize(nl + 1, 0.0);
+        let by_band = ship.bound_by_band();
         for (pos, &li) in self.order.iter().enumerate() {
             let line: &LineCandidates = &set.lines[li];
+            let kg = billable_kg(line.unit_weight);
             let mut lb = bp;
             let sorted = &mut self.sorted[pos];
             sorted.clear();
+            // Without a deadline one unit's shipping depends only on the zone band: one quote
+            // per band, not per holder.
+            self.band_ship.clear();
             for (j, holder) in line.holders.iter().enumerate() {
                 let (c, ats) = (holder.candidate, holder.ats);
                 let cand = &set.candidates[c as usize];
@@ -322,11 +329,16 @@ impl Search {
                 self.ats_set.push(pos * nc + c as usize);
                 self.unit[pos * nc + c as usize] = unit;
                 self.hold[pos * nc + c as usize] = j as u32;
-                let ship = ship.bound(
-                    cand,
-                    billable_kg(line.unit_weight),
-                    line.floor_of(holder, 1),
-                );
+                let ship = if by_band {
+                    grow(&mut self.band_ship, cand.band + 1, f64::NAN);
+                    let known = &mut self.band_ship[cand.band];
+                    if known.is_nan() {
+                        *known = ship.bound(cand, kg, NO_FLOOR);
+                    }
+                    *known
+                } else {
+                    ship.bound(cand, kg, line.floor_of(holder, 1))
+                };
                 lb = lb.min(unit);
                 sorted.push(Ranked {
                     alone: cand.cost_per_shipment + unit + ship,

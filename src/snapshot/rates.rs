@@ -177,14 +177,32 @@ impl RateTable {
         billable_kg: u32,
     ) -> Option<(RateOption, f64)> {
         let kg = f64::from(billable_kg);
-        let mut best: Option<(RateOption, f64)> = None;
-        for o in self.options(service, band) {
+        let options = self.options(service, band);
+        // The index, not the option, is carried through the loop (an option is 32 bytes).
+        let mut best: Option<(usize, f64)> = None;
+        for (i, o) in options.iter().enumerate() {
             let price = o.base + o.per_kg * kg;
             if best.is_none_or(|(_, p)| price < p) {
-                best = Some((*o, price));
+                best = Some((i, price));
             }
         }
-        best
+        best.map(|(i, p)| (options[i], p))
+    }
+
+    /// The price [`RateTable::quote`] gives, without the option: the least `base + per_kg ×
+    /// kg` over the carriers of `service` in `band`.
+    #[inline]
+    pub fn price(&self, service: Service, band: usize, billable_kg: u32) -> Option<f64> {
+        let kg = f64::from(billable_kg);
+        let options = self.options(service, band);
+        let mut best = f64::INFINITY;
+        for o in options {
+            let price = o.base + o.per_kg * kg;
+            if price < best {
+                best = price;
+            }
+        }
+        (!options.is_empty()).then_some(best)
     }
 
     /// Rate shopping with dates: the cheapest option, ties broken by the earliest delivery
