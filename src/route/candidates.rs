@@ -159,10 +159,9 @@ impl CandidateSet {
         avail: &impl Availability,
         order: &Order,
         node_id: NodeId,
-        dest: &[f64; 3],
-        at: (f64, f64),
+        target: &Target<'_>,
     ) -> u32 {
-        match evaluate(snapshot, avail, order, node_id, dest, at, &mut self.dates) {
+        match evaluate(snapshot, avail, order, node_id, target, &mut self.dates) {
             Ok(c) => {
                 self.candidates.push(c);
                 (self.candidates.len() - 1) as u32
@@ -196,7 +195,7 @@ impl CandidateSet {
         self.next_epoch(snapshot.nodes().len());
         self.candidates.clear();
         let inventory = snapshot.inventory();
-        let dest = crate::model::geo::unit_vector(lat, lon);
+        let target = Target::new(avail, order, lat, lon);
         self.lines
             .resize_with(order.lines.len(), LineCandidates::default);
         for (li, line) in order.lines.iter().enumerate() {
@@ -222,7 +221,7 @@ impl CandidateSet {
                 let ni = node_id.index();
                 if self.stamp[ni] != self.epoch {
                     self.stamp[ni] = self.epoch;
-                    self.slot[ni] = self.admit(snapshot, avail, order, node_id, &dest, (lat, lon));
+                    self.slot[ni] = self.admit(snapshot, avail, order, node_id, &target);
                 }
                 let slot = self.slot[ni];
                 if slot != EXCLUDED {
@@ -304,14 +303,35 @@ impl LineCandidates {
     }
 }
 
-/// Whether a node may ship a parcel of `order` to (lat, lon), and on what terms.
+/// Where one ship order goes, and what evaluating its nodes reads once per order rather than
+/// once per node.
+pub struct Target<'a> {
+    lat: f64,
+    lon: f64,
+    /// Unit vector of the destination.
+    dest: [f64; 3],
+    /// The order's day's units picked per node ([`Availability::used_on`]).
+    used: Option<&'a [u32]>,
+}
+
+impl<'a> Target<'a> {
+    pub fn new(avail: &'a impl Availability, order: &Order, lat: f64, lon: f64) -> Target<'a> {
+        Target {
+            lat,
+            lon,
+            dest: crate::model::geo::unit_vector(lat, lon),
+            used: avail.used_on(order.day),
+        }
+    }
+}
+
+/// Whether a node may ship a parcel of `order` to `target`, and on what terms.
 pub fn evaluate(
     snapshot: &Snapshot,
     avail: &impl Availability,
     order: &Order,
     node_id: NodeId,
-    dest: &[f64; 3],
-    (lat, lon): (f64, f64),
+    target: &Target<'_>,
     dates: &mut DateCache,
 ) -> Result<Candidate, Exclusion> {
     let node = snapshot.node(node_id);
@@ -325,22 +345,19 @@ pub fn evaluate(
         return Err(Exclusion::StoreShippingOff);
     }
     allowed_by_order(snapshot, order, node_id)?;
-    let capacity_left = super::ledger::capacity_left(snapshot, avail, node_id, order.day);
+    let capacity_left =
+        super::ledger::capacity_left_on(snapshot, avail, target.used, node_id, order.day);
     if capacity_left == 0 {
         return Err(Exclusion::CapacityFull);
     }
-    let xyz = snapshot.node_xyz(node_id);
+    let chord2 = crate::model::geo::chord2(snapshot.node_xyz(node_id), &target.dest);
     let band = snapshot
         .zones()
-        .band_of(xyz, dest, || {
-            crate::model::geo::distance_km(node.lat, node.lon, lat, lon)
+        .band_of(chord2, || {
+            crate::model::geo::distance_km(node.lat, node.lon, target.lat, target.lon)
         })
         .ok_or(Exclusion::BeyondZones)?;
-    let services = order.service.shipment_services();
-    if services
-        .iter()
-        .all(|&s| snapshot.rates().options(s, band).is_empty())
-    {
+    if !snapshot.rates().serves(order.service, band) {
         return Err(Exclusion::ServiceNotOffered);
     }
     // Candidates need their dates only under a deadline; the decision's own dates are computed
@@ -357,7 +374,7 @@ pub fn evaluate(
     Ok(Candidate {
         node: node_id,
         band,
-        chord2: crate::model::geo::chord2(xyz, dest),
+        chord2,
         cost_per_shipment: node.cost_per_shipment,
         cost_per_unit: node.cost_per_unit,
         capacity_left,

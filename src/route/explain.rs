@@ -81,9 +81,9 @@ pub fn explain(
         let chosen = decision.shipments.iter().any(|s| s.node_id == node.id);
         let excluded = match order.destination {
             Destination::Address { lat, lon } => {
-                let dest = crate::model::geo::unit_vector(lat, lon);
+                let target = super::candidates::Target::new(avail, order, lat, lon);
                 let mut dates = super::candidates::DateCache::default();
-                evaluate(snapshot, avail, order, n, &dest, (lat, lon), &mut dates)
+                evaluate(snapshot, avail, order, n, &target, &mut dates)
                     .err()
                     .map(|e| exclusion_text(e, order))
             }

@@ -15,6 +15,29 @@ pub trait Availability {
     fn reserved(&self, entry: usize) -> u32;
     /// Units a node has already picked on a day (`None`: orders without `created_at`).
     fn capacity_used(&self, node: NodeId, day: Option<i32>) -> u32;
+    /// Every node's units picked on `day` as one slice indexed by node (a node past its end
+    /// has picked none), so an order looks its day up once; `None`: ask
+    /// [`Availability::capacity_used`] node by node.
+    fn used_on(&self, _day: Option<i32>) -> Option<&[u32]> {
+        None
+    }
+}
+
+/// [`capacity_left`] with the order's day looked up beforehand ([`Availability::used_on`]).
+#[inline]
+pub fn capacity_left_on(
+    snapshot: &Snapshot,
+    avail: &impl Availability,
+    used: Option<&[u32]>,
+    node: NodeId,
+    day: Option<i32>,
+) -> u32 {
+    match used {
+        Some(used) => snapshot.node(node).capacity_units.map_or(u32::MAX, |c| {
+            c.saturating_sub(used.get(node.index()).copied().unwrap_or(0))
+        }),
+        None => capacity_left(snapshot, avail, node, day),
+    }
 }
 
 /// Units of `sku` that `node` can still sell: `on_hand − safety_stock − reserved`, at least 0;
@@ -46,6 +69,9 @@ impl Availability for Untouched {
     }
     fn capacity_used(&self, _: NodeId, _: Option<i32>) -> u32 {
         0
+    }
+    fn used_on(&self, _: Option<i32>) -> Option<&[u32]> {
+        Some(&[])
     }
 }
 
@@ -141,5 +167,9 @@ impl Availability for Ledger {
     #[inline]
     fn capacity_used(&self, node: NodeId, day: Option<i32>) -> u32 {
         self.capacity.get(&day).map_or(0, |used| used[node.index()])
+    }
+    #[inline]
+    fn used_on(&self, day: Option<i32>) -> Option<&[u32]> {
+        Some(self.capacity.get(&day).map_or(&[], Vec::as_slice))
     }
 }

@@ -24,17 +24,12 @@ impl ZoneTable {
         ZoneTable { bands, chord2 }
     }
 
-    /// The band of a node → destination pair from their unit vectors, without trigonometry.
+    /// The band of a node → destination pair from the squared chord between their unit vectors
+    /// ([`crate::model::geo::chord2`]), without trigonometry.
     /// Where the chord is within rounding of a band edge, the haversine distance decides, so
     /// the answer is always the spec's.
     #[inline]
-    pub fn band_of(
-        &self,
-        a: &[f64; 3],
-        b: &[f64; 3],
-        exact_km: impl FnOnce() -> f64,
-    ) -> Option<usize> {
-        let c2 = crate::model::geo::chord2(a, b);
+    pub fn band_of(&self, c2: f64, exact_km: impl FnOnce() -> f64) -> Option<usize> {
         for (i, &t) in self.chord2.iter().enumerate() {
             // (The unbounded band has no edge: every pair that reaches it belongs to it.)
             if t.is_finite() && (c2 - t).abs() <= 1e-9 * t {
@@ -111,6 +106,19 @@ pub struct RateTable {
     rows: Vec<RateRow>,
     /// Whether any row delivers on weekends (a date feature).
     any_weekend: bool,
+    /// Per band, the parcel services with a carrier there (bit i: `Service::PARCEL[i]`).
+    served: Vec<u8>,
+}
+
+/// The parcel services a shipment of an order with `service` may use, as bits of
+/// `Service::PARCEL` indices.
+#[inline]
+fn service_bits(service: Service) -> u8 {
+    service
+        .shipment_services()
+        .iter()
+        .filter_map(|s| s.parcel_index())
+        .fold(0, |bits, i| bits | 1 << i)
 }
 
 impl RateTable {
@@ -140,12 +148,26 @@ impl RateTable {
             kept.push(row);
         }
         let any_weekend = kept.iter().any(|r| r.weekend);
+        let served = (0..band_count)
+            .map(|band| {
+                (0..options.len())
+                    .filter(|&si| !options[si][band].is_empty())
+                    .fold(0, |bits, si| bits | 1 << si)
+            })
+            .collect();
         RateTable {
             carriers,
             options,
             rows: kept,
             any_weekend,
+            served,
         }
+    }
+
+    /// Whether some carrier in `band` serves a shipment of an order with `service`.
+    #[inline]
+    pub fn serves(&self, service: Service, band: usize) -> bool {
+        self.served.get(band).is_some_and(|&b| b & service_bits(service) != 0)
     }
 
     /// The rows in `rates.csv` order.
