@@ -2,7 +2,7 @@
 //! may ship of each line. Eligibility is the spec's feasibility rules 1–2 for ship orders.
 
 use super::ledger::Availability;
-use crate::model::{Day, NodeId, NodeKind, Order};
+use crate::model::{Day, NodeId, Order};
 use crate::snapshot::{Inventory, Snapshot};
 
 /// A node that may ship to the order's address.
@@ -214,8 +214,7 @@ impl CandidateSet {
                 if ats == 0 {
                     continue;
                 }
-                let node = snapshot.node(node_id);
-                if sku.oversize && node.kind == NodeKind::Store {
+                if sku.oversize && snapshot.ship_from(node_id).store {
                     continue;
                 }
                 let ni = node_id.index();
@@ -334,27 +333,30 @@ pub fn evaluate(
     target: &Target<'_>,
     dates: &mut DateCache,
 ) -> Result<Candidate, Exclusion> {
-    let node = snapshot.node(node_id);
+    let node = snapshot.ship_from(node_id);
     if !node.enabled {
         return Err(Exclusion::Disabled);
     }
     if !node.ships {
         return Err(Exclusion::DoesNotShip);
     }
-    if node.kind == NodeKind::Store && !snapshot.policy().ship_from_store {
+    if node.store && !snapshot.policy().ship_from_store {
         return Err(Exclusion::StoreShippingOff);
     }
-    allowed_by_order(snapshot, order, node_id)?;
+    if (node.channels && order.channel.is_some()) || !order.exclude.is_empty() {
+        allowed_by_order(snapshot, order, node_id)?;
+    }
     let capacity_left =
         super::ledger::capacity_left_on(snapshot, avail, target.used, node_id, order.day);
     if capacity_left == 0 {
         return Err(Exclusion::CapacityFull);
     }
-    let chord2 = crate::model::geo::chord2(snapshot.node_xyz(node_id), &target.dest);
+    let chord2 = crate::model::geo::chord2(&node.xyz, &target.dest);
     let band = snapshot
         .zones()
         .band_of(chord2, || {
-            crate::model::geo::distance_km(node.lat, node.lon, target.lat, target.lon)
+            let at = snapshot.node(node_id);
+            crate::model::geo::distance_km(at.lat, at.lon, target.lat, target.lon)
         })
         .ok_or(Exclusion::BeyondZones)?;
     if !snapshot.rates().serves(order.service, band) {

@@ -50,13 +50,47 @@ pub enum BuildError {
     DanglingInbound,
 }
 
+/// The fields of a [`Node`] that candidate generation reads for every order, packed in one
+/// cache line (a whole node record, with its id, schedule and channels, spans three).
+#[derive(Clone, Copy, Debug)]
+#[repr(align(64))]
+pub struct ShipFrom {
+    /// Position as a unit vector (see [`crate::model::geo::unit_vector`]).
+    pub xyz: [f64; 3],
+    pub cost_per_shipment: f64,
+    pub cost_per_unit: f64,
+    /// Units it can pick per day; `None` is unlimited.
+    pub capacity_units: Option<u32>,
+    pub enabled: bool,
+    pub ships: bool,
+    pub store: bool,
+    /// Whether it lists sales channels (else it serves every channel).
+    pub channels: bool,
+}
+
+impl ShipFrom {
+    fn of(n: &Node) -> ShipFrom {
+        ShipFrom {
+            xyz: crate::model::geo::unit_vector(n.lat, n.lon),
+            cost_per_shipment: n.cost_per_shipment,
+            cost_per_unit: n.cost_per_unit,
+            capacity_units: n.capacity_units,
+            enabled: n.enabled,
+            ships: n.ships,
+            store: n.kind == crate::model::NodeKind::Store,
+            channels: !n.channels.is_empty(),
+        }
+    }
+}
+
 /// The network at one version: immutable, cheap to share.
 #[derive(Clone, Debug)]
 pub struct Snapshot {
     version: u64,
     nodes: Arc<[Node]>,
     node_cells: Arc<[CellIndex]>,
-    node_xyz: Arc<[[f64; 3]]>,
+    /// What routing reads of each node for every order, one cache line each.
+    ship_from: Arc<[ShipFrom]>,
     /// Enabled pickup nodes by their H3 cell at [`PICKUP_CELL_RESOLUTION`].
     pickup_cells: Arc<HashMap<CellIndex, Vec<NodeId>>>,
     node_index: Arc<HashMap<String, NodeId>>,
@@ -92,11 +126,7 @@ impl Snapshot {
             return Err(BuildError::DanglingInventory);
         }
         let pickup_cells = pickup_cells_of(&data.nodes, &node_cells);
-        let node_xyz: Vec<[f64; 3]> = data
-            .nodes
-            .iter()
-            .map(|n| crate::model::geo::unit_vector(n.lat, n.lon))
-            .collect();
+        let ship_from: Vec<ShipFrom> = data.nodes.iter().map(ShipFrom::of).collect();
         let clocks = clocks_of(&data.nodes, &data.calendars)?;
         let inventory = inventory_of(&data)?;
         let zones = ZoneTable::new(std::mem::take(&mut data.zones));
@@ -106,7 +136,7 @@ impl Snapshot {
             version,
             nodes: data.nodes.into(),
             node_cells: node_cells.into(),
-            node_xyz: node_xyz.into(),
+            ship_from: ship_from.into(),
             pickup_cells: Arc::new(pickup_cells),
             node_index: Arc::new(node_index),
             skus: data.skus.into(),
@@ -215,7 +245,13 @@ impl Snapshot {
     /// The node's position as a unit vector (see [`crate::model::geo::unit_vector`]).
     #[inline]
     pub fn node_xyz(&self, id: NodeId) -> &[f64; 3] {
-        &self.node_xyz[id.index()]
+        &self.ship_from[id.index()].xyz
+    }
+
+    /// What routing reads of a node for every order ([`ShipFrom`]).
+    #[inline]
+    pub fn ship_from(&self, id: NodeId) -> &ShipFrom {
+        &self.ship_from[id.index()]
     }
 
     /// Enabled pickup nodes in an H3 cell at [`PICKUP_CELL_RESOLUTION`].

@@ -9,7 +9,7 @@ mod inventory;
 mod rates;
 
 pub use indexed::{
-    BuildError, NODE_CELL_RESOLUTION, NetworkData, PICKUP_CELL_RESOLUTION, Snapshot,
+    BuildError, NODE_CELL_RESOLUTION, NetworkData, PICKUP_CELL_RESOLUTION, ShipFrom, Snapshot,
 };
 pub use inventory::{InboundRow, Inventory, InventoryRow, Level, Shape, Stock, Tiers};
 pub use rates::{RateOption, RateRow, RateTable, ZoneTable};

@@ -31,11 +31,13 @@ impl ZoneTable {
     #[inline]
     pub fn band_of(&self, c2: f64, exact_km: impl FnOnce() -> f64) -> Option<usize> {
         for (i, &t) in self.chord2.iter().enumerate() {
-            // (The unbounded band has no edge: every pair that reaches it belongs to it.)
-            if t.is_finite() && (c2 - t).abs() <= 1e-9 * t {
-                return self.band_index(exact_km());
-            }
-            if c2 <= t {
+            // The first edge the chord does not pass by more than rounding: its band, unless
+            // the chord is within rounding of it, where the haversine decides. (The unbounded
+            // band has no edge: every pair that reaches it belongs to it.)
+            if c2 - t <= 1e-9 * t {
+                if t.is_finite() && (c2 - t).abs() <= 1e-9 * t {
+                    return self.band_index(exact_km());
+                }
                 return Some(i);
             }
         }
