@@ -98,6 +98,9 @@ pub struct Search {
     unit: Vec<f64>,
     /// Per line and candidate: the index of the candidate in the line's holders.
     hold: Vec<u32>,
+    /// Per line and candidate: the shipping a new shipment of one unit of the line is charged
+    /// (set with `unit`, read where there is stock).
+    ship1: Vec<f64>,
     unit_lb: Vec<f64>,
     /// Per zone band, while a line is ranked: one unit's shipping (NaN: not asked yet).
     band_ship: Vec<f64>,
@@ -292,6 +295,7 @@ impl Search {
         grow(&mut self.ats, nc * nl, 0);
         grow(&mut self.unit, nc * nl, 0.0);
         grow(&mut self.hold, nc * nl, 0);
+        grow(&mut self.ship1, nc * nl, 0.0);
         self.open.clear();
         self.stack.clear();
         self.best.clear();
@@ -339,6 +343,8 @@ impl Search {
                 } else {
                     ship.bound(cand, kg, line.floor_of(holder, 1))
                 };
+                // What a new shipment of one unit of the line pays (most lines are one unit).
+                self.ship1[pos * nc + c as usize] = ship;
                 lb = lb.min(unit);
                 sorted.push(Ranked {
                     alone: cand.cost_per_shipment + unit + ship,
@@ -958,6 +964,7 @@ impl Search {
             pos,
             nc: ctx.set.candidates.len(),
             w: line.unit_weight,
+            kg1: billable_kg(line.unit_weight),
             unit_lb: self.unit_lb[pos],
             rest_lb: self.suffix_lb[pos + 1],
             rest_w: self.rest_w[pos + 1],
@@ -1065,8 +1072,17 @@ impl Search {
                 for take in (1..=most).rev() {
                     let new_weight = l.w * f64::from(take);
                     let new_floor = self.floor_of(ctx, l.pos, c, take);
-                    let kg = billable_kg(new_weight);
-                    let new_ship = ctx.ship.bound(cand, kg, new_floor);
+                    let (kg, new_ship) = if take == 1 {
+                        // Ranked with the line: the same quote, at the same weight and floor.
+                        (l.kg1, self.ship1[l.pos * l.nc + c])
+                    } else {
+                        let kg = billable_kg(new_weight);
+                        (kg, ctx.ship.bound(cand, kg, new_floor))
+                    };
+                    debug_assert_eq!(
+                        new_ship.to_bits(),
+                        ctx.ship.bound(cand, kg, new_floor).to_bits()
+                    );
                     let reach = new_weight + l.w * f64::from(rem - take) + l.rest_w;
                     let late = self.later(ctx, c, (kg, reach), new_floor);
                     let delta = split
@@ -1131,6 +1147,8 @@ struct AtLine {
     pos: usize,
     nc: usize,
     w: f64,
+    /// Billable kg of one unit.
+    kg1: u32,
     unit_lb: f64,
     rest_lb: f64,
     rest_w: f64,
