@@ -91,16 +91,11 @@ pub struct Search {
     rule: Vec<Rule>,
     /// Per line: its holders, cheapest alone first.
     sorted: Vec<Vec<Ranked>>,
-    ats: Vec<u32>,
-    /// The entries of `ats` this search set.
-    ats_set: Vec<usize>,
-    /// Per line and candidate: the cost of each unit picked there (handling plus any price).
-    unit: Vec<f64>,
-    /// Per line and candidate: the index of the candidate in the line's holders.
-    hold: Vec<u32>,
-    /// Per line and candidate: the shipping a new shipment of one unit of the line is charged
-    /// (set with `unit`, read where there is stock).
-    ship1: Vec<f64>,
+    /// Per line (in search order) and candidate, at `pos × candidates + c`: what the search
+    /// reads of the candidate as a holder of the line (one record, one cache line to fetch).
+    held: Vec<Held>,
+    /// The entries of `held` this search set.
+    held_set: Vec<usize>,
     unit_lb: Vec<f64>,
     /// Per zone band, while a line is ranked: one unit's shipping (NaN: not asked yet).
     band_ship: Vec<f64>,
@@ -121,6 +116,20 @@ pub struct Search {
     out_of_budget: bool,
     /// Checked every [`CANCEL_EVERY`] nodes: a cancelled search stops as if out of budget.
     cancel: crate::cancel::Cancel,
+}
+
+/// A candidate as a holder of one line. Only the entries of the line's holders are set; the
+/// rest read as no stock (`ats` 0), and the other fields are read only where there is stock.
+#[derive(Clone, Copy, Debug, Default)]
+struct Held {
+    /// Units it can give the line.
+    ats: u32,
+    /// Its index in the line's holders.
+    hold: u32,
+    /// The cost of each unit picked there (handling plus any price).
+    unit: f64,
+    /// The shipping a new shipment of one unit of the line is charged.
+    ship1: f64,
 }
 
 /// Search nodes between two looks at the cancellation token.
@@ -288,14 +297,11 @@ impl Search {
         // Per line and candidate only the holders' entries are set; the rest read as no stock
         // (`unit` and `hold` are read only where there is stock), so only the entries the last
         // search set are cleared.
-        for &i in &self.ats_set {
-            self.ats[i] = 0;
+        for &i in &self.held_set {
+            self.held[i].ats = 0;
         }
-        self.ats_set.clear();
-        grow(&mut self.ats, nc * nl, 0);
-        grow(&mut self.unit, nc * nl, 0.0);
-        grow(&mut self.hold, nc * nl, 0);
-        grow(&mut self.ship1, nc * nl, 0.0);
+        self.held_set.clear();
+        grow(&mut self.held, nc * nl, Held::default());
         self.open.clear();
         self.stack.clear();
         self.best.clear();
@@ -329,10 +335,6 @@ impl Search {
                 let (c, ats) = (holder.candidate, holder.ats);
                 let cand = &set.candidates[c as usize];
                 let unit = cand.cost_per_unit + line.extra.get(j).copied().unwrap_or(0.0);
-                self.ats[pos * nc + c as usize] = ats;
-                self.ats_set.push(pos * nc + c as usize);
-                self.unit[pos * nc + c as usize] = unit;
-                self.hold[pos * nc + c as usize] = j as u32;
                 let ship = if by_band {
                     grow(&mut self.band_ship, cand.band + 1, f64::NAN);
                     let known = &mut self.band_ship[cand.band];
@@ -343,8 +345,14 @@ impl Search {
                 } else {
                     ship.bound(cand, kg, line.floor_of(holder, 1))
                 };
-                // What a new shipment of one unit of the line pays (most lines are one unit).
-                self.ship1[pos * nc + c as usize] = ship;
+                self.held[pos * nc + c as usize] = Held {
+                    ats,
+                    hold: j as u32,
+                    unit,
+                    // What a new shipment of one unit of the line pays (most lines are one).
+                    ship1: ship,
+                };
+                self.held_set.push(pos * nc + c as usize);
                 lb = lb.min(unit);
                 sorted.push(Ranked {
                     alone: cand.cost_per_shipment + unit + ship,
@@ -483,7 +491,7 @@ impl Search {
         }
         let nc = ctx.set.candidates.len();
         let line = &ctx.set.lines[self.order[pos]];
-        let holder = &line.holders[self.hold[pos * nc + c] as usize];
+        let holder = &line.holders[self.held[pos * nc + c].hold as usize];
         line.floor_of(holder, take)
     }
 
@@ -701,10 +709,10 @@ impl Search {
         let (mut picking, mut floor) = (0.0, NO_FLOOR);
         for p in pos..end {
             let qty = ctx.set.lines[self.order[p]].qty;
-            if self.ats[p * nc + c] < qty {
+            if self.held[p * nc + c].ats < qty {
                 return None;
             }
-            picking += self.unit[p * nc + c] * f64::from(qty);
+            picking += self.held[p * nc + c].unit * f64::from(qty);
             floor = floor.max(self.floor_of(ctx, p, c, qty));
         }
         Some((picking, floor))
@@ -868,7 +876,7 @@ impl Search {
             match self.rule[from] {
                 Rule::Group { .. } => {
                     let fits = untouched
-                        && (from..to).all(|p| self.ats[p * nc + c] >= remaining[p])
+                        && (from..to).all(|p| self.held[p * nc + c].ats >= remaining[p])
                         && cap >= (from..to).map(|p| remaining[p]).sum::<u32>();
                     if !fits {
                         continue;
@@ -879,7 +887,7 @@ impl Search {
             }
             for (p, &rem) in remaining.iter().enumerate().take(to).skip(from) {
                 // A group's lines whole (they fit), any other line as much as there is.
-                let take = rem.min(self.ats[p * nc + c]).min(cap);
+                let take = rem.min(self.held[p * nc + c].ats).min(cap);
                 if take == 0 {
                     continue;
                 }
@@ -887,7 +895,7 @@ impl Search {
                 floor = floor.max(self.floor_of(ctx, p, c, take));
                 cap -= take;
                 units += take;
-                g.cost += self.unit[p * nc + c] * f64::from(take);
+                g.cost += self.held[p * nc + c].unit * f64::from(take);
                 g.saved_backorder += bp * f64::from(take);
                 g.value += line.unit_price * f64::from(take);
                 weight += line.unit_weight * f64::from(take);
@@ -923,8 +931,8 @@ impl Search {
         for p in pos..ctx.set.lines.len() {
             let mut per_unit = bp;
             for &c in &self.open {
-                if self.ats[p * nc + c as usize] > 0 {
-                    per_unit = per_unit.min(self.unit[p * nc + c as usize]);
+                if self.held[p * nc + c as usize].ats > 0 {
+                    per_unit = per_unit.min(self.held[p * nc + c as usize].unit);
                 }
             }
             let qty = f64::from(ctx.set.lines[self.order[p]].qty);
@@ -996,7 +1004,7 @@ impl Search {
     fn step_open(&mut self, ctx: &Ctx<'_>, l: &AtLine, rem: u32, a_from: usize, cost: f64) {
         for a in a_from..l.open_start {
             let c = self.open[a] as usize;
-            let ats = self.ats[l.pos * l.nc + c];
+            let ats = self.held[l.pos * l.nc + c].ats;
             let most = rem.min(ats).min(self.cap[c]);
             if most == 0 {
                 continue;
@@ -1009,7 +1017,7 @@ impl Search {
                 let new_ship = ctx.ship.bound(cand, kg, new_floor);
                 let reach = new_weight + l.w * f64::from(rem - take) + l.rest_w;
                 let late = self.later(ctx, c, (kg, reach), new_floor);
-                let delta = self.unit[l.pos * l.nc + c] * f64::from(take) + new_ship
+                let delta = self.held[l.pos * l.nc + c].unit * f64::from(take) + new_ship
                     - self.shipping[c]
                     + late;
                 let left = rem - take;
@@ -1074,7 +1082,7 @@ impl Search {
                     let new_floor = self.floor_of(ctx, l.pos, c, take);
                     let (kg, new_ship) = if take == 1 {
                         // Ranked with the line: the same quote, at the same weight and floor.
-                        (l.kg1, self.ship1[l.pos * l.nc + c])
+                        (l.kg1, self.held[l.pos * l.nc + c].ship1)
                     } else {
                         let kg = billable_kg(new_weight);
                         (kg, ctx.ship.bound(cand, kg, new_floor))
@@ -1087,7 +1095,7 @@ impl Search {
                     let late = self.later(ctx, c, (kg, reach), new_floor);
                     let delta = split
                         + cand.cost_per_shipment
-                        + self.unit[l.pos * l.nc + c] * f64::from(take)
+                        + self.held[l.pos * l.nc + c].unit * f64::from(take)
                         + new_ship
                         + late;
                     let left = rem - take;
