@@ -33,9 +33,12 @@ pub fn capacity_left_on(
     day: Option<i32>,
 ) -> u32 {
     match used {
-        Some(used) => snapshot.ship_from(node).capacity_units.map_or(u32::MAX, |c| {
-            c.saturating_sub(used.get(node.index()).copied().unwrap_or(0))
-        }),
+        Some(used) => snapshot
+            .ship_from(node)
+            .capacity_units
+            .map_or(u32::MAX, |c| {
+                c.saturating_sub(used.get(node.index()).copied().unwrap_or(0))
+            }),
         None => capacity_left(snapshot, avail, node, day),
     }
 }

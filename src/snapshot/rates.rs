@@ -36,7 +36,11 @@ impl ZoneTable {
         // passes are the ones before it: counted without a branch per band, since the band
         // changes from node to node and a mispredicted exit cost more than the whole count.
         let passed = |t: f64| c2 - t > 1e-9 * t;
-        let i = self.chord2.iter().map(|&t| usize::from(passed(t))).sum::<usize>();
+        let i = self
+            .chord2
+            .iter()
+            .map(|&t| usize::from(passed(t)))
+            .sum::<usize>();
         let t = *self.chord2.get(i)?;
         if passed(t) || c2.is_nan() {
             return None;
@@ -172,7 +176,9 @@ impl RateTable {
     /// Whether some carrier in `band` serves a shipment of an order with `service`.
     #[inline]
     pub fn serves(&self, service: Service, band: usize) -> bool {
-        self.served.get(band).is_some_and(|&b| b & service_bits(service) != 0)
+        self.served
+            .get(band)
+            .is_some_and(|&b| b & service_bits(service) != 0)
     }
 
     /// The rows in `rates.csv` order.
@@ -313,7 +319,12 @@ mod tests {
         let mut pairs = Vec::new();
         for _ in 0..20_000 {
             let (lat, lon) = (next() * 180.0 - 90.0, next() * 360.0 - 180.0);
-            pairs.push((lat, lon, lat + next() * 40.0 - 20.0, lon + next() * 40.0 - 20.0));
+            pairs.push((
+                lat,
+                lon,
+                lat + next() * 40.0 - 20.0,
+                lon + next() * 40.0 - 20.0,
+            ));
         }
         // On an edge: due north by exactly an edge's distance (to rounding).
         for &km in &edges {
