@@ -1,7 +1,9 @@
 //! The measured gap of the search where it stops at its budget: on the large network, orders
 //! whose search hit the budget are solved exactly by the HiGHS MIP and the costs compared.
 //!
-//! `cargo bench --bench gap [-- --lines 2,4,8] [-- --max-mip N]` (generates the large network
+//! `cargo bench --bench gap [-- --lines 2,4,8] [-- --max-mip N] [-- --list] [-- --budget N] [-- --skip N]
+//! [-- --recheck N]`
+//! (generates the large network
 //! on first use, like `latency`). The MIP of a many-line order on 2,070 nodes takes seconds to
 //! minutes, so at most `--max-mip` (default 10) budget-hit orders per size are solved.
 
@@ -19,36 +21,93 @@ fn arg(name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
+/// A plan's shipments, for `--list`.
+fn shipments(snapshot: &fulfil::snapshot::Snapshot, plan: &fulfil::route::Plan) -> String {
+    plan.shipments
+        .iter()
+        .map(|(n, l)| format!("{} {:?}", snapshot.node(*n).id, l))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 fn main() {
     let sizes: Vec<usize> = arg("--lines")
         .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect())
         .unwrap_or_else(|| vec![2, 4, 8]);
     let max_mip: usize = arg("--max-mip").and_then(|s| s.parse().ok()).unwrap_or(10);
+    // `--list`: each budget-hit order on stderr (id, lines, deadline, cost, search nodes).
+    let list = std::env::args().any(|a| a == "--list");
+    // `--skip N`: the MIP judges budget-hit orders from the (N + 1)th.
+    let skip: usize = arg("--skip").and_then(|s| s.parse().ok()).unwrap_or(0);
+    // `--recheck N`: each budget-hit order routed again with a budget of N nodes.
+    let recheck: Option<u64> = arg("--recheck").and_then(|s| s.parse().ok());
     let (snapshot, orders) = common::load(&common::large_dir());
     println!(
         "| lines | orders | budget hit | search cost (sum) | MIP optimum (sum) | gap | worst order gap | MIP time (mean) |"
     );
     println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-    let mut router = Router::new();
+    // `--budget N`: the search's node budget (default the router's).
+    let mut router = match arg("--budget").and_then(|s| s.parse().ok()) {
+        Some(b) => Router::new().with_budget(b),
+        None => Router::new(),
+    };
     for lines in sizes {
         let pool = common::orders_with_lines(&orders, lines, 5000);
         let (mut hit, mut search_sum, mut mip_sum, mut worst, mut mip_time) =
             (0, 0.0, 0.0, 0.0f64, 0.0);
         for o in &pool {
+            let t = Instant::now();
             let r = router
                 .route(&snapshot, &Untouched, o, PolicyKind::Optimal)
                 .expect("routes");
+            let took = t.elapsed().as_secs_f64();
             if r.exact {
                 continue;
             }
             hit += 1;
-            if hit > max_mip {
+            if list {
+                eprintln!(
+                    "budget hit: {} ({} lines, deliver_by {:?}): cost {:.2}, {} search nodes, {:.1} ms",
+                    o.id,
+                    o.lines.len(),
+                    o.deliver_by,
+                    r.decision.cost.total,
+                    r.search_nodes,
+                    1e3 * took
+                );
+            }
+            if let Some(budget) = recheck {
+                let again = Router::new()
+                    .with_budget(budget)
+                    .route(&snapshot, &Untouched, o, PolicyKind::Optimal)
+                    .expect("routes");
+                eprintln!(
+                    "  with {budget} nodes: cost {:.2}, {}",
+                    again.decision.cost.total,
+                    if again.exact {
+                        "proven"
+                    } else {
+                        "budget hit again"
+                    }
+                );
+                if again.decision.cost.total < r.decision.cost.total - 1e-6 {
+                    eprintln!("    was  {}", shipments(&snapshot, &r.plan));
+                    eprintln!("    now  {}", shipments(&snapshot, &again.plan));
+                }
+            }
+            if hit <= skip || hit > skip + max_mip {
                 continue;
             }
             let t = Instant::now();
             let m = solve_order(&snapshot, &Untouched, o).expect("MIP solves");
             mip_time += t.elapsed().as_secs_f64();
             let exact = price(&snapshot, o, &m.plan).expect("prices").cost.total;
+            if list {
+                let (searched, mip) =
+                    (shipments(&snapshot, &r.plan), shipments(&snapshot, &m.plan));
+                eprintln!("  search {:.2}: {searched}", r.decision.cost.total);
+                eprintln!("  MIP    {exact:.2}: {mip}");
+            }
             search_sum += r.decision.cost.total;
             mip_sum += exact;
             worst = worst.max((r.decision.cost.total - exact) / exact);
@@ -64,7 +123,7 @@ fn main() {
             100.0 * gap,
             100.0 * worst,
             if hit > 0 {
-                mip_time / hit.min(max_mip) as f64
+                mip_time / hit.saturating_sub(skip).min(max_mip) as f64
             } else {
                 0.0
             }

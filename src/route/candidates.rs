@@ -262,6 +262,67 @@ impl CandidateSet {
     }
 }
 
+impl CandidateSet {
+    /// The same order's set with only the candidates `keep` (indices of this set, which become
+    /// 0, 1, … in `out`): each line keeps the holders among them, with their inbound tiers and
+    /// prices.
+    pub fn restricted(&self, keep: &[usize], out: &mut CandidateSet) {
+        out.candidates.clear();
+        out.candidates
+            .extend(keep.iter().map(|&c| self.candidates[c]));
+        out.lines
+            .resize_with(self.lines.len(), LineCandidates::default);
+        for (line, into) in self.lines.iter().zip(out.lines.iter_mut()) {
+            let (mut holders, mut tiers, mut extra) = (
+                std::mem::take(&mut into.holders),
+                std::mem::take(&mut into.tiers),
+                std::mem::take(&mut into.extra),
+            );
+            holders.clear();
+            tiers.clear();
+            extra.clear();
+            for (j, h) in line.holders.iter().enumerate() {
+                let Some(at) = keep.iter().position(|&c| c == h.candidate as usize) else {
+                    continue;
+                };
+                let start = tiers.len() as u32;
+                tiers.extend_from_slice(&line.tiers[h.tiers.0 as usize..h.tiers.1 as usize]);
+                holders.push(Holder {
+                    candidate: at as u32,
+                    tiers: (start, tiers.len() as u32),
+                    ..*h
+                });
+                if let Some(&e) = line.extra.get(j) {
+                    extra.push(e);
+                }
+            }
+            *into = LineCandidates {
+                holders,
+                tiers,
+                extra,
+                ..line.clone_head()
+            };
+        }
+    }
+}
+
+impl LineCandidates {
+    /// The line without its holders, tiers and prices.
+    fn clone_head(&self) -> LineCandidates {
+        LineCandidates {
+            line: self.line,
+            qty: self.qty,
+            unit_weight: self.unit_weight,
+            whole: self.whole,
+            group: self.group,
+            unit_price: self.unit_price,
+            holders: Vec::new(),
+            tiers: Vec::new(),
+            extra: Vec::new(),
+        }
+    }
+}
+
 /// The units of an entry still on hand after `reserved` (reservations take stock first), and
 /// pushes the inbound tiers left after them onto `tiers`.
 pub fn stock_and_tiers(

@@ -19,10 +19,12 @@
 //!    search that cannot prove its answer still finds the on-time one (`benches/gap.rs`).
 //!
 //! A hard `deliver_by` is one search with D = `deliver_by`; an order without one, one search
-//! without a deadline.
+//! without a deadline; either, when it runs out of budget, is followed by two-node searches
+//! around its answer (`neighbours.rs`).
 
 use super::candidates::CandidateSet;
 use super::cost::{Plan, Terms, billable_kg};
+use super::neighbours::Neighbours;
 use super::promise::{NO_FLOOR, Shipper};
 use super::search::{Search, SearchResult, Take};
 use crate::model::{Day, NodeId, Order, SkuId};
@@ -50,6 +52,8 @@ pub(super) struct Dated<'r> {
     pub search: &'r mut Search,
     pub candidates: &'r CandidateSet,
     pub budget: u64,
+    /// Two-node searches for an order whose search ran out of budget (`neighbours.rs`).
+    pub neighbours: &'r mut Neighbours,
 }
 
 impl Dated<'_> {
@@ -61,7 +65,11 @@ impl Dated<'_> {
         let (by, penalty) = match (dated_by, policy.late_penalty_per_day) {
             (Some(by), Some(penalty)) => (by, penalty),
             (hard, _) => {
-                let result = self.run(&shipper(hard), f64::INFINITY, self.budget);
+                let ship = shipper(hard);
+                let mut result = self.run(&ship, f64::INFINITY, self.budget);
+                if !result.exact {
+                    self.neighbours.improve(self.candidates, &ship, &mut result);
+                }
                 return Searched {
                     result,
                     deadline: hard,

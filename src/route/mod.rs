@@ -14,6 +14,7 @@ mod explain;
 mod ledger;
 pub mod mip;
 mod nearest;
+mod neighbours;
 mod options;
 mod pickup;
 pub mod promise;

@@ -6,6 +6,7 @@ use super::candidates::{CandidateSet, UnitPrices};
 use super::cost::price;
 use super::error::RouteError;
 use super::ledger::Availability;
+use super::neighbours::Neighbours;
 use super::routed::{PolicyKind, PricedPlan, Routed};
 use super::search::Search;
 use super::{deadlines, nearest, pickup, search};
@@ -28,6 +29,7 @@ pub const SEARCH_STACK_BYTES: usize = 64 << 20;
 pub struct Router {
     candidates: CandidateSet,
     search: Search,
+    neighbours: Neighbours,
     budget: u64,
     cancel: Cancel,
 }
@@ -43,6 +45,7 @@ impl Router {
         Router {
             candidates: CandidateSet::default(),
             search: Search::default(),
+            neighbours: Neighbours::default(),
             budget: DEFAULT_SEARCH_BUDGET,
             cancel: Cancel::never(),
         }
@@ -58,6 +61,7 @@ impl Router {
     /// and [`Router::route`] answers [`RouteError::Cancelled`].
     pub fn set_cancel(&mut self, cancel: Cancel) {
         self.search.set_cancel(cancel.clone());
+        self.neighbours.set_cancel(cancel.clone());
         self.cancel = cancel;
     }
 
@@ -67,6 +71,7 @@ impl Router {
             search: &mut self.search,
             candidates: &self.candidates,
             budget: self.budget,
+            neighbours: &mut self.neighbours,
         }
     }
 
