@@ -193,3 +193,59 @@ fn search_matches_the_exact_mip_under_order_rules() {
         "the rules changed only {bind} decisions: the test does not exercise them"
     );
 }
+
+#[test]
+fn a_search_out_of_budget_finds_the_two_node_optimum_around_its_decision() {
+    // The ring of "restarts from a greedy incumbent" with a budget too small to finish: the
+    // search stops with its best decision so far, and the two-node searches around it reach
+    // the optimum (both DCs), which the MIP confirms.
+    let mut nodes = String::from(
+        "node_id,kind,lat,lon,capacity_units,cost_per_shipment,cost_per_unit\n\
+         DC-A,dc,0,3,,2,0.25\nDC-B,dc,0,-3.5,,2,0.25\n",
+    );
+    let mut inventory = String::from("node_id,sku,on_hand\nDC-A,P,50\nDC-B,P,50\nDC-B,Q,50\n");
+    for i in 0..60 {
+        let angle = f64::from(i) * std::f64::consts::TAU / 60.0;
+        nodes.push_str(&format!(
+            "ST-{i},store,{:.4},{:.4},,{:.2},1\n",
+            0.4 * angle.sin(),
+            0.4 * angle.cos(),
+            3.0 + f64::from(i % 7) * 0.1
+        ));
+        inventory.push_str(&format!("ST-{i},P,1\nST-{i},Q,1\n"));
+    }
+    let s = super::support::Scenario::new(&[
+        ("nodes.csv", &nodes),
+        ("inventory.csv", &inventory),
+        ("policy.toml", "split_penalty = 0.5\nmax_shipments = 4\n"),
+        (
+            "orders.csv",
+            "order_id,lat,lon,sku,qty\no1,0,0,P,6\no1,0,0,Q,6\no2,0,0,P,3\no2,0,0,Q,4\n",
+        ),
+    ]);
+    let snapshot = load_snapshot(s.path()).expect("loads");
+    let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
+    let ledger = Ledger::new(&snapshot);
+    for budget in [10, 100, 1_000] {
+        let mut router = Router::new().with_budget(budget);
+        for order in &orders {
+            let routed = router
+                .route(&snapshot, &ledger, order, PolicyKind::Optimal)
+                .expect("routes");
+            assert!(
+                !routed.exact,
+                "budget {budget}, order {}: finished",
+                order.id
+            );
+            let mip = solve_order(&snapshot, &ledger, order).expect("MIP solves");
+            assert!(
+                (routed.decision.cost.total - mip.objective).abs() < 1e-5,
+                "budget {budget}, order {}: {} against the optimum {}",
+                order.id,
+                routed.decision.cost.total,
+                mip.objective
+            );
+            assert!(ledger.fits(&snapshot, order, &routed.plan));
+        }
+    }
+}
