@@ -16,7 +16,8 @@
 //!
 //! 3. only if that search ran out of its budget (its bound is weaker than a search under one
 //!    deadline): once more under the hard deadline `deliver_by`, as another incumbent — a
-//!    search that cannot prove its answer still finds the on-time one (`benches/gap.rs`).
+//!    search that cannot prove its answer still finds the on-time one (`benches/gap.rs`) —
+//!    and then two nodes at a time around the best, lateness priced (`neighbours.rs`).
 //!
 //! A hard `deliver_by` is one search with D = `deliver_by`; an order without one, one search
 //! without a deadline; either, when it runs out of budget, is followed by two-node searches
@@ -115,6 +116,7 @@ impl Dated<'_> {
                     deadline: Some(by),
                 };
             }
+            self.around(&late, &mut best);
         }
         best.result.exact = exact;
         best.result.found = true;
@@ -123,6 +125,24 @@ impl Dated<'_> {
             best.result.lower_bound = best.result.cost;
         }
         best
+    }
+
+    /// Two-node searches with lateness priced around `best` (`neighbours.rs`); a cheaper plan
+    /// found replaces it, quoted under the deadline its shipments reach.
+    fn around(&mut self, late: &Shipper<'_>, best: &mut Searched) {
+        let mut around = SearchResult {
+            assignment: best.result.assignment.clone(),
+            cost: best.result.cost,
+            found: false,
+            ..Default::default()
+        };
+        self.neighbours.improve(self.candidates, late, &mut around);
+        if around.found {
+            let (_, deadline) = self.late_extra(late, &around.assignment);
+            best.result.assignment = around.assignment;
+            best.result.cost = around.cost;
+            best.deadline = Some(deadline);
+        }
     }
 
     /// What an assignment's shipments cost beyond their cheapest rates once their services are
