@@ -11,7 +11,8 @@
 //! reported as not proven (`benches/gap.rs`, `--recheck`, measures how far it is).
 
 use super::candidates::CandidateSet;
-use super::promise::Shipper;
+use super::cost::billable_kg;
+use super::promise::{NO_FLOOR, Shipper};
 use super::search::{Search, SearchResult, Take};
 
 /// Search nodes one pair's search may visit.
@@ -19,6 +20,10 @@ const PAIR_BUDGET: u64 = 20_000;
 /// Candidates tried beside each node of the incumbent: those holding the most of the order's
 /// lines, nearest first among equals.
 const MAX_OTHERS: usize = 64;
+/// And each line's holders that ship it alone cheapest per unit.
+const CHEAPEST_PER_LINE: usize = 8;
+/// Passes at most (each around the pair the last one moved to).
+const MAX_PASSES: usize = 3;
 
 /// The buffers of the two-node searches (one per router).
 #[derive(Default)]
@@ -43,15 +48,34 @@ impl Neighbours {
         ship: &Shipper<'_>,
         best: &mut SearchResult,
     ) {
+        let others = self.partners(set, ship);
+        // A pass that moved the plan to a new pair is followed by one around that pair.
+        for _ in 0..MAX_PASSES {
+            let before = best.cost;
+            self.pass(set, ship, &others, best);
+            if best.cost >= before || self.cancel.is_cancelled() {
+                break;
+            }
+        }
+    }
+
+    /// Each node `best` ships from, beside each of `others`: the cheapest plan below its cost.
+    fn pass(
+        &mut self,
+        set: &CandidateSet,
+        ship: &Shipper<'_>,
+        others: &[usize],
+        best: &mut SearchResult,
+    ) {
         let mut kept: Vec<usize> = Vec::new();
         for t in best.assignment.iter().filter(|t| t.units > 0) {
             if !kept.contains(&(t.candidate as usize)) {
                 kept.push(t.candidate as usize);
             }
         }
-        let others = self.partners(set);
+        let policy = ship.snapshot.policy();
         for (i, &k) in kept.iter().enumerate() {
-            for &other in &others {
+            for &other in others {
                 // A pair of two kept nodes is searched once.
                 if other == k || kept[..i].contains(&other) {
                     continue;
@@ -61,7 +85,6 @@ impl Neighbours {
                 }
                 let pair = [k.min(other), k.max(other)];
                 set.restricted(&pair, &mut self.sub);
-                let policy = ship.snapshot.policy();
                 let found = self
                     .search
                     .run(&self.sub, ship, policy, PAIR_BUDGET, best.cost);
@@ -81,8 +104,9 @@ impl Neighbours {
         }
     }
 
-    /// The candidates most worth pairing: those holding the most lines, nearest first.
-    fn partners(&self, set: &CandidateSet) -> Vec<usize> {
+    /// The candidates most worth pairing: those holding the most lines, nearest first, and
+    /// each line's holders that ship it alone cheapest per unit.
+    fn partners(&self, set: &CandidateSet, ship: &Shipper<'_>) -> Vec<usize> {
         let mut cover = vec![0u32; set.candidates.len()];
         for line in &set.lines {
             for h in &line.holders {
@@ -101,6 +125,30 @@ impl Neighbours {
                 .then(a.cmp(&b))
         });
         all.truncate(MAX_OTHERS);
+        // And each line's cheapest holders for the line alone: a partner may hold only the
+        // lines it is best for.
+        for line in &set.lines {
+            let mut alone: Vec<(f64, usize)> = line
+                .holders
+                .iter()
+                .map(|h| {
+                    let c = &set.candidates[h.candidate as usize];
+                    let units = h.ats.min(line.qty);
+                    let kg = billable_kg(line.unit_weight * f64::from(units));
+                    let cost = c.cost_per_shipment
+                        + c.cost_per_unit * f64::from(units)
+                        + ship.bound(c, kg, NO_FLOOR);
+                    // Per unit shipped: a holder of fewer units ships less of the line.
+                    (cost / f64::from(units), h.candidate as usize)
+                })
+                .collect();
+            alone.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            for (_, c) in alone.into_iter().take(CHEAPEST_PER_LINE) {
+                if !all.contains(&c) {
+                    all.push(c);
+                }
+            }
+        }
         all
     }
 }
