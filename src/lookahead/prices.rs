@@ -115,7 +115,7 @@ fn cheapest_rate(snapshot: &Snapshot, sku: SkuId, band: usize) -> Option<f64> {
     let kg = billable_kg(snapshot.sku(sku).weight_kg);
     Service::PARCEL
         .iter()
-        .filter_map(|&svc| snapshot.rates().quote(svc, band, kg).map(|(_, p)| p))
+        .filter_map(|&svc| snapshot.rates().price(svc, band, kg))
         .min_by(f64::total_cmp)
 }
 

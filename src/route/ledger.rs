@@ -23,7 +23,8 @@ pub trait Availability {
     }
 }
 
-/// [`capacity_left`] with the order's day looked up beforehand ([`Availability::used_on`]).
+/// [`capacity_left`] with the order's day looked up beforehand ([`Availability::used_on`];
+/// `None`: asked node by node).
 #[inline]
 pub fn capacity_left_on(
     snapshot: &Snapshot,
@@ -32,15 +33,16 @@ pub fn capacity_left_on(
     node: NodeId,
     day: Option<i32>,
 ) -> u32 {
-    match used {
-        Some(used) => snapshot
-            .ship_from(node)
-            .capacity_units
-            .map_or(u32::MAX, |c| {
-                c.saturating_sub(used.get(node.index()).copied().unwrap_or(0))
-            }),
-        None => capacity_left(snapshot, avail, node, day),
-    }
+    snapshot
+        .ship_from(node)
+        .capacity_units
+        .map_or(u32::MAX, |c| {
+            let picked = match used {
+                Some(used) => used.get(node.index()).copied().unwrap_or(0),
+                None => avail.capacity_used(node, day),
+            };
+            c.saturating_sub(picked)
+        })
 }
 
 /// Units of `sku` that `node` can still sell: `on_hand − safety_stock − reserved`, at least 0;
@@ -58,9 +60,7 @@ pub fn capacity_left(
     node: NodeId,
     day: Option<i32>,
 ) -> u32 {
-    snapshot.node(node).capacity_units.map_or(u32::MAX, |c| {
-        c.saturating_sub(avail.capacity_used(node, day))
-    })
+    capacity_left_on(snapshot, avail, None, node, day)
 }
 
 /// Nothing reserved: the snapshot as loaded.

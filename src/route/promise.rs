@@ -180,7 +180,7 @@ impl<'a> Shipper<'a> {
         let (rates, band) = (self.snapshot.rates(), c.band);
         self.services.iter().filter_map(move |&s| match dispatch {
             Some(day) => rates.quote_dated(s, band, kg, day).map(|(_, p, d)| (p, d)),
-            None => rates.quote(s, band, kg).map(|(_, p)| (p, NO_FLOOR)),
+            None => rates.price(s, band, kg).map(|p| (p, NO_FLOOR)),
         })
     }
 

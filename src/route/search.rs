@@ -295,8 +295,8 @@ impl Search {
         self.cap
             .extend(set.candidates.iter().map(|c| c.capacity_left));
         // Per line and candidate only the holders' entries are set; the rest read as no stock
-        // (`unit` and `hold` are read only where there is stock), so only the entries the last
-        // search set are cleared.
+        // (a `Held`'s other fields are read only where there is stock), so only the entries
+        // the last search set are cleared.
         for &i in &self.held_set {
             self.held[i].ats = 0;
         }

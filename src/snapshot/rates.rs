@@ -35,16 +35,15 @@ impl ZoneTable {
         // has no edge: every pair that reaches it belongs to it.) Edges grow, so the edges it
         // passes are the ones before it: counted without a branch per band, since the band
         // changes from node to node and a mispredicted exit cost more than the whole count.
-        let passed = |t: f64| c2 - t > 1e-9 * t;
+        if c2.is_nan() {
+            return None;
+        }
         let i = self
             .chord2
             .iter()
-            .map(|&t| usize::from(passed(t)))
+            .map(|&t| usize::from(c2 - t > 1e-9 * t))
             .sum::<usize>();
         let t = *self.chord2.get(i)?;
-        if passed(t) || c2.is_nan() {
-            return None;
-        }
         if t.is_finite() && (c2 - t).abs() <= 1e-9 * t {
             return self.band_index(exact_km());
         }

@@ -89,10 +89,9 @@ fn search_matches_the_mip_on_wide_networks_where_it_restarts() {
     println!("{restarted} searches restarted");
 }
 
-#[test]
-fn search_restarts_from_a_greedy_incumbent_and_stays_exact() {
-    // Sixty stores holding one unit each, in a ring around the customer, and two DCs that hold
-    // everything: splitting six units over stores can be done in very many ways.
+/// `nodes.csv` and `inventory.csv` of sixty stores holding one unit of P and of Q each, in a
+/// ring around the customer at (0, 0), and two DCs that hold everything.
+fn ring() -> (String, String) {
     let mut nodes = String::from(
         "node_id,kind,lat,lon,capacity_units,cost_per_shipment,cost_per_unit\n\
          DC-A,dc,0,3,,2,0.25\nDC-B,dc,0,-3.5,,2,0.25\n",
@@ -108,6 +107,14 @@ fn search_restarts_from_a_greedy_incumbent_and_stays_exact() {
         ));
         inventory.push_str(&format!("ST-{i},P,1\nST-{i},Q,1\n"));
     }
+    (nodes, inventory)
+}
+
+#[test]
+fn search_restarts_from_a_greedy_incumbent_and_stays_exact() {
+    // Sixty stores holding one unit each, in a ring around the customer, and two DCs that hold
+    // everything: splitting six units over stores can be done in very many ways.
+    let (nodes, inventory) = ring();
     let s = super::support::Scenario::new(&[
         ("nodes.csv", &nodes),
         ("inventory.csv", &inventory),
@@ -199,21 +206,7 @@ fn a_search_out_of_budget_finds_the_two_node_optimum_around_its_decision() {
     // The ring of "restarts from a greedy incumbent" with a budget too small to finish: the
     // search stops with its best decision so far, and the two-node searches around it reach
     // the optimum (both DCs), which the MIP confirms.
-    let mut nodes = String::from(
-        "node_id,kind,lat,lon,capacity_units,cost_per_shipment,cost_per_unit\n\
-         DC-A,dc,0,3,,2,0.25\nDC-B,dc,0,-3.5,,2,0.25\n",
-    );
-    let mut inventory = String::from("node_id,sku,on_hand\nDC-A,P,50\nDC-B,P,50\nDC-B,Q,50\n");
-    for i in 0..60 {
-        let angle = f64::from(i) * std::f64::consts::TAU / 60.0;
-        nodes.push_str(&format!(
-            "ST-{i},store,{:.4},{:.4},,{:.2},1\n",
-            0.4 * angle.sin(),
-            0.4 * angle.cos(),
-            3.0 + f64::from(i % 7) * 0.1
-        ));
-        inventory.push_str(&format!("ST-{i},P,1\nST-{i},Q,1\n"));
-    }
+    let (nodes, inventory) = ring();
     let s = super::support::Scenario::new(&[
         ("nodes.csv", &nodes),
         ("inventory.csv", &inventory),
