@@ -17,9 +17,9 @@ use crate::route::{Plan, PricedPlan, RouteError, Router, price};
 
 /// Subgradient rounds before prices come from the restricted master's LP.
 const SUBGRADIENT_ROUNDS: usize = 2;
-/// Rounds by LP prices without the bound rising (by 1e-5, relative) after which column
-/// generation counts as converged.
-const LP_STALL_ROUNDS: u32 = 3;
+/// Column generation has converged once a round's bound at the LP's prices is within this
+/// share of the restricted master's value (no plan left with a negative reduced cost).
+const LP_CONVERGED: f64 = 1e-6;
 
 /// What the Lagrangian phase leaves for the phases after it.
 pub(crate) struct Rounds {
@@ -65,10 +65,9 @@ struct Lagrangian {
     duals: Duals,
     usage: Usage,
     rounds: Rounds,
-    /// The current prices came from the restricted master's LP, not a subgradient step.
-    by_lp: bool,
-    /// Rounds by LP prices since the bound last rose by 1e-5 (relative).
-    lp_stall: u32,
+    /// The restricted master's value when the current prices came from its LP (not from a
+    /// subgradient step).
+    lp_value: Option<f64>,
 }
 
 enum Next {
@@ -87,8 +86,7 @@ impl Lagrangian {
                 alone: vec![f64::NEG_INFINITY; run.orders.len()],
                 converged: false,
             },
-            by_lp: false,
-            lp_stall: 0,
+            lp_value: None,
         }
     }
 
@@ -111,18 +109,18 @@ impl Lagrangian {
             best_bound = incumbent.bound(),
             incumbent = incumbent.cost(),
             theta = self.duals.theta(),
-            by_lp = self.by_lp,
+            lp_value = self.lp_value,
             columns = pool.len(),
             priced = self.duals.priced(),
             over,
             "lagrangian round"
         );
         incumbent.report(Phase::Bound, self.rounds.count);
-        let converged = if self.by_lp {
-            // No plan the LP has not seen: its prices are optimal for every plan there is.
-            self.lp_stall >= LP_STALL_ROUNDS
-        } else {
-            self.duals.converged()
+        let converged = match self.lp_value {
+            // No plan prices below the LP's value: its prices are optimal for every plan there
+            // is, and the bound is the master LP's value.
+            Some(value) => bound >= value - LP_CONVERGED * value.abs().max(1.0),
+            None => self.duals.converged(),
         };
         if incumbent.closed(run.options.gap_target).is_some() || converged {
             return Ok(Next::Stop { converged });
@@ -138,15 +136,6 @@ impl Lagrangian {
             .bound(&run.resources, priced.iter().map(|p| p.lower_bound).sum());
         if self.rounds.count == 1 {
             self.rounds.alone = priced.iter().map(|p| p.lower_bound).collect();
-        }
-        if self.by_lp {
-            // Column generation tails off: plans of (nearly) zero reduced cost keep coming while
-            // the bound no longer moves.
-            if bound > incumbent.bound() + 1e-5 * bound.abs().max(1.0) {
-                self.lp_stall = 0;
-            } else {
-                self.lp_stall += 1;
-            }
         }
         let raised = incumbent.raise_bound(bound);
         self.duals.note(raised);
@@ -196,12 +185,12 @@ impl Lagrangian {
             let columns = pool.columns_of(run.snapshot, &run.resources, incumbent.best(), round);
             let deadline = run.deadlines.bound;
             if let Some(lp) = master::relax(pool, &run.resources, &columns, round, deadline) {
-                self.by_lp = true;
+                self.lp_value = Some(lp.value);
                 self.duals.set(&lp.prices);
                 return Next::Continue;
             }
         }
-        self.by_lp = false;
+        self.lp_value = None;
         let step = self
             .duals
             .step(&self.usage, &run.resources, incumbent.cost(), bound);

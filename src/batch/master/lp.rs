@@ -16,6 +16,10 @@ pub(crate) struct Relaxation {
     pub prices: Vec<(usize, f64)>,
     /// Per order, the plan the LP takes whole (weight ≥ 0.999), if any.
     pub integral: Vec<Option<usize>>,
+    /// The restricted master's optimal value: the LP's objective plus the cost of the plans of
+    /// the orders it fixed. An upper bound on the full master's LP value, which no Lagrangian
+    /// bound exceeds: when a round's bound reaches it, column generation has converged.
+    pub value: f64,
 }
 
 /// Above this many plans in play, a plan leaves the LP once idle for [`AGE`] rounds.
@@ -65,6 +69,8 @@ struct Model {
     column_of: Vec<(usize, usize)>,
     /// What the orders fixed to a single plan leave of each resource they use.
     left: HashMap<usize, i64>,
+    /// What the plans of the orders fixed to a single plan cost.
+    fixed_cost: f64,
 }
 
 impl Model {
@@ -82,6 +88,7 @@ impl Model {
             one_each: Vec::new(),
             column_of: Vec::new(),
             left: HashMap::new(),
+            fixed_cost: 0.0,
         };
         for (o, cols) in pool.columns.iter().enumerate() {
             let mut mine = cols
@@ -89,6 +96,7 @@ impl Model {
                 .enumerate()
                 .filter(|&(c, col)| active(o, c, col));
             if mine.clone().count() < 2 {
+                m.fixed_cost += cols[incumbent[o]].cost;
                 for &(r, q) in &cols[incumbent[o]].uses {
                     let limit = i64::from(resources.limit[r]);
                     *m.left.entry(r).or_insert(limit) -= i64::from(q);
@@ -119,6 +127,7 @@ impl Model {
             one_each,
             column_of,
             left,
+            fixed_cost,
         } = self;
         let limit_of = |r: usize| {
             left.get(&r)
@@ -158,7 +167,9 @@ impl Model {
         if solved.status() != highs::HighsModelStatus::Optimal {
             return None;
         }
+        let value = fixed_cost + solved.objective_value();
         Some(Solved {
+            value,
             solution: solved.get_solution(),
             column_of,
             first_row,
@@ -169,6 +180,8 @@ impl Model {
 
 /// An optimal LP solution and how to read it.
 struct Solved {
+    /// The restricted master's value (see [`Relaxation::value`]).
+    value: f64,
     solution: highs::Solution,
     /// Model column → (order, plan).
     column_of: Vec<(usize, usize)>,
@@ -203,6 +216,10 @@ impl Solved {
                 integral[o] = Some(c);
             }
         }
-        Relaxation { prices, integral }
+        Relaxation {
+            prices,
+            integral,
+            value: self.value,
+        }
     }
 }
