@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 
-use super::forecast::{Forecast, History};
-use super::prices::{Prices, Reach, solve_all};
+use super::forecast::{Basket, Forecast, History};
+use super::prices::{Expected, Prices, Reach, Together, full_assortment, solve_all};
 use super::run::{Arrivals, Source, charge, inbound_receipts};
 use crate::model::{Day, DemandPoint, Lookahead as Settings, Order};
 use crate::route::{Availability, RouteError, Routed, Router};
@@ -81,6 +81,8 @@ impl Board {
 struct Demand {
     source: Source,
     generation: u64,
+    /// Units per order among the orders committed.
+    basket: Basket,
 }
 
 /// Why the prices are solved again.
@@ -144,6 +146,7 @@ impl Pricer {
             demand: Mutex::new(Demand {
                 source,
                 generation: 0,
+                basket: Basket::default(),
             }),
             taken: AtomicU64::new(0),
         }
@@ -184,6 +187,7 @@ impl Pricer {
     pub fn observe(&self, order: &Order, taken: u64, day: Day) {
         self.taken.fetch_add(taken, Ordering::Relaxed);
         let mut demand = self.lock();
+        demand.basket.observe(order);
         if let Source::History(h) = &mut demand.source
             && h.observe_on(order, Some(day))
         {
@@ -219,19 +223,28 @@ impl Pricer {
     ) -> std::sync::Arc<Board> {
         let start = Instant::now();
         self.taken.store(0, Ordering::Relaxed);
-        let (forecast, generation) = {
+        let (forecast, generation, basket) = {
             let d = self.lock();
             let f = match &d.source {
                 Source::Forecast(f) => f.clone(),
                 Source::History(h) => h.forecast(),
             };
-            (f, d.generation)
+            (f, d.generation, d.basket.mean())
         };
         let settings: Settings = snapshot.policy().lookahead();
         let reach = Reach::new(snapshot, &forecast);
         let receipts = Arrivals::new(inbound_receipts(snapshot));
         let horizon = |sku| receipts.horizon(settings.horizon_days, sku, now_ms);
-        let (prices, solves) = solve_all(snapshot, avail, &forecast, &reach, &horizon);
+        let full = full_assortment(snapshot, &forecast);
+        let expected = Expected {
+            forecast: &forecast,
+            reach: &reach,
+            together: Together {
+                basket,
+                full: &full,
+            },
+        };
+        let (prices, solves) = solve_all(snapshot, avail, expected, &horizon);
         let board = std::sync::Arc::new(Board {
             prices,
             shape: snapshot.inventory().shape(),

@@ -301,3 +301,34 @@ mod tests {
         assert_eq!(h.forecast().total(SkuId(0)), 3.0);
     }
 }
+
+/// Units per order among the orders seen: how many units share a package on average, which
+/// prices a unit in the SKU LPs (`prices.rs`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Basket {
+    units: u64,
+    orders: u64,
+}
+
+impl Basket {
+    /// Counts `order`.
+    pub fn observe(&mut self, order: &Order) {
+        self.units += order.units();
+        self.orders += 1;
+    }
+
+    /// The orders seen and `order` besides.
+    pub fn including(mut self, order: &Order) -> Basket {
+        self.observe(order);
+        self
+    }
+
+    /// Mean units per order; 1 before any order.
+    pub fn mean(&self) -> f64 {
+        if self.orders == 0 {
+            1.0
+        } else {
+            self.units as f64 / self.orders as f64
+        }
+    }
+}

@@ -23,6 +23,9 @@ mod run;
 
 pub use board::{Board, Pricer, Refresh};
 pub use flow::{Solved, Transport};
-pub use forecast::{Forecast, History, Region};
-pub use prices::{Prices, Reach, SkuSolve, solve_all, solve_sku, unit_cost};
+pub use forecast::{Basket, Forecast, History, Region};
+pub use prices::{
+    Expected, FULL_ASSORTMENT, Prices, Reach, SkuSolve, Together, full_assortment, solve_all,
+    solve_sku, unit_cost,
+};
 pub use run::{Lookahead, PricingStats, Source, inbound_receipts, route_all_lookahead};

@@ -112,11 +112,109 @@ fn unit_cost_in(snapshot: &Snapshot, node: NodeId, sku: SkuId, band: usize) -> O
 
 /// The cheapest parcel rate for one unit of `sku` in zone band `band`.
 fn cheapest_rate(snapshot: &Snapshot, sku: SkuId, band: usize) -> Option<f64> {
-    let kg = billable_kg(snapshot.sku(sku).weight_kg);
+    cheapest_rate_for(snapshot, billable_kg(snapshot.sku(sku).weight_kg), band)
+}
+
+fn cheapest_rate_for(snapshot: &Snapshot, kg: u32, band: usize) -> Option<f64> {
     Service::PARCEL
         .iter()
         .filter_map(|&svc| snapshot.rates().price(svc, band, kg))
         .min_by(f64::total_cmp)
+}
+
+/// One unit's parcel rate in a band (`one`), and the part of it a package costs whatever it
+/// holds (`fixed`: what a second unit does not add, from the two-unit quote).
+#[derive(Clone, Copy, Debug)]
+struct UnitRate {
+    one: f64,
+    fixed: f64,
+}
+
+impl UnitRate {
+    fn of(snapshot: &Snapshot, sku: SkuId, band: usize) -> Option<UnitRate> {
+        let kg = snapshot.sku(sku).weight_kg;
+        let one = cheapest_rate_for(snapshot, billable_kg(kg), band)?;
+        let two = cheapest_rate_for(snapshot, billable_kg(2.0 * kg), band).unwrap_or(2.0 * one);
+        let marginal = (two - one).clamp(0.0, one);
+        Some(UnitRate {
+            one,
+            fixed: one - marginal,
+        })
+    }
+}
+
+/// How a region's orders travel together, which prices a unit sent from elsewhere in the SKU
+/// LPs: the mean units per order (m), and which nodes carry the whole assortment (at least
+/// [`FULL_ASSORTMENT`] of all expected demand is for SKUs they hold).
+///
+/// A unit sent to a region from its *home* (the cheapest node holding the SKU) pays the
+/// one-unit price; where that home carries the whole assortment, a unit sent from anywhere
+/// else also pays `(1 − 1/m) · (package + split) / m`: the chance that its order holds other
+/// units which the home would have shipped with it, times its share of the package it would
+/// then need. With m = 1 every unit is its own package: the one-unit price everywhere
+/// (Acimovic & Graves' LP). Without the term the LP sees no difference between a node and its
+/// neighbour in the same zone band, and its prices never protect the units a region's
+/// multi-unit orders need together; with a whole package per unit (no `1/m`) they protect them
+/// so much that orders split to spare them; and from a home that carries part of the catalogue
+/// (a store, or the demo's DCs at 85–89%) an order's other units often ship from elsewhere
+/// anyway: there the term cost 0.1–0.9% more on healthy stock (measured: `BENCHMARKS.md`).
+#[derive(Clone, Copy, Debug)]
+pub struct Together<'a> {
+    pub basket: f64,
+    /// Per node index, whether it carries the whole assortment; empty: none does.
+    pub full: &'a [bool],
+}
+
+/// The share of all expected demand a node's SKUs must cover for it to carry the whole
+/// assortment.
+pub const FULL_ASSORTMENT: f64 = 0.99;
+
+impl Together<'_> {
+    /// Every unit its own package.
+    pub const ALONE: Together<'static> = Together {
+        basket: 1.0,
+        full: &[],
+    };
+
+    /// The share of a package a unit pays when sent from other than `home` (node index).
+    fn away(&self, home: usize) -> f64 {
+        if !self.full.get(home).copied().unwrap_or(false) {
+            return 0.0;
+        }
+        let m = self.basket.max(1.0);
+        (1.0 - 1.0 / m) / m
+    }
+}
+
+/// Per node, whether at least [`FULL_ASSORTMENT`] of all expected demand (`forecast`, units
+/// per day) is for SKUs it holds.
+pub fn full_assortment(snapshot: &Snapshot, forecast: &Forecast) -> Vec<bool> {
+    let inventory = snapshot.inventory();
+    let mut held = vec![0.0; snapshot.nodes().len()];
+    let mut all = 0.0;
+    for k in 0..snapshot.skus().len() {
+        let sku = SkuId(k as u32);
+        let total = forecast.total(sku);
+        all += total;
+        for &node in inventory.of_sku(sku).1 {
+            held[node.index()] += total;
+        }
+    }
+    held.iter()
+        .map(|&h| all > 0.0 && h >= FULL_ASSORTMENT * all)
+        .collect()
+}
+
+/// The price of a unit in a SKU's LP: its one-unit price, and `away` (see [`Together`]) of
+/// another package and a split.
+fn lp_cost(rate: UnitRate, handling: (f64, f64), away: f64, split: f64) -> f64 {
+    let (shipment, unit) = handling;
+    let alone = rate.one + shipment + unit;
+    if away > 0.0 {
+        alone + (rate.fixed + shipment + split) * away
+    } else {
+        alone
+    }
 }
 
 /// What `node` charges to ship one unit of `sku` alone (per shipment, per unit); `None` where it
@@ -131,17 +229,30 @@ fn handling(snapshot: &Snapshot, node: NodeId, sku: SkuId) -> Option<(f64, f64)>
     Some((n.cost_per_shipment, n.cost_per_unit))
 }
 
+/// What the SKU LPs price against: the expected demand, every node's zone band to its regions,
+/// and how the units of an order travel together.
+#[derive(Clone, Copy, Debug)]
+pub struct Expected<'a> {
+    pub forecast: &'a Forecast,
+    pub reach: &'a Reach,
+    pub together: Together<'a>,
+}
+
 /// Solves `sku`'s LP over `horizon_days` and writes its nodes' prices into `out` (the SKU's
 /// inventory entries, in inventory order; entries with nothing to sell get 0).
 pub fn solve_sku(
     snapshot: &Snapshot,
     avail: &(impl Availability + ?Sized),
-    forecast: &Forecast,
-    reach: &Reach,
+    expected: Expected,
     sku: SkuId,
     horizon_days: f64,
     out: &mut [f64],
 ) -> SkuSolve {
+    let Expected {
+        forecast,
+        reach,
+        together,
+    } = expected;
     out.fill(0.0);
     let inventory = snapshot.inventory();
     let (base, holders) = inventory.of_sku(sku);
@@ -157,11 +268,26 @@ pub fn solve_sku(
         ..Transport::default()
     };
     // The rate depends on the band and the SKU's weight only: one quote per band, not per arc.
-    let rates: Vec<Option<f64>> = (0..snapshot.zones().len())
-        .map(|band| cheapest_rate(snapshot, sku, band))
+    let rates: Vec<Option<UnitRate>> = (0..snapshot.zones().len())
+        .map(|band| UnitRate::of(snapshot, sku, band))
         .collect();
+    // Per holder and region: the rate and the node's handling, where it may ship there. Every
+    // holder counts for where a region's orders travel together, those with stock left are
+    // the LP's rows.
+    let mut arcs: Vec<Option<(UnitRate, (f64, f64))>> = Vec::new();
+    for &node in holders {
+        let handling = handling(snapshot, node, sku);
+        for &(r, _) in &demand {
+            arcs.push(handling.and_then(|h| {
+                let band = reach.band(node, r)?;
+                Some((rates.get(band).copied().flatten()?, h))
+            }));
+        }
+    }
+    let split = snapshot.policy().split_penalty;
+    let costs = basket_costs(&arcs, holders, demand.len(), together, split);
     let mut rows = Vec::new();
-    for (i, &node) in holders.iter().enumerate() {
+    for i in 0..holders.len() {
         let ats = inventory
             .sellable(base + i)
             .saturating_sub(avail.reserved(base + i));
@@ -170,14 +296,8 @@ pub fn solve_sku(
         }
         rows.push(i);
         t.supply.push(f64::from(ats));
-        let handling = handling(snapshot, node, sku);
-        for &(r, _) in &demand {
-            let c = handling.and_then(|(shipment, unit)| {
-                let band = reach.band(node, r)?;
-                Some(rates.get(band).copied().flatten()? + shipment + unit)
-            });
-            t.cost.push(c.unwrap_or(f64::INFINITY));
-        }
+        t.cost
+            .extend_from_slice(&costs[i * demand.len()..(i + 1) * demand.len()]);
     }
     let supply = t.supply.iter().sum();
     let total_demand = t.demand.iter().sum();
@@ -199,13 +319,50 @@ pub fn solve_sku(
     }
 }
 
+/// The LP's arc prices (row-major: per holder, `regions` arcs) from each arc's rate and
+/// handling: per region, the holder of least one-unit price is its home.
+fn basket_costs(
+    arcs: &[Option<(UnitRate, (f64, f64))>],
+    holders: &[NodeId],
+    regions: usize,
+    together: Together,
+    split: f64,
+) -> Vec<f64> {
+    let alone = |a: &Option<(UnitRate, (f64, f64))>| {
+        a.map_or(f64::INFINITY, |(rate, h)| lp_cost(rate, h, 0.0, 0.0))
+    };
+    let mut home = vec![(f64::INFINITY, usize::MAX); regions];
+    for (k, a) in arcs.iter().enumerate() {
+        let c = alone(a);
+        let h = &mut home[k % regions];
+        if c < h.0 {
+            *h = (c, k);
+        }
+    }
+    let away: Vec<f64> = home
+        .iter()
+        .map(|&(_, k)| {
+            holders
+                .get(k / regions.max(1))
+                .map_or(0.0, |n| together.away(n.index()))
+        })
+        .collect();
+    arcs.iter()
+        .enumerate()
+        .map(|(k, a)| {
+            let r = k % regions;
+            let share = if home[r].1 == k { 0.0 } else { away[r] };
+            a.map_or(f64::INFINITY, |(rate, h)| lp_cost(rate, h, share, split))
+        })
+        .collect()
+}
+
 /// Solves every SKU's LP in parallel (rayon), each over its own horizon (`horizon(sku)`), and
 /// returns the prices and what each solve saw. The same for any number of threads.
 pub fn solve_all(
     snapshot: &Snapshot,
     avail: &(impl Availability + Sync + ?Sized),
-    forecast: &Forecast,
-    reach: &Reach,
+    expected: Expected,
     horizon: &(dyn Fn(SkuId) -> f64 + Sync),
 ) -> (Prices, Vec<SkuSolve>) {
     let inventory = snapshot.inventory();
@@ -226,7 +383,7 @@ pub fn solve_all(
     }
     let solves: Vec<SkuSolve> = slices
         .into_par_iter()
-        .map(|(sku, out)| solve_sku(snapshot, avail, forecast, reach, sku, horizon(sku), out))
+        .map(|(sku, out)| solve_sku(snapshot, avail, expected, sku, horizon(sku), out))
         .collect();
     (Prices { per_entry }, solves)
 }
@@ -237,8 +394,7 @@ impl Prices {
         &mut self,
         snapshot: &Snapshot,
         avail: &(impl Availability + ?Sized),
-        forecast: &Forecast,
-        reach: &Reach,
+        expected: Expected,
         sku: SkuId,
         horizon_days: f64,
     ) -> SkuSolve {
@@ -246,14 +402,7 @@ impl Prices {
         if self.per_entry.len() != snapshot.inventory().len() {
             self.per_entry = vec![0.0; snapshot.inventory().len()];
         }
-        solve_sku(
-            snapshot,
-            avail,
-            forecast,
-            reach,
-            sku,
-            horizon_days,
-            &mut self.per_entry[base..base + holders.len()],
-        )
+        let out = &mut self.per_entry[base..base + holders.len()];
+        solve_sku(snapshot, avail, expected, sku, horizon_days, out)
     }
 }

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::forecast::{Forecast, History};
-use super::prices::{Prices, Reach, SkuSolve};
+use super::forecast::{Basket, Forecast, History};
+use super::prices::{Expected, Prices, Reach, SkuSolve, Together, full_assortment};
 use crate::cancel::Cancel;
 use crate::model::{Decision, Lookahead as Settings, Order, SkuId};
 use crate::route::{Availability, Ledger, RouteError, Routed, Router, RunSummary};
@@ -52,12 +52,16 @@ pub struct Lookahead {
     source: Source,
     forecast: Forecast,
     reach: Reach,
+    /// Per node, whether it carries the whole assortment (see [`Together`]).
+    full: Vec<bool>,
     generation: u64,
     /// When each SKU's inbound receipts come.
     receipts: Arrivals,
     prices: Prices,
     solved: Vec<Option<Solved>>,
     stats: PricingStats,
+    /// Units per order among the orders routed so far.
+    basket: Basket,
 }
 
 impl Lookahead {
@@ -78,12 +82,14 @@ impl Lookahead {
             settings,
             source,
             reach: Reach::new(snapshot, &forecast),
+            full: full_assortment(snapshot, &forecast),
             forecast,
             generation: 0,
             receipts,
             prices: Prices::zero(snapshot.inventory().len()),
             solved: vec![None; snapshot.skus().len()],
             stats: PricingStats::default(),
+            basket: Basket::default(),
         }
     }
 
@@ -127,6 +133,14 @@ impl Lookahead {
     /// Makes the prices of `order`'s SKUs current.
     fn refresh(&mut self, snapshot: &Snapshot, avail: &impl Availability, order: &Order) {
         let now = order.created.map(|s| s * 1000);
+        let expected = Expected {
+            forecast: &self.forecast,
+            reach: &self.reach,
+            together: Together {
+                basket: self.basket.including(order).mean(),
+                full: &self.full,
+            },
+        };
         for line in &order.lines {
             let k = line.sku;
             if k.index() >= self.solved.len() || !self.stale(snapshot, k, now) {
@@ -134,14 +148,9 @@ impl Lookahead {
             }
             let start = Instant::now();
             let horizon_days = self.horizon(k, now);
-            let solve = self.prices.resolve_sku(
-                snapshot,
-                avail,
-                &self.forecast,
-                &self.reach,
-                k,
-                horizon_days,
-            );
+            let solve = self
+                .prices
+                .resolve_sku(snapshot, avail, expected, k, horizon_days);
             self.solved[k.index()] = Some(Solved {
                 solve,
                 taken: 0.0,
@@ -175,6 +184,7 @@ impl Lookahead {
 
     /// Counts what a routed order took (and, learning from history, what it asked for).
     pub fn observe(&mut self, snapshot: &Snapshot, order: &Order, routed: &Routed) {
+        self.basket.observe(order);
         for (_, lines) in &routed.plan.shipments {
             for &(sku, q) in lines {
                 if let Some(Some(s)) = self.solved.get_mut(sku.index()) {
@@ -187,6 +197,7 @@ impl Lookahead {
         {
             self.forecast = h.forecast();
             self.reach = Reach::new(snapshot, &self.forecast);
+            self.full = full_assortment(snapshot, &self.forecast);
             self.generation += 1;
         }
     }

@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use fulfil::lookahead::{Forecast, History, Reach, solve_all};
+use fulfil::lookahead::{Expected, Forecast, History, Reach, Together, full_assortment, solve_all};
 use fulfil::model::{DemandPoint, SkuId};
 use fulfil::route::Untouched;
 use fulfil::scenario::{load_snapshot, read_forecast, read_orders};
@@ -76,7 +76,12 @@ fn two_nodes_two_regions_prices_by_hand() {
     let points = read_forecast(&s.path().join("forecast.csv"), &snapshot).expect("forecast");
     let forecast = Forecast::from_points(&points, 1, 4);
     let reach = Reach::new(&snapshot, &forecast);
-    let (prices, solves) = solve_all(&snapshot, &Untouched, &forecast, &reach, &|_| 4.0);
+    let expected = Expected {
+        forecast: &forecast,
+        reach: &reach,
+        together: Together::ALONE,
+    };
+    let (prices, solves) = solve_all(&snapshot, &Untouched, expected, &|_| 4.0);
     let a = snapshot
         .inventory()
         .entry(snapshot.node_id("A").unwrap(), SkuId(0));
@@ -87,6 +92,75 @@ fn two_nodes_two_regions_prices_by_hand() {
     assert_eq!(prices.of(b.unwrap()), 0.0);
     assert!((solves[0].lp_cost - 35.0).abs() < 1e-9, "{solves:?}");
     assert_eq!((solves[0].supply, solves[0].demand), (6.0, 4.0));
+}
+
+/// Orders of two units on average: a unit sent from a region's home (the cheapest node holding
+/// the SKU) pays the one-unit price; from anywhere else, also `(1 − 1/m)(package + split)/m`.
+/// On the equator: A at 0°, B at 4°; W at −1° (A 111 km zone 1, B 556 km zone 2), E at 5° (A 556
+/// km zone 2, B 111 km zone 1). One kilo: zone 1 costs 10 + 1 per kilo, zone 2 10 + 2; so a
+/// package's fixed part is 10 in both, a unit adds 1 or 2. Split penalty 2, so the term is
+/// (10 + 2) · ½ · ½ = 3. A holds 1, B 3; 2 units expected at W, 1 at E.
+///
+/// m = 2: A→W 11 (home), B→W 12 + 3 = 15, A→E 15, B→E 11 (home). The LP ships A→W 1, B→W 1,
+/// B→E 1 (cost 37); B keeps a unit, so λ(B) = 0, v(W) = 15, λ(A) = 15 − 11 = 4.
+/// m = 1: B→W is 12, so λ(A) = 1 and the cost is 34 (every unit its own package); the same
+/// where the home does not carry the whole assortment.
+#[test]
+fn multi_unit_orders_price_a_regions_home_by_hand() {
+    let s = Scenario::new(&[
+        ("nodes.csv", "node_id,kind,lat,lon\nA,dc,0,0\nB,dc,0,4\n"),
+        ("skus.csv", "sku,weight_kg\nX,1\n"),
+        ("inventory.csv", "node_id,sku,on_hand\nA,X,1\nB,X,3\n"),
+        ("zones.csv", "zone,max_km\n1,300\n2,1000\n"),
+        (
+            "rates.csv",
+            "carrier,service,zone,base,per_kg,transit_days\n\
+             Solo,ground,1,10,1,1\nSolo,ground,2,10,2,2\n",
+        ),
+        (
+            "policy.toml",
+            "split_penalty = 2.0\nbackorder_penalty = 100.0\n[lookahead]\nhorizon_days = 1\n",
+        ),
+        (
+            "forecast.csv",
+            "lat,lon,sku,units_per_day\n0,-1,X,2\n0,5,X,1\n",
+        ),
+        ("orders.csv", "order_id,lat,lon,sku,qty\nO1,0,-1,X,1\n"),
+    ]);
+    let snapshot = load_snapshot(s.path()).expect("loads");
+    let points = read_forecast(&s.path().join("forecast.csv"), &snapshot).expect("forecast");
+    let forecast = Forecast::from_points(&points, 1, 4);
+    let reach = Reach::new(&snapshot, &forecast);
+    let entry = |n: &str| {
+        let node = snapshot.node_id(n).unwrap();
+        snapshot.inventory().entry(node, SkuId(0)).unwrap()
+    };
+    // Both hold the only SKU: both carry the whole assortment.
+    let full = full_assortment(&snapshot, &forecast);
+    assert_eq!(full, [true, true]);
+    let no_full = [false, false];
+    for (basket, full, price_a, lp_cost) in [
+        (2.0, &full[..], 4.0, 37.0),
+        (1.0, &full[..], 1.0, 34.0),
+        (2.0, &no_full[..], 1.0, 34.0),
+    ] {
+        let expected = Expected {
+            forecast: &forecast,
+            reach: &reach,
+            together: Together { basket, full },
+        };
+        let (prices, solves) = solve_all(&snapshot, &Untouched, expected, &|_| 1.0);
+        assert!(
+            (prices.of(entry("A")) - price_a).abs() < 1e-9,
+            "m = {basket}: λ(A) = {}",
+            prices.of(entry("A"))
+        );
+        assert_eq!(prices.of(entry("B")), 0.0, "m = {basket}");
+        assert!(
+            (solves[0].lp_cost - lp_cost).abs() < 1e-9,
+            "m = {basket}: {solves:?}"
+        );
+    }
 }
 
 #[test]
@@ -301,9 +375,11 @@ fn history_learns_a_known_daily_rate() {
     assert_eq!((f.regions().len(), f.total(SkuId(0))), (1, 5.0));
 }
 
-/// The published benchmark's generator writes a loadable instance, and on it lookahead (prices
-/// from the true expected demand) costs less than myopic routing and no less than the hindsight
-/// batch's proven bound; its decisions are the same on one thread as on four.
+/// The published benchmark's generator writes a loadable instance (ten items an order), and on
+/// it lookahead (prices from the true expected demand) costs no less than the hindsight batch's
+/// proven bound and closes at least 30% of the gap from myopic routing to that bound (41% here;
+/// 14% before a unit sent from other than a region's home paid its share of the package its
+/// order would then need); its decisions are the same on one thread as on four.
 #[test]
 fn multi_item_benchmark_lookahead_between_myopic_and_hindsight() {
     let dir = tempfile::tempdir().unwrap();
@@ -313,7 +389,7 @@ fn multi_item_benchmark_lookahead_between_myopic_and_hindsight() {
             "--profile",
             "multi-item",
             "--items",
-            "5",
+            "10",
             "--orders",
             "300",
         ])
@@ -353,7 +429,9 @@ fn multi_item_benchmark_lookahead_between_myopic_and_hindsight() {
         .args([
             "reoptimize",
             "--time-limit",
-            "20",
+            "30",
+            "--gap",
+            "0.005",
             "--out",
             "/dev/null",
             "--scenario",
@@ -375,7 +453,7 @@ fn multi_item_benchmark_lookahead_between_myopic_and_hindsight() {
         .unwrap_or_else(|| panic!("no lower bound in {err}"));
     // The hindsight bound is proven: no policy goes below it.
     assert!(
-        bound <= lookahead + 1e-6 && lookahead < myopic,
+        bound <= lookahead + 1e-6 && myopic - lookahead >= 0.3 * (myopic - bound),
         "bound {bound}, lookahead {lookahead}, myopic {myopic}"
     );
 }
