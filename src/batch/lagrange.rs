@@ -18,7 +18,9 @@ use crate::route::{Plan, PricedPlan, RouteError, Router, price};
 /// Subgradient rounds before prices come from the restricted master's LP.
 const SUBGRADIENT_ROUNDS: usize = 2;
 /// Column generation has converged once a round's bound at the LP's prices is within this
-/// share of the restricted master's value (no plan left with a negative reduced cost).
+/// share of the restricted master's value (no plan left with a negative reduced cost), or once
+/// a round at the LP's prices finds no plan the pool does not hold (the bound then stays where
+/// it is: the per-order searches' proven bounds may sit below their plans' costs).
 const LP_CONVERGED: f64 = 1e-6;
 
 /// What the Lagrangian phase leaves for the phases after it.
@@ -102,7 +104,7 @@ impl Lagrangian {
         self.rounds.count += 1;
         let bound = self.bound(run, incumbent, priced);
         let over = self.usage.count(run, priced);
-        self.collect(run, incumbent, pool, router, priced, over)?;
+        let new = self.collect(run, incumbent, pool, router, priced, over)?;
         tracing::debug!(
             rounds = self.rounds.count,
             bound,
@@ -111,6 +113,7 @@ impl Lagrangian {
             theta = self.duals.theta(),
             lp_value = self.lp_value,
             columns = pool.len(),
+            new,
             priced = self.duals.priced(),
             over,
             "lagrangian round"
@@ -119,7 +122,7 @@ impl Lagrangian {
         let converged = match self.lp_value {
             // No plan prices below the LP's value: its prices are optimal for every plan there
             // is, and the bound is the master LP's value.
-            Some(value) => bound >= value - LP_CONVERGED * value.abs().max(1.0),
+            Some(value) => new == 0 || bound >= value - LP_CONVERGED * value.abs().max(1.0),
             None => self.duals.converged(),
         };
         if incumbent.closed(run.options.gap_target).is_some() || converged {
@@ -143,7 +146,7 @@ impl Lagrangian {
     }
 
     /// Collects the round's plans, and when they fit together (or in the first round) makes a
-    /// feasible answer of them.
+    /// feasible answer of them. Returns how many of the plans were new to the pool.
     fn collect(
         &self,
         run: &Run,
@@ -152,15 +155,17 @@ impl Lagrangian {
         router: &mut Router,
         priced: &[PricedPlan],
         over: bool,
-    ) -> Result<(), RouteError> {
+    ) -> Result<usize, RouteError> {
         let (snapshot, round) = (run.snapshot, self.rounds.count as u32);
+        let before = pool.len();
         for (o, p) in priced.iter().enumerate() {
             pool.add(snapshot, &run.resources, o, &p.plan, round, || {
                 price(snapshot, &run.orders[o], &p.plan).map_or(f64::INFINITY, |d| d.cost.total)
             });
         }
+        let new = pool.len() - before;
         if over && self.rounds.count != 1 {
-            return Ok(());
+            return Ok(new);
         }
         let plans: Vec<Plan> = priced.iter().map(|p| p.plan.clone()).collect();
         if let Some(mut candidate) = repair(run, &self.duals.pi, &plans, router)? {
@@ -168,7 +173,7 @@ impl Lagrangian {
             pool.columns_of(snapshot, &run.resources, &candidate, round);
             incumbent.offer(candidate);
         }
-        Ok(())
+        Ok(new)
     }
 
     /// The next round's prices: from the restricted master's LP once a few subgradient rounds

@@ -14,12 +14,14 @@
 //!    of the restricted master (column generation, `master/`). Every round's plans are collected
 //!    in the master's pool; when they fit together they are **repaired** into a feasible answer
 //!    and **improved** locally (`improve.rs`).
-//! 3. **Complete exactly** (`joint.rs`): a small batch solved as one exact MIP
-//!    ([`crate::route::mip::JointMip`]); a larger one as the restricted master — every order
-//!    chooses one of its collected plans, jointly, in independent groups solved in parallel —
-//!    first only the orders the LP leaves fractional, then, for batches of up to 30,000 orders,
-//!    all orders warm-started from the incumbent. A choice of plans becomes a solution in
-//!    `master` (`master::complete`), a MIP's answer in `solution.rs`.
+//!    Column generation has converged when a round's bound reaches the restricted master's LP
+//!    value (no plan prices below it).
+//! 3. **Complete exactly** (`joint.rs`): the restricted master — every order chooses one of its
+//!    collected plans, jointly, in independent groups solved in parallel — first only the orders
+//!    the LP leaves fractional, then, for batches of up to 30,000 orders, all orders
+//!    warm-started from the incumbent; then a small batch as one exact MIP
+//!    ([`crate::route::mip::JointMip`]) with the time left. A choice of plans becomes a solution
+//!    in `master` (`master::complete`), a MIP's answer in `solution.rs`.
 //! 4. **Improve** (`polish.rs`, with the tools of `improve.rs`) with the time left.
 //!
 //! Time is shared out (`run.rs`): the rounds get half the limit (three quarters above 30,000
