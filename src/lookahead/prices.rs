@@ -176,6 +176,15 @@ impl Together<'_> {
         full: &[],
     };
 
+    /// Whether a unit of a SKU held at `holders` can pay for leaving its home: orders hold more
+    /// than one unit on average and some holder carries the whole assortment.
+    fn applies(&self, holders: &[NodeId]) -> bool {
+        self.basket > 1.0
+            && holders
+                .iter()
+                .any(|n| self.full.get(n.index()).copied().unwrap_or(false))
+    }
+
     /// The share of a package a unit pays when sent from other than `home` (node index).
     fn away(&self, home: usize) -> f64 {
         if !self.full.get(home).copied().unwrap_or(false) {
@@ -254,8 +263,6 @@ pub fn solve_sku(
         together,
     } = expected;
     out.fill(0.0);
-    let inventory = snapshot.inventory();
-    let (base, holders) = inventory.of_sku(sku);
     let demand: Vec<(u32, f64)> = forecast
         .of_sku(sku)
         .iter()
@@ -267,38 +274,7 @@ pub fn solve_sku(
         demand: demand.iter().map(|&(_, d)| d).collect(),
         ..Transport::default()
     };
-    // The rate depends on the band and the SKU's weight only: one quote per band, not per arc.
-    let rates: Vec<Option<UnitRate>> = (0..snapshot.zones().len())
-        .map(|band| UnitRate::of(snapshot, sku, band))
-        .collect();
-    // Per holder and region: the rate and the node's handling, where it may ship there. Every
-    // holder counts for where a region's orders travel together, those with stock left are
-    // the LP's rows.
-    let mut arcs: Vec<Option<(UnitRate, (f64, f64))>> = Vec::new();
-    for &node in holders {
-        let handling = handling(snapshot, node, sku);
-        for &(r, _) in &demand {
-            arcs.push(handling.and_then(|h| {
-                let band = reach.band(node, r)?;
-                Some((rates.get(band).copied().flatten()?, h))
-            }));
-        }
-    }
-    let split = snapshot.policy().split_penalty;
-    let costs = basket_costs(&arcs, holders, demand.len(), together, split);
-    let mut rows = Vec::new();
-    for i in 0..holders.len() {
-        let ats = inventory
-            .sellable(base + i)
-            .saturating_sub(avail.reserved(base + i));
-        if ats == 0 {
-            continue;
-        }
-        rows.push(i);
-        t.supply.push(f64::from(ats));
-        t.cost
-            .extend_from_slice(&costs[i * demand.len()..(i + 1) * demand.len()]);
-    }
+    let rows = lp_rows(snapshot, avail, reach, together, sku, &demand, &mut t);
     let supply = t.supply.iter().sum();
     let total_demand = t.demand.iter().sum();
     if t.demand.is_empty() || t.supply.is_empty() {
@@ -317,6 +293,72 @@ pub fn solve_sku(
         demand: total_demand,
         lp_cost: solved.cost,
     }
+}
+
+/// Fills `t`'s supply and arc prices from `sku`'s holders with stock left to sell; returns
+/// their indices among the SKU's holders. Where no unit pays for leaving its home (see
+/// [`Together`]), each arc is the one-unit price, found row by row; otherwise every holder's
+/// arcs are priced first, since a holder without stock can still be a region's home.
+fn lp_rows(
+    snapshot: &Snapshot,
+    avail: &(impl Availability + ?Sized),
+    reach: &Reach,
+    together: Together,
+    sku: SkuId,
+    demand: &[(u32, f64)],
+    t: &mut Transport,
+) -> Vec<usize> {
+    let inventory = snapshot.inventory();
+    let (base, holders) = inventory.of_sku(sku);
+    let bands = 0..snapshot.zones().len();
+    let homes = together.applies(holders).then(|| {
+        // The rate depends on the band and the SKU's weight only: one quote per band.
+        let rates: Vec<Option<UnitRate>> = bands
+            .clone()
+            .map(|b| UnitRate::of(snapshot, sku, b))
+            .collect();
+        let mut arcs: Vec<Option<(UnitRate, (f64, f64))>> = Vec::new();
+        for &node in holders {
+            let handling = handling(snapshot, node, sku);
+            for &(r, _) in demand {
+                arcs.push(handling.and_then(|h| {
+                    let band = reach.band(node, r)?;
+                    Some((rates.get(band).copied().flatten()?, h))
+                }));
+            }
+        }
+        let split = snapshot.policy().split_penalty;
+        basket_costs(&arcs, holders, demand.len(), together, split)
+    });
+    let rates: Vec<Option<f64>> = match homes {
+        Some(_) => Vec::new(),
+        None => bands.map(|b| cheapest_rate(snapshot, sku, b)).collect(),
+    };
+    let mut rows = Vec::new();
+    for (i, &node) in holders.iter().enumerate() {
+        let ats = inventory
+            .sellable(base + i)
+            .saturating_sub(avail.reserved(base + i));
+        if ats == 0 {
+            continue;
+        }
+        rows.push(i);
+        t.supply.push(f64::from(ats));
+        if let Some(costs) = &homes {
+            let r = demand.len();
+            t.cost.extend_from_slice(&costs[i * r..(i + 1) * r]);
+            continue;
+        }
+        let handling = handling(snapshot, node, sku);
+        for &(r, _) in demand {
+            let c = handling.and_then(|(shipment, unit)| {
+                let band = reach.band(node, r)?;
+                Some(rates.get(band).copied().flatten()? + shipment + unit)
+            });
+            t.cost.push(c.unwrap_or(f64::INFINITY));
+        }
+    }
+    rows
 }
 
 /// The LP's arc prices (row-major: per holder, `regions` arcs) from each arc's rate and
