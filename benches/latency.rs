@@ -264,7 +264,8 @@ fn checkout_promise(snapshot: &Snapshot, orders: &[fulfil::model::Order]) {
 
 /// Per-order latency with opportunity costs against without, as the service pays it: prices
 /// solved once beforehand (the background board; demand from the scenario's `forecast.csv`, else
-/// learned from its orders), the same orders routed alternately by the myopic and the priced
+/// learned from its orders; units per order learned from its orders either way, as a service
+/// that has committed them), the same orders routed alternately by the myopic and the priced
 /// search on untouched stock.
 fn prices_on_off(name: &str, dir: &std::path::Path) {
     use fulfil::lookahead::Pricer;
@@ -272,10 +273,8 @@ fn prices_on_off(name: &str, dir: &std::path::Path) {
     let (snapshot, orders) = (&snapshot, &orders[..]);
     let points = fulfil::scenario::read_scenario_forecast(dir, snapshot).expect("forecast reads");
     let pricer = Pricer::from_points(snapshot, points.as_deref());
-    if points.is_none() {
-        for o in orders {
-            pricer.observe(o, 0, o.day.unwrap_or(0));
-        }
+    for o in orders {
+        pricer.observe(o, 0, o.day.unwrap_or(0));
     }
     // Priced as at the first order (a receipt after it shortens a SKU's horizon).
     let first = orders.iter().filter_map(|o| o.created).min();

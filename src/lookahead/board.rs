@@ -182,8 +182,9 @@ impl Pricer {
         }
     }
 
-    /// Counts a committed order: the units it took, and (learning from history) what it asked
-    /// for, on `day` (its own day, or today's for an order without `created_at`).
+    /// Counts a committed order: the units it took, its size (units per order, see
+    /// [`super::Together`]), and (learning from history) what it asked for, on `day` (its own
+    /// day, or today's for an order without `created_at`).
     pub fn observe(&self, order: &Order, taken: u64, day: Day) {
         self.taken.fetch_add(taken, Ordering::Relaxed);
         let mut demand = self.lock();
