@@ -921,13 +921,18 @@ impl Search {
     /// What the lines from `pos` on must cost beyond `suffix_lb`: some line either makes do with
     /// the open shipments and the backorder, or a new shipment is opened. Every line already
     /// costs at least `unit_lb` a unit; the cheapest way out of that for the line that gains
-    /// least is the bound (valid for each line, so the largest one is taken).
+    /// least is the bound (valid for each line, so the largest one is taken). Besides, either
+    /// no shipment opens — then every line makes do, and their excesses add up — or one does,
+    /// at no less than the cheapest line's opening: the lesser of the two is a bound too, and
+    /// the stronger one where every line pays a little more at the open nodes than elsewhere
+    /// (opportunity costs) but a new package costs more than any one of them.
     fn extra_lb(&self, ctx: &Ctx<'_>, pos: usize) -> f64 {
         let nc = ctx.set.candidates.len();
         let bp = ctx.policy.backorder_penalty;
         let can_open = self.open.len() < ctx.policy.max_shipments as usize;
         let split = self.split_cost(ctx);
         let mut extra: f64 = 0.0;
+        let (mut all_stay, mut least_opening) = (0.0, f64::INFINITY);
         for p in pos..ctx.set.lines.len() {
             let mut per_unit = bp;
             for &c in &self.open {
@@ -944,8 +949,10 @@ impl Search {
                 _ => f64::INFINITY,
             };
             extra = extra.max(stay.min(opening));
+            all_stay += stay;
+            least_opening = least_opening.min(opening);
         }
-        extra
+        extra.max(all_stay.min(least_opening))
     }
 
     /// Decides the next part of line `pos`, of which `rem` units are still open, choosing among
