@@ -230,6 +230,37 @@ impl History {
     }
 }
 
+/// Units per order among the orders seen: how many units share a package on average, which
+/// prices a unit in the SKU LPs (`prices.rs`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Basket {
+    units: u64,
+    orders: u64,
+}
+
+impl Basket {
+    /// Counts `order`.
+    pub fn observe(&mut self, order: &Order) {
+        self.units += order.units();
+        self.orders += 1;
+    }
+
+    /// The orders seen and `order` besides.
+    pub fn including(mut self, order: &Order) -> Basket {
+        self.observe(order);
+        self
+    }
+
+    /// Mean units per order; 1 before any order.
+    pub fn mean(&self) -> f64 {
+        if self.orders == 0 {
+            1.0
+        } else {
+            self.units as f64 / self.orders as f64
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,36 +330,5 @@ mod tests {
         h.observe(&order(13, 1));
         assert_eq!(h.closed_days(), 3);
         assert_eq!(h.forecast().total(SkuId(0)), 3.0);
-    }
-}
-
-/// Units per order among the orders seen: how many units share a package on average, which
-/// prices a unit in the SKU LPs (`prices.rs`).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Basket {
-    units: u64,
-    orders: u64,
-}
-
-impl Basket {
-    /// Counts `order`.
-    pub fn observe(&mut self, order: &Order) {
-        self.units += order.units();
-        self.orders += 1;
-    }
-
-    /// The orders seen and `order` besides.
-    pub fn including(mut self, order: &Order) -> Basket {
-        self.observe(order);
-        self
-    }
-
-    /// Mean units per order; 1 before any order.
-    pub fn mean(&self) -> f64 {
-        if self.orders == 0 {
-            1.0
-        } else {
-            self.units as f64 / self.orders as f64
-        }
     }
 }
