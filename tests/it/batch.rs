@@ -223,8 +223,7 @@ fn generated(orders: usize, stock: f64, seed: u64) -> (tempfile::TempDir, Snapsh
         stock,
     };
     generate(&cfg, dir.path()).expect("generates");
-    let snapshot = load_snapshot(dir.path()).expect("loads");
-    let orders = read_orders(&dir.path().join("orders.csv"), &snapshot).expect("orders");
+    let (snapshot, orders) = super::support::loaded(dir.path());
     (dir, snapshot, orders)
 }
 
@@ -353,8 +352,7 @@ fn split_heavy_backlog_is_solved_to_within_one_percent_of_its_bound() {
         stock: 1.0,
     };
     generate_multi_item(&cfg, dir.path()).expect("generates");
-    let snapshot = load_snapshot(dir.path()).expect("loads");
-    let orders = read_orders(&dir.path().join("orders.csv"), &snapshot).expect("orders");
+    let (snapshot, orders) = super::support::loaded(dir.path());
     let options = BatchOptions {
         time_limit: Duration::from_secs(60),
         gap_target: 0.01,

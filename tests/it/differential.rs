@@ -110,12 +110,10 @@ fn ring() -> (String, String) {
     (nodes, inventory)
 }
 
-#[test]
-fn search_restarts_from_a_greedy_incumbent_and_stays_exact() {
-    // Sixty stores holding one unit each, in a ring around the customer, and two DCs that hold
-    // everything: splitting six units over stores can be done in very many ways.
+/// The ring with two orders of six and of three or four units of each SKU.
+fn ring_scenario() -> super::support::Scenario {
     let (nodes, inventory) = ring();
-    let s = super::support::Scenario::new(&[
+    super::support::Scenario::new(&[
         ("nodes.csv", &nodes),
         ("inventory.csv", &inventory),
         ("policy.toml", "split_penalty = 0.5\nmax_shipments = 4\n"),
@@ -123,9 +121,15 @@ fn search_restarts_from_a_greedy_incumbent_and_stays_exact() {
             "orders.csv",
             "order_id,lat,lon,sku,qty\no1,0,0,P,6\no1,0,0,Q,6\no2,0,0,P,3\no2,0,0,Q,4\n",
         ),
-    ]);
-    let snapshot = load_snapshot(s.path()).expect("loads");
-    let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
+    ])
+}
+
+#[test]
+fn search_restarts_from_a_greedy_incumbent_and_stays_exact() {
+    // Sixty stores holding one unit each, in a ring around the customer, and two DCs that hold
+    // everything: splitting six units over stores can be done in very many ways.
+    let s = ring_scenario();
+    let (snapshot, orders) = super::support::loaded(s.path());
     let ledger = Ledger::new(&snapshot);
     let mut router = Router::new();
     let mut most = 0;
@@ -207,15 +211,7 @@ fn a_search_out_of_budget_finds_the_two_node_optimum_around_its_decision() {
     // search stops with its best decision so far, and the two-node searches around it reach
     // the optimum (both DCs), which the MIP confirms.
     let (nodes, inventory) = ring();
-    let s = super::support::Scenario::new(&[
-        ("nodes.csv", &nodes),
-        ("inventory.csv", &inventory),
-        ("policy.toml", "split_penalty = 0.5\nmax_shipments = 4\n"),
-        (
-            "orders.csv",
-            "order_id,lat,lon,sku,qty\no1,0,0,P,6\no1,0,0,Q,6\no2,0,0,P,3\no2,0,0,Q,4\n",
-        ),
-    ]);
+    let s = ring_scenario();
     let dated = super::support::Scenario::new(&[
         ("nodes.csv", &nodes),
         ("inventory.csv", &inventory),
@@ -230,8 +226,7 @@ fn a_search_out_of_budget_finds_the_two_node_optimum_around_its_decision() {
              o2,2026-03-02T11:00:00Z,0,0,P,3,2026-03-04\no2,2026-03-02T11:00:00Z,0,0,Q,4,2026-03-04\n",
         ),
     ]);
-    let snapshot = load_snapshot(s.path()).expect("loads");
-    let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
+    let (snapshot, orders) = super::support::loaded(s.path());
     let ledger = Ledger::new(&snapshot);
     // With lateness priced the two-node searches follow the joint search and the one under
     // the hard deadline: the decision is a valid one (never below the optimum, within stock),

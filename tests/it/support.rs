@@ -14,6 +14,13 @@ pub const RATES: &str = "carrier,service,zone,base,per_kg,transit_days\n\
 Solo,ground,1,5,0.5,1\nSolo,ground,2,6,1.0,2\nSolo,ground,3,7,2.0,3\n";
 pub const SKUS: &str = "sku,weight_kg,oversize\nP,0.5,0\nQ,10,0\nBIG,25,1\n";
 
+/// The snapshot of the scenario folder `dir` and its `orders.csv`.
+pub fn loaded(dir: &Path) -> (fulfil::snapshot::Snapshot, Vec<fulfil::model::Order>) {
+    let snapshot = load_snapshot(dir).expect("loads");
+    let orders = read_orders(&dir.join("orders.csv"), &snapshot).expect("orders");
+    (snapshot, orders)
+}
+
 /// A scenario folder in a temporary directory, from file texts (missing ones get defaults).
 pub struct Scenario {
     pub dir: tempfile::TempDir,
