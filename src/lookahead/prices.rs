@@ -215,7 +215,8 @@ pub fn full_assortment(snapshot: &Snapshot, forecast: &Forecast) -> Vec<bool> {
 }
 
 /// The price of a unit in a SKU's LP: its one-unit price, and `away` (see [`Together`]) of
-/// another package and a split.
+/// another package and a split — nothing at all added where `away` is 0, so that without the
+/// term the prices are Acimovic & Graves' bit for bit.
 fn lp_cost(rate: UnitRate, handling: (f64, f64), away: f64, split: f64) -> f64 {
     let (shipment, unit) = handling;
     let alone = rate.one + shipment + unit;
