@@ -15,7 +15,7 @@
 //!    in the master's pool; when they fit together they are **repaired** into a feasible answer
 //!    and **improved** locally (`improve.rs`).
 //!    Column generation has converged when a round's bound reaches the restricted master's LP
-//!    value (no plan prices below it).
+//!    value (no plan prices below it), or a round at the LP's prices finds no new plan.
 //! 3. **Complete exactly** (`joint.rs`): the restricted master — every order chooses one of its
 //!    collected plans, jointly, in independent groups solved in parallel — first only the orders
 //!    the LP leaves fractional, then, for batches of up to 30,000 orders, all orders
