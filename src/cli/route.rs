@@ -184,7 +184,11 @@ fn remote(args: RouteArgs, server: &str) -> anyhow::Result<()> {
                 });
             for d in &resp.decisions {
                 if !d.exact {
-                    inexact.push(decisions.len());
+                    inexact.push(fulfil::model::Unproven {
+                        place: decisions.len(),
+                        cost: d.cost.as_ref().map_or(0.0, |c| c.total),
+                        lower_bound: d.lower_bound,
+                    });
                 }
                 decisions.push(fulfil::service::decision_of(d, dated));
             }

@@ -131,6 +131,7 @@ impl Live {
                 .map(|r| Committed {
                     decision: r.decision,
                     exact: r.exact,
+                    lower_bound: r.lower_bound,
                     version,
                     reservation_id: None,
                     state: None,
@@ -223,6 +224,7 @@ impl Live {
                     Committed {
                         decision: r.decision,
                         exact: r.exact,
+                        lower_bound: r.lower_bound,
                         version,
                         state: reservation_id.as_ref().map(|_| ReservationState::Held),
                         reservation_id,

@@ -294,6 +294,7 @@ impl Live {
         Ok(Committed {
             decision,
             exact: true,
+            lower_bound: None,
             version: now.snapshot.version(),
             reservation_id: Some(memo.reservation_id.clone()),
             state: Some(state),
@@ -328,6 +329,7 @@ impl Live {
         Ok(Committed {
             decision,
             exact: true,
+            lower_bound: None,
             version: now.snapshot.version(),
             reservation_id: Some(held.id.clone()),
             state: Some(held.state),
@@ -417,6 +419,7 @@ fn committed(state: &State, routed: Routed, reservation_id: Option<String>) -> C
     Committed {
         decision: routed.decision,
         exact: routed.exact,
+        lower_bound: routed.lower_bound,
         version: state.snapshot.version(),
         state: reservation_id.as_ref().map(|_| ReservationState::Held),
         reservation_id,

@@ -121,6 +121,9 @@ fn within(setting: &'static str, value: Duration, max: Duration) -> Result<(), L
 pub struct Committed {
     pub decision: Decision,
     pub exact: bool,
+    /// When not `exact`: a proven lower bound on the order's optimum, if the search had one
+    /// ([`crate::route::Routed::lower_bound`]).
+    pub lower_bound: Option<f64>,
     pub version: u64,
     pub reservation_id: Option<String>,
     /// The reservation's state (held, unless this answers a retried request id).

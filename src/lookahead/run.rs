@@ -330,11 +330,7 @@ pub fn route_all_lookahead(
         let routed = lookahead.route(&mut router, snapshot, &ledger, order)?;
         ledger.commit(snapshot, order, &routed.plan);
         lookahead.observe(snapshot, order, &routed);
-        summary.add(order, &routed.decision);
-        if !routed.exact {
-            summary.inexact_orders += 1;
-            summary.inexact.push(i);
-        }
+        summary.add_routed(i, order, &routed);
         decisions.push(routed.decision);
     }
     summary.elapsed = start.elapsed();

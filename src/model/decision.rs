@@ -130,6 +130,28 @@ impl CostBreakdown {
     }
 }
 
+/// A decision the search did not prove optimal (it stopped at its budget): its place in a run,
+/// its cost, and — when the search minimised that cost (the `optimal` policy) — a proven lower
+/// bound on the order's optimum, so it is at most `cost − lower_bound` above it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Unproven {
+    pub place: usize,
+    pub cost: f64,
+    pub lower_bound: Option<f64>,
+}
+
+impl Unproven {
+    /// How far above the optimum the decision can be, at most, as a share of the bound
+    /// (infinite without a positive bound).
+    pub fn proven_gap(&self) -> f64 {
+        match self.lower_bound {
+            Some(lb) if self.cost <= lb => 0.0,
+            Some(lb) if lb > 0.0 => (self.cost - lb) / lb,
+            _ => f64::INFINITY,
+        }
+    }
+}
+
 /// The decision for one order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Decision {

@@ -98,6 +98,9 @@ impl Dated<'_> {
         let joint = self.run(&late, best.result.cost, budget);
         (visited, exact) = (visited + joint.nodes_visited, exact && joint.exact);
         let joint_exact = joint.exact;
+        // Both bounds hold for the order's cost with lateness: the first search's (cheapest
+        // rates, no lateness) from below, the joint search's as its own.
+        let lower_bound = best.result.lower_bound.max(joint.lower_bound);
         if joint.found {
             let (_, deadline) = self.late_extra(&late, &joint.assignment);
             best = Searched {
@@ -121,9 +124,11 @@ impl Dated<'_> {
         best.result.exact = exact;
         best.result.found = true;
         best.result.nodes_visited = visited;
-        if exact {
-            best.result.lower_bound = best.result.cost;
-        }
+        best.result.lower_bound = if exact {
+            best.result.cost
+        } else {
+            lower_bound.min(best.result.cost)
+        };
         best
     }
 

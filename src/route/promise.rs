@@ -297,6 +297,27 @@ impl<'a> Shipper<'a> {
         }
     }
 
+    /// The least base and the least per-kg price of the rate rows of this shipper's services in
+    /// zone band `band`: every price [`Shipper::bound`] or [`Shipper::exact`] charges a
+    /// candidate of that band is some row's `base + per_kg × kg` at this weight or a heavier
+    /// one, so at least `base + per_kg × weight` with these two. `(0, 0)` where no row applies
+    /// (a floor that says nothing; such a candidate cannot ship).
+    pub fn affine_floor(&self, band: usize) -> (f64, f64) {
+        let rates = self.snapshot.rates();
+        let (mut base, mut per_kg) = (f64::INFINITY, f64::INFINITY);
+        for &s in self.services {
+            for o in rates.options(s, band) {
+                base = base.min(o.base);
+                per_kg = per_kg.min(o.per_kg);
+            }
+        }
+        if base.is_finite() && per_kg.is_finite() {
+            (base.max(0.0), per_kg.max(0.0))
+        } else {
+            (0.0, 0.0)
+        }
+    }
+
     /// Whether [`Shipper::bound`] depends on a candidate only through its zone band (no
     /// deadline: the cheapest rate over the services), so callers may share it per band.
     #[inline]

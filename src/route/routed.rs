@@ -37,6 +37,10 @@ pub struct Routed {
     pub decision: Decision,
     /// `false` when the search stopped at its budget: the decision is feasible, maybe not optimal.
     pub exact: bool,
+    /// When not `exact` and the search minimised the decision's own cost (the `optimal`
+    /// policy): a proven lower bound on the cost of every feasible decision of the order, so
+    /// the decision is at most `cost − bound` above the optimum. `None` otherwise.
+    pub lower_bound: Option<f64>,
     /// Search nodes visited (0 for pickup and the baseline).
     pub search_nodes: u64,
 }

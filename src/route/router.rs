@@ -92,6 +92,7 @@ impl Router {
                 plan,
                 decision,
                 exact: true,
+                lower_bound: None,
                 search_nodes: 0,
             });
         };
@@ -121,11 +122,14 @@ impl Router {
             searched.result.cost,
             decision.cost.total
         );
+        let result = &searched.result;
         Ok(Routed {
             plan,
             decision,
-            exact: searched.result.exact,
-            search_nodes: searched.result.nodes_visited,
+            exact: result.exact,
+            lower_bound: (kind == PolicyKind::Optimal && !result.exact)
+                .then_some(result.lower_bound),
+            search_nodes: result.nodes_visited,
         })
     }
 
@@ -181,6 +185,8 @@ impl Router {
             plan,
             decision,
             exact: searched.result.exact,
+            // A bound on real cost plus prices, not on the decision's cost.
+            lower_bound: None,
             search_nodes: searched.result.nodes_visited,
         })
     }

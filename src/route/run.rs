@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use super::error::RouteError;
 use super::ledger::Ledger;
-use super::routed::PolicyKind;
-use crate::model::{CostBreakdown, Decision, Order};
+use super::routed::{PolicyKind, Routed};
+use crate::model::{CostBreakdown, Decision, Order, Unproven};
 use crate::snapshot::Snapshot;
 
 /// What a run did, in totals.
@@ -22,8 +22,9 @@ pub struct RunSummary {
     pub cost: CostBreakdown,
     /// Orders whose search stopped at its budget (decision feasible, optimality not proven).
     pub inexact_orders: u64,
-    /// Their places in the run (what `fulfil route` prints as `"exact": false`).
-    pub inexact: Vec<usize>,
+    /// Each in run order: its place (what `fulfil route` prints as `"exact": false`), cost and
+    /// proven lower bound.
+    pub inexact: Vec<Unproven>,
     pub elapsed: Duration,
     /// Promise dates of the run (scenario format v2).
     pub time: Timeliness,
@@ -139,6 +140,40 @@ impl RunSummary {
         self.time.add(order, decision);
     }
 
+    /// Counts the routed order at `place` of the run, and whether its search proved it.
+    pub fn add_routed(&mut self, place: usize, order: &Order, routed: &Routed) {
+        self.add(order, &routed.decision);
+        if !routed.exact {
+            self.inexact_orders += 1;
+            self.inexact.push(Unproven {
+                place,
+                cost: routed.decision.cost.total,
+                lower_bound: routed.lower_bound,
+            });
+        }
+    }
+
+    /// Over the orders whose search stopped at its budget, if each has a bound: how far above
+    /// their optimum they can be in total and the worst one, as shares of the bounds.
+    pub fn proven_gap(&self) -> Option<(f64, f64)> {
+        let mut bounds = 0.0;
+        for u in &self.inexact {
+            bounds += u.lower_bound?;
+        }
+        let costs: f64 = self.inexact.iter().map(|u| u.cost).sum();
+        let worst = self
+            .inexact
+            .iter()
+            .map(Unproven::proven_gap)
+            .fold(0.0, f64::max);
+        let total = if bounds > 0.0 {
+            ((costs - bounds) / bounds).max(0.0)
+        } else {
+            f64::INFINITY
+        };
+        Some((total, worst))
+    }
+
     /// Orders decided per second of routing time.
     pub fn orders_per_second(&self) -> f64 {
         let s = self.elapsed.as_secs_f64();
@@ -199,9 +234,17 @@ impl fmt::Display for RunSummary {
             )?;
         }
         if self.inexact_orders > 0 {
+            let proven = match self.proven_gap() {
+                Some((total, worst)) => format!(
+                    "; proven within {:.3}% of their optimum, worst order {:.3}%",
+                    100.0 * total,
+                    100.0 * worst
+                ),
+                None => String::new(),
+            };
             writeln!(
                 f,
-                "search budget hit {} orders (feasible, optimality not proven)",
+                "search budget hit {} orders (feasible, optimality not proven{proven})",
                 self.inexact_orders
             )?;
         }
@@ -232,11 +275,7 @@ pub fn route_all(
         kind,
         &crate::cancel::Cancel::never(),
         |i, order, routed, _| {
-            summary.add(order, &routed.decision);
-            if !routed.exact {
-                summary.inexact_orders += 1;
-                summary.inexact.push(i);
-            }
+            summary.add_routed(i, order, &routed);
             decisions.push(routed.decision);
             if i % 1024 == 1023 {
                 progress(i + 1);

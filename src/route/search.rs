@@ -104,6 +104,16 @@ pub struct Search {
     suffix_lb: Vec<f64>,
     /// Per line: the weight of it and every later line (what a shipment may still gain).
     rest_w: Vec<f64>,
+    /// Per line: what it and every later line must pay at least beyond `unit_lb` a unit, for
+    /// their weight: the lesser of the least over holders of `unit + per_kg × weight` (the
+    /// holder's band's [`Shipper::affine_floor`]) less `unit_lb`, and the backorder's excess.
+    suffix_heavy: Vec<f64>,
+    /// Per zone band, while the order is searched: its rates' floor (`base`, `per_kg`; NaN:
+    /// not asked yet).
+    band_floor: Vec<(f64, f64)>,
+    /// The least fixed part of any new shipment: a holder's cost per shipment plus its band's
+    /// least base rate.
+    least_fixed: f64,
     open_at_line_start: Vec<u32>,
     // Open nodes in opening order.
     open: Vec<u32>,
@@ -114,6 +124,10 @@ pub struct Search {
     visited: u64,
     budget: u64,
     out_of_budget: bool,
+    /// Out of budget: the least bound of the subtrees left unexplored (each loop on the path
+    /// still bounds the branches it did not take), so that every allocation costs at least the
+    /// lesser of this and the best found.
+    frontier: f64,
     /// Checked every [`CANCEL_EVERY`] nodes: a cancelled search stops as if out of budget.
     cancel: crate::cancel::Cancel,
 }
@@ -192,6 +206,12 @@ impl Search {
         self.out_of_budget
     }
 
+    /// Records the bound of a subtree the search leaves unexplored for lack of budget.
+    #[inline]
+    fn abandon(&mut self, bound: f64) {
+        self.frontier = self.frontier.min(bound);
+    }
+
     /// Finds a cheapest allocation for the ship order whose candidates are in `set`, if one
     /// is cheaper than `upper` (infinite: always, since backordering everything is feasible).
     ///
@@ -261,6 +281,7 @@ impl Search {
                 let spent = self.visited;
                 self.seed_incumbent(&ctx);
                 self.out_of_budget = false;
+                self.frontier = f64::INFINITY;
                 self.visited = 0;
                 self.budget = budget - spent;
                 self.start_line(&ctx, 0, 0.0);
@@ -308,6 +329,7 @@ impl Search {
         self.visited = 0;
         self.budget = budget;
         self.out_of_budget = false;
+        self.frontier = f64::INFINITY;
     }
 
     /// Per line in search order: its holders ranked by what taking the line there alone costs
@@ -322,10 +344,16 @@ impl Search {
         self.suffix_lb.clear();
         self.suffix_lb.resize(nl + 1, 0.0);
         let by_band = ship.bound_by_band();
+        self.band_floor.clear();
+        self.least_fixed = f64::INFINITY;
+        self.suffix_heavy.clear();
+        self.suffix_heavy.resize(nl + 1, 0.0);
         for (pos, &li) in self.order.iter().enumerate() {
             let line: &LineCandidates = &set.lines[li];
             let kg = billable_kg(line.unit_weight);
             let mut lb = bp;
+            // The least `unit + per_kg × weight` over the holders.
+            let mut heavy_lb = bp;
             let sorted = &mut self.sorted[pos];
             sorted.clear();
             // Without a deadline one unit's shipping depends only on the zone band: one quote
@@ -334,7 +362,15 @@ impl Search {
             for (j, holder) in line.holders.iter().enumerate() {
                 let (c, ats) = (holder.candidate, holder.ats);
                 let cand = &set.candidates[c as usize];
+                grow(&mut self.band_floor, cand.band + 1, (f64::NAN, f64::NAN));
+                let floor = &mut self.band_floor[cand.band];
+                if floor.0.is_nan() {
+                    *floor = ship.affine_floor(cand.band);
+                }
+                let (base, per_kg) = *floor;
+                self.least_fixed = self.least_fixed.min(cand.cost_per_shipment + base);
                 let unit = cand.cost_per_unit + line.extra.get(j).copied().unwrap_or(0.0);
+                heavy_lb = heavy_lb.min(unit + per_kg * line.unit_weight);
                 let ship = if by_band {
                     grow(&mut self.band_ship, cand.band + 1, f64::NAN);
                     let known = &mut self.band_ship[cand.band];
@@ -371,22 +407,27 @@ impl Search {
                 self.sorted_upto.push(sorted.len());
             }
             self.unit_lb.push(lb);
+            // For now the line's own; made a suffix sum below.
+            self.suffix_heavy[pos] = heavy_lb - lb;
         }
         self.rest_w.clear();
         self.rest_w.resize(nl + 1, 0.0);
         for pos in (0..nl).rev() {
             let li = self.order[pos];
             let line = &set.lines[li];
-            self.rest_w[pos] = self.rest_w[pos + 1] + line.unit_weight * f64::from(line.qty);
-            self.suffix_lb[pos] =
-                self.suffix_lb[pos + 1] + self.unit_lb[pos] * f64::from(set.lines[li].qty);
+            let qty = f64::from(line.qty);
+            self.rest_w[pos] = self.rest_w[pos + 1] + line.unit_weight * qty;
+            self.suffix_lb[pos] = self.suffix_lb[pos + 1] + self.unit_lb[pos] * qty;
+            let heavy = self.suffix_heavy[pos].max(0.0) * qty;
+            self.suffix_heavy[pos] = self.suffix_heavy[pos + 1] + heavy;
         }
         self.open_at_line_start.clear();
         self.open_at_line_start.resize(nl + 1, 0);
     }
 
     /// The search's answer: the best allocation in the order's line numbers, its cost, and a
-    /// lower bound (the root bound when the budget ran out).
+    /// lower bound (when the budget ran out: the best of the root's bound and the frontier's,
+    /// capped by the cost found).
     fn result(&self, root_bound: f64) -> SearchResult {
         SearchResult {
             assignment: self
@@ -399,7 +440,7 @@ impl Search {
                 .collect(),
             cost: self.best_cost,
             lower_bound: if self.out_of_budget {
-                root_bound.min(self.best_cost)
+                root_bound.max(self.frontier).min(self.best_cost)
             } else {
                 self.best_cost
             },
@@ -622,8 +663,11 @@ impl Search {
 
     /// Decides a ship-together group, the lines `pos..end`: all of its units from one node —
     /// one already shipping, or a holder of its first line — or all of them backordered.
+    ///
+    /// Out of budget, the branches not yet taken are only bounded (as in [`Self::step`]).
     fn step_group(&mut self, ctx: &Ctx<'_>, pos: usize, end: usize, cost: f64) {
         if self.spend() {
+            self.abandon(cost + self.suffix_lb[pos]);
             return;
         }
         let rest_lb = self.suffix_lb[end];
@@ -644,14 +688,16 @@ impl Search {
             let new_ship = ctx.ship.bound(cand, kg, new_floor);
             let late = self.later(ctx, c, (kg, new_weight + self.rest_w[end]), new_floor);
             let delta = picking + new_ship - self.shipping[c] + late;
-            if cost + delta + rest_lb < self.best_cost - EPS {
-                let old_late = self.charge_late(ctx, c, late);
-                self.try_group(ctx, group, c, (new_ship, new_floor), cost + delta);
-                self.uncharge_late(c, old_late);
+            if cost + delta + rest_lb >= self.best_cost - EPS {
+                continue;
             }
             if self.out_of_budget {
-                return;
+                self.abandon(cost + delta + rest_lb);
+                continue;
             }
+            let old_late = self.charge_late(ctx, c, late);
+            self.try_group(ctx, group, c, (new_ship, new_floor), cost + delta);
+            self.uncharge_late(c, old_late);
         }
         if self.open.len() < ctx.policy.max_shipments as usize {
             let split = self.split_cost(ctx);
@@ -680,6 +726,10 @@ impl Search {
                 if cost + delta + rest_lb >= self.best_cost - EPS {
                     continue;
                 }
+                if self.out_of_budget {
+                    self.abandon(cost + delta + rest_lb);
+                    continue;
+                }
                 let old_late = self.charge_late(ctx, c, late);
                 self.open_rank[c] = self.open.len() as u32;
                 self.open.push(c as u32);
@@ -687,14 +737,23 @@ impl Search {
                 self.open.pop();
                 self.open_rank[c] = CLOSED;
                 self.uncharge_late(c, old_late);
-                if self.out_of_budget {
-                    return;
-                }
             }
         }
         let back = ctx.policy.backorder_penalty * f64::from(units);
-        if cost + back + rest_lb < self.best_cost - EPS {
-            self.start_line(ctx, end, cost + back);
+        self.backorder_rest(ctx, end, cost + back);
+    }
+
+    /// The branch that backorders what is left of a line or group and goes on from `next`
+    /// (out of budget: only bounded).
+    fn backorder_rest(&mut self, ctx: &Ctx<'_>, next: usize, cost: f64) {
+        let bound = cost + self.suffix_lb[next];
+        if bound >= self.best_cost - EPS {
+            return;
+        }
+        if self.out_of_budget {
+            self.abandon(bound);
+        } else {
+            self.start_line(ctx, next, cost);
         }
     }
 
@@ -952,7 +1011,24 @@ impl Search {
             all_stay += stay;
             least_opening = least_opening.min(opening);
         }
-        extra.max(all_stay.min(least_opening))
+        // Every unit left is backordered or shipped, and a shipment from c pays at least
+        // `base_c + per_kg_c × its weight` (its band's floor): beyond the slack of what the open
+        // shipments were charged (with priced lateness, the lateness charge too, whose curves
+        // already count weight the shipments may still gain), each unit still pays its weight
+        // (`suffix_heavy`); a new shipment also pays its fixed part.
+        let slack: f64 = self.late_x
+            + self
+                .open
+                .iter()
+                .map(|&c| {
+                    let c = c as usize;
+                    let (base, per_kg) = self.band_floor[ctx.set.candidates[c].band];
+                    self.shipping[c] - base - per_kg * self.weight[c]
+                })
+                .sum::<f64>();
+        let heavy = (self.suffix_heavy[pos] - slack).max(0.0);
+        let opening = least_opening.max(heavy + split + self.least_fixed);
+        extra.max(all_stay.max(heavy).min(opening))
     }
 
     /// Decides the next part of line `pos`, of which `rem` units are still open, choosing among
@@ -960,6 +1036,8 @@ impl Search {
     ///
     /// The branch and bound's recursion: three branches (an open node, a new holder, the
     /// backorder) that share the line's bound ([`AtLine`]) and undo each choice they make.
+    /// Once the budget is spent, the branches not yet taken are bounded instead of searched
+    /// ([`Self::abandon`]), so the search's lower bound is the frontier's, not the root's.
     fn step(
         &mut self,
         ctx: &Ctx<'_>,
@@ -970,6 +1048,7 @@ impl Search {
         cost: f64,
     ) {
         if self.spend() {
+            self.abandon(cost + self.unit_lb[pos] * f64::from(rem) + self.suffix_lb[pos + 1]);
             return;
         }
         let line = &ctx.set.lines[self.order[pos]];
@@ -991,18 +1070,9 @@ impl Search {
             price: line.unit_price,
         };
         self.step_open(ctx, &l, rem, a_from, cost);
-        if self.out_of_budget {
-            return;
-        }
         self.step_new(ctx, &l, rem, b_from, cost);
-        if self.out_of_budget {
-            return;
-        }
         // Backorder what is left of the line.
-        let back = bp * f64::from(rem);
-        if cost + back + l.rest_lb < self.best_cost - EPS {
-            self.start_line(ctx, pos + 1, cost + back);
-        }
+        self.backorder_rest(ctx, pos + 1, cost + bp * f64::from(rem));
     }
 
     /// Phase A of [`Self::step`]: more of the line at nodes that were already shipping when the
@@ -1028,7 +1098,12 @@ impl Search {
                     - self.shipping[c]
                     + late;
                 let left = rem - take;
-                if cost + delta + l.left_lb * f64::from(left) + l.rest_lb >= self.best_cost - EPS {
+                let bound = cost + delta + l.left_lb * f64::from(left) + l.rest_lb;
+                if bound >= self.best_cost - EPS {
+                    continue;
+                }
+                if self.out_of_budget {
+                    self.abandon(bound);
                     continue;
                 }
                 let (old_w, old_s, old_f) = (self.weight[c], self.shipping[c], self.floor[c]);
@@ -1051,9 +1126,6 @@ impl Search {
                 self.shipping[c] = old_s;
                 self.floor[c] = old_f;
                 self.uncharge_late(c, old_late);
-                if self.out_of_budget {
-                    return;
-                }
             }
         }
     }
@@ -1106,9 +1178,12 @@ impl Search {
                         + new_ship
                         + late;
                     let left = rem - take;
-                    if cost + delta + l.left_lb * f64::from(left) + l.rest_lb
-                        >= self.best_cost - EPS
-                    {
+                    let bound = cost + delta + l.left_lb * f64::from(left) + l.rest_lb;
+                    if bound >= self.best_cost - EPS {
+                        continue;
+                    }
+                    if self.out_of_budget {
+                        self.abandon(bound);
                         continue;
                     }
                     let old_late = self.charge_late(ctx, c, late);
@@ -1134,9 +1209,6 @@ impl Search {
                     self.open.pop();
                     self.open_rank[c] = CLOSED;
                     self.uncharge_late(c, old_late);
-                    if self.out_of_budget {
-                        return;
-                    }
                 }
             }
         }

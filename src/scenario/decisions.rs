@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use crate::model::Decision;
+use crate::model::{Decision, Unproven};
 
 /// Writes one decision as one JSON line.
 pub fn write_decision(out: &mut impl Write, decision: &Decision) -> std::io::Result<()> {
@@ -11,20 +11,28 @@ pub fn write_decision(out: &mut impl Write, decision: &Decision) -> std::io::Res
 }
 
 /// A decision with whether the search proved it optimal (`false`: it stopped at its budget with
-/// a feasible decision) — an addition to the format's fields, as `transit_days` is.
+/// a feasible decision) and then, where known, a proven lower bound on the order's optimum
+/// (rounded down to the cent) — additions to the format's fields, as `transit_days` is.
 #[derive(serde::Serialize)]
 struct Marked<'a> {
     #[serde(flatten)]
     decision: &'a Decision,
     exact: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lower_bound: Option<f64>,
 }
 
-/// Writes decisions in order, each with `"exact"` (false for the places in `inexact`, sorted),
-/// serialising in parallel (the bytes are the same as one at a time).
+/// A lower bound rounded down to the cent (so still a lower bound).
+fn cents_down(bound: f64) -> f64 {
+    (bound * 100.0).floor() / 100.0
+}
+
+/// Writes decisions in order, each with `"exact"` (false for the places in `inexact`, sorted,
+/// with their bounds), serialising in parallel (the bytes are the same as one at a time).
 pub fn write_decisions(
     out: &mut impl Write,
     decisions: &[Decision],
-    inexact: &[usize],
+    inexact: &[Unproven],
 ) -> std::io::Result<()> {
     use rayon::prelude::*;
     const CHUNK: usize = 4096;
@@ -34,8 +42,16 @@ pub fn write_decisions(
         .map(|(c, chunk)| {
             let mut buf = Vec::with_capacity(chunk.len() * 256);
             for (i, decision) in chunk.iter().enumerate() {
-                let exact = inexact.binary_search(&(c * CHUNK + i)).is_err();
-                serde_json::to_writer(&mut buf, &Marked { decision, exact })?;
+                let unproven = inexact
+                    .binary_search_by_key(&(c * CHUNK + i), |u| u.place)
+                    .ok()
+                    .map(|at| &inexact[at]);
+                let marked = Marked {
+                    decision,
+                    exact: unproven.is_none(),
+                    lower_bound: unproven.and_then(|u| u.lower_bound).map(cents_down),
+                };
+                serde_json::to_writer(&mut buf, &marked)?;
                 buf.push(b'\n');
             }
             Ok(buf)

@@ -323,7 +323,9 @@ pub fn order_of(o: &pb::Order, snapshot: &Snapshot, field: &str) -> Result<Order
     })
 }
 
-pub fn decision_pb(d: &Decision, exact: bool) -> pb::Decision {
+/// A decision as the rpcs answer it, with whether the search proved it optimal and, if not, its
+/// proven lower bound on the order's optimum (rounded down to the cent).
+pub fn decision_pb(d: &Decision, exact: bool, lower_bound: Option<f64>) -> pb::Decision {
     let line = |l: &crate::model::DecisionLine| pb::Line {
         sku: l.sku.clone(),
         qty: l.qty,
@@ -361,6 +363,9 @@ pub fn decision_pb(d: &Decision, exact: bool) -> pb::Decision {
             late: d.cost.late.unwrap_or(0.0),
         }),
         exact,
+        lower_bound: lower_bound
+            .filter(|_| !exact)
+            .map(|b| (b * 100.0).floor() / 100.0),
         promise_date: d.promise_date.clone().flatten(),
         late_days: d.late_days.unwrap_or(0),
         opportunity_cost: d.opportunity_cost,

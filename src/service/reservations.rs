@@ -58,7 +58,7 @@ async fn reroute(
             count_decisions(log.0.rpc(), false, [&done.decision]);
         }
         pb::RerouteResponse {
-            decision: Some(decision_pb(&done.decision, true)),
+            decision: Some(decision_pb(&done.decision, true, None)),
             reservation: Some(response(&live, &done.reservation)),
             snapshot_version: done.version,
             repeated: done.repeated,

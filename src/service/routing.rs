@@ -68,7 +68,11 @@ async fn route_one(
         None
     };
     Ok(pb::RouteOrderResponse {
-        decision: Some(decision_pb(&committed.decision, committed.exact)),
+        decision: Some(decision_pb(
+            &committed.decision,
+            committed.exact,
+            committed.lower_bound,
+        )),
         snapshot_version: committed.version,
         reservation_id: committed.reservation_id.unwrap_or_default(),
         explanation,
@@ -167,7 +171,7 @@ fn route_batch(
             .collect(),
         decisions: committed
             .par_iter()
-            .map(|c| decision_pb(&c.decision, c.exact))
+            .map(|c| decision_pb(&c.decision, c.exact, c.lower_bound))
             .collect(),
     })
 }
@@ -237,7 +241,7 @@ fn reoptimize(
             .result
             .decisions
             .par_iter()
-            .map(|d| decision_pb(d, true))
+            .map(|d| decision_pb(d, true, None))
             .collect(),
         snapshot_version: batch.version,
         reservation_ids: batch
@@ -302,7 +306,11 @@ fn options(
             complete: p.routed.decision.backordered.is_empty(),
             delivery_date: p.date.map(format_day),
             order_within_seconds: p.order_within_seconds,
-            decision: Some(decision_pb(&p.routed.decision, p.routed.exact)),
+            decision: Some(decision_pb(
+                &p.routed.decision,
+                p.routed.exact,
+                p.routed.lower_bound,
+            )),
         })
         .collect();
     let pickup_stores = found
@@ -313,14 +321,22 @@ fn options(
             distance_km: km,
             ready_date: p.date.map(format_day),
             order_within_seconds: p.order_within_seconds,
-            decision: Some(decision_pb(&p.routed.decision, p.routed.exact)),
+            decision: Some(decision_pb(
+                &p.routed.decision,
+                p.routed.exact,
+                p.routed.lower_bound,
+            )),
         })
         .collect();
     let earliest = found.earliest.map(|p| pb::EarliestOption {
         delivery_date: p.date.map(format_day).unwrap_or_default(),
         cost: p.routed.decision.cost.total,
         order_within_seconds: p.order_within_seconds,
-        decision: Some(decision_pb(&p.routed.decision, p.routed.exact)),
+        decision: Some(decision_pb(
+            &p.routed.decision,
+            p.routed.exact,
+            p.routed.lower_bound,
+        )),
     });
     Ok(pb::FulfilmentOptionsResponse {
         snapshot_version: snap.version(),

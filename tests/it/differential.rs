@@ -173,6 +173,28 @@ fn search_matches_the_exact_mip_with_dates_on() {
     );
 }
 
+#[test]
+fn search_matches_the_exact_mip_with_heavy_items_and_priced_lateness() {
+    // Items of up to 20 kg: the price per kilogram is most of a shipment's cost, which the
+    // search's weight bound counts (each unit's weight at its holder's least per-kg rate,
+    // less what the open shipments and the lateness charge were already charged).
+    let shape = super::support::Shape {
+        max_kg: 20.0,
+        max_nodes: 12,
+        max_qty: 6,
+    };
+    let seeds: u64 = std::env::var("FULFIL_TEST_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(120);
+    let mut compared = 0;
+    for seed in 0..seeds {
+        let s = super::support::random_dated_scenario_with(1000 + seed, 8, shape);
+        compared += compare_with_mip(s.path(), seed).len();
+    }
+    assert!(compared >= 8 * seeds as usize);
+}
+
 /// Orders whose cost differs between two runs of the same orders (the rules bind there).
 fn differing(a: &[fulfil::model::Decision], b: &[fulfil::model::Decision]) -> usize {
     a.iter()

@@ -224,8 +224,35 @@ pub fn root() -> PathBuf {
 /// cut-offs, processing days and calendars, carriers with weekend delivery and different
 /// transit days for one service, inbound supply, `deliver_by` (hard or priced) and `auto`.
 pub fn random_dated_scenario(seed: u64, orders: usize) -> Scenario {
+    random_dated_scenario_with(seed, orders, Shape::default())
+}
+
+/// The sizes of a [`random_dated_scenario_with`].
+#[derive(Clone, Copy, Debug)]
+pub struct Shape {
+    /// Most kilograms of one SKU's unit.
+    pub max_kg: f64,
+    /// Most nodes (at least 3).
+    pub max_nodes: usize,
+    /// Most units of one order line; a node holds at most one more of a SKU.
+    pub max_qty: u32,
+}
+
+impl Default for Shape {
+    fn default() -> Shape {
+        Shape {
+            max_kg: 4.0,
+            max_nodes: 6,
+            max_qty: 3,
+        }
+    }
+}
+
+/// [`random_dated_scenario`] of another [`Shape`] (heavy SKUs make the weight most of the
+/// shipping price; more nodes and units make orders split).
+pub fn random_dated_scenario_with(seed: u64, orders: usize, shape: Shape) -> Scenario {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let node_count = rng.random_range(3..=6);
+    let node_count = rng.random_range(3..=shape.max_nodes);
     let sku_count = rng.random_range(2..=4);
     let zones_of = [
         "America/New_York",
@@ -263,14 +290,18 @@ pub fn random_dated_scenario(seed: u64, orders: usize) -> Scenario {
     let calendars = "[weekdays]\nopen = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\"]\nclosed = [\"2026-03-04\"]\n\n[six]\nopen = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\"]\n";
     let mut skus = String::from("sku,weight_kg\n");
     for k in 0..sku_count {
-        skus.push_str(&format!("K{k},{:.2}\n", rng.random_range(0.2..4.0)));
+        skus.push_str(&format!(
+            "K{k},{:.2}\n",
+            rng.random_range(0.2..shape.max_kg)
+        ));
     }
     let mut inventory = String::from("node_id,sku,on_hand,safety_stock\n");
     let mut inbound = String::from("node_id,sku,qty,available_date\n");
     for n in 0..node_count {
         for k in 0..sku_count {
             if rng.random_bool(0.6) {
-                inventory.push_str(&format!("N{n},K{k},{},0\n", rng.random_range(0..5)));
+                let stock = rng.random_range(0..shape.max_qty + 2);
+                inventory.push_str(&format!("N{n},K{k},{stock},0\n"));
             }
             if rng.random_bool(0.3) {
                 inbound.push_str(&format!(
@@ -347,7 +378,7 @@ pub fn random_dated_scenario(seed: u64, orders: usize) -> Scenario {
             order_rows.push_str(&format!(
                 "o{o},{created},{lat},{lon},{svc},{pickup},K{},{},{by}\n",
                 rng.random_range(0..sku_count),
-                rng.random_range(1..=3)
+                rng.random_range(1..=shape.max_qty)
             ));
         }
     }
