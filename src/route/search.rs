@@ -20,6 +20,8 @@ const CLOSED: u32 = u32::MAX;
 const SORTED_HEAD: usize = 12;
 /// Search nodes tried before the greedy incumbent is computed and the search restarted.
 const QUICK_BUDGET: u64 = 4000;
+/// Per line, the units its `j` best-stocked holders can give are kept for `j` up to this.
+const TOP: usize = 8;
 
 /// Units of one line taken from one candidate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,6 +110,15 @@ pub struct Search {
     /// their weight: the lesser of the least over holders of `unit + per_kg × weight` (the
     /// holder's band's [`Shipper::affine_floor`]) less `unit_lb`, and the backorder's excess.
     suffix_heavy: Vec<f64>,
+    /// Per line: what each unit of it costs at least beyond `unit_lb` and its share of
+    /// `suffix_heavy` when it is backordered (`backorder_penalty` less the least
+    /// `unit + per_kg × weight` over its holders).
+    excess: Vec<f64>,
+    /// Per line: the units its `j + 1` best-stocked holders hold together (at most its
+    /// quantity), for `j < TOP`.
+    cover: Vec<[u32; TOP]>,
+    /// Reused by [`Search::rank_lines`]: a line's holders' stock.
+    stock: Vec<u32>,
     /// Per zone band, while the order is searched: its rates' floor (`base`, `per_kg`; NaN:
     /// not asked yet).
     band_floor: Vec<(f64, f64)>,
@@ -348,6 +359,8 @@ impl Search {
         self.least_fixed = f64::INFINITY;
         self.suffix_heavy.clear();
         self.suffix_heavy.resize(nl + 1, 0.0);
+        self.excess.clear();
+        self.cover.clear();
         for (pos, &li) in self.order.iter().enumerate() {
             let line: &LineCandidates = &set.lines[li];
             let kg = billable_kg(line.unit_weight);
@@ -409,6 +422,8 @@ impl Search {
             self.unit_lb.push(lb);
             // For now the line's own; made a suffix sum below.
             self.suffix_heavy[pos] = heavy_lb - lb;
+            self.excess.push((bp - heavy_lb).max(0.0));
+            self.cover.push(cover_of(line, &mut self.stock));
         }
         self.rest_w.clear();
         self.rest_w.resize(nl + 1, 0.0);
@@ -992,14 +1007,29 @@ impl Search {
         let split = self.split_cost(ctx);
         let mut extra: f64 = 0.0;
         let (mut all_stay, mut least_opening) = (0.0, f64::INFINITY);
+        // With j new shipments (`short[j]`): what the units no j holders besides the open
+        // shipments can give cost as backorders beyond their share of `suffix_heavy`.
+        let new_ones = (ctx.policy.max_shipments as usize).saturating_sub(self.open.len());
+        let mut short = [0.0f64; TOP + 1];
         for p in pos..ctx.set.lines.len() {
             let mut per_unit = bp;
+            let mut open_cover = 0u32;
             for &c in &self.open {
-                if self.held[p * nc + c as usize].ats > 0 {
-                    per_unit = per_unit.min(self.held[p * nc + c as usize].unit);
+                let held = &self.held[p * nc + c as usize];
+                if held.ats > 0 {
+                    per_unit = per_unit.min(held.unit);
+                    open_cover += held.ats.min(self.cap[c as usize]);
                 }
             }
-            let qty = f64::from(ctx.set.lines[self.order[p]].qty);
+            let units = ctx.set.lines[self.order[p]].qty;
+            let left = units.saturating_sub(open_cover);
+            if left > 0 {
+                short[0] += f64::from(left) * self.excess[p];
+                for (j, s) in short.iter_mut().enumerate().skip(1).take(new_ones) {
+                    *s += f64::from(left.saturating_sub(self.cover[p][j - 1])) * self.excess[p];
+                }
+            }
+            let qty = f64::from(units);
             let stay = qty * (per_unit - self.unit_lb[p]);
             // A new shipment for this line is one of its holders, opened at no less than the
             // cost of shipping one unit alone from it (the head of `sorted` is the cheapest).
@@ -1027,8 +1057,21 @@ impl Search {
                 })
                 .sum::<f64>();
         let heavy = (self.suffix_heavy[pos] - slack).max(0.0);
-        let opening = least_opening.max(heavy + split + self.least_fixed);
-        extra.max(all_stay.max(heavy).min(opening))
+        // No new shipment: whatever the open ones cannot give is backordered. Else j ≥ 1 new
+        // ones, each but the first also paying the split penalty.
+        let stay = all_stay.max(heavy + short[0]);
+        let each = ctx.policy.split_penalty + self.least_fixed;
+        let mut opening = f64::INFINITY;
+        for j in 1..=new_ones.min(TOP + 1) {
+            let backordered = short.get(j).copied().unwrap_or(0.0);
+            let new = split + self.least_fixed + each * (j - 1) as f64;
+            opening = opening.min(new + backordered);
+            if backordered == 0.0 {
+                break;
+            }
+        }
+        let opening = least_opening.max(heavy + opening);
+        extra.max(stay.min(opening))
     }
 
     /// Decides the next part of line `pos`, of which `rem` units are still open, choosing among
@@ -1244,6 +1287,29 @@ struct AtLine {
     bp: f64,
     left_lb: f64,
     price: f64,
+}
+
+/// The units the `j + 1` best-stocked holders of `line` give it together (at most its
+/// quantity), for each `j < TOP`; `stock` is a reused buffer.
+fn cover_of(line: &LineCandidates, stock: &mut Vec<u32>) -> [u32; TOP] {
+    let qty = line.qty;
+    if qty <= 1 || line.holders.is_empty() {
+        return [qty.min(line.holders.len() as u32); TOP];
+    }
+    stock.clear();
+    stock.extend(line.holders.iter().map(|h| h.ats));
+    let top = TOP.min(stock.len());
+    if stock.len() > top {
+        stock.select_nth_unstable_by(top - 1, |a, b| b.cmp(a));
+    }
+    stock[..top].sort_unstable_by(|a, b| b.cmp(a));
+    let mut cover = [0u32; TOP];
+    let mut sum = 0u32;
+    for (j, c) in cover.iter_mut().enumerate() {
+        sum = sum.saturating_add(stock.get(j).copied().unwrap_or(0));
+        *c = sum.min(qty);
+    }
+    cover
 }
 
 /// Grows `v` to at least `n` entries of `value` (never shrinks it).
