@@ -62,3 +62,52 @@ pub fn write_decisions(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::CostBreakdown;
+
+    fn decision(id: &str, total: f64) -> Decision {
+        Decision {
+            order_id: id.to_owned(),
+            shipments: Vec::new(),
+            backordered: Vec::new(),
+            promise_date: None,
+            late_days: None,
+            opportunity_cost: None,
+            cost: CostBreakdown {
+                total,
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn an_unproven_decision_carries_its_bound_rounded_down_to_the_cent() {
+        let decisions = [decision("a", 10.0), decision("b", 12.5), decision("c", 9.0)];
+        let unproven = [
+            Unproven {
+                place: 1,
+                cost: 12.5,
+                lower_bound: Some(11.239),
+            },
+            Unproven {
+                place: 2,
+                cost: 9.0,
+                lower_bound: None,
+            },
+        ];
+        let mut out = Vec::new();
+        write_decisions(&mut out, &decisions, &unproven).expect("writes");
+        let text = String::from_utf8(out).expect("utf-8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].ends_with(r#""exact":true}"#), "{}", lines[0]);
+        assert!(
+            lines[1].ends_with(r#""exact":false,"lower_bound":11.23}"#),
+            "{}",
+            lines[1]
+        );
+        assert!(lines[2].ends_with(r#""exact":false}"#), "{}", lines[2]);
+    }
+}

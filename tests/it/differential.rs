@@ -89,6 +89,46 @@ fn search_matches_the_mip_on_wide_networks_where_it_restarts() {
     println!("{restarted} searches restarted");
 }
 
+#[test]
+fn a_search_out_of_budget_proves_a_lower_bound_at_most_the_mip_optimum() {
+    // Budgets of 1 to 30 nodes on the wide networks: many searches stop early, each with a
+    // lower bound (the frontier's, or the root's) that no feasible decision beats — so at most
+    // the MIP optimum — and at most its own decision's cost.
+    let mut stopped = 0;
+    for seed in 0..24 {
+        let s = super::support::random_scenario_with(2000 + seed, 6, 20..=40);
+        let snapshot = load_snapshot(s.path()).expect("loads");
+        let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
+        let mut ledger = Ledger::new(&snapshot);
+        for (i, order) in orders.iter().enumerate() {
+            let budget = [1, 3, 30][i % 3];
+            let routed = Router::new()
+                .with_budget(budget)
+                .route(&snapshot, &ledger, order, PolicyKind::Optimal)
+                .expect("routes");
+            if !routed.exact {
+                stopped += 1;
+                let bound = routed.lower_bound.expect("an optimal search's bound");
+                let mip = solve_order(&snapshot, &ledger, order).expect("MIP solves");
+                assert!(
+                    bound <= mip.objective + 1e-6 && bound <= routed.decision.cost.total + 1e-6,
+                    "seed {seed} order {}: bound {bound} above the MIP optimum {} or the cost {}",
+                    order.id,
+                    mip.objective,
+                    routed.decision.cost.total
+                );
+            } else {
+                assert_eq!(routed.lower_bound, None);
+            }
+            ledger.commit(&snapshot, order, &routed.plan);
+        }
+    }
+    assert!(
+        stopped >= 10,
+        "only {stopped} searches stopped at their budget"
+    );
+}
+
 /// `nodes.csv` and `inventory.csv` of sixty stores holding one unit of P and of Q each, in a
 /// ring around the customer at (0, 0), and two DCs that hold everything.
 fn ring() -> (String, String) {
