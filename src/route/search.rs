@@ -299,7 +299,62 @@ impl Search {
                 self.visited += spent;
             }
         }
+        let root_bound = if self.out_of_budget && nl > 0 {
+            root_bound.max(self.by_shipments(&ctx))
+        } else {
+            root_bound
+        };
         self.result(root_bound)
+    }
+
+    /// A root bound for a search that ran out of budget, by how many shipments the decision
+    /// has: none (everything backordered); one, from some candidate (its cost per shipment and
+    /// its band's least base rate; what it can give of each line at its unit cost plus its
+    /// band's least per-kg rate, or backordered; the rest backordered); or two or more (each unit's least cost with its weight,
+    /// two fixed parts and a split at least, and what j shipments cannot give backordered).
+    /// Ignores capacity, order rules and lateness, which only add. One pass over every
+    /// candidate and line, so only for orders already out of budget.
+    fn by_shipments(&self, ctx: &Ctx<'_>) -> f64 {
+        let nc = ctx.set.candidates.len();
+        let bp = ctx.policy.backorder_penalty;
+        let lines = || self.order.iter().map(|&li| &ctx.set.lines[li]);
+        let none: f64 = lines().map(|l| bp * f64::from(l.qty)).sum();
+        let mut one = f64::INFINITY;
+        for (c, cand) in ctx.set.candidates.iter().enumerate() {
+            let (mut cost, mut gives) = (cand.cost_per_shipment, false);
+            for (pos, line) in lines().enumerate() {
+                let held = &self.held[pos * nc + c];
+                let take = line.qty.min(held.ats);
+                if take > 0 {
+                    // Each unit it may give costs its picking and its weight, or the backorder.
+                    let (_, per_kg) = self.band_floor[cand.band];
+                    let unit = (held.unit + per_kg * line.unit_weight).min(bp);
+                    cost += unit * f64::from(take);
+                    gives = true;
+                }
+                cost += bp * f64::from(line.qty - take);
+            }
+            if gives {
+                one = one.min(cost + self.band_floor[cand.band].0);
+            }
+        }
+        let mut two = f64::INFINITY;
+        if ctx.policy.max_shipments >= 2 {
+            let each = ctx.policy.split_penalty + self.least_fixed;
+            for j in 2..=(ctx.policy.max_shipments as usize).min(TOP + 1) {
+                let backordered: f64 = (0..self.order.len())
+                    .map(|pos| {
+                        let qty = ctx.set.lines[self.order[pos]].qty;
+                        let cover = self.cover[pos].get(j - 1).copied().unwrap_or(qty);
+                        f64::from(qty - cover.min(qty)) * self.excess[pos]
+                    })
+                    .sum();
+                let fixed = self.least_fixed + each * (j - 1) as f64;
+                two = two.min(fixed + backordered);
+            }
+            two += self.suffix_lb[0] + self.suffix_heavy[0];
+        }
+        none.min(one).min(two)
     }
 
     /// Makes the buffers ready for an order of `set`'s size: they only grow, and only what the
