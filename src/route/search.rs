@@ -430,12 +430,7 @@ impl Search {
             for (j, holder) in line.holders.iter().enumerate() {
                 let (c, ats) = (holder.candidate, holder.ats);
                 let cand = &set.candidates[c as usize];
-                grow(&mut self.band_floor, cand.band + 1, (f64::NAN, f64::NAN));
-                let floor = &mut self.band_floor[cand.band];
-                if floor.0.is_nan() {
-                    *floor = ship.affine_floor(cand.band);
-                }
-                let (base, per_kg) = *floor;
+                let (base, per_kg) = band_floor(&mut self.band_floor, ship, cand.band);
                 self.least_fixed = self.least_fixed.min(cand.cost_per_shipment + base);
                 let unit = cand.cost_per_unit + line.extra.get(j).copied().unwrap_or(0.0);
                 heavy_lb = heavy_lb.min(unit + per_kg * line.unit_weight);
@@ -464,22 +459,20 @@ impl Search {
                     ats,
                 });
             }
-            // Only the cheapest few are usually reached before the bound cuts the scan: sort
-            // those now and the rest when a scan first gets there.
-            if sorted.len() > SORTED_HEAD {
-                sorted.select_nth_unstable_by(SORTED_HEAD, by_key);
-                sorted[..SORTED_HEAD].sort_unstable_by(by_key);
-                self.sorted_upto.push(SORTED_HEAD);
-            } else {
-                sorted.sort_unstable_by(by_key);
-                self.sorted_upto.push(sorted.len());
-            }
+            self.sorted_upto.push(sort_head(sorted));
             self.unit_lb.push(lb);
             // For now the line's own; made a suffix sum below.
             self.suffix_heavy[pos] = heavy_lb - lb;
             self.excess.push((bp - heavy_lb).max(0.0));
             self.cover.push(cover_of(line, &mut self.stock));
         }
+        self.suffix_sums(set);
+    }
+
+    /// Per line in search order, over it and the lines after it: weight, unit lower bounds and
+    /// the weight bound's share (`suffix_heavy`, per line until now).
+    fn suffix_sums(&mut self, set: &CandidateSet) {
+        let nl = set.lines.len();
         self.rest_w.clear();
         self.rest_w.resize(nl + 1, 0.0);
         for pos in (0..nl).rev() {
@@ -1096,37 +1089,44 @@ impl Search {
             all_stay += stay;
             least_opening = least_opening.min(opening);
         }
-        // Every unit left is backordered or shipped, and a shipment from c pays at least
-        // `base_c + per_kg_c × its weight` (its band's floor): beyond the slack of what the open
-        // shipments were charged (with priced lateness, the lateness charge too, whose curves
-        // already count weight the shipments may still gain), each unit still pays its weight
-        // (`suffix_heavy`); a new shipment also pays its fixed part.
-        let slack: f64 = self.late_x
-            + self
-                .open
-                .iter()
-                .map(|&c| {
-                    let c = c as usize;
-                    let (base, per_kg) = self.band_floor[ctx.set.candidates[c].band];
-                    self.shipping[c] - base - per_kg * self.weight[c]
-                })
-                .sum::<f64>();
-        let heavy = (self.suffix_heavy[pos] - slack).max(0.0);
-        // No new shipment: whatever the open ones cannot give is backordered. Else j ≥ 1 new
-        // ones, each but the first also paying the split penalty.
+        // Every unit left is backordered or shipped, and each still pays its weight
+        // (`suffix_heavy`) beyond the open shipments' slack.
+        let heavy = (self.suffix_heavy[pos] - self.slack(ctx)).max(0.0);
+        // No new shipment: whatever the open ones cannot give is backordered.
         let stay = all_stay.max(heavy + short[0]);
-        let each = ctx.policy.split_penalty + self.least_fixed;
-        let mut opening = f64::INFINITY;
+        let opening = least_opening.max(heavy + self.new_shipments(ctx, new_ones, &short));
+        extra.max(stay.min(opening))
+    }
+
+    /// What the open shipments were charged beyond their bands' floors (`base_c + per_kg_c ×
+    /// weight`), with priced lateness the lateness charge too (its curves already count weight
+    /// the shipments may still gain): weight the lines left may add without paying for it.
+    fn slack(&self, ctx: &Ctx<'_>) -> f64 {
+        let open = self.open.iter().map(|&c| {
+            let c = c as usize;
+            let (base, per_kg) = self.band_floor[ctx.set.candidates[c].band];
+            self.shipping[c] - base - per_kg * self.weight[c]
+        });
+        self.late_x + open.sum::<f64>()
+    }
+
+    /// The least that j ≥ 1 new shipments (at most `new_ones`) cost beyond the lines' weight:
+    /// each a fixed part (a holder's cost per shipment and base rate), each but the first with
+    /// no open shipment the split penalty, and `short[j]`, the backorders j cannot avoid.
+    fn new_shipments(&self, ctx: &Ctx<'_>, new_ones: usize, short: &[f64; TOP + 1]) -> f64 {
+        let (split, each) = (
+            self.split_cost(ctx),
+            ctx.policy.split_penalty + self.least_fixed,
+        );
+        let mut least = f64::INFINITY;
         for j in 1..=new_ones.min(TOP + 1) {
             let backordered = short.get(j).copied().unwrap_or(0.0);
-            let new = split + self.least_fixed + each * (j - 1) as f64;
-            opening = opening.min(new + backordered);
+            least = least.min(split + self.least_fixed + each * (j - 1) as f64 + backordered);
             if backordered == 0.0 {
                 break;
             }
         }
-        let opening = least_opening.max(heavy + opening);
-        extra.max(stay.min(opening))
+        least
     }
 
     /// Decides the next part of line `pos`, of which `rem` units are still open, choosing among
@@ -1342,6 +1342,28 @@ struct AtLine {
     bp: f64,
     left_lb: f64,
     price: f64,
+}
+
+/// Only the cheapest few holders are usually reached before the bound cuts the scan: sorts
+/// those now (the rest when a scan first gets there); returns how many are in order.
+fn sort_head(sorted: &mut [Ranked]) -> usize {
+    if sorted.len() > SORTED_HEAD {
+        sorted.select_nth_unstable_by(SORTED_HEAD, by_key);
+        sorted[..SORTED_HEAD].sort_unstable_by(by_key);
+        SORTED_HEAD
+    } else {
+        sorted.sort_unstable_by(by_key);
+        sorted.len()
+    }
+}
+
+/// Zone band `band`'s rate floor ([`Shipper::affine_floor`]), asked once per order and band.
+fn band_floor(floors: &mut Vec<(f64, f64)>, ship: &Shipper<'_>, band: usize) -> (f64, f64) {
+    grow(floors, band + 1, (f64::NAN, f64::NAN));
+    if floors[band].0.is_nan() {
+        floors[band] = ship.affine_floor(band);
+    }
+    floors[band]
 }
 
 /// The units the `j + 1` best-stocked holders of `line` give it together (at most its
