@@ -105,6 +105,11 @@ pub fn round_cents(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
 }
 
+/// A lower bound rounded down to the cent (so still a lower bound), as decisions print it.
+pub fn cents_down(bound: f64) -> f64 {
+    (bound * 100.0).floor() / 100.0
+}
+
 fn cents<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(round_cents(*v))
 }

@@ -12,7 +12,9 @@ mod order;
 mod policy;
 
 pub use dates::{Calendar, Clock, Cutoff, Day};
-pub use decision::{CostBreakdown, Decision, DecisionLine, Shipment, Unproven, round_cents};
+pub use decision::{
+    CostBreakdown, Decision, DecisionLine, Shipment, Unproven, cents_down, round_cents,
+};
 pub use demand::DemandPoint;
 pub use ids::{CarrierId, NodeId, SkuId};
 pub use network::{CarrierRate, Node, NodeKind, Schedule, Service, Sku, ZoneBand};

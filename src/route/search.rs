@@ -338,22 +338,14 @@ impl Search {
                 one = one.min(cost + self.band_floor[cand.band].0);
             }
         }
-        let mut two = f64::INFINITY;
-        if ctx.policy.max_shipments >= 2 {
-            let each = ctx.policy.split_penalty + self.least_fixed;
-            for j in 2..=(ctx.policy.max_shipments as usize).min(TOP + 1) {
-                let backordered: f64 = (0..self.order.len())
-                    .map(|pos| {
-                        let qty = ctx.set.lines[self.order[pos]].qty;
-                        let cover = self.cover[pos].get(j - 1).copied().unwrap_or(qty);
-                        f64::from(qty - cover.min(qty)) * self.excess[pos]
-                    })
-                    .sum();
-                let fixed = self.least_fixed + each * (j - 1) as f64;
-                two = two.min(fixed + backordered);
-            }
-            two += self.suffix_lb[0] + self.suffix_heavy[0];
+        // Nothing is open at the root: every line's units are left.
+        let most = ctx.policy.max_shipments as usize;
+        let mut short = [0.0f64; TOP + 1];
+        for (pos, line) in lines().enumerate() {
+            self.add_shortage(pos, line.qty, most, &mut short);
         }
+        let two =
+            self.suffix_lb[0] + self.suffix_heavy[0] + self.new_shipments(ctx, 2..=most, &short);
         none.min(one).min(two)
     }
 
@@ -1070,13 +1062,7 @@ impl Search {
                 }
             }
             let units = ctx.set.lines[self.order[p]].qty;
-            let left = units.saturating_sub(open_cover);
-            if left > 0 {
-                short[0] += f64::from(left) * self.excess[p];
-                for (j, s) in short.iter_mut().enumerate().skip(1).take(new_ones) {
-                    *s += f64::from(left.saturating_sub(self.cover[p][j - 1])) * self.excess[p];
-                }
-            }
+            self.add_shortage(p, units.saturating_sub(open_cover), new_ones, &mut short);
             let qty = f64::from(units);
             let stay = qty * (per_unit - self.unit_lb[p]);
             // A new shipment for this line is one of its holders, opened at no less than the
@@ -1094,8 +1080,21 @@ impl Search {
         let heavy = (self.suffix_heavy[pos] - self.slack(ctx)).max(0.0);
         // No new shipment: whatever the open ones cannot give is backordered.
         let stay = all_stay.max(heavy + short[0]);
-        let opening = least_opening.max(heavy + self.new_shipments(ctx, new_ones, &short));
+        let opening = least_opening.max(heavy + self.new_shipments(ctx, 1..=new_ones, &short));
         extra.max(stay.min(opening))
+    }
+
+    /// Adds to `short[j]` (for `j` up to `new_ones`) what the `left` units of the line at `pos`
+    /// that no `j` best-stocked holders can give cost as backorders beyond their share of
+    /// `suffix_heavy`.
+    fn add_shortage(&self, pos: usize, left: u32, new_ones: usize, short: &mut [f64; TOP + 1]) {
+        if left == 0 {
+            return;
+        }
+        short[0] += f64::from(left) * self.excess[pos];
+        for (j, s) in short.iter_mut().enumerate().skip(1).take(new_ones) {
+            *s += f64::from(left.saturating_sub(self.cover[pos][j - 1])) * self.excess[pos];
+        }
     }
 
     /// What the open shipments were charged beyond their bands' floors (`base_c + per_kg_c ×
@@ -1110,16 +1109,21 @@ impl Search {
         self.late_x + open.sum::<f64>()
     }
 
-    /// The least that j ≥ 1 new shipments (at most `new_ones`) cost beyond the lines' weight:
-    /// each a fixed part (a holder's cost per shipment and base rate), each but the first with
-    /// no open shipment the split penalty, and `short[j]`, the backorders j cannot avoid.
-    fn new_shipments(&self, ctx: &Ctx<'_>, new_ones: usize, short: &[f64; TOP + 1]) -> f64 {
+    /// The least that j new shipments (j in `count`) cost beyond the lines' weight: each a
+    /// fixed part (a holder's cost per shipment and base rate), each but the first with no open
+    /// shipment the split penalty, and `short[j]`, the backorders j cannot avoid.
+    fn new_shipments(
+        &self,
+        ctx: &Ctx<'_>,
+        count: std::ops::RangeInclusive<usize>,
+        short: &[f64; TOP + 1],
+    ) -> f64 {
         let (split, each) = (
             self.split_cost(ctx),
             ctx.policy.split_penalty + self.least_fixed,
         );
         let mut least = f64::INFINITY;
-        for j in 1..=new_ones.min(TOP + 1) {
+        for j in *count.start()..=(*count.end()).min(TOP + 1) {
             let backordered = short.get(j).copied().unwrap_or(0.0);
             least = least.min(split + self.least_fixed + each * (j - 1) as f64 + backordered);
             if backordered == 0.0 {

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use crate::model::{Decision, Unproven};
+use crate::model::{Decision, Unproven, cents_down};
 
 /// Writes one decision as one JSON line.
 pub fn write_decision(out: &mut impl Write, decision: &Decision) -> std::io::Result<()> {
@@ -20,11 +20,6 @@ struct Marked<'a> {
     exact: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     lower_bound: Option<f64>,
-}
-
-/// A lower bound rounded down to the cent (so still a lower bound).
-fn cents_down(bound: f64) -> f64 {
-    (bound * 100.0).floor() / 100.0
 }
 
 /// Writes decisions in order, each with `"exact"` (false for the places in `inexact`, sorted,

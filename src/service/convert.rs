@@ -363,9 +363,7 @@ pub fn decision_pb(d: &Decision, exact: bool, lower_bound: Option<f64>) -> pb::D
             late: d.cost.late.unwrap_or(0.0),
         }),
         exact,
-        lower_bound: lower_bound
-            .filter(|_| !exact)
-            .map(|b| (b * 100.0).floor() / 100.0),
+        lower_bound: lower_bound.filter(|_| !exact).map(crate::model::cents_down),
         promise_date: d.promise_date.clone().flatten(),
         late_days: d.late_days.unwrap_or(0),
         opportunity_cost: d.opportunity_cost,
