@@ -3,15 +3,13 @@
 
 use fulfil::route::mip::solve_order;
 use fulfil::route::{Ledger, PolicyKind, Router, price};
-use fulfil::scenario::{load_snapshot, read_orders};
 
 use super::support::random_scenario;
 
 /// Routes every order of the scenario in `dir` in sequence and checks each against the MIP
 /// given the same reservations; returns the decisions compared.
 fn compare_with_mip(dir: &std::path::Path, seed: u64) -> Vec<fulfil::model::Decision> {
-    let snapshot = load_snapshot(dir).expect("random scenario loads");
-    let orders = read_orders(&dir.join("orders.csv"), &snapshot).expect("orders");
+    let (snapshot, orders) = super::support::loaded(dir);
     let mut ledger = Ledger::new(&snapshot);
     let mut router = Router::new();
     let mut decisions = Vec::with_capacity(orders.len());
@@ -62,8 +60,7 @@ fn search_matches_the_mip_on_wide_networks_where_it_restarts() {
     let mut restarted = 0;
     for seed in 0..12 {
         let s = super::support::random_scenario_with(1000 + seed, 6, 40..=40);
-        let snapshot = load_snapshot(s.path()).expect("loads");
-        let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
+        let (snapshot, orders) = super::support::loaded(s.path());
         let mut ledger = Ledger::new(&snapshot);
         let mut router = Router::new();
         for order in &orders {
@@ -97,8 +94,7 @@ fn a_search_out_of_budget_proves_a_lower_bound_at_most_the_mip_optimum() {
     let mut stopped = 0;
     for seed in 0..24 {
         let s = super::support::random_scenario_with(2000 + seed, 6, 20..=40);
-        let snapshot = load_snapshot(s.path()).expect("loads");
-        let orders = read_orders(&s.path().join("orders.csv"), &snapshot).expect("orders");
+        let (snapshot, orders) = super::support::loaded(s.path());
         let mut ledger = Ledger::new(&snapshot);
         for (i, order) in orders.iter().enumerate() {
             let budget = [1, 3, 30][i % 3];
@@ -294,9 +290,7 @@ fn a_search_out_of_budget_finds_the_two_node_optimum_around_its_decision() {
     // With lateness priced the two-node searches follow the joint search and the one under
     // the hard deadline: the decision is a valid one (never below the optimum, within stock),
     // priced as the search found it (the router asserts that in debug builds).
-    let dated_snapshot = load_snapshot(dated.path()).expect("loads");
-    let dated_orders =
-        read_orders(&dated.path().join("orders.csv"), &dated_snapshot).expect("orders");
+    let (dated_snapshot, dated_orders) = super::support::loaded(dated.path());
     let dated_ledger = Ledger::new(&dated_snapshot);
     for budget in [10, 100, 1_000] {
         let mut router = Router::new().with_budget(budget);
