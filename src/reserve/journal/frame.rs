@@ -3,8 +3,8 @@
 //!
 //! A crash in the middle of a write leaves a *torn tail*: the last frames of the file cut off
 //! or garbled, with nothing intact after them (the space after the written part of a segment is
-//! preallocated and reads as zeros). Those frames were never acknowledged, since a flush
-//! acknowledges only after it completes. A bad frame that has an intact frame somewhere after
+//! zero-filled ahead of the writer and reads as zeros). Those frames were never acknowledged,
+//! since a flush acknowledges only after it completes. A bad frame that has an intact frame somewhere after
 //! it is not a torn write but *damage*: records after it were acknowledged and would be lost.
 
 use std::path::{Path, PathBuf};
@@ -33,18 +33,31 @@ pub enum EncodeError {
 
 /// One record as a frame.
 pub fn frame(record: &Record) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::new();
+    frame_into(record, &mut out)?;
+    Ok(out)
+}
+
+/// Appends one record as a frame to `out`, encoded in place (no copy of the payload); on an
+/// error `out` is as it was.
+pub fn frame_into(record: &Record, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     let kind = record.kind();
-    let payload =
-        serde_json::to_vec(record).map_err(|source| EncodeError::Json { kind, source })?;
-    if payload.is_empty() || payload.len() > MAX_FRAME {
-        let bytes = payload.len();
+    let start = out.len();
+    out.reserve(512);
+    out.extend_from_slice(&[0; 8]);
+    if let Err(source) = serde_json::to_writer(&mut *out, record) {
+        out.truncate(start);
+        return Err(EncodeError::Json { kind, source });
+    }
+    let bytes = out.len() - start - 8;
+    if bytes == 0 || bytes > MAX_FRAME {
+        out.truncate(start);
         return Err(EncodeError::Size { kind, bytes });
     }
-    let mut out = Vec::with_capacity(payload.len() + 8);
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-    out.extend_from_slice(&payload);
-    Ok(out)
+    let crc = crc32fast::hash(&out[start + 8..]);
+    out[start..start + 4].copy_from_slice(&(bytes as u32).to_le_bytes());
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    Ok(())
 }
 
 /// What is wrong at one place of a file.
@@ -110,7 +123,7 @@ pub struct FrameFile {
 }
 
 /// The frame at `at`: its record and length, or why it is bad (`None`: zeros, the unwritten
-/// end of a preallocated segment).
+/// end of a segment).
 fn frame_at(bytes: &[u8], at: usize) -> Option<Result<(Record, usize), FrameProblem>> {
     let Some(header) = bytes.get(at..at + 8) else {
         let bytes = bytes.len() - at;
