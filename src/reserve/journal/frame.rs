@@ -3,8 +3,8 @@
 //!
 //! A crash in the middle of a write leaves a *torn tail*: the last frames of the file cut off
 //! or garbled, with nothing intact after them (the space after the written part of a segment is
-//! zero-filled ahead of the writer and reads as zeros). Those frames were never acknowledged,
-//! since a flush acknowledges only after it completes. A bad frame that has an intact frame somewhere after
+//! preallocated and reads as zeros). Those frames were never acknowledged, since a flush
+//! acknowledges only after it completes. A bad frame that has an intact frame somewhere after
 //! it is not a torn write but *damage*: records after it were acknowledged and would be lost.
 
 use std::path::{Path, PathBuf};
@@ -123,7 +123,7 @@ pub struct FrameFile {
 }
 
 /// The frame at `at`: its record and length, or why it is bad (`None`: zeros, the unwritten
-/// end of a segment).
+/// end of a preallocated segment).
 fn frame_at(bytes: &[u8], at: usize) -> Option<Result<(Record, usize), FrameProblem>> {
     let Some(header) = bytes.get(at..at + 8) else {
         let bytes = bytes.len() - at;

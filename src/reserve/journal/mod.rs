@@ -12,11 +12,10 @@
 //! work), captures the state, and writes the next checkpoint off the writer's path; the files it
 //! replaces are removed only once it reads back whole. [`recover`] reads the newest complete
 //! checkpoint and every segment from its generation on, and never drops more than a torn tail
-//! without being told to. The space ahead of the writer is zero-filled and flushed by a helper
-//! thread ([`ahead`]), so a flush writes the records and no filesystem metadata; the zeros after
-//! the last record read as the segment's end. The files are created with mode 0600.
+//! without being told to. Segments are preallocated (`fallocate`), so a flush writes the records
+//! and not the file's size as well; the unwritten rest reads as zeros. The files are created
+//! with mode 0600.
 
-mod ahead;
 mod control;
 mod frame;
 mod recover;
@@ -30,7 +29,6 @@ use std::time::Instant;
 
 pub use super::record::{Hold, Record};
 use super::store::{Ack, Cause, Recovered, RollAck, Store, StoreError};
-use ahead::Ahead;
 pub use control::{Control, control_path};
 pub use frame::{Damage, EncodeError, FrameFile, FrameProblem, frame, frame_into, read_frames};
 pub use recover::{
@@ -64,6 +62,8 @@ enum Command {
     Roll(RollAck),
 }
 
+/// Bytes a segment is extended by at a time.
+const PREALLOCATE: u64 = 16 << 20;
 /// Appends one flush takes at the most.
 const MAX_GROUP: usize = 4096;
 
@@ -181,28 +181,53 @@ pub(super) fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Reserves `len` bytes of disk from `offset` (the file grows to cover them, reading as zeros),
+/// so appends there change no file size and a data flush needs no metadata write. `false` when
+/// the disk has no room for the whole reservation: appends then grow the file as far as the
+/// disk allows (a write that does not fit fails then), and the next append tries again.
+#[cfg(target_os = "linux")]
+fn preallocate(file: &File, offset: u64, len: u64) -> std::io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a plain system call on a file descriptor this function borrows for its duration.
+    let rc = unsafe {
+        libc::posix_fallocate(file.as_raw_fd(), offset as libc::off_t, len as libc::off_t)
+    };
+    match rc {
+        0 => Ok(true),
+        // Filesystems without fallocate: appends simply grow the file.
+        libc::EOPNOTSUPP | libc::EINVAL => Ok(true),
+        libc::ENOSPC => Ok(false),
+        e => Err(std::io::Error::from_raw_os_error(e)),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn preallocate(_file: &File, _offset: u64, _len: u64) -> std::io::Result<bool> {
+    Ok(true)
+}
+
 /// The segment being appended to.
 struct Segment {
     out: BufWriter<File>,
     generation: u64,
-    /// Bytes written.
+    /// Bytes written; bytes preallocated.
     written: u64,
-    /// The zero-filled space ahead of the writer.
-    ahead: Ahead,
+    allocated: u64,
 }
 
 impl Segment {
-    /// Creates the segment of `generation` holding only its header ([`Record::SegmentStart`]),
-    /// with the header and its directory entry durable before anything is acknowledged in it;
-    /// the space after the header is zero-filled in the background ([`ahead`]).
+    /// Creates the segment of `generation`, preallocated, holding only its header
+    /// ([`Record::SegmentStart`]), with the header and its directory entry durable before
+    /// anything is acknowledged in it.
     fn create(dir: &Path, generation: u64) -> std::io::Result<Segment> {
         let path = segment_path(dir, generation);
         let file = create_private(&path)?;
+        let reserved = preallocate(&file, 0, PREALLOCATE)?;
         let mut segment = Segment {
             out: BufWriter::with_capacity(1 << 20, file),
             generation,
             written: 0,
-            ahead: Ahead::default(),
+            allocated: if reserved { PREALLOCATE } else { 0 },
         };
         let header = frame(&Record::SegmentStart { generation }).map_err(std::io::Error::other)?;
         segment.write(&header)?;
@@ -214,7 +239,14 @@ impl Segment {
 
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         let end = self.written + bytes.len() as u64;
-        self.ahead.before_write(self.out.get_ref(), end);
+        if end > self.allocated {
+            // Every 16 MiB: one quick allocation of extents, no data written.
+            let more = (end - self.allocated).max(PREALLOCATE);
+            self.out.flush()?;
+            if preallocate(self.out.get_ref(), self.allocated, more)? {
+                self.allocated += more;
+            }
+        }
         self.out.write_all(bytes)?;
         self.written = end;
         Ok(())
