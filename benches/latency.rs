@@ -299,6 +299,25 @@ fn prices_on_off(name: &str, dir: &std::path::Path) {
             let _ = router.route(snapshot, &Untouched, o, PolicyKind::Optimal);
             let _ = board.route(&mut router, snapshot, &Untouched, o);
         }
+        if std::env::var_os("FULFIL_DEBUG_NODES").is_some() {
+            for o in &pool {
+                let a = router
+                    .route(snapshot, &Untouched, o, PolicyKind::Optimal)
+                    .expect("r");
+                let b = board
+                    .route(&mut router, snapshot, &Untouched, o)
+                    .expect("r");
+                eprintln!(
+                    "NODES {lines} {} {} {} {:.2} {:.2} {}",
+                    o.id,
+                    a.search_nodes,
+                    b.search_nodes,
+                    a.decision.cost.total,
+                    b.decision.cost.total,
+                    b.decision.shipments.len()
+                );
+            }
+        }
         let mut paired = Paired::default();
         for o in &pool {
             paired.time_off(|| {

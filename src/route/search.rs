@@ -22,6 +22,10 @@ const SORTED_HEAD: usize = 12;
 const QUICK_BUDGET: u64 = 4000;
 /// Per line, the units its `j` best-stocked holders can give are kept for `j` up to this.
 const TOP: usize = 8;
+/// Orders of at least this many lines with priced units start from the greedy incumbent.
+const SEED_PRICED_LINES: usize = 5;
+/// ... and at most this many (line, candidate) pairs.
+const SEED_PRICED_CELLS: usize = 256;
 
 /// Units of one line taken from one candidate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -287,6 +291,15 @@ impl Search {
             // incumbent, which makes the bound bite, and the search starts again with the rest
             // of the budget.
             self.budget = budget.min(QUICK_BUDGET);
+            let seed = nl >= SEED_PRICED_LINES && nl * set.candidates.len() <= SEED_PRICED_CELLS;
+            if seed && set.lines.iter().any(|l| !l.extra.is_empty()) {
+                // Priced units (opportunity costs) make each line's cheapest unit sit at a
+                // different node: the first descent opens several shipments and the bound
+                // cannot prune before an incumbent that consolidates is found. The greedy
+                // costs a pass over every candidate and line per shipment it opens, so only
+                // for orders with few candidates.
+                self.seed_incumbent(&ctx);
+            }
             self.start_line(&ctx, 0, 0.0);
             if self.out_of_budget && budget > QUICK_BUDGET {
                 let spent = self.visited;
@@ -1051,7 +1064,17 @@ impl Search {
         // shipments can give cost as backorders beyond their share of `suffix_heavy`.
         let new_ones = (ctx.policy.max_shipments as usize).saturating_sub(self.open.len());
         let mut short = [0.0f64; TOP + 1];
+        // Staying, each unit shipped also pays its weight at no less than the least per-kg
+        // floor of the open shipments' bands, or is backordered (`stay_w`), less the slack the
+        // open shipments were charged already.
+        let per_kg = if self.open.is_empty() {
+            0.0
+        } else {
+            self.least_open_per_kg(ctx)
+        };
+        let mut stay_w = 0.0;
         for p in pos..ctx.set.lines.len() {
+            let line = &ctx.set.lines[self.order[p]];
             let mut per_unit = bp;
             let mut open_cover = 0u32;
             for &c in &self.open {
@@ -1061,9 +1084,11 @@ impl Search {
                     open_cover += held.ats.min(self.cap[c as usize]);
                 }
             }
-            let units = ctx.set.lines[self.order[p]].qty;
+            let units = line.qty;
             self.add_shortage(p, units.saturating_sub(open_cover), new_ones, &mut short);
             let qty = f64::from(units);
+            let per_unit_w = (per_unit + per_kg * line.unit_weight).min(bp);
+            stay_w += qty * (per_unit_w - self.unit_lb[p]);
             let stay = qty * (per_unit - self.unit_lb[p]);
             // A new shipment for this line is one of its holders, opened at no less than the
             // cost of shipping one unit alone from it (the head of `sorted` is the cheapest).
@@ -1077,11 +1102,21 @@ impl Search {
         }
         // Every unit left is backordered or shipped, and each still pays its weight
         // (`suffix_heavy`) beyond the open shipments' slack.
-        let heavy = (self.suffix_heavy[pos] - self.slack(ctx)).max(0.0);
+        let slack = self.slack(ctx);
+        let heavy = (self.suffix_heavy[pos] - slack).max(0.0);
         // No new shipment: whatever the open ones cannot give is backordered.
-        let stay = all_stay.max(heavy + short[0]);
+        let stay = all_stay.max(heavy + short[0]).max(stay_w - slack);
         let opening = least_opening.max(heavy + self.new_shipments(ctx, 1..=new_ones, &short));
         extra.max(stay.min(opening))
+    }
+
+    /// The least per-kg floor of the open shipments' bands.
+    fn least_open_per_kg(&self, ctx: &Ctx<'_>) -> f64 {
+        let per_kg = self.open.iter().map(|&c| {
+            let band = ctx.set.candidates[c as usize].band;
+            self.band_floor[band].1
+        });
+        per_kg.fold(f64::INFINITY, f64::min)
     }
 
     /// Adds to `short[j]` (for `j` up to `new_ones`) what the `left` units of the line at `pos`
