@@ -174,6 +174,11 @@ struct Ctx<'a> {
     min_value: f64,
     /// Whether lateness is priced on the order's latest delivery.
     late: bool,
+    /// Whether the open shipments' weight is priced in the bound of staying (`extra_lb`): with
+    /// a deadline, priced lateness or opportunity costs, where it prunes; a search without
+    /// them pays it at every line's start and rarely gains from it (measured: 5% slower on the
+    /// large undated network, 10% faster on the dated one).
+    weigh_staying: bool,
 }
 
 /// One greedy shipment: the takes (position, units), its cost (with the backorder of an
@@ -280,6 +285,9 @@ impl Search {
                 0.0
             },
             late: ship.late.is_some(),
+            weigh_staying: ship.late.is_some()
+                || !ship.bound_by_band()
+                || set.lines.iter().any(|l| !l.extra.is_empty()),
         };
         let root_bound = if nl > 0 {
             self.suffix_lb[0] + self.extra_lb(&ctx, 0)
@@ -1067,7 +1075,7 @@ impl Search {
         // Staying, each unit shipped also pays its weight at no less than the least per-kg
         // floor of the open shipments' bands, or is backordered (`stay_w`), less the slack the
         // open shipments were charged already.
-        let per_kg = if self.open.is_empty() {
+        let per_kg = if self.open.is_empty() || !ctx.weigh_staying {
             0.0
         } else {
             self.least_open_per_kg(ctx)
