@@ -374,7 +374,7 @@ fn many_lines_scenario(seed: u64, extra: &[f64]) -> super::support::Scenario {
     let sku_count = 8;
     let mut skus = String::from("sku,weight_kg\n");
     for k in 0..sku_count {
-        skus.push_str(&format!("K{k},{:.2}\n", rng.random_range(0.2..15.0)));
+        skus.push_str(&format!("K{k},{:.2}\n", rng.random_range(0.2..25.0)));
     }
     let mut inventory = String::from("node_id,sku,on_hand,safety_stock\n");
     for n in 0..node_count {
@@ -398,7 +398,12 @@ fn many_lines_scenario(seed: u64, extra: &[f64]) -> super::support::Scenario {
     let policy = format!(
         "split_penalty = {:.2}\nbackorder_penalty = {:.2}\nmax_shipments = {}\n",
         rng.random_range(0.0..10.0),
-        rng.random_range(20.0..120.0),
+        // Sometimes below what a heavy unit costs to ship: backordering it is then cheaper.
+        if rng.random_bool(0.3) {
+            rng.random_range(2.0..20.0)
+        } else {
+            rng.random_range(20.0..120.0)
+        },
         rng.random_range(2..=4),
     );
     let mut orders = String::from("order_id,lat,lon,service,sku,qty\n");
