@@ -347,88 +347,6 @@ impl fulfil::route::UnitPrices for NodePrices {
     }
 }
 
-/// A network of up to 10 nodes and orders of 5 to 8 lines (what the priced search seeds its
-/// incumbent for), with heavy SKUs so the weight bounds bind; `extra` is added to every
-/// node's `cost_per_unit` (the MIP's side of [`priced_search_matches_the_mip_with_prices_folded_into_node_costs`]).
-fn many_lines_scenario(seed: u64, extra: &[f64]) -> super::support::Scenario {
-    use rand::{Rng, SeedableRng};
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let node_count = extra.len();
-    let mut nodes = String::from(
-        "node_id,kind,lat,lon,ships,pickup,capacity_units,cost_per_shipment,cost_per_unit,enabled\n",
-    );
-    for (n, e) in extra.iter().enumerate() {
-        let cap = if rng.random_bool(0.3) {
-            rng.random_range(2..10).to_string()
-        } else {
-            String::new()
-        };
-        nodes.push_str(&format!(
-            "N{n},dc,{:.4},{:.4},1,0,{cap},{:.2},{:.4},1\n",
-            rng.random_range(30.0..45.0),
-            rng.random_range(-120.0..-75.0),
-            rng.random_range(0.0..6.0),
-            f64::from(rng.random_range(0..150u32)) / 100.0 + e,
-        ));
-    }
-    let sku_count = 8;
-    let mut skus = String::from("sku,weight_kg\n");
-    for k in 0..sku_count {
-        skus.push_str(&format!("K{k},{:.2}\n", rng.random_range(0.2..25.0)));
-    }
-    let mut inventory = String::from("node_id,sku,on_hand,safety_stock\n");
-    for n in 0..node_count {
-        for k in 0..sku_count {
-            if rng.random_bool(0.7) {
-                inventory.push_str(&format!("N{n},K{k},{},0\n", rng.random_range(0..5)));
-            }
-        }
-    }
-    let zones = "zone,max_km\n1,300\n2,800\n3,1600\n4,2600\n5,\n";
-    let mut rates = String::from("carrier,service,zone,base,per_kg,transit_days\n");
-    for z in 1..=5 {
-        for carrier in ["A", "B"] {
-            rates.push_str(&format!(
-                "{carrier},ground,{z},{:.2},{:.2},{z}\n",
-                rng.random_range(3.0..15.0),
-                rng.random_range(0.1..2.0)
-            ));
-        }
-    }
-    let policy = format!(
-        "split_penalty = {:.2}\nbackorder_penalty = {:.2}\nmax_shipments = {}\n",
-        rng.random_range(0.0..10.0),
-        // Sometimes below what a heavy unit costs to ship: backordering it is then cheaper.
-        if rng.random_bool(0.3) {
-            rng.random_range(2.0..20.0)
-        } else {
-            rng.random_range(20.0..120.0)
-        },
-        rng.random_range(2..=4),
-    );
-    let mut orders = String::from("order_id,lat,lon,service,sku,qty\n");
-    for o in 0..6 {
-        let (lat, lon) = (
-            rng.random_range(30.0..45.0),
-            rng.random_range(-120.0..-75.0),
-        );
-        let lines = rng.random_range(5..=8);
-        for k in 0..lines {
-            let qty = rng.random_range(1..=3);
-            orders.push_str(&format!("o{o},{lat:.4},{lon:.4},ground,K{k},{qty}\n"));
-        }
-    }
-    super::support::Scenario::new(&[
-        ("nodes.csv", &nodes),
-        ("skus.csv", &skus),
-        ("inventory.csv", &inventory),
-        ("zones.csv", zones),
-        ("rates.csv", &rates),
-        ("policy.toml", &policy),
-        ("orders.csv", &orders),
-    ])
-}
-
 #[test]
 fn priced_search_matches_the_mip_with_prices_folded_into_node_costs() {
     // The `lookahead` policy's search charges a price per unit on top of the real cost. With
@@ -449,8 +367,8 @@ fn priced_search_matches_the_mip_with_prices_folded_into_node_costs() {
         let prices: Vec<f64> = (0..nodes)
             .map(|_| f64::from(rng.random_range(0..600u32)) / 100.0)
             .collect();
-        let plain = many_lines_scenario(seed, &vec![0.0; nodes]);
-        let folded = many_lines_scenario(seed, &prices);
+        let plain = super::support::many_lines_scenario(seed, &vec![0.0; nodes]);
+        let folded = super::support::many_lines_scenario(seed, &prices);
         let (snapshot, orders) = super::support::loaded(plain.path());
         let (folded_snapshot, folded_orders) = super::support::loaded(folded.path());
         let mut router = Router::new();

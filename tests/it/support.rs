@@ -100,6 +100,29 @@ pub fn random_loaded(
     (s, snapshot, orders)
 }
 
+/// The zone bands of every randomly generated network.
+pub const RANDOM_ZONES: &str = "zone,max_km\n1,300\n2,800\n3,1600\n4,2600\n5,\n";
+
+/// Appends a random rate row of `carrier` and `svc` in zone `z` (base, then per kg, drawn in
+/// that order), `z` days in transit.
+fn push_rate(rates: &mut String, rng: &mut ChaCha8Rng, carrier: &str, svc: &str, z: u32) {
+    rates.push_str(&format!(
+        "{carrier},{svc},{z},{:.2},{:.2},{z}\n",
+        rng.random_range(3.0..15.0),
+        rng.random_range(0.1..2.0)
+    ));
+}
+
+/// A random backorder penalty: for 30% of networks a low one (2–20, below what a heavy unit
+/// costs to ship), else one drawn from `high`.
+fn backorder_penalty(rng: &mut ChaCha8Rng, high: std::ops::Range<f64>) -> f64 {
+    if rng.random_bool(0.3) {
+        rng.random_range(2.0..20.0)
+    } else {
+        rng.random_range(high)
+    }
+}
+
 pub fn random_scenario_with(
     seed: u64,
     orders: usize,
@@ -152,16 +175,11 @@ pub fn random_scenario_with(
             }
         }
     }
-    let zones = "zone,max_km\n1,300\n2,800\n3,1600\n4,2600\n5,\n";
     let mut rates = String::from("carrier,service,zone,base,per_kg,transit_days\n");
     for z in 1..=5 {
         for (carrier, svc) in [("A", "ground"), ("B", "ground"), ("A", "next_day")] {
             if rng.random_bool(0.85) {
-                rates.push_str(&format!(
-                    "{carrier},{svc},{z},{:.2},{:.2},{z}\n",
-                    rng.random_range(3.0..15.0),
-                    rng.random_range(0.1..2.0)
-                ));
+                push_rate(&mut rates, &mut rng, carrier, svc, z);
             }
         }
     }
@@ -169,11 +187,7 @@ pub fn random_scenario_with(
     let policy = format!(
         "split_penalty = {:.2}\nbackorder_penalty = {:.2}\nmax_shipments = {}\nship_from_store = {}\n",
         rng.random_range(0.0..10.0),
-        if rng.random_bool(0.3) {
-            rng.random_range(2.0..20.0)
-        } else {
-            rng.random_range(40.0..300.0)
-        },
+        backorder_penalty(&mut rng, 40.0..300.0),
         rng.random_range(1..=3),
         rng.random_bool(0.7)
     );
@@ -208,7 +222,7 @@ pub fn random_scenario_with(
         ("nodes.csv", &nodes),
         ("skus.csv", &skus),
         ("inventory.csv", &inventory),
-        ("zones.csv", zones),
+        ("zones.csv", RANDOM_ZONES),
         ("rates.csv", &rates),
         ("policy.toml", &policy),
         ("orders.csv", &order_rows),
@@ -312,7 +326,6 @@ pub fn random_dated_scenario_with(seed: u64, orders: usize, shape: Shape) -> Sce
             }
         }
     }
-    let zones = "zone,max_km\n1,300\n2,800\n3,1600\n4,2600\n5,\n";
     let mut rates = String::from("carrier,service,zone,base,per_kg,transit_days,weekend\n");
     for z in 1..=5u32 {
         for (carrier, svc, days) in [
@@ -388,7 +401,7 @@ pub fn random_dated_scenario_with(seed: u64, orders: usize, shape: Shape) -> Sce
         ("skus.csv", &skus),
         ("inventory.csv", &inventory),
         ("inbound.csv", &inbound),
-        ("zones.csv", zones),
+        ("zones.csv", RANDOM_ZONES),
         ("rates.csv", &rates),
         ("policy.toml", &policy),
         ("orders.csv", &order_rows),
@@ -456,4 +469,75 @@ fn add_columns(path: &Path, names: &[&str], mut values: impl FnMut(&[&str]) -> V
         out.push_str(&format!("{line},{}\n", values(&row).join(",")));
     }
     std::fs::write(path, out).expect("file written");
+}
+
+/// A network of up to 10 nodes and orders of 5 to 8 lines (what the priced search seeds its
+/// incumbent for), with heavy SKUs so the weight bounds bind; `extra` is added to every
+/// node's `cost_per_unit` (the MIP's side of the priced differential test).
+pub fn many_lines_scenario(seed: u64, extra: &[f64]) -> Scenario {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let node_count = extra.len();
+    let mut nodes = String::from(
+        "node_id,kind,lat,lon,ships,pickup,capacity_units,cost_per_shipment,cost_per_unit,enabled\n",
+    );
+    for (n, e) in extra.iter().enumerate() {
+        let cap = if rng.random_bool(0.3) {
+            rng.random_range(2..10).to_string()
+        } else {
+            String::new()
+        };
+        nodes.push_str(&format!(
+            "N{n},dc,{:.4},{:.4},1,0,{cap},{:.2},{:.4},1\n",
+            rng.random_range(30.0..45.0),
+            rng.random_range(-120.0..-75.0),
+            rng.random_range(0.0..6.0),
+            f64::from(rng.random_range(0..150u32)) / 100.0 + e,
+        ));
+    }
+    let sku_count = 8;
+    let mut skus = String::from("sku,weight_kg\n");
+    for k in 0..sku_count {
+        skus.push_str(&format!("K{k},{:.2}\n", rng.random_range(0.2..25.0)));
+    }
+    let mut inventory = String::from("node_id,sku,on_hand,safety_stock\n");
+    for n in 0..node_count {
+        for k in 0..sku_count {
+            if rng.random_bool(0.7) {
+                inventory.push_str(&format!("N{n},K{k},{},0\n", rng.random_range(0..5)));
+            }
+        }
+    }
+    let mut rates = String::from("carrier,service,zone,base,per_kg,transit_days\n");
+    for z in 1..=5 {
+        for carrier in ["A", "B"] {
+            push_rate(&mut rates, &mut rng, carrier, "ground", z);
+        }
+    }
+    let policy = format!(
+        "split_penalty = {:.2}\nbackorder_penalty = {:.2}\nmax_shipments = {}\n",
+        rng.random_range(0.0..10.0),
+        backorder_penalty(&mut rng, 20.0..120.0),
+        rng.random_range(2..=4),
+    );
+    let mut orders = String::from("order_id,lat,lon,service,sku,qty\n");
+    for o in 0..6 {
+        let (lat, lon) = (
+            rng.random_range(30.0..45.0),
+            rng.random_range(-120.0..-75.0),
+        );
+        let lines = rng.random_range(5..=8);
+        for k in 0..lines {
+            let qty = rng.random_range(1..=3);
+            orders.push_str(&format!("o{o},{lat:.4},{lon:.4},ground,K{k},{qty}\n"));
+        }
+    }
+    Scenario::new(&[
+        ("nodes.csv", &nodes),
+        ("skus.csv", &skus),
+        ("inventory.csv", &inventory),
+        ("zones.csv", RANDOM_ZONES),
+        ("rates.csv", &rates),
+        ("policy.toml", &policy),
+        ("orders.csv", &orders),
+    ])
 }
