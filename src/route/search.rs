@@ -1095,8 +1095,10 @@ impl Search {
             let units = line.qty;
             self.add_shortage(p, units.saturating_sub(open_cover), new_ones, &mut short);
             let qty = f64::from(units);
-            let per_unit_w = (per_unit + per_kg * line.unit_weight).min(bp);
-            stay_w += qty * (per_unit_w - self.unit_lb[p]);
+            if per_kg > 0.0 {
+                let per_unit_w = (per_unit + per_kg * line.unit_weight).min(bp);
+                stay_w += qty * (per_unit_w - self.unit_lb[p]);
+            }
             let stay = qty * (per_unit - self.unit_lb[p]);
             // A new shipment for this line is one of its holders, opened at no less than the
             // cost of shipping one unit alone from it (the head of `sorted` is the cheapest).
@@ -1113,7 +1115,10 @@ impl Search {
         let slack = self.slack(ctx);
         let heavy = (self.suffix_heavy[pos] - slack).max(0.0);
         // No new shipment: whatever the open ones cannot give is backordered.
-        let stay = all_stay.max(heavy + short[0]).max(stay_w - slack);
+        let mut stay = all_stay.max(heavy + short[0]);
+        if per_kg > 0.0 {
+            stay = stay.max(stay_w - slack);
+        }
         let opening = least_opening.max(heavy + self.new_shipments(ctx, 1..=new_ones, &short));
         extra.max(stay.min(opening))
     }
