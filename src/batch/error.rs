@@ -10,6 +10,8 @@ pub enum BatchError {
     Route(#[from] RouteError),
     #[error("order `{order}` appears twice in the batch")]
     DuplicateOrder { order: String },
+    #[error("the batch has {orders} orders but the times of {times} for its arrivals of stock")]
+    ArrivalTimes { orders: usize, times: usize },
 }
 
 impl From<crate::cancel::Cancelled> for BatchError {

@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use super::arrivals::Held;
 use super::run::Run;
 use super::solution::Solution;
 use crate::route::{Plan, PolicyKind, RouteError, Router};
@@ -19,12 +20,12 @@ pub(crate) fn repair(
     router: &mut Router,
 ) -> Result<Option<Solution>, RouteError> {
     let (snapshot, orders) = (run.snapshot, run.orders);
-    let mut ledger = run.start.clone();
+    let mut held = Held::start(run);
     let mut plans: Vec<Plan> = Vec::with_capacity(orders.len());
     let mut pending = Vec::new();
-    for (o, (order, plan)) in orders.iter().zip(priced).enumerate() {
-        if ledger.fits(snapshot, order, plan) {
-            ledger.commit(snapshot, order, plan);
+    for (o, plan) in priced.iter().enumerate() {
+        if held.fits(run, o, plan) {
+            held.commit(run, o, plan);
             plans.push(plan.clone());
         } else {
             pending.push(o);
@@ -36,13 +37,12 @@ pub(crate) fn repair(
             return Ok(None);
         }
         let order = &orders[o];
-        let plan = router
-            .route_priced(snapshot, &ledger, order, &run.resources.prices(pi, o))?
-            .plan;
-        ledger.commit(snapshot, order, &plan);
+        let prices = run.resources.prices(pi, o);
+        let plan = (router.route_priced(snapshot, &held.view(run, o), order, &prices)?).plan;
+        held.commit(run, o, &plan);
         plans[o] = plan;
     }
-    Solution::new(snapshot, orders, plans, ledger).map(Some)
+    Solution::new(snapshot, orders, plans, held).map(Some)
 }
 
 /// Re-decides, one at a time, every order that costs more than it would alone (`alone`), against
@@ -67,8 +67,9 @@ pub(crate) fn improve(
             if o % 256 == 0 && (Instant::now() >= deadline || run.options.cancel.is_cancelled()) {
                 return Ok(improved_total + improved);
             }
-            solution.ledger.release(snapshot, order, &solution.plans[o]);
-            let routed = router.route(snapshot, &solution.ledger, order, PolicyKind::Optimal)?;
+            solution.held.release(run, o, &solution.plans[o]);
+            let view = solution.held.view(run, o);
+            let routed = router.route(snapshot, &view, order, PolicyKind::Optimal)?;
             let cost = routed.decision.cost.total;
             if cost < solution.costs[o] - 1e-7 {
                 solution.total += cost - solution.costs[o];
@@ -76,7 +77,7 @@ pub(crate) fn improve(
                 solution.plans[o] = routed.plan;
                 improved += 1;
             }
-            solution.ledger.commit(snapshot, order, &solution.plans[o]);
+            solution.held.commit(run, o, &solution.plans[o]);
         }
         improved_total += improved;
         if improved == 0 {

@@ -1,7 +1,8 @@
 //! Completing exactly: the batch decided jointly by MIPs. First the restricted master over the
 //! collected plans, only the orders its LP leaves fractional (the others fixed where the LP puts
-//! them); then, unless the batch is very large, all orders over their plans warm-started from the
-//! incumbent; last, for a small batch, one exact [`JointMip`] over every allocation with the time
+//! them); then, with the time left, all orders over their plans warm-started from the
+//! incumbent (on a 40,000-order hindsight replay with receipts, 0.77% above the bound after the
+//! first MIP, 0.23% after this one); last, for a small batch, one exact [`JointMip`] over every allocation with the time
 //! left (it proves an answer optimal, which the master over collected plans cannot). The master
 //! comes first because its LP (the column generation's) is far tighter than the exact MIP's
 //! relaxation when orders have many lines: on the multi-item benchmark (10 items, 100 orders)
@@ -54,7 +55,7 @@ pub(crate) fn joint(
         Some(_) => now + master.saturating_duration_since(now) / 2,
         None => master,
     };
-    if !run.large && now < warm_until {
+    if now < warm_until {
         joint.warm_started(warm_until)?;
     }
     if let Some(model) = exact
@@ -81,6 +82,10 @@ impl<'r> Joint<'r, '_> {
     fn exact_model(&self) -> Option<JointMip<'r, Ledger>> {
         let run = self.run;
         let max_arcs = run.options.exact_max_arcs;
+        // Its model knows no arrivals of stock: only the master's rows carry them.
+        if !run.resources.arrivals.is_empty() {
+            return None;
+        }
         if run.orders.len() * run.snapshot.nodes().len() > max_arcs * 4 {
             return None;
         }

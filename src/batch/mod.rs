@@ -18,8 +18,8 @@
 //!    value (no plan prices below it), or a round at the LP's prices finds no new plan.
 //! 3. **Complete exactly** (`joint.rs`): the restricted master — every order chooses one of its
 //!    collected plans, jointly, in independent groups solved in parallel — first only the orders
-//!    the LP leaves fractional, then, for batches of up to 30,000 orders, all orders
-//!    warm-started from the incumbent; then a small batch as one exact MIP
+//!    the LP leaves fractional, then all orders warm-started from the incumbent with the time
+//!    left; then a small batch (with no stock arriving during it) as one exact MIP
 //!    ([`crate::route::mip::JointMip`]) with the time left. A choice of plans becomes a solution
 //!    in `master` (`master::complete`), a MIP's answer in `solution.rs`.
 //! 4. **Improve** (`polish.rs`, with the tools of `improve.rs`) with the time left.
@@ -29,6 +29,7 @@
 //! honoured between steps and inside every long loop; the best feasible answer so far is
 //! returned, with the bound proven so far and the status saying why it stopped.
 
+mod arrivals;
 mod baseline;
 mod duals;
 mod error;
@@ -58,6 +59,7 @@ use lagrange::Rounds;
 use master::Pool;
 use run::Run;
 
+pub use arrivals::{Arrivals, created_ms};
 pub use error::BatchError;
 pub use options::BatchOptions;
 pub use progress::{Phase, Progress, Status};
@@ -73,12 +75,32 @@ pub fn reoptimize(
     options: &BatchOptions,
     progress: &(dyn Fn(&Progress) + Sync),
 ) -> Result<BatchResult, BatchError> {
+    reoptimize_arriving(snapshot, start, orders, Arrivals::none(), options, progress)
+}
+
+/// As [`reoptimize`], with stock that arrives while the orders come in: `snapshot`'s stock
+/// counts every unit of `arrivals`, and no order may use one before it arrives (the hindsight of
+/// a replay with receipts). `arrivals` must carry the time of every order of `orders`.
+pub fn reoptimize_arriving(
+    snapshot: &Snapshot,
+    start: &Ledger,
+    orders: &[Order],
+    arrivals: Arrivals,
+    options: &BatchOptions,
+    progress: &(dyn Fn(&Progress) + Sync),
+) -> Result<BatchResult, BatchError> {
     let t0 = Instant::now();
     baseline::check_unique(orders)?;
+    if !arrivals.is_empty() && arrivals.orders() != orders.len() {
+        return Err(BatchError::ArrivalTimes {
+            orders: orders.len(),
+            times: arrivals.orders(),
+        });
+    }
     progress(&Progress::starting());
     let cancel = &options.cancel;
-    let (first, sequential) = baseline::sequential(snapshot, start, orders, t0, cancel)?;
-    let run = Run::new(snapshot, start, orders, options, t0);
+    let run = Run::new(snapshot, start, orders, arrivals, options, t0);
+    let (first, sequential) = baseline::sequential(&run, cancel)?;
     let mut incumbent = Incumbent::new(first, t0, progress);
     let mut pool = Pool::seeded(&run, incumbent.best());
     let mut router = Router::new();

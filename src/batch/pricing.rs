@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
+use super::arrivals::alone;
 use super::run::Run;
 use crate::route::{PricedPlan, RouteError, Router};
 
@@ -40,7 +41,7 @@ pub(crate) fn price_all(
                 }
                 let prices = run.resources.prices(pi, o);
                 router
-                    .route_priced(run.snapshot, run.start, order, &prices)
+                    .route_priced(run.snapshot, &alone(run, o), order, &prices)
                     .map(Some)
             },
         )

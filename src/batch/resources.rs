@@ -1,9 +1,12 @@
-//! The resources orders of a batch share: every inventory entry (its ATS when the batch starts)
-//! and every capacity-limited node on every day of the batch (its capacity left). Each has an
-//! index `r`, a limit `b[r]`, and, during the Lagrangian phase, a price `π[r]`.
+//! The resources orders of a batch share: every inventory entry (its ATS when the batch starts,
+//! with what arrives during the batch), every capacity-limited node on every day of the batch
+//! (its capacity left), and every arrival of stock during the batch (what the orders created
+//! before it may take: `arrivals.rs`). Each has an index `r`, a limit `b[r]`, and, during the
+//! Lagrangian phase, a price `π[r]`.
 
 use std::collections::HashMap;
 
+use super::arrivals::Arrivals;
 use crate::model::{NodeId, Order};
 use crate::route::{Availability, Plan, UnitPrices, capacity_left};
 use crate::snapshot::Snapshot;
@@ -14,12 +17,21 @@ pub(crate) struct Resources {
     nodes: usize,
     /// Day index of each order.
     order_day: Vec<u32>,
+    /// Where the arrivals' limits start.
+    tranche_base: usize,
+    /// Stock arriving during the batch (none for a backlog decided now).
+    pub arrivals: Arrivals,
     /// What is left of each resource when the batch starts (`u32::MAX`: no limit).
     pub limit: Vec<u32>,
 }
 
 impl Resources {
-    pub fn new(snapshot: &Snapshot, start: &impl Availability, orders: &[Order]) -> Resources {
+    pub fn new(
+        snapshot: &Snapshot,
+        start: &impl Availability,
+        orders: &[Order],
+        arrivals: Arrivals,
+    ) -> Resources {
         let entries = snapshot.inventory().len();
         let nodes = snapshot.nodes().len();
         let mut days: HashMap<Option<i32>, u32> = HashMap::new();
@@ -39,16 +51,28 @@ impl Resources {
         for &day in &day_list {
             limit.extend((0..nodes).map(|n| capacity_left(snapshot, start, NodeId(n as u32), day)));
         }
+        let tranche_base = limit.len();
+        for (j, e) in arrivals.entries().enumerate() {
+            limit.push(arrivals.limit(j, limit[e]));
+        }
         Resources {
             entries,
             nodes,
             order_day,
+            tranche_base,
+            arrivals,
             limit,
         }
     }
 
     pub fn len(&self) -> usize {
         self.limit.len()
+    }
+
+    /// The limit of the arrivals' tranche `j`: what the orders created before it may take.
+    #[inline]
+    pub fn tranche_limit(&self, j: usize) -> u32 {
+        self.limit[self.tranche_base + j]
     }
 
     /// Index of the capacity of `node` on the day of order `o`.
@@ -71,6 +95,9 @@ impl Resources {
             for (sku, qty) in lines {
                 if let Some(e) = inv.entry(*node, *sku) {
                     f(e, *qty);
+                    for j in self.arrivals.before(o, e) {
+                        f(self.tranche_base + j, *qty);
+                    }
                 }
                 units += qty;
             }
@@ -86,19 +113,32 @@ impl Resources {
         OrderPrices {
             pi,
             capacity_base: self.entries + self.order_day[o] as usize * self.nodes,
+            resources: self,
+            o,
         }
     }
 }
 
-/// Prices as one order sees them: its day is fixed, so a node's capacity price is one lookup.
+/// Prices as one order sees them: its day is fixed, so a node's capacity price is one lookup;
+/// an entry's price adds those of the arrivals the order comes before.
 pub(crate) struct OrderPrices<'a> {
     pi: &'a [f64],
     capacity_base: usize,
+    resources: &'a Resources,
+    o: usize,
 }
 
 impl UnitPrices for OrderPrices<'_> {
     #[inline]
     fn unit_price(&self, entry: usize, node: NodeId, _day: Option<i32>) -> f64 {
-        self.pi[entry] + self.pi[self.capacity_base + node.index()]
+        let price = self.pi[entry] + self.pi[self.capacity_base + node.index()];
+        let r = self.resources;
+        if r.arrivals.is_empty() {
+            return price;
+        }
+        let early: f64 = (r.arrivals.before(self.o, entry))
+            .map(|j| self.pi[r.tranche_base + j])
+            .sum();
+        price + early
     }
 }

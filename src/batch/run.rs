@@ -3,14 +3,14 @@
 
 use std::time::Instant;
 
+use super::arrivals::Arrivals;
 use super::options::BatchOptions;
 use super::resources::Resources;
 use crate::model::Order;
 use crate::route::Ledger;
 use crate::snapshot::Snapshot;
 
-/// Orders above which a batch counts as very large: its rounds get three quarters of the time,
-/// and the joint MIP is only run over the orders the LP leaves fractional.
+/// Orders above which a batch counts as very large: its rounds get three quarters of the time.
 pub(crate) const LARGE_BATCH: usize = 30_000;
 
 /// One batch run: the inputs, read-only from the first phase to the last.
@@ -23,8 +23,6 @@ pub(crate) struct Run<'a> {
     /// The stock and capacity the orders share, numbered, with their limits.
     pub resources: Resources,
     pub deadlines: Deadlines,
-    /// More than [`LARGE_BATCH`] orders.
-    pub large: bool,
 }
 
 /// The time limit shared out: the Lagrangian rounds get half of it (three quarters for a very
@@ -58,6 +56,7 @@ impl<'a> Run<'a> {
         snapshot: &'a Snapshot,
         start: &'a Ledger,
         orders: &'a [Order],
+        arrivals: Arrivals,
         options: &'a BatchOptions,
         t0: Instant,
     ) -> Run<'a> {
@@ -67,9 +66,8 @@ impl<'a> Run<'a> {
             start,
             orders,
             options,
-            resources: Resources::new(snapshot, start, orders),
+            resources: Resources::new(snapshot, start, orders, arrivals),
             deadlines: Deadlines::new(t0, options, large),
-            large,
         }
     }
 

@@ -3,9 +3,10 @@
 
 use rayon::prelude::*;
 
+use super::arrivals::Held;
 use super::run::Run;
 use crate::model::Order;
-use crate::route::{Ledger, Plan, RouteError, price};
+use crate::route::{Plan, RouteError, price};
 use crate::snapshot::Snapshot;
 
 /// A feasible assignment of every order of a batch.
@@ -16,7 +17,7 @@ pub(crate) struct Solution {
     pub costs: Vec<f64>,
     pub total: f64,
     /// What the batch takes on top of where it started.
-    pub ledger: Ledger,
+    pub held: Held,
 }
 
 impl Solution {
@@ -24,7 +25,7 @@ impl Solution {
         snapshot: &Snapshot,
         orders: &[Order],
         plans: Vec<Plan>,
-        ledger: Ledger,
+        held: Held,
     ) -> Result<Solution, RouteError> {
         let costs = orders
             .par_iter()
@@ -36,7 +37,7 @@ impl Solution {
             plans,
             costs,
             total,
-            ledger,
+            held,
         })
     }
 }
@@ -44,13 +45,13 @@ impl Solution {
 /// The plans as a solution if they fit together (they should; this guards the MIP's rounding).
 pub(crate) fn feasible(run: &Run, plans: Vec<Plan>) -> Result<Option<Solution>, RouteError> {
     let (snapshot, orders) = (run.snapshot, run.orders);
-    let mut ledger = run.start.clone();
-    for (order, plan) in orders.iter().zip(&plans) {
-        if !ledger.fits(snapshot, order, plan) {
+    let mut held = Held::start(run);
+    for (o, (order, plan)) in orders.iter().zip(&plans).enumerate() {
+        if !held.fits(run, o, plan) {
             tracing::warn!(order = %order.id, "a joint MIP answer over-uses a resource; ignored");
             return Ok(None);
         }
-        ledger.commit(snapshot, order, plan);
+        held.commit(run, o, plan);
     }
-    Solution::new(snapshot, orders, plans, ledger).map(Some)
+    Solution::new(snapshot, orders, plans, held).map(Some)
 }

@@ -68,6 +68,8 @@ pub struct SimulateArgs {
 }
 
 pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
+    // Warnings (and, with `FULFIL_LOG`, the batches' progress) on standard error.
+    super::logging::init(super::logging::LogFormat::Text, "warn")?;
     let study = prepare(&args)?;
     if !args.quiet {
         eprintln!(

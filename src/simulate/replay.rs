@@ -12,7 +12,7 @@ use serde::Serialize;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use crate::batch::{BatchError, BatchOptions, reoptimize};
+use crate::batch::{Arrivals, BatchError, BatchOptions, created_ms, reoptimize_arriving};
 use crate::cancel::Cancel;
 use crate::lookahead::Lookahead;
 use crate::model::{CostBreakdown, Decision, DemandPoint, NodeKind, Order};
@@ -168,14 +168,6 @@ fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> 
     s.serialize_f64(d.as_secs_f64())
 }
 
-/// An order's `created_at` in milliseconds since the epoch (`None` without one).
-fn created_ms(o: &Order) -> Option<i64> {
-    o.created_at
-        .as_deref()
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.timestamp_millis())
-}
-
 /// The order in which history is replayed: by `created_at` instant, ties (and orders without
 /// one, which go first) in file order.
 pub fn replay_order(orders: &[Order]) -> Vec<usize> {
@@ -196,8 +188,9 @@ pub enum ReplayPolicy {
         window_ms: i64,
         options: BatchOptions,
         /// Windows also end where stock arrives, and a window sees only the receipts that
-        /// arrived by its first order (hindsight that honours receipt times: a feasible plan,
-        /// not a bound).
+        /// arrived by its first order (hindsight between receipts: a feasible plan, not a
+        /// bound). Otherwise stock arriving during a window is there for the orders created
+        /// from its arrival on, and the batch knows when it comes.
         at_receipts: bool,
     },
     /// One at a time with the `lookahead` policy: demand from a forecast's points, or (`None`)
@@ -209,9 +202,9 @@ pub enum ReplayPolicy {
 const WHOLE_REPLAY_MS: i64 = 1 << 60;
 
 impl ReplayPolicy {
-    /// Perfect hindsight: the whole replay decided as one batch knowing every order (with every
-    /// receipt there from the start — a relaxation when stock arrives during the replay), with
-    /// `options`; its KPIs carry the batch's proven lower bound.
+    /// Perfect hindsight: the whole replay decided as one batch knowing every order and every
+    /// receipt (each unit used only by orders created after it arrived), with `options`; its
+    /// KPIs carry the batch's proven lower bound.
     pub fn hindsight(options: BatchOptions) -> ReplayPolicy {
         ReplayPolicy::Batch {
             window_ms: WHOLE_REPLAY_MS,
@@ -222,9 +215,9 @@ impl ReplayPolicy {
 
     /// Hindsight between receipts: the orders between two arrivals of stock decided as one
     /// batch knowing all of them, on the stock there when the first of them came (each window
-    /// with `options`). Unlike [`ReplayPolicy::hindsight`] it never uses stock before it
-    /// arrives, so its cost is one a planner could have had — an upper estimate of the true
-    /// hindsight optimum, where `hindsight`'s bound is a lower one.
+    /// with `options`): a plan a planner could have had that does not look past the next
+    /// receipt — an upper estimate of the hindsight optimum, where `hindsight`'s bound is a
+    /// lower one.
     pub fn hindsight_between_receipts(options: BatchOptions) -> ReplayPolicy {
         ReplayPolicy::Batch {
             window_ms: WHOLE_REPLAY_MS,
@@ -392,8 +385,9 @@ pub fn replay(
             .iter()
             .take_while(|r| arrived_by.is_some_and(|t| r.at_ms <= t))
             .count();
+        let arriving = &receipts[next_receipt..next_receipt + due];
         if due > 0 {
-            current = receive(&current, &receipts[next_receipt..next_receipt + due]);
+            current = receive(&current, arriving);
             next_receipt += due;
         }
         let run = &ordered[from..until];
@@ -402,6 +396,7 @@ pub fn replay(
             ledger: &mut ledger,
             lookahead: &mut lookahead,
             receipts,
+            arriving,
             bound: &mut bound,
             cancel,
         };
@@ -514,6 +509,9 @@ struct Decider<'a, 'l> {
     ledger: &'a mut Ledger,
     lookahead: &'a mut Option<Lookahead>,
     receipts: &'a [Receipt],
+    /// The receipts `current` just took in for this run (a batch window's orders created
+    /// before one may not use its units).
+    arriving: &'a [Receipt],
     bound: &'a mut Option<f64>,
     cancel: &'l Cancel,
 }
@@ -565,7 +563,13 @@ impl Decider<'_, '_> {
                     cancel: self.cancel.clone(),
                     ..options.clone()
                 };
-                let result = reoptimize(current, self.ledger, run, &options, &|_| {})?;
+                let arrivals = arrivals_for(current, run, self.arriving);
+                let progress = |p: &crate::batch::Progress| {
+                    tracing::debug!(phase = %p.phase, round = p.round, bound = p.bound,
+                        incumbent = p.incumbent, elapsed = ?p.elapsed, "batch window");
+                };
+                let result =
+                    reoptimize_arriving(current, self.ledger, run, arrivals, &options, &progress)?;
                 *self.bound = Some(self.bound.unwrap_or(0.0) + result.lower_bound);
                 for (order, plan) in run.iter().zip(&result.plans) {
                     self.ledger.commit(current, order, plan);
@@ -590,6 +594,23 @@ impl Decider<'_, '_> {
         }
         Ok(out)
     }
+}
+
+/// What arrives while the orders of `run` (in creation order) come in: the receipts `current`
+/// took in after the first of them was created (an order without a time comes before every
+/// receipt, as in a replay one order at a time).
+fn arrivals_for(current: &Snapshot, run: &[Order], arriving: &[Receipt]) -> Arrivals {
+    let order_ms: Vec<Option<i64>> = run.iter().map(created_ms).collect();
+    let first = order_ms.iter().map(|t| t.unwrap_or(i64::MIN)).min();
+    let Some(first) = first else {
+        return Arrivals::none();
+    };
+    let inv = current.inventory();
+    let late = arriving
+        .iter()
+        .filter(|r| r.at_ms > first)
+        .filter_map(|r| inv.entry(r.node, r.sku).map(|e| (e, r.at_ms, r.qty)));
+    Arrivals::new(inv.len(), late, order_ms)
 }
 
 /// `snapshot` with an inventory row (on_hand 0) for every receipt's (node, SKU) that has none.

@@ -18,6 +18,7 @@ mod lp;
 pub(crate) use groups::solve;
 pub(crate) use lp::relax;
 
+use super::arrivals::Held;
 use super::resources::Resources;
 use super::run::Run;
 use super::solution::Solution;
@@ -118,22 +119,23 @@ pub(crate) fn complete(
     router: &mut Router,
 ) -> Result<Solution, RouteError> {
     let (snapshot, orders) = (run.snapshot, run.orders);
-    let mut ledger = run.start.clone();
+    let mut held = Held::start(run);
     let mut plans = vec![Plan::default(); orders.len()];
     let mut open = Vec::new();
-    for (o, order) in orders.iter().enumerate() {
+    for o in 0..orders.len() {
         match choice[o].map(|c| &pool.columns[o][c].plan) {
-            Some(plan) if ledger.fits(snapshot, order, plan) => {
-                ledger.commit(snapshot, order, plan);
+            Some(plan) if held.fits(run, o, plan) => {
+                held.commit(run, o, plan);
                 plans[o] = plan.clone();
             }
             _ => open.push(o),
         }
     }
     for o in open {
-        let routed = router.route(snapshot, &ledger, &orders[o], PolicyKind::Optimal)?;
-        ledger.commit(snapshot, &orders[o], &routed.plan);
+        let view = held.view(run, o);
+        let routed = router.route(snapshot, &view, &orders[o], PolicyKind::Optimal)?;
+        held.commit(run, o, &routed.plan);
         plans[o] = routed.plan;
     }
-    Solution::new(snapshot, orders, plans, ledger)
+    Solution::new(snapshot, orders, plans, held)
 }
