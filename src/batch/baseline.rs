@@ -3,8 +3,8 @@
 
 use std::collections::HashSet;
 
-use super::arrivals::Held;
 use super::error::BatchError;
+use super::held::Held;
 use super::run::Run;
 use super::solution::Solution;
 use crate::cancel::Cancel;

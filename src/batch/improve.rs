@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::arrivals::Held;
+use super::held::Held;
 use super::run::Run;
 use super::solution::Solution;
 use crate::route::{Plan, PolicyKind, RouteError, Router};

@@ -2,10 +2,10 @@
 //! collected plans, only the orders its LP leaves fractional (the others fixed where the LP puts
 //! them); then, with the time left, all orders over their plans warm-started from the
 //! incumbent (on a 40,000-order hindsight replay with receipts, 0.77% above the bound after the
-//! first MIP, 0.23% after this one); last, for a small batch, one exact [`JointMip`] over every allocation with the time
-//! left (it proves an answer optimal, which the master over collected plans cannot). The master
-//! comes first because its LP (the column generation's) is far tighter than the exact MIP's
-//! relaxation when orders have many lines: on the multi-item benchmark (10 items, 100 orders)
+//! first MIP, 0.23% after this one); last, for a small batch, one exact [`JointMip`] over every
+//! allocation with the time left (it proves an answer optimal, which the master over collected
+//! plans cannot). The master comes first because its LP (the column generation's) is far
+//! tighter than the exact MIP's relaxation when orders have many lines: on the multi-item benchmark (10 items, 100 orders)
 //! the exact MIP alone stopped at its limit 7.6% above the bound, the master in 11 s at 0.8%.
 
 use std::time::Instant;

@@ -33,6 +33,7 @@ mod arrivals;
 mod baseline;
 mod duals;
 mod error;
+mod held;
 mod improve;
 mod incumbent;
 mod joint;

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use super::arrivals::alone;
+use super::held::alone;
 use super::run::Run;
 use crate::route::{PricedPlan, RouteError, Router};
 

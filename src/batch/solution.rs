@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use super::arrivals::Held;
+use super::held::Held;
 use super::run::Run;
 use crate::model::Order;
 use crate::route::{Plan, RouteError, price};

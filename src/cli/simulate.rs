@@ -40,9 +40,10 @@ pub struct SimulateArgs {
     /// SCENARIO/forecast.csv if there is one, else learned from the orders replayed so far].
     #[arg(long)]
     pub forecast: Option<PathBuf>,
-    /// Also replay every network with perfect hindsight (all its orders as one batch, every
-    /// receipt there from the start) and, unless the policy is `optimal`, with `optimal`; report
-    /// the share of the optimal→hindsight gap the policy closes.
+    /// Also replay every network with perfect hindsight (all its orders as one batch that knows
+    /// every order and receipt, each unit used only by orders created after it arrived) and,
+    /// unless the policy is `optimal`, with `optimal`; report the share of the
+    /// optimal→hindsight gap the policy closes.
     #[arg(long)]
     pub hindsight: bool,
     /// Seconds the hindsight batch of each network may take.

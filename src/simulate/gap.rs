@@ -10,11 +10,12 @@ use crate::route::PolicyKind;
 pub const BETWEEN_RECEIPTS: &str = "hindsight between receipts";
 
 /// The replays a hindsight comparison adds beside `policy`: `optimal` (the myopic reference)
-/// unless it is the policy, the whole replay as one batch (`hindsight`, every receipt there
-/// from the start: its bound is a lower bound of the true hindsight optimum) allowed
-/// `time_limit`, and, when stock arrives during the replay (`receipts`), the batches between
-/// receipts (`hindsight between receipts`: a plan that uses stock only once it arrived, an upper
-/// estimate), each allowed `time_limit`.
+/// unless it is the policy, the whole replay as one batch (`hindsight`: every order and receipt
+/// known, each unit used only after it arrived; its cost and its proven bound enclose the
+/// hindsight optimum) allowed `time_limit`, and, when stock arrives during the replay
+/// (`receipts`), the batches between receipts (`hindsight between receipts`: a plan that does
+/// not look past the next arrival, a second, weaker upper estimate), each allowed
+/// `time_limit`.
 pub fn hindsight_runs(
     policy: &ReplayPolicy,
     time_limit: Duration,
@@ -43,8 +44,8 @@ pub fn hindsight_runs(
 
 /// Per network replayed with `--hindsight`: the share of the gap between myopic `optimal` and
 /// hindsight that the policy closes, `(optimal − policy) / (optimal − hindsight)`, against the
-/// hindsight batch's cost and against its proven bound — and, with receipts, against the
-/// hindsight between receipts (the share closed lies between the two readings).
+/// hindsight batch's cost and against its proven bound (the true share lies between the two) —
+/// and, with receipts, against the hindsight between receipts.
 pub struct GapClosed {
     pub network: String,
     pub policy: f64,

@@ -18,7 +18,7 @@ mod lp;
 pub(crate) use groups::solve;
 pub(crate) use lp::relax;
 
-use super::arrivals::Held;
+use super::held::Held;
 use super::resources::Resources;
 use super::run::Run;
 use super::solution::Solution;
