@@ -63,12 +63,23 @@ pub struct SimulateArgs {
     /// backorders) as CSV (`-`: standard output).
     #[arg(long)]
     pub diff_csv: Option<PathBuf>,
+    /// Search nodes one order may visit: a decision that stops there is the best found, with
+    /// its proven lower bound (`lower_bound`) — fewer trade exactness for latency. At least
+    /// 100 (far fewer can stop a long order's search before its first complete decision).
+    #[arg(
+        long,
+        env = "FULFIL_SEARCH_BUDGET",
+        default_value_t = fulfil::route::DEFAULT_SEARCH_BUDGET,
+        value_parser = clap::value_parser!(u64).range(100..)
+    )]
+    pub search_budget: u64,
     /// Print nothing on standard error.
     #[arg(long, short)]
     pub quiet: bool,
 }
 
 pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
+    fulfil::route::set_search_budget(args.search_budget);
     // Warnings (and, with `FULFIL_LOG`, the batches' progress) on standard error.
     super::logging::init(super::logging::LogFormat::Text, "warn")?;
     let study = prepare(&args)?;

@@ -33,6 +33,9 @@ pub use ledger::{Availability, Ledger, Untouched, ats_at, capacity_left};
 pub use options::{Basket, Options, fulfilment_options};
 pub use reroute::rerouted_order;
 pub use routed::{PolicyKind, PricedPlan, Routed};
-pub use router::{DEFAULT_SEARCH_BUDGET, Router, SEARCH_STACK_BYTES, route_order};
+pub use router::{
+    DEFAULT_SEARCH_BUDGET, Router, SEARCH_STACK_BYTES, route_order, search_budget,
+    set_search_budget,
+};
 pub use run::{RunSummary, Timeliness, route_all};
 pub use speculate::route_in_sequence;

@@ -13,11 +13,28 @@ use super::{deadlines, nearest, pickup, search};
 use crate::cancel::Cancel;
 use crate::model::{Destination, Order, Service};
 use crate::snapshot::Snapshot;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Search nodes one order may visit before the best decision found so far is returned (per
 /// search: an order with priced lateness whose joint search spends it gets one more search
 /// under its hard `deliver_by`, so it may visit up to twice this).
 pub const DEFAULT_SEARCH_BUDGET: u64 = 250_000;
+
+/// The budget routers made from now on start with (see [`set_search_budget`]).
+static SEARCH_BUDGET: AtomicU64 = AtomicU64::new(DEFAULT_SEARCH_BUDGET);
+
+/// Sets the search budget (nodes per order, at least 1) of every router this process makes
+/// from now on — an operator's trade of exactness for latency (`--search-budget` of `fulfil
+/// route`, `serve` and `simulate`). A decision whose search stops at its budget is still the
+/// best found and carries its proven lower bound.
+pub fn set_search_budget(nodes: u64) {
+    SEARCH_BUDGET.store(nodes.max(1), Ordering::Relaxed);
+}
+
+/// The budget new routers start with: [`DEFAULT_SEARCH_BUDGET`] unless the process set another.
+pub fn search_budget() -> u64 {
+    SEARCH_BUDGET.load(Ordering::Relaxed)
+}
 
 /// Stack a thread that routes orders should have: the search recurses once per line of an
 /// order (under 1 KiB a line in an optimized build, several times that without optimization),
@@ -46,7 +63,7 @@ impl Router {
             candidates: CandidateSet::default(),
             search: Search::default(),
             neighbours: Neighbours::default(),
-            budget: DEFAULT_SEARCH_BUDGET,
+            budget: search_budget(),
             cancel: Cancel::never(),
         }
     }

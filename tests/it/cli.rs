@@ -397,6 +397,48 @@ fn help_lists_the_commands() {
     assert!(text.contains("route") && text.contains("gen"), "{text}");
 }
 
+/// `fulfil route --search-budget 100` on the demo: the orders whose search stops there are
+/// printed as not exact, each with a proven lower bound at most its cost, and the summary says
+/// how close they are proven; a budget under 100 is refused naming the flag.
+#[test]
+fn a_search_budget_prints_the_proven_bound_of_every_order_it_stops() {
+    let scen = root().join("data/demo");
+    let out = fulfil()
+        .args(["route", "--search-budget", "100", "--scenario"])
+        .arg(&scen)
+        .output()
+        .expect("run fulfil route");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("search budget hit") && stderr.contains("proven within"),
+        "{stderr}"
+    );
+    let mut stopped = 0;
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let d: Value = serde_json::from_str(line).expect("json");
+        let Some(bound) = d.get("lower_bound").and_then(Value::as_f64) else {
+            assert_ne!(d["exact"], false, "{line}");
+            continue;
+        };
+        stopped += 1;
+        assert_eq!(d["exact"], false, "{line}");
+        let cost = d["cost"]["total"].as_f64().expect("cost");
+        assert!(bound <= cost + 1e-6, "{line}");
+    }
+    assert!(
+        stopped > 10,
+        "only {stopped} orders stopped at a budget of 100"
+    );
+    let out = fulfil()
+        .args(["route", "--search-budget", "99", "--scenario"])
+        .arg(&scen)
+        .output()
+        .expect("run fulfil route");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--search-budget"));
+}
+
 #[test]
 fn reoptimize_prints_decisions_that_reprice_to_its_summary() {
     let dir = tempfile::tempdir().expect("temp dir");

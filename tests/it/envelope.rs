@@ -1111,3 +1111,62 @@ fn settings_have_one_default_and_one_range_check() {
         );
     }
 }
+
+/// `fulfil serve --search-budget 100`: a 30-line order's search stops at its budget, and the
+/// rpc says so — not exact, with a proven lower bound below its cost; a budget under 100 is
+/// refused naming the flag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_budget_set_at_serve_gives_decisions_their_proven_bound() {
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_fulfil"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--search-budget", "5"])
+        .output()
+        .expect("runs");
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("--search-budget"), "{err}");
+
+    let mut child = Killed(
+        std::process::Command::new(env!("CARGO_BIN_EXE_fulfil"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--search-budget", "100"])
+            .arg("--scenario")
+            .arg(root().join("data/demo"))
+            .env("FULFIL_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("fulfil serve starts"),
+    );
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.0.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("listening line");
+    let url = format!("http://{}", line.trim().trim_start_matches("listening on "));
+    let ch = Channel::from_shared(url)
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connects");
+    let mut routing = RoutingClient::new(ch);
+    let lines: Vec<(String, u32)> = (1..=30).map(|i| (format!("SKU-{:05}", i * 7), 1)).collect();
+    let lines: Vec<(&str, u32)> = lines.iter().map(|(s, q)| (s.as_str(), *q)).collect();
+    let decision = routing
+        .route_order(pb::RouteOrderRequest {
+            order: Some(ship("thirty", 40.73, -73.93, &lines)),
+            dry_run: true,
+            ..Default::default()
+        })
+        .await
+        .expect("routes")
+        .into_inner()
+        .decision
+        .expect("a decision");
+    let cost = decision.cost.as_ref().expect("cost").total;
+    assert!(!decision.exact, "a 30-line order proven in 100 nodes?");
+    let bound = decision.lower_bound.expect("a proven lower bound");
+    assert!(
+        bound <= cost + 1e-6 && bound > 0.0,
+        "bound {bound}, cost {cost}"
+    );
+}
