@@ -202,6 +202,7 @@ impl Live {
         }
         let snap = &state.snapshot;
         let held = held_of_hold(snap, &hold);
+        self.relearn(snap, &hold, u64::from(held.units()));
         let left = (hold.at_ms.saturating_add(hold.ttl_ms)).saturating_sub(unix_ms());
         let left = Duration::from_millis(left).min(super::state::MAX_RESERVATION_TTL);
         state.book.restore(Reservation {
@@ -216,6 +217,22 @@ impl Live {
             reroutes: hold.reroutes,
         });
         Ok(())
+    }
+
+    /// A recorded reservation counted again by the `lookahead` policy's demand, as its commit
+    /// counted it: a restarted service keeps learning from the orders its journal still holds
+    /// (every commit since the last checkpoint; before it, the reservations still held), on the
+    /// day it was committed for.
+    fn relearn(&self, snapshot: &Snapshot, hold: &Hold, units: u64) {
+        if snapshot.policy().lookahead.is_none() {
+            return;
+        }
+        let Some(order) = (hold.reroutes.order.as_ref()).and_then(|r| r.to_order(snapshot).ok())
+        else {
+            return;
+        };
+        let day = (order.day).unwrap_or((hold.at_ms / 86_400_000) as crate::model::Day);
+        self.pricer.observe(&order, units, day);
     }
 
     /// Compacts the store if what was appended since the last checkpoint passed `min_size`: with

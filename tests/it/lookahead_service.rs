@@ -200,6 +200,34 @@ async fn demand_is_learned_from_committed_orders() {
     server.stop().await.expect("stops");
 }
 
+/// What the service learned of demand survives a restart: day 1's two orders near W are
+/// committed, the server restarts on its journal, and day 2's first order closes day 1 — the
+/// learned demand prices the SKU as if the server had never stopped (it did not learn anew).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn learned_demand_survives_a_restart() {
+    let s = two_regions();
+    let data = tempfile::tempdir().expect("temp");
+    let policy = "[lookahead]\nhorizon_days = 4\nsmoothing = 1\n";
+    let (server, mut routing, mut network) = serve(&s, policy, false, Some(data.path())).await;
+    until(&mut network, |i| i.prices_age_seconds.is_some()).await;
+    for (id, lat, lon) in [("D1", 0.0, -6.0), ("D2", 0.0, -4.0)] {
+        let mut o = ship(id, lat, lon, &[("X", 1)]);
+        o.created_at = "2026-03-01T09:00:00Z".into();
+        route(&mut routing, o, "lookahead", false).await.unwrap();
+    }
+    server.stop().await.expect("stops");
+
+    let (server, mut routing, mut network) = serve(&s, policy, false, Some(data.path())).await;
+    let i = until(&mut network, |i| i.prices_age_seconds.is_some()).await;
+    assert_eq!((i.reservations_held, i.skus_priced), (2, 0));
+    let mut o = ship("D3", 0.0, 25.0, &[("X", 1)]);
+    o.created_at = "2026-03-02T09:00:00Z".into();
+    route(&mut routing, o, "lookahead", false).await.unwrap();
+    let i = until(&mut network, |i| i.skus_priced == 1).await;
+    assert_eq!(i.lookahead_demand, "history");
+    server.stop().await.expect("stops");
+}
+
 /// A restart replays the journal and prices again before lookahead decides: O1 (committed from
 /// B before the restart) stays held, and O2 after it still takes A with its opportunity cost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
