@@ -30,11 +30,15 @@ impl Held {
         if !self.ledger.fits(snapshot, order, plan) {
             return false;
         }
-        let mut fits = true;
+        // What the plan takes of each arrival (two lines may name one entry).
+        let mut want: Vec<(usize, u32)> = Vec::new();
         self.each_early(run, o, plan, |j, q| {
-            fits &= self.early[j] + q <= run.resources.tranche_limit(j);
+            match want.iter_mut().find(|w| w.0 == j) {
+                Some(w) => w.1 += q,
+                None => want.push((j, q)),
+            }
         });
-        fits
+        (want.iter()).all(|&(j, q)| self.early[j] + q <= run.resources.tranche_limit(j))
     }
 
     pub fn commit(&mut self, run: &Run, o: usize, plan: &Plan) {
