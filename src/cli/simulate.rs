@@ -80,8 +80,9 @@ pub struct SimulateArgs {
 
 pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     fulfil::route::set_search_budget(args.search_budget);
-    // Warnings (and, with `FULFIL_LOG`, the batches' progress) on standard error.
-    super::logging::init(super::logging::LogFormat::Text, "warn")?;
+    // Errors only unless `FULFIL_LOG` asks for more (e.g. `fulfil::simulate=debug`: each
+    // batch window's progress); `--quiet` runs print nothing else.
+    super::logging::init(super::logging::LogFormat::Text, "error")?;
     let study = prepare(&args)?;
     if !args.quiet {
         eprintln!(
