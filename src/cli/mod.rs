@@ -1,5 +1,6 @@
 //! Command-line definitions. Help text comes from these doc comments.
 
+mod budget;
 mod client;
 mod exceptions;
 mod exports;

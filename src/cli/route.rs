@@ -45,16 +45,8 @@ pub struct RouteArgs {
     /// `--policy lookahead`: against `optimal`).
     #[arg(long)]
     pub compare: bool,
-    /// (Routing here, not with --server.) Search nodes one order may visit: a decision that stops there is the best found, with
-    /// its proven lower bound (`lower_bound`) — fewer trade exactness for latency. At least
-    /// 100 (far fewer can stop a long order's search before its first complete decision).
-    #[arg(
-        long,
-        env = "FULFIL_SEARCH_BUDGET",
-        default_value_t = fulfil::route::DEFAULT_SEARCH_BUDGET,
-        value_parser = clap::value_parser!(u64).range(100..)
-    )]
-    pub search_budget: u64,
+    #[command(flatten)]
+    pub budget: super::budget::SearchBudget,
     /// Print no summary on standard error.
     #[arg(long, short)]
     pub quiet: bool,
@@ -63,7 +55,7 @@ pub struct RouteArgs {
 }
 
 pub fn run(args: RouteArgs) -> anyhow::Result<()> {
-    fulfil::route::set_search_budget(args.search_budget);
+    args.budget.apply();
     if let Some(server) = args.server.clone() {
         return remote(args, &server);
     }

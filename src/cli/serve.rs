@@ -120,20 +120,12 @@ pub struct ServeArgs {
     /// HTTP/2 flow-control window of one connection, in bytes.
     #[arg(long, env = "FULFIL_HTTP2_CONNECTION_WINDOW", default_value_t = 8 << 20)]
     pub http2_connection_window: u32,
-    /// Search nodes one order may visit: a decision that stops there is the best found, with
-    /// its proven lower bound (`lower_bound`) — fewer trade exactness for latency. At least
-    /// 100 (far fewer can stop a long order's search before its first complete decision).
-    #[arg(
-        long,
-        env = "FULFIL_SEARCH_BUDGET",
-        default_value_t = fulfil::route::DEFAULT_SEARCH_BUDGET,
-        value_parser = clap::value_parser!(u64).range(100..)
-    )]
-    pub search_budget: u64,
+    #[command(flatten)]
+    pub budget: super::budget::SearchBudget,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    fulfil::route::set_search_budget(args.search_budget);
+    args.budget.apply();
     let (log_format, otlp) = (args.log_format, args.otlp_endpoint.clone());
     let config = config_of(args)?;
     // Blocking work is bounded by the in-flight limit; the pool a little above it.

@@ -63,23 +63,15 @@ pub struct SimulateArgs {
     /// backorders) as CSV (`-`: standard output).
     #[arg(long)]
     pub diff_csv: Option<PathBuf>,
-    /// Search nodes one order may visit: a decision that stops there is the best found, with
-    /// its proven lower bound (`lower_bound`) — fewer trade exactness for latency. At least
-    /// 100 (far fewer can stop a long order's search before its first complete decision).
-    #[arg(
-        long,
-        env = "FULFIL_SEARCH_BUDGET",
-        default_value_t = fulfil::route::DEFAULT_SEARCH_BUDGET,
-        value_parser = clap::value_parser!(u64).range(100..)
-    )]
-    pub search_budget: u64,
+    #[command(flatten)]
+    pub budget: super::budget::SearchBudget,
     /// Print nothing on standard error.
     #[arg(long, short)]
     pub quiet: bool,
 }
 
 pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
-    fulfil::route::set_search_budget(args.search_budget);
+    args.budget.apply();
     // Errors only unless `FULFIL_LOG` asks for more (e.g. `fulfil::simulate=debug`: each
     // batch window's progress); `--quiet` runs print nothing else.
     super::logging::init(super::logging::LogFormat::Text, "error")?;
