@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::changes::InventoryChange;
 use super::error::LiveError;
 use super::holds::{held_of_hold, hold_of_reservation, terms_of_hold};
-use super::state::{DayUse, Live, LiveOptions, Writer, confirmed_capacity, unix_ms};
+use super::state::{DayUse, Live, LiveOptions, Writer, confirmed_capacity, day_of_ms, unix_ms};
 use super::validate;
 use crate::lookahead::Pricer;
 use crate::reserve::journal::JournalStore;
@@ -231,7 +231,7 @@ impl Live {
         else {
             return;
         };
-        let day = (order.day).unwrap_or((hold.at_ms / 86_400_000) as crate::model::Day);
+        let day = order.day.unwrap_or_else(|| day_of_ms(hold.at_ms));
         self.pricer.observe(&order, units, day);
     }
 

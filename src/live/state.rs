@@ -572,7 +572,12 @@ pub(super) fn wait_durable<T>(
 
 /// Today's UTC day (what an order without `created_at` is counted on).
 pub(super) fn today() -> crate::model::Day {
-    (unix_ms() / 86_400_000) as crate::model::Day
+    day_of_ms(unix_ms())
+}
+
+/// The UTC day of an instant in ms since the epoch.
+pub(super) fn day_of_ms(ms: u64) -> crate::model::Day {
+    (ms / 86_400_000) as crate::model::Day
 }
 
 /// Milliseconds since the Unix epoch (0 if the clock is before it).

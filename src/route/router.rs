@@ -2,6 +2,8 @@
 //! reusing its candidate and search buffers (one per thread); the policies it routes with; what
 //! it answers.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use super::candidates::{CandidateSet, UnitPrices};
 use super::cost::price;
 use super::error::RouteError;
@@ -13,7 +15,6 @@ use super::{deadlines, nearest, pickup, search};
 use crate::cancel::Cancel;
 use crate::model::{Destination, Order, Service};
 use crate::snapshot::Snapshot;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Search nodes one order may visit before the best decision found so far is returned (per
 /// search: an order with priced lateness whose joint search spends it gets one more search
