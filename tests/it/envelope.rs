@@ -907,35 +907,7 @@ async fn abandoned_thousand_line_orders_are_cancelled_and_the_server_stays_small
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .to_string();
-    let mut child = Killed(
-        std::process::Command::new(env!("CARGO_BIN_EXE_fulfil"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--metrics-listen",
-                &metrics,
-            ])
-            .arg("--scenario")
-            .arg(root().join("data/demo"))
-            .env("FULFIL_LOG", "warn")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("fulfil serve starts"),
-    );
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.0.stdout.take().expect("stdout")),
-        &mut line,
-    )
-    .expect("listening line");
-    let url = format!("http://{}", line.trim().trim_start_matches("listening on "));
-    let ch = Channel::from_shared(url)
-        .expect("uri")
-        .connect()
-        .await
-        .expect("connects");
+    let (mut child, ch) = serve_demo(&["--metrics-listen", &metrics]).await;
     let lines: Vec<(String, u32)> = (1..=1000).map(|i| (format!("SKU-{i:05}"), 1)).collect();
     let lines: Vec<(&str, u32)> = lines.iter().map(|(s, q)| (s.as_str(), *q)).collect();
     let order = ship("big", 40.73, -73.93, &lines);
@@ -1057,6 +1029,36 @@ async fn abandoned_thousand_line_orders_are_cancelled_and_the_server_stays_small
 /// A child process killed (and reaped) when dropped, also when a test fails.
 struct Killed(std::process::Child);
 
+/// `fulfil serve` on the demo at a free port with `args` besides, and a channel to it (the
+/// process is killed when the first value drops).
+async fn serve_demo(args: &[&str]) -> (Killed, Channel) {
+    let mut child = Killed(
+        std::process::Command::new(env!("CARGO_BIN_EXE_fulfil"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .arg("--scenario")
+            .arg(root().join("data/demo"))
+            .env("FULFIL_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("fulfil serve starts"),
+    );
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.0.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("listening line");
+    let url = format!("http://{}", line.trim().trim_start_matches("listening on "));
+    let ch = Channel::from_shared(url)
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connects");
+    (child, ch)
+}
+
 impl Drop for Killed {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -1125,29 +1127,7 @@ async fn a_search_budget_set_at_serve_gives_decisions_their_proven_bound() {
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("--search-budget"), "{err}");
 
-    let mut child = Killed(
-        std::process::Command::new(env!("CARGO_BIN_EXE_fulfil"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--search-budget", "100"])
-            .arg("--scenario")
-            .arg(root().join("data/demo"))
-            .env("FULFIL_LOG", "warn")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("fulfil serve starts"),
-    );
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.0.stdout.take().expect("stdout")),
-        &mut line,
-    )
-    .expect("listening line");
-    let url = format!("http://{}", line.trim().trim_start_matches("listening on "));
-    let ch = Channel::from_shared(url)
-        .expect("uri")
-        .connect()
-        .await
-        .expect("connects");
+    let (_child, ch) = serve_demo(&["--search-budget", "100"]).await;
     let mut routing = RoutingClient::new(ch);
     let lines: Vec<(String, u32)> = (1..=30).map(|i| (format!("SKU-{:05}", i * 7), 1)).collect();
     let lines: Vec<(&str, u32)> = lines.iter().map(|(s, q)| (s.as_str(), *q)).collect();

@@ -175,6 +175,26 @@ async fn lookahead_needs_its_table() {
     server.stop().await.expect("stops");
 }
 
+/// Day 1 of the learned-demand tests: two units wanted near W (no demand known yet: decided as
+/// by optimal).
+async fn commit_day_one_near_w(routing: &mut RoutingClient<Channel>) {
+    for (id, lat, lon) in [("D1", 0.0, -6.0), ("D2", 0.0, -4.0)] {
+        let mut o = ship(id, lat, lon, &[("X", 1)]);
+        o.created_at = "2026-03-01T09:00:00Z".into();
+        route(routing, o, "lookahead", false).await.unwrap();
+    }
+}
+
+/// Day 2's first order closes day 1: the learned forecast has W's region, so the one SKU is
+/// priced again from history.
+async fn close_day_one(routing: &mut RoutingClient<Channel>, network: &mut NetworkClient<Channel>) {
+    let mut o = ship("D3", 0.0, 25.0, &[("X", 1)]);
+    o.created_at = "2026-03-02T09:00:00Z".into();
+    route(routing, o, "lookahead", false).await.unwrap();
+    let i = until(network, |i| i.skus_priced == 1).await;
+    assert_eq!(i.lookahead_demand, "history");
+}
+
 /// Without `forecast.csv` demand is learned from the orders committed: nothing is priced until
 /// a day has closed; once an order of the next day arrives, the prices are solved again from
 /// the first day's demand (2 units near W).
@@ -185,18 +205,8 @@ async fn demand_is_learned_from_committed_orders() {
     let (server, mut routing, mut network) = serve(&s, policy, false, None).await;
     let i = until(&mut network, |i| i.prices_age_seconds.is_some()).await;
     assert_eq!((i.lookahead_demand.as_str(), i.skus_priced), ("history", 0));
-    // Day 1: two units wanted near W (no demand known yet: decided as by optimal).
-    for (id, lat, lon) in [("D1", 0.0, -6.0), ("D2", 0.0, -4.0)] {
-        let mut o = ship(id, lat, lon, &[("X", 1)]);
-        o.created_at = "2026-03-01T09:00:00Z".into();
-        route(&mut routing, o, "lookahead", false).await.unwrap();
-    }
-    // Day 2 closes day 1: the forecast has W's region, so one SKU is priced.
-    let mut o = ship("D3", 0.0, 25.0, &[("X", 1)]);
-    o.created_at = "2026-03-02T09:00:00Z".into();
-    route(&mut routing, o, "lookahead", false).await.unwrap();
-    let i = until(&mut network, |i| i.skus_priced == 1).await;
-    assert_eq!(i.lookahead_demand, "history");
+    commit_day_one_near_w(&mut routing).await;
+    close_day_one(&mut routing, &mut network).await;
     server.stop().await.expect("stops");
 }
 
@@ -210,21 +220,13 @@ async fn learned_demand_survives_a_restart() {
     let policy = "[lookahead]\nhorizon_days = 4\nsmoothing = 1\n";
     let (server, mut routing, mut network) = serve(&s, policy, false, Some(data.path())).await;
     until(&mut network, |i| i.prices_age_seconds.is_some()).await;
-    for (id, lat, lon) in [("D1", 0.0, -6.0), ("D2", 0.0, -4.0)] {
-        let mut o = ship(id, lat, lon, &[("X", 1)]);
-        o.created_at = "2026-03-01T09:00:00Z".into();
-        route(&mut routing, o, "lookahead", false).await.unwrap();
-    }
+    commit_day_one_near_w(&mut routing).await;
     server.stop().await.expect("stops");
 
     let (server, mut routing, mut network) = serve(&s, policy, false, Some(data.path())).await;
     let i = until(&mut network, |i| i.prices_age_seconds.is_some()).await;
     assert_eq!((i.reservations_held, i.skus_priced), (2, 0));
-    let mut o = ship("D3", 0.0, 25.0, &[("X", 1)]);
-    o.created_at = "2026-03-02T09:00:00Z".into();
-    route(&mut routing, o, "lookahead", false).await.unwrap();
-    let i = until(&mut network, |i| i.skus_priced == 1).await;
-    assert_eq!(i.lookahead_demand, "history");
+    close_day_one(&mut routing, &mut network).await;
     server.stop().await.expect("stops");
 }
 
