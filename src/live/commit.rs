@@ -355,7 +355,7 @@ impl Live {
             fingerprint: fingerprint(order),
             terms,
             reroutes: Reroutes {
-                order: Some(Box::new(OrderRecord::of(snapshot, order))),
+                order: Some(Arc::new(OrderRecord::of(snapshot, order))),
                 ..Reroutes::default()
             },
             request_id: None,

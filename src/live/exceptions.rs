@@ -9,6 +9,7 @@
 //! changes nothing. The window is the reservation's life: while it is held, and
 //! [`crate::reserve::ENDED_RETENTION`] after it ends.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::commit::{OnDurable, decide_and_take, fingerprint};
@@ -133,7 +134,7 @@ impl Live {
             ));
         }
         let mut reroutes = r.reroutes.clone();
-        reroutes.order = Some(Box::new(OrderRecord::of(&now.snapshot, order)));
+        reroutes.order = Some(Arc::new(OrderRecord::of(&now.snapshot, order)));
         let mut amended = order.clone();
         add_excluded(&now, &mut amended, &reroutes.rejected);
         let change = Change {

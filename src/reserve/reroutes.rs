@@ -4,6 +4,8 @@
 //! person's attention, and the answers given to recent requests (so a retried request gets the
 //! same answer, also after a restart: it is journaled with the reservation).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::model::dates::{format_day, parse_day};
@@ -17,9 +19,10 @@ pub const REMEMBERED_REQUESTS: usize = 32;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Reroutes {
     /// The order as committed or last amended; `None` in journals of earlier versions (such a
-    /// reservation cannot be re-routed).
+    /// reservation cannot be re-routed). Shared: the book and the journal record of one hold
+    /// hold the same record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order: Option<Box<OrderRecord>>,
+    pub order: Option<Arc<OrderRecord>>,
     /// Nodes that rejected the order (never routed to again), in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rejected: Vec<String>,
