@@ -13,6 +13,8 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, Registry};
 
+use super::logfields::{Fields, UtcMicros};
+
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, Default, ValueEnum)]
 pub enum LogFormat {
@@ -64,9 +66,10 @@ where
     let ansi = std::io::stderr().is_terminal();
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(writer)
-        .with_ansi(ansi);
+        .with_ansi(ansi)
+        .with_timer(UtcMicros);
     Ok(match format {
-        LogFormat::Text => layer.with_filter(filter).boxed(),
+        LogFormat::Text => layer.fmt_fields(Fields).with_filter(filter).boxed(),
         LogFormat::Json => layer
             .json()
             .flatten_event(true)

@@ -9,6 +9,7 @@ mod health;
 mod journal;
 mod loadgen;
 mod logbuffer;
+mod logfields;
 mod logging;
 mod migrate;
 mod overload;
