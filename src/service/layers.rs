@@ -271,9 +271,12 @@ fn undecodable_is_invalid(headers: &mut http::HeaderMap) {
     }
 }
 
-/// The call's request id, echoed in the response headers.
+/// The call's request id, echoed in the response headers. Marked sensitive so that HPACK
+/// sends it as a literal never indexed: a value seen once would only push the connection's
+/// common headers out of its table (and indexing it costs a table insertion per call).
 fn echo(response: &mut http::Response<Body>, id: &RequestId) {
-    if let Ok(v) = http::HeaderValue::from_str(id.as_str()) {
+    if let Ok(mut v) = http::HeaderValue::from_str(id.as_str()) {
+        v.set_sensitive(true);
         response.headers_mut().insert("x-request-id", v);
     }
 }
