@@ -16,7 +16,7 @@ use crate::snapshot::Snapshot;
 /// Most lines one order may have.
 pub const MAX_LINES: usize = 1000;
 
-fn invalid(field: &str, why: impl std::fmt::Display) -> Status {
+fn invalid(field: impl std::fmt::Display, why: impl std::fmt::Display) -> Status {
     Status::invalid_argument(format!("{field}: {why}"))
 }
 
@@ -33,7 +33,7 @@ pub fn service_of(s: i32) -> Result<Service, Status> {
 }
 
 /// An RFC 3339 timestamp as Unix seconds; `None` when empty.
-pub fn instant_of(created_at: &str, field: &str) -> Result<Option<i64>, Status> {
+pub fn instant_of(created_at: &str, field: impl std::fmt::Display) -> Result<Option<i64>, Status> {
     if created_at.is_empty() {
         return Ok(None);
     }
@@ -47,14 +47,14 @@ fn deliver_by_of(
     o: &pb::Order,
     created: Option<i64>,
     service: Service,
-    field: &str,
+    field: impl std::fmt::Display,
 ) -> Result<Option<crate::model::Day>, Status> {
     let by = if o.deliver_by.is_empty() {
         None
     } else {
         Some(parse_day(&o.deliver_by).ok_or_else(|| {
             invalid(
-                &format!("{field}.deliver_by"),
+                format_args!("{field}.deliver_by"),
                 format!("expected a date YYYY-MM-DD, found `{}`", o.deliver_by),
             )
         })?)
@@ -62,13 +62,13 @@ fn deliver_by_of(
     if created.is_none() {
         if by.is_some() {
             return Err(invalid(
-                &format!("{field}.created_at"),
+                format_args!("{field}.created_at"),
                 "required when deliver_by is given",
             ));
         }
         if service == Service::Auto {
             return Err(invalid(
-                &format!("{field}.created_at"),
+                format_args!("{field}.created_at"),
                 "required for SERVICE_AUTO",
             ));
         }
@@ -76,18 +76,22 @@ fn deliver_by_of(
     Ok(by)
 }
 
-pub fn coordinate(lat: Option<f64>, lon: Option<f64>, field: &str) -> Result<(f64, f64), Status> {
-    let lat = lat.ok_or_else(|| invalid(&format!("{field}.lat"), "required unless pickup"))?;
-    let lon = lon.ok_or_else(|| invalid(&format!("{field}.lon"), "required unless pickup"))?;
+pub fn coordinate(
+    lat: Option<f64>,
+    lon: Option<f64>,
+    field: impl std::fmt::Display,
+) -> Result<(f64, f64), Status> {
+    let lat = lat.ok_or_else(|| invalid(format_args!("{field}.lat"), "required unless pickup"))?;
+    let lon = lon.ok_or_else(|| invalid(format_args!("{field}.lon"), "required unless pickup"))?;
     if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
         return Err(invalid(
-            &format!("{field}.lat"),
+            format_args!("{field}.lat"),
             format!("{lat} is not in [-90, 90]"),
         ));
     }
     if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
         return Err(invalid(
-            &format!("{field}.lon"),
+            format_args!("{field}.lon"),
             format!("{lon} is not in [-180, 180]"),
         ));
     }
@@ -97,7 +101,7 @@ pub fn coordinate(lat: Option<f64>, lon: Option<f64>, field: &str) -> Result<(f6
 pub fn lines_of(
     lines: &[pb::Line],
     snapshot: &Snapshot,
-    field: &str,
+    field: impl std::fmt::Display,
     groups: &mut Vec<String>,
 ) -> Result<Vec<OrderLine>, Status> {
     if lines.is_empty() {
@@ -112,22 +116,25 @@ pub fn lines_of(
     let mut out: Vec<OrderLine> = Vec::with_capacity(lines.len());
     let mut index = rustc_hash::FxHashMap::default();
     for (i, l) in lines.iter().enumerate() {
-        ids::check(&format!("{field}[{i}].sku"), &l.sku)?;
-        ids::check_optional(&format!("{field}[{i}].group"), &l.group)?;
+        ids::check(format_args!("{field}[{i}].sku"), &l.sku)?;
+        ids::check_optional(format_args!("{field}[{i}].group"), &l.group)?;
         if l.qty == 0 {
-            return Err(invalid(&format!("{field}[{i}].qty"), "must be at least 1"));
+            return Err(invalid(
+                format_args!("{field}[{i}].qty"),
+                "must be at least 1",
+            ));
         }
         let sku = snapshot.sku_id(&l.sku).ok_or_else(|| {
             Status::not_found(format!("{field}[{i}].sku: unknown SKU `{}`", clip(&l.sku)))
         })?;
         if !(l.unit_price.is_finite() && l.unit_price >= 0.0) {
             return Err(invalid(
-                &format!("{field}[{i}].unit_price"),
+                format_args!("{field}[{i}].unit_price"),
                 format!("expected a finite number ≥ 0, found {}", l.unit_price),
             ));
         }
         let group = crate::model::group_index(groups, &l.group)
-            .map_err(|e| invalid(&format!("{field}[{i}].group"), e.to_string()))?;
+            .map_err(|e| invalid(format_args!("{field}[{i}].group"), e.to_string()))?;
         let line = OrderLine {
             sku,
             qty: l.qty,
@@ -142,7 +149,7 @@ pub fn lines_of(
         match seen {
             Some(o) if o.group != group || o.unit_price != l.unit_price => {
                 return Err(invalid(
-                    &format!("{field}[{i}]"),
+                    format_args!("{field}[{i}]"),
                     format!(
                         "SKU `{}` is repeated with another group or unit_price",
                         clip(&l.sku)
@@ -153,7 +160,7 @@ pub fn lines_of(
                 o.qty = o
                     .qty
                     .checked_add(l.qty)
-                    .ok_or_else(|| invalid(&format!("{field}[{i}].qty"), "total overflows"))?;
+                    .ok_or_else(|| invalid(format_args!("{field}[{i}].qty"), "total overflows"))?;
             }
             None => {
                 if lines.len() > SCAN_LINES {
@@ -174,10 +181,10 @@ const SCAN_LINES: usize = 16;
 fn excluded_of(
     o: &pb::Order,
     snapshot: &Snapshot,
-    field: &str,
+    field: impl std::fmt::Display,
 ) -> Result<Vec<crate::model::NodeId>, Status> {
     let mut out = Vec::with_capacity(o.exclude_nodes.len());
-    ids::check_all(&format!("{field}.exclude_nodes"), &o.exclude_nodes)?;
+    ids::check_all(format_args!("{field}.exclude_nodes"), &o.exclude_nodes)?;
     for (i, id) in o.exclude_nodes.iter().enumerate() {
         let node = snapshot.node_id(id).ok_or_else(|| {
             Status::not_found(format!(
@@ -215,7 +222,7 @@ pub fn demand_point_of(
     field: &str,
 ) -> Result<DemandPoint, Status> {
     let (lat, lon) = coordinate(Some(p.lat), Some(p.lon), field)?;
-    ids::check(&format!("{field}.sku"), &p.sku)?;
+    ids::check(format_args!("{field}.sku"), &p.sku)?;
     let sku = base
         .sku_id(&p.sku)
         .ok_or_else(|| Status::not_found(format!("{field}.sku: unknown SKU `{}`", clip(&p.sku))))?;
@@ -235,8 +242,8 @@ pub fn demand_point_of(
 
 /// A receipt of a request, checked and resolved against `base`.
 pub fn receipt_of(r: &pb::Receipt, base: &Snapshot, field: &str) -> Result<Receipt, Status> {
-    ids::check(&format!("{field}.node_id"), &r.node_id)?;
-    ids::check(&format!("{field}.sku"), &r.sku)?;
+    ids::check(format_args!("{field}.node_id"), &r.node_id)?;
+    ids::check(format_args!("{field}.sku"), &r.sku)?;
     let node = base.node_id(&r.node_id).ok_or_else(|| {
         Status::not_found(format!(
             "{field}.node_id: unknown node `{}`",
@@ -268,13 +275,17 @@ pub fn receipt_of(r: &pb::Receipt, base: &Snapshot, field: &str) -> Result<Recei
     })
 }
 
-pub fn order_of(o: &pb::Order, snapshot: &Snapshot, field: &str) -> Result<Order, Status> {
-    ids::check(&format!("{field}.order_id"), &o.order_id)?;
-    ids::check_optional(&format!("{field}.pickup_node"), &o.pickup_node)?;
-    ids::check_optional(&format!("{field}.channel"), &o.channel)?;
+pub fn order_of(
+    o: &pb::Order,
+    snapshot: &Snapshot,
+    field: impl std::fmt::Display,
+) -> Result<Order, Status> {
+    ids::check(format_args!("{field}.order_id"), &o.order_id)?;
+    ids::check_optional(format_args!("{field}.pickup_node"), &o.pickup_node)?;
+    ids::check_optional(format_args!("{field}.channel"), &o.channel)?;
     if o.lines.len() > MAX_LINES_PER_ORDER {
         return Err(invalid(
-            &format!("{field}.lines"),
+            format_args!("{field}.lines"),
             format!(
                 "{} lines, above the limit of {MAX_LINES_PER_ORDER} per order",
                 o.lines.len()
@@ -285,7 +296,7 @@ pub fn order_of(o: &pb::Order, snapshot: &Snapshot, field: &str) -> Result<Order
     let destination = if service == Service::Pickup {
         if o.pickup_node.is_empty() {
             return Err(invalid(
-                &format!("{field}.pickup_node"),
+                format_args!("{field}.pickup_node"),
                 "required for a pickup order",
             ));
         }
@@ -298,28 +309,33 @@ pub fn order_of(o: &pb::Order, snapshot: &Snapshot, field: &str) -> Result<Order
     } else {
         if !o.pickup_node.is_empty() {
             return Err(invalid(
-                &format!("{field}.pickup_node"),
+                format_args!("{field}.pickup_node"),
                 "only pickup orders name a pickup node",
             ));
         }
-        let (lat, lon) = coordinate(o.lat, o.lon, field)?;
+        let (lat, lon) = coordinate(o.lat, o.lon, &field)?;
         Destination::Address { lat, lon }
     };
-    let created = instant_of(&o.created_at, &format!("{field}.created_at"))?;
+    let created = instant_of(&o.created_at, format_args!("{field}.created_at"))?;
     let mut groups = Vec::new();
-    let lines = lines_of(&o.lines, snapshot, &format!("{field}.lines"), &mut groups)?;
+    let lines = lines_of(
+        &o.lines,
+        snapshot,
+        format_args!("{field}.lines"),
+        &mut groups,
+    )?;
     Ok(Order {
         id: o.order_id.clone(),
         created_at: (!o.created_at.is_empty()).then(|| o.created_at.clone()),
         day: created.map(|t| t.div_euclid(86_400) as i32),
         created,
-        deliver_by: deliver_by_of(o, created, service, field)?,
+        deliver_by: deliver_by_of(o, created, service, &field)?,
         service,
         destination,
         lines,
         groups,
         channel: (!o.channel.is_empty()).then(|| o.channel.clone()),
-        exclude: excluded_of(o, snapshot, field)?,
+        exclude: excluded_of(o, snapshot, &field)?,
     })
 }
 
@@ -371,11 +387,11 @@ pub fn decision_pb(d: &Decision, exact: bool, lower_bound: Option<f64>) -> pb::D
 }
 
 pub fn node_of(n: &pb::Node, i: usize) -> Result<Node, Status> {
-    ids::check(&format!("nodes[{i}].node_id"), &n.node_id)?;
-    ids::check_all(&format!("nodes[{i}].channels"), &n.channels)?;
+    ids::check(format_args!("nodes[{i}].node_id"), &n.node_id)?;
+    ids::check_all(format_args!("nodes[{i}].channels"), &n.channels)?;
     let kind: NodeKind = n.kind.parse().map_err(|()| {
         invalid(
-            &format!("nodes[{i}].kind"),
+            format_args!("nodes[{i}].kind"),
             format!("expected dc, store or dropship, found `{}`", clip(&n.kind)),
         )
     })?;
@@ -402,7 +418,7 @@ fn channels_of(channels: &[String], i: usize) -> Result<Vec<String>, Status> {
         let c = c.trim();
         if c.is_empty() || c.contains(';') || c.contains(',') || c.contains('"') {
             return Err(invalid(
-                &format!("nodes[{i}].channels[{j}]"),
+                format_args!("nodes[{i}].channels[{j}]"),
                 format!(
                     "expected a channel name without `;`, `,` or quotes, found `{}`",
                     clip(c)
@@ -423,7 +439,7 @@ fn schedule_of(n: &pb::Node, i: usize) -> Result<Schedule, Status> {
     } else {
         n.timezone.parse().map_err(|_| {
             invalid(
-                &format!("nodes[{i}].timezone"),
+                format_args!("nodes[{i}].timezone"),
                 format!(
                     "unknown time zone `{}` (expected an IANA name such as America/Chicago)",
                     n.timezone
@@ -436,7 +452,7 @@ fn schedule_of(n: &pb::Node, i: usize) -> Result<Schedule, Status> {
     } else {
         Cutoff::parse(&n.cutoff).ok_or_else(|| {
             invalid(
-                &format!("nodes[{i}].cutoff"),
+                format_args!("nodes[{i}].cutoff"),
                 format!(
                     "expected a local time HH:MM from 00:00 to 24:00, found `{}`",
                     n.cutoff

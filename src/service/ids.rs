@@ -14,15 +14,15 @@ pub const MAX_ID_BYTES: usize = 256;
 pub const ECHO_CHARS: usize = 64;
 
 /// INVALID_ARGUMENT naming `field` unless `value` is 1–256 bytes without control characters.
-pub fn check(field: &str, value: &str) -> Result<(), Status> {
+pub fn check(field: impl fmt::Display, value: &str) -> Result<(), Status> {
     if value.is_empty() {
         return Err(Status::invalid_argument(format!("{field}: required")));
     }
-    check_optional(field, value)
+    check_optional(&field, value)
 }
 
 /// As [`check`], but empty is allowed (an optional id).
-pub fn check_optional(field: &str, value: &str) -> Result<(), Status> {
+pub fn check_optional(field: impl fmt::Display, value: &str) -> Result<(), Status> {
     if value.len() > MAX_ID_BYTES {
         return Err(Status::invalid_argument(format!(
             "{field}: {} bytes, above the limit of {MAX_ID_BYTES} for an id (`{}`)",
@@ -40,9 +40,9 @@ pub fn check_optional(field: &str, value: &str) -> Result<(), Status> {
 }
 
 /// Checks every id of `values` (`field[i]`).
-pub fn check_all(field: &str, values: &[String]) -> Result<(), Status> {
+pub fn check_all(field: impl fmt::Display, values: &[String]) -> Result<(), Status> {
     for (i, v) in values.iter().enumerate() {
-        check(&format!("{field}[{i}]"), v)?;
+        check(format_args!("{field}[{i}]"), v)?;
     }
     Ok(())
 }

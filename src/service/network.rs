@@ -167,9 +167,9 @@ async fn change(
 
 /// `c` when its ids are bounded text (the `at`th change of the stream).
 fn change_ids(c: pb::InventoryChange, at: u64) -> Result<pb::InventoryChange, Status> {
-    ids::check(&format!("changes[{at}].node_id"), &c.node_id)?;
-    ids::check(&format!("changes[{at}].sku"), &c.sku)?;
-    ids::check_optional(&format!("changes[{at}].source"), &c.source)?;
+    ids::check(format_args!("changes[{at}].node_id"), &c.node_id)?;
+    ids::check(format_args!("changes[{at}].sku"), &c.sku)?;
+    ids::check_optional(format_args!("changes[{at}].source"), &c.source)?;
     Ok(c)
 }
 
@@ -285,7 +285,7 @@ impl pb::network_server::Network for NetworkService {
                 .into_iter()
                 .enumerate()
                 .map(|(i, k)| {
-                    ids::check(&format!("skus[{i}].sku"), &k.sku)?;
+                    ids::check(format_args!("skus[{i}].sku"), &k.sku)?;
                     Ok(crate::model::Sku {
                         id: k.sku,
                         weight_kg: k.weight_kg,
@@ -314,7 +314,7 @@ impl pb::network_server::Network for NetworkService {
                 .into_iter()
                 .enumerate()
                 .map(|(i, r)| {
-                    ids::check(&format!("rates[{i}].carrier"), &r.carrier)?;
+                    ids::check(format_args!("rates[{i}].carrier"), &r.carrier)?;
                     let service = r.service.parse().map_err(|()| {
                         Status::invalid_argument(format!(
                             "rates[{i}].service: unknown service `{}`",

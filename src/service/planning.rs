@@ -210,7 +210,7 @@ fn orders(
     given
         .par_iter()
         .enumerate()
-        .map(|(i, o)| order_of(o, base, &format!("orders[{i}]")))
+        .map(|(i, o)| order_of(o, base, format_args!("orders[{i}]")))
         .collect()
 }
 

@@ -80,7 +80,7 @@ fn rejection_of(req: pb::RejectRequest) -> Result<Rejection, Status> {
     ids::check("node_id", &req.node_id)?;
     ids::check_optional("request_id", &req.request_id)?;
     for (i, l) in req.lines.iter().enumerate() {
-        ids::check(&format!("lines[{i}].sku"), &l.sku)?;
+        ids::check(format_args!("lines[{i}].sku"), &l.sku)?;
         if l.qty == 0 {
             return Err(Status::invalid_argument(format!(
                 "lines[{i}]: a SKU and a qty of at least 1 are required"

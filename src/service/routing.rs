@@ -151,7 +151,7 @@ fn route_batch(
         .orders
         .par_iter()
         .enumerate()
-        .map(|(i, o)| order_of(o, &state.snapshot, &format!("orders[{i}]")))
+        .map(|(i, o)| order_of(o, &state.snapshot, format_args!("orders[{i}]")))
         .collect::<Result<_, _>>()?;
     let committed = live
         .route_batch_with(&orders, req.dry_run, &work.cancel, board)
@@ -228,7 +228,7 @@ fn reoptimize(
         .orders
         .par_iter()
         .enumerate()
-        .map(|(i, o)| order_of(o, &state.snapshot, &format!("orders[{i}]")))
+        .map(|(i, o)| order_of(o, &state.snapshot, format_args!("orders[{i}]")))
         .collect::<Result<_, _>>()?;
     drop(state);
     let batch = live
