@@ -116,6 +116,9 @@ struct Shard {
     map: HashMap<String, Box<Reservation>>,
     hold_due: BinaryHeap<Reverse<(Instant, String)>>,
     forget_due: BinaryHeap<Reverse<(Instant, String)>>,
+    /// Entries of `hold_due` left behind by holds that ended before they expired (about; see
+    /// [`Shard::ended_hold`]).
+    stale_holds: usize,
 }
 
 /// Takes the first entry of `heap` if it is due by `now`.
@@ -140,7 +143,29 @@ impl Shard {
         }
         self.map.insert(r.id.clone(), Box::new(r));
     }
+
+    /// Counts the expiry entry a hold ended before its expiry leaves in `hold_due`. A busy
+    /// server ends most holds long before they expire (a checkout releases or confirms within
+    /// seconds; holds last 30 minutes by default), so those entries would pile up for the
+    /// whole time to live: once they are most of the queue, and at least [`STALE_HOLDS`], the
+    /// queue is rebuilt without them — amortized a constant per ended hold, and the queue stays
+    /// within about twice the holds.
+    fn ended_hold(&mut self) {
+        self.stale_holds += 1;
+        if self.stale_holds < STALE_HOLDS || self.stale_holds * 2 <= self.hold_due.len() {
+            return;
+        }
+        let Shard { map, hold_due, .. } = self;
+        hold_due.retain(|Reverse((due, id))| {
+            map.get(id)
+                .is_some_and(|r| r.state == ReservationState::Held && r.expires == *due)
+        });
+        self.stale_holds = 0;
+    }
 }
+
+/// The fewest stale expiry entries a shard's queue is rebuilt for.
+const STALE_HOLDS: usize = 1024;
 
 /// Capacity used per node on one day.
 type DayCounters = Arc<Vec<AtomicU32>>;
@@ -500,6 +525,10 @@ impl ReservationBook {
             r.expires = Instant::now() + ENDED_RETENTION;
             let due = Reverse((r.expires, r.id.clone()));
             shard.forget_due.push(due);
+            if to != ReservationState::Expired {
+                // (An expiring hold's entry was taken off the queue when it came due.)
+                shard.ended_hold();
+            }
             before
         };
         let mut orders = self.orders_lock();
@@ -565,6 +594,15 @@ impl ReservationBook {
             }
         }
         out
+    }
+
+    /// Entries in the expiry queues: one per held reservation, and up to about as many again
+    /// (at least [`STALE_HOLDS`] per shard) left by holds that ended before they expired.
+    pub fn expiry_queue_len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).hold_due.len())
+            .sum()
     }
 
     /// Puts ids taken by [`expired`](Self::expired) back on the queue (their expiry could not

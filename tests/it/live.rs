@@ -547,6 +547,55 @@ fn reservation_ids_are_never_given_twice_across_rebuilds_and_restarts() {
 }
 
 #[test]
+fn holds_ended_long_before_they_expire_do_not_pile_up_in_the_expiry_queue() {
+    // A checkout releases or confirms its hold within seconds; holds last 30 minutes. Each hold
+    // puts its expiry on a queue; those of ended holds must not stay there for 30 minutes.
+    let s = Scenario::new(&[
+        (
+            "nodes.csv",
+            "node_id,kind,lat,lon,capacity_units,cost_per_shipment,cost_per_unit\n\
+             DC-A,dc,0,0,,2,0.5\n",
+        ),
+        (
+            "inventory.csv",
+            "node_id,sku,on_hand,safety_stock\nDC-A,P,100000,0\n",
+        ),
+    ]);
+    let options = LiveOptions {
+        data_dir: None,
+        reservation_ttl: Duration::from_secs(1800),
+        ..durable(s.path(), s.path())
+    };
+    let live = Live::open(options).expect("opens");
+    let mut held = Vec::new();
+    for i in 0..40_000 {
+        let id = live
+            .route(&order(&live, &format!("o{i}"), 0.0, &[("P", 1)]), false)
+            .expect("commit")
+            .reservation_id
+            .expect("id");
+        if i % 40 == 0 {
+            held.push(id);
+        } else {
+            live.release(&id).expect("release");
+        }
+    }
+    let book = &live.load().book;
+    let queued = book.expiry_queue_len();
+    // 40,000 if every ended hold's entry stayed until its expiry.
+    assert!(
+        queued <= 2 * held.len() + 16 * 1024,
+        "{queued} queued for {}",
+        held.len()
+    );
+    // The holds still held are all still due at their expiry, each once.
+    let mut due = book.expired(std::time::Instant::now() + Duration::from_secs(3600));
+    due.sort();
+    held.sort();
+    assert_eq!(due, held);
+}
+
+#[test]
 fn holds_expire_after_their_time_to_live_even_across_a_restart() {
     let s = scarce();
     let data = tempfile::tempdir().expect("temp");
