@@ -342,34 +342,39 @@ pub fn order_of(
 /// A decision as the rpcs answer it, with whether the search proved it optimal and, if not, its
 /// proven lower bound on the order's optimum (rounded down to the cent).
 pub fn decision_pb(d: &Decision, exact: bool, lower_bound: Option<f64>) -> pb::Decision {
-    let line = |l: &crate::model::DecisionLine| pb::Line {
-        sku: l.sku.clone(),
+    decision_into_pb(d.clone(), exact, lower_bound)
+}
+
+/// As [`decision_pb`], taking the decision (its strings move into the answer).
+pub fn decision_into_pb(d: Decision, exact: bool, lower_bound: Option<f64>) -> pb::Decision {
+    let line = |l: crate::model::DecisionLine| pb::Line {
+        sku: l.sku,
         qty: l.qty,
         ..Default::default()
     };
     pb::Decision {
-        order_id: d.order_id.clone(),
+        order_id: d.order_id,
         shipments: d
             .shipments
-            .iter()
+            .into_iter()
             .map(|s| pb::Shipment {
-                node_id: s.node_id.clone(),
-                service: s.service.clone(),
-                carrier: s.carrier.clone(),
+                node_id: s.node_id,
+                service: s.service,
+                carrier: s.carrier,
                 zone: s.zone,
                 distance_km: s.distance_km,
                 billable_kg: s.billable_kg,
-                lines: s.lines.iter().map(line).collect(),
+                lines: s.lines.into_iter().map(line).collect(),
                 shipping_cost: s.shipping_cost,
                 handling_cost: s.handling_cost,
                 transit_days: s.transit_days.unwrap_or(0),
-                dispatch_date: s.dispatch_date.clone().flatten(),
-                delivery_date: s.delivery_date.clone().flatten(),
-                ready_date: s.ready_date.clone().flatten(),
+                dispatch_date: s.dispatch_date.flatten(),
+                delivery_date: s.delivery_date.flatten(),
+                ready_date: s.ready_date.flatten(),
                 inbound_units: s.inbound_units,
             })
             .collect(),
-        backordered: d.backordered.iter().map(line).collect(),
+        backordered: d.backordered.into_iter().map(line).collect(),
         cost: Some(pb::Cost {
             shipping: d.cost.shipping,
             handling: d.cost.handling,
@@ -380,7 +385,7 @@ pub fn decision_pb(d: &Decision, exact: bool, lower_bound: Option<f64>) -> pb::D
         }),
         exact,
         lower_bound: lower_bound.filter(|_| !exact).map(crate::model::cents_down),
-        promise_date: d.promise_date.clone().flatten(),
+        promise_date: d.promise_date.flatten(),
         late_days: d.late_days.unwrap_or(0),
         opportunity_cost: d.opportunity_cost,
     }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{decision_pb, order_of};
+use super::convert::{decision_into_pb, order_of};
 use super::errors::status_of;
 use super::ids;
 use super::observe::{CallLog, count_decisions};
@@ -17,12 +17,12 @@ pub struct ReservationsService {
     pub live: Shared,
 }
 
-fn response(live: &Live, r: &Reservation) -> pb::ReservationResponse {
+fn response(live: &Live, r: Reservation) -> pb::ReservationResponse {
     let state = live.load();
     let snap = &state.snapshot;
     pb::ReservationResponse {
-        reservation_id: r.id.clone(),
-        order_id: r.order_id.clone(),
+        reservation_id: r.id,
+        order_id: r.order_id,
         state: r.state.as_str().to_owned(),
         allocations: r
             .held
@@ -35,9 +35,9 @@ fn response(live: &Live, r: &Reservation) -> pb::ReservationResponse {
             })
             .collect(),
         rejections: r.reroutes.rejections,
-        rejected_nodes: r.reroutes.rejected.clone(),
+        rejected_nodes: r.reroutes.rejected,
         needs_attention: r.reroutes.attention.is_some(),
-        attention_reason: r.reroutes.attention.clone().unwrap_or_default(),
+        attention_reason: r.reroutes.attention.unwrap_or_default(),
     }
 }
 
@@ -58,8 +58,8 @@ async fn reroute(
             count_decisions(log.0.rpc(), false, [&done.decision]);
         }
         pb::RerouteResponse {
-            decision: Some(decision_pb(&done.decision, true, None)),
-            reservation: Some(response(&live, &done.reservation)),
+            decision: Some(decision_into_pb(done.decision, true, None)),
+            reservation: Some(response(&live, done.reservation)),
             snapshot_version: done.version,
             repeated: done.repeated,
         }
@@ -126,7 +126,7 @@ async fn finished(
             Ok(())
         })
         .await?;
-    Ok(response(&live, &r))
+    Ok(response(&live, r))
 }
 
 #[tonic::async_trait]
@@ -153,7 +153,7 @@ impl pb::reservations_server::Reservations for ReservationsService {
         let id = request.into_inner().reservation_id;
         ids::check("reservation_id", &id)?;
         live.reservation(&id)
-            .map(|r| Response::new(response(&live, &r)))
+            .map(|r| Response::new(response(&live, r)))
             .map_err(|e| status_of(&e))
     }
 
@@ -221,7 +221,7 @@ impl pb::reservations_server::Reservations for ReservationsService {
         let live = self.live.get()?;
         let reservations = live
             .needing_attention()
-            .iter()
+            .into_iter()
             .map(|r| response(&live, r))
             .collect();
         Ok(Response::new(pb::ListAttentionResponse { reservations }))

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use super::access::{Role, require};
-use super::convert::{check_order_count, coordinate, decision_pb, instant_of, lines_of, order_of};
+use super::convert::{
+    check_order_count, coordinate, decision_into_pb, decision_pb, instant_of, lines_of, order_of,
+};
 use super::errors::status_of;
 use super::observe::{CallLog, count_decisions};
 use super::pb;
@@ -68,8 +70,8 @@ async fn route_one(
         None
     };
     Ok(pb::RouteOrderResponse {
-        decision: Some(decision_pb(
-            &committed.decision,
+        decision: Some(decision_into_pb(
+            committed.decision,
             committed.exact,
             committed.lower_bound,
         )),
@@ -170,8 +172,8 @@ fn route_batch(
             .map(|c| c.reservation_id.clone().unwrap_or_default())
             .collect(),
         decisions: committed
-            .par_iter()
-            .map(|c| decision_pb(&c.decision, c.exact, c.lower_bound))
+            .into_par_iter()
+            .map(|c| decision_into_pb(c.decision, c.exact, c.lower_bound))
             .collect(),
     })
 }
