@@ -156,12 +156,16 @@ impl Shard {
             return;
         }
         let Shard { map, hold_due, .. } = self;
-        hold_due.retain(|Reverse((due, id))| {
-            map.get(id)
-                .is_some_and(|r| r.state == ReservationState::Held && r.expires == *due)
-        });
+        hold_due.retain(|Reverse((due, id))| expires_at(map, id, *due));
         self.stale_holds = 0;
     }
+}
+
+/// Whether an expiry entry `(due, id)` is current: `id` is held and expires at `due` (else its
+/// hold ended, or was given a new expiry, after the entry was queued).
+fn expires_at(map: &HashMap<String, Box<Reservation>>, id: &str, due: Instant) -> bool {
+    map.get(id)
+        .is_some_and(|r| r.state == ReservationState::Held && r.expires == due)
 }
 
 /// The fewest stale expiry entries a shard's queue is rebuilt for.
@@ -585,10 +589,7 @@ impl ReservationBook {
         for s in &self.shards {
             let mut s = s.lock().unwrap_or_else(|e| e.into_inner());
             while let Some((due, id)) = take_due(&mut s.hold_due, now) {
-                if s.map
-                    .get(&id)
-                    .is_some_and(|r| r.state == ReservationState::Held && r.expires == due)
-                {
+                if expires_at(&s.map, &id, due) {
                     out.push(id);
                 }
             }
