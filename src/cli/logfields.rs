@@ -152,8 +152,6 @@ impl FormatTime for UtcMicros {
 mod tests {
     use std::sync::{Arc, Mutex};
 
-    use tracing_subscriber::fmt::MakeWriter;
-
     use super::*;
 
     /// A writer into a shared buffer.
@@ -166,13 +164,6 @@ mod tests {
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
-        }
-    }
-
-    impl<'a> MakeWriter<'a> for Buffer {
-        type Writer = Buffer;
-        fn make_writer(&'a self) -> Buffer {
-            self.clone()
         }
     }
 
@@ -199,8 +190,9 @@ mod tests {
     /// The lines `log_everything` writes with the default fields or ours, without timestamps.
     fn lines(ours: bool) -> String {
         let out = Buffer::default();
+        let writer = out.clone();
         let layer = tracing_subscriber::fmt::layer()
-            .with_writer(out.clone())
+            .with_writer(move || writer.clone())
             .with_ansi(false)
             .without_time();
         let subscriber = tracing_subscriber::layer::SubscriberExt::with(
